@@ -1,0 +1,105 @@
+"""Which opener fits an input: magic bytes first, the name second; ``--kind`` overrides."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+from depscan.artifacts.lambda_ import import_rank, is_layer_layout, open_lambda
+from depscan.artifacts.nested import expand_nested
+from depscan.artifacts.tarball import compression_of, looks_like_tar, open_tar
+from depscan.artifacts.view import ArtifactView, OpenContext
+from depscan.artifacts.zipfile_ import open_zip
+from depscan.errors import ArtifactError, UnsupportedArtifact, UsageError
+
+KINDS = (
+    "auto",
+    "directory",
+    "zip",
+    "wheel",
+    "lambda-function",
+    "lambda-layer",
+    "tar",
+    "docker-archive",
+    "oci",
+)
+
+
+def sniff(path: str) -> str:
+    """The kind of artifact at ``path``, from its magic bytes (and its name for wheels)."""
+    if os.path.isdir(path):
+        return "oci" if os.path.isfile(os.path.join(path, "oci-layout")) else "directory"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except FileNotFoundError as e:
+        raise ArtifactError(f"{path}: no such file or directory") from e
+    except OSError as e:
+        raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "wheel" if path.lower().endswith(".whl") else "zip"
+    if compression_of(head) is not None or looks_like_tar(head):
+        return "tar"
+    if not head:
+        raise UnsupportedArtifact(f"{path}: empty file, not an artifact")
+    if zipfile.is_zipfile(path):  # a zip with a prefix (a .pex with its shebang line)
+        return "zip"
+    raise UnsupportedArtifact(
+        f"{path}: not a zip, wheel, tar, container image or directory (unrecognized content {head[:8]!r})"
+    )
+
+
+def open_artifact(path: str, ctx: OpenContext, kind: str = "auto", layers: tuple[str, ...] = ()) -> ArtifactView:
+    """Open ``path`` (plus Lambda ``layers``) as one view, nested archives grafted in."""
+    if kind not in KINDS:
+        raise UsageError(f"unknown --kind {kind!r}; one of: {', '.join(KINDS)}")
+    if layers:
+        if kind not in ("auto", "lambda-function", "zip"):
+            raise UsageError(f"--layer applies to Lambda function zips, not --kind {kind}")
+        for p in (path, *layers):
+            if sniff(p) not in ("zip", "wheel"):
+                raise ArtifactError(f"{p}: not a zip; a Lambda function and its layers are zips")
+        view = open_lambda(path, list(layers), ctx)
+    else:
+        detected = sniff(path) if kind == "auto" else kind
+        view = _open_kind(path, detected, ctx)
+    try:
+        expand_nested(view, ctx)
+    except BaseException:
+        view.close()
+        raise
+    return view
+
+
+def _open_kind(path: str, kind: str, ctx: OpenContext) -> ArtifactView:
+    if kind == "directory":
+        from depscan.artifacts.directory import open_directory
+
+        return open_directory(path, path, ctx)
+    if kind in ("zip", "wheel", "lambda-function", "lambda-layer"):
+        view = open_zip(path, path, ctx, kind)
+        if kind == "zip" and is_layer_layout(view):
+            view.kind = "lambda-layer"
+        if view.kind != "wheel":
+            view.import_rank = import_rank
+        return view
+    from depscan.artifacts import image  # container images and tars
+
+    if kind == "oci":
+        if os.path.isdir(path):
+            return image.open_oci_dir(path, path, ctx)
+        found = image.open_image_tar(path, path, ctx)
+        if found is None:
+            raise ArtifactError(f"{path}: not an OCI image layout (no oci-layout and index.json)")
+        return found
+    if kind == "docker-archive":
+        found = image.open_image_tar(path, path, ctx)
+        if found is None:
+            raise ArtifactError(f"{path}: not a docker save archive (no manifest.json)")
+        return found
+    if kind == "tar":
+        found = image.open_image_tar(path, path, ctx)
+        if found is not None:
+            return found
+        return image.flatten_layer(open_tar(path, path, ctx))
+    raise UsageError(f"unknown --kind {kind!r}")

@@ -1,0 +1,68 @@
+"""A directory on disk: a checkout, an unpacked site-packages, a root filesystem.
+
+Walked without following symlinks, so nothing outside the directory is ever read; symlinks are
+recorded and resolved inside the directory when a cataloger reads through them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext, Reader
+from depscan.errors import ArtifactError, MemberError
+
+# Not deployed content: version-control internals and caches.
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"})
+
+
+def open_directory(root: str, name: str, ctx: OpenContext) -> ArtifactView:
+    """Index every file below ``root``."""
+    if not os.path.isdir(root):
+        raise ArtifactError(f"{name}: not a directory")
+    view = ArtifactView(name, "directory")
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        full = os.path.join(root, rel) if rel else root
+        try:
+            with os.scandir(full) as it:
+                children = sorted(it, key=lambda d: d.name)
+        except OSError as e:
+            view.unknown(rel or ".", f"cannot list directory ({e.strerror or e})")
+            continue
+        ctx.charge.charge_entries(len(children), name)
+        for child in children:
+            path = f"{rel}/{child.name}" if rel else child.name
+            try:
+                st = child.stat(follow_symlinks=False)
+            except OSError as e:
+                view.unknown(path, f"cannot stat ({e.strerror or e})")
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                view.add(Entry(path, EntryType.SYMLINK, 0, link=os.readlink(child.path)), None)
+            elif stat.S_ISDIR(st.st_mode):
+                if child.name in SKIP_DIRS:
+                    continue
+                view.add(Entry(path, EntryType.DIR, 0), None)
+                stack.append(path)
+            elif stat.S_ISREG(st.st_mode):
+                view.add(Entry(path, EntryType.FILE, st.st_size), _reader(child.path, path, ctx))
+    return view
+
+
+def _reader(full: str, path: str, ctx: OpenContext) -> Reader:
+    def read(max_bytes: int) -> bytes:
+        try:
+            # O_NOFOLLOW: the entry was a regular file when indexed; never follow a link put there since.
+            fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as fh:
+                data = fh.read(max_bytes + 1)
+        except OSError as e:
+            raise MemberError(f"{path}: cannot read ({e.strerror or e})") from e
+        if len(data) > max_bytes:
+            raise MemberError(f"{path}: over the {max_bytes}-byte read limit; not read")
+        ctx.charge.charge_bytes(len(data), path)
+        return data
+
+    return read

@@ -1,0 +1,112 @@
+"""The safety budget every opener charges: bytes, entries, ratio, nesting depth, path rules.
+
+depscan never extracts archives, so a hostile archive cannot write anywhere; these limits keep
+it from exhausting memory or time, and the path rules keep every path inside the artifact.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from depscan.errors import HostileArtifact
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Configurable safety limits. The defaults are documented in the README."""
+
+    # Sum of declared uncompressed sizes of one archive, and of bytes actually decompressed
+    # during a scan. A Lambda deployment is at most 250 MB unzipped; images can be many GB.
+    max_total_bytes: int = 16 * GiB
+    # Entries in one artifact (all layers and nested archives together).
+    max_entries: int = 1_000_000
+    # Largest single member depscan reads into memory (metadata files, nested archives).
+    max_member_bytes: int = 256 * MiB
+    # Uncompressed/compressed ratio above which a member is treated as a bomb when read.
+    # Only applied to members larger than ``ratio_floor`` (tiny files compress extremely well).
+    max_ratio: int = 200
+    ratio_floor: int = 1 * MiB
+    # Archives inside archives (a wheel in a zip counts as depth 1).
+    max_depth: int = 3
+
+
+class Budget:
+    """Mutable counters charged against ``Limits`` during one scan."""
+
+    __slots__ = ("bytes_read", "entries", "limits")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.bytes_read = 0
+        self.entries = 0
+
+    def charge_bytes(self, n: int, where: str) -> None:
+        """Count ``n`` decompressed bytes; raise once the scan has read more than allowed."""
+        self.bytes_read += n
+        if self.bytes_read > self.limits.max_total_bytes:
+            raise HostileArtifact(
+                f"{where}: more than {self.limits.max_total_bytes} bytes decompressed "
+                "(max_total_bytes); refusing to go on (zip bomb?)"
+            )
+
+    def charge_entries(self, n: int, where: str) -> None:
+        """Count ``n`` archive entries; raise once the artifact holds more than allowed."""
+        self.entries += n
+        if self.entries > self.limits.max_entries:
+            raise HostileArtifact(
+                f"{where}: more than {self.limits.max_entries} entries (max_entries); refusing to go on"
+            )
+
+
+def safe_member_path(name: str) -> str | None:
+    """Normalize an archive member name to a relative POSIX path, or None if it is unsafe.
+
+    Unsafe: absolute paths (``/etc/passwd``, ``C:\\x``), and any ``..`` component. Legitimate
+    archives never need either, and a scanner that reports paths must never show one that points
+    outside the artifact. ``./`` prefixes and duplicate slashes are folded.
+    """
+    if not name or "\x00" in name:
+        return None
+    candidate = name.replace("\\", "/")
+    if candidate.startswith("/") or (len(candidate) > 1 and candidate[1] == ":"):
+        return None
+    parts = [p for p in candidate.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return "/".join(parts)
+
+
+def join_inside(base_dir: str, target: str, *, absolute_is_root: bool) -> str | None:
+    """Join ``target`` onto ``base_dir`` inside the artifact; None when the result escapes it.
+
+    An absolute ``target`` is taken from the artifact root when ``absolute_is_root`` (in a
+    container image "/x" is the image's own /x) and refused otherwise (in a zip or a directory it
+    names the host). ``..`` may climb within the artifact but never above its root.
+    """
+    target = target.replace("\\", "/")
+    if target.startswith("/"):
+        if not absolute_is_root:
+            return None
+        joined = target
+    else:
+        joined = f"{base_dir}/{target}"
+    parts: list[str] = []
+    for part in joined.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts)
+
+
+def resolve_link(link_path: str, target: str, *, absolute_is_root: bool) -> str | None:
+    """Resolve a symlink target found at ``link_path`` to a path inside the artifact, or None."""
+    return join_inside(posixpath.dirname(link_path), target, absolute_is_root=absolute_is_root)

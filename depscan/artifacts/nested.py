@@ -1,0 +1,80 @@
+"""Archives inside archives: wheels in a bundle, a zip inside a zip, a tarball in a layer.
+
+A nested archive is read into memory (bounded by ``max_member_bytes``), opened by magic bytes
+and grafted into the outer view under ``<path>!/``. Depth is bounded by ``max_depth``; past it,
+or when the member is damaged, the nested archive becomes an ``Unknown`` and the scan goes on.
+"""
+
+from __future__ import annotations
+
+import io
+
+from depscan.artifacts.view import NEST, ArtifactView, EntryType, OpenContext
+from depscan.errors import ArtifactError, MemberError
+
+NESTED_SUFFIXES = (
+    ".whl",
+    ".zip",
+    ".egg",
+    ".pex",
+    ".tar",
+    ".tar.gz",
+    ".tgz",
+    ".tar.bz2",
+    ".tar.xz",
+    ".tar.zst",
+    ".tzst",
+)
+
+
+def is_nested_candidate(path: str) -> bool:
+    """Whether a member's name says it may be an archive worth opening."""
+    return path.lower().endswith(NESTED_SUFFIXES)
+
+
+def open_bytes(data: bytes, name: str, ctx: OpenContext) -> ArtifactView | None:
+    """Open an in-memory archive by its magic bytes; None when it is not an archive."""
+    from depscan.artifacts.tarball import compression_of, looks_like_tar, open_tar
+    from depscan.artifacts.zipfile_ import open_zip
+
+    head = data[:512]
+    if head.startswith(b"PK"):
+        kind = "wheel" if name.lower().endswith(".whl") else "zip"
+        return open_zip(io.BytesIO(data), name, ctx, kind)
+    if compression_of(head) is not None or looks_like_tar(head):
+        return open_tar(io.BytesIO(data), name, ctx)
+    return None
+
+
+def expand_nested(view: ArtifactView, ctx: OpenContext) -> None:
+    """Graft every nested archive of ``view`` into it, recursively, within the limits."""
+    candidates = [
+        e for e in view.entries() if e.type is EntryType.FILE and NEST not in e.path and is_nested_candidate(e.path)
+    ]
+    for entry in candidates:
+        where = f"{view.name}: {entry.path}"
+        if ctx.depth + 1 > ctx.limits.max_depth:
+            view.unknown(
+                entry.path, f"nested archive deeper than max_depth={ctx.limits.max_depth}; not opened", entry.layer
+            )
+            continue
+        try:
+            data = view.read(entry.path, ctx.limits.max_member_bytes)
+        except MemberError as e:
+            view.unknown(entry.path, f"nested archive not opened: {e}", entry.layer)
+            continue
+        inner = ctx.nested()
+        try:
+            sub = open_bytes(data, where, inner)
+        except ArtifactError as e:
+            view.unknown(entry.path, f"nested archive not opened: {e}", entry.layer)
+            continue
+        if sub is None:
+            continue  # named like an archive, but it is not one: an ordinary file
+        try:
+            expand_nested(sub, inner)
+        except ArtifactError as e:
+            sub.close()
+            view.unknown(entry.path, f"nested archive not opened: {e}", entry.layer)
+            continue
+        view.graft(entry.path, sub, entry.layer)

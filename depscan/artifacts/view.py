@@ -1,0 +1,240 @@
+"""ArtifactView: a read-only index of the files in an artifact, with a reader for each.
+
+Openers build a view; catalogers iterate its entries and read the few they need. Nothing is
+extracted to disk: a reader pulls one member's bytes from the archive (or from a buffer kept
+during a single streaming pass over a compressed tar).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from types import TracebackType
+
+from depscan.artifacts.limits import Budget, Limits, resolve_link
+from depscan.errors import MemberError
+from depscan.models import Location, Unknown
+
+# A reader returns a member's bytes, refusing (MemberError) anything larger than max_bytes.
+Reader = Callable[[int], bytes]
+
+# Separates an archive's path from a path inside it: "bundle.zip!/pkg-1.0.whl!/pkg/__init__.py".
+NEST = "!/"
+
+
+class EntryType(str, Enum):
+    """What kind of file an entry is."""
+
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One file, directory or symlink of the view."""
+
+    path: str  # relative POSIX path, normalized, never absolute, never containing ".."
+    type: EntryType
+    size: int
+    layer: str | None = None
+    link: str | None = None  # raw symlink target
+
+    @property
+    def location(self) -> Location:
+        return Location(self.path, self.layer)
+
+
+Wants = Callable[[str], bool]
+
+
+def _wants_nothing(path: str) -> bool:
+    return False
+
+
+@dataclass
+class OpenContext:
+    """What every opener is given: the safety budget, nesting depth and what to keep.
+
+    ``wants`` names the members catalogers will read; openers that can only stream (compressed
+    tars) keep exactly those in memory during their single pass.
+    """
+
+    limits: Limits = field(default_factory=Limits)
+    budget: Budget | None = None
+    wants: Wants = _wants_nothing
+    depth: int = 0
+
+    def __post_init__(self) -> None:
+        if self.budget is None:
+            self.budget = Budget(self.limits)
+
+    @property
+    def charge(self) -> Budget:
+        assert self.budget is not None
+        return self.budget
+
+    def nested(self) -> OpenContext:
+        """The context for an archive found inside this one."""
+        return OpenContext(self.limits, self.budget, self.wants, self.depth + 1)
+
+
+class ArtifactView:
+    """An index of entries, each with a reader. Openers fill it; everything else reads it."""
+
+    def __init__(self, name: str, kind: str, *, absolute_links_inside: bool = False) -> None:
+        self.name = name
+        self.kind = kind
+        # In a container image "/x" means the image's own /x; in a zip or a directory it means
+        # the host's /x, outside the artifact.
+        self.absolute_links_inside = absolute_links_inside
+        self.layers: list[str] = []
+        # Position of a site root on the runtime's sys.path, where the artifact says (Lambda).
+        self.import_rank: Callable[[str], int | None] | None = None
+        self.unknowns: list[Unknown] = []
+        self.warnings: list[str] = []
+        self._entries: dict[str, tuple[Entry, Reader | None]] = {}
+        self._closers: list[Callable[[], object]] = []
+
+    # -- building -------------------------------------------------------------------------
+    def add(self, entry: Entry, reader: Reader | None) -> None:
+        """Add (or replace: a later layer overwrites a lower one) an entry."""
+        self._entries[entry.path] = (entry, reader)
+
+    def discard_under(self, prefixes: Iterable[str], *, keep_self: bool = False) -> int:
+        """Remove every entry at or below one of ``prefixes``; return how many were removed.
+
+        Used for whiteouts (``keep_self=False``) and opaque directories (``keep_self=True``).
+        """
+        wanted = set(prefixes)
+        if not wanted:
+            return 0
+        doomed = []
+        for path in self._entries:
+            if path in wanted:
+                if not keep_self:
+                    doomed.append(path)
+                continue
+            parent = path
+            while "/" in parent:
+                parent = parent.rsplit("/", 1)[0]
+                if parent in wanted:
+                    doomed.append(path)
+                    break
+        for path in doomed:
+            del self._entries[path]
+        return len(doomed)
+
+    def on_close(self, closer: Callable[[], object]) -> None:
+        """Register something to close with the view (an open ZipFile, a file handle)."""
+        self._closers.append(closer)
+
+    def overlay(self, sub: ArtifactView, prefix: str = "", layer: str | None = None) -> None:
+        """Add every entry of ``sub`` under ``prefix`` (reads delegate to ``sub``).
+
+        Entries already present at the same path are replaced, as an upper layer replaces a
+        lower one. ``layer`` (when given) replaces the entries' own layer. ``sub`` is closed
+        with this view.
+        """
+        for entry, reader in sub._entries.values():
+            self.add(
+                Entry(f"{prefix}{entry.path}", entry.type, entry.size, layer or entry.layer, entry.link),
+                None if reader is None else _delegate(sub, entry.path),
+            )
+        for unknown in sub.unknowns:
+            where = unknown.location
+            self.unknowns.append(Unknown(Location(f"{prefix}{where.path}", layer or where.layer), unknown.reason))
+        self.warnings.extend(sub.warnings)
+        self._closers.append(sub.close)
+
+    def graft(self, path: str, sub: ArtifactView, layer: str | None) -> None:
+        """Put a nested archive's entries under ``path + NEST``."""
+        self.overlay(sub, f"{path}{NEST}", layer)
+
+    # -- reading --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._entries
+
+    def entries(self) -> Iterator[Entry]:
+        """Every entry, in the order openers added them."""
+        for entry, _reader in self._entries.values():
+            yield entry
+
+    def get(self, path: str) -> Entry | None:
+        """The entry at ``path`` (not following symlinks), or None."""
+        found = self._entries.get(path)
+        return found[0] if found else None
+
+    def resolve(self, path: str) -> Entry | None:
+        """The entry at ``path`` with symlinks in its last component followed inside the view."""
+        seen = 0
+        current = path
+        while True:
+            found = self._entries.get(current)
+            if found is None:
+                return None
+            entry = found[0]
+            if entry.type is not EntryType.SYMLINK or entry.link is None:
+                return entry
+            seen += 1
+            if seen > 40:
+                return None
+            base = current.rsplit(NEST, 1)[0] + NEST if NEST in current else ""
+            inner = current[len(base) :]
+            target = resolve_link(inner, entry.link, absolute_is_root=self.absolute_links_inside)
+            if target is None:
+                return None
+            current = base + target
+
+    def read(self, path: str, max_bytes: int | None = None) -> bytes:
+        """Return the bytes of the file at ``path``, following symlinks inside the artifact.
+
+        Raises MemberError (naming the path) when the file is missing, is a symlink pointing
+        outside the artifact, is larger than ``max_bytes``, or cannot be decoded.
+        """
+        entry = self.resolve(path)
+        if entry is None:
+            raw = self.get(path)
+            if raw is not None and raw.type is EntryType.SYMLINK:
+                raise MemberError(f"{path}: symlink to {raw.link!r} points outside the artifact; not followed")
+            raise MemberError(f"{path}: no such file in the artifact")
+        if entry.type is not EntryType.FILE:
+            raise MemberError(f"{path}: not a regular file")
+        reader = self._entries[entry.path][1]
+        if reader is None:
+            raise MemberError(f"{path}: contents were not kept during the streaming pass")
+        return reader(max_bytes if max_bytes is not None else 64 * 1024 * 1024)
+
+    def read_text(self, path: str, max_bytes: int | None = None) -> str:
+        """``read`` decoded as UTF-8 (with replacement: metadata is not always clean)."""
+        return self.read(path, max_bytes).decode("utf-8", errors="replace")
+
+    def unknown(self, path: str, reason: str, layer: str | None = None) -> None:
+        """Record something that could not be read."""
+        self.unknowns.append(Unknown(Location(path, layer), reason))
+
+    # -- lifetime -------------------------------------------------------------------------
+    def close(self) -> None:
+        closers, self._closers = self._closers, []
+        for closer in reversed(closers):
+            closer()
+
+    def __enter__(self) -> ArtifactView:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _delegate(sub: ArtifactView, path: str) -> Reader:
+    def read(max_bytes: int) -> bytes:
+        return sub.read(path, max_bytes)
+
+    return read
+

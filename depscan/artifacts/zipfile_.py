@@ -1,0 +1,88 @@
+"""Zip archives: wheels, Lambda function and layer zips, plain zips.
+
+The central directory is read once to index every member; only the members a cataloger asks
+for are decompressed. Sizes declared in the central directory are checked against the budget
+before anything is read, and a read never returns more than the declared size.
+"""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+import zlib
+from typing import BinaryIO
+
+from depscan.artifacts.limits import safe_member_path
+from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext, Reader
+from depscan.errors import CorruptArtifact, HostileArtifact, MemberError
+
+
+def open_zip(source: str | BinaryIO, name: str, ctx: OpenContext, kind: str = "zip") -> ArtifactView:
+    """Index a zip archive. ``source`` is a filesystem path or a seekable binary file."""
+    try:
+        zf = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as e:
+        raise CorruptArtifact(f"{name}: not a readable zip archive ({e})") from e
+    view = ArtifactView(name, kind)
+    view.on_close(zf.close)
+    try:
+        _index(zf, name, ctx, view)
+    except BaseException:
+        view.close()
+        raise
+    return view
+
+
+def _index(zf: zipfile.ZipFile, name: str, ctx: OpenContext, view: ArtifactView) -> None:
+    infos = zf.infolist()
+    ctx.charge.charge_entries(len(infos), name)
+    declared = sum(i.file_size for i in infos)
+    if declared > ctx.limits.max_total_bytes:
+        raise HostileArtifact(
+            f"{name}: members declare {declared} bytes uncompressed, over the "
+            f"{ctx.limits.max_total_bytes}-byte limit (max_total_bytes; zip bomb?)"
+        )
+    for info in infos:
+        path = safe_member_path(info.filename)
+        if path is None:
+            view.unknown(info.filename, "unsafe member path (absolute or '..'); skipped")
+            continue
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            try:
+                target = _read_member(zf, info, name, ctx, 4096).decode("utf-8", errors="replace")
+            except MemberError as e:
+                view.unknown(path, str(e))
+                continue
+            view.add(Entry(path, EntryType.SYMLINK, info.file_size, link=target), None)
+        elif info.is_dir():
+            view.add(Entry(path, EntryType.DIR, 0), None)
+        else:
+            view.add(Entry(path, EntryType.FILE, info.file_size), _reader(zf, info, name, ctx))
+
+
+def _reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: OpenContext) -> Reader:
+    def read(max_bytes: int) -> bytes:
+        return _read_member(zf, info, name, ctx, max_bytes)
+
+    return read
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: OpenContext, max_bytes: int) -> bytes:
+    where = f"{name}: {info.filename}"
+    limits = ctx.limits
+    if info.file_size > max_bytes:
+        raise MemberError(f"{where}: {info.file_size} bytes, over the {max_bytes}-byte read limit; not read")
+    if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+        ratio = info.file_size // max(info.compress_size, 1)
+        raise MemberError(
+            f"{where}: compression ratio {ratio}:1 over the {limits.max_ratio}:1 limit (zip bomb?); not read"
+        )
+    try:
+        with zf.open(info) as fh:
+            # zipfile stops at the declared size and checks the CRC at the end.
+            data = fh.read(info.file_size + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as e:
+        raise MemberError(f"{where}: cannot decompress ({e})") from e
+    ctx.charge.charge_bytes(len(data), name)
+    return data

@@ -1,0 +1,342 @@
+"""Installed Python distributions: ``*.dist-info`` (PEP 376, PEP 627) and ``*.egg-info``.
+
+METADATA / PKG-INFO are parsed with ``packaging.metadata`` (core metadata 1.0 to 2.4); names are
+normalized per PEP 503 for matching and kept as spelled for display. RECORD gives file ownership
+(path, hash, size) for later checks. A distribution whose metadata cannot be read becomes an
+``Unknown`` naming the file and the reason, and the scan goes on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import csv
+import email.parser
+import email.policy
+import json
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from packageurl import PackageURL
+from packaging.metadata import parse_email
+from packaging.utils import InvalidName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from depscan.artifacts.limits import join_inside
+from depscan.artifacts.view import NEST, ArtifactView, EntryType
+from depscan.catalogers import Cataloger, CatalogResult
+from depscan.errors import MemberError
+from depscan.models import Component, Location, PythonDist, RecordEntry, Status, Unknown, WheelInfo
+
+DIST_INFO_FILES = frozenset({"METADATA", "RECORD", "WHEEL", "INSTALLER", "direct_url.json"})
+EGG_INFO_FILES = frozenset({"PKG-INFO", "installed-files.txt"})
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+MAX_BAD_RECORD_ROWS = 5  # reported one by one per RECORD; the rest are counted
+
+# A RECORD hash: "<algorithm>=<urlsafe base64 digest, no padding>" (PEP 376, PEP 627).
+_HASH = re.compile(r"^(?P<alg>[A-Za-z0-9_]+)=(?P<digest>[A-Za-z0-9_\-]+=*)$")
+
+ImportRank = Callable[[str], "int | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A metadata file discovered in the view."""
+
+    metadata_path: str  # METADATA or PKG-INFO (or the egg-info file itself)
+    metadata_dir: str
+    site_root: str
+    layer: str | None
+    kind: str  # "dist-info" | "egg-info"
+
+
+class PythonDistCataloger(Cataloger):
+    """Finds installed distributions in every site-packages-like root of the view."""
+
+    name = "python-dists"
+
+    def wants(self, path: str) -> bool:
+        parent, _, base = path.rpartition("/")
+        if base in DIST_INFO_FILES and parent.endswith(".dist-info"):
+            return True
+        if base in EGG_INFO_FILES and (parent.endswith(".egg-info") or parent.endswith("EGG-INFO")):
+            return True
+        return base.endswith(".egg-info")
+
+    def catalog(self, view: ArtifactView) -> CatalogResult:
+        components: list[PythonDist] = []
+        unknowns: list[Unknown] = []
+        for found in _discover(view, unknowns):
+            dist = _read_dist(view, found, unknowns)
+            if dist is not None:
+                components.append(dist)
+        if view.import_rank is not None:
+            # Where the runtime's sys.path order is known (Lambda), a distribution earlier on the
+            # path shadows the same distribution later on it.
+            components = _mark_shadowed(components, view.import_rank)
+        components.sort(key=lambda d: (d.normalized_name, d.status is Status.SHADOWED, d.metadata_location.path))
+        result: tuple[Component, ...] = tuple(components)
+        return CatalogResult(result, tuple(unknowns))
+
+
+def _split_root(path: str) -> tuple[str, str]:
+    """Split ``"a.zip!/x/y"`` into the nested-archive prefix ``"a.zip!/"`` and the inner path."""
+    cut = path.rfind(NEST)
+    if cut < 0:
+        return "", path
+    return path[: cut + len(NEST)], path[cut + len(NEST) :]
+
+
+def _parent(path: str) -> str:
+    """The directory holding ``path``: ``"a.whl!"`` for a nested archive's top level."""
+    prefix, inner = _split_root(path)
+    head = posixpath.dirname(inner)
+    if head:
+        return prefix + head
+    return prefix[: -len("/")] if prefix else ""
+
+
+def _discover(view: ArtifactView, unknowns: list[Unknown]) -> Iterator[_Found]:
+    dist_info_dirs: dict[str, str | None] = {}
+    with_metadata: set[str] = set()
+    for entry in view.entries():
+        if entry.type is EntryType.DIR:
+            continue
+        path = entry.path
+        parent, _, base = path.rpartition("/")
+        parent = parent if parent else ""
+        if parent.endswith(".dist-info"):
+            dist_info_dirs.setdefault(parent, entry.layer)
+            if base == "METADATA":
+                with_metadata.add(parent)
+                yield _Found(path, parent, _parent(parent), entry.layer, "dist-info")
+        elif base == "PKG-INFO" and (parent.endswith(".egg-info") or parent.endswith("EGG-INFO")):
+            yield _Found(path, parent, _parent(parent), entry.layer, "egg-info")
+        elif base.endswith(".egg-info") and entry.type is EntryType.FILE:
+            yield _Found(path, path, _parent(path), entry.layer, "egg-info")
+    for directory, layer in dist_info_dirs.items():
+        if directory not in with_metadata:
+            unknowns.append(Unknown(Location(directory, layer), "dist-info directory without METADATA"))
+
+
+def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> PythonDist | None:
+    where = Location(found.metadata_path, found.layer)
+    try:
+        data = view.read(found.metadata_path, MAX_METADATA_BYTES)
+    except MemberError as e:
+        unknowns.append(Unknown(where, str(e)))
+        return None
+    raw, _unparsed = parse_email(data)
+    name = raw.get("name")
+    version = raw.get("version")
+    base = found.metadata_path.rsplit("/", 1)[-1]
+    if not name:
+        unknowns.append(Unknown(where, f"{base} has no Name field"))
+        return None
+    if not version:
+        unknowns.append(Unknown(where, f"{base} has no Version field"))
+        return None
+    try:
+        normalized = canonicalize_name(name, validate=True)
+    except InvalidName:
+        unknowns.append(Unknown(where, f"{base}: invalid distribution name {name!r}"))
+        return None
+    version = version.strip()
+    dist = PythonDist(
+        name=name,
+        normalized_name=normalized,
+        version=version,
+        purl=_purl(normalized, version),
+        found_by="python-dist-info" if found.kind == "dist-info" else "python-egg-info",
+        metadata_location=where,
+        metadata_dir=found.metadata_dir,
+        site_root=found.site_root,
+        summary=raw.get("summary"),
+        license=raw.get("license"),
+        license_expression=raw.get("license_expression"),
+        requires_python=raw.get("requires_python"),
+        requires_dist=tuple(raw.get("requires_dist", ())),
+        classifiers=tuple(raw.get("classifiers", ())),
+    )
+    if found.kind == "dist-info":
+        return _with_dist_info_files(view, dist, found, unknowns)
+    return _with_egg_info_files(view, dist, found, unknowns)
+
+
+def _purl(normalized: str, version: str) -> str:
+    # The purl spec's pypi type: lowercase name with "_" as "-" (PEP 503 normalization).
+    with contextlib.suppress(InvalidVersion):  # legacy version strings are kept as written
+        version = str(Version(version))
+    return PackageURL(type="pypi", name=normalized, version=version).to_string()
+
+
+def _optional_read(view: ArtifactView, path: str, unknowns: list[Unknown], layer: str | None) -> bytes | None:
+    if view.get(path) is None:
+        return None
+    try:
+        return view.read(path, MAX_METADATA_BYTES)
+    except MemberError as e:
+        unknowns.append(Unknown(Location(path, layer), str(e)))
+        return None
+
+
+def _with_dist_info_files(view: ArtifactView, dist: PythonDist, found: _Found, unknowns: list[Unknown]) -> PythonDist:
+    directory, layer = found.metadata_dir, found.layer
+    record: tuple[RecordEntry, ...] = ()
+    outside = 0
+    data = _optional_read(view, f"{directory}/RECORD", unknowns, layer)
+    if data is not None:
+        record, outside = _parse_record(data, f"{directory}/RECORD", found.site_root, layer, view, unknowns)
+    wheel = None
+    data = _optional_read(view, f"{directory}/WHEEL", unknowns, layer)
+    if data is not None:
+        wheel = _parse_wheel(data)
+    installer = None
+    data = _optional_read(view, f"{directory}/INSTALLER", unknowns, layer)
+    if data is not None:
+        installer = data.decode("utf-8", errors="replace").strip().splitlines()[0] if data.strip() else None
+    direct_url = None
+    data = _optional_read(view, f"{directory}/direct_url.json", unknowns, layer)
+    if data is not None:
+        try:
+            parsed = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as e:
+            unknowns.append(Unknown(Location(f"{directory}/direct_url.json", layer), f"invalid JSON ({e})"))
+        else:
+            if isinstance(parsed, dict):
+                direct_url = parsed
+            else:
+                unknowns.append(Unknown(Location(f"{directory}/direct_url.json", layer), "not a JSON object"))
+    return replace(
+        dist, record=record, record_outside=outside, wheel=wheel, installer=installer, direct_url=direct_url
+    )
+
+
+def _with_egg_info_files(view: ArtifactView, dist: PythonDist, found: _Found, unknowns: list[Unknown]) -> PythonDist:
+    if found.metadata_dir == found.metadata_path:
+        return dist  # a single-file egg-info has nothing beside it
+    listing = f"{found.metadata_dir}/installed-files.txt"
+    data = _optional_read(view, listing, unknowns, found.layer)
+    if data is None:
+        return dist
+    # installed-files.txt (pip's legacy installs): one path per line, relative to the egg-info dir.
+    entries = []
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        path = _resolve(found.metadata_dir, line, view.absolute_links_inside)
+        if path is not None:
+            entries.append(RecordEntry(path, None, None, None))
+    return replace(dist, record=tuple(entries))
+
+
+def _resolve(base_dir: str, rel: str, absolute_inside: bool) -> str | None:
+    """Resolve a RECORD path against ``base_dir`` inside the artifact; None if it climbs out.
+
+    RECORD paths are relative to the site-packages root and may climb out of it
+    (``../../bin/script``), but never out of the artifact, nor out of the nested archive holding
+    the distribution.
+    """
+    prefix, inner_base = _split_root(base_dir + "/")
+    inner = join_inside(inner_base, rel, absolute_is_root=absolute_inside)
+    return None if inner is None else prefix + inner
+
+
+def _parse_record(
+    data: bytes, path: str, site_root: str, layer: str | None, view: ArtifactView, unknowns: list[Unknown]
+) -> tuple[tuple[RecordEntry, ...], int]:
+    """RECORD rows resolved inside the artifact, and how many name files outside it."""
+    entries: list[RecordEntry] = []
+    bad = 0
+    text = data.decode("utf-8", errors="replace")
+    try:
+        rows = list(csv.reader(text.splitlines()))
+    except csv.Error as e:
+        unknowns.append(Unknown(Location(path, layer), f"unreadable CSV ({e})"))
+        return (), 0
+    outside = 0
+    for number, row in enumerate(rows, start=1):
+        if not row or row == [""]:
+            continue
+        parsed = _record_row(row, site_root, view.absolute_links_inside)
+        if parsed is None:
+            # Installed outside what was packed (console scripts under ../../bin when only
+            # site-packages was zipped): not in the artifact, nothing to own or check here.
+            outside += 1
+        elif isinstance(parsed, str):
+            bad += 1
+            if bad <= MAX_BAD_RECORD_ROWS:
+                unknowns.append(Unknown(Location(path, layer), f"RECORD line {number}: {parsed}"))
+        else:
+            entries.append(parsed)
+    if bad > MAX_BAD_RECORD_ROWS:
+        unknowns.append(Unknown(Location(path, layer), f"{bad - MAX_BAD_RECORD_ROWS} more bad RECORD lines"))
+    return tuple(entries), outside
+
+
+def _record_row(row: list[str], site_root: str, absolute_inside: bool) -> RecordEntry | str | None:
+    """A RECORD row as an entry, a problem (str), or None when it names a file outside the artifact."""
+    if len(row) != 3:
+        return f"expected 3 columns (path, hash, size), found {len(row)}"
+    rel, hash_field, size_field = row
+    if not rel:
+        return "empty path"
+    algorithm = digest = None
+    if hash_field:
+        match = _HASH.match(hash_field)
+        if match is None:
+            return f"bad hash {hash_field!r} (expected <algorithm>=<urlsafe-base64>)"
+        encoded = match["digest"].rstrip("=")
+        try:
+            raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except (binascii.Error, ValueError):
+            return f"bad hash encoding {hash_field!r}"
+        algorithm, digest = match["alg"].lower(), raw.hex()
+    size = None
+    if size_field:
+        try:
+            size = int(size_field)
+        except ValueError:
+            return f"bad size {size_field!r}"
+        if size < 0:
+            return f"negative size {size_field!r}"
+    path = _resolve(site_root, rel, absolute_inside)
+    if path is None:
+        return None
+    return RecordEntry(path, algorithm, digest, size)
+
+
+def _parse_wheel(data: bytes) -> WheelInfo:
+    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data, headersonly=True)
+    purelib = message.get("Root-Is-Purelib")
+    return WheelInfo(
+        generator=message.get("Generator"),
+        root_is_purelib=None if purelib is None else purelib.strip().lower() == "true",
+        tags=tuple(str(t).strip() for t in message.get_all("Tag", [])),
+    )
+
+
+def _mark_shadowed(dists: list[PythonDist], rank: ImportRank) -> list[PythonDist]:
+    """Mark every copy of a distribution that an earlier ``sys.path`` entry hides as shadowed."""
+    by_name: dict[str, list[tuple[int, PythonDist]]] = defaultdict(list)
+    out: list[PythonDist] = []
+    for dist in dists:
+        position = rank(dist.site_root)
+        if position is None:
+            out.append(dist)
+        else:
+            by_name[dist.normalized_name].append((position, dist))
+    for copies in by_name.values():
+        copies.sort(key=lambda pair: pair[0])
+        first_rank, winner = copies[0]
+        for position, dist in copies:
+            if position > first_rank:
+                out.append(replace(dist, status=Status.SHADOWED, shadowed_by=winner.metadata_location))
+            else:
+                out.append(dist)
+    return out

@@ -1,0 +1,56 @@
+"""The terminal table (``--format table``), rendered with rich."""
+
+from __future__ import annotations
+
+import io
+
+from depscan.models import PythonDist, ScanResult, Status
+
+
+def short_layer(layer: str | None) -> str:
+    """Layer digests shortened the way ``docker history`` does; zip names as they are."""
+    if layer is None:
+        return ""
+    if layer.startswith("sha256:"):
+        return layer[7:19]
+    return layer
+
+
+def render_table(result: ScanResult, *, color: bool = False, width: int = 120) -> bytes:
+    """The inventory as a table, followed by the unknowns, if any."""
+    from rich.console import Console
+    from rich.table import Table
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=color, no_color=not color, width=width, highlight=False)
+    dists = [c for c in result.components if isinstance(c, PythonDist)]
+    table = Table(title=f"{result.artifact.path} ({result.artifact.kind})", title_justify="left")
+    table.add_column("Name", no_wrap=True)
+    table.add_column("Version", no_wrap=True)
+    table.add_column("Location", overflow="fold")
+    table.add_column("Layer", overflow="fold")
+    table.add_column("Found by", no_wrap=True)
+    for dist in dists:
+        name = dist.name
+        if dist.status is Status.SHADOWED:
+            name += " (shadowed)"
+        table.add_row(
+            name,
+            dist.version,
+            dist.metadata_dir,
+            short_layer(dist.metadata_location.layer),
+            dist.found_by,
+            style="dim" if dist.status is Status.SHADOWED else None,
+        )
+    console.print(table)
+    if result.unknowns:
+        unknowns = Table(title="Unknowns (could not be read)", title_justify="left")
+        unknowns.add_column("Path", overflow="fold")
+        unknowns.add_column("Layer", overflow="fold")
+        unknowns.add_column("Reason", overflow="fold")
+        for unknown in result.unknowns:
+            unknowns.add_row(unknown.location.path, short_layer(unknown.location.layer), unknown.reason)
+        console.print(unknowns)
+    for warning in result.warnings:
+        console.print(f"warning: {warning}")
+    return out.getvalue().encode("utf-8")

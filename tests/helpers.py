@@ -1,0 +1,48 @@
+"""Helpers shared by tests: scanning a path, running the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from depscan.artifacts.detect import open_artifact
+from depscan.artifacts.limits import Limits
+from depscan.artifacts.view import ArtifactView, OpenContext
+from depscan.config import ScanConfig
+from depscan.models import PythonDist, ScanResult
+from depscan.scan import run
+
+
+def scan(path: Path | str, *layers: Path, limits: Limits | None = None, kind: str = "auto") -> ScanResult:
+    """Run a scan in-process."""
+    return run(ScanConfig(str(path), tuple(str(p) for p in layers), kind, limits or Limits()))
+
+
+def dists(result: ScanResult) -> dict[str, PythonDist]:
+    """The distributions of a result by ``name==version`` (shadowed copies get a ``!`` suffix)."""
+    out = {}
+    for c in result.components:
+        assert isinstance(c, PythonDist)
+        key = f"{c.normalized_name}=={c.version}"
+        out[key + ("!" if c.status.value == "shadowed" else "")] = c
+    return out
+
+
+def view_of(path: Path | str, limits: Limits | None = None) -> ArtifactView:
+    """Open an artifact as a view (with nested archives grafted)."""
+    return open_artifact(str(path), OpenContext(limits or Limits()))
+
+
+def cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real command line (``python -m depscan``) and capture its output."""
+    env = {k: v for k, v in os.environ.items() if k != "DEPSCAN_DEBUG"}
+    return subprocess.run(
+        [sys.executable, "-m", "depscan", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
