@@ -65,6 +65,9 @@ def open_artifact(path: str, ctx: OpenContext, kind: str = "auto", layers: tuple
         view = _open_kind(path, detected, ctx)
     try:
         expand_nested(view, ctx)
+        for link in view.escaping_links():
+            where = f"{link.path} [{link.layer}]" if link.layer else link.path
+            view.warnings.append(f"{where}: symlink to {link.link!r} points outside the artifact; not followed")
     except BaseException:
         view.close()
         raise

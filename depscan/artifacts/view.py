@@ -190,6 +190,17 @@ class ArtifactView:
                 return None
             current = base + target
 
+    def escaping_links(self) -> Iterator[Entry]:
+        """Symlinks whose target lies outside the artifact (recorded; never followed)."""
+        for entry, _reader in self._entries.values():
+            if entry.type is EntryType.SYMLINK and self.resolve(entry.path) is None and self._dangles_out(entry):
+                yield entry
+
+    def _dangles_out(self, entry: Entry) -> bool:
+        base = entry.path.rsplit(NEST, 1)[0] + NEST if NEST in entry.path else ""
+        inner = entry.path[len(base) :]
+        return resolve_link(inner, entry.link or "", absolute_is_root=self.absolute_links_inside) is None
+
     def read(self, path: str, max_bytes: int | None = None) -> bytes:
         """Return the bytes of the file at ``path``, following symlinks inside the artifact.
 

@@ -45,6 +45,10 @@ def test_symlink_inside_is_followed_and_outside_is_not(tmp_path: Path) -> None:
         for name in ("outside.txt", "climb.txt"):
             with pytest.raises(MemberError, match="points outside the artifact"):
                 view.read(name)
+        assert sorted(view.warnings) == [
+            "climb.txt: symlink to '../../etc/passwd' points outside the artifact; not followed",
+            "outside.txt: symlink to '/etc/passwd' points outside the artifact; not followed",
+        ]
 
 
 def test_member_with_bomb_ratio_is_refused(tmp_path: Path) -> None:
