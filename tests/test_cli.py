@@ -119,3 +119,37 @@ def test_help_does_not_import_the_scanner() -> None:
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "depscan.scan" not in out and "depscan.artifacts.zipfile_" not in out
+
+
+def test_kind_override(tmp_path: Path) -> None:
+    layer = write_zip(tmp_path / "layer.bin", dist("six", "1.16.0", root="python"))
+    proc = cli("scan", layer, "--kind", "lambda-layer", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["artifact"]["kind"] == "lambda-layer"
+    assert [c["name"] for c in doc["components"]] == ["six"]
+    proc = cli("scan", layer, "--kind", "tar")
+    assert proc.returncode == 3
+    assert proc.stderr.startswith(f"depscan: error: {layer}: ")
+
+
+def test_progress_appears_only_after_a_second_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from depscan import cli as cli_module
+
+    clock = [100.0]
+    monkeypatch.setattr(cli_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(cli_module.sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    progress = cli_module._DelayedProgress()
+    progress.update("opening", 0, 0)
+    assert progress._progress is None  # a fast scan shows nothing
+    clock[0] += 1.5
+    progress.update("cataloging", 1, 2)
+    assert progress._progress is not None
+    progress.stop()
+    assert progress._progress is None
+    monkeypatch.setattr(cli_module.sys.stderr, "isatty", lambda: False, raising=False)
+    quiet = cli_module._DelayedProgress()
+    clock[0] += 5
+    quiet.update("cataloging", 1, 2)
+    assert quiet._progress is None  # never when stderr is not a terminal
