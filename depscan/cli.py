@@ -24,6 +24,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+FAIL_ON = ("any", "low", "medium", "high", "critical")
+DEFAULT_OSV_URL = "https://api.osv.dev"
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -87,8 +89,28 @@ def scan(
         str, typer.Option(help="Largest single member read into memory (e.g. 256M).")
     ] = "256M",
     max_ratio: Annotated[int, typer.Option(help="Highest compression ratio of a member read (zip bombs).")] = 200,
+    advisories: Annotated[
+        str | None,
+        typer.Option("--advisories", help="An OSV export zip to match against (indexed once, cached by content)."),
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Offline advisory database (default: $DEPSCAN_DB, "
+                                           "else the user cache).")] = None,
+    source: Annotated[
+        str, typer.Option("--source", help="Advisory source: auto, offline, online, or skip (inventory only).")
+    ] = "auto",
+    osv_url: Annotated[str, typer.Option("--osv-url", help="OSV API base URL (for mirrors).")] = DEFAULT_OSV_URL,
+    ignore_file: Annotated[
+        str | None, typer.Option("--ignore-file", help="Ignore rules (default: ./.depscan.toml if present).")
+    ] = None,
+    fail_on: Annotated[
+        str, typer.Option("--fail-on", help="Exit 1 on findings at or above: any, low, medium, high, critical.")
+    ] = "any",
+    only_fixed: Annotated[bool, typer.Option("--only-fixed", help="Leave out findings that have no fix.")] = False,
+    max_db_age: Annotated[
+        int, typer.Option("--max-db-age", help="Warn when offline advisory data is older than this many days.")
+    ] = 7,
 ) -> None:
-    """Inventory every Python distribution in an artifact."""
+    """Inventory every Python distribution in an artifact and check it against OSV advisories."""
     from depscan.artifacts.limits import Limits
     from depscan.config import ScanConfig
     from depscan.output import write_atomic
@@ -104,7 +126,12 @@ def scan(
         max_ratio=max_ratio,
         max_depth=max_depth,
     )
-    config = ScanConfig(path=path, layers=tuple(layer or ()), kind=kind, limits=limits, strict=strict)
+    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age)
+    if fail_on not in FAIL_ON:
+        raise _fail(f"unknown --fail-on {fail_on!r}; one of: {', '.join(FAIL_ON)}", ExitCode.USAGE)
+    config = ScanConfig(
+        path=path, layers=tuple(layer or ()), kind=kind, limits=limits, strict=strict, advisories=settings
+    )
     started = time.perf_counter()
     progress = _DelayedProgress()
     try:
@@ -126,7 +153,64 @@ def scan(
         write_atomic(output or "-", data)
     except DepscanError as e:
         raise _fail(str(e), e.exit_code) from None
+    for note in result.notes:
+        typer.echo(f"depscan: note: {note}", err=True)
     typer.echo(_summary(result, time.perf_counter() - started), err=True)
+    _exit_for(result, fail_on, strict)
+
+
+
+def _advisory_settings(
+    advisories: str | None,
+    db: str | None,
+    source: str,
+    osv_url: str,
+    ignore_file: str | None,
+    only_fixed: bool,
+    max_db_age: int,
+) -> Any:
+    from pathlib import Path
+
+    from depscan.config import AdvisorySettings, load_ignores
+
+    if source not in ("auto", "offline", "online", "skip"):
+        raise _fail(f"unknown --source {source!r}; one of: auto, offline, online, skip", ExitCode.USAGE)
+    if source == "online" and (advisories or db):
+        raise _fail("--source online cannot be combined with --advisories or --db", ExitCode.USAGE)
+    ignores: list[Any] = []
+    candidate = Path(ignore_file) if ignore_file else Path(".depscan.toml")
+    if ignore_file or candidate.is_file():
+        try:
+            ignores = load_ignores(candidate)
+        except DepscanError as e:
+            raise _fail(str(e), e.exit_code) from None
+    return AdvisorySettings(
+        mode=source,
+        db_path=Path(db) if db else None,
+        export=Path(advisories) if advisories else None,
+        osv_url=osv_url,
+        ignores=tuple(ignores),
+        only_fixed=only_fixed,
+        max_age_days=max_db_age,
+    )
+
+
+def _exit_for(result: Any, fail_on: str, strict: bool) -> None:
+    """Exit codes, most serious first: 4 lookups failed, 1 findings, 5 incomplete (--strict)."""
+    from depscan.policy import failing
+
+    if result.unchecked:
+        names = ", ".join(purl for purl, _why in result.unchecked[:5])
+        more = f" and {len(result.unchecked) - 5} more" if len(result.unchecked) > 5 else ""
+        first_reason = result.unchecked[0][1]
+        raise _fail(
+            f"advisories could not be checked for {len(result.unchecked)} component(s): {names}{more} "
+            f"({first_reason}); they are NOT known to be free of vulnerabilities",
+            ExitCode.LOOKUP_FAILED,
+        )
+    bad = failing(result.findings, fail_on)
+    if bad:
+        raise typer.Exit(int(ExitCode.FINDINGS))
     if strict and result.unknowns:
         raise _fail(f"{len(result.unknowns)} unknown(s): the scan is incomplete (--strict)", ExitCode.INCOMPLETE)
 
@@ -141,6 +225,12 @@ def _summary(result: object, seconds: float) -> str:
     if shadowed:
         parts.append(f"{shadowed} shadowed")
     parts.append(f"{len(result.unknowns)} unknowns")
+    if result.advisory_data is not None:
+        active = [f for f in result.findings if f.suppressed is None]
+        ignored = len(result.findings) - len(active)
+        parts.append(f"{len(active)} vulnerabilities" + (f" ({ignored} ignored)" if ignored else ""))
+        if result.unchecked:
+            parts.append(f"{len(result.unchecked)} NOT CHECKED")
     if result.warnings:
         parts.append(f"{len(result.warnings)} warnings")
     return f"depscan: {result.artifact.path} ({result.artifact.kind}): {', '.join(parts)} in {seconds:.2f}s"

@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
 
 from depscan.artifacts.limits import Limits
+from depscan.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreRule:
+    """An ``[[ignore]]`` entry of ``.depscan.toml``: suppress an advisory (by id or alias) until ``expires``."""
+
+    id: str
+    reason: str
+    expires: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisorySettings:
+    """Where advisories come from and how findings are filtered.
+
+    ``mode``: ``auto`` uses the offline database when one is chosen (``export``, ``db_path``,
+    ``$DEPSCAN_DB``) or already exists at the default place, and the online OSV API otherwise;
+    ``offline`` and ``online`` force one; ``skip`` does no advisory matching (inventory only).
+    """
+
+    mode: str = "auto"
+    db_path: Path | None = None
+    export: Path | None = None
+    osv_url: str = "https://api.osv.dev"
+    cache_dir: Path | None = None
+    ignores: tuple[IgnoreRule, ...] = ()
+    only_fixed: bool = False
+    max_age_days: int = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,3 +48,41 @@ class ScanConfig:
     kind: str = "auto"
     limits: Limits = field(default_factory=Limits)
     strict: bool = False
+    advisories: AdvisorySettings = field(default_factory=lambda: AdvisorySettings(mode="skip"))
+
+
+def load_ignores(path: Path) -> list[IgnoreRule]:
+    """Read the ``[[ignore]]`` tables of a ``.depscan.toml`` file.
+
+    Each needs ``id`` and ``reason``; ``expires`` is a TOML date (``2025-06-30``). A bad file is a
+    usage error naming the file and the problem.
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10
+        import tomli as tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read ({e.strerror or e})") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: not valid TOML ({e})") from e
+    entries = data.get("ignore", [])
+    if not isinstance(entries, list):
+        raise UsageError(f"{path}: 'ignore' must be an array of tables ([[ignore]])")
+    rules = []
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            raise UsageError(f"{path}: ignore #{number} is not a table")
+        ident, reason, expires = entry.get("id"), entry.get("reason"), entry.get("expires")
+        if not isinstance(ident, str) or not ident:
+            raise UsageError(f"{path}: ignore #{number} needs an 'id'")
+        if not isinstance(reason, str) or not reason.strip():
+            raise UsageError(f"{path}: ignore {ident} needs a 'reason'")
+        if isinstance(expires, datetime):
+            expires = expires.date()
+        if expires is not None and not isinstance(expires, date):
+            raise UsageError(f"{path}: ignore {ident}: 'expires' must be a date like 2025-06-30")
+        rules.append(IgnoreRule(ident, reason.strip(), expires))
+    return rules

@@ -100,6 +100,15 @@ Component = PythonDist
 
 
 @dataclass(frozen=True, slots=True)
+class AdvisoryData:
+    """Which advisory data a scan was matched against (so an audit can be reproduced)."""
+
+    source: str
+    records: int
+    newest_modified: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ArtifactInfo:
     """What was scanned."""
 
@@ -107,6 +116,130 @@ class ArtifactInfo:
     kind: str
     size: int | None
     layers: tuple[str, ...] = ()
+
+
+# -- advisories (OSV schema 1.6, https://ossf.github.io/osv-schema/) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RangeEvent:
+    """One event of an OSV range: ``introduced``, ``fixed``, ``last_affected`` or ``limit``."""
+
+    kind: Literal["introduced", "fixed", "last_affected", "limit"]
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedRange:
+    """An OSV ``affected[].ranges[]`` entry."""
+
+    type: str  # ECOSYSTEM, SEMVER, GIT
+    events: tuple[RangeEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedPackage:
+    """An OSV ``affected[]`` entry for one package."""
+
+    ecosystem: str
+    name: str  # as written in the record
+    normalized_name: str  # PEP 503 for PyPI, as written otherwise
+    ranges: tuple[AffectedRange, ...]
+    versions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Severity:
+    """An OSV ``severity[]`` entry (a CVSS vector) with its computed base score, if any."""
+
+    type: str  # CVSS_V2, CVSS_V3, CVSS_V4, Ubuntu
+    vector: str
+    score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Advisory:
+    """One OSV record."""
+
+    id: str
+    aliases: tuple[str, ...]
+    summary: str | None
+    details: str | None
+    modified: str
+    published: str | None
+    withdrawn: str | None
+    affected: tuple[AffectedPackage, ...]
+    severity: tuple[Severity, ...]
+    references: tuple[str, ...]
+    source: str  # where the record came from: an export zip, a directory, the API URL
+
+
+class Level(str, Enum):
+    """Finding severity, ordered; ``unknown`` when the advisory carries no usable score."""
+
+    UNKNOWN = "unknown"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_RANK[self]
+
+    @classmethod
+    def from_score(cls, score: float | None) -> Level:
+        """CVSS v3/v4 qualitative rating scale (CVSS 3.1 specification, section 5)."""
+        if score is None:
+            return cls.UNKNOWN
+        if score >= 9.0:
+            return cls.CRITICAL
+        if score >= 7.0:
+            return cls.HIGH
+        if score >= 4.0:
+            return cls.MEDIUM
+        return cls.LOW
+
+
+_LEVEL_RANK = {Level.UNKNOWN: 0, Level.LOW: 1, Level.MEDIUM: 2, Level.HIGH: 3, Level.CRITICAL: 4}
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Why a finding is ignored (from ``.depscan.toml``)."""
+
+    id: str
+    reason: str
+    expires: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One vulnerability group (an advisory and its aliases) affecting one component copy."""
+
+    rule: str  # "vulnerability"
+    ids: tuple[str, ...]  # every id and alias of the group, the primary (OSV) id first
+    component: Component
+    level: Level
+    score: float | None
+    vector: str | None
+    summary: str
+    fixed_versions: tuple[str, ...]
+    advisories: tuple[Advisory, ...]
+    suppressed: Suppression | None = None
+
+    @property
+    def id(self) -> str:
+        return self.ids[0]
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across runs: the group's primary id and the component's identity and place."""
+        import hashlib
+
+        c = self.component
+        key = f"{self.rule}|{self.id}|{c.purl}|{c.metadata_location.path}|{c.metadata_location.layer or ''}"
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +252,7 @@ class ScanResult:
     warnings: tuple[str, ...] = ()
     tool_version: str = ""
     stats: dict[str, int | float] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
+    advisory_data: AdvisoryData | None = None  # None: advisories were not checked
+    unchecked: tuple[tuple[str, str], ...] = ()  # (purl, why) of components whose lookup failed
+    notes: tuple[str, ...] = ()  # advisory notes: stale data, expired ignores, --only-fixed drops

@@ -5,14 +5,22 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from depscan import __version__
 from depscan.artifacts.detect import open_artifact
 from depscan.artifacts.view import OpenContext
 from depscan.catalogers import Cataloger
 from depscan.catalogers.python_dists import PythonDistCataloger
-from depscan.config import ScanConfig
+from depscan.config import AdvisorySettings, ScanConfig
 from depscan.models import ArtifactInfo, Component, ScanResult, Unknown
+
+if TYPE_CHECKING:
+    from depscan.advisories.backend import AdvisoryBackend
+    from depscan.match import MatchResult
 
 # Called with a stage name and how far it is (done, total); total 0 when unknown.
 Progress = Callable[[str, int, int], None]
@@ -54,7 +62,7 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
         warnings = tuple(view.warnings)
     finished = time.perf_counter()
     assert ctx.budget is not None
-    return ScanResult(
+    result = ScanResult(
         artifact=info,
         components=tuple(components),
         unknowns=tuple(unknowns),
@@ -67,6 +75,87 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
             "total_seconds": round(finished - started, 4),
         },
     )
+    if config.advisories.mode == "skip":
+        return result
+    report("checking advisories", 0, 0)
+    return with_advisories(result, config.advisories)
+
+
+def with_advisories(
+    result: ScanResult, settings: AdvisorySettings, backend: AdvisoryBackend | None = None
+) -> ScanResult:
+    """Match a result's components against advisories (also used by rescans of stored SBOMs)."""
+    from depscan.match import match
+
+    started = time.perf_counter()
+    backend = backend or make_backend(settings)
+    try:
+        matched = match(result.components, backend, settings.ignores)
+    finally:
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()
+    notes = list(matched.notes)
+    notes.extend(_staleness(matched, settings.max_age_days))
+    findings = matched.findings
+    if settings.only_fixed:
+        kept = [f for f in findings if f.fixed_versions]
+        if len(kept) != len(findings):
+            notes.append(f"{len(findings) - len(kept)} finding(s) without a fixed version left out (--only-fixed)")
+        findings = kept
+    stats = dict(result.stats)
+    stats["advisory_seconds"] = round(time.perf_counter() - started, 4)
+    return replace(
+        result,
+        findings=tuple(findings),
+        advisory_data=matched.data,
+        unchecked=tuple(sorted(matched.unchecked.items())),
+        notes=tuple(notes),
+        stats=stats,
+    )
+
+
+def _staleness(matched: MatchResult, max_age_days: int) -> list[str]:
+    newest = matched.data.newest_modified if matched.data else None
+    if not newest or not matched.data or not matched.data.source.startswith("offline:"):
+        return []
+    try:
+        when = datetime.fromisoformat(newest.replace("Z", "+00:00"))
+    except ValueError:
+        return []
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    age = (datetime.now(timezone.utc) - when).days
+    if age <= max_age_days:
+        return []
+    return [
+        f"advisory data is {age} days old (newest record modified {when.date()}); "
+        "run 'depscan db update' for current advisories"
+    ]
+
+
+def make_backend(settings: AdvisorySettings) -> AdvisoryBackend:
+    """The advisory backend the settings choose (see ``AdvisorySettings``)."""
+    from depscan.advisories import osv_db
+
+    if settings.export is not None:
+        return osv_db.OfflineDatabase(osv_db.cached_export_db(settings.export, _cache_dir(settings)))
+    chosen_db = settings.db_path or (Path(os.environ["DEPSCAN_DB"]) if os.environ.get("DEPSCAN_DB") else None)
+    if settings.mode == "offline" or chosen_db is not None:
+        return osv_db.OfflineDatabase(chosen_db or osv_db.default_db_path())
+    if settings.mode == "auto" and osv_db.default_db_path().is_file():
+        return osv_db.OfflineDatabase(osv_db.default_db_path())
+    from depscan.advisories.osv_api import OnlineOSV, OSVClient, RecordCache
+
+    return OnlineOSV(OSVClient(base_url=settings.osv_url), RecordCache(_cache_dir(settings) / "osv-records"))
+
+
+def _cache_dir(settings: AdvisorySettings) -> Path:
+    if settings.cache_dir is not None:
+        return settings.cache_dir
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("depscan"))
 
 
 def _size(path: str) -> int | None:

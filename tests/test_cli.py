@@ -27,7 +27,7 @@ def demo(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_exit_0_table_and_summary(demo: tuple[Path, Path]) -> None:
     function, layer = demo
-    proc = cli("scan", function, "--layer", layer)
+    proc = cli("scan", function, "--layer", layer, "--source", "skip")
     assert proc.returncode == 0, proc.stderr
     assert "requests" in proc.stdout and "2.19.1" in proc.stdout and "urllib3 (shadowed)" in proc.stdout
     (summary,) = proc.stderr.strip().splitlines()
@@ -37,7 +37,7 @@ def test_exit_0_table_and_summary(demo: tuple[Path, Path]) -> None:
 def test_json_output_file_is_complete(demo: tuple[Path, Path], tmp_path: Path) -> None:
     function, layer = demo
     out = tmp_path / "report.json"
-    proc = cli("scan", function, "-l", layer, "--format", "json", "--output", out)
+    proc = cli("scan", function, "-l", layer, "--format", "json", "--output", out, "--source", "skip")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
     doc = json.loads(out.read_text())
@@ -91,8 +91,8 @@ def test_exit_3_truncated_zip(tmp_path: Path) -> None:
 def test_exit_5_strict_with_unknowns_and_0_without(tmp_path: Path) -> None:
     files = dist("ok", "1.0") | {"bad-1.dist-info/METADATA": b"Name: bad\n"}
     path = write_zip(tmp_path / "u.zip", files)
-    assert cli("scan", path).returncode == 0
-    proc = cli("scan", path, "--strict")
+    assert cli("scan", path, "--source", "skip").returncode == 0
+    proc = cli("scan", path, "--strict", "--source", "skip")
     assert proc.returncode == 5
     assert proc.stderr.strip().splitlines()[-1] == "depscan: error: 1 unknown(s): the scan is incomplete (--strict)"
     assert "METADATA has no Version field" in proc.stdout
@@ -101,7 +101,7 @@ def test_exit_5_strict_with_unknowns_and_0_without(tmp_path: Path) -> None:
 def test_unwritable_output_is_a_clean_error(tmp_path: Path) -> None:
     path = write_zip(tmp_path / "a.zip", dist("x", "1"))
     target = tmp_path / "no" / "such" / "dir" / "out.txt"
-    proc = cli("scan", path, "-o", target)
+    proc = cli("scan", path, "-o", target, "--source", "skip")
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith(f"depscan: error: {target}: cannot write")
 
@@ -123,7 +123,7 @@ def test_help_does_not_import_the_scanner() -> None:
 
 def test_kind_override(tmp_path: Path) -> None:
     layer = write_zip(tmp_path / "layer.bin", dist("six", "1.16.0", root="python"))
-    proc = cli("scan", layer, "--kind", "lambda-layer", "-f", "json")
+    proc = cli("scan", layer, "--kind", "lambda-layer", "-f", "json", "--source", "skip")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["artifact"]["kind"] == "lambda-layer"

@@ -62,9 +62,9 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 from depscan.artifacts.limits import Budget, MiB, resolve_link, safe_member_path
 from depscan.artifacts.tarball import (
-    _index_stream,  # the single-pass indexer; open_tar needs a seekable source (see module doc)
     compression_of,
     decompressing_reader,
+    index_tar_stream,
     looks_like_tar,
     open_tar,
 )
@@ -211,8 +211,7 @@ def apply_layer(merged: ArtifactView, layer: ArtifactView, digest: str) -> None:
     merged.discard_under(replaced, keep_self=True)
     # Layers indexed before their digest was known (the streaming pass) have unlabeled unknowns.
     layer.unknowns[:] = [
-        Unknown(Location(u.location.path, digest), u.reason) if u.location.layer is None else u
-        for u in layer.unknowns
+        Unknown(Location(u.location.path, digest), u.reason) if u.location.layer is None else u for u in layer.unknowns
     ]
     merged.overlay(layer, "", digest)
     merged.discard_under(markers.paths)
@@ -235,6 +234,9 @@ def _markers_of(view: ArtifactView) -> _Markers:
         if NEST in entry.path:
             continue
         parent, _, base = entry.path.rpartition("/")
+        if any(part.startswith(WHITEOUT_PREFIX) for part in parent.split("/")):
+            found.paths.add(entry.path)  # below a marker (aufs .wh..wh.plnk/...): no real file has such a path
+            continue
         if not base.startswith(WHITEOUT_PREFIX):
             continue
         found.paths.add(entry.path)
@@ -609,23 +611,26 @@ class _StreamedSource(_Source):
         if fh is None:
             return
         head = fh.read(512)
-        if head.lstrip()[:1] in (b"{", b"["):
+        # Tar magic first: a layer whose first member is named "{..." must not pass for JSON.
+        if looks_like_tar(head) or compression_of(head) is not None:
+            meter.paused = True  # the layer's own pass charges these bytes
+            try:
+                self.layers[path] = _stream_layer(head, fh, self.where(path), self.ctx)
+            except HostileArtifact:
+                raise
+            except CorruptArtifact as e:
+                if meter.error is not None:  # the outer stream broke, not this layer
+                    raise _outer_corrupt(self.name, meter.error) from e
+                self.layers[path] = e  # only fatal if the manifest names this member
+            finally:
+                meter.paused = False
+        elif head.lstrip()[:1] in (b"{", b"["):
             if member.size > MAX_JSON_BYTES or self._kept_bytes + member.size > MAX_JSON_KEPT:
                 self.not_kept[path] = f"{member.size} bytes, more than image metadata can be ({MAX_JSON_BYTES})"
                 return
             data = head + fh.read()
             self._kept_bytes += len(data)
             self.texts[path] = data
-        elif looks_like_tar(head) or compression_of(head) is not None:
-            meter.paused = True  # the layer's own pass charges these bytes
-            try:
-                self.layers[path] = _stream_layer(head, fh, self.where(path), self.ctx)
-            except HostileArtifact:
-                raise
-            except CorruptArtifact as e:  # only fatal if the manifest names this member
-                self.layers[path] = e
-            finally:
-                meter.paused = False
         else:
             self.not_kept[path] = "neither JSON nor a tar archive"
 
@@ -779,9 +784,11 @@ def _stream_compressed_tar(path: str, name: str, ctx: OpenContext, compression: 
         except Exception as e:
             if not _is_decoder_error(e):
                 raise
-            if not decided:
-                return None
-            raise CorruptArtifact(f"{name}: corrupt or truncated compressed tar ({e})") from e
+            if not decided and meter.error is None:
+                return None  # a compressed file that is not a tar: the generic tar opener reports it
+            raise _outer_corrupt(name, meter.error or e) from e
+        if meter.error is not None:  # a decoder error swallowed on the way (tarfile reads a short stream as its end)
+            raise _outer_corrupt(name, meter.error) from meter.error
         if not decided:
             return None
         done = True
@@ -792,6 +799,10 @@ def _stream_compressed_tar(path: str, name: str, ctx: OpenContext, compression: 
             source.close()
 
 
+def _outer_corrupt(name: str, error: BaseException) -> CorruptArtifact:
+    return CorruptArtifact(f"{name}: corrupt or truncated compressed tar ({error})")
+
+
 def _stream_layer(head: bytes, rest: IO[bytes], name: str, ctx: OpenContext) -> ArtifactView:
     """Index a layer member of a streamed outer tar in one pass, from its first bytes and the rest."""
     joined = io.BufferedReader(_Prefixed(head, rest), buffer_size=64 * 1024)
@@ -799,7 +810,7 @@ def _stream_layer(head: bytes, rest: IO[bytes], name: str, ctx: OpenContext) -> 
     stream: BinaryIO = joined if compression is None else decompressing_reader(joined, compression)
     view = ArtifactView(name, "layer", absolute_links_inside=True)
     try:
-        _index_stream(stream, name, ctx, view, None)
+        index_tar_stream(stream, name, ctx, view, None)
     except BaseException:
         view.close()
         raise
@@ -807,7 +818,11 @@ def _stream_layer(head: bytes, rest: IO[bytes], name: str, ctx: OpenContext) -> 
 
 
 class _Meter(io.RawIOBase):
-    """Charges the outer stream's decompressed bytes to the budget, except while ``paused``."""
+    """Charges the outer stream's decompressed bytes to the budget, except while ``paused``.
+
+    Also remembers a decoder error: a layer indexed from the stream reports it as its own
+    corruption, and the outer ``tarfile`` then sees a short stream as a clean end.
+    """
 
     def __init__(self, inner: BinaryIO, budget: Budget, where: str) -> None:
         super().__init__()
@@ -815,13 +830,18 @@ class _Meter(io.RawIOBase):
         self._budget = budget
         self._where = where
         self.paused = False
+        self.error: Exception | None = None  # the decoder's error, kept even if a reader above swallows it
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: WriteableBuffer) -> int:
         out = memoryview(buffer).cast("B")
-        data = self._inner.read(len(out))
+        try:
+            data = self._inner.read(len(out))
+        except Exception as e:
+            self.error = e
+            raise
         out[: len(data)] = data
         if not self.paused:
             self._budget.charge_bytes(len(data), self._where)

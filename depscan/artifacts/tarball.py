@@ -76,6 +76,7 @@ class _Counting(io.RawIOBase):
         self._inner = inner
         self._budget = budget
         self._where = where
+        self.total = 0
 
     def readable(self) -> bool:
         return True
@@ -84,6 +85,7 @@ class _Counting(io.RawIOBase):
         data = self._inner.read(len(buffer))
         n = len(data)
         buffer[:n] = data
+        self.total += n
         self._budget.charge_bytes(n, self._where)
         return n
 
@@ -109,7 +111,7 @@ def open_tar(
         if compression is None:
             _index_random(fh, name, ctx, view, layer)
         else:
-            _index_stream(decompressing_reader(fh, compression), name, ctx, view, layer)
+            index_tar_stream(decompressing_reader(fh, compression), name, ctx, view, layer)
     except BaseException:
         view.close()
         raise
@@ -117,6 +119,8 @@ def open_tar(
 
 
 def _entry_for(member: tarfile.TarInfo, view: ArtifactView, layer: str | None) -> Entry | None:
+    if member.name.strip("/") in (".", ""):
+        return None  # the archive's own root ("./", as `tar -C dir .` writes it)
     path = safe_member_path(member.name)
     if path is None:
         view.unknown(member.name, "unsafe member path (absolute or '..'); skipped", layer)
@@ -131,6 +135,7 @@ def _entry_for(member: tarfile.TarInfo, view: ArtifactView, layer: str | None) -
 
 
 def _index_random(fh: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView, layer: str | None) -> None:
+    start = fh.tell()
     try:
         tf = tarfile.open(fileobj=fh, mode="r:")  # noqa: SIM115 - closed with the view
     except _TAR_ERRORS as e:
@@ -157,6 +162,12 @@ def _index_random(fh: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView,
         raise CorruptArtifact(f"{name}: corrupt or truncated tar archive ({e})") from e
     if declared > ctx.limits.max_total_bytes:
         raise HostileArtifact(f"{name}: members declare {declared} bytes, over the max_total_bytes limit")
+    # tarfile takes a short or missing header for the end of the archive, so a tar cut at a
+    # header boundary would silently lose every member after the cut: require the end marker.
+    fh.seek(start + tf.offset)
+    marker = fh.read(512)
+    if len(marker) < 512 or marker.count(0) != 512:
+        raise CorruptArtifact(f"{name}: truncated tar archive (no end-of-archive marker after {len(view)} entries)")
 
 
 def _random_reader(tf: tarfile.TarFile, member: tarfile.TarInfo, name: str, ctx: OpenContext) -> Reader:
@@ -188,10 +199,15 @@ def _buffered(data: bytes, where: str) -> Reader:
     return read
 
 
-def _index_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView, layer: str | None) -> None:
+def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView, layer: str | None) -> None:
+    """Index a tar read once from a non-seekable (decompressed) stream into ``view``.
+
+    Members ``ctx.wants`` names (and nested archives) are kept in memory; the rest stream by.
+    """
     from depscan.artifacts.nested import is_nested_candidate
 
-    counting = io.BufferedReader(_Counting(stream, ctx.charge, name), buffer_size=1024 * 1024)
+    raw = _Counting(stream, ctx.charge, name)
+    counting = io.BufferedReader(raw, buffer_size=1024 * 1024)
     kept: dict[str, bytes] = {}
     try:
         tf = tarfile.open(fileobj=counting, mode="r|")  # noqa: SIM115 - read to the end here
@@ -220,6 +236,11 @@ def _index_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: ArtifactV
             data = fh.read() if fh is not None else b""
             kept[entry.path] = data
             view.add(entry, _buffered(data, where))
+        # As for plain tars: a stream that ends where a header should be is a truncated archive.
+        while counting.read(1024 * 1024):
+            pass
+        if raw.total < tf.offset + 512:
+            raise CorruptArtifact(f"{name}: truncated tar archive (no end-of-archive marker after {len(view)} entries)")
     except HostileArtifact:
         raise
     except _TAR_ERRORS as e:

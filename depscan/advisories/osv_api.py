@@ -1,0 +1,225 @@
+"""The online backend: the OSV API (https://google.github.io/osv.dev/api/).
+
+1. ``POST /v1/querybatch`` in chunks of at most 1000 queries. A result may carry
+   ``next_page_token``: only those queries are sent again, with ``page_token``, until none does
+   (a page can hold only a token and no vulns).
+2. ``GET /v1/vulns/{id}`` for each unique id, with bounded concurrency, unless the on-disk cache
+   holds that id at the ``modified`` the batch reported.
+
+Timeouts, and retries with exponential backoff (honouring ``Retry-After``) on 429, 5xx and
+connection errors. A query whose lookup ultimately fails is reported in ``failed``; the scan
+then exits 4 naming what was not checked, never "no vulnerabilities".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from depscan import __version__
+from depscan.advisories.backend import AdvisoryBackend, LookupResult, PackageQuery
+from depscan.advisories.osv_schema import OSVError, parse_osv
+from depscan.models import Advisory, AdvisoryData
+
+DEFAULT_URL = "https://api.osv.dev"
+BATCH_SIZE = 1000
+MAX_PAGES = 100  # per query; a runaway token loop must end
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class LookupFailed(Exception):
+    """One HTTP exchange failed after every retry."""
+
+
+class OSVClient:
+    """Talks HTTP to one OSV API base URL, with retries. The session is injected for testing."""
+
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        base_url: str = DEFAULT_URL,
+        *,
+        timeout: float = 30.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", f"depscan/{__version__}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.sleep = sleep
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        url = f"{self.base_url}{path}"
+        problem = ""
+        delay: float | None = None  # from Retry-After, else exponential backoff
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(delay if delay is not None else min(self.backoff * 2 ** (attempt - 1), 30.0))
+            delay = None
+            try:
+                response = self.session.request(method, url, json=body, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as e:
+                problem = f"{type(e).__name__}: {e}"
+                continue
+            if response.status_code in RETRY_STATUS:
+                problem = f"HTTP {response.status_code}"
+                retry_after = response.headers.get("Retry-After", "")
+                if retry_after.isdigit():
+                    delay = float(min(int(retry_after), 60))
+                continue
+            if response.status_code != 200:
+                raise LookupFailed(f"{method} {url}: HTTP {response.status_code}")
+            try:
+                return response.json()
+            except ValueError as e:
+                raise LookupFailed(f"{method} {url}: response is not JSON") from e
+        raise LookupFailed(f"{method} {url}: {problem} after {self.retries + 1} attempts")
+
+    def querybatch(self, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One ``/v1/querybatch`` call; returns its ``results`` (one per query, in order)."""
+        data = self._request("POST", "/v1/querybatch", {"queries": queries})
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list) or len(results) != len(queries):
+            raise LookupFailed(f"POST {self.base_url}/v1/querybatch: answer does not match the {len(queries)} queries")
+        return [r if isinstance(r, dict) else {} for r in results]
+
+    def vuln(self, ident: str) -> dict[str, Any]:
+        """One full record from ``/v1/vulns/{id}``."""
+        data = self._request("GET", f"/v1/vulns/{ident}")
+        if not isinstance(data, dict):
+            raise LookupFailed(f"GET {self.base_url}/v1/vulns/{ident}: not an OSV record")
+        return data
+
+
+class RecordCache:
+    """Full OSV records on disk, keyed by id and ``modified`` (a changed record is fetched again)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, ident: str) -> Path:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in ident)
+        return self.directory / f"{safe}.json"
+
+    def get(self, ident: str, modified: str | None) -> dict[str, Any] | None:
+        try:
+            record = json.loads(self._path(ident).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or (modified is not None and record.get("modified") != modified):
+            return None
+        return record
+
+    def put(self, ident: str, record: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(record, fh)
+            os.replace(tmp, self._path(ident))
+
+
+class OnlineOSV(AdvisoryBackend):
+    """Advisories from the OSV API (or a mirror of it)."""
+
+    name = "online"
+
+    def __init__(self, client: OSVClient, cache: RecordCache | None = None, *, concurrency: int = 8) -> None:
+        self.client = client
+        self.cache = cache
+        self.concurrency = concurrency
+
+    def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
+        result = LookupResult()
+        ids_for: dict[PackageQuery, dict[str, str | None]] = {}
+        for start in range(0, len(queries), BATCH_SIZE):
+            chunk = list(queries[start : start + BATCH_SIZE])
+            try:
+                ids_for.update(self._batch(chunk))
+            except LookupFailed as e:
+                for query in chunk:
+                    result.failed[query] = str(e)
+        wanted: dict[str, str | None] = {}
+        for found in ids_for.values():
+            wanted.update(found)
+        records, errors = self._records(wanted)
+        for query, found in ids_for.items():
+            missing = [i for i in found if i not in records]
+            if missing:
+                result.failed[query] = "; ".join(errors[i] for i in missing)
+                continue
+            result.affected[query] = [records[i] for i in sorted(found) if records[i].withdrawn is None]
+        newest = max((r.modified for r in records.values()), default=None)
+        result.data = AdvisoryData(f"online:{self.client.base_url}", len(records), newest)
+        return result
+
+    def _batch(self, chunk: list[PackageQuery]) -> dict[PackageQuery, dict[str, str | None]]:
+        found: dict[PackageQuery, dict[str, str | None]] = {q: {} for q in chunk}
+        pending: list[tuple[PackageQuery, str | None]] = [(q, None) for q in chunk]
+        for _page in range(MAX_PAGES):
+            if not pending:
+                return found
+            body = []
+            for query, token in pending:
+                item: dict[str, Any] = {
+                    "package": {"name": query.name, "ecosystem": query.ecosystem},
+                    "version": query.version,
+                }
+                if token is not None:
+                    item["page_token"] = token
+                body.append(item)
+            results = self.client.querybatch(body)
+            next_pending: list[tuple[PackageQuery, str | None]] = []
+            for (query, _token), res in zip(pending, results, strict=True):
+                for vuln in res.get("vulns") or []:
+                    if isinstance(vuln, dict) and isinstance(vuln.get("id"), str):
+                        modified = vuln.get("modified")
+                        found[query][vuln["id"]] = modified if isinstance(modified, str) else None
+                token = res.get("next_page_token")
+                if isinstance(token, str) and token:
+                    next_pending.append((query, token))
+            pending = next_pending
+        raise LookupFailed(f"{self.client.base_url}/v1/querybatch: still paging after {MAX_PAGES} pages")
+
+    def _records(self, wanted: dict[str, str | None]) -> tuple[dict[str, Advisory], dict[str, str]]:
+        records: dict[str, Advisory] = {}
+        errors: dict[str, str] = {}
+        to_fetch = []
+        for ident, modified in sorted(wanted.items()):
+            cached = self.cache.get(ident, modified) if self.cache else None
+            if cached is not None:
+                with contextlib.suppress(OSVError):
+                    records[ident] = parse_osv(cached, f"online:{self.client.base_url}")
+                    continue
+            to_fetch.append(ident)
+
+        def fetch(ident: str) -> tuple[str, Advisory | None, str]:
+            try:
+                raw = self.client.vuln(ident)
+                advisory = parse_osv(raw, f"online:{self.client.base_url}")
+            except (LookupFailed, OSVError) as e:
+                return ident, None, str(e)
+            if self.cache:
+                self.cache.put(ident, raw)
+            return ident, advisory, ""
+
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            for ident, advisory, error in pool.map(fetch, to_fetch):
+                if advisory is None:
+                    errors[ident] = error
+                else:
+                    records[ident] = advisory
+        return records, errors

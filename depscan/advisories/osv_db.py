@@ -1,0 +1,328 @@
+"""The offline advisory store: OSV records imported into an SQLite index.
+
+Sources: OSV export zips (the ``<Ecosystem>/all.zip`` layout osv.dev publishes), directories of
+OSV JSON or YAML records, and single record files. An import writes a new database file next
+to the target and renames it into place, so a failed or interrupted import leaves the previous
+database intact. Records are indexed by (ecosystem, normalized package name): a lookup is one
+query per package name, and range evaluation happens in Python with ``ranges.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from depscan.advisories.backend import AdvisoryBackend, AdvisoryError, LookupResult, PackageQuery
+from depscan.advisories.osv_schema import OSVError, parse_osv
+from depscan.advisories.ranges import is_affected
+from depscan.errors import ArtifactError
+from depscan.models import Advisory, AdvisoryData
+
+SCHEMA_VERSION = 1
+MAX_RECORD_BYTES = 8 * 1024 * 1024  # an OSV record is a few KB; a huge one is not a record
+
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sources(
+    id INTEGER PRIMARY KEY,
+    location TEXT NOT NULL,
+    sha256 TEXT,
+    imported_at TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    skipped INTEGER NOT NULL,
+    newest_modified TEXT
+);
+CREATE TABLE advisories(
+    id TEXT PRIMARY KEY,
+    modified TEXT NOT NULL,
+    withdrawn TEXT,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    record BLOB NOT NULL
+);
+CREATE TABLE packages(ecosystem TEXT NOT NULL, name TEXT NOT NULL, advisory_id TEXT NOT NULL);
+CREATE INDEX packages_by_name ON packages(ecosystem, name);
+CREATE INDEX packages_by_advisory ON packages(advisory_id);
+"""
+
+
+class DatabaseError(AdvisoryError):
+    """The offline database is missing, unreadable or of another version."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did."""
+
+    location: str
+    records: int
+    skipped: int
+    problems: tuple[str, ...]  # the first few skipped records, with why
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """One imported source, for ``depscan db status``."""
+
+    location: str
+    sha256: str | None
+    imported_at: str
+    records: int
+    skipped: int
+    newest_modified: str | None
+
+
+def default_db_path() -> Path:
+    """``$DEPSCAN_DB``, else ``osv.sqlite`` in the user cache directory."""
+    env = os.environ.get("DEPSCAN_DB")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("depscan")) / "osv.sqlite"
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# -- reading sources ------------------------------------------------------------------------
+
+
+def _decode(data: bytes, name: str) -> Any:
+    if name.endswith((".yaml", ".yml")):
+        import yaml
+
+        return yaml.safe_load(data)
+    return json.loads(data)
+
+
+def _records_in(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(name, raw bytes) of every candidate record in a zip, a directory or a file."""
+    if path.is_dir():
+        for child in sorted(path.rglob("*")):
+            if child.is_file() and child.suffix in (".json", ".yaml", ".yml"):
+                if child.stat().st_size > MAX_RECORD_BYTES:
+                    yield str(child), b""
+                else:
+                    yield str(child.relative_to(path)), child.read_bytes()
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as e:
+        raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                for info in zf.infolist():
+                    if info.is_dir() or not info.filename.endswith((".json", ".yaml", ".yml")):
+                        continue
+                    if info.file_size > MAX_RECORD_BYTES:
+                        yield info.filename, b""
+                        continue
+                    yield info.filename, zf.read(info)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+            raise ArtifactError(f"{path}: not a readable OSV export zip ({e})") from e
+        return
+    if path.suffix not in (".json", ".yaml", ".yml"):
+        raise ArtifactError(f"{path}: not an OSV export zip, a directory or a .json/.yaml record")
+    yield path.name, path.read_bytes()
+
+
+# -- building -------------------------------------------------------------------------------
+
+
+def import_sources(db_path: Path, sources: Sequence[Path]) -> list[ImportReport]:
+    """Add ``sources`` to the database at ``db_path`` (created if missing), atomically."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{db_path.name}.", suffix=".tmp", dir=db_path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        conn = sqlite3.connect(tmp)
+        try:
+            if db_path.exists():
+                _check_version(db_path)
+                with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as old:
+                    old.backup(conn)
+            else:
+                conn.executescript(_SCHEMA)
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            reports = [_import_one(conn, source) for source in sources]
+            conn.commit()
+            conn.execute("VACUUM")
+        finally:
+            conn.close()
+        os.replace(tmp, db_path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return reports
+
+
+def _import_one(conn: sqlite3.Connection, source: Path) -> ImportReport:
+    location = str(source)
+    sha = file_sha256(source) if source.is_file() else None
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    cursor = conn.execute(
+        "INSERT INTO sources(location, sha256, imported_at, records, skipped) VALUES (?, ?, ?, 0, 0)",
+        (location, sha, now),
+    )
+    source_id = cursor.lastrowid
+    records = skipped = 0
+    problems: list[str] = []
+    newest: str | None = None
+    for name, data in _records_in(source):
+        where = f"{source}: {name}" if source.is_dir() or source.suffix == ".zip" or name != source.name else name
+        try:
+            if not data:
+                raise OSVError(f"{where}: empty or over {MAX_RECORD_BYTES} bytes")
+            raw = _decode(data, name)
+            advisory = parse_osv(raw, where)
+        except (OSVError, ValueError, UnicodeDecodeError) as e:
+            skipped += 1
+            if len(problems) < 10:
+                problems.append(str(e) if isinstance(e, OSVError) else f"{where}: not valid JSON/YAML ({e})")
+            continue
+        except Exception as e:  # yaml.YAMLError and friends
+            skipped += 1
+            if len(problems) < 10:
+                problems.append(f"{where}: unreadable ({type(e).__name__}: {e})")
+            continue
+        existing = conn.execute("SELECT modified FROM advisories WHERE id = ?", (advisory.id,)).fetchone()
+        if existing is not None and existing[0] > advisory.modified:
+            records += 1
+            continue  # a newer copy of this record is already in
+        conn.execute("DELETE FROM packages WHERE advisory_id = ?", (advisory.id,))
+        conn.execute(
+            "INSERT OR REPLACE INTO advisories(id, modified, withdrawn, source_id, record) VALUES (?, ?, ?, ?, ?)",
+            (advisory.id, advisory.modified, advisory.withdrawn, source_id, zlib.compress(json.dumps(raw).encode())),
+        )
+        keys = {(a.ecosystem, a.normalized_name) for a in advisory.affected if a.normalized_name}
+        conn.executemany("INSERT INTO packages VALUES (?, ?, ?)", [(e, n, advisory.id) for e, n in keys])
+        records += 1
+        if newest is None or advisory.modified > newest:
+            newest = advisory.modified
+    conn.execute(
+        "UPDATE sources SET records = ?, skipped = ?, newest_modified = ? WHERE id = ?",
+        (records, skipped, newest, source_id),
+    )
+    return ImportReport(location, records, skipped, tuple(problems))
+
+
+def _check_version(db_path: Path) -> None:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.Error as e:
+        raise DatabaseError(f"{db_path}: not a depscan advisory database ({e})") from e
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        raise DatabaseError(
+            f"{db_path}: advisory database schema {row[0] if row else '?'}, expected {SCHEMA_VERSION}; "
+            "delete it and run 'depscan db import' again"
+        )
+
+
+def cached_export_db(export: Path, cache_dir: Path) -> Path:
+    """A database built from one export zip, kept in ``cache_dir`` under the zip's content hash.
+
+    ``depscan scan --advisories all.zip`` indexes the zip once; later scans reuse the index
+    until the zip's content changes.
+    """
+    if not export.is_file():
+        raise ArtifactError(f"{export}: no such advisory export")
+    target = cache_dir / f"osv-export-{file_sha256(export)[:24]}.sqlite"
+    if not target.is_file():
+        reports = import_sources(target, [export])
+        if reports and reports[0].records == 0:
+            target.unlink()
+            raise ArtifactError(f"{export}: no OSV records in it")
+    return target
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def affects(advisory: Advisory, query: PackageQuery) -> bool:
+    """Whether any ``affected`` entry of the advisory covers the queried package version."""
+    return any(
+        a.ecosystem == query.ecosystem and a.normalized_name == query.name and is_affected(query.version, a)
+        for a in advisory.affected
+    )
+
+
+class OfflineDatabase(AdvisoryBackend):
+    """Advisories from the SQLite index (read-only)."""
+
+    name = "offline"
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path
+        if not db_path.is_file():
+            raise DatabaseError(
+                f"{db_path}: no advisory database; run 'depscan db import EXPORT.zip' or 'depscan db update'"
+            )
+        _check_version(db_path)
+        self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        self._parsed: dict[str, Advisory] = {}
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def sources(self) -> list[SourceStatus]:
+        """Every source imported, oldest first."""
+        rows = self._conn.execute(
+            "SELECT location, sha256, imported_at, records, skipped, newest_modified FROM sources ORDER BY id"
+        ).fetchall()
+        return [SourceStatus(*row) for row in rows]
+
+    def info(self) -> AdvisoryData:
+        """Record count and newest ``modified`` over the whole database."""
+        count, newest = self._conn.execute("SELECT COUNT(*), MAX(modified) FROM advisories").fetchone()
+        return AdvisoryData(source=f"offline:{self.path}", records=int(count), newest_modified=newest)
+
+    def advisories_for(self, ecosystem: str, name: str) -> list[Advisory]:
+        """Every non-withdrawn advisory naming the package (any version)."""
+        rows = self._conn.execute(
+            "SELECT a.id, a.record FROM packages p JOIN advisories a ON a.id = p.advisory_id "
+            "WHERE p.ecosystem = ? AND p.name = ? AND a.withdrawn IS NULL ORDER BY a.id",
+            (ecosystem, name),
+        ).fetchall()
+        out = []
+        for ident, blob in rows:
+            advisory = self._parsed.get(ident)
+            if advisory is None:
+                advisory = parse_osv(json.loads(zlib.decompress(blob)), f"offline:{self.path.name}")
+                self._parsed[ident] = advisory
+            out.append(advisory)
+        return out
+
+    def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
+        result = LookupResult(data=self.info())
+        by_name: dict[tuple[str, str], list[Advisory]] = {}
+        try:
+            for query in queries:
+                key = (query.ecosystem, query.name)
+                if key not in by_name:
+                    by_name[key] = self.advisories_for(*key)
+                result.affected[query] = [adv for adv in by_name[key] if affects(adv, query)]
+        except (sqlite3.Error, zlib.error, ValueError, OSVError) as e:
+            raise DatabaseError(f"{self.path}: advisory database unreadable ({e})") from e
+        return result

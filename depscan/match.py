@@ -1,0 +1,141 @@
+"""Components x advisories -> findings: alias grouping, severity, fixes, ignores.
+
+One finding per (component copy, advisory group). A group is the transitive closure of ids and
+aliases over the advisories affecting that component, so PYSEC-2018-28 and the GHSA and CVE it
+aliases are one finding listing all three ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from depscan.advisories.backend import AdvisoryBackend, PackageQuery
+from depscan.advisories.ranges import fixed_versions, parse_version
+from depscan.config import IgnoreRule
+from depscan.models import Advisory, AdvisoryData, Component, Finding, Level, PythonDist, Suppression
+
+
+@dataclass
+class MatchResult:
+    """Findings, and the components that could not be checked (never reported as clean)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    unchecked: dict[str, str] = field(default_factory=dict)  # purl -> why
+    data: AdvisoryData | None = None
+    notes: list[str] = field(default_factory=list)  # expired ignores and the like
+
+
+def query_for(component: Component) -> PackageQuery:
+    """The advisory query for a component."""
+    assert isinstance(component, PythonDist)
+    return PackageQuery("PyPI", component.normalized_name, component.version)
+
+
+def match(
+    components: Sequence[Component],
+    backend: AdvisoryBackend,
+    ignores: Sequence[IgnoreRule] = (),
+    today: date | None = None,
+) -> MatchResult:
+    """Look every component up and turn what affects it into findings."""
+    today = today or date.today()
+    queries = {query_for(c) for c in components}
+    lookup = backend.lookup(sorted(queries, key=lambda q: (q.ecosystem, q.name, q.version)))
+    result = MatchResult(data=lookup.data)
+    expired_seen: set[str] = set()
+    for component in components:
+        query = query_for(component)
+        if query in lookup.failed:
+            result.unchecked[component.purl] = lookup.failed[query]
+            continue
+        if query not in lookup.affected:
+            result.unchecked[component.purl] = "the advisory source gave no answer for it"
+            continue
+        for group in group_advisories(lookup.affected[query]):
+            finding = _finding(component, query, group)
+            suppression, expired = _suppression(finding, ignores, today)
+            for rule in expired:
+                if rule.id not in expired_seen:
+                    expired_seen.add(rule.id)
+                    result.notes.append(
+                        f"ignore for {rule.id} expired on {rule.expires}; it no longer suppresses ({rule.reason})"
+                    )
+            if suppression is not None:
+                finding = replace(finding, suppressed=suppression)
+            result.findings.append(finding)
+    result.findings.sort(key=lambda f: (-f.level.rank, f.component.normalized_name, f.component.version, f.id))
+    return result
+
+
+def group_advisories(advisories: Sequence[Advisory]) -> list[list[Advisory]]:
+    """Advisories sharing an id or alias, transitively, in one group each."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for adv in advisories:
+        for alias in adv.aliases:
+            a, b = find(adv.id), find(alias)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    groups: dict[str, list[Advisory]] = {}
+    for adv in sorted(advisories, key=lambda a: a.id):
+        groups.setdefault(find(adv.id), []).append(adv)
+    return list(groups.values())
+
+
+def _finding(component: Component, query: PackageQuery, group: list[Advisory]) -> Finding:
+    ids: list[str] = [a.id for a in group]
+    for adv in group:
+        ids.extend(alias for alias in sorted(adv.aliases) if alias not in ids)
+    best: tuple[float, str] | None = None
+    for adv in group:
+        for sev in adv.severity:
+            if sev.score is not None and (best is None or sev.score > best[0]):
+                best = (sev.score, sev.vector)
+    fixes: set[str] = set()
+    for adv in group:
+        for affected in adv.affected:
+            if affected.ecosystem == query.ecosystem and affected.normalized_name == query.name:
+                fixes.update(fixed_versions(affected))
+    summary = next((a.summary for a in group if a.summary), None)
+    if summary is None:
+        details = next((a.details for a in group if a.details), "") or ""
+        first = details.strip().split("\n", 1)[0]
+        summary = first if len(first) <= 200 else first[:197] + "..."
+    return Finding(
+        rule="vulnerability",
+        ids=tuple(ids),
+        component=component,
+        level=Level.from_score(best[0] if best else None),
+        score=best[0] if best else None,
+        vector=best[1] if best else None,
+        summary=summary,
+        fixed_versions=tuple(sorted(fixes, key=_version_key)),
+        advisories=tuple(group),
+    )
+
+
+def _version_key(text: str) -> tuple[int, object, str]:
+    parsed = parse_version(text)
+    return (0, parsed, text) if parsed is not None else (1, None, text)  # unparsable last
+
+
+def _suppression(
+    finding: Finding, ignores: Sequence[IgnoreRule], today: date
+) -> tuple[Suppression | None, list[IgnoreRule]]:
+    expired = []
+    for rule in ignores:
+        if rule.id not in finding.ids:
+            continue
+        if rule.expires is not None and rule.expires < today:
+            expired.append(rule)
+            continue
+        return Suppression(rule.id, rule.reason, rule.expires.isoformat() if rule.expires else None), expired
+    return None, expired
