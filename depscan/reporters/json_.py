@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from depscan.models import Location, PythonDist, ScanResult, Status, Unknown
+from depscan.models import Finding, Location, PythonDist, ScanResult, Status, Unknown
 
 FORMAT = "depscan.scan"
 FORMAT_VERSION = 1
@@ -50,6 +50,40 @@ def _dist(dist: PythonDist) -> dict[str, Any]:
     }
 
 
+def _finding(finding: Finding) -> dict[str, Any]:
+    component = finding.component
+    return {
+        "id": finding.id,
+        "ids": list(finding.ids),
+        "rule": finding.rule,
+        "fingerprint": finding.fingerprint,
+        "component": {
+            "name": component.name,
+            "version": component.version,
+            "purl": component.purl,
+            "location": _location(component.metadata_location),
+            "status": component.status.value,
+        },
+        "severity": finding.level.value,
+        "score": finding.score,
+        "vector": finding.vector,
+        "summary": finding.summary,
+        "fixed_versions": list(finding.fixed_versions),
+        "advisories": [
+            {"id": a.id, "aliases": list(a.aliases), "modified": a.modified, "published": a.published,
+             "source": a.source, "references": list(a.references)}
+            for a in finding.advisories
+        ],
+        "suppressed": None
+        if finding.suppressed is None
+        else {
+            "id": finding.suppressed.id,
+            "reason": finding.suppressed.reason,
+            "expires": finding.suppressed.expires,
+        },
+    }
+
+
 def _unknown(unknown: Unknown) -> dict[str, Any]:
     return {"path": unknown.location.path, "layer": unknown.location.layer, "reason": unknown.reason}
 
@@ -73,10 +107,23 @@ def document(result: ScanResult) -> dict[str, Any]:
             "shadowed": sum(1 for d in dists if d.status is Status.SHADOWED),
             "unknowns": len(result.unknowns),
             "warnings": len(result.warnings),
+            "vulnerabilities": sum(1 for f in result.findings if f.suppressed is None),
+            "suppressed": sum(1 for f in result.findings if f.suppressed is not None),
+            "unchecked": len(result.unchecked),
+        },
+        "advisory_data": None
+        if result.advisory_data is None
+        else {
+            "source": result.advisory_data.source,
+            "records": result.advisory_data.records,
+            "newest_modified": result.advisory_data.newest_modified,
         },
         "components": [_dist(d) for d in dists],
         "unknowns": [_unknown(u) for u in result.unknowns],
         "warnings": list(result.warnings),
+        "vulnerabilities": [_finding(f) for f in result.findings],
+        "unchecked": [{"purl": purl, "reason": why} for purl, why in result.unchecked],
+        "notes": list(result.notes),
         "stats": dict(result.stats),
     }
 

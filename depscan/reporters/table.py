@@ -7,6 +7,9 @@ import io
 from depscan.models import PythonDist, ScanResult, Status
 
 
+_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow"}
+
+
 def short_layer(layer: str | None) -> str:
     """Layer digests shortened the way ``docker history`` does; zip names as they are."""
     if layer is None:
@@ -51,6 +54,34 @@ def render_table(result: ScanResult, *, color: bool = False, width: int = 120) -
         for unknown in result.unknowns:
             unknowns.add_row(unknown.location.path, short_layer(unknown.location.layer), unknown.reason)
         console.print(unknowns)
+    if result.findings:
+        vulns = Table(title="Vulnerabilities", title_justify="left")
+        vulns.add_column("Package", no_wrap=True)
+        vulns.add_column("Version", no_wrap=True)
+        vulns.add_column("ID (aliases)", overflow="fold")
+        vulns.add_column("Severity", no_wrap=True)
+        vulns.add_column("Fixed in", overflow="fold")
+        vulns.add_column("Summary", overflow="fold")
+        for finding in result.findings:
+            component = finding.component
+            severity = finding.level.value + (f" {finding.score:.1f}" if finding.score is not None else "")
+            summary = finding.summary
+            if finding.suppressed is not None:
+                summary = f"[ignored: {finding.suppressed.reason}] {summary}"
+            vulns.add_row(
+                component.name + (" (shadowed)" if component.status is Status.SHADOWED else ""),
+                component.version,
+                finding.id + (f" ({', '.join(finding.ids[1:])})" if len(finding.ids) > 1 else ""),
+                severity,
+                ", ".join(finding.fixed_versions) or "-",
+                summary,
+                style="dim" if finding.suppressed is not None else _STYLE.get(finding.level.value),
+            )
+        console.print(vulns)
+    elif result.advisory_data is not None and not result.unchecked:
+        console.print(f"No known vulnerabilities (checked against {result.advisory_data.source}).")
+    for purl, why in result.unchecked:
+        console.print(f"NOT CHECKED: {purl}: {why}")
     for warning in result.warnings:
         console.print(f"warning: {warning}")
     return out.getvalue().encode("utf-8")
