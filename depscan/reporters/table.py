@@ -6,7 +6,6 @@ import io
 
 from depscan.models import PythonDist, ScanResult, Status
 
-
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow"}
 
 
