@@ -359,7 +359,7 @@ def print_facts(facts: ArtifactFacts, inventory: ZipInventory) -> None:
     if vendored:
         detail = ", ".join(f"{where}: {count}" for where, count in sorted(vendored.items()))
         print(f"                   + {len(inventory.vendored_dists)} vendored inside packages ({detail})")
-    print(f"  expected in scan: {len(inventory.dists)} distributions (every dist-info with METADATA)")
+    print(f"  expected:        {len(inventory.dists)} distributions in the scan (every dist-info with METADATA)")
     print(f"  built in:        {facts.build_seconds:.0f} s")
 
 
@@ -589,26 +589,55 @@ class Row:
     ok: bool | None  # None: informational
 
 
-def summarize(results: Results, check: ScanCheck) -> list[Row]:
-    base = median([r.wall for r in results.baseline])
-    scan = median([r.wall for r in results.scan])
-    ratio = scan / base
-    peak_rss = max(r.max_rss_mb for r in results.scan)
-    help_s = median([r.wall for r in results.help])
-    pass_s = median([r.wall for r in results.python_pass])
+@dataclass
+class Figures:
+    """The headline numbers (seconds are medians of wall time; RSS is the highest of the scan runs)."""
+
+    baseline_s: float
+    scan_s: float
+    scan_cpu_s: float
+    ratio: float
+    scan_peak_rss_mb: float
+    python_pass_s: float
+    help_s: float
+
+    @classmethod
+    def from_results(cls, results: Results) -> Figures:
+        baseline = median([r.wall for r in results.baseline])
+        scan = median([r.wall for r in results.scan])
+        return cls(
+            baseline_s=round(baseline, 4),
+            scan_s=round(scan, 4),
+            scan_cpu_s=round(median([r.cpu for r in results.scan]), 4),
+            ratio=round(scan / baseline, 4),
+            scan_peak_rss_mb=round(max(r.max_rss_mb for r in results.scan), 1),
+            python_pass_s=round(median([r.wall for r in results.python_pass]), 4),
+            help_s=round(median([r.wall for r in results.help]), 4),
+        )
+
+
+def summarize(fig: Figures, check: ScanCheck) -> list[Row]:
     return [
-        Row("baseline: read every member (median)", f"{base:.3f} s", "", None),
-        Row("depscan scan (median)", f"{scan:.3f} s", "", None),
-        Row("depscan scan CPU (median)", f"{median([r.cpu for r in results.scan]):.3f} s", "", None),
-        Row("scan / baseline", f"{ratio:.3f}", f"<= {TARGET_RATIO:.2f}", ratio <= TARGET_RATIO),
-        Row("scan peak RSS (max of runs)", f"{peak_rss:.1f} MB", f"< {TARGET_RSS_MB:.0f} MB", peak_rss < TARGET_RSS_MB),
+        Row("baseline: read every member (median)", f"{fig.baseline_s:.3f} s", "", None),
+        Row("depscan scan (median)", f"{fig.scan_s:.3f} s", "", None),
+        Row("depscan scan CPU (median)", f"{fig.scan_cpu_s:.3f} s", "", None),
+        Row("scan / baseline", f"{fig.ratio:.3f}", f"<= {TARGET_RATIO:.2f}", fig.ratio <= TARGET_RATIO),
+        Row(
+            "scan peak RSS (max of runs)",
+            f"{fig.scan_peak_rss_mb:.1f} MB",
+            f"< {TARGET_RSS_MB:.0f} MB",
+            fig.scan_peak_rss_mb < TARGET_RSS_MB,
+        ),
         Row("distributions in JSON", f"{check.reported} / {check.expected}", "all, exact", check.ok),
         Row("unknowns / warnings in JSON", f"{check.unknowns} / {check.warnings}", "", None),
-        Row("python -c pass (median)", f"{pass_s:.3f} s", "", None),
+        Row("python -c pass (median)", f"{fig.python_pass_s:.3f} s", "", None),
         Row(
-            "depscan --help (median)", f"{help_s:.3f} s", f"< {TARGET_HELP_SECONDS:.1f} s", help_s < TARGET_HELP_SECONDS
+            "depscan --help (median)",
+            f"{fig.help_s:.3f} s",
+            f"< {TARGET_HELP_SECONDS:.1f} s",
+            fig.help_s < TARGET_HELP_SECONDS,
         ),
-        Row("--help / python -c pass", f"{help_s / pass_s:.1f}x", "", None),
+        Row("--help / python -c pass", f"{fig.help_s / fig.python_pass_s:.1f}x", "", None),
     ]
 
 
@@ -699,14 +728,15 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as e:
         print(f"bench_inventory: error: {e}", file=sys.stderr)
         return 2
-    rows = summarize(results, check)
+    figures = Figures.from_results(results)
+    rows = summarize(figures, check)
     print()
     print_table(rows)
     failed = [row.metric for row in rows if row.ok is False]
     print()
     print("FAIL: " + "; ".join(failed) if failed else "PASS: every target met")
     if args.json:
-        figures = {
+        document = {
             "python": sys.executable,
             "python_version": platform.python_version(),
             "cpus": os.cpu_count(),
@@ -719,6 +749,7 @@ def main(argv: list[str] | None = None) -> int:
                 "real_root_dists": inventory.real_root_dists,
                 "vendored_dists": len(inventory.vendored_dists),
             },
+            "figures": asdict(figures),
             "runs": asdict(results),
             "check": {**asdict(check), "ok": check.ok},
             "summary": [asdict(row) for row in rows],
@@ -729,7 +760,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             "passed": not failed,
         }
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
         print(f"figures written to {args.json}")
     return 1 if failed else 0
 

@@ -73,7 +73,9 @@ def scan(
         typer.Option(help="Override detection: auto, directory, zip, wheel, lambda-function, lambda-layer, tar, "
                      "docker-archive, oci."),
     ] = "auto",
-    format: Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")] = "table",
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="Output format: table, json or pip-audit-json.")
+    ] = "table",
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Write the report to this file (atomically); '-' is stdout.")
     ] = None,
@@ -99,6 +101,7 @@ def scan(
         str, typer.Option("--source", help="Advisory source: auto, offline, online, or skip (inventory only).")
     ] = "auto",
     osv_url: Annotated[str, typer.Option("--osv-url", help="OSV API base URL (for mirrors).")] = DEFAULT_OSV_URL,
+    osv_retries: Annotated[int, typer.Option("--osv-retries", help="Retries of a failed OSV API call.")] = 4,
     ignore_file: Annotated[
         str | None, typer.Option("--ignore-file", help="Ignore rules (default: ./.depscan.toml if present).")
     ] = None,
@@ -126,7 +129,7 @@ def scan(
         max_ratio=max_ratio,
         max_depth=max_depth,
     )
-    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age)
+    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries)
     if fail_on not in FAIL_ON:
         raise _fail(f"unknown --fail-on {fail_on!r}; one of: {', '.join(FAIL_ON)}", ExitCode.USAGE)
     config = ScanConfig(
@@ -168,6 +171,7 @@ def _advisory_settings(
     ignore_file: str | None,
     only_fixed: bool,
     max_db_age: int,
+    osv_retries: int,
 ) -> Any:
     from pathlib import Path
 
@@ -189,6 +193,7 @@ def _advisory_settings(
         db_path=Path(db) if db else None,
         export=Path(advisories) if advisories else None,
         osv_url=osv_url,
+        osv_retries=osv_retries,
         ignores=tuple(ignores),
         only_fixed=only_fixed,
         max_age_days=max_db_age,
@@ -265,6 +270,102 @@ class _DelayedProgress:
             assert isinstance(self._progress, Progress)
             self._progress.stop()
             self._progress = None
+
+
+db_app = typer.Typer(help="Manage the offline OSV advisory database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database file (default: $DEPSCAN_DB, else the user cache).")
+]
+
+
+def _db_path(db: str | None) -> Any:
+    from pathlib import Path
+
+    from depscan.advisories.osv_db import default_db_path
+
+    return Path(db) if db else default_db_path()
+
+
+@db_app.command("import")
+def db_import(
+    sources: Annotated[list[str], typer.Argument(help="OSV export zips, directories of records, record files.")],
+    db: DbOption = None,
+) -> None:
+    """Import OSV records into the offline database (atomically)."""
+    from pathlib import Path
+
+    from depscan.advisories.osv_db import import_sources
+
+    path = _db_path(db)
+    try:
+        reports = import_sources(path, [Path(s) for s in sources])
+    except DepscanError as e:
+        raise _fail(str(e), e.exit_code) from None
+    for report in reports:
+        typer.echo(f"{report.location}: {report.records} records imported, {report.skipped} skipped", err=True)
+        for problem in report.problems:
+            typer.echo(f"  skipped: {problem}", err=True)
+    typer.echo(f"database: {path}", err=True)
+
+
+@db_app.command("update")
+def db_update(
+    db: DbOption = None,
+    url: Annotated[str, typer.Option("--url", help="Base URL of the OSV exports (for mirrors).")] = "",
+    ecosystem: Annotated[
+        list[str] | None, typer.Option("--ecosystem", help="Ecosystems to fetch (repeat).")
+    ] = None,
+) -> None:
+    """Download the OSV export zips, verify them and import them."""
+    import requests
+
+    from depscan.advisories.download import DEFAULT_EXPORT_URL, download_export
+    from depscan.advisories.osv_db import import_sources
+
+    path = _db_path(db)
+    session = requests.Session()
+    downloaded = []
+    try:
+        for eco in ecosystem or ["PyPI"]:
+            downloaded.append(download_export(session, url or DEFAULT_EXPORT_URL, eco, path.parent))
+        reports = import_sources(path, downloaded)
+    except DepscanError as e:
+        raise _fail(str(e), e.exit_code) from None
+    finally:
+        for file in downloaded:
+            file.unlink(missing_ok=True)
+    for eco, report in zip(ecosystem or ["PyPI"], reports, strict=True):
+        typer.echo(f"{eco}: {report.records} records, {report.skipped} skipped", err=True)
+    typer.echo(f"database: {path}", err=True)
+
+
+@db_app.command("status")
+def db_status(db: DbOption = None) -> None:
+    """Show the offline database: sources, record counts, newest record, age."""
+    from datetime import datetime, timezone
+
+    from depscan.advisories.osv_db import OfflineDatabase
+
+    path = _db_path(db)
+    try:
+        database = OfflineDatabase(path)
+    except DepscanError as e:
+        raise _fail(str(e), e.exit_code) from None
+    info = database.info()
+    typer.echo(f"database: {path}")
+    typer.echo(f"records: {info.records}")
+    if info.newest_modified:
+        newest = datetime.fromisoformat(info.newest_modified.replace("Z", "+00:00"))
+        age = (datetime.now(timezone.utc) - newest).days
+        typer.echo(f"newest record modified: {info.newest_modified} ({age} days ago)")
+    for source in database.sources():
+        typer.echo(
+            f"source: {source.location} (sha256 {source.sha256 or '-'}, imported {source.imported_at}, "
+            f"{source.records} records, {source.skipped} skipped, newest {source.newest_modified or '-'})"
+        )
+    database.close()
 
 
 def main() -> None:

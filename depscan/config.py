@@ -33,6 +33,7 @@ class AdvisorySettings:
     db_path: Path | None = None
     export: Path | None = None
     osv_url: str = "https://api.osv.dev"
+    osv_retries: int = 4
     cache_dir: Path | None = None
     ignores: tuple[IgnoreRule, ...] = ()
     only_fixed: bool = False

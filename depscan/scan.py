@@ -147,7 +147,8 @@ def make_backend(settings: AdvisorySettings) -> AdvisoryBackend:
         return osv_db.OfflineDatabase(osv_db.default_db_path())
     from depscan.advisories.osv_api import OnlineOSV, OSVClient, RecordCache
 
-    return OnlineOSV(OSVClient(base_url=settings.osv_url), RecordCache(_cache_dir(settings) / "osv-records"))
+    client = OSVClient(base_url=settings.osv_url, retries=settings.osv_retries)
+    return OnlineOSV(client, RecordCache(_cache_dir(settings) / "osv-records"))
 
 
 def _cache_dir(settings: AdvisorySettings) -> Path:

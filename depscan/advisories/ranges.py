@@ -42,6 +42,10 @@ def in_range(version: Version, rng: AffectedRange) -> bool:
     """Whether ``version`` lies inside one ECOSYSTEM/SEMVER range."""
     if rng.type not in ("ECOSYSTEM", "SEMVER"):
         return False
+    limits = [parse_version(e.value) for e in rng.events if e.kind == "limit"]
+    valid_limits = [limit for limit in limits if limit is not None]
+    if valid_limits and not any(version < limit for limit in valid_limits):
+        return False
     return _sorted_walk(version, rng) or _written_intervals(version, rng)
 
 
@@ -72,20 +76,14 @@ def _sorted_walk(version: Version, rng: AffectedRange) -> bool:
     # ``introduced: "0"`` is below every version, pre-releases of 0 included (0.0.0b0 < Version("0")).
     opened_at_start = False
     events: list[tuple[Version, int, str]] = []
-    limits: list[Version] = []
     for event in rng.events:
         if event.kind == "introduced" and event.value == "0":
             opened_at_start = True
             continue
         parsed = parse_version(event.value)
-        if parsed is None:
+        if parsed is None or event.kind == "limit":
             continue
-        if event.kind == "limit":
-            limits.append(parsed)
-        else:
-            events.append((parsed, _ORDER[event.kind], event.kind))
-    if limits and not any(version < limit for limit in limits):
-        return False
+        events.append((parsed, _ORDER[event.kind], event.kind))
     affected = opened_at_start
     for value, _order, kind in sorted(events, key=lambda e: (e[0], e[1])):
         if kind == "introduced":

@@ -100,6 +100,13 @@ def _parent(path: str) -> str:
     return prefix[: -len("/")] if prefix else ""
 
 
+def _inside_metadata(directory: str) -> bool:
+    """Whether ``directory`` is, or lies below, a ``.dist-info`` / ``.egg-info`` / ``EGG-INFO`` directory."""
+    return any(
+        part.endswith((".dist-info", ".egg-info")) or part == "EGG-INFO" for part in directory.split("/") if part
+    )
+
+
 def _discover(view: ArtifactView, unknowns: list[Unknown]) -> Iterator[_Found]:
     dist_info_dirs: dict[str, str | None] = {}
     with_metadata: set[str] = set()
@@ -107,8 +114,13 @@ def _discover(view: ArtifactView, unknowns: list[Unknown]) -> Iterator[_Found]:
         if entry.type is EntryType.DIR:
             continue
         path = entry.path
+        if ".dist-info/" in path or ".egg-info/" in path or "EGG-INFO/" in path:
+            # Skip files nested below a metadata directory's own subdirectories (PEP 639
+            # ``licenses/`` mirrors vendored trees, ``x.dist-info/licenses/y-1.0.dist-info/``).
+            parent_dir = path.rsplit("/", 2)[0] if path.count("/") >= 2 else ""
+            if _inside_metadata(parent_dir):
+                continue
         parent, _, base = path.rpartition("/")
-        parent = parent if parent else ""
         if parent.endswith(".dist-info"):
             dist_info_dirs.setdefault(parent, entry.layer)
             if base == "METADATA":

@@ -15,6 +15,10 @@ def get_reporter(name: str, *, color: bool = False, width: int = 120) -> Reporte
         from depscan.reporters.json_ import render
 
         return render
+    if name == "pip-audit-json":
+        from depscan.reporters.pip_audit_json import render as render_pip_audit
+
+        return render_pip_audit
     if name == "table":
         from depscan.reporters.table import render_table
 
@@ -22,4 +26,4 @@ def get_reporter(name: str, *, color: bool = False, width: int = 120) -> Reporte
     raise ValueError(f"unknown format {name!r}")
 
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "pip-audit-json")

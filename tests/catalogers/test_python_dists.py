@@ -126,3 +126,15 @@ def test_non_pep440_version_is_kept(tmp_path: Path) -> None:
     files = {"x-1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: x\nVersion: 2004d\n"}
     (d,) = scan(write_zip(tmp_path / "x.zip", files)).components
     assert d.version == "2004d" and d.purl == "pkg:pypi/x@2004d"
+
+
+def test_license_files_mirroring_vendored_dist_infos_are_not_dists(tmp_path: Path) -> None:
+    files = dist("bleach", "6.2.0")
+    files["bleach-6.2.0.dist-info/licenses/bleach/_vendor/html5lib-1.1.dist-info/LICENSE"] = b"MIT"
+    files["bleach-6.2.0.dist-info/licenses/x-1.0.dist-info/METADATA"] = b"Name: x\nVersion: 1.0\n"
+    # A vendored distribution with real metadata is a component of its own.
+    files |= dist("packaging", "24.2", root="setuptools/_vendor")
+    result = scan(write_zip(tmp_path / "a.zip", files))
+    assert not result.unknowns
+    assert set(dists(result)) == {"bleach==6.2.0", "packaging==24.2"}
+    assert dists(result)["packaging==24.2"].site_root == "setuptools/_vendor"

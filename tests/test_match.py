@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from builders import dist, write_zip
+
+from depscan.advisories.backend import AdvisoryBackend, LookupResult, PackageQuery
+from depscan.advisories.osv_db import affects
+from depscan.advisories.osv_schema import parse_osv
+from depscan.config import IgnoreRule
+from depscan.match import group_advisories, match
+from depscan.models import Advisory, AdvisoryData, Level
+from depscan.policy import failing
+from tests.advisories.osv_records import record
+from tests.helpers import scan
+
+HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"  # 7.5
+
+
+class Fake(AdvisoryBackend):
+    """An in-memory backend over parsed records; ``fail`` names packages whose lookup fails."""
+
+    name = "fake"
+
+    def __init__(self, records: list[dict[str, object]], fail: Sequence[str] = ()) -> None:
+        self.advisories = [parse_osv(r, "fake") for r in records]
+        self.fail = set(fail)
+
+    def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
+        result = LookupResult(data=AdvisoryData("fake", len(self.advisories), None))
+        for q in queries:
+            if q.name in self.fail:
+                result.failed[q] = "HTTP 503 after 5 attempts"
+            else:
+                result.affected[q] = [a for a in self.advisories if affects(a, q)]
+        return result
+
+
+def components(tmp_path: Path) -> tuple[object, ...]:
+    files = dist("requests", "2.19.1") | dist("urllib3", "1.23", root="lib") | dist("six", "1.16.0", root="x")
+    return scan(write_zip(tmp_path / "a.zip", files)).components
+
+
+RECORDS = [
+    record("PYSEC-1", "requests", versions=["2.19.1"], aliases=["CVE-1", "GHSA-a"], summary="leak"),
+    record("GHSA-a", "requests", events=[{"introduced": "0"}, {"fixed": "2.20.0"}], aliases=["CVE-1"], cvss=HIGH),
+    record("PYSEC-2", "requests", events=[{"introduced": "2.0"}, {"fixed": "2.31.0"}], details="line one\nmore"),
+    record("PYSEC-3", "urllib3", events=[{"introduced": "0"}]),  # no fix
+]
+
+
+def test_alias_groups_are_one_finding_with_all_ids(tmp_path: Path) -> None:
+    result = match(components(tmp_path), Fake(RECORDS))  # type: ignore[arg-type]
+    by_id = {f.id: f for f in result.findings}
+    assert set(by_id) == {"GHSA-a", "PYSEC-2", "PYSEC-3"}
+    grouped = by_id["GHSA-a"]
+    assert grouped.ids == ("GHSA-a", "PYSEC-1", "CVE-1")
+    assert grouped.level is Level.HIGH and grouped.score == 7.5 and grouped.vector == HIGH
+    assert grouped.fixed_versions == ("2.20.0",)
+    assert by_id["PYSEC-2"].summary == "line one" and by_id["PYSEC-2"].level is Level.UNKNOWN
+    assert by_id["PYSEC-3"].fixed_versions == ()
+    assert result.findings[0].id == "GHSA-a"  # most severe first
+    assert not result.unchecked
+
+
+def test_transitive_alias_grouping() -> None:
+    advisories: list[Advisory] = [
+        parse_osv(record("A", "p", aliases=["X"]), "t"),
+        parse_osv(record("B", "p", aliases=["Y"]), "t"),
+        parse_osv(record("C", "p", aliases=["X", "Y"]), "t"),
+        parse_osv(record("D", "p"), "t"),
+    ]
+    groups = [[a.id for a in g] for g in group_advisories(advisories)]
+    assert sorted(groups) == [["A", "B", "C"], ["D"]]
+
+
+def test_failed_lookup_is_unchecked_never_clean(tmp_path: Path) -> None:
+    result = match(components(tmp_path), Fake(RECORDS, fail=["urllib3"]))  # type: ignore[arg-type]
+    assert result.unchecked == {"pkg:pypi/urllib3@1.23": "HTTP 503 after 5 attempts"}
+    assert all(f.component.normalized_name != "urllib3" for f in result.findings)
+
+
+def test_ignores_by_alias_and_expiry(tmp_path: Path) -> None:
+    rules = [
+        IgnoreRule("CVE-1", "not reachable: we never follow redirects", date(2030, 1, 1)),
+        IgnoreRule("PYSEC-2", "old excuse", date(2020, 1, 1)),
+    ]
+    result = match(components(tmp_path), Fake(RECORDS), rules, today=date(2025, 1, 1))  # type: ignore[arg-type]
+    by_id = {f.id: f for f in result.findings}
+    assert by_id["GHSA-a"].suppressed is not None
+    assert by_id["GHSA-a"].suppressed.reason == "not reachable: we never follow redirects"
+    assert by_id["PYSEC-2"].suppressed is None
+    assert result.notes == ["ignore for PYSEC-2 expired on 2020-01-01; it no longer suppresses (old excuse)"]
+    assert [f.id for f in failing(result.findings, "any")] == ["PYSEC-2", "PYSEC-3"]
+
+
+def test_fail_on_thresholds(tmp_path: Path) -> None:
+    result = match(components(tmp_path), Fake(RECORDS))  # type: ignore[arg-type]
+    assert len(failing(result.findings, "any")) == 3
+    assert [f.id for f in failing(result.findings, "high")] == ["GHSA-a"]
+    assert failing(result.findings, "critical") == []
+
+
+def test_shadowed_copies_get_their_own_findings(tmp_path: Path) -> None:
+    function = write_zip(tmp_path / "f.zip", dist("urllib3", "1.23"))
+    layer = write_zip(tmp_path / "l.zip", dist("urllib3", "1.23", root="python"))
+    comps = scan(function, layer).components
+    result = match(comps, Fake(RECORDS))
+    assert sorted(f.component.status.value for f in result.findings) == ["shadowed", "used"]
+    assert len({f.fingerprint for f in result.findings}) == 2
