@@ -14,10 +14,12 @@ What it measures, interleaved in one run (the machines here are noisy; medians o
       This is the cost of "just unpacking it", the yardstick for an inventory scan, which should only
       need the central directory and the few metadata files of each distribution.
       Target: scan / baseline <= 0.30.
-    * scan: ``python -m depscan scan ZIP --format json --output FILE`` as a subprocess, with its peak
-      memory (max RSS from ``os.wait4``). Target: < 200 MB. The JSON report must list every
-      distribution in the zip (``components`` of ``type`` ``python-distribution``, names and versions
-      matching the dist-info directories).
+    * scan: ``python -m depscan scan ZIP --format json --output FILE --source skip`` as a subprocess
+      (``--source skip``: inventory only, no advisory lookup; left out if the CLI has no such option),
+      with its peak memory (max RSS from ``os.wait4``). Target: < 200 MB. The JSON report must list
+      every ``*.dist-info/METADATA`` in the zip, vendored copies such as ``setuptools/_vendor/*``
+      included (``components`` of ``type`` ``python-distribution``, matched by ``location.path``, with
+      the name and version that METADATA says).
     * start-up: ``python -m depscan --help``, median of ``--help-repeat`` runs, next to
       ``python -c pass`` to show the interpreter's own share. Target: < 0.3 s.
 
