@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from packaging.utils import NormalizedName
 
@@ -32,18 +32,28 @@ class Unknown:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class RecordEntry:
+class RecordEntry(NamedTuple):
     """One row of a RECORD file (PEP 376, PEP 627), or a line of a legacy ``installed-files.txt``.
 
     ``path`` is resolved inside the artifact (relative to the artifact root, not to the
-    site-packages root). ``digest`` is hex (RECORD stores urlsafe base64 without padding).
+    site-packages root). ``encoded_digest`` is as RECORD stores it (urlsafe base64, no padding);
+    ``digest`` decodes it to hex when asked.
     """
 
     path: str
     algorithm: str | None
-    digest: str | None
+    encoded_digest: str | None
     size: int | None
+
+    @property
+    def digest(self) -> str | None:
+        """The hash as hex."""
+        if self.encoded_digest is None:
+            return None
+        import base64
+
+        encoded = self.encoded_digest
+        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).hex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +160,17 @@ class AffectedPackage:
 
 @dataclass(frozen=True, slots=True)
 class Severity:
-    """An OSV ``severity[]`` entry (a CVSS vector) with its computed base score, if any."""
+    """An OSV ``severity[]`` entry: a CVSS vector (``score`` in the OSV schema's words)."""
 
     type: str  # CVSS_V2, CVSS_V3, CVSS_V4, Ubuntu
     vector: str
-    score: float | None
+
+    @property
+    def score(self) -> float | None:
+        """The base score, computed (once per vector) only when asked for."""
+        from depscan.advisories.osv_schema import cvss_score
+
+        return cvss_score(self.type, self.vector)
 
 
 @dataclass(frozen=True, slots=True)

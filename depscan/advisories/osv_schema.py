@@ -10,6 +10,7 @@ of the wrong type, is rejected with ``OSVError`` naming the record.
 from __future__ import annotations
 
 import contextlib
+from functools import lru_cache
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -45,6 +46,7 @@ def _text(value: Any, where: str, field: str) -> str | None:
     return value
 
 
+@lru_cache(maxsize=4096)
 def cvss_score(kind: str, vector: str) -> float | None:
     """The CVSS base score of a vector (computed by the ``cvss`` library), or None."""
     from cvss import CVSS2, CVSS3, CVSS4
@@ -82,7 +84,7 @@ def parse_osv(record: Any, source: str) -> Advisory:
     for item in severity_raw:
         if not (isinstance(item, dict) and isinstance(item.get("type"), str) and isinstance(item.get("score"), str)):
             raise OSVError(f"{where}: severity entries need a type and a score")
-        severity.append(Severity(item["type"], item["score"], cvss_score(item["type"], item["score"])))
+        severity.append(Severity(item["type"], item["score"]))
     references = []
     for ref in record.get("references") or []:
         if isinstance(ref, dict) and isinstance(ref.get("url"), str):

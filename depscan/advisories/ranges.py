@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
 from depscan.models import AffectedPackage, AffectedRange
@@ -97,17 +98,30 @@ def _sorted_walk(version: Version, rng: AffectedRange) -> bool:
     return affected
 
 
+@lru_cache(maxsize=16384)
+def _listed(versions: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    """A versions list as sets: the strings as written, and their PEP 440 canonical forms.
+
+    ``canonicalize_version`` strips trailing zeros, so equal canonical strings are exactly
+    PEP 440 equality (``1.0`` == ``1.0.0``), found by hashing instead of comparing one by one.
+    """
+    canonical = set()
+    for listed in versions:
+        if parse_version(listed) is not None:
+            canonical.add(canonicalize_version(listed))
+    return frozenset(versions), frozenset(canonical)
+
+
 def is_affected(version: str, affected: AffectedPackage) -> bool:
     """Whether ``version`` (as written in the distribution's metadata) is covered by ``affected``."""
-    if version in affected.versions:
+    exact, canonical = _listed(affected.versions)
+    if version in exact:
         return True
     parsed = parse_version(version)
     if parsed is None:
         return False
-    for listed in affected.versions:
-        other = parse_version(listed)
-        if other is not None and other == parsed:
-            return True
+    if canonicalize_version(parsed) in canonical:
+        return True
     return any(in_range(parsed, rng) for rng in affected.ranges)
 
 

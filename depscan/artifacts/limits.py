@@ -62,6 +62,19 @@ class Budget:
             )
 
 
+def irregular_path(name: str) -> bool:
+    """Whether a (non-empty) name may need normalizing: a leading "/" or ".", "/.", "//", a backslash, NUL or
+    a drive letter. Plain substring tests: almost no real member name has any of these."""
+    return (
+        name[0] in "/."
+        or "/." in name
+        or "//" in name
+        or "\\" in name
+        or "\x00" in name
+        or name[1:2] == ":"
+    )
+
+
 def safe_member_path(name: str) -> str | None:
     """Normalize an archive member name to a relative POSIX path, or None if it is unsafe.
 
@@ -69,7 +82,11 @@ def safe_member_path(name: str) -> str | None:
     archives never need either, and a scanner that reports paths must never show one that points
     outside the artifact. ``./`` prefixes and duplicate slashes are folded.
     """
-    if not name or "\x00" in name:
+    if not name:
+        return None
+    if not irregular_path(name):
+        return name[:-1] if name.endswith("/") else name
+    if "\x00" in name:
         return None
     candidate = name.replace("\\", "/")
     if candidate.startswith("/") or (len(candidate) > 1 and candidate[1] == ":"):
@@ -87,6 +104,9 @@ def join_inside(base_dir: str, target: str, *, absolute_is_root: bool) -> str | 
     container image "/x" is the image's own /x) and refused otherwise (in a zip or a directory it
     names the host). ``..`` may climb within the artifact but never above its root.
     """
+    if target and not irregular_path(target):
+        base = base_dir.strip("/")
+        return f"{base}/{target}" if base else target
     target = target.replace("\\", "/")
     if target.startswith("/"):
         if not absolute_is_root:

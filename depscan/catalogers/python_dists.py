@@ -8,12 +8,8 @@ normalized per PEP 503 for matching and kept as spelled for display. RECORD give
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import csv
-import email.parser
-import email.policy
 import json
 import posixpath
 import re
@@ -26,7 +22,7 @@ from packaging.metadata import parse_email
 from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from depscan.artifacts.limits import join_inside
+from depscan.artifacts.limits import irregular_path, join_inside
 from depscan.artifacts.view import NEST, ArtifactView, EntryType
 from depscan.catalogers import Cataloger, CatalogResult
 from depscan.errors import MemberError
@@ -272,9 +268,33 @@ def _parse_record(
         unknowns.append(Unknown(Location(path, layer), f"unreadable CSV ({e})"))
         return (), 0
     outside = 0
+    prefix, inner_root = _split_root(site_root + "/")
+    base = prefix + inner_root.strip("/")
+    if base and not base.endswith("/"):
+        base += "/"
+    hash_match = _HASH.match
     for number, row in enumerate(rows, start=1):
         if not row or row == [""]:
             continue
+        # Fast path for the rows every RECORD is made of: a plain relative path, a well-formed
+        # hash or none, a size of digits or none. Anything else takes _record_row's careful path.
+        if len(row) == 3:
+            rel, hash_field, size_field = row
+            if rel and not irregular_path(rel) and (not size_field or size_field.isdigit()):
+                if not hash_field:
+                    entries.append(RecordEntry(base + rel, None, None, int(size_field) if size_field else None))
+                    continue
+                match = hash_match(hash_field)
+                if match is not None and len(match["digest"].rstrip("=")) % 4 != 1:
+                    entries.append(
+                        RecordEntry(
+                            base + rel,
+                            match["alg"].lower(),
+                            match["digest"].rstrip("="),
+                            int(size_field) if size_field else None,
+                        )
+                    )
+                    continue
         parsed = _record_row(row, site_root, view.absolute_links_inside)
         if parsed is None:
             # Installed outside what was packed (console scripts under ../../bin when only
@@ -303,12 +323,10 @@ def _record_row(row: list[str], site_root: str, absolute_inside: bool) -> Record
         match = _HASH.match(hash_field)
         if match is None:
             return f"bad hash {hash_field!r} (expected <algorithm>=<urlsafe-base64>)"
-        encoded = match["digest"].rstrip("=")
-        try:
-            raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        except (binascii.Error, ValueError):
+        digest = match["digest"].rstrip("=")
+        if len(digest) % 4 == 1:  # no base64 string has this length: it cannot decode
             return f"bad hash encoding {hash_field!r}"
-        algorithm, digest = match["alg"].lower(), raw.hex()
+        algorithm = match["alg"].lower()
     size = None
     if size_field:
         try:
@@ -324,12 +342,17 @@ def _record_row(row: list[str], site_root: str, absolute_inside: bool) -> Record
 
 
 def _parse_wheel(data: bytes) -> WheelInfo:
-    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data, headersonly=True)
-    purelib = message.get("Root-Is-Purelib")
+    """The WHEEL file (PEP 427): ``Key: value`` lines, ``Tag`` repeated. No continuation lines."""
+    fields: dict[str, list[str]] = {}
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip().lower(), []).append(value.strip())
+    purelib = fields.get("root-is-purelib", [None])[0]
     return WheelInfo(
-        generator=message.get("Generator"),
-        root_is_purelib=None if purelib is None else purelib.strip().lower() == "true",
-        tags=tuple(str(t).strip() for t in message.get_all("Tag", [])),
+        generator=fields.get("generator", [None])[0],
+        root_is_purelib=None if purelib is None else purelib.lower() == "true",
+        tags=tuple(fields.get("tag", [])),
     )
 
 

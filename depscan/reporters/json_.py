@@ -91,6 +91,7 @@ def _unknown(unknown: Unknown) -> dict[str, Any]:
 def document(result: ScanResult) -> dict[str, Any]:
     """The JSON document as a dict."""
     dists = [c for c in result.components if isinstance(c, PythonDist)]
+    checked = result.advisory_data
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -107,9 +108,10 @@ def document(result: ScanResult) -> dict[str, Any]:
             "shadowed": sum(1 for d in dists if d.status is Status.SHADOWED),
             "unknowns": len(result.unknowns),
             "warnings": len(result.warnings),
-            "vulnerabilities": sum(1 for f in result.findings if f.suppressed is None),
-            "suppressed": sum(1 for f in result.findings if f.suppressed is not None),
-            "unchecked": len(result.unchecked),
+            # null, not 0, when advisories were not checked (--source skip): never "clean" by default
+            "vulnerabilities": None if checked is None else sum(1 for f in result.findings if f.suppressed is None),
+            "suppressed": None if checked is None else sum(1 for f in result.findings if f.suppressed is not None),
+            "unchecked": None if checked is None else len(result.unchecked),
         },
         "advisory_data": None
         if result.advisory_data is None
