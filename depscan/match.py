@@ -85,9 +85,16 @@ def group_advisories(advisories: Sequence[Advisory]) -> list[list[Advisory]]:
             if a != b:
                 parent[max(a, b)] = min(a, b)
     groups: dict[str, list[Advisory]] = {}
-    for adv in sorted(advisories, key=lambda a: a.id):
+    for adv in sorted(advisories, key=_primary_order):
         groups.setdefault(find(adv.id), []).append(adv)
     return list(groups.values())
+
+
+def _primary_order(advisory: Advisory) -> tuple[int, str]:
+    """Which record of a group names it: the ecosystem's own database first (PYSEC for PyPI, as
+    pip-audit reports), then GitHub's, then any other; by id within each."""
+    prefix = advisory.id.split("-", 1)[0]
+    return ({"PYSEC": 0, "GHSA": 1}.get(prefix, 2), advisory.id)
 
 
 def _finding(component: Component, query: PackageQuery, group: list[Advisory]) -> Finding:

@@ -54,14 +54,14 @@ RECORDS = [
 def test_alias_groups_are_one_finding_with_all_ids(tmp_path: Path) -> None:
     result = match(components(tmp_path), Fake(RECORDS))  # type: ignore[arg-type]
     by_id = {f.id: f for f in result.findings}
-    assert set(by_id) == {"GHSA-a", "PYSEC-2", "PYSEC-3"}
-    grouped = by_id["GHSA-a"]
-    assert grouped.ids == ("GHSA-a", "PYSEC-1", "CVE-1")
+    assert set(by_id) == {"PYSEC-1", "PYSEC-2", "PYSEC-3"}
+    grouped = by_id["PYSEC-1"]  # the ecosystem's own record names the group, as pip-audit does
+    assert grouped.ids == ("PYSEC-1", "GHSA-a", "CVE-1")
     assert grouped.level is Level.HIGH and grouped.score == 7.5 and grouped.vector == HIGH
     assert grouped.fixed_versions == ("2.20.0",)
     assert by_id["PYSEC-2"].summary == "line one" and by_id["PYSEC-2"].level is Level.UNKNOWN
     assert by_id["PYSEC-3"].fixed_versions == ()
-    assert result.findings[0].id == "GHSA-a"  # most severe first
+    assert result.findings[0].id == "PYSEC-1"  # most severe first
     assert not result.unchecked
 
 
@@ -89,8 +89,8 @@ def test_ignores_by_alias_and_expiry(tmp_path: Path) -> None:
     ]
     result = match(components(tmp_path), Fake(RECORDS), rules, today=date(2025, 1, 1))  # type: ignore[arg-type]
     by_id = {f.id: f for f in result.findings}
-    assert by_id["GHSA-a"].suppressed is not None
-    assert by_id["GHSA-a"].suppressed.reason == "not reachable: we never follow redirects"
+    assert by_id["PYSEC-1"].suppressed is not None
+    assert by_id["PYSEC-1"].suppressed.reason == "not reachable: we never follow redirects"
     assert by_id["PYSEC-2"].suppressed is None
     assert result.notes == ["ignore for PYSEC-2 expired on 2020-01-01; it no longer suppresses (old excuse)"]
     assert [f.id for f in failing(result.findings, "any")] == ["PYSEC-2", "PYSEC-3"]
@@ -99,7 +99,7 @@ def test_ignores_by_alias_and_expiry(tmp_path: Path) -> None:
 def test_fail_on_thresholds(tmp_path: Path) -> None:
     result = match(components(tmp_path), Fake(RECORDS))  # type: ignore[arg-type]
     assert len(failing(result.findings, "any")) == 3
-    assert [f.id for f in failing(result.findings, "high")] == ["GHSA-a"]
+    assert [f.id for f in failing(result.findings, "high")] == ["PYSEC-1"]
     assert failing(result.findings, "critical") == []
 
 

@@ -54,7 +54,9 @@ class OSVClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", f"depscan/{__version__}")
+        # requests always sets its own User-Agent; replace it unless the caller chose one.
+        if self.session.headers.get("User-Agent") in (None, requests.utils.default_user_agent()):
+            self.session.headers["User-Agent"] = f"depscan/{__version__}"
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
@@ -71,9 +73,12 @@ class OSVClient:
             delay = None
             try:
                 response = self.session.request(method, url, json=body, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as e:
-                problem = f"{type(e).__name__}: {e}"
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as e:
+                problem = f"{type(e).__name__}: {e}"  # dropped or garbled on the way: worth another try
                 continue
+            except requests.RequestException as e:
+                raise LookupFailed(f"{method} {url}: {type(e).__name__}: {e}") from e
             if response.status_code in RETRY_STATUS:
                 problem = f"HTTP {response.status_code}"
                 retry_after = response.headers.get("Retry-After", "")
@@ -92,9 +97,17 @@ class OSVClient:
         """One ``/v1/querybatch`` call; returns its ``results`` (one per query, in order)."""
         data = self._request("POST", "/v1/querybatch", {"queries": queries})
         results = data.get("results") if isinstance(data, dict) else None
+        where = f"POST {self.base_url}/v1/querybatch"
         if not isinstance(results, list) or len(results) != len(queries):
-            raise LookupFailed(f"POST {self.base_url}/v1/querybatch: answer does not match the {len(queries)} queries")
-        return [r if isinstance(r, dict) else {} for r in results]
+            raise LookupFailed(f"{where}: answer does not match the {len(queries)} queries")
+        for result in results:
+            # A garbled result must fail the lookup, never read as "no vulnerabilities".
+            vulns = result.get("vulns", []) if isinstance(result, dict) else None
+            if not isinstance(vulns, list) or not all(
+                isinstance(v, dict) and isinstance(v.get("id"), str) and v["id"] for v in vulns
+            ):
+                raise LookupFailed(f"{where}: malformed result {str(result)[:80]!r}")
+        return results
 
     def vuln(self, ident: str) -> dict[str, Any]:
         """One full record from ``/v1/vulns/{id}``."""
@@ -184,10 +197,9 @@ class OnlineOSV(AdvisoryBackend):
             results = self.client.querybatch(body)
             next_pending: list[tuple[PackageQuery, str | None]] = []
             for (query, _token), res in zip(pending, results, strict=True):
-                for vuln in res.get("vulns") or []:
-                    if isinstance(vuln, dict) and isinstance(vuln.get("id"), str):
-                        modified = vuln.get("modified")
-                        found[query][vuln["id"]] = modified if isinstance(modified, str) else None
+                for vuln in res.get("vulns") or []:  # shape checked in querybatch
+                    modified = vuln.get("modified")
+                    found[query][vuln["id"]] = modified if isinstance(modified, str) else None
                 token = res.get("next_page_token")
                 if isinstance(token, str) and token:
                     next_pending.append((query, token))

@@ -357,11 +357,6 @@ def test_non_object_record_answer_fails_that_query(mock: responses.RequestsMock,
     assert result.failed == {q("demo", "1.0"): f"GET {BASE}/v1/vulns/OSV-X: not an OSV record"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OSVClient.querybatch turns a non-object result into {} and _batch skips vulns that are not a list "
-    "of {id: str}: a garbled answer is reported clean instead of failed",
-)
 @pytest.mark.parametrize(
     "result",
     [None, "oops", {"vulns": "PYSEC-2018-28"}, {"vulns": [{"modified": "2024-01-01T00:00:00Z"}]}],
@@ -376,10 +371,6 @@ def test_garbled_result_for_a_query_is_failed_not_clean(
     assert q("garbled", "1.0") not in lookup.affected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="osv_api.OSVClient._request catches only ConnectionError/Timeout; ChunkedEncodingError escapes lookup()",
-)
 def test_connection_dropped_mid_body_is_a_failed_lookup_not_a_crash(
     mock: responses.RequestsMock, client: OSVClient
 ) -> None:
@@ -388,10 +379,6 @@ def test_connection_dropped_mid_body_is_a_failed_lookup_not_a_crash(
     assert list(result.failed) == [q("demo", "1.0")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OSVClient uses session.headers.setdefault('User-Agent', ...), a no-op: requests always sets one",
-)
 def test_requests_identify_depscan_in_the_user_agent(mock: responses.RequestsMock, client: OSVClient) -> None:
     mock.post(BATCH, json={"results": [{}]})
     OnlineOSV(client).lookup([q("demo", "1.0")])

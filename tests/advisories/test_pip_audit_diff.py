@@ -24,13 +24,10 @@ Each tool must merge such a pair into one group.
 
 Deliberate differences (asserted as such below, not hidden):
 
-1. Primary id of a merged group: pip-audit prefers PYSEC, then CVE, then anything else;
-   depscan's group lists its records by id, so a PYSEC + GHSA pair is reported under the GHSA
-   id. Same group, same ids; only the ``id`` / ``aliases`` split differs.
-2. Description of a merged group: both tools write the ``summary`` (else the whole ``details``)
-   of their primary record, newlines made spaces; pip-audit's primary is the PYSEC record,
-   depscan's the first record by id (the GHSA twin, whose summary it shows). Groups of one
-   record have the same description in both.
+1. (No longer a difference.) Primary id of a merged group: both name it by its PYSEC record
+   (depscan orders a group's records PYSEC, then GHSA, then others), so ``id``, ``aliases`` and
+   the description (the primary's ``summary``, else its ``details``) match pip-audit's.
+2. (No longer a difference; see 1.)
 3. Order: pip-audit lists dependencies in its source's order and a dependency's vulns PYSEC
    first in server order, aliases in set order; depscan sorts dependencies by (name, version),
    findings by severity then id. Compared here as sets.
@@ -320,23 +317,9 @@ def test_pip_audit_json_has_pip_audits_shape_and_content(runs: Runs) -> None:
             assert our_vuln.keys() == their_vuln.keys() == {"id", "fix_versions", "aliases", "description"}
             assert our_vuln["fix_versions"] == their_vuln["fix_versions"], group
             assert our_vuln["id"] not in our_vuln["aliases"], group
-            merged = len([i for i in group if i in osv_records()]) > 1
-            if merged:  # difference 1: depscan's primary id is the group's first record id
-                assert their_vuln["id"].startswith("PYSEC-") and our_vuln["id"].startswith("GHSA-"), group
-            else:
-                assert our_vuln["id"] == their_vuln["id"], group
-            _assert_description(our_vuln["description"], their_vuln["description"], group)
-
-
-def _assert_description(ours: str, theirs: str, group: Group) -> None:
-    """Difference 2, see the module docstring."""
-    records = sorted(i for i in group if i in osv_records())
-    pysec = next(osv_records()[i] for i in records if i.startswith("PYSEC-"))
-    assert theirs == (pysec.get("summary") or pysec["details"]).replace("\n", " "), group
-    if len(records) > 1:
-        assert ours == osv_records()[records[0]]["summary"], group
-    else:
-        assert ours == theirs, group
+            # Both name a merged group by its PYSEC record, and describe it with that record's text.
+            assert our_vuln["id"] == their_vuln["id"], group
+            assert our_vuln["description"] == their_vuln["description"], group
 
 
 def test_pip_audit_json_names_are_normalized_and_versions_as_installed(runs: Runs) -> None:
