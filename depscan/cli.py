@@ -117,7 +117,7 @@ def scan(
     from depscan.artifacts.limits import Limits
     from depscan.config import ScanConfig
     from depscan.output import write_atomic
-    from depscan.reporters import FORMATS, get_reporter
+    from depscan.reporters import FORMATS, ReportOptions, get_reporter
     from depscan.scan import run
 
     if format not in FORMATS:
@@ -151,7 +151,7 @@ def scan(
     progress.stop()
     to_terminal = output in (None, "-") and sys.stdout.isatty()
     width = os.get_terminal_size().columns if to_terminal else 160
-    data = get_reporter(format, color=to_terminal, width=width)(result)
+    data = get_reporter(format)(result, ReportOptions(color=to_terminal, width=width))
     try:
         write_atomic(output or "-", data)
     except DepscanError as e:

@@ -49,6 +49,7 @@ class ScanConfig:
     kind: str = "auto"
     limits: Limits = field(default_factory=Limits)
     strict: bool = False
+    hash_artifact: bool = False  # sha256 of the input file (SBOM root component); costs a full read
     advisories: AdvisorySettings = field(default_factory=lambda: AdvisorySettings(mode="skip"))
 
 

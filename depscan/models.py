@@ -82,6 +82,7 @@ class PythonDist:
     purl: str
     found_by: Literal["python-dist-info", "python-egg-info"]
     metadata_location: Location  # the METADATA / PKG-INFO file
+    metadata_sha256: str  # hex SHA-256 of that file's bytes
     metadata_dir: str  # the .dist-info / .egg-info directory (or the egg-info file)
     site_root: str  # the directory holding it: the sys.path entry
     summary: str | None = None
@@ -126,6 +127,7 @@ class ArtifactInfo:
     kind: str
     size: int | None
     layers: tuple[str, ...] = ()
+    sha256: str | None = None  # of the input file; computed only when a report needs it (SBOMs)
 
 
 # -- advisories (OSV schema 1.6, https://ossf.github.io/osv-schema/) ---------------------------

@@ -57,6 +57,7 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
             kind=view.kind,
             size=_size(config.path),
             layers=tuple(view.layers),
+            sha256=_sha256(config.path) if config.hash_artifact else None,
         )
         entries = len(view)
         warnings = tuple(view.warnings)
@@ -157,6 +158,15 @@ def _cache_dir(settings: AdvisorySettings) -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("depscan"))
+
+
+def _sha256(path: str) -> str | None:
+    """Hex SHA-256 of the input file (None for a directory)."""
+    if not os.path.isfile(path):
+        return None
+    from depscan.hashing import file_sha256
+
+    return file_sha256(Path(path))
 
 
 def _size(path: str) -> int | None:

@@ -4,13 +4,42 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "fixtures"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="Rewrite tests/goldens/* from the current output instead of comparing against them.",
+    )
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, bytes], None]:
+    """Compare (already redacted) output with ``tests/goldens/<name>``; ``--update-goldens`` rewrites it."""
+    update = bool(request.config.getoption("--update-goldens"))
+
+    def check(name: str, data: bytes) -> None:
+        path = REPO / "tests" / "goldens" / name
+        if update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            return
+        assert path.is_file(), f"no golden file {path}; run pytest --update-goldens to create it"
+        expected = path.read_bytes()
+        assert data.decode("utf-8") == expected.decode("utf-8"), (
+            f"output differs from {path}; if the change is intended, run pytest --update-goldens and review the diff"
+        )
+
+    return check
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ query per package name, and range evaluation happens in Python with ``ranges.py`
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sqlite3
@@ -27,6 +26,7 @@ from depscan.advisories.backend import AdvisoryBackend, AdvisoryError, LookupRes
 from depscan.advisories.osv_schema import OSVError, parse_osv
 from depscan.advisories.ranges import is_affected
 from depscan.errors import ArtifactError
+from depscan.hashing import file_sha256
 from depscan.models import Advisory, AdvisoryData
 
 SCHEMA_VERSION = 1
@@ -90,15 +90,6 @@ def default_db_path() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("depscan")) / "osv.sqlite"
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # -- reading sources ------------------------------------------------------------------------

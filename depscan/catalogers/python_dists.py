@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import posixpath
 import re
@@ -161,6 +162,7 @@ def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> Py
         purl=_purl(normalized, version),
         found_by="python-dist-info" if found.kind == "dist-info" else "python-egg-info",
         metadata_location=where,
+        metadata_sha256=hashlib.sha256(data).hexdigest(),
         metadata_dir=found.metadata_dir,
         site_root=found.site_root,
         summary=raw.get("summary"),

@@ -1,29 +1,44 @@
-"""Reporters turn a ScanResult into bytes. The CLI owns files and streams."""
+"""Reporters turn a ScanResult into bytes. The CLI owns files and streams.
+
+Every reporter is a function ``render(result, options) -> bytes`` in its own module, imported
+only when its format is asked for (start-up stays light).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from depscan.models import ScanResult
 
-Reporter = Callable[[ScanResult], bytes]
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    """Settings some reporters use."""
+
+    color: bool = False  # table: ANSI colours (a terminal)
+    width: int = 120  # table: columns
+    cyclonedx_version: str = "1.6"  # cyclonedx-json / cyclonedx-xml: 1.6, 1.5 or 1.4
 
 
-def get_reporter(name: str, *, color: bool = False, width: int = 120) -> Reporter:
-    """The reporter for a ``--format`` name."""
-    if name == "json":
-        from depscan.reporters.json_ import render
+Reporter = Callable[[ScanResult, ReportOptions], bytes]
 
-        return render
-    if name == "pip-audit-json":
-        from depscan.reporters.pip_audit_json import render as render_pip_audit
+# format name -> (module, function)
+_REPORTERS: dict[str, tuple[str, str]] = {
+    "table": ("depscan.reporters.table", "render"),
+    "json": ("depscan.reporters.json_", "render"),
+    "pip-audit-json": ("depscan.reporters.pip_audit_json", "render"),
+}
 
-        return render_pip_audit
-    if name == "table":
-        from depscan.reporters.table import render_table
-
-        return lambda result: render_table(result, color=color, width=width)
-    raise ValueError(f"unknown format {name!r}")
+FORMATS = tuple(_REPORTERS)
 
 
-FORMATS = ("table", "json", "pip-audit-json")
+def get_reporter(name: str) -> Reporter:
+    """The reporter for a format name (one of ``FORMATS``)."""
+    try:
+        module, function = _REPORTERS[name]
+    except KeyError:
+        raise ValueError(f"unknown format {name!r}") from None
+    reporter: Reporter = getattr(importlib.import_module(module), function)
+    return reporter

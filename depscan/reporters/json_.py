@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from depscan.models import Finding, Location, PythonDist, ScanResult, Status, Unknown
+from depscan.reporters import ReportOptions
 
 FORMAT = "depscan.scan"
 FORMAT_VERSION = 1
@@ -130,6 +131,6 @@ def document(result: ScanResult) -> dict[str, Any]:
     }
 
 
-def render(result: ScanResult) -> bytes:
+def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     """``--format json``."""
     return (json.dumps(document(result), indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from depscan.models import Finding, PythonDist, ScanResult
+from depscan.reporters import ReportOptions
 
 
 def _description(finding: Finding) -> str:
@@ -24,7 +25,7 @@ def _description(finding: Finding) -> str:
     return "N/A"
 
 
-def render(result: ScanResult) -> bytes:
+def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     """pip-audit's JSON shape."""
     unchecked = dict(result.unchecked)
     by_component: dict[tuple[str, str], list[dict[str, Any]]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from depscan.models import PythonDist, ScanResult, Status
+from depscan.reporters import ReportOptions
 
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow"}
 
@@ -18,8 +19,10 @@ def short_layer(layer: str | None) -> str:
     return layer
 
 
-def render_table(result: ScanResult, *, color: bool = False, width: int = 120) -> bytes:
-    """The inventory as a table, followed by the unknowns, if any."""
+def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
+    """The inventory as a table, then vulnerabilities, unknowns and warnings."""
+    options = options or ReportOptions()
+    color, width = options.color, options.width
     from rich.console import Console
     from rich.table import Table
 
