@@ -59,6 +59,54 @@ def _root(
     """depscan: what Python code is inside what you deploy."""
 
 
+# Options shared by `scan` and `rescan`.
+Advisories = Annotated[
+    str | None,
+    typer.Option("--advisories", help="An OSV export zip to match against (indexed once, cached by content)."),
+]
+Db = Annotated[str | None, typer.Option("--db", help="Offline advisory database (default: $DEPSCAN_DB, else the "
+                                        "user cache).")]
+Source = Annotated[
+    str, typer.Option("--source", help="Advisory source: auto, offline, online, or skip (inventory only).")
+]
+OsvUrl = Annotated[str, typer.Option("--osv-url", help="OSV API base URL (for mirrors).")]
+OsvRetries = Annotated[int, typer.Option("--osv-retries", help="Retries of a failed OSV API call.")]
+IgnoreFile = Annotated[
+    str | None, typer.Option("--ignore-file", help="Ignore rules (default: ./.depscan.toml if present).")
+]
+FailOn = Annotated[
+    str, typer.Option("--fail-on", help="Exit 1 on findings at or above: any, low, medium, high, critical.")
+]
+OnlyFixed = Annotated[bool, typer.Option("--only-fixed", help="Leave out findings that have no fix.")]
+MaxDbAge = Annotated[
+    int, typer.Option("--max-db-age", help="Warn when offline advisory data is older than this many days.")
+]
+Format = Annotated[
+    str,
+    typer.Option("--format", "-f", help="Format of a report given without one: table, json, pip-audit-json, "
+                 "cyclonedx-json, cyclonedx-xml, spdx-json, sarif, markdown."),
+]
+Output = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="A report: FORMAT (to stdout), FORMAT=FILE, or FILE (in --format). Repeat for several; files are "
+        "written atomically.",
+    ),
+]
+CycloneDXVersion = Annotated[
+    str, typer.Option("--cyclonedx-version", help="CycloneDX spec version: 1.6, 1.5 or 1.4.")
+]
+Baseline = Annotated[
+    str | None, typer.Option("--baseline", help="A previous depscan JSON report: say what is new, fixed, unchanged.")
+]
+NewOnly = Annotated[bool, typer.Option("--new-only", help="With --baseline, --fail-on counts new findings only.")]
+Strict = Annotated[bool, typer.Option(help="Exit 5 when anything could not be read (unknowns), instead of 0.")]
+
+SBOM_FORMATS = frozenset({"cyclonedx-json", "cyclonedx-xml", "spdx-json"})
+
+
 @app.command()
 def scan(
     path: Annotated[
@@ -73,15 +121,9 @@ def scan(
         typer.Option(help="Override detection: auto, directory, zip, wheel, lambda-function, lambda-layer, tar, "
                      "docker-archive, oci."),
     ] = "auto",
-    format: Annotated[
-        str, typer.Option("--format", "-f", help="Output format: table, json or pip-audit-json.")
-    ] = "table",
-    output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Write the report to this file (atomically); '-' is stdout.")
-    ] = None,
-    strict: Annotated[
-        bool, typer.Option(help="Exit 5 when anything could not be read (unknowns), instead of 0.")
-    ] = False,
+    format: Format = "table",
+    output: Output = None,
+    strict: Strict = False,
     max_depth: Annotated[int, typer.Option(help="Deepest nesting of archives inside archives.")] = 3,
     max_total_bytes: Annotated[
         str, typer.Option(help="Most bytes a scan decompresses or an archive declares (e.g. 16G).")
@@ -91,37 +133,27 @@ def scan(
         str, typer.Option(help="Largest single member read into memory (e.g. 256M).")
     ] = "256M",
     max_ratio: Annotated[int, typer.Option(help="Highest compression ratio of a member read (zip bombs).")] = 200,
-    advisories: Annotated[
-        str | None,
-        typer.Option("--advisories", help="An OSV export zip to match against (indexed once, cached by content)."),
-    ] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Offline advisory database (default: $DEPSCAN_DB, "
-                                           "else the user cache).")] = None,
-    source: Annotated[
-        str, typer.Option("--source", help="Advisory source: auto, offline, online, or skip (inventory only).")
-    ] = "auto",
-    osv_url: Annotated[str, typer.Option("--osv-url", help="OSV API base URL (for mirrors).")] = DEFAULT_OSV_URL,
-    osv_retries: Annotated[int, typer.Option("--osv-retries", help="Retries of a failed OSV API call.")] = 4,
-    ignore_file: Annotated[
-        str | None, typer.Option("--ignore-file", help="Ignore rules (default: ./.depscan.toml if present).")
-    ] = None,
-    fail_on: Annotated[
-        str, typer.Option("--fail-on", help="Exit 1 on findings at or above: any, low, medium, high, critical.")
-    ] = "any",
-    only_fixed: Annotated[bool, typer.Option("--only-fixed", help="Leave out findings that have no fix.")] = False,
-    max_db_age: Annotated[
-        int, typer.Option("--max-db-age", help="Warn when offline advisory data is older than this many days.")
-    ] = 7,
+    advisories: Advisories = None,
+    db: Db = None,
+    source: Source = "auto",
+    osv_url: OsvUrl = DEFAULT_OSV_URL,
+    osv_retries: OsvRetries = 4,
+    ignore_file: IgnoreFile = None,
+    fail_on: FailOn = "any",
+    only_fixed: OnlyFixed = False,
+    max_db_age: MaxDbAge = 7,
+    cyclonedx_version: CycloneDXVersion = "1.6",
+    baseline: Baseline = None,
+    new_only: NewOnly = False,
 ) -> None:
     """Inventory every Python distribution in an artifact and check it against OSV advisories."""
     from depscan.artifacts.limits import Limits
     from depscan.config import ScanConfig
-    from depscan.output import write_atomic
-    from depscan.reporters import FORMATS, ReportOptions, get_reporter
     from depscan.scan import run
 
-    if format not in FORMATS:
-        raise _fail(f"unknown --format {format!r}; one of: {', '.join(FORMATS)}", ExitCode.USAGE)
+    outputs = _outputs(output, format, cyclonedx_version)
+    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries)
+    _check_choice("--fail-on", fail_on, FAIL_ON)
     limits = Limits(
         max_total_bytes=parse_size(max_total_bytes),
         max_entries=max_entries,
@@ -129,11 +161,14 @@ def scan(
         max_ratio=max_ratio,
         max_depth=max_depth,
     )
-    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries)
-    if fail_on not in FAIL_ON:
-        raise _fail(f"unknown --fail-on {fail_on!r}; one of: {', '.join(FAIL_ON)}", ExitCode.USAGE)
     config = ScanConfig(
-        path=path, layers=tuple(layer or ()), kind=kind, limits=limits, strict=strict, advisories=settings
+        path=path,
+        layers=tuple(layer or ()),
+        kind=kind,
+        limits=limits,
+        strict=strict,
+        hash_artifact=any(fmt in SBOM_FORMATS for fmt, _file in outputs),
+        advisories=settings,
     )
     started = time.perf_counter()
     progress = _DelayedProgress()
@@ -149,18 +184,123 @@ def scan(
         raise _fail(f"{path}: internal error ({type(e).__name__}: {e}); set DEPSCAN_DEBUG=1 for a traceback",
                     ExitCode.BAD_INPUT) from None
     progress.stop()
-    to_terminal = output in (None, "-") and sys.stdout.isatty()
-    width = os.get_terminal_size().columns if to_terminal else 160
-    data = get_reporter(format)(result, ReportOptions(color=to_terminal, width=width))
+    _finish(result, outputs, cyclonedx_version, baseline, new_only, fail_on, strict, started)
+
+
+@app.command()
+def rescan(
+    sbom: Annotated[str, typer.Argument(help="A stored SBOM: CycloneDX (JSON or XML) or SPDX 2.x JSON.")],
+    format: Format = "table",
+    output: Output = None,
+    advisories: Advisories = None,
+    db: Db = None,
+    source: Source = "auto",
+    osv_url: OsvUrl = DEFAULT_OSV_URL,
+    osv_retries: OsvRetries = 4,
+    ignore_file: IgnoreFile = None,
+    fail_on: FailOn = "any",
+    only_fixed: OnlyFixed = False,
+    max_db_age: MaxDbAge = 7,
+    cyclonedx_version: CycloneDXVersion = "1.6",
+    baseline: Baseline = None,
+    new_only: NewOnly = False,
+) -> None:
+    """Check the components of a stored SBOM against current advisories (no rebuild needed)."""
+    from depscan.scan import rescan as run_rescan
+
+    outputs = _outputs(output, format, cyclonedx_version)
+    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries)
+    _check_choice("--fail-on", fail_on, FAIL_ON)
+    if settings.mode == "skip":
+        raise _fail("rescan exists to check advisories: --source skip makes no sense here", ExitCode.USAGE)
+    started = time.perf_counter()
     try:
-        write_atomic(output or "-", data)
+        result = run_rescan(sbom, settings)
+    except DepscanError as e:
+        raise _fail(str(e), e.exit_code) from None
+    except Exception as e:
+        if os.environ.get("DEPSCAN_DEBUG"):
+            raise
+        raise _fail(f"{sbom}: internal error ({type(e).__name__}: {e}); set DEPSCAN_DEBUG=1 for a traceback",
+                    ExitCode.BAD_INPUT) from None
+    _finish(result, outputs, cyclonedx_version, baseline, new_only, fail_on, False, started)
+
+
+def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise _fail(f"unknown {option} {value!r}; one of: {', '.join(choices)}", ExitCode.USAGE)
+
+
+def _outputs(specs: list[str] | None, default_format: str, cyclonedx_version: str) -> list[tuple[str, str]]:
+    """``-o`` specs as (format, file) pairs; "-" is stdout. At most one report goes to stdout."""
+    from depscan.reporters import FORMATS
+
+    _check_choice("--format", default_format, FORMATS)
+    _check_choice("--cyclonedx-version", cyclonedx_version, ("1.6", "1.5", "1.4"))
+    pairs: list[tuple[str, str]] = []
+    for spec in specs or ["-"]:
+        name, sep, file = spec.partition("=")
+        if sep:
+            _check_choice("--output format", name, FORMATS)
+            if not file:
+                raise _fail(f"--output {spec!r}: no file after '='", ExitCode.USAGE)
+            pairs.append((name, file))
+        elif spec in FORMATS:
+            pairs.append((spec, "-"))
+        else:
+            pairs.append((default_format, spec))
+    to_stdout = [fmt for fmt, file in pairs if file == "-"]
+    if len(to_stdout) > 1:
+        raise _fail(f"only one report can go to stdout, not {', '.join(to_stdout)}: give the others a file "
+                    "(FORMAT=FILE)", ExitCode.USAGE)
+    files = [file for _fmt, file in pairs if file != "-"]
+    if len(set(files)) != len(files):
+        raise _fail("two reports name the same file", ExitCode.USAGE)
+    return pairs
+
+
+def _finish(
+    result: Any,
+    outputs: list[tuple[str, str]],
+    cyclonedx_version: str,
+    baseline: str | None,
+    new_only: bool,
+    fail_on: str,
+    strict: bool,
+    started: float,
+) -> None:
+    """Compare with a baseline, render every report, write them, print the summary, exit."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from depscan.output import write_atomic
+    from depscan.reporters import ReportOptions, get_reporter
+
+    if baseline is not None:
+        from depscan.baseline import compare, load_previous
+
+        try:
+            previous = load_previous(Path(baseline))
+        except DepscanError as e:
+            raise _fail(str(e), e.exit_code) from None
+        result = replace(result, baseline=compare(result.findings, previous, baseline))
+    elif new_only:
+        raise _fail("--new-only needs --baseline", ExitCode.USAGE)
+    rendered = []
+    for fmt, file in outputs:  # render everything first: a failing reporter writes nothing
+        to_terminal = file == "-" and sys.stdout.isatty()
+        width = os.get_terminal_size().columns if to_terminal else 160
+        options = ReportOptions(color=to_terminal, width=width, cyclonedx_version=cyclonedx_version)
+        rendered.append((file, get_reporter(fmt)(result, options)))
+    try:
+        for file, data in rendered:
+            write_atomic(file, data)
     except DepscanError as e:
         raise _fail(str(e), e.exit_code) from None
     for note in result.notes:
         typer.echo(f"depscan: note: {note}", err=True)
     typer.echo(_summary(result, time.perf_counter() - started), err=True)
-    _exit_for(result, fail_on, strict)
-
+    _exit_for(result, fail_on, strict, new_only)
 
 
 def _advisory_settings(
@@ -200,7 +340,7 @@ def _advisory_settings(
     )
 
 
-def _exit_for(result: Any, fail_on: str, strict: bool) -> None:
+def _exit_for(result: Any, fail_on: str, strict: bool, new_only: bool = False) -> None:
     """Exit codes, most serious first: 4 lookups failed, 1 findings, 5 incomplete (--strict)."""
     from depscan.policy import failing
 
@@ -213,7 +353,10 @@ def _exit_for(result: Any, fail_on: str, strict: bool) -> None:
             f"({first_reason}); they are NOT known to be free of vulnerabilities",
             ExitCode.LOOKUP_FAILED,
         )
-    bad = failing(result.findings, fail_on)
+    findings = result.findings
+    if new_only and result.baseline is not None:
+        findings = [f for f in findings if f.fingerprint in result.baseline.new]
+    bad = failing(findings, fail_on)
     if bad:
         raise typer.Exit(int(ExitCode.FINDINGS))
     if strict and result.unknowns:

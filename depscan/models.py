@@ -80,7 +80,7 @@ class PythonDist:
     normalized_name: NormalizedName  # PEP 503
     version: str  # as spelled in METADATA
     purl: str
-    found_by: Literal["python-dist-info", "python-egg-info"]
+    found_by: Literal["python-dist-info", "python-egg-info", "sbom"]
     metadata_location: Location  # the METADATA / PKG-INFO file
     metadata_sha256: str  # hex SHA-256 of that file's bytes
     metadata_dir: str  # the .dist-info / .egg-info directory (or the egg-info file)
@@ -117,6 +117,7 @@ class AdvisoryData:
     source: str
     records: int
     newest_modified: str | None
+    inputs: tuple[str, ...] = ()  # offline: every imported source as "<location> sha256:<hex>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,12 +253,37 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        """Stable across runs: the group's primary id and the component's identity and place."""
+        """Stable across runs: the rule, the group's primary id, the component's purl and path.
+
+        Not the layer: image layer digests and layer zip names change with every rebuild, and the
+        path alone already tells two copies apart (a merged view has one file per path).
+        """
         import hashlib
 
         c = self.component
-        key = f"{self.rule}|{self.id}|{c.purl}|{c.metadata_location.path}|{c.metadata_location.layer or ''}"
+        key = f"{self.rule}|{self.id}|{c.purl}|{c.metadata_location.path}"
         return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousFinding:
+    """A finding of a previous run, as its JSON report recorded it."""
+
+    fingerprint: str
+    id: str
+    purl: str
+    path: str
+    layer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineDiff:
+    """Findings compared with a previous run's (``--baseline``)."""
+
+    path: str
+    new: frozenset[str]  # fingerprints of current findings the previous run did not have
+    unchanged: frozenset[str]
+    fixed: tuple[PreviousFinding, ...]  # previous findings that are gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,3 +300,5 @@ class ScanResult:
     advisory_data: AdvisoryData | None = None  # None: advisories were not checked
     unchecked: tuple[tuple[str, str], ...] = ()  # (purl, why) of components whose lookup failed
     notes: tuple[str, ...] = ()  # advisory notes: stale data, expired ignores, --only-fixed drops
+    baseline: BaselineDiff | None = None
+    source_kind: str = "artifact"  # "artifact" (scan) or "sbom" (rescan)

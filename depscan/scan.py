@@ -96,8 +96,7 @@ def with_advisories(
         close = getattr(backend, "close", None)
         if close is not None:
             close()
-    notes = list(matched.notes)
-    notes.extend(_staleness(matched, settings.max_age_days))
+    notes = [*result.notes, *matched.notes, *_staleness(matched, settings.max_age_days)]
     findings = matched.findings
     if settings.only_fixed:
         kept = [f for f in findings if f.fixed_versions]
@@ -174,3 +173,32 @@ def _size(path: str) -> int | None:
         return os.path.getsize(path) if os.path.isfile(path) else None
     except OSError:
         return None
+
+
+def rescan(sbom: str, settings: AdvisorySettings, backend: AdvisoryBackend | None = None) -> ScanResult:
+    """Match the components a stored SBOM lists against current advisories (``depscan rescan``)."""
+    from depscan.hashing import file_sha256
+    from depscan.sbom_reader import read_sbom
+
+    started = time.perf_counter()
+    contents = read_sbom(Path(sbom))
+    notes = []
+    for purl_type, count in sorted(contents.other_ecosystems.items()):
+        notes.append(f"{count} {purl_type} component(s) in the SBOM were not checked: only PyPI advisories are matched")
+    if contents.without_purl:
+        notes.append(f"{contents.without_purl} component(s) in the SBOM have no usable purl and were not checked")
+    result = ScanResult(
+        artifact=ArtifactInfo(
+            path=sbom,
+            kind=f"sbom:{contents.format}:{contents.spec_version}",
+            size=_size(sbom),
+            sha256=file_sha256(Path(sbom)),
+        ),
+        components=tuple(contents.components),
+        unknowns=(),
+        tool_version=__version__,
+        stats={"total_seconds": round(time.perf_counter() - started, 4)},
+        notes=tuple(notes),
+        source_kind="sbom",
+    )
+    return with_advisories(result, settings, backend)

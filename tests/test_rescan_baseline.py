@@ -1,0 +1,105 @@
+"""rescan of stored SBOMs, --baseline / --new-only, several outputs in one run, markdown."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from builders import dist, write_zip
+
+from tests.helpers import cli
+
+REPO = Path(__file__).resolve().parent.parent
+SUBSET = REPO / "fixtures" / "advisories" / "pypi-subset.zip"
+SBOMS = REPO / "fixtures" / "sboms"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("DEPSCAN_DB", raising=False)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> tuple[Path, Path]:
+    sys.path.insert(0, str(REPO / "fixtures" / "demo"))
+    try:
+        from build_demo import build
+    finally:
+        sys.path.pop(0)
+    return build(tmp_path / "demo")
+
+
+def test_rescan_another_tools_sbom(tmp_path: Path) -> None:
+    proc = cli("rescan", SBOMS / "syft-like.cdx.json", "--advisories", SUBSET, "-f", "json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["source"] == "sbom" and doc["artifact"]["kind"] == "sbom:cyclonedx-json:1.5"
+    found = {(v["component"]["name"], v["id"]) for v in doc["vulnerabilities"]}
+    assert ("requests", "PYSEC-2018-28") in found and ("urllib3", "PYSEC-2019-132") in found
+    assert all(name != "six" for name, _id in found)
+    assert "1 deb component(s) in the SBOM were not checked" in proc.stderr
+    assert "1 component(s) in the SBOM have no usable purl" in proc.stderr
+
+
+def test_rescan_xml_and_spdx(tmp_path: Path) -> None:
+    proc = cli("rescan", SBOMS / "trivy-like.cdx.xml", "--advisories", SUBSET, "-f", "json", cwd=tmp_path)
+    ids = {v["id"] for v in json.loads(proc.stdout)["vulnerabilities"]}
+    assert {"PYSEC-2019-217", "PYSEC-2021-66"} <= ids
+    proc = cli("rescan", SBOMS / "tool.spdx.json", "--advisories", SUBSET, "-f", "json", cwd=tmp_path)
+    doc = json.loads(proc.stdout)
+    assert {v["component"]["name"] for v in doc["vulnerabilities"]} == {"certifi"}  # idna 3.7 is fixed
+
+
+def test_rescan_errors(tmp_path: Path) -> None:
+    proc = cli("rescan", tmp_path / "missing.json", "--advisories", SUBSET)
+    assert proc.returncode == 3 and proc.stderr.strip() == f"depscan: error: {tmp_path / 'missing.json'}: no such file"
+    proc = cli("rescan", SBOMS / "tool.spdx.json", "--source", "skip")
+    assert proc.returncode == 2
+
+
+def test_baseline_new_fixed_unchanged_and_new_only(demo: tuple[Path, Path], tmp_path: Path) -> None:
+    function, layer = demo
+    before = tmp_path / "before.json"
+    # The previous run: the same function with an older build of the layer that had no urllib3.
+    old_layer = write_zip(
+        tmp_path / "old-layer.zip", dist("Jinja2", "2.10", root="python") | dist("MarkupSafe", "1.0", root="python")
+    )
+    cli("scan", function, "-l", old_layer, "--advisories", SUBSET, "-o", f"json={before}", cwd=tmp_path)
+    doc_before = json.loads(before.read_text())
+    # Pretend one of the previous findings has since been fixed elsewhere: edit its fingerprint.
+    doc_before["vulnerabilities"][0]["fingerprint"] = "0" * 32
+    before.write_text(json.dumps(doc_before))
+    proc = cli("scan", function, "-l", layer, "--advisories", SUBSET, "--baseline", before, "-f", "json", cwd=tmp_path)
+    doc = json.loads(proc.stdout)
+    statuses = [v["baseline"] for v in doc["vulnerabilities"]]
+    # New: the shadowed urllib3 copy's two findings, and the finding whose fingerprint changed.
+    assert statuses.count("new") == 3 and statuses.count("unchanged") == 13
+    assert doc["baseline"]["new"] == 3 and doc["baseline"]["unchanged"] == 13
+    assert [f["fingerprint"] for f in doc["baseline"]["fixed"]] == ["0" * 32]
+    # --new-only: only the 3 new findings count; none is critical, one is high (urllib3 8.1).
+    base = ("scan", function, "-l", layer, "--advisories", SUBSET, "--baseline", before, "--new-only")
+    assert cli(*base, "--fail-on", "critical", cwd=tmp_path).returncode == 0
+    assert cli(*base, "--fail-on", "high", cwd=tmp_path).returncode == 1
+    assert cli("scan", function, "--source", "skip", "--new-only").returncode == 2
+
+
+def test_several_outputs_in_one_run(demo: tuple[Path, Path], tmp_path: Path) -> None:
+    function, layer = demo
+    md, js = tmp_path / "summary.md", tmp_path / "r.json"
+    proc = cli(
+        "scan", function, "-l", layer, "--advisories", SUBSET, "-o", "table", "-o", f"markdown={md}",
+        "-o", f"json={js}", cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+    assert "Vulnerabilities" in proc.stdout
+    text = md.read_text()
+    assert text.startswith("## depscan: `function.zip`\n\n:x: **16 known vulnerabilities**")
+    assert "| urllib3 (shadowed copy) | 1.26.5 |" in text
+    assert json.loads(js.read_text())["summary"]["vulnerabilities"] == 16
+    proc = cli("scan", function, "-o", "json", "-o", "table", "--source", "skip")
+    assert proc.returncode == 2 and "only one report can go to stdout" in proc.stderr
+    proc = cli("scan", function, "-o", "yaml=x.yaml", "--source", "skip")
+    assert proc.returncode == 2 and "unknown --output format 'yaml'" in proc.stderr
