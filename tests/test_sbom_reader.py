@@ -12,7 +12,8 @@ SBOMS = Path(__file__).resolve().parent.parent / "fixtures" / "sboms"
 
 def test_cyclonedx_json_from_another_tool() -> None:
     contents = read_sbom(SBOMS / "syft-like.cdx.json")
-    assert (contents.format, contents.spec_version, contents.subject) == ("cyclonedx-json", "1.5", "registry.example/app")
+    facts = (contents.format, contents.spec_version, contents.subject)
+    assert facts == ("cyclonedx-json", "1.5", "registry.example/app")
     assert [(c.normalized_name, c.version, c.found_by) for c in contents.components] == [
         ("requests", "2.19.1", "sbom"),
         ("six", "1.16.0", "sbom"),
