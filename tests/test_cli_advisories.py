@@ -147,3 +147,23 @@ def test_db_update_rejects_a_corrupted_download(tmp_path: Path) -> None:
     responses.replace(responses.GET, "https://mirror.example/PyPI/all.zip", status=503)
     result = CliRunner().invoke(app, ["db", "update", "--db", str(db), "--url", "https://mirror.example"])
     assert result.exit_code == 4 and "HTTP 503" in result.output
+
+
+SHARED = REPO.parent / "shared" / "advisories" / "osv-pypi-pysec-2024-10-10.zip"
+
+
+@pytest.mark.skipif(not SHARED.is_file(), reason="../shared/advisories is not beside this checkout")
+def test_demo_against_the_whole_real_advisory_database(demo: tuple[Path, Path], tmp_path: Path) -> None:
+    function, layer = demo
+    db = tmp_path / "full.sqlite"
+    proc = cli("db", "import", SHARED, "--db", db)
+    assert proc.returncode == 0 and "2661 records imported, 0 skipped" in proc.stderr
+    proc = cli("scan", function, "-l", layer, "--db", db, "-f", "json", cwd=tmp_path)
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert doc["advisory_data"]["records"] == 2661
+    # The whole database finds exactly what the subset (all records of these packages) finds.
+    subset = json.loads(cli("scan", function, "-l", layer, "--advisories", SUBSET, "-f", "json", cwd=tmp_path).stdout)
+    assert sorted(v["fingerprint"] for v in doc["vulnerabilities"]) == sorted(
+        v["fingerprint"] for v in subset["vulnerabilities"]
+    )
