@@ -24,12 +24,12 @@ from typing import Any
 
 from depscan.advisories.backend import AdvisoryBackend, AdvisoryError, LookupResult, PackageQuery
 from depscan.advisories.osv_schema import OSVError, parse_osv
-from depscan.advisories.ranges import is_affected
+from depscan.advisories.ranges import compact, compact_affects, is_affected
 from depscan.errors import ArtifactError
 from depscan.hashing import file_sha256
 from depscan.models import Advisory, AdvisoryData
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_RECORD_BYTES = 8 * 1024 * 1024  # an OSV record is a few KB; a huge one is not a record
 
 _SCHEMA = """
@@ -50,7 +50,10 @@ CREATE TABLE advisories(
     source_id INTEGER NOT NULL REFERENCES sources(id),
     record BLOB NOT NULL
 );
-CREATE TABLE packages(ecosystem TEXT NOT NULL, name TEXT NOT NULL, advisory_id TEXT NOT NULL);
+-- One row per (advisory, package) with what matching needs of that package's affected[] entries
+-- (ranges.compact: versions, their canonical forms, ranges) as JSON: a lookup evaluates these and
+-- parses the full record only for advisories that match.
+CREATE TABLE packages(ecosystem TEXT NOT NULL, name TEXT NOT NULL, advisory_id TEXT NOT NULL, affected TEXT NOT NULL);
 CREATE INDEX packages_by_name ON packages(ecosystem, name);
 CREATE INDEX packages_by_advisory ON packages(advisory_id);
 """
@@ -206,8 +209,14 @@ def _import_one(conn: sqlite3.Connection, source: Path) -> ImportReport:
             "INSERT OR REPLACE INTO advisories(id, modified, withdrawn, source_id, record) VALUES (?, ?, ?, ?, ?)",
             (advisory.id, advisory.modified, advisory.withdrawn, source_id, zlib.compress(json.dumps(raw).encode())),
         )
-        keys = {(a.ecosystem, a.normalized_name) for a in advisory.affected if a.normalized_name}
-        conn.executemany("INSERT INTO packages VALUES (?, ?, ?)", [(e, n, advisory.id) for e, n in keys])
+        by_package: dict[tuple[str, str], list[Any]] = {}
+        for parsed in advisory.affected:
+            if parsed.normalized_name:
+                by_package.setdefault((parsed.ecosystem, parsed.normalized_name), []).append(compact(parsed))
+        conn.executemany(
+            "INSERT INTO packages VALUES (?, ?, ?, ?)",
+            [(e, n, advisory.id, json.dumps(entries)) for (e, n), entries in by_package.items()],
+        )
         records += 1
         if newest is None or advisory.modified > newest:
             newest = advisory.modified
@@ -290,31 +299,48 @@ class OfflineDatabase(AdvisoryBackend):
         inputs = tuple(f"{s.location} sha256:{s.sha256 or '-'}" for s in self.sources())
         return AdvisoryData(f"offline:{self.path}", int(count), newest, inputs)
 
+    def advisory(self, ident: str) -> Advisory:
+        """One full record, parsed once per database connection."""
+        advisory = self._parsed.get(ident)
+        if advisory is None:
+            row = self._conn.execute("SELECT record FROM advisories WHERE id = ?", (ident,)).fetchone()
+            if row is None:
+                raise DatabaseError(f"{self.path}: advisory {ident} is indexed but missing")
+            advisory = parse_osv(json.loads(zlib.decompress(row[0])), f"offline:{self.path.name}")
+            self._parsed[ident] = advisory
+        return advisory
+
     def advisories_for(self, ecosystem: str, name: str) -> list[Advisory]:
         """Every non-withdrawn advisory naming the package (any version)."""
+        return [self.advisory(ident) for ident, _entries in self._entries_for(ecosystem, name)]
+
+    def _entries_for(self, ecosystem: str, name: str) -> list[tuple[str, list[Any]]]:
         rows = self._conn.execute(
-            "SELECT a.id, a.record FROM packages p JOIN advisories a ON a.id = p.advisory_id "
-            "WHERE p.ecosystem = ? AND p.name = ? AND a.withdrawn IS NULL ORDER BY a.id",
+            "SELECT p.advisory_id, p.affected FROM packages p JOIN advisories a ON a.id = p.advisory_id "
+            "WHERE p.ecosystem = ? AND p.name = ? AND a.withdrawn IS NULL ORDER BY p.advisory_id",
             (ecosystem, name),
         ).fetchall()
         out = []
-        for ident, blob in rows:
-            advisory = self._parsed.get(ident)
-            if advisory is None:
-                advisory = parse_osv(json.loads(zlib.decompress(blob)), f"offline:{self.path.name}")
-                self._parsed[ident] = advisory
-            out.append(advisory)
+        for ident, text in rows:
+            entries = json.loads(text)
+            for entry in entries:  # written by this module; checked so a damaged file is an error
+                entry["versions"], entry["canonical"] = frozenset(entry["versions"]), frozenset(entry["canonical"])
+            out.append((ident, entries))
         return out
 
     def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
         result = LookupResult(data=self.info())
-        by_name: dict[tuple[str, str], list[Advisory]] = {}
+        by_name: dict[tuple[str, str], list[tuple[str, list[Any]]]] = {}
         try:
             for query in queries:
                 key = (query.ecosystem, query.name)
                 if key not in by_name:
-                    by_name[key] = self.advisories_for(*key)
-                result.affected[query] = [adv for adv in by_name[key] if affects(adv, query)]
-        except (sqlite3.Error, zlib.error, ValueError, OSVError) as e:
+                    by_name[key] = self._entries_for(*key)
+                result.affected[query] = [
+                    self.advisory(ident)
+                    for ident, entries in by_name[key]
+                    if any(compact_affects(query.version, entry) for entry in entries)
+                ]
+        except (sqlite3.Error, zlib.error, ValueError, KeyError, TypeError, OSVError) as e:
             raise DatabaseError(f"{self.path}: advisory database unreadable ({e})") from e
         return result

@@ -76,7 +76,7 @@ def parse_osv(record: Any, source: str) -> Advisory:
     affected_raw = record.get("affected") or []
     if not isinstance(affected_raw, list):
         raise OSVError(f"{where}: affected must be a list")
-    affected = tuple(_affected(a, where) for a in affected_raw)
+    affected = tuple(parse_affected(a, where) for a in affected_raw)
     severity_raw = record.get("severity") or []
     if not isinstance(severity_raw, list):
         raise OSVError(f"{where}: severity must be a list")
@@ -104,7 +104,8 @@ def parse_osv(record: Any, source: str) -> Advisory:
     )
 
 
-def _affected(raw: Any, where: str) -> AffectedPackage:
+def parse_affected(raw: Any, where: str) -> AffectedPackage:
+    """One ``affected[]`` entry."""
     if not isinstance(raw, dict):
         raise OSVError(f"{where}: affected entries must be objects")
     package = raw.get("package") or {}

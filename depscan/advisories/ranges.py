@@ -17,12 +17,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
-from depscan.models import AffectedPackage, AffectedRange
+from depscan.models import AffectedPackage, AffectedRange, RangeEvent
 
 _ORDER = {"introduced": 0, "last_affected": 1, "fixed": 2, "limit": 3}
 
@@ -39,63 +41,106 @@ def parse_version(text: str) -> Version | None:
 _ZERO = Version("0")
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A range parsed once: limits, the sorted walk's events, and the intervals as written."""
+
+    limits: tuple[Version, ...]
+    opened_at_start: bool  # introduced "0": below every version, pre-releases of 0 included
+    walk: tuple[tuple[Version, int, str], ...]
+    intervals: tuple[tuple[Version | None, Version | None, bool], ...]  # (start, end, end inclusive)
+
+
+@lru_cache(maxsize=65536)
+def _prepare(rng: AffectedRange) -> _Prepared:
+    limits = []
+    opened_at_start = False
+    walk = []
+    intervals: list[tuple[Version | None, Version | None, bool]] = []
+    start: Version | None = None
+    opened = False
+    for event in rng.events:
+        zero = event.kind == "introduced" and event.value == "0"
+        parsed = None if zero else parse_version(event.value)
+        if event.kind == "limit":
+            if parsed is not None:
+                limits.append(parsed)
+            continue
+        if zero:
+            opened_at_start = True
+        elif parsed is not None:
+            walk.append((parsed, _ORDER[event.kind], event.kind))
+        # Intervals as written: each introduced closed by the next fixed / last_affected.
+        if event.kind == "introduced":
+            if opened:
+                intervals.append((start, None, False))  # the previous interval was never closed
+            opened = zero or parsed is not None  # an unparsable bound says nothing
+            start = parsed
+        elif opened:
+            opened = False
+            if parsed is not None:
+                intervals.append((start, parsed, event.kind == "last_affected"))
+    if opened:
+        intervals.append((start, None, False))
+    walk.sort(key=lambda e: (e[0], e[1]))
+    return _Prepared(tuple(limits), opened_at_start, tuple(walk), tuple(intervals))
+
+
 def in_range(version: Version, rng: AffectedRange) -> bool:
     """Whether ``version`` lies inside one ECOSYSTEM/SEMVER range."""
     if rng.type not in ("ECOSYSTEM", "SEMVER"):
         return False
-    limits = [parse_version(e.value) for e in rng.events if e.kind == "limit"]
-    valid_limits = [limit for limit in limits if limit is not None]
-    if valid_limits and not any(version < limit for limit in valid_limits):
+    prepared = _prepare(rng)
+    if prepared.limits and not any(version < limit for limit in prepared.limits):
         return False
-    return _sorted_walk(version, rng) or _written_intervals(version, rng)
-
-
-def _written_intervals(version: Version, rng: AffectedRange) -> bool:
-    start: Version | None = None
-    opened = False
-    for event in rng.events:
-        if event.kind == "introduced":
-            if opened and (start is None or version >= start):
-                return True  # the previous interval was never closed
-            opened = True
-            start = None if event.value == "0" else parse_version(event.value)
-            if start is None and event.value != "0":
-                opened = False  # unparsable bound: this interval says nothing
-        elif event.kind in ("fixed", "last_affected") and opened:
-            end = parse_version(event.value)
-            opened = False
-            if end is None:
-                continue
-            above = start is None or version >= start
-            below = version < end if event.kind == "fixed" else version <= end
-            if above and below:
-                return True
-    return opened and (start is None or version >= start)
-
-
-def _sorted_walk(version: Version, rng: AffectedRange) -> bool:
-    # ``introduced: "0"`` is below every version, pre-releases of 0 included (0.0.0b0 < Version("0")).
-    opened_at_start = False
-    events: list[tuple[Version, int, str]] = []
-    for event in rng.events:
-        if event.kind == "introduced" and event.value == "0":
-            opened_at_start = True
-            continue
-        parsed = parse_version(event.value)
-        if parsed is None or event.kind == "limit":
-            continue
-        events.append((parsed, _ORDER[event.kind], event.kind))
-    affected = opened_at_start
-    for value, _order, kind in sorted(events, key=lambda e: (e[0], e[1])):
+    # The schema's sorted walk ...
+    affected = prepared.opened_at_start
+    for value, _order, kind in prepared.walk:
         if kind == "introduced":
             if version >= value:
                 affected = True
         elif kind == "fixed":
             if version >= value:
                 affected = False
-        elif kind == "last_affected" and version > value:
+        elif version > value:  # last_affected
             affected = False
-    return affected
+    if affected:
+        return True
+    # ... or any interval as written.
+    for start, end, inclusive in prepared.intervals:
+        if (start is None or version >= start) and (
+            end is None or version < end or (inclusive and version <= end)
+        ):
+            return True
+    return False
+
+
+def compact(affected: AffectedPackage) -> dict[str, object]:
+    """What matching needs of an ``affected`` entry, precomputed once (at import): the versions
+    as written, their PEP 440 canonical forms, and the ranges that are not GIT."""
+    exact, canonical = _listed(affected.versions)
+    return {
+        "versions": sorted(exact),
+        "canonical": sorted(canonical),
+        "ranges": [[r.type, [[e.kind, e.value] for e in r.events]] for r in affected.ranges if r.type != "GIT"],
+    }
+
+
+def compact_affects(version: str, entry: Any) -> bool:
+    """``is_affected`` on a ``compact`` entry (as stored by the offline database)."""
+    if version in entry["versions"]:
+        return True
+    parsed = parse_version(version)
+    if parsed is None:
+        return False
+    if _canonical(version) in entry["canonical"]:
+        return True
+    return any(in_range(parsed, _range_of(rtype, tuple(map(tuple, events)))) for rtype, events in entry["ranges"])
+
+
+@lru_cache(maxsize=65536)
+def _range_of(rtype: str, events: tuple[tuple[str, str], ...]) -> AffectedRange:
+    return AffectedRange(rtype, tuple(RangeEvent(kind, value) for kind, value in events))  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=16384)
@@ -105,11 +150,15 @@ def _listed(versions: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
     ``canonicalize_version`` strips trailing zeros, so equal canonical strings are exactly
     PEP 440 equality (``1.0`` == ``1.0.0``), found by hashing instead of comparing one by one.
     """
-    canonical = set()
-    for listed in versions:
-        if parse_version(listed) is not None:
-            canonical.add(canonicalize_version(listed))
-    return frozenset(versions), frozenset(canonical)
+    canonical = {_canonical(listed) for listed in versions}
+    canonical.discard(None)
+    return frozenset(versions), frozenset(c for c in canonical if c is not None)
+
+
+@lru_cache(maxsize=65536)
+def _canonical(version: str) -> str | None:
+    parsed = parse_version(version)
+    return None if parsed is None else canonicalize_version(parsed)
 
 
 def is_affected(version: str, affected: AffectedPackage) -> bool:
@@ -120,7 +169,7 @@ def is_affected(version: str, affected: AffectedPackage) -> bool:
     parsed = parse_version(version)
     if parsed is None:
         return False
-    if canonicalize_version(parsed) in canonical:
+    if _canonical(version) in canonical:
         return True
     return any(in_range(parsed, rng) for rng in affected.ranges)
 
@@ -129,3 +178,9 @@ def fixed_versions(affected: AffectedPackage) -> tuple[str, ...]:
     """The ``fixed`` event values of the ECOSYSTEM/SEMVER ranges, in version order."""
     values = {e.value for r in affected.ranges if r.type != "GIT" for e in r.events if e.kind == "fixed"}
     return tuple(sorted(values, key=lambda v: (parse_version(v) is None, parse_version(v) or _ZERO, v)))
+
+
+def clear_caches() -> None:
+    """Forget every parsed version and range (benchmarks measure cold lookups with this)."""
+    for cached in (parse_version, _prepare, _listed, _canonical, _range_of):
+        cached.cache_clear()
