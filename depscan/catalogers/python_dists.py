@@ -139,7 +139,9 @@ def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> Py
     except MemberError as e:
         unknowns.append(Unknown(where, str(e)))
         return None
-    raw, _unparsed = parse_email(data)
+    # Only the header block: the body is the long description (often a whole README), which the
+    # inventory does not use and which costs most of the parsing time.
+    raw, _unparsed = parse_email(_headers_only(data))
     name = raw.get("name")
     version = raw.get("version")
     base = found.metadata_path.rsplit("/", 1)[-1]
@@ -175,6 +177,15 @@ def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> Py
     if found.kind == "dist-info":
         return _with_dist_info_files(view, dist, found, unknowns)
     return _with_egg_info_files(view, dist, found, unknowns)
+
+
+def _headers_only(data: bytes) -> bytes:
+    """The RFC 822 header block of a METADATA / PKG-INFO file (up to the first empty line)."""
+    for separator in (b"\n\n", b"\r\n\r\n"):
+        cut = data.find(separator)
+        if cut >= 0:
+            return data[: cut + len(separator)]
+    return data
 
 
 def _purl(normalized: str, version: str) -> str:
