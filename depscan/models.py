@@ -82,7 +82,7 @@ class PythonDist:
     purl: str
     found_by: Literal["python-dist-info", "python-egg-info", "sbom"]
     metadata_location: Location  # the METADATA / PKG-INFO file
-    metadata_sha256: str  # hex SHA-256 of that file's bytes
+    metadata_sha256: str | None  # hex SHA-256 of that file's bytes (None when read back from an SBOM)
     metadata_dir: str  # the .dist-info / .egg-info directory (or the egg-info file)
     site_root: str  # the directory holding it: the sys.path entry
     summary: str | None = None
@@ -262,7 +262,8 @@ class Finding:
 
         c = self.component
         key = f"{self.rule}|{self.id}|{c.purl}|{c.metadata_location.path}"
-        return hashlib.sha256(key.encode()).hexdigest()[:32]
+        # surrogatepass: tar member names that are not UTF-8 arrive as lone surrogates
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

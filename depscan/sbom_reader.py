@@ -11,7 +11,6 @@ layer), else ``sbom:<bom-ref or SPDXID>`` so every finding still points somewher
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,7 +109,7 @@ def _from_raw(path: Path, fmt: str, spec: str, subject: str | None, raws: list[_
                 purl=PackageURL(type="pypi", name=normalized, version=purl.version).to_string(),
                 found_by="sbom",
                 metadata_location=location,
-                metadata_sha256=hashlib.sha256(f"{path}|{raw.ref}".encode()).hexdigest(),
+                metadata_sha256=None,
                 metadata_dir=location.path,
                 site_root="",
             )

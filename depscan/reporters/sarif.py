@@ -1,0 +1,365 @@
+"""SARIF 2.1.0 (``--format sarif``) for GitHub code scanning and other SARIF viewers.
+
+Section numbers are those of the OASIS SARIF 2.1.0 specification
+(https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html). Everything written stays within
+the subset GitHub code scanning documents ("SARIF support for code scanning"): relative URIs only,
+``message.text`` on every result, ``help.text``, ``shortDescription`` and ``fullDescription`` on
+every rule (at most 1024 characters each), rule ids of at most 255 characters, one location per
+result with a region.
+
+- One run (3.14), tool ``depscan`` (3.19). Rules (3.49): one per advisory group, its id the group's
+  primary OSV id, and one per policy rule: ``depscan/unreadable`` (an unknown: metadata that could
+  not be read, so the inventory is incomplete) and ``depscan/unchecked`` (a component whose advisory
+  lookup failed). ``security-severity`` (a GitHub property) is the CVSS base score when one is known;
+  without it GitHub shows the result's ``level`` instead of a security severity.
+- Results (3.27): one per finding, level from severity (critical/high -> error, medium -> warning,
+  low/unknown -> note). Ignored findings are kept, with ``suppressions`` (3.27.23) of kind ``external``
+  (the ignore lives in ``.depscan.toml``, not in the scanned files).
+- Locations (3.28): the METADATA file of the affected copy, as a URI relative to the artifact root
+  (``uriBaseId`` ARTIFACTROOT, declared in ``originalUriBaseIds`` (3.14.14) without an absolute URI:
+  the artifact is a zip or an image, not a directory a viewer could open). The layer, when there is
+  one, is in the location's ``properties``. The region is line 1: GitHub requires ``startLine``; the
+  file is not in the repository, so nothing finer is useful.
+- ``partialFingerprints`` (3.27.17): ``depscanFingerprint/v1`` is ``Finding.fingerprint`` (advisory id,
+  purl, METADATA path; not the layer, whose digest or zip name changes with every rebuild). GitHub
+  only reads ``primaryLocationLineHash``, and computes it from the file's lines when absent, which it
+  cannot do for a file inside an artifact; the same stable value is therefore given as
+  ``primaryLocationLineHash`` so alerts are tracked across runs.
+
+Requirement-file locations (``requirements.txt`` line of a repository scan) would give GitHub a file in
+the repository to annotate; there is no declared-requirements cataloger yet, so every location is a
+METADATA path inside the artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+from urllib.parse import quote
+
+from depscan.advisories.ranges import parse_version
+from depscan.models import BaselineDiff, Finding, Level, PythonDist, ScanResult, Status, Unknown
+from depscan.reporters import ReportOptions
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"  # as in GitHub's SARIF examples
+INFORMATION_URI = "https://pypi.org/project/pydepscan/"
+URI_BASE = "ARTIFACTROOT"
+FINGERPRINT_KEY = "depscanFingerprint/v1"
+UNREADABLE_RULE = "depscan/unreadable"
+UNCHECKED_RULE = "depscan/unchecked"
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_MAX_TEXT = 1024  # GitHub: shortDescription.text and fullDescription.text
+_MAX_RULE_ID = 255  # GitHub: reportingDescriptor id and name
+
+_LEVEL = {
+    Level.CRITICAL: "error",
+    Level.HIGH: "error",
+    Level.MEDIUM: "warning",
+    Level.LOW: "note",
+    Level.UNKNOWN: "note",
+}
+
+
+def sarif_level(level: Level) -> str:
+    """The SARIF ``level`` (3.27.10) for a finding's severity."""
+    return _LEVEL[level]
+
+
+def smallest_fix(installed: str, fixed_versions: tuple[str, ...]) -> str | None:
+    """The smallest fixed version above ``installed`` (PEP 440 order), or None when none is known."""
+    current = parse_version(installed)
+    candidates = [(v, text) for text in fixed_versions if (v := parse_version(text)) is not None]
+    if current is not None:
+        candidates = [(v, text) for v, text in candidates if v > current]
+    return min(candidates)[1] if candidates else None
+
+
+def fix_text(finding: Finding) -> str:
+    """``Upgrade <name> to <version>.``, or what is known when that cannot be said."""
+    component = finding.component
+    fix = smallest_fix(component.version, finding.fixed_versions)
+    if fix is not None:
+        return f"Upgrade {component.name} to {fix}."
+    if finding.fixed_versions:
+        return f"Fixed in {', '.join(finding.fixed_versions)}; none is above the installed {component.version}."
+    return "No fixed version is known."
+
+
+def _clip(text: str, limit: int = _MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _rule_id(text: str) -> str:
+    """Rule ids longer than GitHub accepts keep a readable prefix and a hash of the whole id."""
+    if len(text) <= _MAX_RULE_ID:
+        return text
+    return text[: _MAX_RULE_ID - 17] + "-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _score_text(score: float | None) -> str | None:
+    # GitHub: a string, greater than 0.0 up to 10.0; anything else means "no security severity".
+    return None if score is None or not 0.0 < score <= 10.0 else f"{score:.1f}"
+
+
+def _vulnerability_rule(rule_id: str, findings: list[Finding]) -> dict[str, Any]:
+    first = findings[0]
+    advisory = first.advisories[0] if first.advisories else None
+    summary = first.summary or (advisory.summary if advisory and advisory.summary else "") or rule_id
+    details = (advisory.details if advisory and advisory.details else None) or summary
+    aliases = [i for i in first.ids if i != first.id]
+    fixes: list[str] = []
+    for finding in findings:
+        line = f"{finding.component.name} {finding.component.version}: {fix_text(finding)}"
+        if line not in fixes:
+            fixes.append(line)
+    help_lines = [summary]
+    if aliases:
+        help_lines.append("Also known as " + ", ".join(aliases) + ".")
+    help_lines += fixes
+    references = list(dict.fromkeys(advisory.references)) if advisory else []
+    markdown = [summary, ""]
+    if aliases:
+        markdown += ["Also known as " + ", ".join(aliases) + ".", ""]
+    markdown += [f"- {line}" for line in fixes]
+    if references:
+        markdown += ["", "References:", ""] + [f"- <{ref}>" for ref in references]
+    scores = [f.score for f in findings if f.score is not None]
+    worst = max(findings, key=lambda f: f.level.rank).level
+    properties: dict[str, Any] = {"tags": ["security", "vulnerability"], "precision": "high"}
+    security_severity = _score_text(max(scores) if scores else None)
+    if security_severity is not None:
+        properties["security-severity"] = security_severity
+    return {
+        "id": rule_id,
+        "shortDescription": {"text": _clip(summary)},
+        "fullDescription": {"text": _clip(details)},
+        "defaultConfiguration": {"level": sarif_level(worst)},
+        "help": {"text": "\n".join(help_lines), "markdown": "\n".join(markdown)},
+        "helpUri": f"https://osv.dev/vulnerability/{first.id}",
+        "properties": properties,
+    }
+
+
+_POLICY_RULES: dict[str, dict[str, Any]] = {
+    UNREADABLE_RULE: {
+        "id": UNREADABLE_RULE,
+        "name": "UnreadableMetadata",
+        "shortDescription": {"text": "Metadata that could not be read: the inventory is incomplete"},
+        "fullDescription": {
+            "text": "depscan found distribution metadata (or an archive member) it could not read or parse. "
+            "Whatever it describes is missing from the inventory and was not checked for vulnerabilities."
+        },
+        "defaultConfiguration": {"level": "warning"},
+        "help": {
+            "text": "Inspect the file named in the result: repair or remove the broken metadata, or rebuild the "
+            "artifact, so every installed distribution can be inventoried and checked."
+        },
+        "properties": {"tags": ["completeness"], "precision": "very-high", "problem.severity": "warning"},
+    },
+    UNCHECKED_RULE: {
+        "id": UNCHECKED_RULE,
+        "name": "AdvisoryLookupFailed",
+        "shortDescription": {"text": "A component whose advisory lookup failed"},
+        "fullDescription": {
+            "text": "The advisory source could not be queried for this component, so its vulnerabilities are "
+            "unknown. The absence of vulnerability results for it means nothing."
+        },
+        "defaultConfiguration": {"level": "warning"},
+        "help": {"text": "Run the scan again (with --osv-retries, or against an offline advisory database)."},
+        "properties": {"tags": ["completeness"], "precision": "very-high", "problem.severity": "warning"},
+    },
+}
+
+
+def relative_uri(path: str) -> str:
+    """A POSIX path inside the artifact as a relative URI reference (RFC 3986): spaces, ``%``, ``#``,
+    ``?``, non-ASCII and ``:`` (which would read as a scheme in a first segment) percent-encoded; a lone
+    surrogate (an undecodable name in a tar) becomes U+FFFD."""
+    return quote(_SURROGATE.sub("\ufffd", path), safe="/!$&'()*+,;=@")
+
+
+def _location(path: str, layer: str | None, note: str | None = None) -> dict[str, Any]:
+    location: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": relative_uri(path), "uriBaseId": URI_BASE},
+            "region": {"startLine": 1},
+        }
+    }
+    if note:
+        location["message"] = {"text": note}
+    if layer is not None:
+        location["properties"] = {"layer": layer}
+    return location
+
+
+def _where(path: str, layer: str | None) -> str:
+    return path if layer is None else f"{path} in {layer}"
+
+
+def _component_properties(dist: PythonDist) -> dict[str, Any]:
+    return {"name": dist.name, "version": dist.version, "purl": dist.purl, "status": dist.status.value}
+
+
+def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | None) -> dict[str, Any]:
+    dist = finding.component
+    loc = dist.metadata_location
+    aliases = [i for i in finding.ids if i != finding.id]
+    also = f" ({', '.join(aliases)})" if aliases else ""
+    # GitHub titles the alert with the first sentence: package, version and ids come first, then the fix.
+    parts = [f"{dist.name} {dist.version} is affected by {finding.id}{also}.", fix_text(finding)]
+    summary = finding.summary.strip()
+    if summary:
+        parts.append(summary if summary.endswith((".", "\u2026")) else summary + ".")
+    parts.append(f"Found at {_where(loc.path, loc.layer)}.")
+    if dist.status is Status.SHADOWED:
+        parts.append("This copy is shadowed: the runtime imports another one.")
+    text = " ".join(parts)
+    result: dict[str, Any] = {
+        "ruleId": _rule_id(finding.id),
+        "ruleIndex": rule_index,
+        "level": sarif_level(finding.level),
+        "message": {"text": text},
+        "locations": [_location(loc.path, loc.layer, f"{dist.name} {dist.version} metadata")],
+        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint, "primaryLocationLineHash": finding.fingerprint},
+        "properties": {
+            "ids": list(finding.ids),
+            "severity": finding.level.value,
+            "fixedVersions": list(finding.fixed_versions),
+            "component": _component_properties(dist),
+        },
+    }
+    if finding.score is not None:
+        result["properties"]["score"] = finding.score
+    if finding.vector is not None:
+        result["properties"]["vector"] = finding.vector
+    if baseline is not None:  # --baseline: 3.27.24 (GitHub ignores it; other viewers filter on it)
+        result["baselineState"] = "new" if finding.fingerprint in baseline.new else "unchanged"
+    if finding.suppressed is not None:
+        ignore = finding.suppressed
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": ignore.reason,
+                "properties": {"ignoreId": ignore.id, "expires": ignore.expires},
+            }
+        ]
+    return result
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _unknown_result(unknown: Unknown, rule_index: int) -> dict[str, Any]:
+    loc = unknown.location
+    key = _fingerprint(UNREADABLE_RULE, loc.path)  # not the layer: see Finding.fingerprint
+    return {
+        "ruleId": UNREADABLE_RULE,
+        "ruleIndex": rule_index,
+        "level": "warning",
+        "message": {"text": f"Could not read {_where(loc.path, loc.layer)}: {unknown.reason}. Not inventoried."},
+        "locations": [_location(loc.path, loc.layer)],
+        "partialFingerprints": {FINGERPRINT_KEY: key, "primaryLocationLineHash": key},
+    }
+
+
+def _unchecked_result(dist: PythonDist, why: str, rule_index: int) -> dict[str, Any]:
+    loc = dist.metadata_location
+    key = _fingerprint(UNCHECKED_RULE, dist.purl, loc.path)
+    return {
+        "ruleId": UNCHECKED_RULE,
+        "ruleIndex": rule_index,
+        "level": "warning",
+        "message": {"text": f"Advisories for {dist.name} {dist.version} could not be checked: {why}."},
+        "locations": [_location(loc.path, loc.layer)],
+        "partialFingerprints": {FINGERPRINT_KEY: key, "primaryLocationLineHash": key},
+        "properties": {"component": _component_properties(dist)},
+    }
+
+
+def _notifications(result: ScanResult) -> list[dict[str, Any]]:
+    """The invocation's (3.20) ``toolExecutionNotifications``: what limits the run's completeness."""
+    notes: list[dict[str, Any]] = []
+    if result.advisory_data is None:
+        notes.append(
+            {"level": "warning", "message": {"text": "Advisories were not checked: no vulnerability results."}}
+        )
+    notes += [{"level": "warning", "message": {"text": w}} for w in result.warnings]
+    notes += [{"level": "note", "message": {"text": n}} for n in result.notes]
+    return notes
+
+
+def document(result: ScanResult) -> dict[str, Any]:
+    """The SARIF log as a dict."""
+    rules: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    groups: dict[str, list[Finding]] = {}
+    for finding in result.findings:
+        groups.setdefault(_rule_id(finding.id), []).append(finding)
+    for rule_id, findings in groups.items():
+        index[rule_id] = len(rules)
+        rules.append(_vulnerability_rule(rule_id, findings))
+    results = [_finding_result(f, index[_rule_id(f.id)], result.baseline) for f in result.findings]
+
+    dists = [c for c in result.components if isinstance(c, PythonDist)]
+    unchecked = [(d, why) for purl, why in result.unchecked for d in dists if d.purl == purl]
+    for rule_id, present in ((UNREADABLE_RULE, bool(result.unknowns)), (UNCHECKED_RULE, bool(unchecked))):
+        if present:
+            index[rule_id] = len(rules)
+            rules.append(_POLICY_RULES[rule_id])
+    results += [_unknown_result(u, index[UNREADABLE_RULE]) for u in result.unknowns]
+    results += [_unchecked_result(d, why, index[UNCHECKED_RULE]) for d, why in unchecked]
+
+    artifact = result.artifact
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "depscan",
+                "version": result.tool_version or _own_version(),
+                "informationUri": INFORMATION_URI,
+                "rules": rules,
+            }
+        },
+        "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": _notifications(result)}],
+        "originalUriBaseIds": {
+            URI_BASE: {
+                "description": {
+                    "text": f"The root of the scanned artifact {artifact.path} ({artifact.kind}); "
+                    "paths are those the runtime sees."
+                }
+            }
+        },
+        "results": results,
+        "properties": {
+            "artifact": {
+                "path": artifact.path,
+                "kind": artifact.kind,
+                "layers": list(artifact.layers),
+                "sha256": artifact.sha256,
+            },
+            "advisoryData": None
+            if result.advisory_data is None
+            else {
+                "source": result.advisory_data.source,
+                "records": result.advisory_data.records,
+                "newestModified": result.advisory_data.newest_modified,
+            },
+        },
+    }
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def _own_version() -> str:
+    from depscan import __version__
+
+    return __version__
+
+
+def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
+    """``--format sarif``: a SARIF 2.1.0 log with one run (3.13 sarifLog, 3.14 run)."""
+    text = json.dumps(document(result), indent=2, ensure_ascii=False) + "\n"
+    return _SURROGATE.sub("\ufffd", text).encode("utf-8")  # lone surrogates (hostile metadata) cannot be UTF-8
