@@ -103,3 +103,26 @@ def test_several_outputs_in_one_run(demo: tuple[Path, Path], tmp_path: Path) -> 
     assert proc.returncode == 2 and "only one report can go to stdout" in proc.stderr
     proc = cli("scan", function, "-o", "yaml=x.yaml", "--source", "skip")
     assert proc.returncode == 2 and "unknown --output format 'yaml'" in proc.stderr
+
+
+@pytest.mark.parametrize("fmt", ["cyclonedx-json", "cyclonedx-xml", "spdx-json"])
+def test_scan_then_rescan_the_stored_sbom_finds_the_same(demo: tuple[Path, Path], tmp_path: Path, fmt: str) -> None:
+    function, layer = demo
+    sbom, report = tmp_path / f"sbom.{fmt}", tmp_path / "scan.json"
+    proc = cli("scan", function, "-l", layer, "--advisories", SUBSET, "-o", f"{fmt}={sbom}", "-o", f"json={report}",
+               cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    proc = cli("rescan", sbom, "--advisories", SUBSET, "-f", "json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    rescanned = json.loads(proc.stdout)
+    scanned = json.loads(report.read_text())
+
+    def pairs(doc: dict[str, object]) -> set[tuple[str, str]]:
+        return {(v["component"]["purl"], v["id"]) for v in doc["vulnerabilities"]}  # type: ignore[attr-defined,index]
+
+    assert pairs(rescanned) == pairs(scanned)
+    assert len(rescanned["components"]) == 8
+    if fmt.startswith("cyclonedx"):  # evidence keeps each copy's path: the same fingerprints as the scan
+        assert {v["fingerprint"] for v in rescanned["vulnerabilities"]} == {
+            v["fingerprint"] for v in scanned["vulnerabilities"]
+        }

@@ -30,6 +30,8 @@ _REPORTERS: dict[str, tuple[str, str]] = {
     "json": ("depscan.reporters.json_", "render"),
     "pip-audit-json": ("depscan.reporters.pip_audit_json", "render"),
     "markdown": ("depscan.reporters.markdown", "render"),
+    "cyclonedx-json": ("depscan.reporters.cyclonedx", "render_json"),
+    "cyclonedx-xml": ("depscan.reporters.cyclonedx", "render_xml"),
     "spdx-json": ("depscan.reporters.spdx", "render"),
     "sarif": ("depscan.reporters.sarif", "render"),
 }

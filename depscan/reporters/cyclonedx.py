@@ -1,0 +1,835 @@
+"""CycloneDX SBOMs (``--format cyclonedx-json`` / ``cyclonedx-xml``), spec 1.6 by default, 1.5 and 1.4 on request.
+
+Built with cyclonedx-python-lib, which serializes each spec version (and drops what a version lacks).
+What goes where:
+
+* ``metadata``: depscan as the tool, the scan time, the scanned artifact as the root component
+  (``application``; ``container`` for images and layers, ``library`` for a wheel; SHA-256 of the input
+  file when computed; properties ``depscan:artifact:kind``, ``depscan:artifact:size`` and
+  ``depscan:artifact:layer:<n>``, ``n`` from 1, lowest layer first); properties saying which advisory
+  data the scan was matched against (``depscan:advisories:checked``, ``:source``, ``:records``,
+  ``:newest_modified``), which marker environment the dependency graph was evaluated for
+  (``depscan:environment:*``, see ``depscan.environment``), and the scan's unknowns, warnings and notes,
+  so a reader knows what the inventory may be missing.
+* ``components``: one ``library`` per copy of a Python distribution. A distribution present twice
+  (a layer's urllib3 shadowed by the function's) is two components.
+* ``dependencies``: ``Requires-Dist`` edges whose markers hold for the artifact's interpreter, to
+  components present in the artifact (the used copy when there are several). The root depends on the
+  used distributions nothing else requires; shadowed copies are never imported, so nothing links them.
+* ``vulnerabilities``: one per advisory group (OSV id and aliases), ``affects`` listing every copy it
+  was found in (a group is split only when its copies differ in being ignored).
+
+**bom-refs** are the component's purl with a ``package-id`` qualifier: the first 16 hex digits of the
+SHA-256 of ``purl|layer|metadata path`` (``pkg:pypi/urllib3@1.26.5?package-id=...``). They are stable
+from scan to scan of the same artifact (no random part), unique per copy even when two copies share
+name and version, still read as the package they name, and are the convention other scanners use,
+so tools that key on it keep working. A path suffix was the alternative: readable, but for images it
+carries a 71-character layer digest and makes refs unwieldy. The root is ``artifact:<file name>``,
+vulnerabilities ``vulnerability:<id>`` (``...:ignored`` for the ignored part of a split group).
+
+**Ignored findings** (``.depscan.toml``) get ``analysis.state = not_affected``, ``analysis.detail`` the
+rule's reason, id and expiry verbatim, and ``depscan:ignored:*`` properties. ``not_affected`` is what
+depscan itself does with them (an ignored finding never fails a run) and what VEX consumers act on
+(they hide it). ``in_triage`` would say the finding is still being investigated, i.e. open, which
+contradicts the user's decision. No ``justification``: an ignore rule has free text, and picking one
+of CycloneDX's justification codes for it would put words in the user's mouth.
+
+**Repairs.** Everything in a scan comes from the artifact, so any text may be hostile to a schema:
+characters XML cannot carry are replaced by U+FFFD, line breaks in one-line fields by spaces, over-long
+versions cut, unparseable dates, URLs, hashes and purls dropped. Each repair is reported as a warning:
+``render_json_with_warnings`` / ``render_xml_with_warnings`` return them; ``render_json`` /
+``render_xml`` (the reporter entry points) log them on the ``depscan.reporters.cyclonedx`` logger, which
+prints to stderr without any logging setup. One distribution that cannot be described costs its details
+(it stays as name and version, with a warning), never the document.
+
+Licenses: PEP 639 ``License-Expression`` when present (normalized with ``license-expression``),
+otherwise the ``License`` field when it is a valid SPDX expression, and ``License ::`` classifiers
+that name exactly one SPDX license. Anything else (``Apache 2.0``, ``BSD``, a pasted license file) is
+kept as a named license (its first line as the name, the whole text attached when longer): never dropped.
+
+Native libraries (``.so`` files) are not in the model yet; when the model grows them, they become
+components of their own here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import posixpath
+import re
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from urllib.parse import quote
+
+from cyclonedx.exception.model import InvalidUriException
+from cyclonedx.model import AttachedText, HashAlgorithm, HashType, Property, XsUri
+from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
+from cyclonedx.model.dependency import Dependency
+from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus, ImpactAnalysisState
+from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
+from cyclonedx.model.tool import ToolRepository
+from cyclonedx.model.vulnerability import (
+    BomTarget,
+    BomTargetVersionRange,
+    Vulnerability,
+    VulnerabilityAdvisory,
+    VulnerabilityAnalysis,
+    VulnerabilityRating,
+    VulnerabilityReference,
+    VulnerabilityScoreSource,
+    VulnerabilitySeverity,
+    VulnerabilitySource,
+)
+from cyclonedx.output import make_outputter
+from cyclonedx.schema import OutputFormat, SchemaVersion
+from cyclonedx.spdx import fixup_id, is_supported_id
+from license_expression import ExpressionError, get_spdx_licensing  # type: ignore[import-untyped]
+from packageurl import PackageURL
+from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from depscan.environment import marker_environment
+from depscan.models import Advisory, Finding, Level, Location, PythonDist, ScanResult, Status, Suppression
+from depscan.reporters import ReportOptions
+
+logger = logging.getLogger(__name__)
+
+_Warn = Callable[[str], None]
+
+SPEC_VERSIONS: dict[str, SchemaVersion] = {
+    "1.6": SchemaVersion.V1_6,
+    "1.5": SchemaVersion.V1_5,
+    "1.4": SchemaVersion.V1_4,
+}
+
+CONTAINER_KINDS = frozenset({"docker-archive", "oci-archive", "oci-dir", "oci", "layer-tar"})
+
+_JSON_HEAD = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata")
+
+MAX_VERSION = 1024  # the CycloneDX 1.6 schema's limit for a version string
+_NAME_LIMIT = 120  # a license text longer than this (or multi-line) is named by its first line, text attached
+
+# Characters XML 1.0 cannot carry at all (and lone surrogates, which UTF-8 cannot encode).
+_UNREPRESENTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_LINE_BREAKS = re.compile(r"[\t\r\n]+")
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+# ``License ::`` classifiers that name exactly one SPDX license. Others ("BSD License", "Apache
+# Software License", "GNU General Public License v3 (GPLv3)": which version, "only" or "or later"?)
+# are ambiguous and are kept by name.
+_CATEGORY_CLASSIFIERS = frozenset({"License :: OSI Approved", "License :: DFSG approved"})  # no license named
+_OSI = "License :: OSI Approved :: "
+_CLASSIFIER_SPDX = {
+    "License :: Aladdin Free Public License (AFPL)": "Aladdin",
+    "License :: CC0 1.0 Universal (CC0 1.0) Public Domain Dedication": "CC0-1.0",
+    "License :: CeCILL-B Free Software License Agreement (CECILL-B)": "CECILL-B",
+    "License :: CeCILL-C Free Software License Agreement (CECILL-C)": "CECILL-C",
+    **{_OSI + name: spdx for name, spdx in {
+        "Attribution Assurance License": "AAL",
+        "Blue Oak Model License (BlueOak-1.0.0)": "BlueOak-1.0.0",
+        "Boost Software License 1.0 (BSL-1.0)": "BSL-1.0",
+        "CEA CNRS Inria Logiciel Libre License, version 2.1 (CeCILL-2.1)": "CECILL-2.1",
+        "CMU License (MIT-CMU)": "MIT-CMU",
+        "Common Development and Distribution License 1.0 (CDDL-1.0)": "CDDL-1.0",
+        "Eclipse Public License 1.0 (EPL-1.0)": "EPL-1.0",
+        "Eclipse Public License 2.0 (EPL-2.0)": "EPL-2.0",
+        "Educational Community License, Version 2.0 (ECL-2.0)": "ECL-2.0",
+        "European Union Public Licence 1.0 (EUPL 1.0)": "EUPL-1.0",
+        "European Union Public Licence 1.1 (EUPL 1.1)": "EUPL-1.1",
+        "European Union Public Licence 1.2 (EUPL 1.2)": "EUPL-1.2",
+        "GNU Affero General Public License v3 or later (AGPLv3+)": "AGPL-3.0-or-later",
+        "GNU General Public License v2 or later (GPLv2+)": "GPL-2.0-or-later",
+        "GNU General Public License v3 or later (GPLv3+)": "GPL-3.0-or-later",
+        "GNU Lesser General Public License v2 or later (LGPLv2+)": "LGPL-2.0-or-later",
+        "GNU Lesser General Public License v3 or later (LGPLv3+)": "LGPL-3.0-or-later",
+        "Historical Permission Notice and Disclaimer (HPND)": "HPND",
+        "ISC License (ISCL)": "ISC",
+        "MIT License": "MIT",
+        "MIT No Attribution License (MIT-0)": "MIT-0",
+        "MirOS License (MirOS)": "MirOS",
+        "Mozilla Public License 1.0 (MPL)": "MPL-1.0",
+        "Mozilla Public License 1.1 (MPL 1.1)": "MPL-1.1",
+        "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
+        "Mulan Permissive Software License v2 (MulanPSL-2.0)": "MulanPSL-2.0",
+        "NASA Open Source Agreement v1.3 (NASA-1.3)": "NASA-1.3",
+        "Open Software License 3.0 (OSL-3.0)": "OSL-3.0",
+        "PostgreSQL License": "PostgreSQL",
+        "Python License (CNRI Python License)": "CNRI-Python",
+        "Python Software Foundation License": "PSF-2.0",
+        "SIL Open Font License 1.1 (OFL-1.1)": "OFL-1.1",
+        "Sleepycat License": "Sleepycat",
+        "The Unlicense (Unlicense)": "Unlicense",
+        "Universal Permissive License (UPL)": "UPL-1.0",
+        "University of Illinois/NCSA Open Source License": "NCSA",
+        "Vovida Software License 1.0": "VSL-1.0",
+        "Zero-Clause BSD (0BSD)": "0BSD",
+        "zlib/libpng License": "Zlib",
+    }.items()},
+}
+
+# Where an alias id is published: (prefix, source name, URL template).
+_ALIAS_SOURCES = (
+    ("CVE-", "NVD", "https://nvd.nist.gov/vuln/detail/{}"),
+    ("GHSA-", "GitHub", "https://github.com/advisories/{}"),
+    ("SNYK-", "Snyk", "https://security.snyk.io/vuln/{}"),
+)
+_OSV_URL = "https://osv.dev/vulnerability/{}"
+
+_SEVERITY = {
+    Level.LOW: VulnerabilitySeverity.LOW,
+    Level.MEDIUM: VulnerabilitySeverity.MEDIUM,
+    Level.HIGH: VulnerabilitySeverity.HIGH,
+    Level.CRITICAL: VulnerabilitySeverity.CRITICAL,
+}
+
+
+# -- entry points --------------------------------------------------------------------------------
+
+
+def render_json(result: ScanResult, options: ReportOptions | None = None) -> bytes:
+    """``--format cyclonedx-json``; repairs are logged as warnings."""
+    data, repairs = render_json_with_warnings(result, options)
+    _log(repairs)
+    return data
+
+
+def render_xml(result: ScanResult, options: ReportOptions | None = None) -> bytes:
+    """``--format cyclonedx-xml``; repairs are logged as warnings."""
+    data, repairs = render_xml_with_warnings(result, options)
+    _log(repairs)
+    return data
+
+
+def render_json_with_warnings(result: ScanResult, options: ReportOptions | None = None) -> tuple[bytes, list[str]]:
+    """The JSON document and the repairs made to fit the schema (empty for a clean scan)."""
+    return _render(result, options or ReportOptions(), OutputFormat.JSON)
+
+
+def render_xml_with_warnings(result: ScanResult, options: ReportOptions | None = None) -> tuple[bytes, list[str]]:
+    """The XML document and the repairs made to fit the schema (empty for a clean scan)."""
+    return _render(result, options or ReportOptions(), OutputFormat.XML)
+
+
+def schema_version(options: ReportOptions) -> SchemaVersion:
+    """The CycloneDX version asked for (``ValueError`` for one not supported)."""
+    try:
+        return SPEC_VERSIONS[options.cyclonedx_version]
+    except KeyError:
+        supported = ", ".join(SPEC_VERSIONS)
+        raise ValueError(f"unsupported CycloneDX version {options.cyclonedx_version!r}; one of: {supported}") from None
+
+
+def build_bom(result: ScanResult, version: SchemaVersion, repairs: list[str]) -> Bom:
+    """The BOM model for ``result`` as written for spec ``version``; repairs are appended to ``repairs``."""
+    return _Builder(result, version, repairs).bom()
+
+
+def _render(result: ScanResult, options: ReportOptions, output_format: OutputFormat) -> tuple[bytes, list[str]]:
+    version = schema_version(options)
+    repairs: list[str] = []
+    bom = build_bom(result, version, repairs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = make_outputter(bom, output_format, version).output_as_string(indent=2)
+    repairs.extend(f"cyclonedx: {w.message}" for w in caught)
+    if output_format is OutputFormat.JSON:
+        # The library writes "$schema", "bomFormat" and "specVersion" last; readers expect them first.
+        document = json.loads(text)
+        head = {key: document.pop(key) for key in _JSON_HEAD if key in document}
+        text = json.dumps(head | document, indent=2, ensure_ascii=False)
+    if not text.endswith("\n"):
+        text += "\n"
+    return text.encode("utf-8"), repairs
+
+
+def _log(repairs: Iterable[str]) -> None:
+    for message in repairs:
+        logger.warning("%s", message)
+
+
+# -- the builder ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Builder:
+    result: ScanResult
+    version: SchemaVersion
+    repairs: list[str]
+    dists: list[PythonDist] = field(init=False)
+    refs: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        components = [c for c in self.result.components if isinstance(c, PythonDist)]
+        self.dists = sorted(components, key=lambda d: (d.metadata_location.path, d.metadata_location.layer or ""))
+        self.refs = [_bom_ref(d) for d in self.dists]
+        if len(set(self.refs)) != len(self.refs):  # two dists with one metadata file: cannot happen, but never crash
+            self.refs = [f"{ref}-{i}" for i, ref in enumerate(self.refs)]
+
+    # text hygiene
+
+    def warn(self, message: str) -> None:
+        self.repairs.append(self.text(message, "a warning", report=False))
+
+    def text(self, value: str, where: str, *, one_line: bool = False, limit: int | None = None,
+             report: bool = True) -> str:
+        """``value`` made safe for JSON and XML; each change is reported as a repair."""
+        cleaned = _UNREPRESENTABLE.sub("\ufffd", value)
+        changes = []
+        if cleaned != value:
+            changes.append("replaced characters XML cannot carry")
+        if one_line:
+            flat = _LINE_BREAKS.sub(" ", cleaned)
+            if flat != cleaned:
+                changes.append("joined lines")
+            cleaned = flat
+        if limit is not None and len(cleaned) > limit:
+            cleaned = cleaned[:limit]
+            changes.append(f"cut to {limit} characters")
+        if changes and report:
+            self.repairs.append(f"{_UNREPRESENTABLE.sub('?', where)}: {', '.join(changes)}")
+        return cleaned
+
+    # the document
+
+    def bom(self) -> Bom:
+        root = self.root()
+        # Python distributions are the only components the model has. Native libraries (ELF .so files,
+        # vendored copies) will be components of their own, with their own bom-refs, once the model has them.
+        components = [self.component(i) for i in range(len(self.dists))]
+        bom = Bom(
+            metadata=BomMetaData(
+                tools=ToolRepository(components=[self.tool()]),
+                component=root,
+                properties=self.metadata_properties(),
+                timestamp=datetime.now(timezone.utc).replace(microsecond=0),
+            ),
+            components=components,
+        )
+        bom.dependencies = self.dependencies(root, components)
+        bom.vulnerabilities = self.vulnerabilities()
+        return bom
+
+    def tool(self) -> Component:
+        from depscan import __version__
+
+        version = self.result.tool_version or __version__
+        return Component(type=ComponentType.APPLICATION, name="depscan", version=self.text(version, "tool version"),
+                         bom_ref="depscan")
+
+    def root(self) -> Component:
+        artifact = self.result.artifact
+        name = posixpath.basename(artifact.path.replace("\\", "/").rstrip("/")) or artifact.path or "artifact"
+        name = self.text(name, "artifact name", one_line=True)
+        properties = [Property(name="depscan:artifact:kind", value=self.text(artifact.kind, "artifact kind"))]
+        if artifact.size is not None:
+            properties.append(Property(name="depscan:artifact:size", value=str(artifact.size)))
+        properties += [
+            Property(name=f"depscan:artifact:layer:{n}", value=self.text(layer, "artifact layer"))
+            for n, layer in enumerate(artifact.layers, start=1)
+        ]
+        return Component(
+            type=_root_type(artifact.kind),
+            name=name,
+            bom_ref=f"artifact:{name}",
+            hashes=self.sha256(artifact.sha256, "artifact sha256"),
+            properties=properties,
+        )
+
+    def metadata_properties(self) -> list[Property]:
+        result = self.result
+        data = result.advisory_data
+        props = [Property(name="depscan:advisories:checked", value="false" if data is None else "true")]
+        if data is not None:
+            props.append(Property(name="depscan:advisories:source", value=self.text(data.source, "advisory source")))
+            props.append(Property(name="depscan:advisories:records", value=str(data.records)))
+            if data.newest_modified is not None:
+                newest = self.text(data.newest_modified, "advisory date")
+                props.append(Property(name="depscan:advisories:newest_modified", value=newest))
+        env = marker_environment(result)
+        for key in ("python_version", "sys_platform", "platform_machine"):
+            props.append(Property(name=f"depscan:environment:{key}", value=env[key]))
+        for unknown in result.unknowns:
+            value = self.text(f"{unknown.location}: {unknown.reason}", "an unknown")
+            props.append(Property(name="depscan:unknown", value=value))
+        props += [Property(name="depscan:warning", value=self.text(w, "a scan warning")) for w in result.warnings]
+        props += [Property(name="depscan:note", value=self.text(n, "a scan note")) for n in result.notes]
+        return props
+
+    def sha256(self, digest: str | None, where: str) -> list[HashType]:
+        if digest is None:
+            return []
+        if not _SHA256.match(digest):
+            self.warn(f"{where}: {digest!r} is not a SHA-256 digest; dropped")
+            return []
+        return [HashType(alg=HashAlgorithm.SHA_256, content=digest.lower())]
+
+    # components
+
+    def component(self, index: int) -> Component:
+        dist, ref = self.dists[index], self.refs[index]
+        where = f"{_short(dist.name)} {_short(dist.version)} ({_short(str(dist.metadata_location))})"
+        try:
+            return self.full_component(dist, ref, self.text(where, "a location", report=False))
+        except Exception as e:  # one odd distribution must not cost the SBOM
+            self.warn(f"{where}: described by name and version only ({type(e).__name__}: {e})")
+            return Component(
+                type=ComponentType.LIBRARY,
+                name=self.text(dist.name, where, one_line=True, report=False),
+                version=self.text(dist.version, where, one_line=True, limit=MAX_VERSION, report=False),
+                bom_ref=ref,
+            )
+
+    def full_component(self, dist: PythonDist, ref: str, where: str) -> Component:
+        location = dist.metadata_location
+        properties = [
+            Property(name="depscan:found_by", value=dist.found_by),
+            Property(name="depscan:status", value=dist.status.value),
+            # "" (the artifact root) would read back as "no value" from XML: written "."
+            Property(name="depscan:site_root", value=self.text(dist.site_root, f"{where}: site root") or "."),
+        ]
+        if location.layer is not None:
+            properties.append(Property(name="depscan:layer", value=self.text(location.layer, f"{where}: layer")))
+        if dist.shadowed_by is not None:
+            value = self.text(str(dist.shadowed_by), f"{where}: shadowed_by")
+            properties.append(Property(name="depscan:shadowed_by", value=value))
+        for purl, why in self.result.unchecked:
+            if purl == dist.purl:
+                value = self.text(why, f"{where}: unchecked reason")
+                properties.append(Property(name="depscan:advisories:unchecked", value=value))
+        evidence = None
+        if self.version >= SchemaVersion.V1_5:
+            evidence = ComponentEvidence(occurrences=[self.occurrence(loc.path, loc.layer, where)
+                                                      for loc in dist.locations])
+        else:  # 1.4 has no occurrences: the paths become properties
+            properties += [
+                Property(name="depscan:location", value=self.text(loc.path, f"{where}: path")) for loc in dist.locations
+            ]
+        return Component(
+            type=ComponentType.LIBRARY,
+            name=self.text(dist.name, f"{where}: name", one_line=True),
+            version=self.text(dist.version, f"{where}: version", one_line=True, limit=MAX_VERSION),
+            description=None if dist.summary is None else self.text(dist.summary, f"{where}: summary"),
+            purl=self.purl(dist.purl, where),
+            bom_ref=ref,
+            hashes=self.sha256(dist.metadata_sha256, f"{where}: METADATA sha256"),
+            licenses=self.licenses(dist, where),
+            evidence=evidence,
+            properties=properties,
+        )
+
+    def occurrence(self, path: str, layer: str | None, where: str) -> Occurrence:
+        context = None if layer is None else self.text(f"layer: {layer}", f"{where}: layer")
+        return Occurrence(location=self.text(path, f"{where}: path"), additional_context=context)
+
+    def purl(self, purl: str, where: str) -> PackageURL | None:
+        try:
+            return PackageURL.from_string(purl)
+        except ValueError as e:
+            self.warn(f"{where}: purl {purl!r} does not parse ({e}); dropped")
+            return None
+
+    # licenses
+
+    def licenses(self, dist: PythonDist, where: str) -> list[License]:
+        if dist.license_expression is not None and dist.license_expression.strip():
+            parsed = _spdx(dist.license_expression)
+            if parsed is not None:
+                return [parsed]
+            self.warn(f"{where}: License-Expression {dist.license_expression!r} is not a valid SPDX expression; "
+                      "kept as a license name")
+            return [self.named_license(dist.license_expression, where)]
+        found: list[License] = []
+        text = (dist.license or "").strip()
+        if text and text.upper() != "UNKNOWN":  # setuptools wrote "UNKNOWN" for an unset license
+            parsed = _spdx(text) if "\n" not in text else None
+            if isinstance(parsed, LicenseExpression):  # a compound expression says it all; the schema wants it alone
+                return [parsed]
+            found.append(parsed or self.named_license(text, where))
+        for classifier in dist.classifiers:
+            if not classifier.startswith("License ::") or classifier in _CATEGORY_CLASSIFIERS:
+                continue
+            spdx = _CLASSIFIER_SPDX.get(classifier)
+            if spdx is not None and is_supported_id(spdx):
+                found.append(DisjunctiveLicense(id=spdx))
+            else:
+                found.append(self.named_license(classifier.rsplit(" :: ", 1)[-1], where))
+        return found
+
+    def named_license(self, text: str, where: str) -> DisjunctiveLicense:
+        text = self.text(text.strip(), f"{where}: license")
+        first = next((line.strip() for line in text.splitlines() if line.strip()), text)
+        if first == text and len(text) <= _NAME_LIMIT:
+            return DisjunctiveLicense(name=text)
+        name = first if len(first) <= _NAME_LIMIT else first[: _NAME_LIMIT - 1] + "\u2026"
+        return DisjunctiveLicense(name=name, text=AttachedText(content=text))
+
+    # dependencies
+
+    def dependencies(self, root: Component, components: Sequence[Component]) -> list[Dependency]:
+        env = marker_environment(self.result)
+        edges = _resolve(self.dists, env, self.warn)
+        used = [i for i, d in enumerate(self.dists) if d.status is Status.USED]
+        required = {j for i in used for j in edges[i]}
+        top = [i for i in used if i not in required]
+        # A cycle nobody else requires (a <-> b) would be unreachable: enter it at its first member.
+        reachable = _reach(top, edges)
+        for i in used:
+            if i not in reachable:
+                top.append(i)
+                reachable |= _reach([i], edges)
+        graph = [Dependency(ref=root.bom_ref, dependencies=[Dependency(ref=components[i].bom_ref) for i in top])]
+        graph += [
+            Dependency(ref=components[i].bom_ref, dependencies=[Dependency(ref=components[j].bom_ref)
+                                                                for j in sorted(edges[i])])
+            for i in range(len(components))
+        ]
+        return graph
+
+    # vulnerabilities
+
+    def vulnerabilities(self) -> list[Vulnerability]:
+        index_of = {(d.purl, d.metadata_location): i for i, d in enumerate(self.dists)}
+        groups: dict[tuple[str, Suppression | None], list[Finding]] = defaultdict(list)
+        for finding in self.result.findings:
+            groups[(finding.id, finding.suppressed)].append(finding)
+        split: dict[str, int] = defaultdict(int)
+        for vuln_id, _suppressed in groups:
+            split[vuln_id] += 1
+        out = []
+        taken: set[str] = set()
+        for (vuln_id, suppressed), findings in groups.items():
+            ref = f"vulnerability:{vuln_id}" + (":ignored" if suppressed is not None and split[vuln_id] > 1 else "")
+            while ref in taken:  # ignored under two different rules
+                ref += "+"
+            taken.add(ref)
+            where = self.text(f"vulnerability {vuln_id}", "a vulnerability id", one_line=True)
+            try:
+                out.append(self.vulnerability(self.text(ref, where, one_line=True), findings, index_of, where))
+            except Exception as e:  # one odd advisory must not cost the SBOM
+                self.warn(f"{where}: left out ({type(e).__name__}: {e})")
+        return out
+
+    def vulnerability(self, ref: str, findings: list[Finding], index_of: dict[tuple[str, Location], int],
+                      where: str) -> Vulnerability:
+        first = findings[0]
+        advisories = _unique_advisories(findings)
+        primary = next((a for a in advisories if a.id == first.id), advisories[0] if advisories else None)
+        # description: the record's summary; detail: its details. A record without a summary (most PYSEC
+        # ones) is described by its details, whole (Finding.summary is a shortened copy of them).
+        summary = next((a.summary.strip() for a in advisories if a.summary and a.summary.strip()), None)
+        details = primary.details.strip() if primary is not None and primary.details else None
+        if summary is None:
+            summary, details = details or first.summary, None
+        targets = []
+        for finding in findings:
+            index = index_of.get((finding.component.purl, finding.component.metadata_location))
+            if index is None:  # a finding on a component not in the result: cannot point at it
+                self.warn(f"{where}: affects {finding.component.name} {finding.component.version}, not a component "
+                          "of this scan; not linked")
+                continue
+            status = ImpactAnalysisAffectedStatus.AFFECTED
+            version = self.text(finding.component.version, f"{where}: version", one_line=True, limit=MAX_VERSION)
+            targets.append(BomTarget(ref=self.refs[index], versions=[BomTargetVersionRange(version=version,
+                                                                                           status=status)]))
+        published = [d for a in advisories if a.published for d in [self.date(a.published, where)] if d]
+        modified = [d for a in advisories for d in [self.date(a.modified, where)] if d]
+        return Vulnerability(
+            bom_ref=ref,
+            id=self.text(first.id, where, one_line=True),
+            source=_osv_source(first.id),
+            references=self.references(first.ids[1:], where),
+            ratings=self.ratings(findings, advisories, where),
+            description=self.text(summary, f"{where}: summary") if summary else None,
+            detail=self.text(details, f"{where}: details") if details else None,
+            recommendation=self.text(_recommendation(findings), f"{where}: recommendation"),
+            advisories=self.advisory_links(advisories, where),
+            published=min(published) if published else None,
+            updated=max(modified) if modified else None,
+            analysis=None if first.suppressed is None else self.analysis(first.suppressed, where),
+            affects=targets,
+            properties=self.ignore_properties(first.suppressed, where),
+        )
+
+    def references(self, aliases: Iterable[str], where: str) -> list[VulnerabilityReference]:
+        out = []
+        for alias in dict.fromkeys(aliases):
+            name, template = next(((n, t) for p, n, t in _ALIAS_SOURCES if alias.startswith(p)), ("OSV", _OSV_URL))
+            out.append(VulnerabilityReference(
+                id=self.text(alias, where, one_line=True),
+                source=VulnerabilitySource(name=name, url=XsUri(template.format(quote(alias, safe="")))),
+            ))
+        return out
+
+    def ratings(self, findings: list[Finding], advisories: list[Advisory], where: str) -> list[VulnerabilityRating]:
+        seen: set[str] = set()
+        ratings = []
+        vectors: list[tuple[Advisory | None, str, str, float | None]] = [
+            (a, s.type, s.vector, s.score) for a in advisories for s in a.severity
+        ]
+        if not vectors and findings[0].vector is not None:
+            vectors = [(None, "", findings[0].vector, findings[0].score)]
+        for advisory, kind, vector, score in vectors:
+            method = _method(kind, vector)
+            if method is None or vector in seen:
+                continue
+            seen.add(vector)
+            severity = None
+            if score is not None:
+                level = Level.from_score(score)
+                if method is VulnerabilityScoreSource.CVSS_V2 and level is Level.CRITICAL:
+                    level = Level.HIGH  # CVSS v2 has no "critical"
+                severity = _SEVERITY.get(level)
+            rating = VulnerabilityRating(
+                source=None if advisory is None else _osv_source(advisory.id),
+                score=None if score is None else Decimal(str(score)),
+                severity=severity,
+                method=method,
+            )
+            # Set after construction: the library would strip the "CVSS:3.1/" prefix, which the CVSS v3 and v4
+            # specifications make part of a vector string, and which is all that says "CVSS 4" in a 1.4
+            # document (whose rating methods stop at CVSSv31, so the method is written "other").
+            rating.vector = self.text(vector, f"{where}: CVSS vector", one_line=True)
+            ratings.append(rating)
+        return ratings
+
+    def advisory_links(self, advisories: list[Advisory], where: str) -> list[VulnerabilityAdvisory]:
+        links = []
+        for url in dict.fromkeys(u for a in advisories for u in a.references):
+            safe = quote(self.text(url.strip(), f"{where}: reference", one_line=True), safe=":/?#[]@!$&'()*+,;=%~")
+            try:
+                links.append(VulnerabilityAdvisory(url=XsUri(safe)))
+            except (ValueError, InvalidUriException):
+                self.warn(f"{where}: reference {url!r} is not a URL; dropped")
+        return links
+
+    def analysis(self, suppressed: Suppression, where: str) -> VulnerabilityAnalysis:
+        detail = f"Ignored in depscan configuration (rule {suppressed.id}): {suppressed.reason}"
+        if suppressed.expires:
+            detail += f" (until {suppressed.expires})"
+        return VulnerabilityAnalysis(state=ImpactAnalysisState.NOT_AFFECTED,
+                                     detail=self.text(detail, f"{where}: ignore reason"))
+
+    def ignore_properties(self, suppressed: Suppression | None, where: str) -> list[Property]:
+        if suppressed is None:
+            return []
+        props = [
+            Property(name="depscan:ignored:rule", value=self.text(suppressed.id, f"{where}: ignore rule")),
+            Property(name="depscan:ignored:reason", value=self.text(suppressed.reason, f"{where}: ignore reason")),
+        ]
+        if suppressed.expires:
+            props.append(Property(name="depscan:ignored:expires",
+                                  value=self.text(suppressed.expires, f"{where}: ignore expiry")))
+        return props
+
+    def date(self, value: str, where: str) -> datetime | None:
+        """An OSV timestamp (RFC 3339) as an aware datetime; ``None`` and a warning when it does not parse."""
+        text = _FRACTION.sub(r"\1", value.strip())  # Python < 3.11 takes at most 6 fraction digits
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            self.warn(f"{where}: date {value!r} does not parse; dropped")
+            return None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _root_type(kind: str) -> ComponentType:
+    if kind in CONTAINER_KINDS:
+        return ComponentType.CONTAINER
+    return ComponentType.LIBRARY if kind == "wheel" else ComponentType.APPLICATION
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """``text`` for a message: cut with an ellipsis past ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _bom_ref(dist: PythonDist) -> str:
+    """The purl with a ``package-id`` qualifier naming this copy (see the module docstring)."""
+    loc = dist.metadata_location
+    package_id = hashlib.sha256(f"{dist.purl}|{loc.layer or ''}|{loc.path}".encode(errors="surrogatepass"))
+    qualifier = package_id.hexdigest()[:16]
+    try:
+        purl = PackageURL.from_string(dist.purl)
+    except ValueError:
+        return f"python-dist:{quote(dist.normalized_name, safe='')}?package-id={qualifier}"
+    qualifiers = dict(purl.qualifiers) if isinstance(purl.qualifiers, dict) else {}
+    qualifiers["package-id"] = qualifier
+    return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,
+                          qualifiers=qualifiers, subpath=purl.subpath).to_string())
+
+
+_LICENSING = get_spdx_licensing()
+
+
+def _spdx(text: str) -> License | None:
+    """A valid SPDX expression as a license (an SPDX id alone as ``id``), else ``None``.
+
+    ``license-expression`` normalizes case and deprecated forms (``mit`` -> ``MIT``, ``GPL-2.0+`` ->
+    ``GPL-2.0-or-later``); ``LicenseRef-`` identifiers are valid in expressions (PEP 639) though the
+    SPDX list cannot know them.
+    """
+    try:
+        parsed = _LICENSING.parse(text, validate=False, strict=True)
+    except ExpressionError:
+        return None
+    except Exception:  # the parser's internals choke on some input (control characters): not an expression
+        return None
+    if parsed is None:
+        return None
+    unknown = [k for k in _LICENSING.unknown_license_keys(parsed) if not str(k).startswith("LicenseRef-")]
+    if unknown:
+        return None
+    rendered = str(parsed)
+    single = fixup_id(rendered)
+    if single is not None and is_supported_id(single):
+        return DisjunctiveLicense(id=single)
+    return LicenseExpression(rendered)
+
+
+def _resolve(dists: Sequence[PythonDist], env: dict[str, str], warn: _Warn) -> list[set[int]]:
+    """``Requires-Dist`` edges (by index) that hold in ``env``, following requested extras to a fixed point."""
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for i, dist in enumerate(dists):
+        by_name[dist.normalized_name].append(i)
+    requirements: list[list[Requirement]] = []
+    for dist in dists:
+        parsed = []
+        for line in dist.requires_dist:
+            try:
+                parsed.append(Requirement(line))
+            except InvalidRequirement as e:
+                warn(f"{dist.name} {dist.version} ({dist.metadata_location}): Requires-Dist {line!r} does not parse "
+                     f"({e}); no edge")
+        requirements.append(parsed)
+    extras: list[set[str]] = [{""} for _ in dists]
+    edges: list[set[int]] = [set() for _ in dists]
+    pending = list(range(len(dists)))
+    while pending:
+        i = pending.pop()
+        for req in requirements[i]:
+            if req.marker is not None and not any(_holds(req.marker, env, e, dists[i], warn) for e in extras[i]):
+                continue
+            j = _target(dists, by_name.get(canonicalize_name(req.name), []), i)
+            if j is None:
+                continue
+            edges[i].add(j)
+            wanted = {canonicalize_name(x) for x in req.extras} - extras[j]
+            if wanted:
+                extras[j] |= wanted
+                pending.append(j)
+    return edges
+
+
+def _holds(marker: Marker, env: dict[str, str], extra: str, dist: PythonDist, warn: _Warn) -> bool:
+    try:
+        return bool(marker.evaluate({**env, "extra": extra}))
+    except Exception as e:  # an undefined comparison: the edge is left out, said so
+        warn(f"{dist.name} {dist.version}: marker {str(marker)!r} cannot be evaluated ({e}); no edge")
+        return False
+
+
+def _target(dists: Sequence[PythonDist], candidates: list[int], source: int) -> int | None:
+    """The copy ``source`` imports: a used one, in the same site root if there are several."""
+    candidates = [j for j in candidates if j != source]
+    if not candidates:
+        return None
+    used = [j for j in candidates if dists[j].status is Status.USED] or candidates
+    same_root = [j for j in used if dists[j].site_root == dists[source].site_root]
+    return (same_root or used)[0]
+
+
+def _reach(start: Iterable[int], edges: Sequence[set[int]]) -> set[int]:
+    seen: set[int] = set()
+    stack = list(start)
+    while stack:
+        i = stack.pop()
+        if i not in seen:
+            seen.add(i)
+            stack.extend(edges[i])
+    return seen
+
+
+def _unique_advisories(findings: Iterable[Finding]) -> list[Advisory]:
+    seen: dict[str, Advisory] = {}
+    for finding in findings:
+        for advisory in finding.advisories:
+            seen.setdefault(advisory.id, advisory)
+    return list(seen.values())
+
+
+def _osv_source(vuln_id: str) -> VulnerabilitySource:
+    return VulnerabilitySource(name="OSV", url=XsUri(_OSV_URL.format(quote(vuln_id, safe=""))))
+
+
+def _method(kind: str, vector: str) -> VulnerabilityScoreSource | None:
+    """The CycloneDX rating method for an OSV severity entry; ``None`` for scales CycloneDX cannot name."""
+    if vector.startswith("CVSS:4."):
+        return VulnerabilityScoreSource.CVSS_V4
+    if vector.startswith("CVSS:3.1/"):
+        return VulnerabilityScoreSource.CVSS_V3_1
+    if vector.startswith("CVSS:3."):
+        return VulnerabilityScoreSource.CVSS_V3
+    if kind == "CVSS_V2" or vector.startswith("AV:"):
+        return VulnerabilityScoreSource.CVSS_V2
+    return None
+
+
+def _recommendation(findings: Sequence[Finding]) -> str:
+    """``Upgrade <name> to <smallest fixed version above the installed one>``, per distinct installed copy."""
+    advice = {}
+    for finding in findings:
+        component = finding.component
+        key = (component.name, component.version)
+        if key not in advice:
+            advice[key] = _advice(component.name, component.version, finding.fixed_versions)
+    texts = list(dict.fromkeys(advice.values()))
+    if len(texts) == 1:
+        return texts[0]
+    return "; ".join(f"{name} {version}: {text}" for (name, version), text in advice.items())
+
+
+def _advice(name: str, installed: str, fixed: Sequence[str]) -> str:
+    if not fixed:
+        return f"No fixed version of {name} is known."
+    try:
+        current: Version | None = Version(installed)
+    except InvalidVersion:
+        current = None
+    if current is not None:
+        above = []
+        for text in fixed:
+            try:
+                version = Version(text)
+            except InvalidVersion:
+                continue
+            if version > current:
+                above.append((version, text))
+        if above:
+            return f"Upgrade {name} to {min(above)[1]}"
+    return f"Upgrade {name} to a fixed version: {', '.join(fixed)}"
+
+
+__all__ = [
+    "SPEC_VERSIONS",
+    "build_bom",
+    "render_json",
+    "render_json_with_warnings",
+    "render_xml",
+    "render_xml_with_warnings",
+    "schema_version",
+]
