@@ -248,7 +248,12 @@ def cached_export_db(export: Path, cache_dir: Path) -> Path:
     """
     if not export.is_file():
         raise ArtifactError(f"{export}: no such advisory export")
-    target = cache_dir / f"osv-export-{file_sha256(export)[:24]}.sqlite"
+    target = cache_dir / f"osv-export-v{SCHEMA_VERSION}-{file_sha256(export)[:24]}.sqlite"
+    if target.is_file():
+        try:
+            _check_version(target)
+        except DatabaseError:
+            target.unlink()  # a damaged cache entry: it is only a cache, build it again
     if not target.is_file():
         reports = import_sources(target, [export])
         if reports and reports[0].records == 0:

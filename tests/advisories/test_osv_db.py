@@ -115,3 +115,10 @@ def test_export_is_indexed_once_and_cached_by_content(tmp_path: Path) -> None:
     empty = export_zip(tmp_path / "empty.zip", [])
     with pytest.raises(ArtifactError, match="no OSV records"):
         cached_export_db(empty, tmp_path)
+
+
+def test_damaged_export_cache_is_rebuilt(tmp_path: Path) -> None:
+    first = cached_export_db(SUBSET, tmp_path)
+    first.write_bytes(b"garbage, not sqlite" * 50)
+    again = cached_export_db(SUBSET, tmp_path)
+    assert again == first and OfflineDatabase(again).info().records == 92
