@@ -139,7 +139,9 @@ def make_backend(settings: AdvisorySettings) -> AdvisoryBackend:
     from depscan.advisories import osv_db
 
     if settings.export is not None:
-        return osv_db.OfflineDatabase(osv_db.cached_export_db(settings.export, _cache_dir(settings)))
+        # Reports name the export, not the cache file indexed from it.
+        database = osv_db.cached_export_db(settings.export, _cache_dir(settings))
+        return osv_db.OfflineDatabase(database, label=f"offline:{settings.export}")
     chosen_db = settings.db_path or (Path(os.environ["DEPSCAN_DB"]) if os.environ.get("DEPSCAN_DB") else None)
     if settings.mode == "offline" or chosen_db is not None:
         return osv_db.OfflineDatabase(chosen_db or osv_db.default_db_path())

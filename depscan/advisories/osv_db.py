@@ -278,8 +278,9 @@ class OfflineDatabase(AdvisoryBackend):
 
     name = "offline"
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, label: str | None = None) -> None:
         self.path = db_path
+        self.label = label or f"offline:{db_path}"  # what reports name as the advisory source
         if not db_path.is_file():
             raise DatabaseError(
                 f"{db_path}: no advisory database; run 'depscan db import EXPORT.zip' or 'depscan db update'"
@@ -302,7 +303,7 @@ class OfflineDatabase(AdvisoryBackend):
         """Record count and newest ``modified`` over the whole database."""
         count, newest = self._conn.execute("SELECT COUNT(*), MAX(modified) FROM advisories").fetchone()
         inputs = tuple(f"{s.location} sha256:{s.sha256 or '-'}" for s in self.sources())
-        return AdvisoryData(f"offline:{self.path}", int(count), newest, inputs)
+        return AdvisoryData(self.label, int(count), newest, inputs)
 
     def advisory(self, ident: str) -> Advisory:
         """One full record, parsed once per database connection."""
@@ -311,7 +312,7 @@ class OfflineDatabase(AdvisoryBackend):
             row = self._conn.execute("SELECT record FROM advisories WHERE id = ?", (ident,)).fetchone()
             if row is None:
                 raise DatabaseError(f"{self.path}: advisory {ident} is indexed but missing")
-            advisory = parse_osv(json.loads(zlib.decompress(row[0])), f"offline:{self.path.name}")
+            advisory = parse_osv(json.loads(zlib.decompress(row[0])), self.label)
             self._parsed[ident] = advisory
         return advisory
 
