@@ -165,7 +165,9 @@ def _redact(data: bytes, tmp_path: Path, result: ScanResult) -> bytes:
     """Serial number, scan time, the tmp_path prefix, and the artifact's own hash and size (they depend
     on the zlib that compressed the demo zips). Advisory dates stay: they are data, not volatile."""
     assert result.artifact.sha256 is not None
-    text = data.decode("utf-8").replace(str(tmp_path), "TMP").replace(result.artifact.sha256, "ARTIFACT-SHA256")
+    repo = str(Path(__file__).resolve().parents[2])
+    text = data.decode("utf-8").replace(str(tmp_path), "TMP").replace(repo, "REPO")
+    text = text.replace(result.artifact.sha256, "ARTIFACT-SHA256")
     text = re.sub(r"urn:uuid:[0-9a-f-]{36}", "urn:uuid:REDACTED", text)
     text = re.sub(r'("timestamp": ")[^"]+"', r'\1TIMESTAMP"', text)
     text = re.sub(r"<timestamp>[^<]+</timestamp>", "<timestamp>TIMESTAMP</timestamp>", text)

@@ -81,7 +81,9 @@ def test_demo_log_is_valid_sarif(demo_result: ScanResult) -> None:
 
 def test_golden(demo_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
     text = render(demo_result, ReportOptions()).decode()
-    text = redact(text, extra=[(str(tmp_path), "TMP"), (f'"version": "{depscan.__version__}"', '"version": "VERSION"')])
+    repo = str(Path(__file__).resolve().parents[2])
+    text = redact(text, extra=[(str(tmp_path), "TMP"), (repo, "REPO"),
+                               (f'"version": "{depscan.__version__}"', '"version": "VERSION"')])
     golden("scan.sarif", text.encode())
 
 
