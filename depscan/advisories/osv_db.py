@@ -24,7 +24,7 @@ from typing import Any
 
 from depscan.advisories.backend import AdvisoryBackend, AdvisoryError, LookupResult, PackageQuery
 from depscan.advisories.osv_schema import OSVError, parse_osv
-from depscan.advisories.ranges import compact, compact_affects, is_affected
+from depscan.advisories.ranges import CompactEntry, compact, compact_affects, is_affected, load_compact
 from depscan.errors import ArtifactError
 from depscan.hashing import file_sha256
 from depscan.models import Advisory, AdvisoryData
@@ -320,23 +320,17 @@ class OfflineDatabase(AdvisoryBackend):
         """Every non-withdrawn advisory naming the package (any version)."""
         return [self.advisory(ident) for ident, _entries in self._entries_for(ecosystem, name)]
 
-    def _entries_for(self, ecosystem: str, name: str) -> list[tuple[str, list[Any]]]:
+    def _entries_for(self, ecosystem: str, name: str) -> list[tuple[str, list[CompactEntry]]]:
         rows = self._conn.execute(
             "SELECT p.advisory_id, p.affected FROM packages p JOIN advisories a ON a.id = p.advisory_id "
             "WHERE p.ecosystem = ? AND p.name = ? AND a.withdrawn IS NULL ORDER BY p.advisory_id",
             (ecosystem, name),
         ).fetchall()
-        out = []
-        for ident, text in rows:
-            entries = json.loads(text)
-            for entry in entries:  # written by this module; checked so a damaged file is an error
-                entry["versions"], entry["canonical"] = frozenset(entry["versions"]), frozenset(entry["canonical"])
-            out.append((ident, entries))
-        return out
+        return [(ident, [load_compact(entry) for entry in json.loads(text)]) for ident, text in rows]
 
     def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
         result = LookupResult(data=self.info())
-        by_name: dict[tuple[str, str], list[tuple[str, list[Any]]]] = {}
+        by_name: dict[tuple[str, str], list[tuple[str, list[CompactEntry]]]] = {}
         try:
             for query in queries:
                 key = (query.ecosystem, query.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -33,7 +34,8 @@ def normalize_package_name(ecosystem: str, name: str) -> str:
 def _strings(value: Any, where: str, field: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    # map() keeps the per-item check in C: versions lists run to thousands of strings.
+    if not isinstance(value, list) or not all(map(isinstance, value, repeat(str))):
         raise OSVError(f"{where}: {field} must be a list of strings")
     return tuple(value)
 

@@ -90,7 +90,10 @@ def in_range(version: Version, rng: AffectedRange) -> bool:
     """Whether ``version`` lies inside one ECOSYSTEM/SEMVER range."""
     if rng.type not in ("ECOSYSTEM", "SEMVER"):
         return False
-    prepared = _prepare(rng)
+    return _contains(version, _prepare(rng))
+
+
+def _contains(version: Version, prepared: _Prepared) -> bool:
     if prepared.limits and not any(version < limit for limit in prepared.limits):
         return False
     # The schema's sorted walk ...
@@ -126,21 +129,35 @@ def compact(affected: AffectedPackage) -> dict[str, object]:
     }
 
 
-def compact_affects(version: str, entry: Any) -> bool:
-    """``is_affected`` on a ``compact`` entry (as stored by the offline database)."""
-    if version in entry["versions"]:
+@dataclass(frozen=True, slots=True)
+class CompactEntry:
+    """A ``compact`` entry loaded for matching: sets for the versions, ranges parsed once."""
+
+    versions: frozenset[str]
+    canonical: frozenset[str]
+    ranges: tuple[_Prepared, ...]
+
+
+def load_compact(entry: Any) -> CompactEntry:
+    """Turn a stored ``compact`` dict back into something fast to evaluate."""
+    ranges = []
+    for rtype, events in entry["ranges"]:
+        if rtype in ("ECOSYSTEM", "SEMVER"):
+            rng = AffectedRange(rtype, tuple(RangeEvent(kind, value) for kind, value in events))
+            ranges.append(_prepare(rng))
+    return CompactEntry(frozenset(entry["versions"]), frozenset(entry["canonical"]), tuple(ranges))
+
+
+def compact_affects(version: str, entry: CompactEntry) -> bool:
+    """``is_affected`` on a loaded ``compact`` entry (as stored by the offline database)."""
+    if version in entry.versions:
         return True
     parsed = parse_version(version)
     if parsed is None:
         return False
-    if _canonical(version) in entry["canonical"]:
+    if _canonical(version) in entry.canonical:
         return True
-    return any(in_range(parsed, _range_of(rtype, tuple(map(tuple, events)))) for rtype, events in entry["ranges"])
-
-
-@lru_cache(maxsize=65536)
-def _range_of(rtype: str, events: tuple[tuple[str, str], ...]) -> AffectedRange:
-    return AffectedRange(rtype, tuple(RangeEvent(kind, value) for kind, value in events))  # type: ignore[arg-type]
+    return any(_contains(parsed, prepared) for prepared in entry.ranges)
 
 
 @lru_cache(maxsize=16384)
@@ -182,5 +199,5 @@ def fixed_versions(affected: AffectedPackage) -> tuple[str, ...]:
 
 def clear_caches() -> None:
     """Forget every parsed version and range (benchmarks measure cold lookups with this)."""
-    for cached in (parse_version, _prepare, _listed, _canonical, _range_of):
+    for cached in (parse_version, _prepare, _listed, _canonical):
         cached.cache_clear()
