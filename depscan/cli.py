@@ -364,7 +364,7 @@ def _exit_for(result: Any, fail_on: str, strict: bool, new_only: bool = False) -
 
 
 def _summary(result: object, seconds: float) -> str:
-    from depscan.models import PythonDist, ScanResult, Status
+    from depscan.models import NativeLib, PythonDist, ScanResult, Status
 
     assert isinstance(result, ScanResult)
     dists = [c for c in result.components if isinstance(c, PythonDist)]
@@ -372,6 +372,11 @@ def _summary(result: object, seconds: float) -> str:
     parts = [f"{len(dists)} Python distributions"]
     if shadowed:
         parts.append(f"{shadowed} shadowed")
+    natives = [c for c in result.components if isinstance(c, NativeLib)]
+    if natives:
+        unowned = sum(1 for lib in natives if lib.owner is None)
+        parts.append(f"{len(natives)} native librar{'y' if len(natives) == 1 else 'ies'}"
+                     + (f" ({unowned} unowned)" if unowned else ""))
     parts.append(f"{len(result.unknowns)} unknowns")
     if result.advisory_data is not None:
         active = [f for f in result.findings if f.suppressed is None]

@@ -27,9 +27,8 @@ class MatchResult:
     notes: list[str] = field(default_factory=list)  # expired ignores and the like
 
 
-def query_for(component: Component) -> PackageQuery:
-    """The advisory query for a component."""
-    assert isinstance(component, PythonDist)
+def query_for(component: PythonDist) -> PackageQuery:
+    """The advisory query for a Python distribution."""
     return PackageQuery("PyPI", component.normalized_name, component.version)
 
 
@@ -39,13 +38,19 @@ def match(
     ignores: Sequence[IgnoreRule] = (),
     today: date | None = None,
 ) -> MatchResult:
-    """Look every component up and turn what affects it into findings."""
+    """Look every Python distribution up and turn what affects it into findings.
+
+    Only ``PythonDist`` components are queried: advisories are PyPI advisories. Native libraries
+    have no advisory source yet (their purls are ``pkg:generic``) and are neither findings nor
+    "unchecked".
+    """
     today = today or date.today()
-    queries = {query_for(c) for c in components}
+    dists = [c for c in components if isinstance(c, PythonDist)]
+    queries = {query_for(c) for c in dists}
     lookup = backend.lookup(sorted(queries, key=lambda q: (q.ecosystem, q.name, q.version)))
     result = MatchResult(data=lookup.data)
     expired_seen: set[str] = set()
-    for component in components:
+    for component in dists:
         query = query_for(component)
         if query in lookup.failed:
             result.unchecked[component.purl] = lookup.failed[query]
@@ -97,7 +102,7 @@ def _primary_order(advisory: Advisory) -> tuple[int, str]:
     return ({"PYSEC": 0, "GHSA": 1}.get(prefix, 2), advisory.id)
 
 
-def _finding(component: Component, query: PackageQuery, group: list[Advisory]) -> Finding:
+def _finding(component: PythonDist, query: PackageQuery, group: list[Advisory]) -> Finding:
     ids: list[str] = [a.id for a in group]
     for adv in group:
         ids.extend(alias for alias in sorted(adv.aliases) if alias not in ids)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, NoReturn
 
 from packaging.utils import NormalizedName
 
@@ -105,9 +105,65 @@ class PythonDist:
         return (self.metadata_location,)
 
 
-# The closed union of components. Later catalogers (native libraries, vendored trees, declared
-# requirements) add their types here; consumers match on the type and end with assert_never.
-Component = PythonDist
+NativeKind = Literal["shared-library", "python-extension"]
+
+
+@dataclass(frozen=True, slots=True)
+class NativeLib:
+    """An ELF file (a shared library or a CPython extension module) found by its header.
+
+    Everything here comes from the file name, the first 64 bytes of the file (the ELF header,
+    System V ABI / ``elf.h``) and the RECORD of the distribution that lists it; nothing is guessed.
+
+    * ``name``: the library name without ``.so`` and its version suffix (``libgfortran`` for
+      ``libgfortran-040039e1.so.5.0.0``, ``libfoo`` for ``libfoo.so.1.2``), or, for an extension
+      module (``_cffi_backend.cpython-311-x86_64-linux-gnu.so``), the module name.
+    * ``version``: the numeric suffix after ``.so`` in the file name (``5.0.0``), None without one.
+      For most libraries that is the SONAME's ABI version, not necessarily the release number.
+    * ``bundled_hash``: the 8 hex digits auditwheel inserts when it grafts a library into a wheel
+      (``<stem>-<hash>.<suffix>``; the first 8 hex digits of the original file's SHA-256).
+    * ``abi_tag``: an extension module's tag (``cpython-311-x86_64-linux-gnu``, ``abi3``).
+    * ``sha256``: hex, from the owner's RECORD row (only when the RECORD size agrees with the
+      file's); the file itself is never hashed by the default scan.
+    * ``owner`` / ``owner_location``: the purl and METADATA location of the distribution whose
+      RECORD lists the file (the location tells two copies of one distribution apart); None when
+      no distribution claims it: the "native library no package owns" signal.
+    * ``purl``: ``pkg:generic/<name>[@<version>]`` for a shared library. None for an extension
+      module: it is a part of whichever distribution ships it (``owner``), and a module name is not
+      a package name, so no purl would be honest.
+    """
+
+    name: str
+    kind: NativeKind
+    version: str | None
+    location: Location
+    size: int
+    arch: str  # from e_machine: x86_64, aarch64, i386, arm, ppc64le, s390x, ...; "unknown" otherwise
+    elf_class: int  # 32 or 64 (EI_CLASS)
+    endianness: Literal["little", "big"]  # EI_DATA
+    elf_type: str  # e_type: shared-object, executable, relocatable, core, none, or "unknown (0x....)"
+    purl: str | None
+    sha256: str | None = None
+    bundled_hash: str | None = None
+    abi_tag: str | None = None
+    owner: str | None = None
+    owner_location: Location | None = None
+    found_by: Literal["elf-header"] = "elf-header"
+
+    @property
+    def locations(self) -> tuple[Location, ...]:
+        """Where the file was seen."""
+        return (self.location,)
+
+
+# The closed union of components. Later catalogers (vendored trees, declared requirements) add
+# their types here; consumers match on the type and end with assert_never.
+Component = PythonDist | NativeLib
+
+
+def assert_never(value: NoReturn) -> NoReturn:
+    """Exhaustiveness check for matches on ``Component`` (``typing.assert_never`` is 3.11+)."""
+    raise AssertionError(f"unhandled component type {type(value).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +294,8 @@ class Finding:
 
     rule: str  # "vulnerability"
     ids: tuple[str, ...]  # every id and alias of the group, the primary (OSV) id first
-    component: Component
+    # Advisories are matched to Python distributions only (match.py), so a finding names one.
+    component: PythonDist
     level: Level
     score: float | None
     vector: str | None

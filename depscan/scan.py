@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from depscan import __version__
 from depscan.artifacts.detect import open_artifact
 from depscan.artifacts.view import OpenContext
-from depscan.catalogers import Cataloger
+from depscan.catalogers import Cataloger, check_order
+from depscan.catalogers.native import NativeLibCataloger
 from depscan.catalogers.python_dists import PythonDistCataloger
 from depscan.config import AdvisorySettings, ScanConfig
 from depscan.models import ArtifactInfo, Component, ScanResult, Unknown
@@ -27,8 +28,9 @@ Progress = Callable[[str, int, int], None]
 
 
 def default_catalogers() -> list[Cataloger]:
-    """The catalogers every scan runs."""
-    return [PythonDistCataloger()]
+    """The catalogers every scan runs, in order: native libraries take their owners from the
+    distributions the Python cataloger found before them."""
+    return [PythonDistCataloger(), NativeLibCataloger()]
 
 
 def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
@@ -36,11 +38,15 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     catalogers = default_catalogers()
+    check_order(catalogers)
 
     def wants(path: str) -> bool:
         return any(c.wants(path) for c in catalogers)
 
-    ctx = OpenContext(limits=config.limits, wants=wants)
+    def wants_prefix(path: str) -> int:
+        return max(c.wants_prefix(path) for c in catalogers)
+
+    ctx = OpenContext(limits=config.limits, wants=wants, wants_prefix=wants_prefix)
     report("opening", 0, 0)
     with open_artifact(config.path, ctx, config.kind, config.layers) as view:
         opened = time.perf_counter()
@@ -48,7 +54,7 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
         unknowns: list[Unknown] = list(view.unknowns)
         for number, cataloger in enumerate(catalogers):
             report(f"cataloging ({cataloger.name})", number, len(catalogers))
-            found = cataloger.catalog(view)
+            found = cataloger.catalog(view, tuple(components))
             components.extend(found.components)
             unknowns.extend(found.unknowns)
         report("done", len(catalogers), len(catalogers))

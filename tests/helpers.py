@@ -11,7 +11,7 @@ from depscan.artifacts.detect import open_artifact
 from depscan.artifacts.limits import Limits
 from depscan.artifacts.view import ArtifactView, OpenContext
 from depscan.config import ScanConfig
-from depscan.models import PythonDist, ScanResult
+from depscan.models import NativeLib, PythonDist, ScanResult
 from depscan.scan import run
 
 
@@ -24,9 +24,19 @@ def dists(result: ScanResult) -> dict[str, PythonDist]:
     """The distributions of a result by ``name==version`` (shadowed copies get a ``!`` suffix)."""
     out = {}
     for c in result.components:
-        assert isinstance(c, PythonDist)
+        if not isinstance(c, PythonDist):
+            continue
         key = f"{c.normalized_name}=={c.version}"
         out[key + ("!" if c.status.value == "shadowed" else "")] = c
+    return out
+
+
+def natives(result: ScanResult) -> dict[str, NativeLib]:
+    """The native libraries of a result by path (``layer:path`` when they have a layer)."""
+    out = {}
+    for c in result.components:
+        if isinstance(c, NativeLib):
+            out[c.location.path if c.location.layer is None else f"{c.location.layer}:{c.location.path}"] = c
     return out
 
 

@@ -31,7 +31,8 @@ def test_exit_0_table_and_summary(demo: tuple[Path, Path]) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "requests" in proc.stdout and "2.19.1" in proc.stdout and "urllib3 (shadowed)" in proc.stdout
     (summary,) = proc.stderr.strip().splitlines()
-    assert "8 Python distributions, 1 shadowed, 0 unknowns" in summary
+    assert "8 Python distributions, 1 shadowed, 1 native library (1 unowned), 0 unknowns" in summary
+    assert "Native libraries" in proc.stdout and "libpq" in proc.stdout
 
 
 def test_json_output_file_is_complete(demo: tuple[Path, Path], tmp_path: Path) -> None:
@@ -43,8 +44,12 @@ def test_json_output_file_is_complete(demo: tuple[Path, Path], tmp_path: Path) -
     doc = json.loads(out.read_text())
     assert doc["format"] == "depscan.scan" and doc["format_version"] == 1
     assert doc["artifact"]["kind"] == "lambda-function+layers"
-    names = sorted((c["normalized_name"], c["version"], c["status"]) for c in doc["components"])
+    dists = [c for c in doc["components"] if c["type"] == "python-distribution"]
+    names = sorted((c["normalized_name"], c["version"], c["status"]) for c in dists)
     assert ("urllib3", "1.26.5", "shadowed") in names and ("requests", "2.19.1", "used") in names
+    (lib,) = [c for c in doc["components"] if c["type"] == "native-library"]
+    assert (lib["name"], lib["version"], lib["owner"]) == ("libpq", "5", None)
+    assert doc["summary"]["native_libraries"] == 1 and doc["summary"]["native_libraries_unowned"] == 1
     assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")] == []
 
 

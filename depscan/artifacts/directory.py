@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 
-from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext, Reader
+from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
 from depscan.errors import ArtifactError, MemberError
 
 # Not deployed content: version-control internals and caches.
@@ -47,22 +47,38 @@ def open_directory(root: str, name: str, ctx: OpenContext) -> ArtifactView:
                 view.add(Entry(path, EntryType.DIR, 0), None)
                 stack.append(path)
             elif stat.S_ISREG(st.st_mode):
-                view.add(Entry(path, EntryType.FILE, st.st_size), _reader(child.path, path, ctx))
+                view.add(Entry(path, EntryType.FILE, st.st_size), _File(child.path, path, ctx))
     return view
 
 
-def _reader(full: str, path: str, ctx: OpenContext) -> Reader:
-    def read(max_bytes: int) -> bytes:
+class _File:
+    """Reads one file of the directory (``MemberReader``)."""
+
+    __slots__ = ("ctx", "full", "path")
+
+    def __init__(self, full: str, path: str, ctx: OpenContext) -> None:
+        self.full = full
+        self.path = path
+        self.ctx = ctx
+
+    def _read(self, n: int) -> bytes:
         try:
             # O_NOFOLLOW: the entry was a regular file when indexed; never follow a link put there since.
-            fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(self.full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             with os.fdopen(fd, "rb") as fh:
-                data = fh.read(max_bytes + 1)
+                data = fh.read(n)
         except OSError as e:
-            raise MemberError(f"{path}: cannot read ({e.strerror or e})") from e
-        if len(data) > max_bytes:
-            raise MemberError(f"{path}: over the {max_bytes}-byte read limit; not read")
-        ctx.charge.charge_bytes(len(data), path)
+            raise MemberError(f"{self.path}: cannot read ({e.strerror or e})") from e
         return data
 
-    return read
+    def read(self, max_bytes: int) -> bytes:
+        data = self._read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise MemberError(f"{self.path}: over the {max_bytes}-byte read limit; not read")
+        self.ctx.charge.charge_bytes(len(data), self.path)
+        return data
+
+    def prefix(self, n: int) -> bytes:
+        data = self._read(n)
+        self.ctx.charge.charge_bytes(len(data), self.path)
+        return data

@@ -1,9 +1,11 @@
 """Tar archives: plain tars (random access), and gzip / bzip2 / xz / zstd tars (one streaming pass).
 
 A plain tar on a seekable file is indexed by walking its headers, skipping the data, and a
-member is read only when asked for. A compressed tar cannot be read at random, so it is read
-once from start to end and the members the catalogers want (``OpenContext.wants``) are kept in
-memory; everything else is skipped as it streams by.
+member is read only when asked for (or only its first bytes, for a prefix read). A compressed tar
+cannot be read at random, so it is read once from start to end and the members the catalogers
+want (``OpenContext.wants``) are kept in memory, of the members they want only a prefix of
+(``OpenContext.wants_prefix``: ELF headers) just that prefix; everything else is skipped as it
+streams by.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import zlib
 from typing import BinaryIO
 
 from depscan.artifacts.limits import Budget, safe_member_path
-from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext, Reader
+from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
 from depscan.errors import ArtifactError, CorruptArtifact, HostileArtifact, MemberError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -153,7 +155,7 @@ def _index_random(fh: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView,
                 continue
             if entry.type is EntryType.FILE:
                 declared += member.size
-                view.add(entry, _random_reader(tf, member, name, ctx))
+                view.add(entry, _Member(tf, member, name, ctx))
             else:
                 view.add(entry, None)
     except HostileArtifact:
@@ -170,33 +172,71 @@ def _index_random(fh: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView,
         raise CorruptArtifact(f"{name}: truncated tar archive (no end-of-archive marker after {len(view)} entries)")
 
 
-def _random_reader(tf: tarfile.TarFile, member: tarfile.TarInfo, name: str, ctx: OpenContext) -> Reader:
-    def read(max_bytes: int) -> bytes:
-        where = f"{name}: {member.name}"
-        if member.size > max_bytes:
-            raise MemberError(f"{where}: {member.size} bytes, over the {max_bytes}-byte read limit; not read")
+class _Member:
+    """Reads one member of a plain tar on a seekable file (``MemberReader``)."""
+
+    __slots__ = ("ctx", "member", "name", "tf")
+
+    def __init__(self, tf: tarfile.TarFile, member: tarfile.TarInfo, name: str, ctx: OpenContext) -> None:
+        self.tf = tf
+        self.member = member
+        self.name = name
+        self.ctx = ctx
+
+    def _read(self, n: int) -> bytes:
+        where = f"{self.name}: {self.member.name}"
         try:
-            fh = tf.extractfile(member)  # follows hard links inside the same tar
+            fh = self.tf.extractfile(self.member)  # follows hard links inside the same tar
             if fh is None:
                 raise MemberError(f"{where}: not a regular file")
-            data = fh.read(max_bytes + 1)
+            # A window on the archive: reading n bytes reads n bytes, whatever the member's size.
+            data = fh.read(n)
         except MemberError:
             raise
         except (KeyError, *_TAR_ERRORS) as e:  # type: ignore[misc]
             raise MemberError(f"{where}: cannot read ({e})") from e
-        ctx.charge.charge_bytes(len(data), name)
+        self.ctx.charge.charge_bytes(len(data), self.name)
         return data
 
-    return read
+    def read(self, max_bytes: int) -> bytes:
+        if self.member.size > max_bytes:
+            where = f"{self.name}: {self.member.name}"
+            raise MemberError(f"{where}: {self.member.size} bytes, over the {max_bytes}-byte read limit; not read")
+        return self._read(max_bytes + 1)
+
+    def prefix(self, n: int) -> bytes:
+        return self._read(n)
 
 
-def _buffered(data: bytes, where: str) -> Reader:
-    def read(max_bytes: int) -> bytes:
-        if len(data) > max_bytes:
-            raise MemberError(f"{where}: {len(data)} bytes, over the {max_bytes}-byte read limit; not read")
-        return data
+class _Kept:
+    """What a streaming pass kept of one member: all of it, or only its first bytes (``MemberReader``)."""
 
-    return read
+    __slots__ = ("data", "size", "where")
+
+    def __init__(self, data: bytes, size: int, where: str) -> None:
+        self.data = data
+        self.size = size  # the member's size (len(data) when all of it was kept)
+        self.where = where
+
+    @property
+    def complete(self) -> bool:
+        return len(self.data) >= self.size
+
+    def read(self, max_bytes: int) -> bytes:
+        if not self.complete:
+            raise MemberError(
+                f"{self.where}: only the first {len(self.data)} bytes were kept during the streaming pass"
+            )
+        if len(self.data) > max_bytes:
+            raise MemberError(f"{self.where}: {len(self.data)} bytes, over the {max_bytes}-byte read limit; not read")
+        return self.data
+
+    def prefix(self, n: int) -> bytes:
+        if n > len(self.data) and not self.complete:
+            raise MemberError(
+                f"{self.where}: only the first {len(self.data)} bytes were kept during the streaming pass"
+            )
+        return self.data[:n]
 
 
 def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView, layer: str | None) -> None:
@@ -208,7 +248,7 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
 
     raw = _Counting(stream, ctx.charge, name)
     counting = io.BufferedReader(raw, buffer_size=1024 * 1024)
-    kept: dict[str, bytes] = {}
+    kept: dict[str, _Kept] = {}
     try:
         tf = tarfile.open(fileobj=counting, mode="r|")  # noqa: SIM115 - read to the end here
         for member in tf:
@@ -220,22 +260,25 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
                 view.add(entry, None)
                 continue
             where = f"{name}: {member.name}"
-            if not (ctx.wants(entry.path) or is_nested_candidate(entry.path)):
+            whole = ctx.wants(entry.path) or is_nested_candidate(entry.path)
+            head = 0 if whole else ctx.wants_prefix(entry.path)
+            if not whole and head <= 0:
                 view.add(entry, None)
                 continue
             if member.islnk():
                 target = safe_member_path(member.linkname)
-                data = kept.get(target) if target else None
-                view.add(entry, _buffered(data, where) if data is not None else None)
+                found = kept.get(target) if target else None
+                view.add(entry, found)
                 continue
-            if member.size > ctx.limits.max_member_bytes:
+            if whole and member.size > ctx.limits.max_member_bytes:
                 view.unknown(entry.path, f"{member.size} bytes, over the max_member_bytes limit; not read", layer)
                 view.add(entry, None)
                 continue
             fh = tf.extractfile(member)
-            data = fh.read() if fh is not None else b""
-            kept[entry.path] = data
-            view.add(entry, _buffered(data, where))
+            # A prefix-only member: keep its first bytes; tarfile skips the rest on the next header.
+            data = (fh.read() if whole else fh.read(head)) if fh is not None else b""
+            kept[entry.path] = found = _Kept(data, member.size if fh is not None else 0, where)
+            view.add(entry, found)
         # As for plain tars: a stream that ends where a header should be is a truncated archive.
         while counting.read(1024 * 1024):
             pass

@@ -2,7 +2,8 @@
 
 The central directory is read once to index every member; only the members a cataloger asks
 for are decompressed. Sizes declared in the central directory are checked against the budget
-before anything is read, and a read never returns more than the declared size.
+before anything is read, and a read never returns more than the declared size. A prefix read
+(an ELF header) inflates only up to the bytes asked for.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import zlib
 from typing import BinaryIO
 
 from depscan.artifacts.limits import safe_member_path
-from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext, Reader
+from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
 from depscan.errors import CorruptArtifact, HostileArtifact, MemberError
 
 
@@ -58,26 +59,44 @@ def _index(zf: zipfile.ZipFile, name: str, ctx: OpenContext, view: ArtifactView)
         elif info.is_dir():
             view.add(Entry(path, EntryType.DIR, 0), None)
         else:
-            view.add(Entry(path, EntryType.FILE, info.file_size), _reader(zf, info, name, ctx))
+            view.add(Entry(path, EntryType.FILE, info.file_size), _Member(zf, info, name, ctx))
 
 
-def _reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: OpenContext) -> Reader:
-    def read(max_bytes: int) -> bytes:
-        return _read_member(zf, info, name, ctx, max_bytes)
+class _Member:
+    """Reads one zip member (``MemberReader``)."""
 
-    return read
+    __slots__ = ("ctx", "info", "name", "zf")
+
+    def __init__(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: OpenContext) -> None:
+        self.zf = zf
+        self.info = info
+        self.name = name
+        self.ctx = ctx
+
+    def read(self, max_bytes: int) -> bytes:
+        return _read_member(self.zf, self.info, self.name, self.ctx, max_bytes)
+
+    def prefix(self, n: int) -> bytes:
+        info = self.info
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # zipfile inflates a bzip2 / LZMA chunk whole (no max_length): keep the zip bomb guard.
+            _check_ratio(info, f"{self.name}: {info.filename}", self.ctx)
+        try:
+            with self.zf.open(info) as fh:
+                # ZipExtFile.read(n) inflates with max_length=n: the rest of the member is never
+                # decompressed (nor CRC-checked: that needs every byte, and read() does it).
+                data = fh.read(min(n, info.file_size))
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as e:
+            raise MemberError(f"{self.name}: {info.filename}: cannot decompress ({e})") from e
+        self.ctx.charge.charge_bytes(len(data), self.name)
+        return data
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: OpenContext, max_bytes: int) -> bytes:
     where = f"{name}: {info.filename}"
-    limits = ctx.limits
     if info.file_size > max_bytes:
         raise MemberError(f"{where}: {info.file_size} bytes, over the {max_bytes}-byte read limit; not read")
-    if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-        ratio = info.file_size // max(info.compress_size, 1)
-        raise MemberError(
-            f"{where}: compression ratio {ratio}:1 over the {limits.max_ratio}:1 limit (zip bomb?); not read"
-        )
+    _check_ratio(info, where, ctx)
     try:
         with zf.open(info) as fh:
             # zipfile stops at the declared size and checks the CRC at the end.
@@ -86,3 +105,12 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: Ope
         raise MemberError(f"{where}: cannot decompress ({e})") from e
     ctx.charge.charge_bytes(len(data), name)
     return data
+
+
+def _check_ratio(info: zipfile.ZipInfo, where: str, ctx: OpenContext) -> None:
+    limits = ctx.limits
+    if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+        ratio = info.file_size // max(info.compress_size, 1)
+        raise MemberError(
+            f"{where}: compression ratio {ratio}:1 over the {limits.max_ratio}:1 limit (zip bomb?); not read"
+        )

@@ -15,7 +15,7 @@ import json
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from packageurl import PackageURL
@@ -64,7 +64,7 @@ class PythonDistCataloger(Cataloger):
             return True
         return base.endswith(".egg-info")
 
-    def catalog(self, view: ArtifactView) -> CatalogResult:
+    def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
         components: list[PythonDist] = []
         unknowns: list[Unknown] = []
         for found in _discover(view, unknowns):

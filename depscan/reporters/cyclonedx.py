@@ -47,8 +47,19 @@ otherwise the ``License`` field when it is a valid SPDX expression, and ``Licens
 that name exactly one SPDX license. Anything else (``Apache 2.0``, ``BSD``, a pasted license file) is
 kept as a named license (its first line as the name, the whole text attached when longer): never dropped.
 
-Native libraries (``.so`` files) are not in the model yet; when the model grows them, they become
-components of their own here.
+**Native libraries** (ELF ``.so`` files, ``NativeLib``) are ``library`` components too. One that a
+distribution's RECORD lists is nested in that distribution's component (``component.components``: the
+wheel ships it, as auditwheel's grafted ``numpy.libs/libgfortran-040039e1.so.5.0.0`` or an extension
+module); one no distribution owns sits at the top level, where a reader looking for unowned code finds
+it. Version and purl (``pkg:generic/...``) when the file name gives them, SHA-256 from the owner's
+RECORD, the file's path as evidence, and the ELF header as properties: ``depscan:native:kind``
+(``shared-library`` / ``python-extension``), ``depscan:elf:arch``, ``depscan:elf:class``,
+``depscan:elf:endianness``, ``depscan:elf:type``, and ``depscan:native:bundled_hash`` /
+``depscan:native:abi_tag`` when present. They take no part in ``dependencies`` (which libraries a
+library loads needs its dynamic section, not read by default); cyclonedx-python-lib still writes an
+empty entry for each top-level one. bom-refs follow the distributions' rule (purl plus ``package-id``
+from the file's path and layer); an extension module, which has no purl, gets
+``native:<name>?package-id=...``.
 """
 
 from __future__ import annotations
@@ -98,7 +109,17 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from depscan.environment import marker_environment
-from depscan.models import Advisory, Finding, Level, Location, PythonDist, ScanResult, Status, Suppression
+from depscan.models import (
+    Advisory,
+    Finding,
+    Level,
+    Location,
+    NativeLib,
+    PythonDist,
+    ScanResult,
+    Status,
+    Suppression,
+)
 from depscan.reporters import ReportOptions
 
 logger = logging.getLogger(__name__)
@@ -267,6 +288,8 @@ class _Builder:
     repairs: list[str]
     dists: list[PythonDist] = field(init=False)
     refs: list[str] = field(init=False)
+    natives: list[NativeLib] = field(init=False)
+    native_refs: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         components = [c for c in self.result.components if isinstance(c, PythonDist)]
@@ -274,6 +297,11 @@ class _Builder:
         self.refs = [_bom_ref(d) for d in self.dists]
         if len(set(self.refs)) != len(self.refs):  # two dists with one metadata file: cannot happen, but never crash
             self.refs = [f"{ref}-{i}" for i, ref in enumerate(self.refs)]
+        natives = [c for c in self.result.components if isinstance(c, NativeLib)]
+        self.natives = sorted(natives, key=lambda lib: (lib.location.path, lib.location.layer or ""))
+        self.native_refs = [_native_ref(lib) for lib in self.natives]
+        if len(set(self.native_refs)) != len(self.native_refs):  # one file reported twice: never crash
+            self.native_refs = [f"{ref}-native-{i}" for i, ref in enumerate(self.native_refs)]
 
     # text hygiene
 
@@ -303,9 +331,19 @@ class _Builder:
 
     def bom(self) -> Bom:
         root = self.root()
-        # Python distributions are the only components the model has. Native libraries (ELF .so files,
-        # vendored copies) will be components of their own, with their own bom-refs, once the model has them.
         components = [self.component(i) for i in range(len(self.dists))]
+        # Native libraries nest in the distribution whose RECORD lists them; unowned ones stay on top.
+        owner_of = {(d.purl, d.metadata_location): i for i, d in enumerate(self.dists)}
+        unowned: list[Component] = []
+        for lib, ref in zip(self.natives, self.native_refs, strict=True):
+            described = self.native_component(lib, ref)
+            owner = None
+            if lib.owner is not None and lib.owner_location is not None:
+                owner = owner_of.get((lib.owner, lib.owner_location))
+            if owner is None:
+                unowned.append(described)
+            else:
+                components[owner].components.add(described)
         bom = Bom(
             metadata=BomMetaData(
                 tools=ToolRepository(components=[self.tool()]),
@@ -313,7 +351,7 @@ class _Builder:
                 properties=self.metadata_properties(),
                 timestamp=datetime.now(timezone.utc).replace(microsecond=0),
             ),
-            components=components,
+            components=[*components, *unowned],
         )
         bom.dependencies = self.dependencies(root, components)
         bom.vulnerabilities = self.vulnerabilities()
@@ -423,6 +461,54 @@ class _Builder:
             bom_ref=ref,
             hashes=self.sha256(dist.metadata_sha256, f"{where}: METADATA sha256"),
             licenses=self.licenses(dist, where),
+            evidence=evidence,
+            properties=properties,
+        )
+
+    def native_component(self, lib: NativeLib, ref: str) -> Component:
+        where = f"{_short(lib.name)} ({_short(str(lib.location))})"
+        where = self.text(where, "a location", report=False)
+        try:
+            return self.full_native_component(lib, ref, where)
+        except Exception as e:  # one odd library must not cost the SBOM
+            self.warn(f"{where}: described by name only ({type(e).__name__}: {e})")
+            return Component(type=ComponentType.LIBRARY, bom_ref=ref,
+                             name=self.text(lib.name, where, one_line=True, report=False))
+
+    def full_native_component(self, lib: NativeLib, ref: str, where: str) -> Component:
+        location = lib.location
+        properties = [
+            Property(name="depscan:found_by", value=lib.found_by),
+            Property(name="depscan:native:kind", value=lib.kind),
+            Property(name="depscan:elf:arch", value=lib.arch),
+            Property(name="depscan:elf:class", value=str(lib.elf_class)),
+            Property(name="depscan:elf:endianness", value=lib.endianness),
+            Property(name="depscan:elf:type", value=lib.elf_type),
+            Property(name="depscan:native:size", value=str(lib.size)),
+        ]
+        if lib.bundled_hash is not None:
+            properties.append(Property(name="depscan:native:bundled_hash", value=lib.bundled_hash))
+        if lib.abi_tag is not None:
+            properties.append(Property(name="depscan:native:abi_tag",
+                                       value=self.text(lib.abi_tag, f"{where}: ABI tag", one_line=True)))
+        if location.layer is not None:
+            properties.append(Property(name="depscan:layer", value=self.text(location.layer, f"{where}: layer")))
+        evidence = None
+        if self.version >= SchemaVersion.V1_5:
+            evidence = ComponentEvidence(occurrences=[self.occurrence(loc.path, loc.layer, where)
+                                                      for loc in lib.locations])
+        else:  # 1.4 has no occurrences: the paths become properties
+            properties += [
+                Property(name="depscan:location", value=self.text(loc.path, f"{where}: path")) for loc in lib.locations
+            ]
+        return Component(
+            type=ComponentType.LIBRARY,
+            name=self.text(lib.name, f"{where}: name", one_line=True),
+            version=None if lib.version is None else self.text(lib.version, f"{where}: version", one_line=True,
+                                                               limit=MAX_VERSION),
+            purl=None if lib.purl is None else self.purl(lib.purl, where),
+            bom_ref=ref,
+            hashes=self.sha256(lib.sha256, f"{where}: sha256"),
             evidence=evidence,
             properties=properties,
         )
@@ -671,6 +757,22 @@ def _bom_ref(dist: PythonDist) -> str:
     qualifiers["package-id"] = qualifier
     return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,
                           qualifiers=qualifiers, subpath=purl.subpath).to_string())
+
+
+def _native_ref(lib: NativeLib) -> str:
+    """A native library's bom-ref: its purl (or ``native:<name>``) with a ``package-id`` naming this file."""
+    loc = lib.location
+    key = f"{lib.purl or ''}|{lib.name}|{loc.layer or ''}|{loc.path}"
+    qualifier = hashlib.sha256(key.encode(errors="surrogatepass")).hexdigest()[:16]
+    if lib.purl is not None:
+        try:
+            purl = PackageURL.from_string(lib.purl)
+        except ValueError:
+            pass
+        else:
+            return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,
+                                  qualifiers={"package-id": qualifier}).to_string())
+    return f"native:{quote(lib.name, safe='')}?package-id={qualifier}"
 
 
 _LICENSING = get_spdx_licensing()

@@ -8,7 +8,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from depscan.models import BaselineDiff, Finding, Location, PythonDist, ScanResult, Status, Unknown
+from depscan.models import (
+    BaselineDiff,
+    Component,
+    Finding,
+    Location,
+    NativeLib,
+    PythonDist,
+    ScanResult,
+    Status,
+    Unknown,
+    assert_never,
+)
 from depscan.reporters import ReportOptions
 
 FORMAT = "depscan.scan"
@@ -49,6 +60,33 @@ def _dist(dist: PythonDist) -> dict[str, Any]:
         "record_files": len(dist.record),
         "record_files_outside": dist.record_outside,
     }
+
+
+def _native(lib: NativeLib) -> dict[str, Any]:
+    return {
+        "type": "native-library",
+        "name": lib.name,
+        "kind": lib.kind,
+        "version": lib.version,
+        "purl": lib.purl,
+        "found_by": lib.found_by,
+        "location": _location(lib.location),
+        "size": lib.size,
+        "sha256": lib.sha256,
+        "bundled_hash": lib.bundled_hash,
+        "abi_tag": lib.abi_tag,
+        "elf": {"arch": lib.arch, "class": lib.elf_class, "endianness": lib.endianness, "type": lib.elf_type},
+        "owner": lib.owner,
+        "owner_location": _location(lib.owner_location),
+    }
+
+
+def _component(component: Component) -> dict[str, Any]:
+    if isinstance(component, PythonDist):
+        return _dist(component)
+    if isinstance(component, NativeLib):
+        return _native(component)
+    assert_never(component)
 
 
 def _finding(finding: Finding, baseline: BaselineDiff | None) -> dict[str, Any]:
@@ -93,6 +131,7 @@ def _unknown(unknown: Unknown) -> dict[str, Any]:
 def document(result: ScanResult) -> dict[str, Any]:
     """The JSON document as a dict."""
     dists = [c for c in result.components if isinstance(c, PythonDist)]
+    natives = [c for c in result.components if isinstance(c, NativeLib)]
     checked = result.advisory_data
     return {
         "format": FORMAT,
@@ -110,6 +149,8 @@ def document(result: ScanResult) -> dict[str, Any]:
             "components": len(result.components),
             "python_distributions": len(dists),
             "shadowed": sum(1 for d in dists if d.status is Status.SHADOWED),
+            "native_libraries": len(natives),
+            "native_libraries_unowned": sum(1 for lib in natives if lib.owner is None),
             "unknowns": len(result.unknowns),
             "warnings": len(result.warnings),
             # null, not 0, when advisories were not checked (--source skip): never "clean" by default
@@ -125,7 +166,7 @@ def document(result: ScanResult) -> dict[str, Any]:
             "newest_modified": result.advisory_data.newest_modified,
             "inputs": list(result.advisory_data.inputs),
         },
-        "components": [_dist(d) for d in dists],
+        "components": [_component(c) for c in result.components],
         "unknowns": [_unknown(u) for u in result.unknowns],
         "warnings": list(result.warnings),
         "vulnerabilities": [_finding(f, result.baseline) for f in result.findings],

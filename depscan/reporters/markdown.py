@@ -6,7 +6,7 @@ be checked or read. Everything a reviewer needs to decide; the rest lives in the
 
 from __future__ import annotations
 
-from depscan.models import Finding, PythonDist, ScanResult, Status
+from depscan.models import Finding, NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 
 MAX_ROWS = 100  # a PR comment has a size limit; the JSON report has everything
@@ -40,6 +40,13 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     lines.append("")
     shadowed = sum(1 for d in dists if d.status is Status.SHADOWED)
     facts = [f"{len(dists)} Python distributions" + (f" ({shadowed} shadowed)" if shadowed else "")]
+    natives = [c for c in result.components if isinstance(c, NativeLib)]
+    if natives:
+        unowned = sum(1 for lib in natives if lib.owner is None)
+        facts.append(
+            f"{len(natives)} native librar{'y' if len(natives) == 1 else 'ies'}"
+            + (f" ({unowned} not owned by any distribution)" if unowned else "")
+        )
     if ignored:
         facts.append(f"{ignored} finding(s) ignored by policy")
     if result.unknowns:

@@ -22,6 +22,12 @@ Choices:
 - ``checksums`` (7.10) is the SHA-256 of the distribution's METADATA file (an installed distribution
   has no archive to hash); the package comment says which file it is. Components read back from an
   SBOM (``depscan rescan``) have no METADATA, so no checksum.
+- Native libraries (ELF ``.so`` files, ``NativeLib``) are one package each, ``SPDXRef-Native-<name>-<hash>``
+  (8 hex digits of the SHA-256 of the file's path), CONTAINed by the package of the distribution whose
+  RECORD lists the file, or by the artifact package when none does. ``versionInfo`` only when the file
+  name carries a version, the SHA-256 from the owner's RECORD as the checksum (the file itself is not
+  hashed), the ``pkg:generic`` purl when there is one (extension modules have none), and the ELF header
+  (machine, class, byte order, type) in the package comment.
 - DEPENDS_ON (11.1) links a distribution to the copies of its ``Requires-Dist`` names present in the
   artifact (the copy the runtime imports when one is; every copy otherwise), with environment markers
   evaluated for the artifact's interpreter; a requirement that only an extra nobody asked for switches
@@ -45,7 +51,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from depscan.environment import marker_environment
-from depscan.models import PythonDist, ScanResult, Status
+from depscan.models import NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 
 SPDX_VERSION = "SPDX-2.3"
@@ -82,6 +88,12 @@ def package_id(dist: PythonDist) -> str:
     """The SPDX id of a distribution copy: name, version and a short hash of its METADATA path."""
     digest = hashlib.sha256(dist.metadata_location.path.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"SPDXRef-Package-python-{_id_part(dist.normalized_name)}-{_id_part(dist.version)}-{digest}"
+
+
+def native_id(lib: NativeLib) -> str:
+    """The SPDX id of a native library: its name and a short hash of its path."""
+    digest = hashlib.sha256(lib.location.path.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"SPDXRef-Native-{_id_part(lib.name)}-{digest}"
 
 
 def declared_license(dist: PythonDist) -> tuple[str, str | None]:
@@ -153,6 +165,38 @@ def _dist_package(dist: PythonDist, spdx_id: str) -> dict[str, Any]:
         package["comment"] = " ".join(comment)
     if dist.summary:
         package["summary"] = dist.summary
+    return package
+
+
+def _native_package(lib: NativeLib, spdx_id: str) -> dict[str, Any]:
+    loc = lib.location
+    layer = f" in layer {loc.layer}" if loc.layer is not None else ""
+    comment = [
+        f"ELF header: {lib.arch}, ELFCLASS{lib.elf_class}, {lib.endianness}-endian, {lib.elf_type}.",
+        "Python extension module." if lib.kind == "python-extension" else "Shared library.",
+    ]
+    if lib.bundled_hash is not None:
+        comment.append(f"Grafted into a wheel by auditwheel (file name hash {lib.bundled_hash}).")
+    if lib.owner is None:
+        comment.append("No distribution's RECORD lists this file.")
+    elif lib.sha256 is not None:
+        comment.append("Checksum: SHA-256 from the owning distribution's RECORD.")
+    package: dict[str, Any] = {"SPDXID": spdx_id, "name": lib.name}
+    if lib.version is not None:
+        package["versionInfo"] = lib.version
+    package |= {"supplier": NOASSERTION, "downloadLocation": NOASSERTION, "filesAnalyzed": False}
+    if lib.sha256 is not None and _SHA256.fullmatch(lib.sha256):
+        package["checksums"] = [{"algorithm": "SHA256", "checksumValue": lib.sha256}]
+    package |= {"licenseConcluded": NOASSERTION, "licenseDeclared": NOASSERTION, "copyrightText": NOASSERTION}
+    if lib.purl is not None and _valid_purl(lib.purl):
+        package["externalRefs"] = [
+            {"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": lib.purl}
+        ]
+    package |= {
+        "primaryPackagePurpose": "LIBRARY",
+        "sourceInfo": f"ELF file at {loc.path}{layer}, {lib.size} bytes",
+        "comment": " ".join(comment),
+    }
     return package
 
 
@@ -262,13 +306,12 @@ def _dependencies(result: ScanResult, dists: list[PythonDist], ids: list[str]) -
     return edges
 
 
-def _unique_ids(dists: list[PythonDist]) -> list[str]:
+def _unique_ids(components: list[PythonDist] | list[NativeLib], taken: set[str]) -> list[str]:
     ids: list[str] = []
-    taken: set[str] = {DOCUMENT_ID, ARTIFACT_ID}
-    for dist in dists:
-        candidate = base = package_id(dist)
+    for component in components:
+        candidate = base = package_id(component) if isinstance(component, PythonDist) else native_id(component)
         number = 1
-        while candidate in taken:  # the same METADATA reported twice: keep ids unique anyway
+        while candidate in taken:  # the same file reported twice: keep ids unique anyway
             number += 1
             candidate = f"{base}-{number}"
         taken.add(candidate)
@@ -279,12 +322,21 @@ def _unique_ids(dists: list[PythonDist]) -> list[str]:
 def document(result: ScanResult, *, namespace: str | None = None, created: datetime | None = None) -> dict[str, Any]:
     """The SPDX document as a dict. ``namespace`` and ``created`` default to a fresh uuid4 URN and now."""
     dists = [c for c in result.components if isinstance(c, PythonDist)]
-    ids = _unique_ids(dists)
+    taken = {DOCUMENT_ID, ARTIFACT_ID}
+    ids = _unique_ids(dists, taken)
+    natives = [c for c in result.components if isinstance(c, NativeLib)]
+    native_ids = _unique_ids(natives, taken)
+    id_of = {(d.purl, d.metadata_location): i for d, i in zip(dists, ids, strict=True)}
     version = result.tool_version or _own_version()
     when = (created or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     relationships = [_relationship(DOCUMENT_ID, "DESCRIBES", ARTIFACT_ID)]
     relationships += [_relationship(ARTIFACT_ID, "CONTAINS", spdx_id) for spdx_id in ids]
     relationships += _dependencies(result, dists, ids)
+    for lib, native in zip(natives, native_ids, strict=True):
+        owner = None
+        if lib.owner is not None and lib.owner_location is not None:
+            owner = id_of.get((lib.owner, lib.owner_location))
+        relationships.append(_relationship(owner or ARTIFACT_ID, "CONTAINS", native))
     doc: dict[str, Any] = {
         "spdxVersion": SPDX_VERSION,
         "dataLicense": "CC0-1.0",
@@ -296,7 +348,9 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
             "created": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "creators": [f"Tool: depscan-{version}"],
         },
-        "packages": [_artifact_package(result)] + [_dist_package(d, i) for d, i in zip(dists, ids, strict=True)],
+        "packages": [_artifact_package(result)]
+        + [_dist_package(d, i) for d, i in zip(dists, ids, strict=True)]
+        + [_native_package(lib, i) for lib, i in zip(natives, native_ids, strict=True)],
         "relationships": relationships,
     }
     comment = _document_comment(result)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from depscan.models import PythonDist, ScanResult, Status
+from depscan.models import NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow"}
@@ -17,6 +17,19 @@ def short_layer(layer: str | None) -> str:
     if layer.startswith("sha256:"):
         return layer[7:19]
     return layer
+
+
+def owner_label(purl: str | None) -> str:
+    """``numpy 1.26.4`` for ``pkg:pypi/numpy@1.26.4``; ``none`` for a library no distribution owns."""
+    if purl is None:
+        return "none"
+    from packageurl import PackageURL
+
+    try:
+        parsed = PackageURL.from_string(purl)
+    except ValueError:
+        return purl
+    return f"{parsed.name} {parsed.version}" if parsed.version else str(parsed.name)
 
 
 def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
@@ -48,6 +61,25 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             style="dim" if dist.status is Status.SHADOWED else None,
         )
     console.print(table)
+    natives = [c for c in result.components if isinstance(c, NativeLib)]
+    if natives:
+        libs = Table(title="Native libraries", title_justify="left")
+        libs.add_column("Name", no_wrap=True)
+        libs.add_column("Version", no_wrap=True)
+        libs.add_column("Arch", no_wrap=True)
+        libs.add_column("Owner", overflow="fold")
+        libs.add_column("Path", overflow="fold")
+        libs.add_column("Layer", overflow="fold")
+        for lib in natives:
+            libs.add_row(
+                lib.name,
+                lib.version or "-",
+                lib.arch,
+                owner_label(lib.owner),
+                lib.location.path,
+                short_layer(lib.location.layer),
+            )
+        console.print(libs)
     if result.unknowns:
         unknowns = Table(title="Unknowns (could not be read)", title_justify="left")
         unknowns.add_column("Path", overflow="fold")

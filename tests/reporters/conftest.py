@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from builders import dist, write_zip
+from builders import dist, elf_header, write_zip
 
 from depscan.config import AdvisorySettings, IgnoreRule, ScanConfig
 from depscan.models import ScanResult
@@ -43,3 +43,19 @@ def demo_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ScanResult:
     )
     config = ScanConfig(str(function), (str(layer),), hash_artifact=True, advisories=settings)
     return run(config)
+
+
+NUMPY_LIBS = {
+    "numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so": elf_header(padding=b"umath" * 20),
+    "numpy.libs/libgfortran-040039e1.so.5.0.0": elf_header(padding=b"gfortran" * 20),
+}
+
+
+@pytest.fixture
+def native_result(tmp_path: Path) -> ScanResult:
+    """A scanned function zip with native libraries: numpy's extension module and grafted libgfortran (owned
+    by numpy through its RECORD), and an aarch64 ``lib/libcustom.so.1`` no distribution owns."""
+    files = dist("numpy", "1.26.4", modules={"numpy/__init__.py": b"", **NUMPY_LIBS},
+                 tags=("cp311-cp311-manylinux_2_17_x86_64",))
+    files["lib/libcustom.so.1"] = elf_header(183, padding=b"custom" * 20)  # EM_AARCH64
+    return run(ScanConfig(str(write_zip(tmp_path / "app.zip", files)), hash_artifact=True))

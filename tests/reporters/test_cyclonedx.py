@@ -26,6 +26,7 @@ from depscan.models import (
     Finding,
     Level,
     Location,
+    NativeLib,
     PythonDist,
     ScanResult,
     Severity,
@@ -216,12 +217,21 @@ def test_demo_content(demo_result: ScanResult) -> None:
     unknown = "opt/python/bad-1.0.dist-info/METADATA [layer.zip]: METADATA has no Version field"
     assert props["depscan:unknown"] == [unknown]
 
-    # Eight components, two of them urllib3, with refs that are unique, purl-based and free of randomness.
+    # Eight distributions, two of them urllib3, with refs that are unique, purl-based and free of randomness,
+    # and the native library no distribution owns, at the top level too.
     components = _by_name(doc)
-    assert sum(len(v) for v in components.values()) == 8
-    refs = [c["bom-ref"] for c in doc["components"]]
+    assert sum(len(v) for v in components.values()) == 9
+    refs = [c["bom-ref"] for c in doc["components"] if c["purl"].startswith("pkg:pypi/")]
     assert len(set(refs)) == 8
     assert all(re.fullmatch(r"pkg:pypi/[a-z0-9.-]+@[^?]+\?package-id=[0-9a-f]{16}", ref) for ref in refs)
+    (libpq,) = components["libpq"]
+    assert (libpq["type"], libpq["version"], libpq["purl"]) == ("library", "5", "pkg:generic/libpq@5")
+    assert re.fullmatch(r"pkg:generic/libpq@5\?package-id=[0-9a-f]{16}", libpq["bom-ref"])
+    assert libpq["evidence"]["occurrences"] == [{"location": "var/task/lib/libpq.so.5",
+                                                 "additionalContext": "layer: function.zip"}]
+    assert _props(libpq)["depscan:elf:arch"] == ["x86_64"]
+    assert _props(libpq)["depscan:native:kind"] == ["shared-library"]
+    assert "hashes" not in libpq  # no RECORD lists it, and the file itself is not hashed
     used, shadowed = sorted(components["urllib3"], key=lambda c: c["version"])
     assert (used["version"], shadowed["version"]) == ("1.23", "1.26.5")
     assert _props(used)["depscan:status"] == ["used"]
@@ -234,7 +244,7 @@ def test_demo_content(demo_result: ScanResult) -> None:
         "additionalContext": "layer: layer.zip",
     }]
     assert used["purl"] == "pkg:pypi/urllib3@1.23"
-    dist = next(d for d in demo_result.components if d.version == "1.23")
+    dist = next(d for d in demo_result.components if isinstance(d, PythonDist) and d.version == "1.23")
     assert used["hashes"] == [{"alg": "SHA-256", "content": dist.metadata_sha256}]
     # Licenses: SPDX ids where the License field is one, the free text kept by name otherwise.
     assert used["licenses"] == [{"license": {"id": "MIT"}}]
@@ -245,6 +255,9 @@ def test_demo_content(demo_result: ScanResult) -> None:
     # the root -> the used distributions nothing requires; the shadowed copy stays unlinked.
     ref = {(c["name"], c["version"]): c["bom-ref"] for c in doc["components"]}
     edges = _edges(doc)
+    # The library takes no part in the graph: which libraries load it is not read by default.
+    assert edges.get(libpq["bom-ref"], []) == []
+    assert libpq["bom-ref"] not in {r for deps in edges.values() for r in deps}
     assert sorted(edges[ref[("requests", "2.19.1")]]) == sorted(
         ref[k] for k in [("chardet", "3.0.4"), ("idna", "2.7"), ("urllib3", "1.23"), ("certifi", "2018.4.16")])
     assert edges[ref[("Jinja2", "2.10")]] == [ref[("MarkupSafe", "1.0")]]
@@ -282,7 +295,7 @@ def test_demo_content(demo_result: ScanResult) -> None:
 def test_demo_xml_content(demo_result: ScanResult) -> None:
     root = ET.fromstring(render_xml(demo_result, ReportOptions()))
     components = root.findall("c:components/c:component", NS)
-    assert len(components) == 8
+    assert len(components) == 9  # eight distributions and the unowned libpq.so.5
     urllib3 = [c for c in components if c.findtext("c:name", namespaces=NS) == "urllib3"]
     assert len({c.get("bom-ref") for c in urllib3}) == 2
     assert root.find("c:vulnerabilities/c:vulnerability/c:analysis/c:state", NS) is not None
@@ -562,3 +575,88 @@ def test_marker_environment_from_wheel_tags() -> None:
     legacy = _dist("e", "1", "e/METADATA", wheel=_wheel("cp37-cp37m-manylinux1_x86_64"))
     env = marker_environment(_result(legacy))
     assert (env["python_version"], env["platform_machine"]) == ("3.7", "x86_64")
+
+
+# -- native libraries ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_native_libraries_are_valid_in_every_version_and_format(native_result: ScanResult,
+                                                                validate: Callable[[bytes, str, str], None],
+                                                                version: str, fmt: str) -> None:
+    data, repairs = _render(native_result, version, fmt)
+    validate(data, version, fmt)
+    assert repairs == []
+
+
+def test_native_libraries_nest_under_the_distribution_owning_them(native_result: ScanResult) -> None:
+    doc = _json(native_result)
+    top = _by_name(doc)
+    assert sorted(top) == ["libcustom", "numpy"]  # the owned libraries are not on top
+    (numpy,) = top["numpy"]
+    nested = {c["name"]: c for c in numpy["components"]}
+    assert sorted(nested) == ["_multiarray_umath", "libgfortran"]
+
+    gfortran = nested["libgfortran"]
+    lib = next(c for c in native_result.components if isinstance(c, NativeLib) and c.name == "libgfortran")
+    assert (gfortran["type"], gfortran["version"], gfortran["purl"]) == (
+        "library", "5.0.0", "pkg:generic/libgfortran@5.0.0")
+    assert re.fullmatch(r"pkg:generic/libgfortran@5\.0\.0\?package-id=[0-9a-f]{16}", gfortran["bom-ref"])
+    assert gfortran["hashes"] == [{"alg": "SHA-256", "content": lib.sha256}]  # from numpy's RECORD
+    assert gfortran["evidence"]["occurrences"] == [{"location": "numpy.libs/libgfortran-040039e1.so.5.0.0"}]
+    assert _props(gfortran) == {
+        "depscan:elf:arch": ["x86_64"],
+        "depscan:elf:class": ["64"],
+        "depscan:elf:endianness": ["little"],
+        "depscan:elf:type": ["shared-object"],
+        "depscan:found_by": ["elf-header"],
+        "depscan:native:bundled_hash": ["040039e1"],
+        "depscan:native:kind": ["shared-library"],
+        "depscan:native:size": [str(lib.size)],
+    }
+
+    extension = nested["_multiarray_umath"]
+    assert "purl" not in extension and "version" not in extension  # no honest purl for a module
+    assert re.fullmatch(r"native:_multiarray_umath\?package-id=[0-9a-f]{16}", extension["bom-ref"])
+    assert _props(extension)["depscan:native:abi_tag"] == ["cpython-311-x86_64-linux-gnu"]
+    assert _props(extension)["depscan:native:kind"] == ["python-extension"]
+
+    (custom,) = top["libcustom"]
+    assert (custom["version"], custom["purl"], _props(custom)["depscan:elf:arch"]) == (
+        "1", "pkg:generic/libcustom@1", ["aarch64"])
+    assert "hashes" not in custom
+    # The graph is the distributions': no library is anybody's dependency.
+    targets = {r for deps in _edges(doc).values() for r in deps}
+    assert not {gfortran["bom-ref"], extension["bom-ref"], custom["bom-ref"]} & targets
+
+
+def test_native_library_with_an_owner_not_in_the_result_goes_on_top(native_result: ScanResult) -> None:
+    """A library whose owner is not a component here (an edited result) is still listed, never dropped."""
+    changed = tuple(
+        dataclasses.replace(c, owner_location=Location("elsewhere/METADATA")) if isinstance(c, NativeLib) else c
+        for c in native_result.components
+    )
+    doc = _json(dataclasses.replace(native_result, components=changed))
+    assert sorted(_by_name(doc)) == ["_multiarray_umath", "libcustom", "libgfortran", "numpy"]
+    assert "components" not in _by_name(doc)["numpy"][0]
+
+
+def test_native_libraries_in_1_4_carry_their_path_as_a_property(native_result: ScanResult) -> None:
+    doc = _json(native_result, "1.4")
+    (custom,) = _by_name(doc)["libcustom"]
+    assert "evidence" not in custom
+    assert _props(custom)["depscan:location"] == ["lib/libcustom.so.1"]
+
+
+def test_rescan_of_an_sbom_with_native_libraries_reads_back_only_the_distributions(
+        native_result: ScanResult, tmp_path: Path) -> None:
+    from depscan.sbom_reader import read_sbom
+
+    for version, fmt in (("1.6", "json"), ("1.6", "xml"), ("1.4", "json")):
+        path = tmp_path / f"bom.{version}.{fmt}"
+        path.write_bytes(_render(native_result, version, fmt)[0])
+        contents = read_sbom(path)
+        assert [c.purl for c in contents.components] == ["pkg:pypi/numpy@1.26.4"]
+        assert contents.other_ecosystems == {"generic": 2}  # libgfortran (nested) and libcustom
+        assert contents.without_purl == 1  # the extension module

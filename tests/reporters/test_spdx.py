@@ -16,9 +16,9 @@ import pytest
 from packaging.utils import canonicalize_name
 
 import depscan
-from depscan.models import ArtifactInfo, Location, PythonDist, ScanResult, Status
+from depscan.models import ArtifactInfo, Location, NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
-from depscan.reporters.spdx import declared_license, document, package_id, render
+from depscan.reporters.spdx import declared_license, document, native_id, package_id, render
 from tests.redact import redact
 
 SCHEMA = Path(__file__).resolve().parents[2] / "fixtures" / "schemas" / "spdx-2.3-schema.json"
@@ -65,6 +65,10 @@ def _result(*dists: PythonDist, sha256: str | None = None) -> ScanResult:
     )
 
 
+def _dists(result: ScanResult) -> list[PythonDist]:
+    return [c for c in result.components if isinstance(c, PythonDist)]
+
+
 def _packages(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {p["SPDXID"]: p for p in doc["packages"]}
 
@@ -106,9 +110,11 @@ def test_artifact_package_is_described_and_contains_every_copy(demo_result: Scan
     assert artifact["name"] == "function.zip"
     assert artifact["checksums"] == [{"algorithm": "SHA256", "checksumValue": demo_result.artifact.sha256}]
     assert _edges(doc, "DESCRIBES") == {("SPDXRef-DOCUMENT", "SPDXRef-Artifact")}
-    dist_ids = [package_id(d) for d in demo_result.components]
+    dist_ids = [package_id(d) for d in _dists(demo_result)]
     assert len(set(dist_ids)) == len(dist_ids) == 8
-    assert _edges(doc, "CONTAINS") == {("SPDXRef-Artifact", i) for i in dist_ids}
+    (lib,) = [c for c in demo_result.components if isinstance(c, NativeLib)]
+    # libpq.so.5 is owned by no distribution: the artifact contains it directly.
+    assert _edges(doc, "CONTAINS") == {("SPDXRef-Artifact", i) for i in [*dist_ids, native_id(lib)]}
     assert all(SPDX_ID.match(i) for i in packages)
     assert "could not be read" in doc["comment"] and "bad-1.0.dist-info" in doc["comment"]
 
@@ -118,7 +124,7 @@ def test_two_urllib3_copies_get_distinct_ids_and_their_own_details(demo_result: 
     copies = [p for p in packages.values() if p["name"] == "urllib3"]
     assert sorted(p["versionInfo"] for p in copies) == ["1.23", "1.26.5"]
     assert len({p["SPDXID"] for p in copies}) == 2
-    dists = {d.version: d for d in demo_result.components if d.normalized_name == "urllib3"}
+    dists = {d.version: d for d in _dists(demo_result) if d.normalized_name == "urllib3"}
     for package in copies:
         dist = dists[package["versionInfo"]]
         assert package["SPDXID"].startswith(f"SPDXRef-Package-python-urllib3-{dist.version}-")
@@ -152,8 +158,9 @@ def test_round_trip_through_the_sbom_reader(demo_result: ScanResult, tmp_path: P
     path = tmp_path / "scan.spdx.json"
     path.write_bytes(render(demo_result))
     contents = read_sbom(path)
-    assert sorted(c.purl for c in contents.components) == sorted(d.purl for d in demo_result.components)
+    assert sorted(c.purl for c in contents.components) == sorted(d.purl for d in _dists(demo_result))
     assert contents.without_purl == 0
+    assert contents.other_ecosystems == {"generic": 1}  # libpq.so.5: not matched, counted
     again = document(dataclasses.replace(demo_result, components=contents.components, unknowns=()))
     _validate(again)
     for package in again["packages"][1:]:
@@ -205,7 +212,7 @@ def test_declared_license(expression: str | None, license_text: str | None, decl
 
 def test_depends_on_targets_the_imported_copy(demo_result: ScanResult) -> None:
     doc = document(demo_result)
-    by: dict[tuple[str, str], str] = {(d.normalized_name, d.version): package_id(d) for d in demo_result.components}
+    by: dict[tuple[str, str], str] = {(d.normalized_name, d.version): package_id(d) for d in _dists(demo_result)}
     depends = _edges(doc, "DEPENDS_ON")
     requests = by[("requests", "2.19.1")]
     assert {t for s, t in depends if s == requests} == {
@@ -303,3 +310,40 @@ def test_hostile_metadata_costs_its_bad_fields_not_the_document() -> None:
     assert bad["summary"] == "bell \x07 and lone surrogate \ufffd"
     assert "checksums" not in packages["app.zip"]
     assert SPDX_ID.match(packages["long"]["SPDXID"])
+
+
+def test_native_libraries_are_packages_contained_by_their_owner(native_result: ScanResult) -> None:
+    doc = document(native_result)
+    _validate(doc)
+    packages = _packages(doc)
+    (numpy,) = _dists(native_result)
+    libs = {c.name: c for c in native_result.components if isinstance(c, NativeLib)}
+    contains = _edges(doc, "CONTAINS")
+    assert (package_id(numpy), native_id(libs["libgfortran"])) in contains
+    assert (package_id(numpy), native_id(libs["_multiarray_umath"])) in contains
+    assert ("SPDXRef-Artifact", native_id(libs["libcustom"])) in contains  # no distribution owns it
+    assert ("SPDXRef-Artifact", native_id(libs["libgfortran"])) not in contains
+
+    gfortran = packages[native_id(libs["libgfortran"])]
+    assert gfortran["SPDXID"].startswith("SPDXRef-Native-libgfortran-")
+    assert gfortran["versionInfo"] == "5.0.0"
+    assert gfortran["checksums"] == [{"algorithm": "SHA256", "checksumValue": libs["libgfortran"].sha256}]
+    assert gfortran["externalRefs"][0]["referenceLocator"] == "pkg:generic/libgfortran@5.0.0"
+    assert gfortran["primaryPackagePurpose"] == "LIBRARY"
+    assert "x86_64, ELFCLASS64, little-endian, shared-object" in gfortran["comment"]
+    assert "auditwheel (file name hash 040039e1)" in gfortran["comment"]
+    assert gfortran["sourceInfo"].startswith("ELF file at numpy.libs/libgfortran-040039e1.so.5.0.0,")
+
+    extension = packages[native_id(libs["_multiarray_umath"])]
+    assert "externalRefs" not in extension and "versionInfo" not in extension
+    assert "Python extension module." in extension["comment"]
+    custom = packages[native_id(libs["libcustom"])]
+    assert "checksums" not in custom and "No distribution's RECORD lists this file." in custom["comment"]
+    assert "aarch64" in custom["comment"]
+
+
+def test_native_library_ids_keep_only_allowed_characters(native_result: ScanResult) -> None:
+    lib = next(c for c in native_result.components if isinstance(c, NativeLib) and c.name == "libcustom")
+    odd = dataclasses.replace(lib, name="libstdc++ (weird)")
+    assert SPDX_ID.match(native_id(odd))
+    _validate(document(dataclasses.replace(native_result, components=(*native_result.components, odd))))
