@@ -36,6 +36,7 @@ class SbomContents:
     components: tuple[PythonDist, ...]
     other_ecosystems: dict[str, int]  # purl type -> count of components not matchable here
     without_purl: int
+    native: int = 0  # native libraries depscan listed (depscan:native:kind): no PyPI advisory applies
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class _Raw:
     ref: str
     location: str | None
     layer: str | None
+    native: bool = False
 
 
 def read_sbom(path: Path) -> SbomContents:
@@ -78,9 +80,12 @@ def read_sbom(path: Path) -> SbomContents:
 def _from_raw(path: Path, fmt: str, spec: str, subject: str | None, raws: list[_Raw]) -> SbomContents:
     components: list[PythonDist] = []
     others: dict[str, int] = {}
-    without = 0
+    without = native = 0
     seen: set[tuple[str, str, str | None]] = set()
     for raw in raws:
+        if raw.native:
+            native += 1
+            continue
         if not raw.purl:
             without += 1
             continue
@@ -115,7 +120,7 @@ def _from_raw(path: Path, fmt: str, spec: str, subject: str | None, raws: list[_
             )
         )
     components.sort(key=lambda d: (d.normalized_name, d.version, d.metadata_location.path))
-    return SbomContents(fmt, spec, subject, tuple(components), others, without)
+    return SbomContents(fmt, spec, subject, tuple(components), others, without, native)
 
 
 # -- CycloneDX ------------------------------------------------------------------------------
@@ -145,6 +150,7 @@ def _walk_json(components: Any) -> Iterator[_Raw]:
         purl = _str(component.get("purl")) or ""
         ref = _str(component.get("bom-ref")) or str(component.get("name"))
         location = layer = None
+        native = False
         evidence = component.get("evidence")
         occurrences = evidence.get("occurrences") if isinstance(evidence, dict) else None
         if isinstance(occurrences, list) and occurrences and isinstance(occurrences[0], dict):
@@ -152,7 +158,9 @@ def _walk_json(components: Any) -> Iterator[_Raw]:
         for prop in component.get("properties") or []:
             if isinstance(prop, dict) and prop.get("name") == "depscan:layer" and isinstance(prop.get("value"), str):
                 layer = prop["value"]
-        yield _Raw(purl, ref, location, layer)
+            if isinstance(prop, dict) and prop.get("name") == "depscan:native:kind":
+                native = True
+        yield _Raw(purl, ref, location, layer, native)
         yield from _walk_json(component.get("components"))
 
 
@@ -186,14 +194,17 @@ def _cyclonedx_xml(path: Path, data: bytes) -> tuple[str, str | None, list[_Raw]
             return
         for component in parent.findall(f"{ns}component"):
             location = layer = None
+            native = False
             occurrence = component.find(f"{ns}evidence/{ns}occurrences/{ns}occurrence")
             if occurrence is not None:
                 location = text(occurrence, "location")
             for prop in component.findall(f"{ns}properties/{ns}property"):
                 if prop.get("name") == "depscan:layer" and prop.text:
                     layer = prop.text.strip()
+                if prop.get("name") == "depscan:native:kind":
+                    native = True
             ref = component.get("bom-ref") or text(component, "name") or "?"
-            raws.append(_Raw(text(component, "purl") or "", ref, location, layer))
+            raws.append(_Raw(text(component, "purl") or "", ref, location, layer, native))
             walk(component.find(f"{ns}components"))
 
     walk(root.find(f"{ns}components"))

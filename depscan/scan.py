@@ -193,6 +193,9 @@ def rescan(sbom: str, settings: AdvisorySettings, backend: AdvisoryBackend | Non
     notes = []
     for purl_type, count in sorted(contents.other_ecosystems.items()):
         notes.append(f"{count} {purl_type} component(s) in the SBOM were not checked: only PyPI advisories are matched")
+    if contents.native:
+        notes.append(f"{contents.native} native librar{'y' if contents.native == 1 else 'ies'} in the SBOM: "
+                     "PyPI advisories do not apply to them")
     if contents.without_purl:
         notes.append(f"{contents.without_purl} component(s) in the SBOM have no usable purl and were not checked")
     result = ScanResult(
