@@ -658,5 +658,6 @@ def test_rescan_of_an_sbom_with_native_libraries_reads_back_only_the_distributio
         path.write_bytes(_render(native_result, version, fmt)[0])
         contents = read_sbom(path)
         assert [c.purl for c in contents.components] == ["pkg:pypi/numpy@1.26.4"]
-        assert contents.other_ecosystems == {"generic": 2}  # libgfortran (nested) and libcustom
-        assert contents.without_purl == 1  # the extension module
+        # libgfortran (nested), libcustom and the extension module: depscan's native libraries
+        assert contents.native == 3
+        assert contents.other_ecosystems == {} and contents.without_purl == 0
