@@ -50,6 +50,10 @@ def match(
     lookup = backend.lookup(sorted(queries, key=lambda q: (q.ecosystem, q.name, q.version)))
     result = MatchResult(data=lookup.data)
     expired_seen: set[str] = set()
+    # Versions of one package, and shadowed copies, meet the same advisories again: group them and
+    # work out ids, severity, summary and fixes once per (advisories, package).
+    groups_for: dict[tuple[str, ...], list[list[Advisory]]] = {}
+    facts_for: dict[tuple[tuple[str, ...], str, str], _GroupFacts] = {}
     for component in dists:
         query = query_for(component)
         if query in lookup.failed:
@@ -58,8 +62,15 @@ def match(
         if query not in lookup.affected:
             result.unchecked[component.purl] = "the advisory source gave no answer for it"
             continue
-        for group in group_advisories(lookup.affected[query]):
-            finding = _finding(component, query, group)
+        advisories = lookup.affected[query]
+        key = tuple(a.id for a in advisories)
+        if key not in groups_for:
+            groups_for[key] = group_advisories(advisories)
+        for group in groups_for[key]:
+            facts_key = (tuple(a.id for a in group), query.ecosystem, query.name)
+            if facts_key not in facts_for:
+                facts_for[facts_key] = _group_facts(query, group)
+            finding = facts_for[facts_key].finding(component)
             suppression, expired = _suppression(finding, ignores, today)
             for rule in expired:
                 if rule.id not in expired_seen:
@@ -76,6 +87,11 @@ def match(
 
 def group_advisories(advisories: Sequence[Advisory]) -> list[list[Advisory]]:
     """Advisories sharing an id or alias, transitively, in one group each."""
+    ordered = sorted(advisories, key=_primary_order)
+    # Common case first: no two advisories share a name, so each is its own group.
+    names = [n for adv in ordered for n in (adv.id, *adv.aliases)]
+    if len(set(names)) == len(names):
+        return [[adv] for adv in ordered]
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -90,7 +106,7 @@ def group_advisories(advisories: Sequence[Advisory]) -> list[list[Advisory]]:
             if a != b:
                 parent[max(a, b)] = min(a, b)
     groups: dict[str, list[Advisory]] = {}
-    for adv in sorted(advisories, key=_primary_order):
+    for adv in ordered:
         groups.setdefault(find(adv.id), []).append(adv)
     return list(groups.values())
 
@@ -102,7 +118,33 @@ def _primary_order(advisory: Advisory) -> tuple[int, str]:
     return ({"PYSEC": 0, "GHSA": 1}.get(prefix, 2), advisory.id)
 
 
-def _finding(component: PythonDist, query: PackageQuery, group: list[Advisory]) -> Finding:
+@dataclass(frozen=True, slots=True)
+class _GroupFacts:
+    """What a finding says about an advisory group for one package, whichever copy it affects."""
+
+    ids: tuple[str, ...]
+    level: Level
+    score: float | None
+    vector: str | None
+    summary: str
+    fixed_versions: tuple[str, ...]
+    advisories: tuple[Advisory, ...]
+
+    def finding(self, component: PythonDist) -> Finding:
+        return Finding(
+            rule="vulnerability",
+            ids=self.ids,
+            component=component,
+            level=self.level,
+            score=self.score,
+            vector=self.vector,
+            summary=self.summary,
+            fixed_versions=self.fixed_versions,
+            advisories=self.advisories,
+        )
+
+
+def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
     ids: list[str] = [a.id for a in group]
     for adv in group:
         ids.extend(alias for alias in sorted(adv.aliases) if alias not in ids)
@@ -121,10 +163,8 @@ def _finding(component: PythonDist, query: PackageQuery, group: list[Advisory]) 
         details = next((a.details for a in group if a.details), "") or ""
         first = details.strip().split("\n", 1)[0]
         summary = first if len(first) <= 200 else first[:197] + "..."
-    return Finding(
-        rule="vulnerability",
+    return _GroupFacts(
         ids=tuple(ids),
-        component=component,
         level=Level.from_score(best[0] if best else None),
         score=best[0] if best else None,
         vector=best[1] if best else None,

@@ -24,12 +24,12 @@ from typing import Any
 
 from depscan.advisories.backend import AdvisoryBackend, AdvisoryError, LookupResult, PackageQuery
 from depscan.advisories.osv_schema import OSVError, parse_osv
-from depscan.advisories.ranges import CompactEntry, compact, compact_affects, is_affected, load_compact
+from depscan.advisories.ranges import Matcher, canonical_versions, is_affected
 from depscan.errors import ArtifactError
 from depscan.hashing import file_sha256
 from depscan.models import Advisory, AdvisoryData
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 5
 MAX_RECORD_BYTES = 8 * 1024 * 1024  # an OSV record is a few KB; a huge one is not a record
 
 _SCHEMA = """
@@ -48,12 +48,12 @@ CREATE TABLE advisories(
     modified TEXT NOT NULL,
     withdrawn TEXT,
     source_id INTEGER NOT NULL REFERENCES sources(id),
-    record BLOB NOT NULL
+    record TEXT NOT NULL,  -- the OSV JSON as imported (compact separators)
+    -- per affected[] entry, the PEP 440 canonical forms of its versions list (computed once, at
+    -- import: a lookup then matches a version by hashing instead of parsing every listed version)
+    canonical TEXT NOT NULL
 );
--- One row per (advisory, package) with what matching needs of that package's affected[] entries
--- (ranges.compact: versions, their canonical forms, ranges) as JSON: a lookup evaluates these and
--- parses the full record only for advisories that match.
-CREATE TABLE packages(ecosystem TEXT NOT NULL, name TEXT NOT NULL, advisory_id TEXT NOT NULL, affected TEXT NOT NULL);
+CREATE TABLE packages(ecosystem TEXT NOT NULL, name TEXT NOT NULL, advisory_id TEXT NOT NULL);
 CREATE INDEX packages_by_name ON packages(ecosystem, name);
 CREATE INDEX packages_by_advisory ON packages(advisory_id);
 """
@@ -206,17 +206,19 @@ def _import_one(conn: sqlite3.Connection, source: Path) -> ImportReport:
             continue  # a newer copy of this record is already in
         conn.execute("DELETE FROM packages WHERE advisory_id = ?", (advisory.id,))
         conn.execute(
-            "INSERT OR REPLACE INTO advisories(id, modified, withdrawn, source_id, record) VALUES (?, ?, ?, ?, ?)",
-            (advisory.id, advisory.modified, advisory.withdrawn, source_id, zlib.compress(json.dumps(raw).encode())),
+            "INSERT OR REPLACE INTO advisories(id, modified, withdrawn, source_id, record, canonical) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                advisory.id,
+                advisory.modified,
+                advisory.withdrawn,
+                source_id,
+                json.dumps(raw, separators=(",", ":")),
+                json.dumps([canonical_versions(a) for a in advisory.affected], separators=(",", ":")),
+            ),
         )
-        by_package: dict[tuple[str, str], list[Any]] = {}
-        for parsed in advisory.affected:
-            if parsed.normalized_name:
-                by_package.setdefault((parsed.ecosystem, parsed.normalized_name), []).append(compact(parsed))
-        conn.executemany(
-            "INSERT INTO packages VALUES (?, ?, ?, ?)",
-            [(e, n, advisory.id, json.dumps(entries)) for (e, n), entries in by_package.items()],
-        )
+        keys = {(a.ecosystem, a.normalized_name) for a in advisory.affected if a.normalized_name}
+        conn.executemany("INSERT INTO packages VALUES (?, ?, ?)", [(e, n, advisory.id) for e, n in keys])
         records += 1
         if newest is None or advisory.modified > newest:
             newest = advisory.modified
@@ -287,7 +289,7 @@ class OfflineDatabase(AdvisoryBackend):
             )
         _check_version(db_path)
         self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        self._parsed: dict[str, Advisory] = {}
+        self._parsed: dict[str, tuple[Advisory, tuple[tuple[tuple[str, str], Matcher], ...]]] = {}
 
     def close(self) -> None:
         self._conn.close()
@@ -307,40 +309,62 @@ class OfflineDatabase(AdvisoryBackend):
 
     def advisory(self, ident: str) -> Advisory:
         """One full record, parsed once per database connection."""
-        advisory = self._parsed.get(ident)
-        if advisory is None:
-            row = self._conn.execute("SELECT record FROM advisories WHERE id = ?", (ident,)).fetchone()
+        if ident not in self._parsed:
+            row = self._conn.execute("SELECT record, canonical FROM advisories WHERE id = ?", (ident,)).fetchone()
             if row is None:
-                raise DatabaseError(f"{self.path}: advisory {ident} is indexed but missing")
-            advisory = parse_osv(json.loads(zlib.decompress(row[0])), self.label)
-            self._parsed[ident] = advisory
-        return advisory
+                raise DatabaseError(f"{self.path}: advisory {ident} is not in the database")
+            self._remember(ident, *row)
+        return self._parsed[ident][0]
+
+    def _remember(self, ident: str, record: str, canonical: str) -> None:
+        advisory = parse_osv(json.loads(record), self.label)
+        sets = json.loads(canonical)
+        if len(sets) != len(advisory.affected):
+            raise DatabaseError(f"{self.path}: advisory {ident}: index does not match the record")
+        matchers = tuple(
+            ((a.ecosystem, a.normalized_name), Matcher(a, frozenset(c)))
+            for a, c in zip(advisory.affected, sets, strict=True)
+        )
+        self._parsed[ident] = (advisory, matchers)
 
     def advisories_for(self, ecosystem: str, name: str) -> list[Advisory]:
         """Every non-withdrawn advisory naming the package (any version)."""
-        return [self.advisory(ident) for ident, _entries in self._entries_for(ecosystem, name)]
+        return [self.advisory(ident) for ident in self._candidates(ecosystem, [name]).get(name, [])]
 
-    def _entries_for(self, ecosystem: str, name: str) -> list[tuple[str, list[CompactEntry]]]:
-        rows = self._conn.execute(
-            "SELECT p.advisory_id, p.affected FROM packages p JOIN advisories a ON a.id = p.advisory_id "
-            "WHERE p.ecosystem = ? AND p.name = ? AND a.withdrawn IS NULL ORDER BY p.advisory_id",
-            (ecosystem, name),
-        ).fetchall()
-        return [(ident, [load_compact(entry) for entry in json.loads(text)]) for ident, text in rows]
+    def _candidates(self, ecosystem: str, names: Sequence[str]) -> dict[str, list[str]]:
+        """The ids of the non-withdrawn advisories naming each of ``names``; parses each record once."""
+        out: dict[str, list[str]] = {}
+        unique = sorted(set(names))
+        for start in range(0, len(unique), 500):
+            batch = unique[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            rows = self._conn.execute(
+                "SELECT p.name, a.id, a.record, a.canonical FROM packages p JOIN advisories a ON a.id = p.advisory_id "
+                f"WHERE p.ecosystem = ? AND p.name IN ({marks}) AND a.withdrawn IS NULL ORDER BY a.id",
+                (ecosystem, *batch),
+            )
+            for name, ident, record, canonical in rows:
+                if ident not in self._parsed:
+                    self._remember(ident, record, canonical)
+                out.setdefault(name, []).append(ident)
+        return out
+
+    def _affects(self, ident: str, query: PackageQuery) -> bool:
+        package = (query.ecosystem, query.name)
+        return any(key == package and matcher(query.version) for key, matcher in self._parsed[ident][1])
 
     def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
         result = LookupResult(data=self.info())
-        by_name: dict[tuple[str, str], list[tuple[str, list[CompactEntry]]]] = {}
         try:
-            for query in queries:
-                key = (query.ecosystem, query.name)
-                if key not in by_name:
-                    by_name[key] = self._entries_for(*key)
-                result.affected[query] = [
-                    self.advisory(ident)
-                    for ident, entries in by_name[key]
-                    if any(compact_affects(query.version, entry) for entry in entries)
-                ]
-        except (sqlite3.Error, zlib.error, ValueError, KeyError, TypeError, OSVError) as e:
+            for ecosystem in sorted({q.ecosystem for q in queries}):
+                relevant = [q for q in queries if q.ecosystem == ecosystem]
+                candidates = self._candidates(ecosystem, [q.name for q in relevant])
+                for query in relevant:
+                    result.affected[query] = [
+                        self._parsed[ident][0]
+                        for ident in candidates.get(query.name, ())
+                        if self._affects(ident, query)
+                    ]
+        except (sqlite3.Error, ValueError, KeyError, TypeError, OSVError) as e:
             raise DatabaseError(f"{self.path}: advisory database unreadable ({e})") from e
         return result

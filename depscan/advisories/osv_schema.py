@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from depscan.errors import DepscanError
 from depscan.models import Advisory, AffectedPackage, AffectedRange, RangeEvent, Severity
 
-_EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
+_EVENT_KINDS = frozenset({"introduced", "fixed", "last_affected", "limit"})
 
 
 class OSVError(DepscanError):
@@ -125,10 +125,9 @@ def parse_affected(raw: Any, where: str) -> AffectedPackage:
         for event in r["events"]:
             if not isinstance(event, dict):
                 raise OSVError(f"{where}: range events must be objects")
-            for kind in _EVENT_KINDS:
-                value = event.get(kind)
-                if isinstance(value, str):
-                    events.append(RangeEvent(kind, value))  # type: ignore[arg-type]
+            for kind, value in event.items():  # one key per event in practice
+                if kind in _EVENT_KINDS and isinstance(value, str):
+                    events.append(RangeEvent(kind, value))
         ranges.append(AffectedRange(r["type"], tuple(events)))
     # Ecosystem strings may carry a suffix ("Debian:11"); the base names the package type.
     base = ecosystem.split(":", 1)[0]

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
-from depscan.models import AffectedPackage, AffectedRange, RangeEvent
+from depscan.models import AffectedPackage, AffectedRange
 
 _ORDER = {"introduced": 0, "last_affected": 1, "fixed": 2, "limit": 3}
 
@@ -118,48 +117,6 @@ def _contains(version: Version, prepared: _Prepared) -> bool:
     return False
 
 
-def compact(affected: AffectedPackage) -> dict[str, object]:
-    """What matching needs of an ``affected`` entry, precomputed once (at import): the versions
-    as written, their PEP 440 canonical forms, and the ranges that are not GIT."""
-    exact, canonical = _listed(affected.versions)
-    return {
-        "versions": sorted(exact),
-        "canonical": sorted(canonical),
-        "ranges": [[r.type, [[e.kind, e.value] for e in r.events]] for r in affected.ranges if r.type != "GIT"],
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class CompactEntry:
-    """A ``compact`` entry loaded for matching: sets for the versions, ranges parsed once."""
-
-    versions: frozenset[str]
-    canonical: frozenset[str]
-    ranges: tuple[_Prepared, ...]
-
-
-def load_compact(entry: Any) -> CompactEntry:
-    """Turn a stored ``compact`` dict back into something fast to evaluate."""
-    ranges = []
-    for rtype, events in entry["ranges"]:
-        if rtype in ("ECOSYSTEM", "SEMVER"):
-            rng = AffectedRange(rtype, tuple(RangeEvent(kind, value) for kind, value in events))
-            ranges.append(_prepare(rng))
-    return CompactEntry(frozenset(entry["versions"]), frozenset(entry["canonical"]), tuple(ranges))
-
-
-def compact_affects(version: str, entry: CompactEntry) -> bool:
-    """``is_affected`` on a loaded ``compact`` entry (as stored by the offline database)."""
-    if version in entry.versions:
-        return True
-    parsed = parse_version(version)
-    if parsed is None:
-        return False
-    if _canonical(version) in entry.canonical:
-        return True
-    return any(_contains(parsed, prepared) for prepared in entry.ranges)
-
-
 @lru_cache(maxsize=16384)
 def _listed(versions: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
     """A versions list as sets: the strings as written, and their PEP 440 canonical forms.
@@ -178,14 +135,44 @@ def _canonical(version: str) -> str | None:
     return None if parsed is None else canonicalize_version(parsed)
 
 
-def is_affected(version: str, affected: AffectedPackage) -> bool:
-    """Whether ``version`` (as written in the distribution's metadata) is covered by ``affected``."""
-    exact, canonical = _listed(affected.versions)
-    if version in exact:
-        return True
+def canonical_versions(affected: AffectedPackage) -> list[str]:
+    """The PEP 440 canonical forms of the listed versions (precomputed by the offline database)."""
+    return sorted(_listed(affected.versions)[1])
+
+
+class Matcher:
+    """``is_affected`` for one ``affected`` entry with everything prepared once: the canonical
+    versions (as the offline database stores them) and the parsed ECOSYSTEM/SEMVER ranges."""
+
+    __slots__ = ("affected", "canonical", "ranges")
+
+    def __init__(self, affected: AffectedPackage, canonical: frozenset[str]) -> None:
+        self.affected = affected
+        self.canonical = canonical
+        self.ranges = tuple(_prepare(r) for r in affected.ranges if r.type in ("ECOSYSTEM", "SEMVER"))
+
+    def __call__(self, version: str) -> bool:
+        parsed = parse_version(version)
+        if parsed is None:
+            return version in self.affected.versions  # not PEP 440: as written only
+        if _canonical(version) in self.canonical:
+            return True
+        return any(_contains(parsed, prepared) for prepared in self.ranges)
+
+
+def is_affected(version: str, affected: AffectedPackage, canonical: frozenset[str] | None = None) -> bool:
+    """Whether ``version`` (as written in the distribution's metadata) is covered by ``affected``.
+
+    ``canonical``: the canonical forms of ``affected.versions`` when the caller has them already
+    (the offline database stores them at import), else they are computed (and cached).
+    """
     parsed = parse_version(version)
     if parsed is None:
-        return False
+        return version in affected.versions  # not PEP 440: as written only
+    if canonical is None:
+        exact, canonical = _listed(affected.versions)
+        if version in exact:
+            return True
     if _canonical(version) in canonical:
         return True
     return any(in_range(parsed, rng) for rng in affected.ranges)
