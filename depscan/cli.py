@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -173,17 +174,9 @@ def scan(
     started = time.perf_counter()
     progress = _DelayedProgress()
     try:
-        result = run(config, progress.update)
-    except DepscanError as e:
+        result = _guarded(path, lambda: run(config, progress.update))
+    finally:
         progress.stop()
-        raise _fail(str(e), e.exit_code) from None
-    except Exception as e:  # a bug must still end in one line, not a traceback, unless asked for
-        progress.stop()
-        if os.environ.get("DEPSCAN_DEBUG"):
-            raise
-        raise _fail(f"{path}: internal error ({type(e).__name__}: {e}); set DEPSCAN_DEBUG=1 for a traceback",
-                    ExitCode.BAD_INPUT) from None
-    progress.stop()
     _finish(result, outputs, cyclonedx_version, baseline, new_only, fail_on, strict, started)
 
 
@@ -214,16 +207,22 @@ def rescan(
     if settings.mode == "skip":
         raise _fail("rescan exists to check advisories: --source skip makes no sense here", ExitCode.USAGE)
     started = time.perf_counter()
+    result = _guarded(sbom, lambda: run_rescan(sbom, settings))
+    _finish(result, outputs, cyclonedx_version, baseline, new_only, fail_on, False, started)
+
+
+def _guarded(path: str, work: Callable[[], Any]) -> Any:
+    """Run ``work``; a DepscanError becomes its exit code, and a bug still ends in one line (not a
+    traceback) unless DEPSCAN_DEBUG is set."""
     try:
-        result = run_rescan(sbom, settings)
+        return work()
     except DepscanError as e:
         raise _fail(str(e), e.exit_code) from None
     except Exception as e:
         if os.environ.get("DEPSCAN_DEBUG"):
             raise
-        raise _fail(f"{sbom}: internal error ({type(e).__name__}: {e}); set DEPSCAN_DEBUG=1 for a traceback",
+        raise _fail(f"{path}: internal error ({type(e).__name__}: {e}); set DEPSCAN_DEBUG=1 for a traceback",
                     ExitCode.BAD_INPUT) from None
-    _finish(result, outputs, cyclonedx_version, baseline, new_only, fail_on, False, started)
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:

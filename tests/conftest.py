@@ -52,3 +52,14 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", guard)
     monkeypatch.setattr(socket, "create_connection", guard)
     yield
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> tuple[Path, Path]:
+    """The README demo (function.zip, layer.zip), built into ``tmp_path / "demo"``."""
+    sys.path.insert(0, str(REPO / "fixtures" / "demo"))
+    try:
+        from build_demo import build
+    finally:
+        sys.path.pop(0)
+    return build(tmp_path / "demo")

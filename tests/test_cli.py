@@ -15,14 +15,6 @@ from tests.helpers import cli
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> tuple[Path, Path]:
-    sys.path.insert(0, str(REPO / "fixtures" / "demo"))
-    try:
-        from build_demo import build
-    finally:
-        sys.path.pop(0)
-    return build(tmp_path / "demo")
 
 
 def test_exit_0_table_and_summary(demo: tuple[Path, Path]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,6 @@ REPO = Path(__file__).resolve().parent.parent
 SUBSET = REPO / "fixtures" / "advisories" / "pypi-subset.zip"
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> tuple[Path, Path]:
-    sys.path.insert(0, str(REPO / "fixtures" / "demo"))
-    try:
-        from build_demo import build
-    finally:
-        sys.path.pop(0)
-    return build(tmp_path / "demo")
 
 
 @pytest.fixture(autouse=True)

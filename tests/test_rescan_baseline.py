@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,6 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DEPSCAN_DB", raising=False)
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> tuple[Path, Path]:
-    sys.path.insert(0, str(REPO / "fixtures" / "demo"))
-    try:
-        from build_demo import build
-    finally:
-        sys.path.pop(0)
-    return build(tmp_path / "demo")
 
 
 def test_rescan_another_tools_sbom(tmp_path: Path) -> None:
