@@ -22,8 +22,10 @@ def open_zip(source: str | BinaryIO, name: str, ctx: OpenContext, kind: str = "z
     """Index a zip archive. ``source`` is a filesystem path or a seekable binary file."""
     try:
         zf = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as e:
-        raise CorruptArtifact(f"{name}: not a readable zip archive ({e})") from e
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+        # NotImplementedError: a damaged "version needed to extract"; UnicodeDecodeError (a
+        # ValueError): a damaged UTF-8 name.
+        raise CorruptArtifact(f"{name}: not a readable zip archive ({e or type(e).__name__})") from e
     view = ArtifactView(name, kind)
     view.on_close(zf.close)
     try:
