@@ -29,11 +29,14 @@ def load_previous(path: Path) -> list[PreviousFinding]:
     if doc.get("format_version") != 1:
         raise UsageError(f"{path}: depscan JSON format version {doc.get('format_version')!r}, expected 1")
     previous = []
-    for item in doc.get("vulnerabilities") or []:
+    items = doc.get("vulnerabilities") or []
+    if not isinstance(items, list):
+        raise UsageError(f"{path}: 'vulnerabilities' is not a list")
+    for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("fingerprint"), str):
             raise UsageError(f"{path}: a vulnerability without a fingerprint")
-        component = item.get("component") or {}
-        location = component.get("location") or {}
+        component: dict[str, Any] = item["component"] if isinstance(item.get("component"), dict) else {}
+        location: dict[str, Any] = component["location"] if isinstance(component.get("location"), dict) else {}
         previous.append(
             PreviousFinding(
                 fingerprint=item["fingerprint"],

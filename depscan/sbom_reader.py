@@ -137,6 +137,11 @@ def _cyclonedx_json(doc: dict[str, Any]) -> tuple[str, str | None, list[_Raw]]:
     return spec, subject, raws
 
 
+def _items(value: Any) -> list[Any]:
+    """``value`` if it is a list, else nothing: a stored SBOM is untrusted input."""
+    return value if isinstance(value, list) else []
+
+
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -155,7 +160,7 @@ def _walk_json(components: Any) -> Iterator[_Raw]:
         occurrences = evidence.get("occurrences") if isinstance(evidence, dict) else None
         if isinstance(occurrences, list) and occurrences and isinstance(occurrences[0], dict):
             location = occurrences[0].get("location") if isinstance(occurrences[0].get("location"), str) else None
-        for prop in component.get("properties") or []:
+        for prop in _items(component.get("properties")):
             if isinstance(prop, dict) and prop.get("name") == "depscan:layer" and isinstance(prop.get("value"), str):
                 layer = prop["value"]
             if isinstance(prop, dict) and prop.get("name") == "depscan:native:kind":
@@ -217,20 +222,20 @@ def _cyclonedx_xml(path: Path, data: bytes) -> tuple[str, str | None, list[_Raw]
 def _spdx_json(doc: dict[str, Any]) -> tuple[str, str | None, list[_Raw]]:
     spec = str(doc.get("spdxVersion"))
     described = set()
-    for rel in doc.get("relationships") or []:
+    for rel in _items(doc.get("relationships")):
         if isinstance(rel, dict) and rel.get("relationshipType") == "DESCRIBES":
             described.add(rel.get("relatedSpdxElement"))
-    described.update(x for x in doc.get("documentDescribes") or [] if isinstance(x, str))
+    described.update(x for x in _items(doc.get("documentDescribes")) if isinstance(x, str))
     subject = None
     raws: list[_Raw] = []
-    for package in doc.get("packages") or []:
+    for package in _items(doc.get("packages")):
         if not isinstance(package, dict):
             continue
         ident = str(package.get("SPDXID", "?"))
         if ident in described and subject is None:
             subject = package.get("name") if isinstance(package.get("name"), str) else None
         purl = ""
-        for ref in package.get("externalRefs") or []:
+        for ref in _items(package.get("externalRefs")):
             locator = ref.get("referenceLocator") if isinstance(ref, dict) else None
             if ref.get("referenceType") == "purl" and isinstance(locator, str):
                 purl = locator

@@ -49,3 +49,22 @@ def test_bad_sboms_are_clear_errors(tmp_path: Path, content: bytes, message: str
     path.write_bytes(content)
     with pytest.raises(ArtifactError, match=message):
         read_sbom(path)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"bomFormat": "CycloneDX", "components": 5},
+        {"bomFormat": "CycloneDX", "metadata": [], "components": [{"purl": 5, "properties": "x", "evidence": 3}]},
+        {"bomFormat": "CycloneDX", "components": [{"purl": "pkg:pypi/a@1", "components": {"x": 1}}]},
+        {"spdxVersion": "SPDX-2.3", "packages": [{"externalRefs": 5}, 7], "relationships": {"a": 1}},
+        {"spdxVersion": "SPDX-2.3", "packages": "nope", "documentDescribes": 3},
+    ],
+)
+def test_wrong_types_in_sboms_are_skipped_not_crashes(tmp_path: Path, doc: dict[str, object]) -> None:
+    import json
+
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps(doc))
+    contents = read_sbom(path)
+    assert all(c.found_by == "sbom" for c in contents.components)

@@ -88,7 +88,10 @@ def parse_osv(record: Any, source: str) -> Advisory:
             raise OSVError(f"{where}: severity entries need a type and a score")
         severity.append(Severity(item["type"], item["score"]))
     references = []
-    for ref in record.get("references") or []:
+    references_raw = record.get("references") or []
+    if not isinstance(references_raw, list):
+        raise OSVError(f"{where}: references must be a list")
+    for ref in references_raw:
         if isinstance(ref, dict) and isinstance(ref.get("url"), str):
             references.append(ref["url"])
     return Advisory(
@@ -118,7 +121,10 @@ def parse_affected(raw: Any, where: str) -> AffectedPackage:
     if not isinstance(ecosystem, str) or not isinstance(name, str):
         raise OSVError(f"{where}: affected[].package needs a string ecosystem and name")
     ranges = []
-    for r in raw.get("ranges") or []:
+    ranges_raw = raw.get("ranges") or []
+    if not isinstance(ranges_raw, list):
+        raise OSVError(f"{where}: ranges must be a list")
+    for r in ranges_raw:
         if not isinstance(r, dict) or not isinstance(r.get("type"), str) or not isinstance(r.get("events"), list):
             raise OSVError(f"{where}: ranges need a type and a list of events")
         events = []

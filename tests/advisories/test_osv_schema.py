@@ -42,3 +42,15 @@ def test_cvss_v4_and_garbage_vectors() -> None:
 def test_rejects_invalid_records_with_a_message(raw: object, message: str) -> None:
     with pytest.raises(OSVError, match=message):
         parse_osv(raw, "src")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"id": "X-1", "modified": "m", "references": 5},
+        {"id": "X-1", "modified": "m", "affected": [{"package": {"name": "a", "ecosystem": "PyPI"}, "ranges": 3}]},
+    ],
+)
+def test_wrong_container_types_are_osv_errors(raw: object) -> None:
+    with pytest.raises(OSVError):
+        parse_osv(raw, "src")
