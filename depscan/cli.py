@@ -389,34 +389,53 @@ def _summary(result: object, seconds: float) -> str:
 
 
 class _DelayedProgress:
-    """A progress display on stderr that appears only for scans longer than a second, on a terminal."""
+    """A progress display on stderr that appears once a scan has run for a second, on a terminal.
+
+    A timer starts it, so a long first stage (opening a large image) shows too; ``update`` only
+    records the stage. Off when stderr is not a terminal, and under CI.
+    """
+
+    DELAY = 1.0
 
     def __init__(self) -> None:
-        self._started = time.monotonic()
-        self._enabled = sys.stderr.isatty() and not os.environ.get("CI")
-        self._progress: object | None = None
-        self._task: Any = None
+        import threading
 
-    def update(self, stage: str, done: int, total: int) -> None:
-        if not self._enabled or time.monotonic() - self._started < 1.0:
-            return
+        self._lock = threading.Lock()
+        self._stage = ("starting", 0, 0)
+        self._progress: Any = None
+        self._task: Any = None
+        self._stopped = False
+        self._timer: threading.Timer | None = None
+        if sys.stderr.isatty() and not os.environ.get("CI"):
+            self._timer = threading.Timer(self.DELAY, self._show)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _show(self) -> None:
         from rich.progress import Progress
 
-        if self._progress is None:
-            progress = Progress(transient=True)
-            progress.start()
-            self._progress = progress
-            self._task = progress.add_task(stage, total=total or None)
-        assert isinstance(self._progress, Progress) and self._task is not None
-        self._progress.update(self._task, description=stage, completed=done, total=total or None)
+        with self._lock:
+            if self._stopped or self._progress is not None:
+                return
+            stage, done, total = self._stage
+            self._progress = Progress(transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(stage, total=total or None, completed=done)
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        with self._lock:
+            self._stage = (stage, done, total)
+            if self._progress is not None:
+                self._progress.update(self._task, description=stage, completed=done, total=total or None)
 
     def stop(self) -> None:
-        if self._progress is not None:
-            from rich.progress import Progress
-
-            assert isinstance(self._progress, Progress)
-            self._progress.stop()
-            self._progress = None
+        with self._lock:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._progress is not None:
+                self._progress.stop()
+                self._progress = None
 
 
 db_app = typer.Typer(help="Manage the offline OSV advisory database.", no_args_is_help=True)

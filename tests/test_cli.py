@@ -131,22 +131,28 @@ def test_kind_override(tmp_path: Path) -> None:
 
 
 def test_progress_appears_only_after_a_second_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
     from depscan import cli as cli_module
 
-    clock = [100.0]
-    monkeypatch.setattr(cli_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(cli_module._DelayedProgress, "DELAY", 0.05)
     monkeypatch.setattr(cli_module.sys.stderr, "isatty", lambda: True, raising=False)
     monkeypatch.delenv("CI", raising=False)
-    progress = cli_module._DelayedProgress()
-    progress.update("opening", 0, 0)
-    assert progress._progress is None  # a fast scan shows nothing
-    clock[0] += 1.5
-    progress.update("cataloging", 1, 2)
-    assert progress._progress is not None
-    progress.stop()
-    assert progress._progress is None
+    fast = cli_module._DelayedProgress()
+    fast.update("opening", 0, 0)
+    fast.stop()  # a scan that ends before the delay shows nothing, ever
+    time.sleep(0.15)
+    assert fast._progress is None
+    slow = cli_module._DelayedProgress()
+    slow.update("opening", 0, 0)  # a long first stage: no further update arrives
+    time.sleep(0.3)
+    assert slow._progress is not None  # the timer showed it anyway
+    slow.update("cataloging", 1, 2)
+    slow.stop()
+    assert slow._progress is None
     monkeypatch.setattr(cli_module.sys.stderr, "isatty", lambda: False, raising=False)
     quiet = cli_module._DelayedProgress()
-    clock[0] += 5
+    time.sleep(0.15)
     quiet.update("cataloging", 1, 2)
     assert quiet._progress is None  # never when stderr is not a terminal
+    quiet.stop()
