@@ -327,10 +327,6 @@ class OfflineDatabase(AdvisoryBackend):
         )
         self._parsed[ident] = (advisory, matchers)
 
-    def advisories_for(self, ecosystem: str, name: str) -> list[Advisory]:
-        """Every non-withdrawn advisory naming the package (any version)."""
-        return [self.advisory(ident) for ident in self._candidates(ecosystem, [name]).get(name, [])]
-
     def _candidates(self, ecosystem: str, names: Sequence[str]) -> dict[str, list[str]]:
         """The ids of the non-withdrawn advisories naming each of ``names``; parses each record once."""
         out: dict[str, list[str]] = {}
