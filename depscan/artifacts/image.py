@@ -60,8 +60,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
-from depscan.artifacts.limits import Budget, MiB, resolve_link, safe_member_path
+from depscan.artifacts.limits import MiB, resolve_link, safe_member_path
 from depscan.artifacts.tarball import (
+    CountingReader,
     compression_of,
     decompressing_reader,
     index_tar_stream,
@@ -592,7 +593,7 @@ class _StreamedSource(_Source):
         self._kept_bytes = 0
 
     # -- during the pass
-    def take(self, tf: tarfile.TarFile, member: tarfile.TarInfo, path: str, meter: _Meter) -> None:
+    def take(self, tf: tarfile.TarFile, member: tarfile.TarInfo, path: str, meter: CountingReader) -> None:
         """Record one outer member as it streams by, indexing it when it looks like a layer."""
         self.files.discard(path)
         self.links.pop(path, None)
@@ -759,7 +760,7 @@ def _stream_compressed_tar(path: str, name: str, ctx: OpenContext, compression: 
     source = _StreamedSource(name, ctx)
     done = False
     try:
-        meter = _Meter(decompressing_reader(raw, compression), ctx.charge, name)
+        meter = CountingReader(decompressing_reader(raw, compression), ctx.charge, name)
         stream = io.BufferedReader(meter, buffer_size=64 * 1024)
         decided = False
         count = 0
@@ -815,37 +816,6 @@ def _stream_layer(head: bytes, rest: IO[bytes], name: str, ctx: OpenContext) -> 
         view.close()
         raise
     return view
-
-
-class _Meter(io.RawIOBase):
-    """Charges the outer stream's decompressed bytes to the budget, except while ``paused``.
-
-    Also remembers a decoder error: a layer indexed from the stream reports it as its own
-    corruption, and the outer ``tarfile`` then sees a short stream as a clean end.
-    """
-
-    def __init__(self, inner: BinaryIO, budget: Budget, where: str) -> None:
-        super().__init__()
-        self._inner = inner
-        self._budget = budget
-        self._where = where
-        self.paused = False
-        self.error: Exception | None = None  # the decoder's error, kept even if a reader above swallows it
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        out = memoryview(buffer).cast("B")
-        try:
-            data = self._inner.read(len(out))
-        except Exception as e:
-            self.error = e
-            raise
-        out[: len(data)] = data
-        if not self.paused:
-            self._budget.charge_bytes(len(data), self._where)
-        return len(data)
 
 
 class _Prefixed(io.RawIOBase):

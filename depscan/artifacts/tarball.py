@@ -71,24 +71,38 @@ def decompressing_reader(raw: BinaryIO, compression: str) -> BinaryIO:
     raise ValueError(compression)
 
 
-class _Counting(io.RawIOBase):
-    """Charges every decompressed byte to the budget, so a tar bomb stops at the limit."""
+class CountingReader(io.RawIOBase):
+    """Charges every decompressed byte to the budget, so a tar bomb stops at the limit.
+
+    ``total`` counts what went through. While ``paused`` nothing is charged (an image's layer
+    indexed from the outer stream charges its own bytes). ``error`` keeps the decoder's error even
+    when a reader above swallows it (``tarfile`` takes a short stream for a clean end).
+    """
 
     def __init__(self, inner: BinaryIO, budget: Budget, where: str) -> None:
+        super().__init__()
         self._inner = inner
         self._budget = budget
         self._where = where
         self.total = 0
+        self.paused = False
+        self.error: Exception | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
+        out = memoryview(buffer).cast("B")
+        try:
+            data = self._inner.read(len(out))
+        except Exception as e:
+            self.error = e
+            raise
         n = len(data)
-        buffer[:n] = data
+        out[:n] = data
         self.total += n
-        self._budget.charge_bytes(n, self._where)
+        if not self.paused:
+            self._budget.charge_bytes(n, self._where)
         return n
 
 
@@ -246,7 +260,7 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
     """
     from depscan.artifacts.nested import is_nested_candidate
 
-    raw = _Counting(stream, ctx.charge, name)
+    raw = CountingReader(stream, ctx.charge, name)
     counting = io.BufferedReader(raw, buffer_size=1024 * 1024)
     kept: dict[str, _Kept] = {}
     try:
