@@ -118,15 +118,14 @@ def _contains(version: Version, prepared: _Prepared) -> bool:
 
 
 @lru_cache(maxsize=16384)
-def _listed(versions: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
-    """A versions list as sets: the strings as written, and their PEP 440 canonical forms.
+def _listed(versions: tuple[str, ...]) -> frozenset[str]:
+    """The PEP 440 canonical forms of a versions list (strings that do not parse are left out).
 
     ``canonicalize_version`` strips trailing zeros, so equal canonical strings are exactly
-    PEP 440 equality (``1.0`` == ``1.0.0``), found by hashing instead of comparing one by one.
+    PEP 440 equality (``1.0`` == ``1.0.0``), found by hashing instead of comparing one by one; a
+    PEP 440 string listed as written is found this way too.
     """
-    canonical = {_canonical(listed) for listed in versions}
-    canonical.discard(None)
-    return frozenset(versions), frozenset(c for c in canonical if c is not None)
+    return frozenset(c for c in map(_canonical, versions) if c is not None)
 
 
 @lru_cache(maxsize=65536)
@@ -137,7 +136,7 @@ def _canonical(version: str) -> str | None:
 
 def canonical_versions(affected: AffectedPackage) -> list[str]:
     """The PEP 440 canonical forms of the listed versions (precomputed by the offline database)."""
-    return sorted(_listed(affected.versions)[1])
+    return sorted(_listed(affected.versions))
 
 
 class Matcher:
@@ -160,22 +159,9 @@ class Matcher:
         return any(_contains(parsed, prepared) for prepared in self.ranges)
 
 
-def is_affected(version: str, affected: AffectedPackage, canonical: frozenset[str] | None = None) -> bool:
-    """Whether ``version`` (as written in the distribution's metadata) is covered by ``affected``.
-
-    ``canonical``: the canonical forms of ``affected.versions`` when the caller has them already
-    (the offline database stores them at import), else they are computed (and cached).
-    """
-    parsed = parse_version(version)
-    if parsed is None:
-        return version in affected.versions  # not PEP 440: as written only
-    if canonical is None:
-        exact, canonical = _listed(affected.versions)
-        if version in exact:
-            return True
-    if _canonical(version) in canonical:
-        return True
-    return any(in_range(parsed, rng) for rng in affected.ranges)
+def is_affected(version: str, affected: AffectedPackage) -> bool:
+    """Whether ``version`` (as written in the distribution's metadata) is covered by ``affected``."""
+    return Matcher(affected, _listed(affected.versions))(version)
 
 
 def fixed_versions(affected: AffectedPackage) -> tuple[str, ...]:
