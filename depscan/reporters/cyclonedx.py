@@ -444,14 +444,7 @@ class _Builder:
             if purl == dist.purl:
                 value = self.text(why, f"{where}: unchecked reason")
                 properties.append(Property(name="depscan:advisories:unchecked", value=value))
-        evidence = None
-        if self.version >= SchemaVersion.V1_5:
-            evidence = ComponentEvidence(occurrences=[self.occurrence(loc.path, loc.layer, where)
-                                                      for loc in dist.locations])
-        else:  # 1.4 has no occurrences: the paths become properties
-            properties += [
-                Property(name="depscan:location", value=self.text(loc.path, f"{where}: path")) for loc in dist.locations
-            ]
+        evidence = self.evidence(dist.locations, properties, where)
         return Component(
             type=ComponentType.LIBRARY,
             name=self.text(dist.name, f"{where}: name", one_line=True),
@@ -493,14 +486,7 @@ class _Builder:
                                        value=self.text(lib.abi_tag, f"{where}: ABI tag", one_line=True)))
         if location.layer is not None:
             properties.append(Property(name="depscan:layer", value=self.text(location.layer, f"{where}: layer")))
-        evidence = None
-        if self.version >= SchemaVersion.V1_5:
-            evidence = ComponentEvidence(occurrences=[self.occurrence(loc.path, loc.layer, where)
-                                                      for loc in lib.locations])
-        else:  # 1.4 has no occurrences: the paths become properties
-            properties += [
-                Property(name="depscan:location", value=self.text(loc.path, f"{where}: path")) for loc in lib.locations
-            ]
+        evidence = self.evidence(lib.locations, properties, where)
         return Component(
             type=ComponentType.LIBRARY,
             name=self.text(lib.name, f"{where}: name", one_line=True),
@@ -512,6 +498,18 @@ class _Builder:
             evidence=evidence,
             properties=properties,
         )
+
+    def evidence(
+        self, locations: Sequence[Location], properties: list[Property], where: str
+    ) -> ComponentEvidence | None:
+        """Where a component was seen: evidence occurrences (1.5+), else ``depscan:location``
+        properties appended to ``properties`` (1.4 has no occurrences)."""
+        if self.version >= SchemaVersion.V1_5:
+            return ComponentEvidence(occurrences=[self.occurrence(loc.path, loc.layer, where) for loc in locations])
+        properties += [
+            Property(name="depscan:location", value=self.text(loc.path, f"{where}: path")) for loc in locations
+        ]
+        return None
 
     def occurrence(self, path: str, layer: str | None, where: str) -> Occurrence:
         context = None if layer is None else self.text(f"layer: {layer}", f"{where}: layer")
