@@ -703,6 +703,34 @@ def _decide(member: tarfile.TarInfo) -> bool | None:
     return _image_like(path)
 
 
+class _NotAnImage(Exception):
+    """The first member says this tar is no image: the generic tar opener takes it."""
+
+
+class _ImageGate:
+    """The member walk both outer-tar readers share: the entry limit, the first-member verdict
+    (``_decide``), and the safe path of every member after it (None: skip the member)."""
+
+    def __init__(self, name: str, ctx: OpenContext) -> None:
+        self.name = name
+        self.limit = ctx.limits.max_entries
+        self.count = 0
+        self.decided = False
+
+    def admit(self, member: tarfile.TarInfo) -> str | None:
+        self.count += 1
+        if self.count > self.limit:
+            raise HostileArtifact(f"{self.name}: more than {self.limit} members (max_entries)")
+        if not self.decided:
+            verdict = _decide(member)
+            if verdict is None:
+                return None
+            if not verdict:
+                raise _NotAnImage
+            self.decided = True
+        return safe_member_path(member.name)
+
+
 def _open_plain_tar(path: str, name: str, ctx: OpenContext) -> _TarSource | None:
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the source (with the view) or below
@@ -715,31 +743,22 @@ def _open_plain_tar(path: str, name: str, ctx: OpenContext) -> _TarSource | None
         except _READ_ERRORS:
             return None  # not a readable tar: the generic tar opener reports it
         members: dict[str, tarfile.TarInfo] = {}
-        decided = False
-        count = 0
+        gate = _ImageGate(name, ctx)
         try:
             while True:
                 member = tf.next()
                 if member is None:
                     break
-                count += 1
-                if count > ctx.limits.max_entries:
-                    raise HostileArtifact(f"{name}: more than {ctx.limits.max_entries} members (max_entries)")
-                if not decided:
-                    verdict = _decide(member)
-                    if verdict is None:
-                        continue
-                    if not verdict:
-                        return None
-                    decided = True
-                member_path = safe_member_path(member.name)
+                member_path = gate.admit(member)
                 if member_path is not None:
                     members[member_path] = member
+        except _NotAnImage:
+            return None
         except _READ_ERRORS as e:
-            if not decided:
+            if not gate.decided:
                 return None
             raise CorruptArtifact(f"{name}: corrupt or truncated tar archive ({e})") from e
-        if not decided:
+        if not gate.decided:
             return None
         keep = True
         return _TarSource(name, ctx, fh, tf, members)
@@ -762,35 +781,26 @@ def _stream_compressed_tar(path: str, name: str, ctx: OpenContext, compression: 
     try:
         meter = CountingReader(decompressing_reader(raw, compression), ctx.charge, name)
         stream = io.BufferedReader(meter, buffer_size=64 * 1024)
-        decided = False
-        count = 0
+        gate = _ImageGate(name, ctx)
         try:
             tf = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - raw file closed below
             for member in tf:
-                count += 1
-                if count > ctx.limits.max_entries:
-                    raise HostileArtifact(f"{name}: more than {ctx.limits.max_entries} members (max_entries)")
-                if not decided:
-                    verdict = _decide(member)
-                    if verdict is None:
-                        continue
-                    if not verdict:
-                        return None
-                    decided = True
-                member_path = safe_member_path(member.name)
+                member_path = gate.admit(member)
                 if member_path is not None:
                     source.take(tf, member, member_path, meter)
+        except _NotAnImage:
+            return None
         except ArtifactError:
             raise
         except Exception as e:
             if not _is_decoder_error(e):
                 raise
-            if not decided and meter.error is None:
+            if not gate.decided and meter.error is None:
                 return None  # a compressed file that is not a tar: the generic tar opener reports it
             raise _outer_corrupt(name, meter.error or e) from e
         if meter.error is not None:  # a decoder error swallowed on the way (tarfile reads a short stream as its end)
             raise _outer_corrupt(name, meter.error) from meter.error
-        if not decided:
+        if not gate.decided:
             return None
         done = True
         return source
