@@ -6,12 +6,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
 
 from depscan.artifacts.detect import open_artifact
 from depscan.artifacts.limits import Limits
 from depscan.artifacts.view import ArtifactView, OpenContext
 from depscan.config import ScanConfig
-from depscan.models import NativeLib, PythonDist, ScanResult
+from depscan.models import Location, NativeLib, PythonDist, ScanResult
 from depscan.scan import run
 
 
@@ -38,6 +41,32 @@ def natives(result: ScanResult) -> dict[str, NativeLib]:
         if isinstance(c, NativeLib):
             out[c.location.path if c.location.layer is None else f"{c.location.layer}:{c.location.path}"] = c
     return out
+
+
+def make_dist(
+    name: str,
+    version: str,
+    path: str,
+    *,
+    layer: str | None = None,
+    site_root: str = "",
+    metadata_sha256: str | None = "0" * 64,
+    **fields: Any,
+) -> PythonDist:
+    """A PythonDist as the cataloger would make it for METADATA at ``path``, for reporter tests."""
+    normalized = canonicalize_name(name)
+    return PythonDist(
+        name=name,
+        normalized_name=normalized,
+        version=version,
+        purl=f"pkg:pypi/{normalized}@{version}",
+        found_by="python-dist-info",
+        metadata_location=Location(path, layer),
+        metadata_sha256=metadata_sha256,
+        metadata_dir=path.rsplit("/", 1)[0],
+        site_root=site_root,
+        **fields,
+    )
 
 
 def view_of(path: Path | str, limits: Limits | None = None) -> ArtifactView:

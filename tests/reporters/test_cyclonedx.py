@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.validation.xml import XmlValidator
-from packaging.utils import canonicalize_name
 
 from depscan.environment import marker_environment
 from depscan.models import (
@@ -42,6 +41,7 @@ from depscan.reporters.cyclonedx import (
     render_xml,
     render_xml_with_warnings,
 )
+from tests.helpers import make_dist
 
 VERSIONS = tuple(SPEC_VERSIONS)  # 1.6, 1.5, 1.4
 NS = {"c": "http://cyclonedx.org/schema/bom/1.6"}
@@ -92,21 +92,8 @@ def _render(result: ScanResult, version: str, fmt: str) -> tuple[bytes, list[str
 # -- building results ----------------------------------------------------------------------------
 
 
-def _dist(name: str, version: str, path: str, *, layer: str | None = None, site_root: str = "", **fields: Any
-          ) -> PythonDist:
-    normalized = canonicalize_name(name)
-    return PythonDist(
-        name=name,
-        normalized_name=normalized,
-        version=version,
-        purl=f"pkg:pypi/{normalized}@{version}",
-        found_by="python-dist-info",
-        metadata_location=Location(path, layer),
-        metadata_sha256="ab" * 32,
-        metadata_dir=path.rsplit("/", 1)[0],
-        site_root=site_root,
-        **fields,
-    )
+def _dist(name: str, version: str, path: str, **fields: Any) -> PythonDist:
+    return make_dist(name, version, path, **{"metadata_sha256": "ab" * 32, **fields})
 
 
 def _result(*dists: PythonDist, findings: tuple[Finding, ...] = (), checked: bool = True) -> ScanResult:

@@ -13,12 +13,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-from packaging.utils import canonicalize_name
 
 import depscan
 from depscan.models import ArtifactInfo, Location, NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 from depscan.reporters.spdx import declared_license, document, native_id, package_id, render
+from tests.helpers import make_dist
 from tests.redact import redact
 
 SCHEMA = Path(__file__).resolve().parents[2] / "fixtures" / "schemas" / "spdx-2.3-schema.json"
@@ -40,20 +40,7 @@ def _validate(doc: dict[str, Any]) -> None:
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
 
 
-def _dist(name: str, version: str, path: str, *, layer: str | None = None, **fields: Any) -> PythonDist:
-    normalized = canonicalize_name(name)
-    return PythonDist(
-        name=name,
-        normalized_name=normalized,
-        version=version,
-        purl=f"pkg:pypi/{normalized}@{version}",
-        found_by="python-dist-info",
-        metadata_location=Location(path, layer),
-        metadata_sha256="0" * 64,
-        metadata_dir=path.rsplit("/", 1)[0],
-        site_root="",
-        **fields,
-    )
+_dist = make_dist
 
 
 def _result(*dists: PythonDist, sha256: str | None = None) -> ScanResult:
