@@ -21,6 +21,14 @@ from depscan.models import Location, Unknown
 NEST = "!/"
 
 
+def split_nested(path: str) -> tuple[str, str]:
+    """Split ``"a.zip!/x/y"`` into the innermost nested-archive prefix ``"a.zip!/"`` and ``"x/y"``."""
+    cut = path.rfind(NEST)
+    if cut < 0:
+        return "", path
+    return path[: cut + len(NEST)], path[cut + len(NEST) :]
+
+
 class MemberReader(Protocol):
     """Reads one member of an artifact. Openers make one per file entry.
 
@@ -212,12 +220,10 @@ class ArtifactView:
             seen += 1
             if seen > 40:
                 return None
-            base = current.rsplit(NEST, 1)[0] + NEST if NEST in current else ""
-            inner = current[len(base) :]
-            target = resolve_link(inner, entry.link, absolute_is_root=self.absolute_links_inside)
+            target = self._link_target(current, entry.link)
             if target is None:
                 return None
-            current = base + target
+            current = target
 
     def escaping_links(self) -> Iterator[Entry]:
         """Symlinks whose target lies outside the artifact (recorded; never followed)."""
@@ -226,9 +232,13 @@ class ArtifactView:
                 yield entry
 
     def _dangles_out(self, entry: Entry) -> bool:
-        base = entry.path.rsplit(NEST, 1)[0] + NEST if NEST in entry.path else ""
-        inner = entry.path[len(base) :]
-        return resolve_link(inner, entry.link or "", absolute_is_root=self.absolute_links_inside) is None
+        return self._link_target(entry.path, entry.link or "") is None
+
+    def _link_target(self, path: str, link: str) -> str | None:
+        """Where the symlink at ``path`` points, inside the same (nested) archive; None if outside it."""
+        prefix, inner = split_nested(path)
+        target = resolve_link(inner, link, absolute_is_root=self.absolute_links_inside)
+        return None if target is None else prefix + target
 
     def _reader(self, path: str) -> MemberReader:
         """The reader of the regular file at ``path`` (symlinks followed inside the artifact)."""

@@ -24,7 +24,7 @@ from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from depscan.artifacts.limits import irregular_path, join_inside
-from depscan.artifacts.view import NEST, ArtifactView, EntryType
+from depscan.artifacts.view import ArtifactView, EntryType, split_nested
 from depscan.catalogers import Cataloger, CatalogResult
 from depscan.errors import MemberError
 from depscan.models import Component, Location, PythonDist, RecordEntry, Status, Unknown, WheelInfo
@@ -80,17 +80,9 @@ class PythonDistCataloger(Cataloger):
         return CatalogResult(result, tuple(unknowns))
 
 
-def _split_root(path: str) -> tuple[str, str]:
-    """Split ``"a.zip!/x/y"`` into the nested-archive prefix ``"a.zip!/"`` and the inner path."""
-    cut = path.rfind(NEST)
-    if cut < 0:
-        return "", path
-    return path[: cut + len(NEST)], path[cut + len(NEST) :]
-
-
 def _parent(path: str) -> str:
     """The directory holding ``path``: ``"a.whl!"`` for a nested archive's top level."""
-    prefix, inner = _split_root(path)
+    prefix, inner = split_nested(path)
     head = posixpath.dirname(inner)
     if head:
         return prefix + head
@@ -263,7 +255,7 @@ def _resolve(base_dir: str, rel: str, absolute_inside: bool) -> str | None:
     (``../../bin/script``), but never out of the artifact, nor out of the nested archive holding
     the distribution.
     """
-    prefix, inner_base = _split_root(base_dir + "/")
+    prefix, inner_base = split_nested(base_dir + "/")
     inner = join_inside(inner_base, rel, absolute_is_root=absolute_inside)
     return None if inner is None else prefix + inner
 
@@ -281,7 +273,7 @@ def _parse_record(
         unknowns.append(Unknown(Location(path, layer), f"unreadable CSV ({e})"))
         return (), 0
     outside = 0
-    prefix, inner_root = _split_root(site_root + "/")
+    prefix, inner_root = split_nested(site_root + "/")
     base = prefix + inner_root.strip("/")
     if base and not base.endswith("/"):
         base += "/"
