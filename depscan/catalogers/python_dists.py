@@ -277,30 +277,10 @@ def _parse_record(
     base = prefix + inner_root.strip("/")
     if base and not base.endswith("/"):
         base += "/"
-    hash_match = _HASH.match
     for number, row in enumerate(rows, start=1):
         if not row or row == [""]:
             continue
-        # Fast path for the rows every RECORD is made of: a plain relative path, a well-formed
-        # hash or none, a size of digits or none. Anything else takes _record_row's careful path.
-        if len(row) == 3:
-            rel, hash_field, size_field = row
-            if rel and not irregular_path(rel) and (not size_field or size_field.isdigit()):
-                if not hash_field:
-                    entries.append(RecordEntry(base + rel, None, None, int(size_field) if size_field else None))
-                    continue
-                match = hash_match(hash_field)
-                if match is not None and len(match["digest"].rstrip("=")) % 4 != 1:
-                    entries.append(
-                        RecordEntry(
-                            base + rel,
-                            match["alg"].lower(),
-                            match["digest"].rstrip("="),
-                            int(size_field) if size_field else None,
-                        )
-                    )
-                    continue
-        parsed = _record_row(row, site_root, view.absolute_links_inside)
+        parsed = _record_row(row, base, site_root, view.absolute_links_inside)
         if parsed is None:
             # Installed outside what was packed (console scripts under ../../bin when only
             # site-packages was zipped): not in the artifact, nothing to own or check here.
@@ -316,8 +296,12 @@ def _parse_record(
     return tuple(entries), outside
 
 
-def _record_row(row: list[str], site_root: str, absolute_inside: bool) -> RecordEntry | str | None:
-    """A RECORD row as an entry, a problem (str), or None when it names a file outside the artifact."""
+def _record_row(row: list[str], base: str, site_root: str, absolute_inside: bool) -> RecordEntry | str | None:
+    """A RECORD row as an entry, a problem (str), or None when it names a file outside the artifact.
+
+    ``base`` is ``site_root`` as a path prefix: a plain relative path (nearly every row) is joined
+    to it directly; anything else is resolved with ``_resolve``.
+    """
     if len(row) != 3:
         return f"expected 3 columns (path, hash, size), found {len(row)}"
     rel, hash_field, size_field = row
@@ -340,7 +324,7 @@ def _record_row(row: list[str], site_root: str, absolute_inside: bool) -> Record
             return f"bad size {size_field!r}"
         if size < 0:
             return f"negative size {size_field!r}"
-    path = _resolve(site_root, rel, absolute_inside)
+    path = base + rel if not irregular_path(rel) else _resolve(site_root, rel, absolute_inside)
     if path is None:
         return None
     return RecordEntry(path, algorithm, digest, size)
