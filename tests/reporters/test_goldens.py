@@ -13,13 +13,14 @@ from pathlib import Path
 from depscan import __version__
 from depscan.models import ScanResult
 from depscan.reporters import ReportOptions, get_reporter
-from tests.redact import redact
+from tests.redact import redact, redact_result
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _redacted(result: ScanResult, fmt: str, tmp_path: Path) -> str:
-    data = get_reporter(fmt)(result, ReportOptions(width=140))
+    paths = [(str(tmp_path), "TMP"), (str(REPO), "REPO")]
+    data = get_reporter(fmt)(redact_result(result, paths), ReportOptions(width=140))
     text = data.decode("utf-8")
     if fmt == "json":
         doc = json.loads(text)
