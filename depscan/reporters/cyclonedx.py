@@ -19,8 +19,9 @@ What goes where:
 * ``vulnerabilities``: one per advisory group (OSV id and aliases), ``affects`` listing every copy it
   was found in (a group is split only when its copies differ in being ignored).
 
-**bom-refs** are the component's purl with a ``package-id`` qualifier: the first 16 hex digits of the
-SHA-256 of ``purl|layer|metadata path`` (``pkg:pypi/urllib3@1.26.5?package-id=...``). They are stable
+**bom-refs** are the component's purl with a ``package-id`` qualifier: ``depscan.facts.component_key``,
+the identity every report uses (16 hex digits of the SHA-256 of purl and path; not the layer, whose
+digest changes with every rebuild) (``pkg:pypi/urllib3@1.26.5?package-id=...``). They are stable
 from scan to scan of the same artifact (no random part), unique per copy even when two copies share
 name and version, still read as the package they name, and are the convention other scanners use,
 so tools that key on it keep working. A path suffix was the alternative: readable, but for images it
@@ -42,10 +43,10 @@ versions cut, unparseable dates, URLs, hashes and purls dropped. Each repair is 
 prints to stderr without any logging setup. One distribution that cannot be described costs its details
 (it stays as name and version, with a warning), never the document.
 
-Licenses: PEP 639 ``License-Expression`` when present (normalized with ``license-expression``),
-otherwise the ``License`` field when it is a valid SPDX expression, and ``License ::`` classifiers
-that name exactly one SPDX license. Anything else (``Apache 2.0``, ``BSD``, a pasted license file) is
-kept as a named license (its first line as the name, the whole text attached when longer): never dropped.
+Licenses are ``depscan.facts.license_facts``: the SPDX expression the metadata states (one id as
+``license.id``, anything else as an ``expression``), else the ids several classifiers name and the
+statements that are no SPDX expression (``Apache 2.0``, ``BSD``, a pasted license file), each kept as
+a named license (its first line as the name, the whole text attached when longer): never dropped.
 
 **Native libraries** (ELF ``.so`` files, ``NativeLib``) are ``library`` components too. One that a
 distribution's RECORD lists is nested in that distribution's component (``component.components``: the
@@ -64,7 +65,6 @@ from the file's path and layer); an extension module, which has no purl, gets
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import posixpath
@@ -101,14 +101,10 @@ from cyclonedx.model.vulnerability import (
 from cyclonedx.output import make_outputter
 from cyclonedx.schema import OutputFormat, SchemaVersion
 from cyclonedx.spdx import fixup_id, is_supported_id
-from license_expression import ExpressionError, get_spdx_licensing  # type: ignore[import-untyped]
 from packageurl import PackageURL
-from packaging.markers import Marker
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from depscan.environment import marker_environment
+from depscan.facts import Facts, LicenseFacts, facts_for
 from depscan.models import (
     Advisory,
     Finding,
@@ -117,7 +113,6 @@ from depscan.models import (
     NativeLib,
     PythonDist,
     ScanResult,
-    Status,
     Suppression,
 )
 from depscan.reporters import ReportOptions
@@ -144,59 +139,6 @@ _UNREPRESENTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uf
 _LINE_BREAKS = re.compile(r"[\t\r\n]+")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
-
-# ``License ::`` classifiers that name exactly one SPDX license. Others ("BSD License", "Apache
-# Software License", "GNU General Public License v3 (GPLv3)": which version, "only" or "or later"?)
-# are ambiguous and are kept by name.
-_CATEGORY_CLASSIFIERS = frozenset({"License :: OSI Approved", "License :: DFSG approved"})  # no license named
-_OSI = "License :: OSI Approved :: "
-_CLASSIFIER_SPDX = {
-    "License :: Aladdin Free Public License (AFPL)": "Aladdin",
-    "License :: CC0 1.0 Universal (CC0 1.0) Public Domain Dedication": "CC0-1.0",
-    "License :: CeCILL-B Free Software License Agreement (CECILL-B)": "CECILL-B",
-    "License :: CeCILL-C Free Software License Agreement (CECILL-C)": "CECILL-C",
-    **{_OSI + name: spdx for name, spdx in {
-        "Attribution Assurance License": "AAL",
-        "Blue Oak Model License (BlueOak-1.0.0)": "BlueOak-1.0.0",
-        "Boost Software License 1.0 (BSL-1.0)": "BSL-1.0",
-        "CEA CNRS Inria Logiciel Libre License, version 2.1 (CeCILL-2.1)": "CECILL-2.1",
-        "CMU License (MIT-CMU)": "MIT-CMU",
-        "Common Development and Distribution License 1.0 (CDDL-1.0)": "CDDL-1.0",
-        "Eclipse Public License 1.0 (EPL-1.0)": "EPL-1.0",
-        "Eclipse Public License 2.0 (EPL-2.0)": "EPL-2.0",
-        "Educational Community License, Version 2.0 (ECL-2.0)": "ECL-2.0",
-        "European Union Public Licence 1.0 (EUPL 1.0)": "EUPL-1.0",
-        "European Union Public Licence 1.1 (EUPL 1.1)": "EUPL-1.1",
-        "European Union Public Licence 1.2 (EUPL 1.2)": "EUPL-1.2",
-        "GNU Affero General Public License v3 or later (AGPLv3+)": "AGPL-3.0-or-later",
-        "GNU General Public License v2 or later (GPLv2+)": "GPL-2.0-or-later",
-        "GNU General Public License v3 or later (GPLv3+)": "GPL-3.0-or-later",
-        "GNU Lesser General Public License v2 or later (LGPLv2+)": "LGPL-2.0-or-later",
-        "GNU Lesser General Public License v3 or later (LGPLv3+)": "LGPL-3.0-or-later",
-        "Historical Permission Notice and Disclaimer (HPND)": "HPND",
-        "ISC License (ISCL)": "ISC",
-        "MIT License": "MIT",
-        "MIT No Attribution License (MIT-0)": "MIT-0",
-        "MirOS License (MirOS)": "MirOS",
-        "Mozilla Public License 1.0 (MPL)": "MPL-1.0",
-        "Mozilla Public License 1.1 (MPL 1.1)": "MPL-1.1",
-        "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
-        "Mulan Permissive Software License v2 (MulanPSL-2.0)": "MulanPSL-2.0",
-        "NASA Open Source Agreement v1.3 (NASA-1.3)": "NASA-1.3",
-        "Open Software License 3.0 (OSL-3.0)": "OSL-3.0",
-        "PostgreSQL License": "PostgreSQL",
-        "Python License (CNRI Python License)": "CNRI-Python",
-        "Python Software Foundation License": "PSF-2.0",
-        "SIL Open Font License 1.1 (OFL-1.1)": "OFL-1.1",
-        "Sleepycat License": "Sleepycat",
-        "The Unlicense (Unlicense)": "Unlicense",
-        "Universal Permissive License (UPL)": "UPL-1.0",
-        "University of Illinois/NCSA Open Source License": "NCSA",
-        "Vovida Software License 1.0": "VSL-1.0",
-        "Zero-Clause BSD (0BSD)": "0BSD",
-        "zlib/libpng License": "Zlib",
-    }.items()},
-}
 
 # Where an alias id is published: (prefix, source name, URL template).
 _ALIAS_SOURCES = (
@@ -286,22 +228,19 @@ class _Builder:
     result: ScanResult
     version: SchemaVersion
     repairs: list[str]
-    dists: list[PythonDist] = field(init=False)
+    facts: Facts = field(init=False)
     refs: list[str] = field(init=False)
-    natives: list[NativeLib] = field(init=False)
     native_refs: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        components = [c for c in self.result.components if isinstance(c, PythonDist)]
-        self.dists = sorted(components, key=lambda d: (d.metadata_location.path, d.metadata_location.layer or ""))
-        self.refs = [_bom_ref(d) for d in self.dists]
-        if len(set(self.refs)) != len(self.refs):  # two dists with one metadata file: cannot happen, but never crash
-            self.refs = [f"{ref}-{i}" for i, ref in enumerate(self.refs)]
-        natives = [c for c in self.result.components if isinstance(c, NativeLib)]
-        self.natives = sorted(natives, key=lambda lib: (lib.location.path, lib.location.layer or ""))
-        self.native_refs = [_native_ref(lib) for lib in self.natives]
-        if len(set(self.native_refs)) != len(self.native_refs):  # one file reported twice: never crash
-            self.native_refs = [f"{ref}-native-{i}" for i, ref in enumerate(self.native_refs)]
+        self.facts = facts_for(self.result)
+        self.refs = [_bom_ref(d, key) for d, key in zip(self.facts.dists, self.facts.dist_keys, strict=True)]
+        self.native_refs = [_native_ref(lib, key)
+                            for lib, key in zip(self.facts.natives, self.facts.native_keys, strict=True)]
+
+    @property
+    def dists(self) -> tuple[PythonDist, ...]:
+        return self.facts.dists
 
     # text hygiene
 
@@ -333,13 +272,9 @@ class _Builder:
         root = self.root()
         components = [self.component(i) for i in range(len(self.dists))]
         # Native libraries nest in the distribution whose RECORD lists them; unowned ones stay on top.
-        owner_of = {(d.purl, d.metadata_location): i for i, d in enumerate(self.dists)}
         unowned: list[Component] = []
-        for lib, ref in zip(self.natives, self.native_refs, strict=True):
+        for lib, ref, owner in zip(self.facts.natives, self.native_refs, self.facts.native_owner, strict=True):
             described = self.native_component(lib, ref)
-            owner = None
-            if lib.owner is not None and lib.owner_location is not None:
-                owner = owner_of.get((lib.owner, lib.owner_location))
             if owner is None:
                 unowned.append(described)
             else:
@@ -393,7 +328,7 @@ class _Builder:
             if data.newest_modified is not None:
                 newest = self.text(data.newest_modified, "advisory date")
                 props.append(Property(name="depscan:advisories:newest_modified", value=newest))
-        env = marker_environment(result)
+        env = self.facts.environment
         for key in ("python_version", "sys_platform", "platform_machine"):
             props.append(Property(name=f"depscan:environment:{key}", value=env[key]))
         for unknown in result.unknowns:
@@ -453,7 +388,8 @@ class _Builder:
             purl=self.purl(dist.purl, where),
             bom_ref=ref,
             hashes=self.sha256(dist.metadata_sha256, f"{where}: METADATA sha256"),
-            licenses=self.licenses(dist, where),
+            licenses=self.licenses(self.facts.licenses[self.facts.index[
+                (dist.purl, dist.metadata_location.path, dist.metadata_location.layer)]], where),
             evidence=evidence,
             properties=properties,
         )
@@ -524,30 +460,19 @@ class _Builder:
 
     # licenses
 
-    def licenses(self, dist: PythonDist, where: str) -> list[License]:
-        if dist.license_expression is not None and dist.license_expression.strip():
-            parsed = _spdx(dist.license_expression)
-            if parsed is not None:
-                return [parsed]
-            self.warn(f"{where}: License-Expression {dist.license_expression!r} is not a valid SPDX expression; "
-                      "kept as a license name")
-            return [self.named_license(dist.license_expression, where)]
-        found: list[License] = []
-        text = (dist.license or "").strip()
-        if text and text.upper() != "UNKNOWN":  # setuptools wrote "UNKNOWN" for an unset license
-            parsed = _spdx(text) if "\n" not in text else None
-            if isinstance(parsed, LicenseExpression):  # a compound expression says it all; the schema wants it alone
-                return [parsed]
-            found.append(parsed or self.named_license(text, where))
-        for classifier in dist.classifiers:
-            if not classifier.startswith("License ::") or classifier in _CATEGORY_CLASSIFIERS:
-                continue
-            spdx = _CLASSIFIER_SPDX.get(classifier)
-            if spdx is not None and is_supported_id(spdx):
-                found.append(DisjunctiveLicense(id=spdx))
-            else:
-                found.append(self.named_license(classifier.rsplit(" :: ", 1)[-1], where))
-        return found
+    def licenses(self, facts: LicenseFacts, where: str) -> list[License]:
+        if facts.note is not None:
+            self.warn(f"{where}: {facts.note}; kept as a license name")
+        if facts.expression is not None:
+            single = fixup_id(facts.expression)
+            if single is not None and is_supported_id(single):
+                return [DisjunctiveLicense(id=single)]
+            return [LicenseExpression(facts.expression)]
+        found: list[License] = [
+            DisjunctiveLicense(id=spdx) if is_supported_id(spdx) else self.named_license(spdx, where)
+            for spdx in facts.ids
+        ]
+        return found + [self.named_license(text, where) for text in facts.texts]
 
     def named_license(self, text: str, where: str) -> DisjunctiveLicense:
         text = self.text(text.strip(), f"{where}: license")
@@ -560,29 +485,21 @@ class _Builder:
     # dependencies
 
     def dependencies(self, root: Component, components: Sequence[Component]) -> list[Dependency]:
-        env = marker_environment(self.result)
-        edges = _resolve(self.dists, env, self.warn)
-        used = [i for i, d in enumerate(self.dists) if d.status is Status.USED]
-        required = {j for i in used for j in edges[i]}
-        top = [i for i in used if i not in required]
-        # A cycle nobody else requires (a <-> b) would be unreachable: enter it at its first member.
-        reachable = _reach(top, edges)
-        for i in used:
-            if i not in reachable:
-                top.append(i)
-                reachable |= _reach([i], edges)
-        graph = [Dependency(ref=root.bom_ref, dependencies=[Dependency(ref=components[i].bom_ref) for i in top])]
-        graph += [
+        graph = self.facts.graph
+        for warning in graph.warnings:
+            self.warn(warning)
+        top = [Dependency(ref=components[i].bom_ref) for i in graph.top]
+        dependencies = [Dependency(ref=root.bom_ref, dependencies=top)]
+        dependencies += [
             Dependency(ref=components[i].bom_ref, dependencies=[Dependency(ref=components[j].bom_ref)
-                                                                for j in sorted(edges[i])])
+                                                                for j in graph.requires[i]])
             for i in range(len(components))
         ]
-        return graph
+        return dependencies
 
     # vulnerabilities
 
     def vulnerabilities(self) -> list[Vulnerability]:
-        index_of = {(d.purl, d.metadata_location): i for i, d in enumerate(self.dists)}
         groups: dict[tuple[str, Suppression | None], list[Finding]] = defaultdict(list)
         for finding in self.result.findings:
             groups[(finding.id, finding.suppressed)].append(finding)
@@ -598,13 +515,12 @@ class _Builder:
             taken.add(ref)
             where = self.text(f"vulnerability {vuln_id}", "a vulnerability id", one_line=True)
             try:
-                out.append(self.vulnerability(self.text(ref, where, one_line=True), findings, index_of, where))
+                out.append(self.vulnerability(self.text(ref, where, one_line=True), findings, where))
             except Exception as e:  # one odd advisory must not cost the SBOM
                 self.warn(f"{where}: left out ({type(e).__name__}: {e})")
         return out
 
-    def vulnerability(self, ref: str, findings: list[Finding], index_of: dict[tuple[str, Location], int],
-                      where: str) -> Vulnerability:
+    def vulnerability(self, ref: str, findings: list[Finding], where: str) -> Vulnerability:
         first = findings[0]
         advisories = _unique_advisories(findings)
         primary = next((a for a in advisories if a.id == first.id), advisories[0] if advisories else None)
@@ -616,7 +532,7 @@ class _Builder:
             summary, details = details or first.summary, None
         targets = []
         for finding in findings:
-            index = index_of.get((finding.component.purl, finding.component.metadata_location))
+            index = self.facts.dist_index(finding.component)
             if index is None:  # a finding on a component not in the result: cannot point at it
                 self.warn(f"{where}: affects {finding.component.name} {finding.component.version}, not a component "
                           "of this scan; not linked")
@@ -742,26 +658,20 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def _bom_ref(dist: PythonDist) -> str:
-    """The purl with a ``package-id`` qualifier naming this copy (see the module docstring)."""
-    loc = dist.metadata_location
-    package_id = hashlib.sha256(f"{dist.purl}|{loc.layer or ''}|{loc.path}".encode(errors="surrogatepass"))
-    qualifier = package_id.hexdigest()[:16]
+def _bom_ref(dist: PythonDist, key: str) -> str:
+    """The purl with a ``package-id`` qualifier naming this copy (``depscan.facts.component_key``)."""
     try:
         purl = PackageURL.from_string(dist.purl)
     except ValueError:
-        return f"python-dist:{quote(dist.normalized_name, safe='')}?package-id={qualifier}"
+        return f"python-dist:{quote(dist.normalized_name, safe='')}?package-id={key}"
     qualifiers = dict(purl.qualifiers) if isinstance(purl.qualifiers, dict) else {}
-    qualifiers["package-id"] = qualifier
+    qualifiers["package-id"] = key
     return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,
                           qualifiers=qualifiers, subpath=purl.subpath).to_string())
 
 
-def _native_ref(lib: NativeLib) -> str:
+def _native_ref(lib: NativeLib, key: str) -> str:
     """A native library's bom-ref: its purl (or ``native:<name>``) with a ``package-id`` naming this file."""
-    loc = lib.location
-    key = f"{lib.purl or ''}|{lib.name}|{loc.layer or ''}|{loc.path}"
-    qualifier = hashlib.sha256(key.encode(errors="surrogatepass")).hexdigest()[:16]
     if lib.purl is not None:
         try:
             purl = PackageURL.from_string(lib.purl)
@@ -769,99 +679,8 @@ def _native_ref(lib: NativeLib) -> str:
             pass
         else:
             return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,
-                                  qualifiers={"package-id": qualifier}).to_string())
-    return f"native:{quote(lib.name, safe='')}?package-id={qualifier}"
-
-
-_LICENSING = get_spdx_licensing()
-
-
-def _spdx(text: str) -> License | None:
-    """A valid SPDX expression as a license (an SPDX id alone as ``id``), else ``None``.
-
-    ``license-expression`` normalizes case and deprecated forms (``mit`` -> ``MIT``, ``GPL-2.0+`` ->
-    ``GPL-2.0-or-later``); ``LicenseRef-`` identifiers are valid in expressions (PEP 639) though the
-    SPDX list cannot know them.
-    """
-    try:
-        parsed = _LICENSING.parse(text, validate=False, strict=True)
-    except ExpressionError:
-        return None
-    except Exception:  # the parser's internals choke on some input (control characters): not an expression
-        return None
-    if parsed is None:
-        return None
-    unknown = [k for k in _LICENSING.unknown_license_keys(parsed) if not str(k).startswith("LicenseRef-")]
-    if unknown:
-        return None
-    rendered = str(parsed)
-    single = fixup_id(rendered)
-    if single is not None and is_supported_id(single):
-        return DisjunctiveLicense(id=single)
-    return LicenseExpression(rendered)
-
-
-def _resolve(dists: Sequence[PythonDist], env: dict[str, str], warn: _Warn) -> list[set[int]]:
-    """``Requires-Dist`` edges (by index) that hold in ``env``, following requested extras to a fixed point."""
-    by_name: dict[str, list[int]] = defaultdict(list)
-    for i, dist in enumerate(dists):
-        by_name[dist.normalized_name].append(i)
-    requirements: list[list[Requirement]] = []
-    for dist in dists:
-        parsed = []
-        for line in dist.requires_dist:
-            try:
-                parsed.append(Requirement(line))
-            except InvalidRequirement as e:
-                warn(f"{dist.name} {dist.version} ({dist.metadata_location}): Requires-Dist {line!r} does not parse "
-                     f"({e}); no edge")
-        requirements.append(parsed)
-    extras: list[set[str]] = [{""} for _ in dists]
-    edges: list[set[int]] = [set() for _ in dists]
-    pending = list(range(len(dists)))
-    while pending:
-        i = pending.pop()
-        for req in requirements[i]:
-            if req.marker is not None and not any(_holds(req.marker, env, e, dists[i], warn) for e in extras[i]):
-                continue
-            j = _target(dists, by_name.get(canonicalize_name(req.name), []), i)
-            if j is None:
-                continue
-            edges[i].add(j)
-            wanted = {canonicalize_name(x) for x in req.extras} - extras[j]
-            if wanted:
-                extras[j] |= wanted
-                pending.append(j)
-    return edges
-
-
-def _holds(marker: Marker, env: dict[str, str], extra: str, dist: PythonDist, warn: _Warn) -> bool:
-    try:
-        return bool(marker.evaluate({**env, "extra": extra}))
-    except Exception as e:  # an undefined comparison: the edge is left out, said so
-        warn(f"{dist.name} {dist.version}: marker {str(marker)!r} cannot be evaluated ({e}); no edge")
-        return False
-
-
-def _target(dists: Sequence[PythonDist], candidates: list[int], source: int) -> int | None:
-    """The copy ``source`` imports: a used one, in the same site root if there are several."""
-    candidates = [j for j in candidates if j != source]
-    if not candidates:
-        return None
-    used = [j for j in candidates if dists[j].status is Status.USED] or candidates
-    same_root = [j for j in used if dists[j].site_root == dists[source].site_root]
-    return (same_root or used)[0]
-
-
-def _reach(start: Iterable[int], edges: Sequence[set[int]]) -> set[int]:
-    seen: set[int] = set()
-    stack = list(start)
-    while stack:
-        i = stack.pop()
-        if i not in seen:
-            seen.add(i)
-            stack.extend(edges[i])
-    return seen
+                                  qualifiers={"package-id": key}).to_string())
+    return f"native:{quote(lib.name, safe='')}?package-id={key}"
 
 
 def _unique_advisories(findings: Iterable[Finding]) -> list[Advisory]:

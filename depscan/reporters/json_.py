@@ -5,9 +5,11 @@ Bump ``FORMAT_VERSION`` on any change that removes or retypes a field; adding fi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
+from depscan.facts import Facts, facts_for
 from depscan.models import (
     BaselineDiff,
     Component,
@@ -16,7 +18,6 @@ from depscan.models import (
     NativeLib,
     PythonDist,
     ScanResult,
-    Status,
     Unknown,
     assert_never,
 )
@@ -30,9 +31,14 @@ def _location(loc: Location | None) -> dict[str, Any] | None:
     return None if loc is None else {"path": loc.path, "layer": loc.layer}
 
 
-def _dist(dist: PythonDist) -> dict[str, Any]:
+def _dist(dist: PythonDist, facts: Facts) -> dict[str, Any]:
+    index = facts.dist_index(dist)
+    assert index is not None
+    license = facts.licenses[index]
+    keys = facts.dist_keys
     return {
         "type": "python-distribution",
+        "id": keys[index],
         "name": dist.name,
         "normalized_name": dist.normalized_name,
         "version": dist.version,
@@ -46,8 +52,12 @@ def _dist(dist: PythonDist) -> dict[str, Any]:
         "summary": dist.summary,
         "license": dist.license,
         "license_expression": dist.license_expression,
+        "license_declared": {"expression": license.expression, "source": license.source, "ids": list(license.ids),
+                             "texts": list(license.texts)},
         "requires_python": dist.requires_python,
         "requires_dist": list(dist.requires_dist),
+        "dependencies": [keys[j] for j in facts.graph.requires[index]],
+        "optional_dependencies": [keys[j] for j in facts.graph.optional[index]],
         "installer": dist.installer,
         "wheel": None
         if dist.wheel is None
@@ -62,9 +72,10 @@ def _dist(dist: PythonDist) -> dict[str, Any]:
     }
 
 
-def _native(lib: NativeLib) -> dict[str, Any]:
+def _native(lib: NativeLib, key: str) -> dict[str, Any]:
     return {
         "type": "native-library",
+        "id": key,
         "name": lib.name,
         "kind": lib.kind,
         "version": lib.version,
@@ -81,11 +92,11 @@ def _native(lib: NativeLib) -> dict[str, Any]:
     }
 
 
-def _component(component: Component) -> dict[str, Any]:
+def _component(component: Component, facts: Facts, native_keys: dict[int, str]) -> dict[str, Any]:
     if isinstance(component, PythonDist):
-        return _dist(component)
+        return _dist(component, facts)
     if isinstance(component, NativeLib):
-        return _native(component)
+        return _native(component, native_keys[id(component)])
     assert_never(component)
 
 
@@ -130,9 +141,8 @@ def _unknown(unknown: Unknown) -> dict[str, Any]:
 
 def document(result: ScanResult) -> dict[str, Any]:
     """The JSON document as a dict."""
-    dists = [c for c in result.components if isinstance(c, PythonDist)]
-    natives = [c for c in result.components if isinstance(c, NativeLib)]
-    checked = result.advisory_data
+    facts = facts_for(result)
+    native_keys = {id(lib): key for lib, key in zip(facts.natives, facts.native_keys, strict=True)}
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -144,20 +154,10 @@ def document(result: ScanResult) -> dict[str, Any]:
             "kind": result.artifact.kind,
             "size": result.artifact.size,
             "layers": list(result.artifact.layers),
+            "dependencies": [facts.dist_keys[i] for i in facts.graph.top],
         },
-        "summary": {
-            "components": len(result.components),
-            "python_distributions": len(dists),
-            "shadowed": sum(1 for d in dists if d.status is Status.SHADOWED),
-            "native_libraries": len(natives),
-            "native_libraries_unowned": sum(1 for lib in natives if lib.owner is None),
-            "unknowns": len(result.unknowns),
-            "warnings": len(result.warnings),
-            # null, not 0, when advisories were not checked (--source skip): never "clean" by default
-            "vulnerabilities": None if checked is None else sum(1 for f in result.findings if f.suppressed is None),
-            "suppressed": None if checked is None else sum(1 for f in result.findings if f.suppressed is not None),
-            "unchecked": None if checked is None else len(result.unchecked),
-        },
+        # null, not 0, for the advisory counts when advisories were not checked (--source skip): never "clean"
+        "summary": dataclasses.asdict(facts.counts),
         "advisory_data": None
         if result.advisory_data is None
         else {
@@ -166,7 +166,7 @@ def document(result: ScanResult) -> dict[str, Any]:
             "newest_modified": result.advisory_data.newest_modified,
             "inputs": list(result.advisory_data.inputs),
         },
-        "components": [_component(c) for c in result.components],
+        "components": [_component(c, facts, native_keys) for c in result.components],
         "unknowns": [_unknown(u) for u in result.unknowns],
         "warnings": list(result.warnings),
         "vulnerabilities": [_finding(f, result.baseline) for f in result.findings],

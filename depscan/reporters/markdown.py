@@ -6,7 +6,8 @@ be checked or read. Everything a reviewer needs to decide; the rest lives in the
 
 from __future__ import annotations
 
-from depscan.models import Finding, NativeLib, PythonDist, ScanResult, Status
+from depscan.facts import facts_for
+from depscan.models import Finding, ScanResult, Status
 from depscan.reporters import ReportOptions
 
 MAX_ROWS = 100  # a PR comment has a size limit; the JSON report has everything
@@ -22,9 +23,8 @@ def _fix(finding: Finding) -> str:
 
 def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     """The Markdown summary."""
-    dists = [c for c in result.components if isinstance(c, PythonDist)]
+    counts = facts_for(result).counts
     active = [f for f in result.findings if f.suppressed is None]
-    ignored = len(result.findings) - len(active)
     name = result.artifact.path.rsplit("/", 1)[-1]
     lines = [f"## depscan: `{_cell(name)}`", ""]
     if result.advisory_data is None:
@@ -38,19 +38,17 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         verdict = ":white_check_mark: **No known vulnerabilities**"
     lines.append(verdict)
     lines.append("")
-    shadowed = sum(1 for d in dists if d.status is Status.SHADOWED)
-    facts = [f"{len(dists)} Python distributions" + (f" ({shadowed} shadowed)" if shadowed else "")]
-    natives = [c for c in result.components if isinstance(c, NativeLib)]
+    shadowed, natives, unowned = counts.shadowed, counts.native_libraries, counts.native_libraries_unowned
+    facts = [f"{counts.python_distributions} Python distributions" + (f" ({shadowed} shadowed)" if shadowed else "")]
     if natives:
-        unowned = sum(1 for lib in natives if lib.owner is None)
         facts.append(
-            f"{len(natives)} native librar{'y' if len(natives) == 1 else 'ies'}"
+            f"{natives} native librar{'y' if natives == 1 else 'ies'}"
             + (f" ({unowned} not owned by any distribution)" if unowned else "")
         )
-    if ignored:
-        facts.append(f"{ignored} finding(s) ignored by policy")
-    if result.unknowns:
-        facts.append(f"{len(result.unknowns)} file(s) could not be read")
+    if counts.suppressed:
+        facts.append(f"{counts.suppressed} finding(s) ignored by policy")
+    if counts.unknowns:
+        facts.append(f"{counts.unknowns} file(s) could not be read")
     if result.advisory_data is not None:
         data = result.advisory_data
         facts.append(f"advisories: {data.source}, {data.records} records, newest {data.newest_modified or '?'}")

@@ -8,17 +8,14 @@ Choices:
 
 - One package for the artifact (DESCRIBED by the document, clause 11) that CONTAINS one package per
   distribution *copy*: a Lambda function with a layer may hold two urllib3 copies, and both are listed.
-- Package SPDX ids (clause 7.2) are ``SPDXRef-Package-python-<name>-<version>-<hash>``: name and
-  version reduced to the characters SPDX ids allow (letters, digits, ``.`` and ``-``), and the first
-  8 hex digits of the SHA-256 of the METADATA path, so the id is stable across runs and differs
-  between copies. Not the layer (as ``Finding.fingerprint``): layer digests and layer zip names change
-  with every rebuild, and in the merged view the path alone tells copies apart.
-- ``licenseDeclared`` (7.15) is the PEP 639 ``License-Expression`` when it is a valid SPDX expression
-  of listed licenses (checked and canonicalised by ``packaging.licenses``). Anything else (a free-text
-  ``License`` field, an expression with ``LicenseRef-`` ids whose text depscan never collects) is
-  NOASSERTION, and the text as written goes into the package ``comment`` (7.20). It is not turned into
-  a ``hasExtractedLicensingInfos`` entry (10.1): that field carries a license's *text*, and
-  "BSD-like" is a label, not a text.
+- Package SPDX ids (clause 7.2) are ``SPDXRef-Package-python-<name>-<version>-<key>``: name and
+  version reduced to the characters SPDX ids allow (letters, digits, ``.`` and ``-``), and
+  ``depscan.facts.component_key`` (purl and path, not the layer), the identity every report uses.
+- ``licenseDeclared`` (7.15) is the SPDX expression ``depscan.facts.license_facts`` finds (PEP 639
+  ``License-Expression``, a ``License`` field that is an SPDX expression, or classifiers naming one
+  licence), the same fact CycloneDX states. Without one, or when it uses ``LicenseRef-`` ids whose
+  text depscan never collects (SPDX 2.3 wants it in ``hasExtractedLicensingInfos``), NOASSERTION, and
+  what the metadata says goes into the package ``comment`` (7.20) as written.
 - ``checksums`` (7.10) is the SHA-256 of the distribution's METADATA file (an installed distribution
   has no archive to hash); the package comment says which file it is. Components read back from an
   SBOM (``depscan rescan``) have no METADATA, so no checksum.
@@ -28,29 +25,22 @@ Choices:
   name carries a version, the SHA-256 from the owner's RECORD as the checksum (the file itself is not
   hashed), the ``pkg:generic`` purl when there is one (extension modules have none), and the ELF header
   (machine, class, byte order, type) in the package comment.
-- DEPENDS_ON (11.1) links a distribution to the copies of its ``Requires-Dist`` names present in the
-  artifact (the copy the runtime imports when one is; every copy otherwise), with environment markers
-  evaluated for the artifact's interpreter; a requirement that only an extra nobody asked for switches
-  on gives OPTIONAL_DEPENDENCY_OF (target -> dependent) instead (see ``_dependencies``).
+- DEPENDS_ON (11.1) is ``depscan.facts.dependency_graph``: a distribution depends on the copy it
+  imports of each ``Requires-Dist`` whose marker holds for the artifact's interpreter; the artifact
+  package depends on the distributions nothing requires. A requirement that only an extra nobody
+  asked for switches on gives OPTIONAL_DEPENDENCY_OF (target -> dependent) instead.
 """
-
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 from packageurl import PackageURL
-from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
-from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
-from depscan.environment import marker_environment
+from depscan.facts import LicenseFacts, component_key, facts_for
 from depscan.models import NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 
@@ -84,35 +74,28 @@ def _id_part(text: str) -> str:
     return _ID_UNSAFE.sub("-", text).strip("-") or "x"
 
 
-def package_id(dist: PythonDist) -> str:
-    """The SPDX id of a distribution copy: name, version and a short hash of its METADATA path."""
-    digest = hashlib.sha256(dist.metadata_location.path.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"SPDXRef-Package-python-{_id_part(dist.normalized_name)}-{_id_part(dist.version)}-{digest}"
+def package_id(dist: PythonDist, key: str | None = None) -> str:
+    """The SPDX id of a distribution copy: name, version and its ``depscan.facts.component_key``."""
+    key = key or component_key(dist)
+    return f"SPDXRef-Package-python-{_id_part(dist.normalized_name)}-{_id_part(dist.version)}-{key}"
 
 
-def native_id(lib: NativeLib) -> str:
-    """The SPDX id of a native library: its name and a short hash of its path."""
-    digest = hashlib.sha256(lib.location.path.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"SPDXRef-Native-{_id_part(lib.name)}-{digest}"
+def native_id(lib: NativeLib, key: str | None = None) -> str:
+    """The SPDX id of a native library: its name and its ``depscan.facts.component_key``."""
+    key = key or component_key(lib)
+    return f"SPDXRef-Native-{_id_part(lib.name)}-{key}"
 
 
-def declared_license(dist: PythonDist) -> tuple[str, str | None]:
+def declared_license(facts: LicenseFacts) -> tuple[str, str | None]:
     """``licenseDeclared`` (clause 7.15) and, when the metadata says more than that, a comment line."""
-    expression = dist.license_expression
-    if expression:
-        try:
-            canonical = canonicalize_license_expression(expression)
-        except InvalidLicenseExpression:
-            return NOASSERTION, f"License-Expression (not a valid SPDX expression): {expression}"
-        if "LicenseRef-" in canonical:
-            return (
-                NOASSERTION,
-                f"License-Expression (uses license references whose text was not collected): {expression}",
-            )
-        return canonical, None
-    if dist.license:
-        return NOASSERTION, f"License (METADATA free text, not an SPDX expression): {dist.license}"
-    return NOASSERTION, None
+    if facts.expression is not None:
+        if "LicenseRef-" in facts.expression:
+            return NOASSERTION, (f"{facts.source}: {facts.expression} (uses license references whose text was not "
+                                 "collected)")
+        return facts.expression, None
+    said = [f"SPDX ids named by classifiers (relation not stated): {', '.join(facts.ids)}"] if facts.ids else []
+    said += [f"License statement (not an SPDX expression): {text}" for text in facts.texts]
+    return NOASSERTION, ("; ".join(said) + ".") if said else None
 
 
 def _valid_purl(purl: str) -> bool:
@@ -133,8 +116,8 @@ def _where(dist: PythonDist) -> str:
     return f"installed distribution, metadata at {loc.path}{layer} (sys.path entry: {root})"
 
 
-def _dist_package(dist: PythonDist, spdx_id: str) -> dict[str, Any]:
-    licensed, license_note = declared_license(dist)
+def _dist_package(dist: PythonDist, spdx_id: str, license: LicenseFacts) -> dict[str, Any]:
+    licensed, license_note = declared_license(license)
     # Read back from an SBOM (rescan): no METADATA was read, so there is no hash.
     hashed = dist.metadata_sha256 is not None and _SHA256.fullmatch(dist.metadata_sha256) is not None
     comment = [f"Checksum: SHA-256 of {dist.metadata_location.path}."] if hashed else []
@@ -233,110 +216,23 @@ def _relationship(element: str, kind: str, related: str) -> dict[str, str]:
     return {"spdxElementId": element, "relationshipType": kind, "relatedSpdxElement": related}
 
 
-def _requirements(dist: PythonDist) -> list[Requirement]:
-    parsed = []
-    for line in dist.requires_dist:
-        try:
-            parsed.append(Requirement(line))
-        except InvalidRequirement:
-            continue  # an unparsable Requires-Dist names nothing reliably
-    return parsed
-
-
-def _applies(requirement: Requirement, env: dict[str, str], extras: Iterable[str]) -> bool:
-    """Whether the requirement holds in the artifact's environment with no extra or one of ``extras``."""
-    if requirement.marker is None:
-        return True
-    try:
-        return any(requirement.marker.evaluate(env | {"extra": extra}) for extra in ("", *extras))
-    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
-        return True  # cannot tell; the target is installed, so the dependency is the likelier reading
-
-
-def _dependencies(result: ScanResult, dists: list[PythonDist], ids: list[str]) -> list[dict[str, str]]:
-    """DEPENDS_ON / OPTIONAL_DEPENDENCY_OF edges from ``Requires-Dist`` (clause 11.1); ``ids[i]`` is ``dists[i]``'s.
-
-    Markers are evaluated for the artifact's interpreter (``depscan.environment.marker_environment``).
-    Extras asked for by another distribution in the artifact (``requests[socks]``) are active; a
-    requirement that holds only under an extra nobody asked for is OPTIONAL_DEPENDENCY_OF (target ->
-    dependent); one whose marker is false for the artifact (``pywin32 ; sys_platform == "win32"``) gives
-    no edge. The target is the copy the runtime imports when there is one, every copy otherwise.
-    """
-    env = marker_environment(result)
-    by_name: dict[str, list[int]] = {}
-    for number, dist in enumerate(dists):
-        by_name.setdefault(dist.normalized_name, []).append(number)
-    requirements = [_requirements(dist) for dist in dists]
-    requested: dict[str, set[str]] = {}  # extras asked for, by normalized distribution name (PEP 685)
-    changed = True
-    while changed:  # asked-for extras can switch on requirements that ask for more extras
-        changed = False
-        for dist, reqs in zip(dists, requirements, strict=True):
-            for requirement in reqs:
-                if requirement.extras and _applies(requirement, env, requested.get(dist.normalized_name, ())):
-                    extras = requested.setdefault(canonicalize_name(requirement.name), set())
-                    new = {canonicalize_name(e) for e in requirement.extras} - extras
-                    if new:
-                        extras |= new
-                        changed = True
-    edges: list[dict[str, str]] = []
-    seen: set[tuple[str, str, str]] = set()
-    for number, (dist, reqs) in enumerate(zip(dists, requirements, strict=True)):
-        for requirement in reqs:
-            target_name = canonicalize_name(requirement.name)
-            copies = by_name.get(target_name, [])
-            if not copies or target_name == dist.normalized_name:
-                continue  # not installed, or "pkg[extra]" naming its own distribution
-            if _applies(requirement, env, sorted(requested.get(dist.normalized_name, ()))):
-                kind = "DEPENDS_ON"
-            elif requirement.marker is not None and _applies(
-                requirement, env, _EXTRA_VALUE.findall(str(requirement.marker))
-            ):
-                kind = "OPTIONAL_DEPENDENCY_OF"
-            else:
-                continue
-            used = [c for c in copies if dists[c].status is Status.USED] or copies
-            for target in used:
-                key = (ids[number], kind, ids[target])
-                if kind == "OPTIONAL_DEPENDENCY_OF":
-                    key = (ids[target], kind, ids[number])
-                if key not in seen:
-                    seen.add(key)
-                    edges.append(_relationship(*key))
-    return edges
-
-
-def _unique_ids(components: list[PythonDist] | list[NativeLib], taken: set[str]) -> list[str]:
-    ids: list[str] = []
-    for component in components:
-        candidate = base = package_id(component) if isinstance(component, PythonDist) else native_id(component)
-        number = 1
-        while candidate in taken:  # the same file reported twice: keep ids unique anyway
-            number += 1
-            candidate = f"{base}-{number}"
-        taken.add(candidate)
-        ids.append(candidate)
-    return ids
-
-
 def document(result: ScanResult, *, namespace: str | None = None, created: datetime | None = None) -> dict[str, Any]:
     """The SPDX document as a dict. ``namespace`` and ``created`` default to a fresh uuid4 URN and now."""
-    dists = [c for c in result.components if isinstance(c, PythonDist)]
-    taken = {DOCUMENT_ID, ARTIFACT_ID}
-    ids = _unique_ids(dists, taken)
-    natives = [c for c in result.components if isinstance(c, NativeLib)]
-    native_ids = _unique_ids(natives, taken)
-    id_of = {(d.purl, d.metadata_location): i for d, i in zip(dists, ids, strict=True)}
+    facts = facts_for(result)
+    ids = [package_id(d, key) for d, key in zip(facts.dists, facts.dist_keys, strict=True)]
+    native_ids = [native_id(lib, key) for lib, key in zip(facts.natives, facts.native_keys, strict=True)]
     version = result.tool_version or _own_version()
     when = (created or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     relationships = [_relationship(DOCUMENT_ID, "DESCRIBES", ARTIFACT_ID)]
     relationships += [_relationship(ARTIFACT_ID, "CONTAINS", spdx_id) for spdx_id in ids]
-    relationships += _dependencies(result, dists, ids)
-    for lib, native in zip(natives, native_ids, strict=True):
-        owner = None
-        if lib.owner is not None and lib.owner_location is not None:
-            owner = id_of.get((lib.owner, lib.owner_location))
-        relationships.append(_relationship(owner or ARTIFACT_ID, "CONTAINS", native))
+    # The artifact depends on what nothing in it requires (its top level), as CycloneDX's root does.
+    relationships += [_relationship(ARTIFACT_ID, "DEPENDS_ON", ids[top]) for top in facts.graph.top]
+    for source, targets in enumerate(facts.graph.requires):
+        relationships += [_relationship(ids[source], "DEPENDS_ON", ids[target]) for target in targets]
+    for source, targets in enumerate(facts.graph.optional):  # clause 11.1: the optional target is the element
+        relationships += [_relationship(ids[target], "OPTIONAL_DEPENDENCY_OF", ids[source]) for target in targets]
+    for native, owner in zip(native_ids, facts.native_owner, strict=True):
+        relationships.append(_relationship(ARTIFACT_ID if owner is None else ids[owner], "CONTAINS", native))
     doc: dict[str, Any] = {
         "spdxVersion": SPDX_VERSION,
         "dataLicense": "CC0-1.0",
@@ -349,8 +245,8 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
             "creators": [f"Tool: depscan-{version}"],
         },
         "packages": [_artifact_package(result)]
-        + [_dist_package(d, i) for d, i in zip(dists, ids, strict=True)]
-        + [_native_package(lib, i) for lib, i in zip(natives, native_ids, strict=True)],
+        + [_dist_package(d, i, lic) for d, i, lic in zip(facts.dists, ids, facts.licenses, strict=True)]
+        + [_native_package(lib, i) for lib, i in zip(facts.natives, native_ids, strict=True)],
         "relationships": relationships,
     }
     comment = _document_comment(result)

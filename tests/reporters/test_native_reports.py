@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 
+from depscan.facts import component_key
 from depscan.models import NativeLib, ScanResult
 from depscan.reporters import ReportOptions, get_reporter
 from tests.reporters.conftest import NUMPY_LIBS
@@ -30,6 +31,7 @@ def test_json_lists_every_field_and_counts_them(native_result: ScanResult) -> No
     metadata = {"path": "numpy-1.26.4.dist-info/METADATA", "layer": None}
     assert libs[GFORTRAN] == {
         "type": "native-library",
+        "id": component_key(next(c for c in native_result.components if c.locations[0].path == GFORTRAN)),
         "name": "libgfortran",
         "kind": "shared-library",
         "version": "5.0.0",

@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 import depscan
+from depscan.facts import license_facts
 from depscan.models import ArtifactInfo, Location, NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 from depscan.reporters.spdx import declared_license, document, native_id, package_id, render
@@ -61,8 +62,10 @@ def _packages(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _edges(doc: dict[str, Any], kind: str) -> set[tuple[str, str]]:
+    """Edges between packages of distributions (the artifact's own DEPENDS_ON its top level are left out)."""
     return {
-        (r["spdxElementId"], r["relatedSpdxElement"]) for r in doc["relationships"] if r["relationshipType"] == kind
+        (r["spdxElementId"], r["relatedSpdxElement"]) for r in doc["relationships"]
+        if r["relationshipType"] == kind and not (kind == "DEPENDS_ON" and r["spdxElementId"] == "SPDXRef-Artifact")
     }
 
 
@@ -177,15 +180,16 @@ def test_reported_twice_still_unique() -> None:
         ("Apache-2.0 OR MIT", "whatever", "Apache-2.0 OR MIT", None),
         ("Apache-2.0 WITH LLVM-exception", None, "Apache-2.0 WITH LLVM-exception", None),
         ("MIT AND LicenseRef-Proprietary", None, "NOASSERTION", "MIT AND LicenseRef-Proprietary"),
-        ("Apache 2.0", None, "NOASSERTION", "not a valid SPDX expression): Apache 2.0"),
-        (None, "BSD-like", "NOASSERTION", "free text, not an SPDX expression): BSD-like"),
-        (None, "MIT", "NOASSERTION", "free text, not an SPDX expression): MIT"),
+        ("Apache 2.0", None, "NOASSERTION", "(not an SPDX expression): Apache 2.0"),
+        (None, "BSD-like", "NOASSERTION", "(not an SPDX expression): BSD-like"),
+        (None, "MIT", "MIT", None),  # a License field that is a valid SPDX expression is one (as in CycloneDX)
+        (None, "UNKNOWN", "NOASSERTION", None),
         (None, None, "NOASSERTION", None),
     ],
 )
 def test_declared_license(expression: str | None, license_text: str | None, declared: str, comment: str | None) -> None:
     dist = _dist("pkg", "1.0", "pkg-1.0.dist-info/METADATA", license_expression=expression, license=license_text)
-    value, note = declared_license(dist)
+    value, note = declared_license(license_facts(dist))
     assert value == declared
     if comment is None:
         assert note is None

@@ -1,0 +1,389 @@
+"""The facts every report states, derived once from a ``ScanResult``.
+
+Reporters only serialize: which copy of a distribution is which (identity), what licence its
+metadata declares, which distributions require which (the dependency graph), which distribution
+ships a native library, and the counts. Each is computed here, once per result, so the JSON
+report, CycloneDX, SPDX, SARIF, the table and the Markdown comment cannot disagree
+(``tests/reporters/test_cross_format.py`` holds them to it).
+
+**Identity.** A component copy is named by ``component_key``: the first 16 hex digits of the SHA-256
+of its purl (or name, for a library without one) and its path inside the artifact. Not the layer:
+image layer digests and layer zip names change with every rebuild, and in a merged view the path
+alone tells copies apart (the same rule as ``Finding.fingerprint``). CycloneDX bom-refs and SPDX ids
+are built from it.
+
+**Licences.** In order, the first that gives an SPDX expression: PEP 639 ``License-Expression``; the
+``License`` field when it is a valid SPDX expression (urllib3's ``MIT``); ``License ::`` classifiers
+when they name exactly one SPDX licence between them. Validation and canonical case come from
+``packaging.licenses``. Whatever else the metadata says (free text such as ``BSD``, ambiguous
+classifiers, an invalid expression) is kept as written in ``LicenseFacts.texts``; SPDX ids named by
+several classifiers, whose relation (AND? OR?) the metadata does not state, are ``LicenseFacts.ids``.
+
+**Dependencies.** ``Requires-Dist`` entries evaluated with the artifact's marker environment
+(``depscan.environment``). Extras asked for by a requirement (``requests[socks]``) switch on the
+target's requirements under that extra, to a fixed point. An edge goes to the copy the source
+imports: a used copy, in the source's own site root when there are several (a vendored
+``py/_vendored_packages/iniconfig`` is not what ``pytest`` imports). A requirement that holds only
+under an extra nobody asked for is an *optional* edge. A marker that cannot be evaluated keeps the
+edge (the target is installed, so a dependency is the likelier reading) and says so in ``warnings``.
+The root's direct dependencies (``top``) are the used distributions nothing requires, plus one entry
+into every cycle nothing else reaches; shadowed copies are never imported, so nothing links them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
+from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from depscan.environment import marker_environment
+from depscan.models import Component, NativeLib, PythonDist, ScanResult, Status, assert_never
+
+_EXTRA_VALUE = re.compile(r'\bextra\s*==\s*"([^"]*)"')
+
+# ``License ::`` classifiers that name exactly one SPDX license. Others ("BSD License", "Apache
+# Software License", "GNU General Public License v3 (GPLv3)": which version, "only" or "or later"?)
+# are ambiguous and are kept as written.
+CATEGORY_CLASSIFIERS = frozenset({"License :: OSI Approved", "License :: DFSG approved"})  # no license named
+_OSI = "License :: OSI Approved :: "
+CLASSIFIER_SPDX = {
+    "License :: Aladdin Free Public License (AFPL)": "Aladdin",
+    "License :: CC0 1.0 Universal (CC0 1.0) Public Domain Dedication": "CC0-1.0",
+    "License :: CeCILL-B Free Software License Agreement (CECILL-B)": "CECILL-B",
+    "License :: CeCILL-C Free Software License Agreement (CECILL-C)": "CECILL-C",
+    **{_OSI + name: spdx for name, spdx in {
+        "Attribution Assurance License": "AAL",
+        "Blue Oak Model License (BlueOak-1.0.0)": "BlueOak-1.0.0",
+        "Boost Software License 1.0 (BSL-1.0)": "BSL-1.0",
+        "CEA CNRS Inria Logiciel Libre License, version 2.1 (CeCILL-2.1)": "CECILL-2.1",
+        "CMU License (MIT-CMU)": "MIT-CMU",
+        "Common Development and Distribution License 1.0 (CDDL-1.0)": "CDDL-1.0",
+        "Eclipse Public License 1.0 (EPL-1.0)": "EPL-1.0",
+        "Eclipse Public License 2.0 (EPL-2.0)": "EPL-2.0",
+        "Educational Community License, Version 2.0 (ECL-2.0)": "ECL-2.0",
+        "European Union Public Licence 1.0 (EUPL 1.0)": "EUPL-1.0",
+        "European Union Public Licence 1.1 (EUPL 1.1)": "EUPL-1.1",
+        "European Union Public Licence 1.2 (EUPL 1.2)": "EUPL-1.2",
+        "GNU Affero General Public License v3 or later (AGPLv3+)": "AGPL-3.0-or-later",
+        "GNU General Public License v2 or later (GPLv2+)": "GPL-2.0-or-later",
+        "GNU General Public License v3 or later (GPLv3+)": "GPL-3.0-or-later",
+        "GNU Lesser General Public License v2 or later (LGPLv2+)": "LGPL-2.0-or-later",
+        "GNU Lesser General Public License v3 or later (LGPLv3+)": "LGPL-3.0-or-later",
+        "Historical Permission Notice and Disclaimer (HPND)": "HPND",
+        "ISC License (ISCL)": "ISC",
+        "MIT License": "MIT",
+        "MIT No Attribution License (MIT-0)": "MIT-0",
+        "MirOS License (MirOS)": "MirOS",
+        "Mozilla Public License 1.0 (MPL)": "MPL-1.0",
+        "Mozilla Public License 1.1 (MPL 1.1)": "MPL-1.1",
+        "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
+        "Mulan Permissive Software License v2 (MulanPSL-2.0)": "MulanPSL-2.0",
+        "NASA Open Source Agreement v1.3 (NASA-1.3)": "NASA-1.3",
+        "Open Software License 3.0 (OSL-3.0)": "OSL-3.0",
+        "PostgreSQL License": "PostgreSQL",
+        "Python License (CNRI Python License)": "CNRI-Python",
+        "Python Software Foundation License": "PSF-2.0",
+        "SIL Open Font License 1.1 (OFL-1.1)": "OFL-1.1",
+        "Sleepycat License": "Sleepycat",
+        "The Unlicense (Unlicense)": "Unlicense",
+        "Universal Permissive License (UPL)": "UPL-1.0",
+        "University of Illinois/NCSA Open Source License": "NCSA",
+        "Vovida Software License 1.0": "VSL-1.0",
+        "Zero-Clause BSD (0BSD)": "0BSD",
+        "zlib/libpng License": "Zlib",
+    }.items()},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseFacts:
+    """What a distribution's metadata declares about its licence (see the module docstring)."""
+
+    expression: str | None  # canonical SPDX expression, when the metadata states one
+    source: str | None  # "License-Expression", "License" or "classifier": where the expression came from
+    ids: tuple[str, ...] = ()  # SPDX ids named by several classifiers (relation unstated); only without expression
+    texts: tuple[str, ...] = ()  # statements that are no SPDX expression, as written
+    note: str | None = None  # why a statement was not taken as an expression
+
+
+def license_facts(dist: PythonDist) -> LicenseFacts:
+    """The licence facts of one distribution."""
+    texts: list[str] = []
+    note = None
+    expression = (dist.license_expression or "").strip()
+    if expression:
+        canonical = _canonical_license(expression)
+        if canonical is not None:
+            return LicenseFacts(canonical, "License-Expression")
+        texts.append(expression)
+        note = f"License-Expression {expression!r} is not a valid SPDX expression"
+    text = (dist.license or "").strip()
+    if text and text.upper() != "UNKNOWN" and not expression:  # setuptools wrote "UNKNOWN" for an unset license
+        canonical = _canonical_license(text) if "\n" not in text else None
+        if canonical is not None:
+            return LicenseFacts(canonical, "License")
+        texts.append(text)
+    ids: list[str] = []
+    for classifier in dist.classifiers:
+        if not classifier.startswith("License ::") or classifier in CATEGORY_CLASSIFIERS:
+            continue
+        spdx = CLASSIFIER_SPDX.get(classifier)
+        if spdx is None:
+            texts.append(classifier.rsplit(" :: ", 1)[-1])
+        elif spdx not in ids:
+            ids.append(spdx)
+    if len(ids) == 1 and not texts and not expression:
+        return LicenseFacts(ids[0], "classifier")
+    return LicenseFacts(None, None, tuple(ids), tuple(dict.fromkeys(texts)), note)
+
+
+# Deprecated GNU ids of the SPDX license list and the ids that replace them (SPDX license list 3.0+).
+_DEPRECATED_GNU = {
+    f"{family}-{version}{suffix}": f"{family}-{version}-{'or-later' if suffix else 'only'}"
+    for family, versions in (("GPL", ("1.0", "2.0", "3.0")), ("LGPL", ("2.0", "2.1", "3.0")), ("AGPL", ("3.0",)))
+    for version in versions
+    for suffix in ("", "+")
+}
+_TOKEN = re.compile(r"[A-Za-z0-9.+-]+")
+
+
+def _canonical_license(text: str) -> str | None:
+    """``text`` as a canonical SPDX expression (``packaging.licenses``), deprecated GNU ids replaced
+    (``GPL-2.0+`` -> ``GPL-2.0-or-later``); None when it is not one."""
+    try:
+        canonical = str(canonicalize_license_expression(text))
+    except (InvalidLicenseExpression, ValueError):
+        return None
+    return _TOKEN.sub(lambda m: _DEPRECATED_GNU.get(m[0], m[0]), canonical)
+
+
+def component_key(component: Component) -> str:
+    """16 hex digits naming one component copy: its purl (or name) and path, not its layer."""
+    if isinstance(component, PythonDist):
+        key = f"{component.purl}|{component.metadata_location.path}"
+    elif isinstance(component, NativeLib):
+        key = f"{component.purl or component.name}|{component.location.path}"
+    else:
+        assert_never(component)
+    # surrogatepass: tar member names that are not UTF-8 arrive as lone surrogates
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The numbers every summary states. Advisory counts are None when advisories were not checked:
+    never "0 vulnerabilities" by default."""
+
+    components: int
+    python_distributions: int
+    shadowed: int
+    native_libraries: int
+    native_libraries_unowned: int
+    unknowns: int
+    warnings: int
+    vulnerabilities: int | None
+    suppressed: int | None
+    unchecked: int | None
+
+
+def counts(result: ScanResult) -> Counts:
+    """The counts of one result."""
+    dists = [c for c in result.components if isinstance(c, PythonDist)]
+    natives = [c for c in result.components if isinstance(c, NativeLib)]
+    checked = result.advisory_data is not None
+    active = sum(1 for f in result.findings if f.suppressed is None)
+    return Counts(
+        components=len(result.components),
+        python_distributions=len(dists),
+        shadowed=sum(1 for d in dists if d.status is Status.SHADOWED),
+        native_libraries=len(natives),
+        native_libraries_unowned=sum(1 for lib in natives if lib.owner is None),
+        unknowns=len(result.unknowns),
+        warnings=len(result.warnings),
+        vulnerabilities=active if checked else None,
+        suppressed=len(result.findings) - active if checked else None,
+        unchecked=len(result.unchecked) if checked else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """``Requires-Dist`` edges between distribution copies, by index into ``Facts.dists``."""
+
+    requires: tuple[tuple[int, ...], ...]  # requires[i]: the copies dists[i] imports, sorted
+    optional: tuple[tuple[int, ...], ...]  # optional[i]: required only under an extra nobody asked for
+    top: tuple[int, ...]  # what the artifact itself depends on: used copies nothing requires (+ cycle entries)
+    warnings: tuple[str, ...]
+
+
+def dependency_graph(dists: Sequence[PythonDist], env: dict[str, str]) -> Graph:
+    """The graph of ``dists`` in the marker environment ``env`` (see the module docstring)."""
+    warnings: list[str] = []
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for i, dist in enumerate(dists):
+        by_name[dist.normalized_name].append(i)
+    requirements: list[list[Requirement]] = []
+    for dist in dists:
+        parsed = []
+        for line in dist.requires_dist:
+            try:
+                parsed.append(Requirement(line))
+            except InvalidRequirement as e:
+                warnings.append(f"{dist.name} {dist.version} ({dist.metadata_location}): Requires-Dist {line!r} "
+                                f"does not parse ({e}); no edge")
+        requirements.append(parsed)
+    failed: set[tuple[int, str]] = set()
+
+    def holds(i: int, marker: Marker, extras: Iterable[str]) -> bool:
+        try:
+            return any(marker.evaluate({**env, "extra": extra}) for extra in extras)
+        except Exception as e:  # an undefined comparison: keep the edge, say so once
+            if (i, str(marker)) not in failed:
+                failed.add((i, str(marker)))
+                warnings.append(f"{dists[i].name} {dists[i].version}: marker {str(marker)!r} cannot be evaluated "
+                                f"({e}); edge kept")
+            return True
+
+    extras: list[set[str]] = [{""} for _ in dists]
+    requires: list[set[int]] = [set() for _ in dists]
+    pending = list(range(len(dists)))
+    while pending:  # asked-for extras can switch on requirements that ask for more extras
+        i = pending.pop()
+        for req in requirements[i]:
+            if req.marker is not None and not holds(i, req.marker, extras[i]):
+                continue
+            j = _target(dists, by_name.get(canonicalize_name(req.name), []), i)
+            if j is None:
+                continue
+            requires[i].add(j)
+            wanted = {canonicalize_name(x) for x in req.extras} - extras[j]
+            if wanted:
+                extras[j] |= wanted
+                pending.append(j)
+    optional: list[set[int]] = [set() for _ in dists]
+    for i, reqs in enumerate(requirements):
+        for req in reqs:
+            if req.marker is None:
+                continue
+            named = _marker_extras(req.marker) - extras[i]
+            if not named or holds(i, req.marker, extras[i]) or not holds(i, req.marker, named):
+                continue
+            j = _target(dists, by_name.get(canonicalize_name(req.name), []), i)
+            if j is not None and j not in requires[i]:
+                optional[i].add(j)
+    used = [i for i, d in enumerate(dists) if d.status is Status.USED]
+    required = {j for i in used for j in requires[i]}
+    top = [i for i in used if i not in required]
+    reachable = _reach(top, requires)
+    for i in used:  # a cycle nobody else requires (a <-> b) would be unreachable: enter it at its first member
+        if i not in reachable:
+            top.append(i)
+            reachable |= _reach([i], requires)
+    return Graph(
+        requires=tuple(tuple(sorted(s)) for s in requires),
+        optional=tuple(tuple(sorted(s)) for s in optional),
+        top=tuple(top),
+        warnings=tuple(warnings),
+    )
+
+
+def _marker_extras(marker: Marker) -> set[str]:
+    """The extra names a marker compares ``extra`` with (packaging writes them ``extra == "name"``)."""
+    return {canonicalize_name(name) for name in _EXTRA_VALUE.findall(str(marker))}
+
+
+def _target(dists: Sequence[PythonDist], candidates: list[int], source: int) -> int | None:
+    """The copy ``source`` imports: a used one, in the same site root if there are several."""
+    candidates = [j for j in candidates if j != source]
+    if not candidates:
+        return None
+    used = [j for j in candidates if dists[j].status is Status.USED] or candidates
+    same_root = [j for j in used if dists[j].site_root == dists[source].site_root]
+    return (same_root or used)[0]
+
+
+def _reach(start: Iterable[int], edges: Sequence[set[int]]) -> set[int]:
+    seen: set[int] = set()
+    stack = list(start)
+    while stack:
+        i = stack.pop()
+        if i not in seen:
+            seen.add(i)
+            stack.extend(edges[i])
+    return seen
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything derived from one result that more than one report states."""
+
+    dists: tuple[PythonDist, ...]  # sorted by metadata path, then layer
+    natives: tuple[NativeLib, ...]  # sorted by path, then layer
+    dist_keys: tuple[str, ...]  # component_key of each, unique within the result
+    native_keys: tuple[str, ...]
+    licenses: tuple[LicenseFacts, ...]  # per dist
+    graph: Graph
+    native_owner: tuple[int | None, ...]  # index into dists of the distribution whose RECORD lists each library
+    counts: Counts
+    environment: dict[str, str]
+
+    index: dict[tuple[str, str, str | None], int]  # (purl, metadata path, layer) -> index into dists
+
+    def dist_index(self, dist: PythonDist) -> int | None:
+        """The index of a copy, None for one not in the result."""
+        return self.index.get((dist.purl, dist.metadata_location.path, dist.metadata_location.layer))
+
+
+_last: tuple[ScanResult, Facts] | None = None
+
+
+def facts_for(result: ScanResult) -> Facts:
+    """The facts of ``result``, computed once (several reports of one run share them)."""
+    global _last
+    if _last is not None and _last[0] is result:
+        return _last[1]
+    dists = tuple(sorted((c for c in result.components if isinstance(c, PythonDist)),
+                         key=lambda d: (d.metadata_location.path, d.metadata_location.layer or "")))
+    natives = tuple(sorted((c for c in result.components if isinstance(c, NativeLib)),
+                           key=lambda lib: (lib.location.path, lib.location.layer or "")))
+    env = marker_environment(result)
+    owner_of = {(d.purl, d.metadata_location): i for i, d in enumerate(dists)}
+    facts = Facts(
+        dists=dists,
+        natives=natives,
+        dist_keys=_unique([component_key(d) for d in dists]),
+        native_keys=_unique([component_key(lib) for lib in natives]),
+        licenses=tuple(license_facts(d) for d in dists),
+        graph=dependency_graph(dists, env),
+        native_owner=tuple(
+            owner_of.get((lib.owner, lib.owner_location))
+            if lib.owner is not None and lib.owner_location is not None else None
+            for lib in natives
+        ),
+        counts=counts(result),
+        environment=env,
+        index={(d.purl, d.metadata_location.path, d.metadata_location.layer): i for i, d in enumerate(dists)},
+    )
+    _last = (result, facts)
+    return facts
+
+
+def _unique(keys: list[str]) -> tuple[str, ...]:
+    """Keys made unique (one file reported twice cannot happen, but must never merge two components)."""
+    seen: set[str] = set()
+    out = []
+    for key in keys:
+        candidate, number = key, 1
+        while candidate in seen:
+            number += 1
+            candidate = f"{key}-{number}"
+        seen.add(candidate)
+        out.append(candidate)
+    return tuple(out)
