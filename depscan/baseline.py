@@ -26,8 +26,8 @@ def load_previous(path: Path) -> list[PreviousFinding]:
         raise UsageError(f"{path}: not a readable depscan JSON report ({e})") from e
     if not isinstance(doc, dict) or doc.get("format") != "depscan.scan":
         raise UsageError(f"{path}: not a depscan JSON report (written by --format json)")
-    if doc.get("format_version") != 1:
-        raise UsageError(f"{path}: depscan JSON format version {doc.get('format_version')!r}, expected 1")
+    if doc.get("format_version") not in (1, 2):  # 2 changed only how findings cite advisories
+        raise UsageError(f"{path}: depscan JSON format version {doc.get('format_version')!r}, expected 1 or 2")
     previous = []
     items = doc.get("vulnerabilities") or []
     if not isinstance(items, list):

@@ -34,7 +34,7 @@ def test_json_output_file_is_complete(demo: tuple[Path, Path], tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
     doc = json.loads(out.read_text())
-    assert doc["format"] == "depscan.scan" and doc["format_version"] == 1
+    assert doc["format"] == "depscan.scan" and doc["format_version"] == 2
     assert doc["artifact"]["kind"] == "lambda-function+layers"
     dists = [c for c in doc["components"] if c["type"] == "python-distribution"]
     names = sorted((c["normalized_name"], c["version"], c["status"]) for c in dists)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from depscan.facts import Facts, facts_for
 from depscan.models import (
+    Advisory,
     BaselineDiff,
     Component,
     Finding,
@@ -24,7 +26,7 @@ from depscan.models import (
 from depscan.reporters import ReportOptions
 
 FORMAT = "depscan.scan"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: findings cite advisories by id; each advisory is written once under "advisories"
 
 
 def _location(loc: Location | None) -> dict[str, Any] | None:
@@ -119,11 +121,7 @@ def _finding(finding: Finding, baseline: BaselineDiff | None) -> dict[str, Any]:
         "vector": finding.vector,
         "summary": finding.summary,
         "fixed_versions": list(finding.fixed_versions),
-        "advisories": [
-            {"id": a.id, "aliases": list(a.aliases), "modified": a.modified, "published": a.published,
-             "source": a.source, "references": list(a.references)}
-            for a in finding.advisories
-        ],
+        "advisories": [a.id for a in finding.advisories],  # keys of the document's "advisories"
         "baseline": None if baseline is None else ("new" if finding.fingerprint in baseline.new else "unchanged"),
         "suppressed": None
         if finding.suppressed is None
@@ -133,6 +131,30 @@ def _finding(finding: Finding, baseline: BaselineDiff | None) -> dict[str, Any]:
             "expires": finding.suppressed.expires,
         },
     }
+
+
+def _advisory(advisory: Advisory) -> dict[str, Any]:
+    return {
+        "id": advisory.id,
+        "aliases": list(advisory.aliases),
+        "summary": advisory.summary,
+        "details": advisory.details,
+        "modified": advisory.modified,
+        "published": advisory.published,
+        "severity": [{"type": s.type, "vector": s.vector, "score": s.score} for s in advisory.severity],
+        "source": advisory.source,
+        "references": list(advisory.references),
+    }
+
+
+def _advisories(findings: Iterable[Finding]) -> dict[str, dict[str, Any]]:
+    """Every advisory the findings cite, once, by id (a record affecting many components is written once)."""
+    out: dict[str, dict[str, Any]] = {}
+    for finding in findings:
+        for advisory in finding.advisories:
+            if advisory.id not in out:
+                out[advisory.id] = _advisory(advisory)
+    return dict(sorted(out.items()))
 
 
 def _unknown(unknown: Unknown) -> dict[str, Any]:
@@ -170,6 +192,7 @@ def document(result: ScanResult) -> dict[str, Any]:
         "unknowns": [_unknown(u) for u in result.unknowns],
         "warnings": list(result.warnings),
         "vulnerabilities": [_finding(f, result.baseline) for f in result.findings],
+        "advisories": _advisories(result.findings),
         "baseline": None
         if result.baseline is None
         else {

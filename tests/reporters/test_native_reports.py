@@ -23,7 +23,7 @@ def _without_natives(result: ScanResult) -> ScanResult:
 
 def test_json_lists_every_field_and_counts_them(native_result: ScanResult) -> None:
     doc = json.loads(get_reporter("json")(native_result, ReportOptions()))
-    assert doc["format_version"] == 1  # only additions
+    assert doc["format_version"] == 2
     summary = doc["summary"]
     assert (summary["components"], summary["python_distributions"]) == (4, 1)
     assert (summary["native_libraries"], summary["native_libraries_unowned"]) == (2 + 1, 1)
