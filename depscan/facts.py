@@ -164,6 +164,30 @@ def _canonical_license(text: str) -> str | None:
     return _TOKEN.sub(lambda m: _DEPRECATED_GNU.get(m[0], m[0]), canonical)
 
 
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def archive_sha256(dist: PythonDist) -> str | None:
+    """The SHA-256 of the archive the distribution was installed from, when ``direct_url.json``
+    (PEP 610) records it (``archive_info.hashes.sha256``, or the older ``archive_info.hash``
+    ``"sha256=<hex>"``): the one hash that names the package as an index or a lock file does.
+
+    The METADATA file's digest is not that: it matches no published file, so SBOMs carry it only as
+    evidence under its own name (``depscan:metadata:sha256``, an SPDX comment), never as the
+    package hash."""
+    info = (dist.direct_url or {}).get("archive_info")
+    if not isinstance(info, dict):
+        return None
+    hashes = info.get("hashes")
+    value = hashes.get("sha256") if isinstance(hashes, dict) else None
+    if value is None and isinstance(info.get("hash"), str):
+        algorithm, _, digest = str(info["hash"]).partition("=")
+        value = digest if algorithm.lower() == "sha256" else None
+    if not isinstance(value, str) or not _HEX64.fullmatch(value.lower()):
+        return None
+    return value.lower()
+
+
 def component_key(component: Component) -> str:
     """16 hex digits naming one component copy: its purl (or name) and path, not its layer."""
     if isinstance(component, PythonDist):

@@ -104,7 +104,7 @@ from cyclonedx.spdx import fixup_id, is_supported_id
 from packageurl import PackageURL
 from packaging.version import InvalidVersion, Version
 
-from depscan.facts import Facts, LicenseFacts, facts_for
+from depscan.facts import Facts, LicenseFacts, archive_sha256, facts_for
 from depscan.models import (
     Advisory,
     Finding,
@@ -372,6 +372,9 @@ class _Builder:
         ]
         if location.layer is not None:
             properties.append(Property(name="depscan:layer", value=self.text(location.layer, f"{where}: layer")))
+        if dist.metadata_sha256 is not None:  # evidence of what was read, not the package's hash
+            properties.append(Property(name="depscan:metadata:sha256",
+                                       value=self.text(dist.metadata_sha256, f"{where}: METADATA sha256")))
         if dist.shadowed_by is not None:
             value = self.text(str(dist.shadowed_by), f"{where}: shadowed_by")
             properties.append(Property(name="depscan:shadowed_by", value=value))
@@ -387,7 +390,7 @@ class _Builder:
             description=None if dist.summary is None else self.text(dist.summary, f"{where}: summary"),
             purl=self.purl(dist.purl, where),
             bom_ref=ref,
-            hashes=self.sha256(dist.metadata_sha256, f"{where}: METADATA sha256"),
+            hashes=self.sha256(archive_sha256(dist), f"{where}: archive sha256"),
             licenses=self.licenses(self.facts.licenses[self.facts.index[
                 (dist.purl, dist.metadata_location.path, dist.metadata_location.layer)]], where),
             evidence=evidence,

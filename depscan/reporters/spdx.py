@@ -16,9 +16,10 @@ Choices:
   licence), the same fact CycloneDX states. Without one, or when it uses ``LicenseRef-`` ids whose
   text depscan never collects (SPDX 2.3 wants it in ``hasExtractedLicensingInfos``), NOASSERTION, and
   what the metadata says goes into the package ``comment`` (7.20) as written.
-- ``checksums`` (7.10) is the SHA-256 of the distribution's METADATA file (an installed distribution
-  has no archive to hash); the package comment says which file it is. Components read back from an
-  SBOM (``depscan rescan``) have no METADATA, so no checksum.
+- ``checksums`` (7.10) is the SHA-256 of the archive the distribution was installed from when
+  ``direct_url.json`` records it (``depscan.facts.archive_sha256``), and absent otherwise: the
+  METADATA file's digest matches no published file, so it is stated in the package comment under
+  its own name, never as the package checksum.
 - Native libraries (ELF ``.so`` files, ``NativeLib``) are one package each, ``SPDXRef-Native-<name>-<hash>``
   (8 hex digits of the SHA-256 of the file's path), CONTAINed by the package of the distribution whose
   RECORD lists the file, or by the artifact package when none does. ``versionInfo`` only when the file
@@ -40,7 +41,7 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from depscan.facts import LicenseFacts, component_key, facts_for
+from depscan.facts import LicenseFacts, archive_sha256, component_key, facts_for
 from depscan.models import NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 
@@ -118,9 +119,10 @@ def _where(dist: PythonDist) -> str:
 
 def _dist_package(dist: PythonDist, spdx_id: str, license: LicenseFacts) -> dict[str, Any]:
     licensed, license_note = declared_license(license)
-    # Read back from an SBOM (rescan): no METADATA was read, so there is no hash.
-    hashed = dist.metadata_sha256 is not None and _SHA256.fullmatch(dist.metadata_sha256) is not None
-    comment = [f"Checksum: SHA-256 of {dist.metadata_location.path}."] if hashed else []
+    archive = archive_sha256(dist)
+    comment = ["Checksum: SHA-256 of the archive it was installed from (direct_url.json)."] if archive else []
+    if dist.metadata_sha256 is not None and _SHA256.fullmatch(dist.metadata_sha256):
+        comment.append(f"SHA-256 of {dist.metadata_location.path} as read: {dist.metadata_sha256}.")
     if dist.status is Status.SHADOWED:
         shadow = f" by {dist.shadowed_by}" if dist.shadowed_by is not None else ""
         comment.append(f"Shadowed{shadow}: the runtime imports another copy.")
@@ -134,8 +136,8 @@ def _dist_package(dist: PythonDist, spdx_id: str, license: LicenseFacts) -> dict
         "downloadLocation": NOASSERTION,
         "filesAnalyzed": False,
     }
-    if hashed:
-        package["checksums"] = [{"algorithm": "SHA256", "checksumValue": dist.metadata_sha256}]
+    if archive:
+        package["checksums"] = [{"algorithm": "SHA256", "checksumValue": archive}]
     package |= {"licenseConcluded": NOASSERTION, "licenseDeclared": licensed, "copyrightText": NOASSERTION}
     if _valid_purl(dist.purl):
         package["externalRefs"] = [

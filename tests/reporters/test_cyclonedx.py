@@ -232,7 +232,9 @@ def test_demo_content(demo_result: ScanResult) -> None:
     }]
     assert used["purl"] == "pkg:pypi/urllib3@1.23"
     dist = next(d for d in demo_result.components if isinstance(d, PythonDist) and d.version == "1.23")
-    assert used["hashes"] == [{"alg": "SHA-256", "content": dist.metadata_sha256}]
+    # No archive hash is known (no direct_url.json): no package hash; the METADATA digest is named evidence.
+    assert "hashes" not in used
+    assert _props(used)["depscan:metadata:sha256"] == [dist.metadata_sha256]
     # Licenses: SPDX ids where the License field is one, the free text kept by name otherwise.
     assert used["licenses"] == [{"license": {"id": "MIT"}}]
     assert components["requests"][0]["licenses"] == [{"license": {"name": "Apache 2.0"}}]
@@ -648,3 +650,24 @@ def test_rescan_of_an_sbom_with_native_libraries_reads_back_only_the_distributio
         # libgfortran (nested), libcustom and the extension module: depscan's native libraries
         assert contents.native == 3
         assert contents.other_ecosystems == {} and contents.without_purl == 0
+
+
+@pytest.mark.parametrize("direct_url", [
+    {"url": "https://files.example/a-1.0.tar.gz", "archive_info": {"hashes": {"sha256": "AB" * 32}}},
+    {"url": "https://files.example/a-1.0.tar.gz", "archive_info": {"hash": "sha256=" + "ab" * 32}},
+])
+def test_the_package_hash_is_the_archive_hash_from_direct_url(direct_url: dict[str, object]) -> None:
+    dist = _dist("a", "1.0", "a-1.0.dist-info/METADATA", direct_url=direct_url, metadata_sha256="cd" * 32)
+    component = _json(_result(dist))["components"][0]
+    assert component["hashes"] == [{"alg": "SHA-256", "content": "ab" * 32}]
+    assert _props(component)["depscan:metadata:sha256"] == ["cd" * 32]
+
+
+@pytest.mark.parametrize("direct_url", [
+    None, {"url": "x", "archive_info": {"hash": "md5=abc"}}, {"url": "x", "archive_info": {"hashes": {"sha256": "zz"}}},
+    {"url": "x", "dir_info": {"editable": True}}, {"url": "x", "archive_info": "not an object"},
+])
+def test_no_archive_hash_means_no_package_hash(direct_url: dict[str, object] | None) -> None:
+    dist = _dist("a", "1.0", "a-1.0.dist-info/METADATA", direct_url=direct_url)
+    component = _json(_result(dist))["components"][0]
+    assert "hashes" not in component
