@@ -372,9 +372,9 @@ class _Builder:
         ]
         if location.layer is not None:
             properties.append(Property(name="depscan:layer", value=self.text(location.layer, f"{where}: layer")))
-        if dist.metadata_sha256 is not None:  # evidence of what was read, not the package's hash
-            properties.append(Property(name="depscan:metadata:sha256",
-                                       value=self.text(dist.metadata_sha256, f"{where}: METADATA sha256")))
+        # Evidence of what was read, not the package's hash.
+        properties += [Property(name="depscan:metadata:sha256", value=str(digest.content))
+                       for digest in self.sha256(dist.metadata_sha256, f"{where}: METADATA sha256")]
         if dist.shadowed_by is not None:
             value = self.text(str(dist.shadowed_by), f"{where}: shadowed_by")
             properties.append(Property(name="depscan:shadowed_by", value=value))
