@@ -177,6 +177,15 @@ class AdvisoryData:
 
 
 @dataclass(frozen=True, slots=True)
+class InputFile:
+    """A file given on the command line that the scanned view is made of (a Lambda layer zip)."""
+
+    path: str
+    sha256: str | None
+    size: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ArtifactInfo:
     """What was scanned."""
 
@@ -185,6 +194,8 @@ class ArtifactInfo:
     size: int | None
     layers: tuple[str, ...] = ()
     sha256: str | None = None  # of the input file; computed only when a report needs it (SBOMs)
+    # The other files the view was made of (Lambda layer zips, in the order applied), hashed like ``sha256``.
+    inputs: tuple[InputFile, ...] = ()
 
 
 # -- advisories (OSV schema 1.6, https://ossf.github.io/osv-schema/) ---------------------------

@@ -226,6 +226,11 @@ def _spdx_json(doc: dict[str, Any]) -> tuple[str, str | None, list[_Raw]]:
         if isinstance(rel, dict) and rel.get("relationshipType") == "DESCRIBES":
             described.add(rel.get("relatedSpdxElement"))
     described.update(x for x in _items(doc.get("documentDescribes")) if isinstance(x, str))
+    # Archives the described artifact is made of (depscan's Lambda layer zips): inputs, not components.
+    parts = {
+        rel.get("relatedSpdxElement") for rel in _items(doc.get("relationships"))
+        if isinstance(rel, dict) and rel.get("relationshipType") == "CONTAINS" and rel.get("spdxElementId") in described
+    }
     subject = None
     raws: list[_Raw] = []
     for package in _items(doc.get("packages")):
@@ -242,5 +247,7 @@ def _spdx_json(doc: dict[str, Any]) -> tuple[str, str | None, list[_Raw]]:
                 break
         if not purl and ident in described:
             continue  # the artifact itself, not a dependency
+        if not purl and ident in parts and package.get("primaryPackagePurpose") == "ARCHIVE":
+            continue  # an input archive of the artifact (a layer zip), not a dependency
         raws.append(_Raw(purl, ident, None, None))
     return spec, subject, raws

@@ -17,7 +17,7 @@ from depscan.catalogers import Cataloger, check_order
 from depscan.catalogers.native import NativeLibCataloger
 from depscan.catalogers.python_dists import PythonDistCataloger
 from depscan.config import AdvisorySettings, ScanConfig
-from depscan.models import ArtifactInfo, Component, ScanResult, Unknown
+from depscan.models import ArtifactInfo, Component, InputFile, ScanResult, Unknown
 
 if TYPE_CHECKING:
     from depscan.advisories.backend import AdvisoryBackend
@@ -64,6 +64,10 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
             size=_size(config.path),
             layers=tuple(view.layers),
             sha256=_sha256(config.path) if config.hash_artifact else None,
+            inputs=tuple(
+                InputFile(layer, _sha256(layer) if config.hash_artifact else None, _size(layer))
+                for layer in config.layers
+            ),
         )
         entries = len(view)
         warnings = tuple(view.warnings)

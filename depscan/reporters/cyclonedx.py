@@ -301,8 +301,7 @@ class _Builder:
 
     def root(self) -> Component:
         artifact = self.result.artifact
-        name = posixpath.basename(artifact.path.replace("\\", "/").rstrip("/")) or artifact.path or "artifact"
-        name = self.text(name, "artifact name", one_line=True)
+        name = self.text(_file_name(artifact.path) or "artifact", "artifact name", one_line=True)
         properties = [Property(name="depscan:artifact:kind", value=self.text(artifact.kind, "artifact kind"))]
         if artifact.size is not None:
             properties.append(Property(name="depscan:artifact:size", value=str(artifact.size)))
@@ -310,12 +309,25 @@ class _Builder:
             Property(name=f"depscan:artifact:layer:{n}", value=self.text(layer, "artifact layer"))
             for n, layer in enumerate(artifact.layers, start=1)
         ]
+        # Every other input file (Lambda layer zips) is a file component of the root, with its own hash.
+        inputs = [
+            Component(
+                type=ComponentType.FILE,
+                name=self.text(_file_name(item.path), "input name", one_line=True),
+                bom_ref=self.text(f"artifact-input:{n}:{_file_name(item.path)}", "input ref", one_line=True),
+                hashes=self.sha256(item.sha256, "input sha256"),
+                properties=[Property(name="depscan:artifact:input:size", value=str(item.size))]
+                if item.size is not None else [],
+            )
+            for n, item in enumerate(artifact.inputs, start=1)
+        ]
         return Component(
             type=_root_type(artifact.kind),
             name=name,
             bom_ref=f"artifact:{name}",
             hashes=self.sha256(artifact.sha256, "artifact sha256"),
             properties=properties,
+            components=inputs,
         )
 
     def metadata_properties(self) -> list[Property]:
@@ -648,6 +660,11 @@ class _Builder:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _file_name(path: str) -> str:
+    """The last part of a path given on the command line (POSIX or Windows separators)."""
+    return posixpath.basename(path.replace("\\", "/").rstrip("/")) or path
 
 
 def _root_type(kind: str) -> ComponentType:

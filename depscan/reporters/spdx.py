@@ -214,6 +214,29 @@ def _artifact_package(result: ScanResult) -> dict[str, Any]:
     return package
 
 
+def _input_packages(result: ScanResult) -> list[dict[str, Any]]:
+    """The other files the scanned view was made of (Lambda layer zips), each with its checksum."""
+    packages = []
+    for number, item in enumerate(result.artifact.inputs, start=1):
+        name = re.split(r"[/\\]", item.path.rstrip("/\\"))[-1] or item.path
+        package: dict[str, Any] = {
+            "SPDXID": f"SPDXRef-Input-{number}",
+            "name": name,
+            "downloadLocation": NOASSERTION,
+            "filesAnalyzed": False,
+            "licenseConcluded": NOASSERTION,
+            "licenseDeclared": NOASSERTION,
+            "copyrightText": NOASSERTION,
+            "packageFileName": name,
+            "primaryPackagePurpose": "ARCHIVE",
+            "comment": f"Input {number} of the scan: a Lambda layer applied to {_artifact_name(result)}.",
+        }
+        if item.sha256 is not None and _SHA256.fullmatch(item.sha256):
+            package["checksums"] = [{"algorithm": "SHA256", "checksumValue": item.sha256}]
+        packages.append(package)
+    return packages
+
+
 def _relationship(element: str, kind: str, related: str) -> dict[str, str]:
     return {"spdxElementId": element, "relationshipType": kind, "relatedSpdxElement": related}
 
@@ -227,6 +250,8 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
     when = (created or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     relationships = [_relationship(DOCUMENT_ID, "DESCRIBES", ARTIFACT_ID)]
     relationships += [_relationship(ARTIFACT_ID, "CONTAINS", spdx_id) for spdx_id in ids]
+    inputs = _input_packages(result)
+    relationships += [_relationship(ARTIFACT_ID, "CONTAINS", package["SPDXID"]) for package in inputs]
     # The artifact depends on what nothing in it requires (its top level), as CycloneDX's root does.
     relationships += [_relationship(ARTIFACT_ID, "DEPENDS_ON", ids[top]) for top in facts.graph.top]
     for source, targets in enumerate(facts.graph.requires):
@@ -246,7 +271,7 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
             "created": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "creators": [f"Tool: depscan-{version}"],
         },
-        "packages": [_artifact_package(result)]
+        "packages": [_artifact_package(result), *inputs]
         + [_dist_package(d, i, lic) for d, i, lic in zip(facts.dists, ids, facts.licenses, strict=True)]
         + [_native_package(lib, i) for lib, i in zip(facts.natives, native_ids, strict=True)],
         "relationships": relationships,

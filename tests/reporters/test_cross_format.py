@@ -230,3 +230,22 @@ def test_counts_are_one_fact(graph_result: ScanResult, demo_result: ScanResult) 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_every_input_file_is_hashed_in_every_sbom(demo_result: ScanResult) -> None:
+    import hashlib
+
+    (layer,) = demo_result.artifact.inputs
+    digest = hashlib.sha256(Path(layer.path).read_bytes()).hexdigest()
+    assert layer.sha256 == digest and Path(layer.path).name == "layer.zip"
+    assert json.loads(_render(demo_result, "json"))["artifact"]["inputs"][0]["sha256"] == digest
+    for version in ("1.6", "1.4"):
+        root = json.loads(_render(demo_result, "cyclonedx-json", version))["metadata"]["component"]
+        (file,) = root["components"]
+        assert (file["name"], file["type"], file["hashes"]) == ("layer.zip", "file", [{"alg": "SHA-256",
+                                                                                     "content": digest}])
+    spdx = json.loads(_render(demo_result, "spdx-json"))
+    packages = {p["SPDXID"]: p for p in spdx["packages"]}
+    assert packages["SPDXRef-Input-1"]["checksums"] == [{"algorithm": "SHA256", "checksumValue": digest}]
+    assert {"spdxElementId": "SPDXRef-Artifact", "relationshipType": "CONTAINS",
+            "relatedSpdxElement": "SPDXRef-Input-1"} in spdx["relationships"]
