@@ -14,8 +14,8 @@ from types import TracebackType
 from typing import NamedTuple, Protocol
 
 from depscan.artifacts.kinds import ArtifactKind
+from depscan.artifacts.limits import MAX_LINK_HOPS, Budget, Limits, Link, follow_links, resolve_link
 from depscan.artifacts.limits import NEST as NEST  # re-exported: nesting is part of the view's paths
-from depscan.artifacts.limits import Budget, Limits, Link, follow_links, resolve_link
 from depscan.artifacts.limits import split_nested as split_nested
 from depscan.errors import MemberError
 from depscan.models import Location, Unknown
@@ -224,13 +224,25 @@ class ArtifactView:
         """Whether the symlink itself points outside the (nested) archive holding it."""
         return resolve_link(entry.path, entry.link or "", absolute_is_root=self.absolute_links_inside) is None
 
+    def _not_followed(self, link: Entry) -> str:
+        """Why the symlink ``link`` leads to no entry, for a one-line message."""
+        if self._dangles_out(link):
+            return f"symlink to {link.link!r} points outside the artifact; not followed"
+        target = follow_links(link.path, self._link_at, absolute_is_root=self.absolute_links_inside)
+        if target is not None:
+            return f"symlink to {link.link!r} leads to {target}, which is not in the artifact"
+        return (
+            f"symlink to {link.link!r} not followed: its chain of links leaves the artifact, loops, "
+            f"or is longer than {MAX_LINK_HOPS} links"
+        )
+
     def _reader(self, path: str) -> MemberReader:
         """The reader of the regular file at ``path`` (symlinks followed inside the artifact)."""
         entry = self.resolve(path)
         if entry is None:
             raw = self.get(path)
             if raw is not None and raw.type is EntryType.SYMLINK:
-                raise MemberError(f"{path}: symlink to {raw.link!r} points outside the artifact; not followed")
+                raise MemberError(f"{path}: {self._not_followed(raw)}")
             raise MemberError(f"{path}: no such file in the artifact")
         if entry.type is not EntryType.FILE:
             raise MemberError(f"{path}: not a regular file")
