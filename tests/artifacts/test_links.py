@@ -191,3 +191,11 @@ def test_image_archive_members(tmp_path: Path, outer: str) -> None:
     path = write_tar_file(tmp_path / "long.tar", legacy_with_linked_layer(MAX_LINK_HOPS + 1), outer)
     with pytest.raises(CorruptArtifact, match=r"manifest\.json lists layer .*layer\.tar, which is not in the archive"):
         image_at(path, open_ctx(bool(outer)))
+
+
+def test_a_link_to_a_missing_file_says_so(tmp_path: Path) -> None:
+    path = write_zip(tmp_path / "gone.zip", {"a/x": b"x"}, symlinks={"a/gone": "../b/missing.txt"})
+    with view_of(path) as view:
+        with pytest.raises(MemberError, match=r"a/gone: symlink to '../b/missing.txt' leads to b/missing.txt, which"):
+            view.read("a/gone")
+        assert not list(view.escaping_links())  # inside the artifact: no warning
