@@ -54,10 +54,8 @@ class ArtifactKind(str, Enum):
         return str.__format__(str(self), spec)
 
 
-# Kinds opened as zips, and those ``--layer`` accepts alongside a function zip.
-ZIP_KINDS = frozenset(
-    {ArtifactKind.ZIP, ArtifactKind.WHEEL, ArtifactKind.LAMBDA_FUNCTION, ArtifactKind.LAMBDA_LAYER}
-)
+# Kinds opened as zips (by `--kind` or by sniffing), and the container images.
+ZIP_KINDS = frozenset({ArtifactKind.ZIP, ArtifactKind.WHEEL, ArtifactKind.LAMBDA_FUNCTION, ArtifactKind.LAMBDA_LAYER})
 CONTAINER_IMAGE_KINDS = frozenset({ArtifactKind.DOCKER_ARCHIVE, ArtifactKind.OCI_ARCHIVE, ArtifactKind.OCI_DIR})
 
 NESTED_SUFFIXES = (

@@ -217,4 +217,3 @@ def oci_plan(source: ImageSource, warnings: list[str]) -> list[tuple[str, str]]:
         layer_paths.append(path)
     config_path, config = _load_blob_json(source, config_descriptor, manifest_path, "config")
     return list(zip(layer_paths, _diff_ids(source, config, config_path, len(layer_paths)), strict=True))
-

@@ -63,7 +63,6 @@ def apply_layer(merged: ArtifactView, layer: ArtifactView, digest: str) -> None:
     merged.layers.append(digest)
 
 
-
 @dataclass
 class _Markers:
     paths: set[str] = field(default_factory=set)  # every marker (removed from the view)

@@ -75,7 +75,6 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-
 def show(text: str) -> str:
     """A path or value for a one-line message: quoted when it holds control characters."""
     return text if text.isprintable() else repr(text)
