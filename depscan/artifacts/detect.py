@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import zipfile
 
+from depscan.artifacts.directory import open_directory
+from depscan.artifacts.kinds import ZIP_KINDS, ArtifactKind
 from depscan.artifacts.lambda_ import import_rank, is_layer_layout, open_lambda
 from depscan.artifacts.nested import expand_nested
 from depscan.artifacts.tarball import compression_of, looks_like_tar, open_tar
@@ -12,23 +14,28 @@ from depscan.artifacts.view import ArtifactView, OpenContext
 from depscan.artifacts.zipfile_ import open_zip
 from depscan.errors import ArtifactError, UnsupportedArtifact, UsageError
 
-KINDS = (
-    "auto",
-    "directory",
-    "zip",
-    "wheel",
-    "lambda-function",
-    "lambda-layer",
-    "tar",
-    "docker-archive",
-    "oci",
+# What ``--kind`` accepts: "auto" (sniff) or a kind to open the input as. ``oci`` opens an OCI
+# layout directory or tar; the kinds only an opener decides on are not requested.
+REQUESTABLE_KINDS = (
+    ArtifactKind.DIRECTORY,
+    ArtifactKind.ZIP,
+    ArtifactKind.WHEEL,
+    ArtifactKind.LAMBDA_FUNCTION,
+    ArtifactKind.LAMBDA_LAYER,
+    ArtifactKind.TAR,
+    ArtifactKind.DOCKER_ARCHIVE,
+    ArtifactKind.OCI_DIR,
 )
+KINDS = ("auto", *(kind.value for kind in REQUESTABLE_KINDS))
 
 
-def sniff(path: str) -> str:
-    """The kind of artifact at ``path``, from its magic bytes (and its name for wheels)."""
+def sniff(path: str) -> ArtifactKind:
+    """The kind of artifact at ``path``, from its magic bytes (and its name for wheels).
+
+    Tars (images included) are ``TAR`` here: whether a tar is an image is decided when it is opened.
+    """
     if os.path.isdir(path):
-        return "oci" if os.path.isfile(os.path.join(path, "oci-layout")) else "directory"
+        return ArtifactKind.OCI_DIR if os.path.isfile(os.path.join(path, "oci-layout")) else ArtifactKind.DIRECTORY
     try:
         with open(path, "rb") as fh:
             head = fh.read(512)
@@ -37,31 +44,34 @@ def sniff(path: str) -> str:
     except OSError as e:
         raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "wheel" if path.lower().endswith(".whl") else "zip"
+        return ArtifactKind.WHEEL if path.lower().endswith(".whl") else ArtifactKind.ZIP
     if compression_of(head) is not None or looks_like_tar(head):
-        return "tar"
+        return ArtifactKind.TAR
     if not head:
         raise UnsupportedArtifact(f"{path}: empty file, not an artifact")
     if zipfile.is_zipfile(path):  # a zip with a prefix (a .pex with its shebang line)
-        return "zip"
+        return ArtifactKind.ZIP
     raise UnsupportedArtifact(
         f"{path}: not a zip, wheel, tar, container image or directory (unrecognized content {head[:8]!r})"
     )
 
 
 def open_artifact(path: str, ctx: OpenContext, kind: str = "auto", layers: tuple[str, ...] = ()) -> ArtifactView:
-    """Open ``path`` (plus Lambda ``layers``) as one view, nested archives grafted in."""
+    """Open ``path`` (plus Lambda ``layers``) as one view, nested archives grafted in.
+
+    ``kind`` is one of ``KINDS`` (the ``--kind`` option); the view's ``kind`` says what was opened.
+    """
     if kind not in KINDS:
         raise UsageError(f"unknown --kind {kind!r}; one of: {', '.join(KINDS)}")
     if layers:
-        if kind not in ("auto", "lambda-function", "zip"):
+        if kind not in ("auto", ArtifactKind.LAMBDA_FUNCTION, ArtifactKind.ZIP):
             raise UsageError(f"--layer applies to Lambda function zips, not --kind {kind}")
         for p in (path, *layers):
-            if sniff(p) not in ("zip", "wheel"):
+            if sniff(p) not in (ArtifactKind.ZIP, ArtifactKind.WHEEL):
                 raise ArtifactError(f"{p}: not a zip; a Lambda function and its layers are zips")
         view = open_lambda(path, list(layers), ctx)
     else:
-        detected = sniff(path) if kind == "auto" else kind
+        detected = sniff(path) if kind == "auto" else ArtifactKind(kind)
         view = _open_kind(path, detected, ctx)
     try:
         expand_nested(view, ctx)
@@ -74,35 +84,33 @@ def open_artifact(path: str, ctx: OpenContext, kind: str = "auto", layers: tuple
     return view
 
 
-def _open_kind(path: str, kind: str, ctx: OpenContext) -> ArtifactView:
-    if kind == "directory":
-        from depscan.artifacts.directory import open_directory
-
+def _open_kind(path: str, kind: ArtifactKind, ctx: OpenContext) -> ArtifactView:
+    if kind is ArtifactKind.DIRECTORY:
         return open_directory(path, path, ctx)
-    if kind in ("zip", "wheel", "lambda-function", "lambda-layer"):
+    if kind in ZIP_KINDS:
         view = open_zip(path, path, ctx, kind)
-        if kind == "zip" and is_layer_layout(view):
-            view.kind = "lambda-layer"
-        if view.kind != "wheel":
+        if kind is ArtifactKind.ZIP and is_layer_layout(view):
+            view.kind = ArtifactKind.LAMBDA_LAYER
+        if view.kind is not ArtifactKind.WHEEL:
             view.import_rank = import_rank
         return view
-    from depscan.artifacts import image  # container images and tars
+    from depscan.artifacts import image  # container images and tars: imported only when needed
 
-    if kind == "oci":
+    if kind is ArtifactKind.OCI_DIR:
         if os.path.isdir(path):
             return image.open_oci_dir(path, path, ctx)
         found = image.open_image_tar(path, path, ctx)
         if found is None:
             raise ArtifactError(f"{path}: not an OCI image layout (no oci-layout and index.json)")
         return found
-    if kind == "docker-archive":
+    if kind is ArtifactKind.DOCKER_ARCHIVE:
         found = image.open_image_tar(path, path, ctx)
         if found is None:
             raise ArtifactError(f"{path}: not a docker save archive (no manifest.json)")
         return found
-    if kind == "tar":
+    if kind is ArtifactKind.TAR:
         found = image.open_image_tar(path, path, ctx)
         if found is not None:
             return found
         return image.flatten_layer(open_tar(path, path, ctx))
-    raise UsageError(f"unknown --kind {kind!r}")
+    raise UsageError(f"--kind {kind.value} cannot be requested; one of: {', '.join(KINDS)}")

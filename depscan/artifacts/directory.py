@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 
+from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
 from depscan.errors import ArtifactError, MemberError
 
@@ -20,7 +21,7 @@ def open_directory(root: str, name: str, ctx: OpenContext) -> ArtifactView:
     """Index every file below ``root``."""
     if not os.path.isdir(root):
         raise ArtifactError(f"{name}: not a directory")
-    view = ArtifactView(name, "directory")
+    view = ArtifactView(name, ArtifactKind.DIRECTORY)
     stack = [""]
     while stack:
         rel = stack.pop()

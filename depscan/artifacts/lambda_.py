@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.view import ArtifactView, OpenContext
 from depscan.artifacts.zipfile_ import open_zip
 
@@ -42,12 +43,13 @@ def is_layer_layout(view: ArtifactView) -> bool:
 
 def open_lambda(function: str, layers: list[str], ctx: OpenContext) -> ArtifactView:
     """Open a function zip and its layer zips as one view, as the runtime mounts them."""
-    merged = ArtifactView(function, "lambda-function+layers")
+    merged = ArtifactView(function, ArtifactKind.LAMBDA_FUNCTION_WITH_LAYERS)
     merged.import_rank = import_rank
     sources = [(function, FUNCTION_ROOT)] + [(layer, LAYER_ROOT) for layer in layers]
     try:
         for path, mount in sources:
-            view = open_zip(path, path, ctx, "lambda-layer" if mount == LAYER_ROOT else "lambda-function")
+            kind = ArtifactKind.LAMBDA_LAYER if mount == LAYER_ROOT else ArtifactKind.LAMBDA_FUNCTION
+            view = open_zip(path, path, ctx, kind)
             label = path.rsplit("/", 1)[-1]
             merged.layers.append(label)
             merged.overlay(view, f"{mount}/", label)

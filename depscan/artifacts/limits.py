@@ -7,7 +7,9 @@ it from exhausting memory or time, and the path rules keep every path inside the
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from depscan.errors import HostileArtifact
 
@@ -127,6 +129,62 @@ def join_inside(base_dir: str, target: str, *, absolute_is_root: bool) -> str | 
     return "/".join(parts)
 
 
-def resolve_link(link_path: str, target: str, *, absolute_is_root: bool) -> str | None:
-    """Resolve a symlink target found at ``link_path`` to a path inside the artifact, or None."""
-    return join_inside(posixpath.dirname(link_path), target, absolute_is_root=absolute_is_root)
+# Separates an archive's path from a path inside it: "bundle.zip!/pkg-1.0.whl!/pkg/__init__.py".
+NEST = "!/"
+
+# Symlinks followed in a row before a path is given up on as a loop: Linux's MAXSYMLINKS (40),
+# for every source (zip, tar, image layers and the image archive's own members, directories'
+# recorded links, nested archives).
+MAX_LINK_HOPS = 40
+
+
+def split_nested(path: str) -> tuple[str, str]:
+    """Split ``"a.zip!/x/y"`` into the innermost nested-archive prefix ``"a.zip!/"`` and ``"x/y"``."""
+    cut = path.rfind(NEST)
+    if cut < 0:
+        return "", path
+    return path[: cut + len(NEST)], path[cut + len(NEST) :]
+
+
+class Link(NamedTuple):
+    """A link found at some path: its raw target, and whether it is a tar hard link.
+
+    A symlink's target is relative to the link's directory (absolute: see ``absolute_is_root``);
+    a tar hard link names another member of the same archive from the archive's root.
+    """
+
+    target: str
+    hard: bool = False
+
+
+def resolve_link(link_path: str, target: str, *, absolute_is_root: bool, hard: bool = False) -> str | None:
+    """Where the link at ``link_path`` points, inside the artifact; None when that is outside it.
+
+    The target is resolved inside the (innermost nested) archive holding the link: a link in
+    ``a.whl!/pkg/x`` can reach ``a.whl!/...`` but never climb out of the wheel.
+    """
+    prefix, inner = split_nested(link_path)
+    if hard:
+        resolved = safe_member_path(target)
+    else:
+        resolved = join_inside(posixpath.dirname(inner), target, absolute_is_root=absolute_is_root)
+    return None if resolved is None else prefix + resolved
+
+
+def follow_links(path: str, link_at: Callable[[str], Link | None], *, absolute_is_root: bool) -> str | None:
+    """Follow links from ``path`` to the path that is not a link, inside the artifact.
+
+    ``link_at(p)`` is the link at ``p``, or None when ``p`` is not a link (a file, a directory, or
+    nothing: the caller looks the result up). Returns None when a link points outside the
+    artifact, or when more than ``MAX_LINK_HOPS`` links follow each other (a loop).
+    """
+    current = path
+    for _ in range(MAX_LINK_HOPS):
+        link = link_at(current)
+        if link is None:
+            return current
+        found = resolve_link(current, link.target, absolute_is_root=absolute_is_root, hard=link.hard)
+        if found is None:
+            return None
+        current = found
+    return current if link_at(current) is None else None

@@ -9,37 +9,18 @@ from __future__ import annotations
 
 import io
 
+from depscan.artifacts.kinds import ArtifactKind, is_nested_candidate
+from depscan.artifacts.tarball import compression_of, looks_like_tar, open_tar
 from depscan.artifacts.view import NEST, ArtifactView, EntryType, OpenContext
+from depscan.artifacts.zipfile_ import open_zip
 from depscan.errors import ArtifactError, MemberError
-
-NESTED_SUFFIXES = (
-    ".whl",
-    ".zip",
-    ".egg",
-    ".pex",
-    ".tar",
-    ".tar.gz",
-    ".tgz",
-    ".tar.bz2",
-    ".tar.xz",
-    ".tar.zst",
-    ".tzst",
-)
-
-
-def is_nested_candidate(path: str) -> bool:
-    """Whether a member's name says it may be an archive worth opening."""
-    return path.lower().endswith(NESTED_SUFFIXES)
 
 
 def open_bytes(data: bytes, name: str, ctx: OpenContext) -> ArtifactView | None:
     """Open an in-memory archive by its magic bytes; None when it is not an archive."""
-    from depscan.artifacts.tarball import compression_of, looks_like_tar, open_tar
-    from depscan.artifacts.zipfile_ import open_zip
-
     head = data[:512]
     if head.startswith(b"PK"):
-        kind = "wheel" if name.lower().endswith(".whl") else "zip"
+        kind = ArtifactKind.WHEEL if name.lower().endswith(".whl") else ArtifactKind.ZIP
         return open_zip(io.BytesIO(data), name, ctx, kind)
     if compression_of(head) is not None or looks_like_tar(head):
         return open_tar(io.BytesIO(data), name, ctx)

@@ -18,7 +18,8 @@ import tarfile
 import zlib
 from typing import BinaryIO
 
-from depscan.artifacts.limits import Budget, safe_member_path
+from depscan.artifacts.kinds import ArtifactKind, is_nested_candidate
+from depscan.artifacts.limits import Budget, resolve_link, safe_member_path
 from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
 from depscan.errors import ArtifactError, CorruptArtifact, HostileArtifact, MemberError
 
@@ -107,7 +108,7 @@ class CountingReader(io.RawIOBase):
 
 
 def open_tar(
-    source: str | BinaryIO, name: str, ctx: OpenContext, kind: str = "tar", layer: str | None = None
+    source: str | BinaryIO, name: str, ctx: OpenContext, kind: ArtifactKind = ArtifactKind.TAR, layer: str | None = None
 ) -> ArtifactView:
     """Index a tar archive, compressed or not. ``source`` is a path or a seekable binary file."""
     fh: BinaryIO
@@ -258,8 +259,6 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
 
     Members ``ctx.wants`` names (and nested archives) are kept in memory; the rest stream by.
     """
-    from depscan.artifacts.nested import is_nested_candidate
-
     raw = CountingReader(stream, ctx.charge, name)
     counting = io.BufferedReader(raw, buffer_size=1024 * 1024)
     kept: dict[str, _Kept] = {}
@@ -280,7 +279,7 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
                 view.add(entry, None)
                 continue
             if member.islnk():
-                target = safe_member_path(member.linkname)
+                target = resolve_link(entry.path, member.linkname, absolute_is_root=True, hard=True)
                 found = kept.get(target) if target else None
                 view.add(entry, found)
                 continue

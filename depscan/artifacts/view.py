@@ -13,20 +13,12 @@ from enum import Enum
 from types import TracebackType
 from typing import NamedTuple, Protocol
 
-from depscan.artifacts.limits import Budget, Limits, resolve_link
+from depscan.artifacts.kinds import ArtifactKind
+from depscan.artifacts.limits import MAX_LINK_HOPS, Budget, Limits, Link, follow_links, resolve_link
+from depscan.artifacts.limits import NEST as NEST  # re-exported: nesting is part of the view's paths
+from depscan.artifacts.limits import split_nested as split_nested
 from depscan.errors import MemberError
 from depscan.models import Location, Unknown
-
-# Separates an archive's path from a path inside it: "bundle.zip!/pkg-1.0.whl!/pkg/__init__.py".
-NEST = "!/"
-
-
-def split_nested(path: str) -> tuple[str, str]:
-    """Split ``"a.zip!/x/y"`` into the innermost nested-archive prefix ``"a.zip!/"`` and ``"x/y"``."""
-    cut = path.rfind(NEST)
-    if cut < 0:
-        return "", path
-    return path[: cut + len(NEST)], path[cut + len(NEST) :]
 
 
 class MemberReader(Protocol):
@@ -119,7 +111,7 @@ class OpenContext:
 class ArtifactView:
     """An index of entries, each with a reader. Openers fill it; everything else reads it."""
 
-    def __init__(self, name: str, kind: str, *, absolute_links_inside: bool = False) -> None:
+    def __init__(self, name: str, kind: ArtifactKind, *, absolute_links_inside: bool = False) -> None:
         self.name = name
         self.kind = kind
         # In a container image "/x" means the image's own /x; in a zip or a directory it means
@@ -207,23 +199,20 @@ class ArtifactView:
         return found[0] if found else None
 
     def resolve(self, path: str) -> Entry | None:
-        """The entry at ``path`` with symlinks in its last component followed inside the view."""
-        seen = 0
-        current = path
-        while True:
-            found = self._entries.get(current)
-            if found is None:
-                return None
-            entry = found[0]
-            if entry.type is not EntryType.SYMLINK or entry.link is None:
-                return entry
-            seen += 1
-            if seen > 40:
-                return None
-            target = self._link_target(current, entry.link)
-            if target is None:
-                return None
-            current = target
+        """The entry at ``path`` with symlinks in its last component followed inside the view
+        (``limits.follow_links``: at most ``MAX_LINK_HOPS``, never out of the artifact)."""
+        found = self._entries.get(path)
+        if found is None or found[0].type is not EntryType.SYMLINK:
+            return None if found is None else found[0]
+        target = follow_links(path, self._link_at, absolute_is_root=self.absolute_links_inside)
+        return None if target is None else self.get(target)
+
+    def _link_at(self, path: str) -> Link | None:
+        found = self._entries.get(path)
+        if found is None:
+            return None
+        entry = found[0]
+        return Link(entry.link) if entry.type is EntryType.SYMLINK and entry.link is not None else None
 
     def escaping_links(self) -> Iterator[Entry]:
         """Symlinks whose target lies outside the artifact (recorded; never followed)."""
@@ -232,13 +221,20 @@ class ArtifactView:
                 yield entry
 
     def _dangles_out(self, entry: Entry) -> bool:
-        return self._link_target(entry.path, entry.link or "") is None
+        """Whether the symlink itself points outside the (nested) archive holding it."""
+        return resolve_link(entry.path, entry.link or "", absolute_is_root=self.absolute_links_inside) is None
 
-    def _link_target(self, path: str, link: str) -> str | None:
-        """Where the symlink at ``path`` points, inside the same (nested) archive; None if outside it."""
-        prefix, inner = split_nested(path)
-        target = resolve_link(inner, link, absolute_is_root=self.absolute_links_inside)
-        return None if target is None else prefix + target
+    def _not_followed(self, link: Entry) -> str:
+        """Why the symlink ``link`` leads to no entry, for a one-line message."""
+        if self._dangles_out(link):
+            return f"symlink to {link.link!r} points outside the artifact; not followed"
+        target = follow_links(link.path, self._link_at, absolute_is_root=self.absolute_links_inside)
+        if target is not None:
+            return f"symlink to {link.link!r} leads to {target}, which is not in the artifact"
+        return (
+            f"symlink to {link.link!r} not followed: its chain of links leaves the artifact, loops, "
+            f"or is longer than {MAX_LINK_HOPS} links"
+        )
 
     def _reader(self, path: str) -> MemberReader:
         """The reader of the regular file at ``path`` (symlinks followed inside the artifact)."""
@@ -246,7 +242,7 @@ class ArtifactView:
         if entry is None:
             raw = self.get(path)
             if raw is not None and raw.type is EntryType.SYMLINK:
-                raise MemberError(f"{path}: symlink to {raw.link!r} points outside the artifact; not followed")
+                raise MemberError(f"{path}: {self._not_followed(raw)}")
             raise MemberError(f"{path}: no such file in the artifact")
         if entry.type is not EntryType.FILE:
             raise MemberError(f"{path}: not a regular file")

@@ -13,12 +13,15 @@ import zipfile
 import zlib
 from typing import BinaryIO
 
+from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.limits import safe_member_path
 from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
 from depscan.errors import CorruptArtifact, HostileArtifact, MemberError
 
 
-def open_zip(source: str | BinaryIO, name: str, ctx: OpenContext, kind: str = "zip") -> ArtifactView:
+def open_zip(
+    source: str | BinaryIO, name: str, ctx: OpenContext, kind: ArtifactKind = ArtifactKind.ZIP
+) -> ArtifactView:
     """Index a zip archive. ``source`` is a filesystem path or a seekable binary file."""
     try:
         zf = zipfile.ZipFile(source)
