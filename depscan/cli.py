@@ -1,4 +1,6 @@
-"""The command line. Options become a ScanConfig; scan.run() does the work; errors become exit codes.
+"""The command line: options only. They become a ScanConfig; ``scan.run()`` does the work;
+``finish.finish()`` writes the reports and decides the exit code (``policy.verdict``); one guard
+around every command turns errors into exit codes (``errors.ExitCode``).
 
 Heavy modules are imported inside the commands so that ``depscan --help`` starts fast.
 """
@@ -287,12 +289,32 @@ def _check_verdict_options(fail_on: str, baseline: str | None, new_only: bool) -
         raise _fail("--new-only needs --baseline", ExitCode.USAGE)
 
 
-def _finish(result: Any, outputs: list[tuple[str, str]], started: float, **options: Any) -> None:
+def _finish(
+    result: Any,
+    outputs: list[tuple[str, str]],
+    started: float,
+    *,
+    cyclonedx_version: str,
+    baseline: str | None,
+    fail_on: str,
+    strict: bool,
+    new_only: bool,
+) -> None:
     """Reports, notes, the summary line and the exit code: ``finish.finish`` decides, this prints."""
     from depscan.finish import finish
 
     width = os.get_terminal_size().columns if sys.stdout.isatty() else None
-    done = finish(result, outputs, seconds=time.perf_counter() - started, stdout_width=width, **options)
+    done = finish(
+        result,
+        outputs,
+        seconds=time.perf_counter() - started,
+        cyclonedx_version=cyclonedx_version,
+        baseline=baseline,
+        fail_on=fail_on,
+        strict=strict,
+        new_only=new_only,
+        stdout_width=width,
+    )
     for line in done.lines:
         typer.echo(line, err=True)
     if done.verdict.message:

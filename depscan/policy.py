@@ -44,6 +44,15 @@ def failing(findings: Sequence[Finding], fail_on: str) -> list[Finding]:
     return [f for f in active if f.level.rank >= threshold.rank]
 
 
+def nothing_checked(result: ScanResult) -> bool:
+    """A rescan whose SBOM lists no PyPI component (none at all, or only other ecosystems): no
+    advisory was matched against anything, so the run must not look clean. (A scan of an artifact
+    without Python distributions is an inventory, and passes.)"""
+    return result.source_kind == "sbom" and (
+        result.advisory_data is None or not any(isinstance(c, PythonDist) for c in result.components)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """How a run ends: its exit code and, when there is something to say, one line for stderr."""
@@ -72,9 +81,7 @@ def verdict(result: ScanResult, fail_on: str = "any", *, strict: bool = False, n
             f"advisories could not be checked for {len(result.unchecked)} component(s): {names}{more} "
             f"({first_reason}); they are NOT known to be free of vulnerabilities{also}",
         )
-    if result.source_kind == "sbom" and (
-        result.advisory_data is None or not any(isinstance(c, PythonDist) for c in result.components)
-    ):
+    if nothing_checked(result):
         return Verdict(
             ExitCode.LOOKUP_FAILED,
             f"{result.artifact.path}: nothing was checked: the SBOM lists no PyPI component to match against "

@@ -155,6 +155,11 @@ def test_rescan_of_an_sbom_with_nothing_to_check_does_not_pass(tmp_path: Path) -
     for sbom in (empty, npm_only):
         result = invoke("rescan", sbom, "--db", db)
         assert result.exit_code == ExitCode.LOOKUP_FAILED, result.output
+        assert "No known vulnerabilities" not in result.stdout
+        assert "Nothing was checked: the SBOM lists no PyPI component" in result.stdout
+        markdown = invoke("rescan", sbom, "--db", db, "-f", "markdown")
+        assert markdown.exit_code == ExitCode.LOOKUP_FAILED
+        assert "**Nothing was checked**" in markdown.stdout and "No known vulnerabilities" not in markdown.stdout
         assert result.stderr.strip().splitlines()[-1] == (
             f"depscan: error: {sbom}: nothing was checked: the SBOM lists no PyPI component to match against "
             "advisories; it is NOT known to be free of vulnerabilities"
