@@ -1,20 +1,26 @@
-"""The command line. Options become a ScanConfig; scan.run() does the work; errors become exit codes.
+"""The command line: options only. They become a ScanConfig; ``scan.run()`` does the work;
+``finish.finish()`` writes the reports and decides the exit code (``policy.verdict``); one guard
+around every command turns errors into exit codes (``errors.ExitCode``).
 
 Heavy modules are imported inside the commands so that ``depscan --help`` starts fast.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from typer.exceptions import TyperException
 
 from depscan import __version__
+from depscan.config import OSV_API_URL
 from depscan.errors import DepscanError, ExitCode
 
 app = typer.Typer(
@@ -25,8 +31,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-FAIL_ON = ("any", "low", "medium", "high", "critical")
-DEFAULT_OSV_URL = "https://api.osv.dev"
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -43,6 +47,37 @@ def parse_size(text: str) -> int:
 def _fail(message: str, code: ExitCode) -> typer.Exit:
     typer.echo(f"depscan: error: {message}", err=True)
     return typer.Exit(int(code))
+
+
+def _command(group: typer.Typer, name: str | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command behind the one error guard every command goes through (``_guarded``)."""
+
+    def register(func: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(func)
+        def guarded(*args: Any, **kwargs: Any) -> None:
+            _guarded(lambda: func(*args, **kwargs))
+
+        group.command(name)(guarded)
+        return func
+
+    return register
+
+
+def _guarded(work: Callable[[], Any]) -> Any:
+    """Run ``work``: a DepscanError becomes its message and exit code; a bug (any other exception)
+    becomes one line and exit 70 (internal error), with the traceback too when DEPSCAN_DEBUG is set."""
+    try:
+        return work()
+    except (typer.Exit, typer.Abort, TyperException):
+        raise
+    except DepscanError as e:
+        raise _fail(str(e), e.exit_code) from None
+    except Exception as e:
+        if os.environ.get("DEPSCAN_DEBUG"):
+            traceback.print_exc()
+        detail = " ".join(f"{type(e).__name__}: {e}".split())
+        hint = "" if os.environ.get("DEPSCAN_DEBUG") else "; set DEPSCAN_DEBUG=1 for a traceback"
+        raise _fail(f"internal error, a bug in depscan ({detail}){hint}", ExitCode.INTERNAL) from None
 
 
 def _version(value: bool) -> None:
@@ -108,7 +143,7 @@ Strict = Annotated[bool, typer.Option(help="Exit 5 when anything could not be re
 SBOM_FORMATS = frozenset({"cyclonedx-json", "cyclonedx-xml", "spdx-json"})
 
 
-@app.command()
+@_command(app)
 def scan(
     path: Annotated[
         str, typer.Argument(help="Artifact: a zip, wheel, tar, docker save tarball, OCI layout or directory.")
@@ -137,7 +172,7 @@ def scan(
     advisories: Advisories = None,
     db: Db = None,
     source: Source = "auto",
-    osv_url: OsvUrl = DEFAULT_OSV_URL,
+    osv_url: OsvUrl = OSV_API_URL,
     osv_retries: OsvRetries = 4,
     ignore_file: IgnoreFile = None,
     fail_on: FailOn = "any",
@@ -153,8 +188,8 @@ def scan(
     from depscan.scan import run
 
     outputs = _outputs(output, format, cyclonedx_version)
+    _check_verdict_options(fail_on, baseline, new_only)
     settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries)
-    _check_choice("--fail-on", fail_on, FAIL_ON)
     limits = Limits(
         max_total_bytes=parse_size(max_total_bytes),
         max_entries=max_entries,
@@ -174,13 +209,14 @@ def scan(
     started = time.perf_counter()
     progress = _DelayedProgress()
     try:
-        result = _guarded(path, lambda: run(config, progress.update))
+        result = run(config, progress.update)
     finally:
         progress.stop()
-    _finish(result, outputs, cyclonedx_version, baseline, new_only, fail_on, strict, started)
+    _finish(result, outputs, started, cyclonedx_version=cyclonedx_version, baseline=baseline, fail_on=fail_on,
+            strict=strict, new_only=new_only)
 
 
-@app.command()
+@_command(app)
 def rescan(
     sbom: Annotated[str, typer.Argument(help="A stored SBOM: CycloneDX (JSON or XML) or SPDX 2.x JSON.")],
     format: Format = "table",
@@ -188,7 +224,7 @@ def rescan(
     advisories: Advisories = None,
     db: Db = None,
     source: Source = "auto",
-    osv_url: OsvUrl = DEFAULT_OSV_URL,
+    osv_url: OsvUrl = OSV_API_URL,
     osv_retries: OsvRetries = 4,
     ignore_file: IgnoreFile = None,
     fail_on: FailOn = "any",
@@ -202,27 +238,14 @@ def rescan(
     from depscan.scan import rescan as run_rescan
 
     outputs = _outputs(output, format, cyclonedx_version)
+    _check_verdict_options(fail_on, baseline, new_only)
     settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries)
-    _check_choice("--fail-on", fail_on, FAIL_ON)
     if settings.mode == "skip":
         raise _fail("rescan exists to check advisories: --source skip makes no sense here", ExitCode.USAGE)
     started = time.perf_counter()
-    result = _guarded(sbom, lambda: run_rescan(sbom, settings))
-    _finish(result, outputs, cyclonedx_version, baseline, new_only, fail_on, False, started)
-
-
-def _guarded(path: str, work: Callable[[], Any]) -> Any:
-    """Run ``work``; a DepscanError becomes its exit code, and a bug still ends in one line (not a
-    traceback) unless DEPSCAN_DEBUG is set."""
-    try:
-        return work()
-    except DepscanError as e:
-        raise _fail(str(e), e.exit_code) from None
-    except Exception as e:
-        if os.environ.get("DEPSCAN_DEBUG"):
-            raise
-        raise _fail(f"{path}: internal error ({type(e).__name__}: {e}); set DEPSCAN_DEBUG=1 for a traceback",
-                    ExitCode.BAD_INPUT) from None
+    result = run_rescan(sbom, settings)
+    _finish(result, outputs, started, cyclonedx_version=cyclonedx_version, baseline=baseline, fail_on=fail_on,
+            strict=False, new_only=new_only)
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
@@ -258,48 +281,45 @@ def _outputs(specs: list[str] | None, default_format: str, cyclonedx_version: st
     return pairs
 
 
+def _check_verdict_options(fail_on: str, baseline: str | None, new_only: bool) -> None:
+    from depscan.policy import FAIL_ON
+
+    _check_choice("--fail-on", fail_on, FAIL_ON)
+    if new_only and baseline is None:
+        raise _fail("--new-only needs --baseline", ExitCode.USAGE)
+
+
 def _finish(
     result: Any,
     outputs: list[tuple[str, str]],
+    started: float,
+    *,
     cyclonedx_version: str,
     baseline: str | None,
-    new_only: bool,
     fail_on: str,
     strict: bool,
-    started: float,
+    new_only: bool,
 ) -> None:
-    """Compare with a baseline, render every report, write them, print the summary, exit."""
-    from dataclasses import replace
-    from pathlib import Path
+    """Reports, notes, the summary line and the exit code: ``finish.finish`` decides, this prints."""
+    from depscan.finish import finish
 
-    from depscan.output import write_atomic
-    from depscan.reporters import ReportOptions, get_reporter
-
-    if baseline is not None:
-        from depscan.baseline import compare, load_previous
-
-        try:
-            previous = load_previous(Path(baseline))
-        except DepscanError as e:
-            raise _fail(str(e), e.exit_code) from None
-        result = replace(result, baseline=compare(result.findings, previous, baseline))
-    elif new_only:
-        raise _fail("--new-only needs --baseline", ExitCode.USAGE)
-    rendered = []
-    for fmt, file in outputs:  # render everything first: a failing reporter writes nothing
-        to_terminal = file == "-" and sys.stdout.isatty()
-        width = os.get_terminal_size().columns if to_terminal else 160
-        options = ReportOptions(color=to_terminal, width=width, cyclonedx_version=cyclonedx_version)
-        rendered.append((file, get_reporter(fmt)(result, options)))
-    try:
-        for file, data in rendered:
-            write_atomic(file, data)
-    except DepscanError as e:
-        raise _fail(str(e), e.exit_code) from None
-    for note in result.notes:
-        typer.echo(f"depscan: note: {note}", err=True)
-    typer.echo(_summary(result, time.perf_counter() - started), err=True)
-    _exit_for(result, fail_on, strict, new_only)
+    width = os.get_terminal_size().columns if sys.stdout.isatty() else None
+    done = finish(
+        result,
+        outputs,
+        seconds=time.perf_counter() - started,
+        cyclonedx_version=cyclonedx_version,
+        baseline=baseline,
+        fail_on=fail_on,
+        strict=strict,
+        new_only=new_only,
+        stdout_width=width,
+    )
+    for line in done.lines:
+        typer.echo(line, err=True)
+    if done.verdict.message:
+        raise _fail(done.verdict.message, done.verdict.code)
+    raise typer.Exit(int(done.verdict.code))
 
 
 def _advisory_settings(
@@ -323,10 +343,7 @@ def _advisory_settings(
     ignores: list[Any] = []
     candidate = Path(ignore_file) if ignore_file else Path(".depscan.toml")
     if ignore_file or candidate.is_file():
-        try:
-            ignores = load_ignores(candidate)
-        except DepscanError as e:
-            raise _fail(str(e), e.exit_code) from None
+        ignores = load_ignores(candidate)
     return AdvisorySettings(
         mode=source,
         db_path=Path(db) if db else None,
@@ -337,55 +354,6 @@ def _advisory_settings(
         only_fixed=only_fixed,
         max_age_days=max_db_age,
     )
-
-
-def _exit_for(result: Any, fail_on: str, strict: bool, new_only: bool = False) -> None:
-    """Exit codes, most serious first: 4 lookups failed, 1 findings, 5 incomplete (--strict)."""
-    from depscan.policy import failing
-
-    if result.unchecked:
-        names = ", ".join(purl for purl, _why in result.unchecked[:5])
-        more = f" and {len(result.unchecked) - 5} more" if len(result.unchecked) > 5 else ""
-        first_reason = result.unchecked[0][1]
-        raise _fail(
-            f"advisories could not be checked for {len(result.unchecked)} component(s): {names}{more} "
-            f"({first_reason}); they are NOT known to be free of vulnerabilities",
-            ExitCode.LOOKUP_FAILED,
-        )
-    findings = result.findings
-    if new_only and result.baseline is not None:
-        findings = [f for f in findings if f.fingerprint in result.baseline.new]
-    bad = failing(findings, fail_on)
-    if bad:
-        raise typer.Exit(int(ExitCode.FINDINGS))
-    if strict and result.unknowns:
-        raise _fail(f"{len(result.unknowns)} unknown(s): the scan is incomplete (--strict)", ExitCode.INCOMPLETE)
-
-
-def _summary(result: object, seconds: float) -> str:
-    from depscan.models import NativeLib, PythonDist, ScanResult, Status
-
-    assert isinstance(result, ScanResult)
-    dists = [c for c in result.components if isinstance(c, PythonDist)]
-    shadowed = sum(1 for d in dists if d.status is Status.SHADOWED)
-    parts = [f"{len(dists)} Python distributions"]
-    if shadowed:
-        parts.append(f"{shadowed} shadowed")
-    natives = [c for c in result.components if isinstance(c, NativeLib)]
-    if natives:
-        unowned = sum(1 for lib in natives if lib.owner is None)
-        parts.append(f"{len(natives)} native librar{'y' if len(natives) == 1 else 'ies'}"
-                     + (f" ({unowned} unowned)" if unowned else ""))
-    parts.append(f"{len(result.unknowns)} unknowns")
-    if result.advisory_data is not None:
-        active = [f for f in result.findings if f.suppressed is None]
-        ignored = len(result.findings) - len(active)
-        parts.append(f"{len(active)} vulnerabilities" + (f" ({ignored} ignored)" if ignored else ""))
-        if result.unchecked:
-            parts.append(f"{len(result.unchecked)} NOT CHECKED")
-    if result.warnings:
-        parts.append(f"{len(result.warnings)} warnings")
-    return f"depscan: {result.artifact.path} ({result.artifact.kind}): {', '.join(parts)} in {seconds:.2f}s"
 
 
 class _DelayedProgress:
@@ -446,15 +414,7 @@ DbOption = Annotated[
 ]
 
 
-def _db_path(db: str | None) -> Any:
-    from pathlib import Path
-
-    from depscan.advisories.osv_db import default_db_path
-
-    return Path(db) if db else default_db_path()
-
-
-@db_app.command("import")
+@_command(db_app, "import")
 def db_import(
     sources: Annotated[list[str], typer.Argument(help="OSV export zips, directories of records, record files.")],
     db: DbOption = None,
@@ -462,21 +422,17 @@ def db_import(
     """Import OSV records into the offline database (atomically)."""
     from pathlib import Path
 
-    from depscan.advisories.osv_db import import_sources
+    from depscan.db_commands import db_path, import_into
 
-    path = _db_path(db)
-    try:
-        reports = import_sources(path, [Path(s) for s in sources])
-    except DepscanError as e:
-        raise _fail(str(e), e.exit_code) from None
-    for report in reports:
+    path = db_path(db)
+    for report in import_into(path, [Path(s) for s in sources]):
         typer.echo(f"{report.location}: {report.records} records imported, {report.skipped} skipped", err=True)
         for problem in report.problems:
             typer.echo(f"  skipped: {problem}", err=True)
     typer.echo(f"database: {path}", err=True)
 
 
-@db_app.command("update")
+@_command(db_app, "update")
 def db_update(
     db: DbOption = None,
     url: Annotated[str, typer.Option("--url", help="Base URL of the OSV exports (for mirrors).")] = "",
@@ -485,53 +441,22 @@ def db_update(
     ] = None,
 ) -> None:
     """Download the OSV export zips, verify them and import them."""
-    import requests
+    from depscan.advisories.download import DEFAULT_EXPORT_URL
+    from depscan.db_commands import db_path, update
 
-    from depscan.advisories.download import DEFAULT_EXPORT_URL, download_export
-    from depscan.advisories.osv_db import import_sources
-
-    path = _db_path(db)
-    session = requests.Session()
-    downloaded = []
-    try:
-        for eco in ecosystem or ["PyPI"]:
-            downloaded.append(download_export(session, url or DEFAULT_EXPORT_URL, eco, path.parent))
-        reports = import_sources(path, downloaded)
-    except DepscanError as e:
-        raise _fail(str(e), e.exit_code) from None
-    finally:
-        for file in downloaded:
-            file.unlink(missing_ok=True)
-    for eco, report in zip(ecosystem or ["PyPI"], reports, strict=True):
+    path = db_path(db)
+    for eco, report in update(path, url or DEFAULT_EXPORT_URL, ecosystem or ["PyPI"]):
         typer.echo(f"{eco}: {report.records} records, {report.skipped} skipped", err=True)
     typer.echo(f"database: {path}", err=True)
 
 
-@db_app.command("status")
+@_command(db_app, "status")
 def db_status(db: DbOption = None) -> None:
     """Show the offline database: sources, record counts, newest record, age."""
-    from datetime import datetime, timezone
+    from depscan.db_commands import db_path, status_lines
 
-    from depscan.advisories.osv_db import OfflineDatabase
-
-    path = _db_path(db)
-    try:
-        database = OfflineDatabase(path)
-    except DepscanError as e:
-        raise _fail(str(e), e.exit_code) from None
-    info = database.info()
-    typer.echo(f"database: {path}")
-    typer.echo(f"records: {info.records}")
-    if info.newest_modified:
-        newest = datetime.fromisoformat(info.newest_modified.replace("Z", "+00:00"))
-        age = (datetime.now(timezone.utc) - newest).days
-        typer.echo(f"newest record modified: {info.newest_modified} ({age} days ago)")
-    for source in database.sources():
-        typer.echo(
-            f"source: {source.location} (sha256 {source.sha256 or '-'}, imported {source.imported_at}, "
-            f"{source.records} records, {source.skipped} skipped, newest {source.newest_modified or '-'})"
-        )
-    database.close()
+    for line in status_lines(db_path(db)):
+        typer.echo(line)
 
 
 def main() -> None:

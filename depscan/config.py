@@ -10,6 +10,9 @@ from pathlib import Path
 from depscan.artifacts.limits import Limits
 from depscan.errors import UsageError
 
+OSV_API_URL = "https://api.osv.dev"  # the public OSV API (--osv-url overrides it, for mirrors)
+DB_ENV = "DEPSCAN_DB"  # the environment variable naming the offline advisory database
+
 
 @dataclass(frozen=True, slots=True)
 class IgnoreRule:
@@ -32,7 +35,7 @@ class AdvisorySettings:
     mode: str = "auto"
     db_path: Path | None = None
     export: Path | None = None
-    osv_url: str = "https://api.osv.dev"
+    osv_url: str = OSV_API_URL
     osv_retries: int = 4
     cache_dir: Path | None = None
     ignores: tuple[IgnoreRule, ...] = ()

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 3
     LOOKUP_FAILED = 4
     INCOMPLETE = 5
+    INTERNAL = 70  # a bug in depscan (sysexits EX_SOFTWARE), never "unreadable input" nor "findings"
 
 
 class DepscanError(Exception):
@@ -36,6 +37,12 @@ class OutputError(DepscanError):
     """An output file could not be written."""
 
     exit_code = ExitCode.USAGE
+
+
+class InputError(DepscanError):
+    """An input other than the artifact (an advisory database, a baseline) could not be read."""
+
+    exit_code = ExitCode.BAD_INPUT
 
 
 class ArtifactError(DepscanError):

@@ -1,10 +1,26 @@
-"""Which findings fail the run (``--fail-on``)."""
+"""The exit policy: which findings fail the run (``--fail-on``), and the run's exit code.
+
+``verdict`` is a pure function of a finished ``ScanResult`` and the options that judge it
+(``--fail-on``, ``--strict``, ``--new-only``); the CLI only prints its message and exits with
+its code. Most serious first:
+
+4  advisories could not be checked for some component (a lookup failed, or the advisory source
+   gave no answer), or a rescan checked nothing at all: the run is NOT known to be free of
+   vulnerabilities, whatever else it found;
+1  findings at or above ``--fail-on`` (ignored ones do not count; with ``--new-only``, new ones only);
+5  ``--strict`` and something could not be read (unknowns);
+0  otherwise.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from depscan.models import Finding, Level
+from depscan.errors import ExitCode, UsageError
+from depscan.models import Finding, Level, PythonDist, ScanResult
+
+FAIL_ON = ("any", "low", "medium", "high", "critical")
 
 _THRESHOLDS = {
     "low": Level.LOW,
@@ -26,3 +42,53 @@ def failing(findings: Sequence[Finding], fail_on: str) -> list[Finding]:
         return active
     threshold = _THRESHOLDS[fail_on]
     return [f for f in active if f.level.rank >= threshold.rank]
+
+
+def nothing_checked(result: ScanResult) -> bool:
+    """A rescan whose SBOM lists no PyPI component (none at all, or only other ecosystems): no
+    advisory was matched against anything, so the run must not look clean. (A scan of an artifact
+    without Python distributions is an inventory, and passes.)"""
+    return result.source_kind == "sbom" and (
+        result.advisory_data is None or not any(isinstance(c, PythonDist) for c in result.components)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How a run ends: its exit code and, when there is something to say, one line for stderr."""
+
+    code: ExitCode
+    message: str | None = None
+
+
+def verdict(result: ScanResult, fail_on: str = "any", *, strict: bool = False, new_only: bool = False) -> Verdict:
+    """The exit code of a finished run, and why (see the module docstring for the order)."""
+    if fail_on not in FAIL_ON:
+        raise UsageError(f"unknown --fail-on {fail_on!r}; one of: {', '.join(FAIL_ON)}")
+    findings: Sequence[Finding] = result.findings
+    if new_only:
+        if result.baseline is None:
+            raise UsageError("--new-only needs --baseline")
+        findings = [f for f in findings if f.fingerprint in result.baseline.new]
+    bad = failing(findings, fail_on)
+    also = f"; {len(bad)} finding(s) at or above --fail-on {fail_on} were found as well" if bad else ""
+    if result.unchecked:
+        names = ", ".join(purl for purl, _why in result.unchecked[:5])
+        more = f" and {len(result.unchecked) - 5} more" if len(result.unchecked) > 5 else ""
+        first_reason = result.unchecked[0][1]
+        return Verdict(
+            ExitCode.LOOKUP_FAILED,
+            f"advisories could not be checked for {len(result.unchecked)} component(s): {names}{more} "
+            f"({first_reason}); they are NOT known to be free of vulnerabilities{also}",
+        )
+    if nothing_checked(result):
+        return Verdict(
+            ExitCode.LOOKUP_FAILED,
+            f"{result.artifact.path}: nothing was checked: the SBOM lists no PyPI component to match against "
+            "advisories; it is NOT known to be free of vulnerabilities",
+        )
+    if bad:
+        return Verdict(ExitCode.FINDINGS)
+    if strict and result.unknowns:
+        return Verdict(ExitCode.INCOMPLETE, f"{len(result.unknowns)} unknown(s): the scan is incomplete (--strict)")
+    return Verdict(ExitCode.OK)

@@ -16,7 +16,7 @@ from depscan.artifacts.view import OpenContext
 from depscan.catalogers import Cataloger, check_order
 from depscan.catalogers.native import NativeLibCataloger
 from depscan.catalogers.python_dists import PythonDistCataloger
-from depscan.config import AdvisorySettings, ScanConfig
+from depscan.config import DB_ENV, AdvisorySettings, ScanConfig
 from depscan.models import ArtifactInfo, Component, InputFile, ScanResult, Unknown
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def make_backend(settings: AdvisorySettings) -> AdvisoryBackend:
         # Reports name the export, not the cache file indexed from it.
         database = osv_db.cached_export_db(settings.export, _cache_dir(settings))
         return osv_db.OfflineDatabase(database, label=f"offline:{settings.export}")
-    chosen_db = settings.db_path or (Path(os.environ["DEPSCAN_DB"]) if os.environ.get("DEPSCAN_DB") else None)
+    chosen_db = settings.db_path or (Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else None)
     if settings.mode == "offline" or chosen_db is not None:
         return osv_db.OfflineDatabase(chosen_db or osv_db.default_db_path())
     if settings.mode == "auto" and osv_db.default_db_path().is_file():

@@ -103,8 +103,11 @@ def test_db_import_status_and_scan_with_db(demo: tuple[Path, Path], tmp_path: Pa
     proc = cli("scan", function, "--db", db, "-f", "json", cwd=tmp_path)
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["advisory_data"]["source"] == f"offline:{db}"
-    proc = cli("db", "status", "--db", tmp_path / "missing.sqlite")
-    assert proc.returncode == 4 and "no advisory database" in proc.stderr
+    missing = tmp_path / "missing.sqlite"
+    proc = cli("db", "status", "--db", missing)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.strip() == (f"depscan: error: {missing}: no such advisory database; create it with "
+                                   "'depscan db import EXPORT.zip' or 'depscan db update'")
 
 
 @responses.activate

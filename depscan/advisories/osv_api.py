@@ -28,9 +28,10 @@ import requests
 from depscan import __version__
 from depscan.advisories.backend import AdvisoryBackend, LookupResult, PackageQuery
 from depscan.advisories.osv_schema import OSVError, parse_osv
+from depscan.config import OSV_API_URL
 from depscan.models import Advisory, AdvisoryData
 
-DEFAULT_URL = "https://api.osv.dev"
+DEFAULT_URL = OSV_API_URL
 BATCH_SIZE = 1000
 MAX_PAGES = 100  # per query; a runaway token loop must end
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})

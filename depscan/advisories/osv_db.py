@@ -25,6 +25,7 @@ from typing import Any
 from depscan.advisories.backend import AdvisoryBackend, AdvisoryError, LookupResult, PackageQuery
 from depscan.advisories.osv_schema import OSVError, parse_osv
 from depscan.advisories.ranges import Matcher, canonical_versions, is_affected
+from depscan.config import DB_ENV
 from depscan.errors import ArtifactError
 from depscan.hashing import file_sha256
 from depscan.models import Advisory, AdvisoryData
@@ -87,7 +88,7 @@ class SourceStatus:
 
 def default_db_path() -> Path:
     """``$DEPSCAN_DB``, else ``osv.sqlite`` in the user cache directory."""
-    env = os.environ.get("DEPSCAN_DB")
+    env = os.environ.get(DB_ENV)
     if env:
         return Path(env)
     from platformdirs import user_cache_dir

@@ -10,6 +10,7 @@ import os
 import stat
 
 from depscan.artifacts.kinds import ArtifactKind
+from depscan.artifacts.limits import check_member_size
 from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
 from depscan.errors import ArtifactError, MemberError
 
@@ -73,9 +74,10 @@ class _File:
         return data
 
     def read(self, max_bytes: int) -> bytes:
-        data = self._read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise MemberError(f"{self.path}: over the {max_bytes}-byte read limit; not read")
+        cap = min(max_bytes, self.ctx.limits.max_member_bytes)
+        data = self._read(cap + 1)
+        if len(data) > cap:  # the file's size on disk may have changed since it was indexed
+            check_member_size(len(data), max_bytes, self.ctx.limits, self.path)
         self.ctx.charge.charge_bytes(len(data), self.path)
         return data
 

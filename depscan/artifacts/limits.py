@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from depscan.errors import HostileArtifact
+from depscan.errors import HostileArtifact, MemberError
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -26,7 +26,8 @@ class Limits:
     max_total_bytes: int = 16 * GiB
     # Entries in one artifact (all layers and nested archives together).
     max_entries: int = 1_000_000
-    # Largest single member depscan reads into memory (metadata files, nested archives).
+    # Largest single member depscan reads whole into memory (metadata files, RECORDs, nested
+    # archives), from every kind of source: the one member-size limit (``check_member_size``).
     max_member_bytes: int = 256 * MiB
     # Uncompressed/compressed ratio above which a member is treated as a bomb when read.
     # Only applied to members larger than ``ratio_floor`` (tiny files compress extremely well).
@@ -62,6 +63,20 @@ class Budget:
             raise HostileArtifact(
                 f"{where}: more than {self.limits.max_entries} entries (max_entries); refusing to go on"
             )
+
+
+def over_member_limit(size: int, limits: Limits) -> str:
+    """Why a member of ``size`` bytes is not read (an Unknown's reason)."""
+    return f"{size} bytes, over the {limits.max_member_bytes}-byte max_member_bytes limit; not read"
+
+
+def check_member_size(size: int, max_bytes: int, limits: Limits, where: str) -> None:
+    """Refuse a whole read of a member of ``size`` bytes over ``max_member_bytes`` or the caller's
+    own ``max_bytes``: every opener's reader calls this before reading a member whole."""
+    if size > limits.max_member_bytes:
+        raise MemberError(f"{where}: {over_member_limit(size, limits)}")
+    if size > max_bytes:
+        raise MemberError(f"{where}: {size} bytes, over the {max_bytes}-byte read limit; not read")
 
 
 def irregular_path(name: str) -> bool:

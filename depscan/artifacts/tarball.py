@@ -19,7 +19,7 @@ import zlib
 from typing import BinaryIO
 
 from depscan.artifacts.kinds import ArtifactKind, is_nested_candidate
-from depscan.artifacts.limits import Budget, resolve_link, safe_member_path
+from depscan.artifacts.limits import Budget, check_member_size, over_member_limit, resolve_link, safe_member_path
 from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
 from depscan.errors import ArtifactError, CorruptArtifact, HostileArtifact, MemberError
 
@@ -214,10 +214,13 @@ class _Member:
         return data
 
     def read(self, max_bytes: int) -> bytes:
-        if self.member.size > max_bytes:
-            where = f"{self.name}: {self.member.name}"
-            raise MemberError(f"{where}: {self.member.size} bytes, over the {max_bytes}-byte read limit; not read")
-        return self._read(max_bytes + 1)
+        where = f"{self.name}: {self.member.name}"
+        check_member_size(self.member.size, max_bytes, self.ctx.limits, where)
+        cap = min(max_bytes, self.ctx.limits.max_member_bytes)
+        data = self._read(cap + 1)
+        if len(data) > cap:  # a hard link's header says 0 bytes: its target's size shows only now
+            check_member_size(len(data), max_bytes, self.ctx.limits, where)
+        return data
 
     def prefix(self, n: int) -> bytes:
         return self._read(n)
@@ -254,6 +257,21 @@ class _Kept:
         return self.data[:n]
 
 
+class _OverLimit:
+    """A member a streaming pass did not keep because it is over ``max_member_bytes`` (``MemberReader``)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def read(self, max_bytes: int) -> bytes:
+        raise MemberError(self.message)
+
+    def prefix(self, n: int) -> bytes:
+        raise MemberError(self.message)
+
+
 def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView, layer: str | None) -> None:
     """Index a tar read once from a non-seekable (decompressed) stream into ``view``.
 
@@ -284,8 +302,8 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
                 view.add(entry, found)
                 continue
             if whole and member.size > ctx.limits.max_member_bytes:
-                view.unknown(entry.path, f"{member.size} bytes, over the max_member_bytes limit; not read", layer)
-                view.add(entry, None)
+                # Not kept; a read says why, as a zip's or a plain tar's reader does (one Unknown, from the reader).
+                view.add(entry, _OverLimit(f"{where}: {over_member_limit(member.size, ctx.limits)}"))
                 continue
             fh = tf.extractfile(member)
             # A prefix-only member: keep its first bytes; tarfile skips the rest on the next header.

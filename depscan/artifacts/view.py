@@ -7,6 +7,7 @@ during a single streaming pass over a compressed tar).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -255,9 +256,10 @@ class ArtifactView:
         """Return the bytes of the file at ``path``, following symlinks inside the artifact.
 
         Raises MemberError (naming the path) when the file is missing, is a symlink pointing
-        outside the artifact, is larger than ``max_bytes``, or cannot be decoded.
+        outside the artifact, is larger than ``max_bytes`` or than the scan's
+        ``Limits.max_member_bytes`` (every reader applies that one), or cannot be decoded.
         """
-        return self._reader(path).read(max_bytes if max_bytes is not None else 64 * 1024 * 1024)
+        return self._reader(path).read(max_bytes if max_bytes is not None else sys.maxsize)
 
     def read_prefix(self, path: str, n: int) -> bytes:
         """The first ``n`` bytes of the file at ``path`` (fewer when it is shorter).

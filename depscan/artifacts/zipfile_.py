@@ -14,7 +14,7 @@ import zlib
 from typing import BinaryIO
 
 from depscan.artifacts.kinds import ArtifactKind
-from depscan.artifacts.limits import safe_member_path
+from depscan.artifacts.limits import check_member_size, safe_member_path
 from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
 from depscan.errors import CorruptArtifact, HostileArtifact, MemberError
 
@@ -99,8 +99,7 @@ class _Member:
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: OpenContext, max_bytes: int) -> bytes:
     where = f"{name}: {info.filename}"
-    if info.file_size > max_bytes:
-        raise MemberError(f"{where}: {info.file_size} bytes, over the {max_bytes}-byte read limit; not read")
+    check_member_size(info.file_size, max_bytes, ctx.limits, where)
     _check_ratio(info, where, ctx)
     try:
         with zf.open(info) as fh:

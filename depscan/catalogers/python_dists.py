@@ -31,7 +31,6 @@ from depscan.models import Component, Location, PythonDist, RecordEntry, Status,
 
 DIST_INFO_FILES = frozenset({"METADATA", "RECORD", "WHEEL", "INSTALLER", "direct_url.json"})
 EGG_INFO_FILES = frozenset({"PKG-INFO", "installed-files.txt"})
-MAX_METADATA_BYTES = 16 * 1024 * 1024
 MAX_BAD_RECORD_ROWS = 5  # reported one by one per RECORD; the rest are counted
 
 # A RECORD hash: "<algorithm>=<urlsafe base64 digest, no padding>" (PEP 376, PEP 627).
@@ -127,7 +126,7 @@ def _discover(view: ArtifactView, unknowns: list[Unknown]) -> Iterator[_Found]:
 def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> PythonDist | None:
     where = Location(found.metadata_path, found.layer)
     try:
-        data = view.read(found.metadata_path, MAX_METADATA_BYTES)
+        data = view.read(found.metadata_path)
     except MemberError as e:
         unknowns.append(Unknown(where, str(e)))
         return None
@@ -191,7 +190,7 @@ def _optional_read(view: ArtifactView, path: str, unknowns: list[Unknown], layer
     if view.get(path) is None:
         return None
     try:
-        return view.read(path, MAX_METADATA_BYTES)
+        return view.read(path)
     except MemberError as e:
         unknowns.append(Unknown(Location(path, layer), str(e)))
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from depscan.facts import facts_for
 from depscan.models import Finding, ScanResult, Status
+from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
 
 MAX_ROWS = 100  # a PR comment has a size limit; the JSON report has everything
@@ -29,6 +30,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     lines = [f"## depscan: `{_cell(name)}`", ""]
     if result.advisory_data is None:
         verdict = "Advisories were **not checked** (`--source skip`)."
+    elif nothing_checked(result):
+        verdict = ":warning: **Nothing was checked**: the SBOM lists no PyPI component to match against advisories."
     elif result.unchecked:
         verdict = (f":warning: **{len(result.unchecked)} component(s) could not be checked**: they are not known "
                    "to be free of vulnerabilities.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from depscan.models import NativeLib, PythonDist, ScanResult, Status
+from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
 
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow"}
@@ -112,6 +113,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
                 style="dim" if finding.suppressed is not None else _STYLE.get(finding.level.value),
             )
         console.print(vulns)
+    elif nothing_checked(result):
+        console.print("Nothing was checked: the SBOM lists no PyPI component to match against advisories.")
     elif result.advisory_data is not None and not result.unchecked:
         console.print(f"No known vulnerabilities (checked against {result.advisory_data.source}).")
     for purl, why in result.unchecked:

@@ -1,0 +1,107 @@
+"""The work of the ``db`` commands (import, update, status), with clear errors about the database path.
+
+The database file is what ``db import`` and ``db update`` write: a place where it cannot be
+created is a usage error (exit 2, as for an unwritable report); an existing file there that is
+not a depscan database, and a missing or unreadable database for ``db status``, are unreadable
+input (exit 3). Download and verification failures stay advisory errors (exit 4).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from depscan.errors import InputError, OutputError
+
+if TYPE_CHECKING:
+    from depscan.advisories.osv_db import ImportReport
+
+
+def db_path(db: str | None) -> Path:
+    """``--db``, else ``$DEPSCAN_DB``, else the user cache."""
+    from depscan.advisories.osv_db import default_db_path
+
+    return Path(db) if db else default_db_path()
+
+
+def check_target(path: Path) -> None:
+    """Make sure a database can be written at ``path`` (its directory is created)."""
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory, not a database file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot create the database here ({e.strerror or e})") from e
+    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot create the database here (directory not writable)")
+
+
+def import_into(path: Path, sources: Sequence[Path]) -> list[ImportReport]:
+    """Import ``sources`` into the database at ``path`` (created when missing), atomically."""
+    from depscan.advisories.osv_db import DatabaseError, import_sources
+
+    check_target(path)
+    try:
+        return import_sources(path, sources)
+    except DatabaseError as e:  # an existing file at --db that is not a depscan database
+        raise InputError(str(e)) from e
+
+
+def status_lines(path: Path) -> list[str]:
+    """What ``db status`` prints: record count, newest record and its age, every source."""
+    import sqlite3
+
+    from depscan.advisories.osv_db import DatabaseError, OfflineDatabase
+
+    if not path.exists():
+        raise InputError(f"{path}: no such advisory database; create it with 'depscan db import EXPORT.zip' "
+                         "or 'depscan db update'")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not an advisory database")
+    try:
+        database = OfflineDatabase(path)
+    except DatabaseError as e:
+        raise InputError(str(e)) from e
+    try:
+        info = database.info()
+        lines = [f"database: {path}", f"records: {info.records}"]
+        if info.newest_modified:
+            newest = datetime.fromisoformat(info.newest_modified.replace("Z", "+00:00"))
+            if newest.tzinfo is None:
+                newest = newest.replace(tzinfo=timezone.utc)
+            age = (datetime.now(timezone.utc) - newest).days
+            lines.append(f"newest record modified: {info.newest_modified} ({age} days ago)")
+        for source in database.sources():
+            lines.append(
+                f"source: {source.location} (sha256 {source.sha256 or '-'}, imported {source.imported_at}, "
+                f"{source.records} records, {source.skipped} skipped, newest {source.newest_modified or '-'})"
+            )
+    except (sqlite3.Error, ValueError) as e:
+        raise InputError(f"{path}: not a readable advisory database ({e})") from e
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            database.close()
+    return lines
+
+
+def update(path: Path, base_url: str, ecosystems: Sequence[str]) -> list[tuple[str, ImportReport]]:
+    """Download each ecosystem's export zip (verified), import them, and delete the downloads."""
+    import requests
+
+    from depscan.advisories.download import download_export
+
+    check_target(path)
+    session = requests.Session()
+    downloaded: list[Path] = []
+    try:
+        for eco in ecosystems:
+            downloaded.append(download_export(session, base_url, eco, path.parent))
+        reports = import_into(path, downloaded)
+    finally:
+        for file in downloaded:
+            file.unlink(missing_ok=True)
+    return list(zip(ecosystems, reports, strict=True))

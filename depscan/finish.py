@@ -1,0 +1,109 @@
+"""The end of a run, after the scan: baseline, reports, the summary line and the verdict.
+
+Every report is rendered first and only then written, each atomically, so a failing reporter
+writes nothing. The caller (the CLI) prints the returned lines to stderr and exits with the
+verdict's code; nothing here prints or exits (reports to stdout go through ``output``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from depscan.models import NativeLib, PythonDist, ScanResult, Status
+from depscan.policy import Verdict, verdict
+
+STDOUT = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """What is left to say: notes and the summary line (stderr), and how the run exits."""
+
+    lines: tuple[str, ...]
+    verdict: Verdict
+
+
+def finish(
+    result: ScanResult,
+    outputs: Sequence[tuple[str, str]],
+    *,
+    seconds: float,
+    cyclonedx_version: str = "1.6",
+    baseline: str | None = None,
+    fail_on: str = "any",
+    strict: bool = False,
+    new_only: bool = False,
+    stdout_width: int | None = None,
+) -> Finished:
+    """Compare with ``baseline``, render and write every ``(format, file)`` report, and judge the run.
+
+    ``stdout_width`` is the terminal's width when stdout is a terminal (colour on), else None.
+    ``seconds`` is how long the run took so far, for the summary line.
+    """
+    if baseline is not None:
+        result = with_baseline(result, baseline)
+    judged = verdict(result, fail_on, strict=strict, new_only=new_only)  # usage errors before any write
+    write_reports(render_reports(result, outputs, cyclonedx_version, stdout_width))
+    lines = [f"depscan: note: {note}" for note in result.notes]
+    lines.append(summary_line(result, seconds))
+    return Finished(tuple(lines), judged)
+
+
+def with_baseline(result: ScanResult, baseline: str) -> ScanResult:
+    """``result`` with its findings compared to a previous depscan JSON report."""
+    from depscan.baseline import compare, load_previous
+
+    previous = load_previous(Path(baseline))
+    return replace(result, baseline=compare(result.findings, previous, baseline))
+
+
+def render_reports(
+    result: ScanResult, outputs: Sequence[tuple[str, str]], cyclonedx_version: str, stdout_width: int | None
+) -> list[tuple[str, bytes]]:
+    """Every report's bytes, with the file it goes to; nothing is written."""
+    from depscan.reporters import ReportOptions, get_reporter
+
+    rendered = []
+    for fmt, file in outputs:
+        to_terminal = file == STDOUT and stdout_width is not None
+        options = ReportOptions(
+            color=to_terminal,
+            width=stdout_width if to_terminal and stdout_width is not None else 160,
+            cyclonedx_version=cyclonedx_version,
+        )
+        rendered.append((file, get_reporter(fmt)(result, options)))
+    return rendered
+
+
+def write_reports(rendered: Sequence[tuple[str, bytes]]) -> None:
+    """Write rendered reports, each atomically (``-`` is stdout)."""
+    from depscan.output import write_atomic
+
+    for file, data in rendered:
+        write_atomic(file, data)
+
+
+def summary_line(result: ScanResult, seconds: float) -> str:
+    """The one-line summary printed to stderr at the end of a run."""
+    dists = [c for c in result.components if isinstance(c, PythonDist)]
+    shadowed = sum(1 for d in dists if d.status is Status.SHADOWED)
+    parts = [f"{len(dists)} Python distributions"]
+    if shadowed:
+        parts.append(f"{shadowed} shadowed")
+    natives = [c for c in result.components if isinstance(c, NativeLib)]
+    if natives:
+        unowned = sum(1 for lib in natives if lib.owner is None)
+        parts.append(f"{len(natives)} native librar{'y' if len(natives) == 1 else 'ies'}"
+                     + (f" ({unowned} unowned)" if unowned else ""))
+    parts.append(f"{len(result.unknowns)} unknowns")
+    if result.advisory_data is not None:
+        active = [f for f in result.findings if f.suppressed is None]
+        ignored = len(result.findings) - len(active)
+        parts.append(f"{len(active)} vulnerabilities" + (f" ({ignored} ignored)" if ignored else ""))
+        if result.unchecked:
+            parts.append(f"{len(result.unchecked)} NOT CHECKED")
+    if result.warnings:
+        parts.append(f"{len(result.warnings)} warnings")
+    return f"depscan: {result.artifact.path} ({result.artifact.kind}): {', '.join(parts)} in {seconds:.2f}s"
