@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from depscan.models import NativeLib, PythonDist, ScanResult, Status
+from depscan.facts import counts as summary_counts
+from depscan.models import ScanResult
 from depscan.policy import Verdict, verdict
 
 STDOUT = "-"
@@ -87,23 +88,20 @@ def write_reports(rendered: Sequence[tuple[str, bytes]]) -> None:
 
 def summary_line(result: ScanResult, seconds: float) -> str:
     """The one-line summary printed to stderr at the end of a run."""
-    dists = [c for c in result.components if isinstance(c, PythonDist)]
-    shadowed = sum(1 for d in dists if d.status is Status.SHADOWED)
-    parts = [f"{len(dists)} Python distributions"]
-    if shadowed:
-        parts.append(f"{shadowed} shadowed")
-    natives = [c for c in result.components if isinstance(c, NativeLib)]
+    counts = summary_counts(result)
+    parts = [f"{counts.python_distributions} Python distributions"]
+    if counts.shadowed:
+        parts.append(f"{counts.shadowed} shadowed")
+    natives, unowned = counts.native_libraries, counts.native_libraries_unowned
     if natives:
-        unowned = sum(1 for lib in natives if lib.owner is None)
-        parts.append(f"{len(natives)} native librar{'y' if len(natives) == 1 else 'ies'}"
-                     + (f" ({unowned} unowned)" if unowned else ""))
-    parts.append(f"{len(result.unknowns)} unknowns")
-    if result.advisory_data is not None:
-        active = [f for f in result.findings if f.suppressed is None]
-        ignored = len(result.findings) - len(active)
-        parts.append(f"{len(active)} vulnerabilities" + (f" ({ignored} ignored)" if ignored else ""))
-        if result.unchecked:
-            parts.append(f"{len(result.unchecked)} NOT CHECKED")
-    if result.warnings:
-        parts.append(f"{len(result.warnings)} warnings")
+        parts.append(f"{natives} native librar{'y' if natives == 1 else 'ies'}" + (f" ({unowned} unowned)" if unowned
+                                                                                 else ""))
+    parts.append(f"{counts.unknowns} unknowns")
+    if counts.vulnerabilities is not None:
+        parts.append(f"{counts.vulnerabilities} vulnerabilities"
+                     + (f" ({counts.suppressed} ignored)" if counts.suppressed else ""))
+        if counts.unchecked:
+            parts.append(f"{counts.unchecked} NOT CHECKED")
+    if counts.warnings:
+        parts.append(f"{counts.warnings} warnings")
     return f"depscan: {result.artifact.path} ({result.artifact.kind}): {', '.join(parts)} in {seconds:.2f}s"

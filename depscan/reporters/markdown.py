@@ -6,7 +6,7 @@ be checked or read. Everything a reviewer needs to decide; the rest lives in the
 
 from __future__ import annotations
 
-from depscan.facts import facts_for
+from depscan.facts import counts as summary_counts
 from depscan.models import Finding, ScanResult, Status
 from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
@@ -24,7 +24,7 @@ def _fix(finding: Finding) -> str:
 
 def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     """The Markdown summary."""
-    counts = facts_for(result).counts
+    counts = summary_counts(result)
     active = [f for f in result.findings if f.suppressed is None]
     name = result.artifact.path.rsplit("/", 1)[-1]
     lines = [f"## depscan: `{_cell(name)}`", ""]
