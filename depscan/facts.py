@@ -43,8 +43,9 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from depscan.artifacts.kinds import ArtifactKind
 from depscan.environment import marker_environment
-from depscan.models import Component, NativeLib, PythonDist, ScanResult, Status, assert_never
+from depscan.models import ArtifactInfo, Component, NativeLib, PythonDist, ScanResult, Status, assert_never
 
 _EXTRA_VALUE = re.compile(r'\bextra\s*==\s*"([^"]*)"')
 
@@ -186,6 +187,14 @@ def archive_sha256(dist: PythonDist) -> str | None:
     if not isinstance(value, str) or not _HEX64.fullmatch(value.lower()):
         return None
     return value.lower()
+
+
+def artifact_kind(info: ArtifactInfo) -> ArtifactKind | None:
+    """The kind of the scanned artifact; None for a rescan (whose kind names the SBOM read)."""
+    try:
+        return ArtifactKind(info.kind)
+    except ValueError:
+        return None
 
 
 def component_key(component: Component) -> str:

@@ -104,7 +104,8 @@ from cyclonedx.spdx import fixup_id, is_supported_id
 from packageurl import PackageURL
 from packaging.version import InvalidVersion, Version
 
-from depscan.facts import Facts, LicenseFacts, archive_sha256, facts_for
+from depscan.artifacts.kinds import CONTAINER_IMAGE_KINDS, ArtifactKind
+from depscan.facts import Facts, LicenseFacts, archive_sha256, artifact_kind, facts_for
 from depscan.models import (
     Advisory,
     Finding,
@@ -127,7 +128,6 @@ SPEC_VERSIONS: dict[str, SchemaVersion] = {
     "1.4": SchemaVersion.V1_4,
 }
 
-CONTAINER_KINDS = frozenset({"docker-archive", "oci-archive", "oci-dir", "oci", "layer-tar"})
 
 _JSON_HEAD = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata")
 
@@ -322,7 +322,7 @@ class _Builder:
             for n, item in enumerate(artifact.inputs, start=1)
         ]
         return Component(
-            type=_root_type(artifact.kind),
+            type=_root_type(artifact_kind(artifact)),
             name=name,
             bom_ref=f"artifact:{name}",
             hashes=self.sha256(artifact.sha256, "artifact sha256"),
@@ -667,10 +667,11 @@ def _file_name(path: str) -> str:
     return posixpath.basename(path.replace("\\", "/").rstrip("/")) or path
 
 
-def _root_type(kind: str) -> ComponentType:
-    if kind in CONTAINER_KINDS:
+def _root_type(kind: ArtifactKind | None) -> ComponentType:
+    """``container`` for container images, ``library`` for a wheel, ``application`` otherwise (and for a rescan)."""
+    if kind in CONTAINER_IMAGE_KINDS:
         return ComponentType.CONTAINER
-    return ComponentType.LIBRARY if kind == "wheel" else ComponentType.APPLICATION
+    return ComponentType.LIBRARY if kind is ArtifactKind.WHEEL else ComponentType.APPLICATION
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -41,7 +41,8 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from depscan.facts import LicenseFacts, archive_sha256, component_key, facts_for
+from depscan.artifacts.kinds import ArtifactKind
+from depscan.facts import LicenseFacts, archive_sha256, artifact_kind, component_key, facts_for
 from depscan.models import NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 
@@ -52,16 +53,16 @@ NOASSERTION = "NOASSERTION"
 
 # Clause 7.24 (primary package purpose) for the scanned artifact, by ``ArtifactInfo.kind``.
 _PURPOSE = {
-    "lambda-function": "APPLICATION",
-    "lambda-function+layers": "APPLICATION",
-    "lambda-layer": "ARCHIVE",
-    "zip": "ARCHIVE",
-    "tar": "ARCHIVE",
-    "wheel": "INSTALL",
-    "layer-tar": "CONTAINER",
-    "docker-archive": "CONTAINER",
-    "oci-archive": "CONTAINER",
-    "oci-dir": "CONTAINER",
+    ArtifactKind.LAMBDA_FUNCTION: "APPLICATION",
+    ArtifactKind.LAMBDA_FUNCTION_WITH_LAYERS: "APPLICATION",
+    ArtifactKind.LAMBDA_LAYER: "ARCHIVE",
+    ArtifactKind.ZIP: "ARCHIVE",
+    ArtifactKind.TAR: "ARCHIVE",
+    ArtifactKind.WHEEL: "INSTALL",
+    ArtifactKind.DOCKER_ARCHIVE: "CONTAINER",
+    ArtifactKind.OCI_ARCHIVE: "CONTAINER",
+    ArtifactKind.OCI_DIR: "CONTAINER",
+    ArtifactKind.DIRECTORY: "OTHER",
 }
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
@@ -192,6 +193,7 @@ def _artifact_name(result: ScanResult) -> str:
 
 def _artifact_package(result: ScanResult) -> dict[str, Any]:
     artifact = result.artifact
+    kind = artifact_kind(artifact)
     name = _artifact_name(result)
     comment = f"Scanned by depscan as {artifact.kind}."
     if artifact.layers:
@@ -204,12 +206,12 @@ def _artifact_package(result: ScanResult) -> dict[str, Any]:
         "licenseConcluded": NOASSERTION,
         "licenseDeclared": NOASSERTION,
         "copyrightText": NOASSERTION,
-        "primaryPackagePurpose": _PURPOSE.get(artifact.kind, "OTHER"),
+        "primaryPackagePurpose": "OTHER" if kind is None else _PURPOSE[kind],
         "comment": comment,
     }
     if artifact.sha256 is not None and _SHA256.fullmatch(artifact.sha256):
         package["checksums"] = [{"algorithm": "SHA256", "checksumValue": artifact.sha256}]
-    if artifact.kind not in ("directory", "oci-dir"):
+    if kind not in (ArtifactKind.DIRECTORY, ArtifactKind.OCI_DIR):  # a file was scanned (or an SBOM of one read)
         package["packageFileName"] = name
     return package
 

@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 import depscan
+from depscan.artifacts.kinds import ArtifactKind
 from depscan.facts import license_facts
 from depscan.models import ArtifactInfo, Location, NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
@@ -343,3 +344,15 @@ def test_native_library_ids_keep_only_allowed_characters(native_result: ScanResu
     odd = dataclasses.replace(lib, name="libstdc++ (weird)")
     assert SPDX_ID.match(native_id(odd))
     _validate(document(dataclasses.replace(native_result, components=(*native_result.components, odd))))
+
+
+@pytest.mark.parametrize("kind", [k for k in ArtifactKind if k is not ArtifactKind.LAYER])
+def test_every_artifact_kind_has_a_purpose_and_a_file_name_when_it_is_a_file(kind: ArtifactKind) -> None:
+    result = dataclasses.replace(_result(), artifact=ArtifactInfo(path="/x/image", kind=kind, size=None))
+    artifact = _packages(document(result))["SPDXRef-Artifact"]
+    expected = {ArtifactKind.DOCKER_ARCHIVE: "CONTAINER", ArtifactKind.OCI_ARCHIVE: "CONTAINER",
+                ArtifactKind.OCI_DIR: "CONTAINER", ArtifactKind.DIRECTORY: "OTHER", ArtifactKind.WHEEL: "INSTALL",
+                ArtifactKind.LAMBDA_FUNCTION: "APPLICATION", ArtifactKind.LAMBDA_FUNCTION_WITH_LAYERS: "APPLICATION"}
+    assert artifact["primaryPackagePurpose"] == expected.get(kind, "ARCHIVE")
+    # An OCI layout directory is a directory: no file name (it used to be named "layout", purpose OTHER).
+    assert ("packageFileName" in artifact) == (kind not in (ArtifactKind.DIRECTORY, ArtifactKind.OCI_DIR))
