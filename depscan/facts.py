@@ -189,6 +189,42 @@ def archive_sha256(dist: PythonDist) -> str | None:
     return value.lower()
 
 
+@dataclass(frozen=True, slots=True)
+class ExternalLink:
+    """A URL the metadata gives for a distribution, with what it is (CycloneDX's reference types)."""
+
+    kind: str  # website, vcs, issue-tracker, documentation, release-notes, distribution, other
+    url: str
+    label: str  # "Home-page", or the Project-URL label as written
+
+
+# PEP 753 (well-known Project-URL labels), normalized: lowercase, punctuation and spaces removed.
+_LINK_KINDS = {
+    "homepage": "website",
+    "source": "vcs", "repository": "vcs", "sourcecode": "vcs", "github": "vcs", "code": "vcs",
+    "issues": "issue-tracker", "bugtracker": "issue-tracker", "bugs": "issue-tracker", "tracker": "issue-tracker",
+    "issuetracker": "issue-tracker",
+    "documentation": "documentation", "docs": "documentation",
+    "changelog": "release-notes", "changes": "release-notes", "releasenotes": "release-notes",
+    "whatsnew": "release-notes", "history": "release-notes",
+    "download": "distribution",
+}
+_LABEL_NOISE = re.compile(r"[\s_.:-]+")
+
+
+def external_links(dist: PythonDist) -> tuple[ExternalLink, ...]:
+    """``Home-page`` and every ``Project-URL`` of a distribution, each URL once, typed by its label."""
+    links: dict[str, ExternalLink] = {}
+    candidates = [("Home-page", dist.home_page or ""), *dist.project_urls]
+    for label, url in candidates:
+        url = url.strip()
+        if not url.startswith(("https://", "http://")) or url in links:  # "UNKNOWN", empty, or not a web link
+            continue
+        kind = "website" if label == "Home-page" else _LINK_KINDS.get(_LABEL_NOISE.sub("", label.lower()), "other")
+        links[url] = ExternalLink(kind, url, label)
+    return tuple(links.values())
+
+
 def artifact_kind(info: ArtifactInfo) -> ArtifactKind | None:
     """The kind of the scanned artifact; None for a rescan (whose kind names the SBOM read)."""
     try:

@@ -86,6 +86,8 @@ class PythonDist:
     metadata_dir: str  # the .dist-info / .egg-info directory (or the egg-info file)
     site_root: str  # the directory holding it: the sys.path entry
     summary: str | None = None
+    home_page: str | None = None
+    project_urls: tuple[tuple[str, str], ...] = ()  # (label, URL) as METADATA's Project-URL entries give them
     license: str | None = None
     license_expression: str | None = None
     requires_python: str | None = None

@@ -159,6 +159,8 @@ def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> Py
         metadata_dir=found.metadata_dir,
         site_root=found.site_root,
         summary=raw.get("summary"),
+        home_page=raw.get("home_page"),
+        project_urls=tuple(raw.get("project_urls", {}).items()),
         license=raw.get("license"),
         license_expression=raw.get("license_expression"),
         requires_python=raw.get("requires_python"),

@@ -78,7 +78,15 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from cyclonedx.exception.model import InvalidUriException
-from cyclonedx.model import AttachedText, HashAlgorithm, HashType, Property, XsUri
+from cyclonedx.model import (
+    AttachedText,
+    ExternalReference,
+    ExternalReferenceType,
+    HashAlgorithm,
+    HashType,
+    Property,
+    XsUri,
+)
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
@@ -105,7 +113,7 @@ from packageurl import PackageURL
 from packaging.version import InvalidVersion, Version
 
 from depscan.artifacts.kinds import CONTAINER_IMAGE_KINDS, ArtifactKind
-from depscan.facts import Facts, LicenseFacts, archive_sha256, artifact_kind, facts_for
+from depscan.facts import Facts, LicenseFacts, archive_sha256, artifact_kind, external_links, facts_for
 from depscan.models import (
     Advisory,
     Finding,
@@ -147,6 +155,16 @@ _ALIAS_SOURCES = (
     ("SNYK-", "Snyk", "https://security.snyk.io/vuln/{}"),
 )
 _OSV_URL = "https://osv.dev/vulnerability/{}"
+
+_REFERENCE_TYPES = {
+    "website": ExternalReferenceType.WEBSITE,
+    "vcs": ExternalReferenceType.VCS,
+    "issue-tracker": ExternalReferenceType.ISSUE_TRACKER,
+    "documentation": ExternalReferenceType.DOCUMENTATION,
+    "release-notes": ExternalReferenceType.RELEASE_NOTES,
+    "distribution": ExternalReferenceType.DISTRIBUTION,
+    "other": ExternalReferenceType.OTHER,
+}
 
 _SEVERITY = {
     Level.LOW: VulnerabilitySeverity.LOW,
@@ -403,11 +421,24 @@ class _Builder:
             purl=self.purl(dist.purl, where),
             bom_ref=ref,
             hashes=self.sha256(archive_sha256(dist), f"{where}: archive sha256"),
+            external_references=self.external_references(dist, where),
             licenses=self.licenses(self.facts.licenses[self.facts.index[
                 (dist.purl, dist.metadata_location.path, dist.metadata_location.layer)]], where),
             evidence=evidence,
             properties=properties,
         )
+
+    def external_references(self, dist: PythonDist, where: str) -> list[ExternalReference]:
+        references = []
+        for link in external_links(dist):
+            try:
+                url = XsUri(self.text(link.url, f"{where}: {link.label} URL", one_line=True))
+            except (ValueError, InvalidUriException):
+                self.warn(f"{where}: {link.label} URL {link.url!r} is not a URL; dropped")
+                continue
+            comment = None if link.kind != "other" else self.text(link.label, f"{where}: URL label", one_line=True)
+            references.append(ExternalReference(type=_REFERENCE_TYPES[link.kind], url=url, comment=comment))
+        return references
 
     def native_component(self, lib: NativeLib, ref: str) -> Component:
         where = f"{_short(lib.name)} ({_short(str(lib.location))})"

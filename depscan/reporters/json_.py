@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from depscan.facts import Facts, facts_for
+from depscan.facts import Facts, external_links, facts_for
 from depscan.models import (
     Advisory,
     BaselineDiff,
@@ -52,6 +52,8 @@ def _dist(dist: PythonDist, facts: Facts) -> dict[str, Any]:
         "metadata_dir": dist.metadata_dir,
         "site_root": dist.site_root,
         "summary": dist.summary,
+        "home_page": dist.home_page,
+        "links": [{"kind": link.kind, "url": link.url, "label": link.label} for link in external_links(dist)],
         "license": dist.license,
         "license_expression": dist.license_expression,
         "license_declared": {"expression": license.expression, "source": license.source, "ids": list(license.ids),

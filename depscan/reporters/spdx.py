@@ -42,7 +42,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from depscan.artifacts.kinds import ArtifactKind
-from depscan.facts import LicenseFacts, archive_sha256, artifact_kind, component_key, facts_for
+from depscan.facts import LicenseFacts, archive_sha256, artifact_kind, component_key, external_links, facts_for
 from depscan.models import NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 
@@ -146,6 +146,9 @@ def _dist_package(dist: PythonDist, spdx_id: str, license: LicenseFacts) -> dict
         ]
     else:
         comment.append(f"purl {dist.purl!r} does not parse.")
+    website = next((link.url for link in external_links(dist) if link.kind == "website"), None)
+    if website is not None:
+        package["homepage"] = website  # clause 7.11
     package |= {"primaryPackagePurpose": "LIBRARY", "sourceInfo": _where(dist)}
     if comment:
         package["comment"] = " ".join(comment)

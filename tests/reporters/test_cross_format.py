@@ -249,3 +249,28 @@ def test_every_input_file_is_hashed_in_every_sbom(demo_result: ScanResult) -> No
     assert packages["SPDXRef-Input-1"]["checksums"] == [{"algorithm": "SHA256", "checksumValue": digest}]
     assert {"spdxElementId": "SPDXRef-Artifact", "relationshipType": "CONTAINS",
             "relatedSpdxElement": "SPDXRef-Input-1"} in spdx["relationships"]
+
+
+def test_home_page_and_project_urls_are_external_references(tmp_path: Path) -> None:
+    metadata = ("Home-page: https://example.org/lib\n"
+                "Project-URL: Source, https://github.com/example/lib\n"
+                "Project-URL: Bug Tracker, https://github.com/example/lib/issues\n"
+                "Project-URL: Documentation, https://lib.readthedocs.io\n"
+                "Project-URL: Homepage, https://example.org/lib\n"  # the same URL again: listed once
+                "Project-URL: Funding, https://example.org/fund\n"
+                "Project-URL: Weird, not a url\n")
+    files = dist("lib", "1.0", extra_metadata=metadata)
+    result = run(ScanConfig(str(write_zip(tmp_path / "app.zip", files))))
+    (component,) = json.loads(_render(result, "cyclonedx-json"))["components"]
+    assert {(r["type"], r["url"], r.get("comment")) for r in component["externalReferences"]} == {
+        ("website", "https://example.org/lib", None),
+        ("vcs", "https://github.com/example/lib", None),
+        ("issue-tracker", "https://github.com/example/lib/issues", None),
+        ("documentation", "https://lib.readthedocs.io", None),
+        ("other", "https://example.org/fund", "Funding"),
+    }  # (the library orders them its own way)
+    (package,) = [p for p in json.loads(_render(result, "spdx-json"))["packages"] if p["name"] == "lib"]
+    assert package["homepage"] == "https://example.org/lib"
+    (listed,) = json.loads(_render(result, "json"))["components"]
+    assert listed["home_page"] == "https://example.org/lib"
+    assert [link["kind"] for link in listed["links"]] == ["website", "vcs", "issue-tracker", "documentation", "other"]
