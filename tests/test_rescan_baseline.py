@@ -120,3 +120,30 @@ def test_scan_then_rescan_the_stored_sbom_finds_the_same(demo: tuple[Path, Path]
         assert {v["fingerprint"] for v in rescanned["vulnerabilities"]} == {
             v["fingerprint"] for v in scanned["vulnerabilities"]
         }
+
+
+def test_purls_follow_the_pypi_purl_spec_and_rescan_keeps_them_as_written(tmp_path: Path) -> None:
+    """pypi purls: lowercase, "_" -> "-", dots kept (as packageurl-python and other SBOM tools write them)."""
+    from packageurl import PackageURL
+
+    from depscan.sbom_reader import read_sbom
+    from tests.helpers import scan
+
+    artifact = write_zip(tmp_path / "a.zip", dist("ruamel.yaml", "0.17.21") | dist("Zope_Interface.Foo", "5.0"))
+    purls = sorted(c.purl for c in scan(artifact).components)
+    assert purls == ["pkg:pypi/ruamel.yaml@0.17.21", "pkg:pypi/zope-interface.foo@5.0"]
+    assert purls == sorted(PackageURL(type="pypi", name=n, version=v).to_string()
+                           for n, v in [("ruamel.yaml", "0.17.21"), ("Zope_Interface.Foo", "5.0")])
+    # rescan: the SBOM's purl string, exactly as written (qualifiers, case and all), never rewritten
+    sbom = tmp_path / "other.cdx.json"
+    written = ["pkg:pypi/Ruamel.YAML@0.17.21?repository_url=https://example.invalid/simple", "pkg:pypi/pyyaml@5.3"]
+    sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
+        {"name": "ruamel.yaml", "purl": written[0]}, {"name": "PyYAML", "purl": written[1]}]}))
+    contents = read_sbom(sbom)
+    assert sorted(c.purl for c in contents.components) == sorted(written)
+    assert sorted((c.name, c.normalized_name) for c in contents.components) == [
+        ("PyYAML", "pyyaml"), ("ruamel.yaml", "ruamel-yaml")]
+    proc = cli("rescan", sbom, "--advisories", SUBSET, "-f", "json", cwd=tmp_path)
+    doc = json.loads(proc.stdout)
+    assert {c["purl"] for c in doc["components"]} == set(written)
+    assert {v["component"]["purl"] for v in doc["vulnerabilities"]} == {written[1]}  # PyYAML 5.3 is affected

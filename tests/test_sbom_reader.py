@@ -27,7 +27,7 @@ def test_cyclonedx_json_from_another_tool() -> None:
 def test_cyclonedx_xml_and_spdx_json() -> None:
     xml = read_sbom(SBOMS / "trivy-like.cdx.xml")
     assert (xml.format, xml.spec_version, xml.subject) == ("cyclonedx-xml", "1.4", "function.zip")
-    assert [(c.name, c.version) for c in xml.components] == [("jinja2", "2.10"), ("markupsafe", "1.0")]
+    assert [(c.name, c.version) for c in xml.components] == [("Jinja2", "2.10"), ("MarkupSafe", "1.0")]
     spdx = read_sbom(SBOMS / "tool.spdx.json")
     assert (spdx.format, spdx.subject) == ("spdx-json", "layer.zip")
     assert [(c.normalized_name, c.version) for c in spdx.components] == [("certifi", "2018.4.16"), ("idna", "3.7")]

@@ -144,6 +144,7 @@ def document(result: ScanResult) -> dict[str, Any]:
             "kind": result.artifact.kind,
             "size": result.artifact.size,
             "layers": list(result.artifact.layers),
+            "describes": result.artifact.describes,
         },
         "summary": {
             "components": len(result.components),

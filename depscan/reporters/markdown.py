@@ -26,6 +26,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     active = [f for f in result.findings if f.suppressed is None]
     ignored = len(result.findings) - len(active)
     name = result.artifact.path.rsplit("/", 1)[-1]
+    if result.artifact.describes is not None:  # a rescan: the artifact, and the SBOM describing it
+        name = result.artifact.label
     lines = [f"## depscan: `{_cell(name)}`", ""]
     if result.advisory_data is None:
         verdict = "Advisories were **not checked** (`--source skip`)."

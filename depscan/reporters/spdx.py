@@ -28,6 +28,11 @@ Choices:
   name carries a version, the SHA-256 from the owner's RECORD as the checksum (the file itself is not
   hashed), the ``pkg:generic`` purl when there is one (extension modules have none), and the ELF header
   (machine, class, byte order, type) in the package comment.
+- Package annotations (clause 12, ``annotationType`` OTHER, one ``depscan:<name>=<value>`` comment
+  each, the names of the CycloneDX properties) carry what ``depscan rescan`` needs and no SPDX 2.3
+  field holds: a distribution's ``depscan:location`` (METADATA path: part of finding fingerprints),
+  ``depscan:layer``, ``depscan:status`` and ``depscan:shadowed_by``; a native library's
+  ``depscan:native:kind``; the artifact's ``depscan:artifact:kind`` and ``depscan:artifact:layer:<n>``.
 - DEPENDS_ON (11.1) links a distribution to the copies of its ``Requires-Dist`` names present in the
   artifact (the copy the runtime imports when one is; every copy otherwise), with environment markers
   evaluated for the artifact's interpreter; a requirement that only an extra nobody asked for switches
@@ -337,6 +342,13 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
         if lib.owner is not None and lib.owner_location is not None:
             owner = id_of.get((lib.owner, lib.owner_location))
         relationships.append(_relationship(owner or ARTIFACT_ID, "CONTAINS", native))
+    annotate = _Annotator(f"Tool: depscan-{version}", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    packages = [annotate(_artifact_package(result), _artifact_facts(result))]
+    packages += [annotate(_dist_package(d, i), _dist_facts(d)) for d, i in zip(dists, ids, strict=True)]
+    packages += [
+        annotate(_native_package(lib, i), [("depscan:native:kind", lib.kind)])
+        for lib, i in zip(natives, native_ids, strict=True)
+    ]
     doc: dict[str, Any] = {
         "spdxVersion": SPDX_VERSION,
         "dataLicense": "CC0-1.0",
@@ -348,15 +360,47 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
             "created": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "creators": [f"Tool: depscan-{version}"],
         },
-        "packages": [_artifact_package(result)]
-        + [_dist_package(d, i) for d, i in zip(dists, ids, strict=True)]
-        + [_native_package(lib, i) for lib, i in zip(natives, native_ids, strict=True)],
+        "packages": packages,
         "relationships": relationships,
     }
     comment = _document_comment(result)
     if comment:
         doc["comment"] = comment
     return doc
+
+
+class _Annotator:
+    """Adds ``depscan:<name>=<value>`` annotations (clause 12) to a package."""
+
+    def __init__(self, annotator: str, date: str) -> None:
+        self.annotator = annotator
+        self.date = date
+
+    def __call__(self, package: dict[str, Any], facts: list[tuple[str, str]]) -> dict[str, Any]:
+        if facts:
+            package["annotations"] = [
+                {"annotationDate": self.date, "annotationType": "OTHER", "annotator": self.annotator,
+                 "comment": f"{name}={value}"}
+                for name, value in facts
+            ]
+        return package
+
+
+def _dist_facts(dist: PythonDist) -> list[tuple[str, str]]:
+    loc = dist.metadata_location
+    facts = [("depscan:location", loc.path)]
+    if loc.layer is not None:
+        facts.append(("depscan:layer", loc.layer))
+    facts.append(("depscan:status", dist.status.value))
+    if dist.shadowed_by is not None:
+        facts.append(("depscan:shadowed_by", str(dist.shadowed_by)))
+    return facts
+
+
+def _artifact_facts(result: ScanResult) -> list[tuple[str, str]]:
+    facts = [("depscan:artifact:kind", result.artifact.kind)]
+    facts += [(f"depscan:artifact:layer:{n}", layer) for n, layer in enumerate(result.artifact.layers, start=1)]
+    return facts
 
 
 def _document_comment(result: ScanResult) -> str | None:
