@@ -114,6 +114,11 @@ def read_sbom(path: Path) -> SbomContents:
         raise ArtifactError(f"{path}: no such file") from e
     except OSError as e:
         raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
+    return parse_sbom(data, path)
+
+
+def parse_sbom(data: bytes, path: Path) -> SbomContents:
+    """Parse an SBOM's bytes (format detected from the content); ``path`` names it in errors."""
     skips = _Skips()
     head = data.lstrip()[:1]
     if head == b"<":
@@ -299,10 +304,11 @@ class _Json:
             else:
                 self.skips.skip(where, f"{_type_name(item)}, not an object")
 
-    def strings(self, obj: dict[str, Any], key: str, slot: str) -> list[str]:
-        """The strings of the list at ``obj[key]`` (a lone string is read as a list of one)."""
+    def strings(self, obj: dict[str, Any], key: str, slot: str, *, lone: bool = False) -> list[str]:
+        """The strings of the list at ``obj[key]``; with ``lone``, a single string is a list of one
+        (JSON-LD compaction writes a one-item set that way)."""
         value = obj.get(key)
-        if isinstance(value, str):
+        if lone and isinstance(value, str):
             return [value]
         out = []
         for number, item in enumerate(self.get(obj, key, list, slot) or ()):
@@ -375,14 +381,14 @@ def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subjec
     spec = ns.rstrip("/}").rsplit("/", 1)[-1] if ns else "?"
     xml = _Xml(ns, skips)
     subject = _Subject()
-    metadata = xml.container(root, "metadata", "bom")
+    metadata = xml.container(root, "metadata", "")
     meta_component = None if metadata is None else xml.container(metadata, "component", "metadata")
     if meta_component is not None:
         subject.name = xml.text(meta_component, "name", "metadata/component")
         for prop_name, value in xml.properties(meta_component, "metadata/component"):
             _subject_property(subject, prop_name, value)
     raws: list[_Raw] = []
-    top = xml.container(root, "components", "bom")
+    top = xml.container(root, "components", "")
     stack = [] if top is None else list(reversed(xml.components(top, "components")))
     while stack:
         where, component = stack.pop()
@@ -392,8 +398,10 @@ def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subjec
         evidence = xml.container(component, "evidence", where)
         occurrences = None if evidence is None else xml.container(evidence, "occurrences", f"{where}/evidence")
         first = None if occurrences is None else occurrences.find(f"{ns}occurrence")
-        if first is not None:
-            slot = f"{where}/evidence/occurrences/occurrence[0]"
+        slot = f"{where}/evidence/occurrences/occurrence[0]"
+        if first is not None and not len(first) and first.text and first.text.strip():
+            skips.skip(slot, "text, not elements")
+        elif first is not None:
             raw.location = xml.text(first, "location", slot)
             context = xml.text(first, "additionalContext", slot)
             if context is not None and context.startswith("layer: "):
@@ -405,6 +413,10 @@ def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subjec
         if nested is not None:
             stack.extend(reversed(xml.components(nested, f"{where}/components")))
     return spec, subject, raws
+
+
+def _xml_slot(parent: str, tag: str) -> str:
+    return f"{parent}/{tag}" if parent else tag
 
 
 class _Xml:
@@ -419,7 +431,7 @@ class _Xml:
         if child is None:
             return None
         if len(child):
-            self.skips.skip(f"{slot}/{tag}", "elements, not text")
+            self.skips.skip(_xml_slot(slot, tag), "elements, not text")
             return None
         return child.text.strip() if child.text and child.text.strip() else None
 
@@ -428,7 +440,7 @@ class _Xml:
         if child is None:
             return None
         if not len(child) and child.text and child.text.strip():
-            self.skips.skip(f"{slot}/{tag}", "text, not elements")
+            self.skips.skip(_xml_slot(slot, tag), "text, not elements")
             return None
         return child
 
@@ -537,9 +549,9 @@ def _spdx3_jsonld(doc: dict[str, Any], js: _Json) -> tuple[_Subject, list[_Raw]]
     for where, element in elements:
         element_type = kind(element, where)
         if element_type in _SPDX3_ROOTS:
-            roots += js.strings(element, "rootElement", where)
+            roots += js.strings(element, "rootElement", where, lone=True)
         elif element_type == "Relationship" and js.text(element, "relationshipType", where) == "describes":
-            roots += js.strings(element, "to", where)
+            roots += js.strings(element, "to", where, lone=True)
     subject = _Subject()
     raws: list[_Raw] = []
     for where, element in elements:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from builders import dist, write_zip
@@ -147,3 +148,49 @@ def test_purls_follow_the_pypi_purl_spec_and_rescan_keeps_them_as_written(tmp_pa
     doc = json.loads(proc.stdout)
     assert {c["purl"] for c in doc["components"]} == set(written)
     assert {v["component"]["purl"] for v in doc["vulnerabilities"]} == {written[1]}  # PyYAML 5.3 is affected
+
+
+def test_fingerprints_statuses_and_subject_survive_every_sbom_format_and_version(
+    demo: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """scan -> JSON baseline; rescan each SBOM depscan writes with --baseline: every finding unchanged."""
+    function, layer = demo
+    report = tmp_path / "scan.json"
+    sboms: list[Path] = []
+    for version in ("1.4", "1.5", "1.6"):
+        outputs = [f"cyclonedx-json={tmp_path / f'sbom-{version}.cdx.json'}",
+                   f"cyclonedx-xml={tmp_path / f'sbom-{version}.cdx.xml'}"]
+        sboms += [Path(o.split("=", 1)[1]) for o in outputs]
+        if version == "1.6":
+            outputs += [f"spdx-json={tmp_path / 'sbom.spdx.json'}", f"json={report}"]
+            sboms.append(tmp_path / "sbom.spdx.json")
+        args = [a for o in outputs for a in ("-o", o)]
+        proc = cli("scan", function, "-l", layer, "--advisories", SUBSET, "--cyclonedx-version", version, *args,
+                   cwd=tmp_path)
+        assert proc.returncode == 1, proc.stderr
+    scanned = json.loads(report.read_text())
+    fingerprints = {v["fingerprint"] for v in scanned["vulnerabilities"]}
+    assert len(fingerprints) == 16
+
+    def copies(doc: dict[str, Any]) -> set[tuple[str, str, str | None, str, str | None]]:
+        return {
+            (c["purl"], c["location"]["path"], c["location"]["layer"], c["status"],
+             None if c["shadowed_by"] is None else json.dumps(c["shadowed_by"], sort_keys=True))
+            for c in doc["components"] if c["type"] == "python-distribution"
+        }
+
+    for sbom in sboms:
+        proc = cli("rescan", sbom, "--advisories", SUBSET, "--baseline", report, "-f", "json", cwd=tmp_path)
+        assert proc.returncode == 1, (sbom.name, proc.stderr)
+        doc = json.loads(proc.stdout)
+        assert doc["baseline"]["new"] == 0 and doc["baseline"]["fixed"] == [], sbom.name
+        assert doc["baseline"]["unchanged"] == 16, sbom.name
+        assert {v["fingerprint"] for v in doc["vulnerabilities"]} == fingerprints, sbom.name
+        # status, shadowing copy, layer and METADATA path of every copy, as the scan found them
+        assert copies(doc) == copies(scanned), sbom.name
+        assert sum(c[3] == "shadowed" for c in copies(doc)) == 1  # the layer's urllib3, under the function's
+        assert doc["artifact"]["describes"] == "function.zip", sbom.name
+        assert doc["artifact"]["layers"] == ["function.zip", "layer.zip"], sbom.name
+        assert doc["artifact"]["path"] == str(sbom)
+    md = cli("rescan", sboms[0], "--advisories", SUBSET, "-f", "markdown", cwd=tmp_path).stdout
+    assert md.startswith("## depscan: `function.zip (described by sbom-1.4.cdx.json)`")
