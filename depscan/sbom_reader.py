@@ -234,7 +234,9 @@ def _shadowing(text: str | None, by_text: dict[str, Location]) -> Location | Non
 
 
 def _subject_property(subject: _Subject, name: str, value: str) -> None:
-    if name.startswith("depscan:artifact:layer:") and name.rsplit(":", 1)[1].isdigit():
+    if name == "depscan:artifact:describes":  # depscan's SBOM of a rescan: the artifact behind that SBOM
+        subject.name = value
+    elif name.startswith("depscan:artifact:layer:") and name.rsplit(":", 1)[1].isdigit():
         subject.layers[int(name.rsplit(":", 1)[1])] = value
 
 

@@ -194,3 +194,12 @@ def test_fingerprints_statuses_and_subject_survive_every_sbom_format_and_version
         assert doc["artifact"]["path"] == str(sbom)
     md = cli("rescan", sboms[0], "--advisories", SUBSET, "-f", "markdown", cwd=tmp_path).stdout
     assert md.startswith("## depscan: `function.zip (described by sbom-1.4.cdx.json)`")
+    # The SBOMs of a rescan read back the same again: copies, fingerprints, and the artifact behind them.
+    again = [tmp_path / "again.cdx.json", tmp_path / "again.spdx.json"]
+    cli("rescan", sboms[0], "--advisories", SUBSET, "--cyclonedx-version", "1.4", "-o", f"cyclonedx-json={again[0]}",
+        "-o", f"spdx-json={again[1]}", cwd=tmp_path)
+    for sbom in again:
+        doc = json.loads(cli("rescan", sbom, "--advisories", SUBSET, "--baseline", report, "-f", "json",
+                             cwd=tmp_path).stdout)
+        assert (doc["baseline"]["new"], doc["baseline"]["unchanged"]) == (0, 16), sbom.name
+        assert copies(doc) == copies(scanned) and doc["artifact"]["describes"] == "function.zip", sbom.name

@@ -6,7 +6,8 @@ What goes where:
 * ``metadata``: depscan as the tool, the scan time, the scanned artifact as the root component
   (``application``; ``container`` for images and layers, ``library`` for a wheel; SHA-256 of the input
   file when computed; properties ``depscan:artifact:kind``, ``depscan:artifact:size`` and
-  ``depscan:artifact:layer:<n>``, ``n`` from 1, lowest layer first); properties saying which advisory
+  ``depscan:artifact:layer:<n>``, ``n`` from 1, lowest layer first, and for a rescan
+  ``depscan:artifact:describes``, the artifact the SBOM read describes); properties saying which advisory
   data the scan was matched against (``depscan:advisories:checked``, ``:source``, ``:records``,
   ``:newest_modified``), which marker environment the dependency graph was evaluated for
   (``depscan:environment:*``, see ``depscan.environment``), and the scan's unknowns, warnings and notes,
@@ -375,6 +376,9 @@ class _Builder:
             Property(name=f"depscan:artifact:layer:{n}", value=self.text(layer, "artifact layer"))
             for n, layer in enumerate(artifact.layers, start=1)
         ]
+        if artifact.describes is not None:  # a rescan: the SBOM read is the root; this is what it describes
+            properties.append(Property(name="depscan:artifact:describes",
+                                       value=self.text(artifact.describes, "described artifact")))
         return Component(
             type=_root_type(artifact.kind),
             name=name,

@@ -32,7 +32,8 @@ Choices:
   each, the names of the CycloneDX properties) carry what ``depscan rescan`` needs and no SPDX 2.3
   field holds: a distribution's ``depscan:location`` (METADATA path: part of finding fingerprints),
   ``depscan:layer``, ``depscan:status`` and ``depscan:shadowed_by``; a native library's
-  ``depscan:native:kind``; the artifact's ``depscan:artifact:kind`` and ``depscan:artifact:layer:<n>``.
+  ``depscan:native:kind``; the artifact's ``depscan:artifact:kind``, ``depscan:artifact:layer:<n>`` and,
+  for a rescan, ``depscan:artifact:describes``.
 - DEPENDS_ON (11.1) links a distribution to the copies of its ``Requires-Dist`` names present in the
   artifact (the copy the runtime imports when one is; every copy otherwise), with environment markers
   evaluated for the artifact's interpreter; a requirement that only an extra nobody asked for switches
@@ -400,6 +401,8 @@ def _dist_facts(dist: PythonDist) -> list[tuple[str, str]]:
 def _artifact_facts(result: ScanResult) -> list[tuple[str, str]]:
     facts = [("depscan:artifact:kind", result.artifact.kind)]
     facts += [(f"depscan:artifact:layer:{n}", layer) for n, layer in enumerate(result.artifact.layers, start=1)]
+    if result.artifact.describes is not None:
+        facts.append(("depscan:artifact:describes", result.artifact.describes))
     return facts
 
 
