@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 MAX_SBOM_BYTES = 512 * 1024 * 1024
 MAX_SKIP_NOTES = 20  # skipped slots listed one by one; the rest are counted
+# CycloneDX components nest (a wheel's vendored packages); deeper than this is hostile, not an SBOM
+# (slot names grow with depth: 20,000 levels of XML made 9 GB of them).
+MAX_NESTING = 32
 
 # SPDX 3 JSON-LD documents name their context: https://spdx.org/rdf/3.0.1/spdx-context.jsonld
 _SPDX_CONTEXT = re.compile(r"^https?://spdx\.org/rdf/(\d+)\.(\d+)(?:\.(\d+))?/spdx-context\.jsonld?$")
@@ -343,11 +346,15 @@ def _cyclonedx_json(doc: dict[str, Any], js: _Json) -> tuple[str, _Subject, list
                 _subject_property(subject, name, value)
     raws: list[_Raw] = []
     # Depth first, in document order, without recursion (nesting depth is the document's choice).
-    stack = list(reversed(list(js.objects(doc, "components", ""))))
+    stack = [(where, component, 1) for where, component in reversed(list(js.objects(doc, "components", "")))]
     while stack:
-        where, component = stack.pop()
+        where, component, depth = stack.pop()
         raws.append(_cyclonedx_component(component, where, js))
-        stack.extend(reversed(list(js.objects(component, "components", where))))
+        if depth == MAX_NESTING and component.get("components"):
+            js.skips.skip(f"{where}.components", f"components nested deeper than {MAX_NESTING} levels")
+            continue
+        stack.extend((slot, child, depth + 1) for slot, child in reversed(list(js.objects(component, "components",
+                                                                                         where))))
     return spec, subject, raws
 
 
@@ -391,9 +398,9 @@ def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subjec
             _subject_property(subject, prop_name, value)
     raws: list[_Raw] = []
     top = xml.container(root, "components", "")
-    stack = [] if top is None else list(reversed(xml.components(top, "components")))
+    stack = [] if top is None else [(where, c, 1) for where, c in reversed(xml.components(top, "components"))]
     while stack:
-        where, component = stack.pop()
+        where, component, depth = stack.pop()
         name = xml.text(component, "name", where)
         raw = _Raw(purl=xml.text(component, "purl", where) or "", ref=component.get("bom-ref") or name or where,
                    name=name, version=xml.text(component, "version", where))
@@ -412,8 +419,11 @@ def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subjec
             _component_property(raw, prop_name, value)
         raws.append(raw)
         nested = xml.container(component, "components", where)
-        if nested is not None:
-            stack.extend(reversed(xml.components(nested, f"{where}/components")))
+        if nested is not None and depth == MAX_NESTING:
+            if len(nested):
+                skips.skip(f"{where}/components", f"components nested deeper than {MAX_NESTING} levels")
+        elif nested is not None:
+            stack.extend((slot, c, depth + 1) for slot, c in reversed(xml.components(nested, f"{where}/components")))
     return spec, subject, raws
 
 

@@ -272,3 +272,22 @@ def test_rescan_says_when_nothing_in_the_sbom_can_be_checked(tmp_path: Path) -> 
     path.write_text(json.dumps({"bomFormat": "CycloneDX", "components": [{"purl": "pkg:pypi/six@1.16.0"}]}))
     result = rescan(str(path), AdvisorySettings(export=subset, cache_dir=tmp_path / "cache"))
     assert result.stats["sbom_checkable"] == 1 and not any("nothing was checked" in n for n in result.notes)
+
+
+def test_hostile_nesting_is_cut_with_a_note_and_bounded_cost(tmp_path: Path) -> None:
+    from depscan.sbom_reader import MAX_NESTING
+
+    depth = 20_000  # 1.3 MB of XML; without the cut its slot names alone took 9 GB
+    xml = ('<bom xmlns="http://cyclonedx.org/schema/bom/1.5"><components>'
+           + "<component><purl>pkg:pypi/a@1</purl><components>" * depth
+           + "</components></component>" * depth + "</components></bom>")
+    contents = parse_sbom(xml.encode(), tmp_path / "deep.xml")
+    assert contents.entries == MAX_NESTING
+    assert len(contents.skipped) == 1 and contents.skipped[0].endswith(
+        f"/components: components nested deeper than {MAX_NESTING} levels; skipped")
+    shallow = '{"bomFormat": "CycloneDX", "components": ' + '[{"purl": "pkg:pypi/a@1", "components": ' * 100
+    doc = shallow + "[]" + "}]" * 100 + "}"
+    assert parse_sbom(doc.encode(), tmp_path / "deep.json").entries == MAX_NESTING
+    deep = '{"bomFormat": "CycloneDX", "components": ' + '[{"components": ' * 5000 + "[]" + "}]" * 5000 + "}"
+    with pytest.raises(ArtifactError, match=r"deep\.json: JSON nested too deeply"):
+        parse_sbom(deep.encode(), tmp_path / "deep.json")
