@@ -144,10 +144,18 @@ def test_purls_follow_the_pypi_purl_spec_and_rescan_keeps_them_as_written(tmp_pa
     assert sorted(c.purl for c in contents.components) == sorted(written)
     assert sorted((c.name, c.normalized_name) for c in contents.components) == [
         ("PyYAML", "pyyaml"), ("ruamel.yaml", "ruamel-yaml")]
-    proc = cli("rescan", sbom, "--advisories", SUBSET, "-f", "json", cwd=tmp_path)
-    doc = json.loads(proc.stdout)
+    out = {fmt: tmp_path / f"out.{fmt}" for fmt in ("json", "cyclonedx-json", "cyclonedx-xml", "spdx-json", "sarif")}
+    cli("rescan", sbom, "--advisories", SUBSET, *(a for f, p in out.items() for a in ("-o", f"{f}={p}")), cwd=tmp_path)
+    doc = json.loads(out["json"].read_text())
     assert {c["purl"] for c in doc["components"]} == set(written)
     assert {v["component"]["purl"] for v in doc["vulnerabilities"]} == {written[1]}  # PyYAML 5.3 is affected
+    cdx = json.loads(out["cyclonedx-json"].read_text())
+    assert {c["purl"] for c in cdx["components"]} == set(written)
+    xml = out["cyclonedx-xml"].read_text()
+    assert all(f"<purl>{p.replace('&', '&amp;')}</purl>" in xml for p in written)
+    spdx = json.loads(out["spdx-json"].read_text())
+    assert {r["referenceLocator"] for p in spdx["packages"] for r in p.get("externalRefs", ())} == set(written)
+    assert written[1] in out["sarif"].read_text()
 
 
 def test_fingerprints_statuses_and_subject_survive_every_sbom_format_and_version(

@@ -521,10 +521,13 @@ class _Builder:
 
     def purl(self, purl: str, where: str) -> PackageURL | None:
         try:
-            return PackageURL.from_string(purl)
+            parsed = PackageURL.from_string(purl)
         except ValueError as e:
             self.warn(f"{where}: purl {purl!r} does not parse ({e}); dropped")
             return None
+        if parsed.to_string() != purl:  # read from another tool's SBOM (rescan): written back unchanged
+            return _PurlAsWritten.of(parsed, purl)
+        return parsed
 
     # licenses
 
@@ -733,6 +736,22 @@ class _Builder:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+class _PurlAsWritten(PackageURL):
+    """A valid purl that serializes as the text it was read from: ``rescan`` never rewrites a purl
+    (cyclonedx-python-lib writes ``to_string()``, which would re-normalize it)."""
+
+    text: str
+
+    @classmethod
+    def of(cls, parsed: PackageURL, text: str) -> _PurlAsWritten:
+        made = cls(*parsed)
+        made.text = text
+        return made
+
+    def to_string(self, encode: bool | None = True) -> str:
+        return self.text
 
 
 def _root_type(kind: str) -> ComponentType:
