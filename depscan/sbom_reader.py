@@ -126,7 +126,7 @@ def parse_sbom(data: bytes, path: Path) -> SbomContents:
     head = data.lstrip()[:1]
     if head == b"<":
         spec, subject, raws = _cyclonedx_xml(path, data, skips)
-        return _contents(path, "cyclonedx-xml", spec, subject, raws, skips)
+        return _contents("cyclonedx-xml", spec, subject, raws, skips)
     if head != b"{":
         raise ArtifactError(f"{path}: not a CycloneDX (JSON or XML) or SPDX JSON document")
     try:
@@ -140,7 +140,7 @@ def parse_sbom(data: bytes, path: Path) -> SbomContents:
     reader = _Json(skips)
     if doc.get("bomFormat") == "CycloneDX":
         spec, subject, raws = _cyclonedx_json(doc, reader)
-        return _contents(path, "cyclonedx-json", spec, subject, raws, skips)
+        return _contents("cyclonedx-json", spec, subject, raws, skips)
     if "spdxVersion" in doc:
         version = doc["spdxVersion"]
         if not isinstance(version, str) or not version.startswith("SPDX-2."):
@@ -148,15 +148,15 @@ def parse_sbom(data: bytes, path: Path) -> SbomContents:
                 f"{path}: SPDX version {version!r} is not supported (depscan reads SPDX 2.x JSON and SPDX 3 JSON-LD)"
             )
         spec, subject, raws = _spdx_json(doc, reader)
-        return _contents(path, "spdx-json", spec, subject, raws, skips)
+        return _contents("spdx-json", spec, subject, raws, skips)
     if "@context" in doc or "@graph" in doc:
         spec = _spdx3_version(path, doc.get("@context"))
         subject, raws = _spdx3_jsonld(doc, reader)
-        return _contents(path, "spdx3-jsonld", spec, subject, raws, skips)
+        return _contents("spdx3-jsonld", spec, subject, raws, skips)
     raise ArtifactError(f"{path}: JSON, but neither CycloneDX (bomFormat) nor SPDX (spdxVersion or @context)")
 
 
-def _contents(path: Path, fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _Skips) -> SbomContents:
+def _contents(fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _Skips) -> SbomContents:
     components: list[PythonDist] = []
     others: dict[str, int] = {}
     without = native = 0
@@ -239,7 +239,7 @@ def _shadowing(text: str | None, by_text: dict[str, Location]) -> Location | Non
 def _subject_property(subject: _Subject, name: str, value: str) -> None:
     if name == "depscan:artifact:describes":  # depscan's SBOM of a rescan: the artifact behind that SBOM
         subject.name = value
-    elif name.startswith("depscan:artifact:layer:") and name.rsplit(":", 1)[1].isdigit():
+    elif name.startswith("depscan:artifact:layer:") and name.rsplit(":", 1)[1].isdecimal():  # int() takes these
         subject.layers[int(name.rsplit(":", 1)[1])] = value
 
 
