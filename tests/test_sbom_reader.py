@@ -291,3 +291,25 @@ def test_hostile_nesting_is_cut_with_a_note_and_bounded_cost(tmp_path: Path) -> 
     deep = '{"bomFormat": "CycloneDX", "components": ' + '[{"components": ' * 5000 + "[]" + "}]" * 5000 + "}"
     with pytest.raises(ArtifactError, match=r"deep\.json: JSON nested too deeply"):
         parse_sbom(deep.encode(), tmp_path / "deep.json")
+
+
+def test_the_plain_purl_fast_path_reads_what_packageurl_reads() -> None:
+    import itertools
+
+    from packageurl import PackageURL
+
+    from depscan.sbom_reader import _PLAIN_PYPI, _purl_parts
+
+    names = ["requests", "Ruamel.YAML", "zope_interface", "A-_.b", "x", "_x_", "1"]
+    versions = ["1.0", "1!2.0+local_build.1", "2004d", "1.0.post1-dev_2", "0"]
+    fast = 0
+    for name, version in itertools.product(names, versions):
+        text = f"pkg:pypi/{name}@{version}"
+        fast += _PLAIN_PYPI.fullmatch(text) is not None
+        parsed = PackageURL.from_string(text)
+        assert _purl_parts(text) == (parsed.type, parsed.name, parsed.version), text
+    assert fast == len(names) * len(versions)  # all took the fast path, and agreed
+    for text in ["pkg:pypi/a%2Db@1", "pkg:pypi/a@1?x=y", "pkg:PyPI/A@1", "pkg:npm/a@1", "pkg:pypi/a"]:
+        parsed = PackageURL.from_string(text)
+        assert _PLAIN_PYPI.fullmatch(text) is None and _purl_parts(text) == (parsed.type, parsed.name, parsed.version)
+    assert _purl_parts("pkg:") is None and _purl_parts("not a purl") is None
