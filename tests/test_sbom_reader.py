@@ -55,22 +55,29 @@ def test_bad_sboms_are_clear_errors(tmp_path: Path, content: bytes, message: str
 
 
 @pytest.mark.parametrize(
-    "doc",
+    ("doc", "skipped"),
     [
-        {"bomFormat": "CycloneDX", "components": 5},
-        {"bomFormat": "CycloneDX", "metadata": [], "components": [{"purl": 5, "properties": "x", "evidence": 3}]},
-        {"bomFormat": "CycloneDX", "components": [{"purl": "pkg:pypi/a@1", "components": {"x": 1}}]},
-        {"spdxVersion": "SPDX-2.3", "packages": [{"externalRefs": 5}, 7], "relationships": {"a": 1}},
-        {"spdxVersion": "SPDX-2.3", "packages": "nope", "documentDescribes": 3},
+        ({"bomFormat": "CycloneDX", "components": 5}, ["components: a number, not a list"]),
+        ({"bomFormat": "CycloneDX", "metadata": [], "components": [{"purl": 5, "properties": "x", "evidence": 3}]},
+         ["metadata: a list, not an object", "components[0].purl: a number, not a string",
+          "components[0].evidence: a number, not an object", "components[0].properties: a string, not a list"]),
+        ({"bomFormat": "CycloneDX", "components": [{"purl": "pkg:pypi/a@1", "components": {"x": 1}}]},
+         ["components[0].components: an object, not a list"]),
+        ({"spdxVersion": "SPDX-2.3", "packages": [{"externalRefs": ["x"]}, 7], "relationships": {"a": 1}},
+         ["relationships: an object, not a list", "packages[0].externalRefs[0]: a string, not an object",
+          "packages[1]: a number, not an object"]),
+        ({"spdxVersion": "SPDX-2.3", "packages": "nope", "documentDescribes": 3},
+         ["documentDescribes: a number, not a list", "packages: a string, not a list"]),
+        ({"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld", "@graph": {"type": "software_Package"}},
+         ["@graph: an object, not a list"]),
     ],
 )
-def test_wrong_types_in_sboms_are_skipped_not_crashes(tmp_path: Path, doc: dict[str, object]) -> None:
-    import json
-
+def test_wrong_types_are_skipped_with_notes(tmp_path: Path, doc: dict[str, object], skipped: list[str]) -> None:
     path = tmp_path / "x.json"
     path.write_text(json.dumps(doc))
     contents = read_sbom(path)
-    assert all(c.found_by == "sbom" for c in contents.components)
+    assert sorted(contents.skipped) == sorted(f"{s}; skipped" for s in skipped)
+    assert contents.skipped_total == len(skipped)
 
 
 # -- SPDX 3 JSON-LD ------------------------------------------------------------------------------
