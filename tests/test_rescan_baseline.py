@@ -211,3 +211,18 @@ def test_fingerprints_statuses_and_subject_survive_every_sbom_format_and_version
                              cwd=tmp_path).stdout)
         assert (doc["baseline"]["new"], doc["baseline"]["unchanged"]) == (0, 16), sbom.name
         assert copies(doc) == copies(scanned) and doc["artifact"]["describes"] == "function.zip", sbom.name
+
+
+def test_a_rescan_with_nothing_to_check_never_reads_as_clean(tmp_path: Path) -> None:
+    """The exit code is the exit policy's; the reports and notes must not say "no known vulnerabilities"."""
+    sbom = tmp_path / "npm-only.cdx.json"
+    sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6",
+                                "components": [{"name": "left-pad", "purl": "pkg:npm/left-pad@1.3.0"}]}))
+    proc = cli("rescan", sbom, "--advisories", SUBSET, cwd=tmp_path)
+    assert "NOTHING CHECKED: the SBOM lists no PyPI component with a version." in proc.stdout
+    assert "No known vulnerabilities" not in proc.stdout
+    assert "depscan: note: nothing was checked: the SBOM lists no PyPI component with a version" in proc.stderr
+    md = cli("rescan", sbom, "--advisories", SUBSET, "-f", "markdown", cwd=tmp_path).stdout
+    assert ":warning: **Nothing was checked**" in md and "No known vulnerabilities" not in md
+    doc = json.loads(cli("rescan", sbom, "--advisories", SUBSET, "-f", "json", cwd=tmp_path).stdout)
+    assert doc["stats"]["sbom_checkable"] == 0 and doc["stats"]["sbom_other_ecosystems"] == 1

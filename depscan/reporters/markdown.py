@@ -36,6 +36,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
                    "to be free of vulnerabilities.")
     elif active:
         verdict = f":x: **{len(active)} known vulnerabilit{'y' if len(active) == 1 else 'ies'}**"
+    elif result.source_kind == "sbom" and not dists:
+        verdict = ":warning: **Nothing was checked**: the SBOM lists no PyPI component with a version."
     else:
         verdict = ":white_check_mark: **No known vulnerabilities**"
     lines.append(verdict)

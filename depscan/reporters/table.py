@@ -112,6 +112,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
                 style="dim" if finding.suppressed is not None else _STYLE.get(finding.level.value),
             )
         console.print(vulns)
+    elif result.source_kind == "sbom" and not any(isinstance(c, PythonDist) for c in result.components):
+        console.print("NOTHING CHECKED: the SBOM lists no PyPI component with a version.")
     elif result.advisory_data is not None and not result.unchecked:
         console.print(f"No known vulnerabilities (checked against {result.advisory_data.source}).")
     for purl, why in result.unchecked:
