@@ -198,6 +198,16 @@ class ArtifactInfo:
     sha256: str | None = None  # of the input file; computed only when a report needs it (SBOMs)
     # The other files the view was made of (Lambda layer zips, in the order applied), hashed like ``sha256``.
     inputs: tuple[InputFile, ...] = ()
+    describes: str | None = None  # rescan: the artifact the SBOM (``path``) describes, as the SBOM names it
+
+    @property
+    def label(self) -> str:
+        """How reports name what was scanned: the path, or for a rescan
+        ``function.zip (described by sbom.cdx.json)`` when the SBOM names its artifact."""
+        if self.describes is None:
+            return self.path
+        sbom = self.path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or self.path
+        return f"{self.describes} (described by {sbom})"
 
 
 # -- advisories (OSV schema 1.6, https://ossf.github.io/osv-schema/) ---------------------------

@@ -1,51 +1,112 @@
 """Read a stored SBOM back into components, for ``depscan rescan``.
 
-CycloneDX (JSON or XML, any 1.x) and SPDX 2.x JSON, from depscan or from other tools (Syft,
-Trivy, cdxgen, pip-audit ...): the purl is the key. Only ``pkg:pypi`` components can be matched
-against PyPI advisories; components of other ecosystems are counted and reported, never silently
-treated as checked. XML is parsed with ``defusedxml`` (an SBOM is untrusted input).
+CycloneDX (JSON or XML, any 1.x), SPDX 2.x JSON and SPDX 3 JSON-LD, from depscan or from other
+tools (Syft, Trivy, cdxgen, pip-audit ...): the purl is the key. Only ``pkg:pypi`` components can
+be matched against PyPI advisories; components of other ecosystems are counted and reported, never
+silently treated as checked. XML is parsed with ``defusedxml`` (an SBOM is untrusted input).
 
-A component's location is the first ``evidence.occurrences`` location depscan wrote (with its
-layer), else ``sbom:<bom-ref or SPDXID>`` so every finding still points somewhere.
+**Purls are kept as written.** A component's ``purl`` is the SBOM's string, unchanged, so findings
+and reports name the package exactly as the SBOM does; the name is normalized (PEP 503) only to
+look advisories up.
+
+**Wrong types are skipped, never a crash.** A stored SBOM is untrusted input: an object where a
+list belongs (``components: {}``), a string where an object belongs (``externalRefs: ["x"]``), a
+number where a string belongs, text where XML elements belong (or elements where text belongs) is
+skipped, and ``SbomContents.skipped`` says which slot (``components[2].externalRefs``) and why.
+
+**What depscan wrote, read back** (so ``--baseline`` fingerprints and statuses survive every
+format and version depscan writes):
+
+* location (the METADATA path): CycloneDX 1.5+ ``evidence.occurrences[0].location``; CycloneDX 1.4
+  the ``depscan:location`` property; SPDX 2.3 the package annotation ``depscan:location=<path>``.
+  Without one: ``sbom:<bom-ref or SPDXID>`` so every finding still points somewhere.
+* layer, status, shadowing copy: the ``depscan:layer``, ``depscan:status`` and ``depscan:shadowed_by``
+  properties (CycloneDX) or annotations (SPDX 2.3).
+* the artifact the SBOM describes: CycloneDX ``metadata.component`` (with its layers,
+  ``depscan:artifact:layer:<n>``), the SPDX package the document DESCRIBES (with the same
+  annotations), the SPDX 3 ``rootElement`` / ``describes`` target.
+* native libraries depscan listed (``depscan:native:kind``): counted, not matched.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packageurl import PackageURL
 from packaging.utils import canonicalize_name
 
 from depscan.errors import ArtifactError
-from depscan.models import Location, PythonDist
+from depscan.models import Location, PythonDist, Status
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 MAX_SBOM_BYTES = 512 * 1024 * 1024
+MAX_SKIP_NOTES = 20  # skipped slots listed one by one; the rest are counted
+# CycloneDX components nest (a wheel's vendored packages); deeper than this is hostile, not an SBOM
+# (slot names grow with depth: 20,000 levels of XML made 9 GB of them).
+MAX_NESTING = 32
+
+# SPDX 3 JSON-LD documents name their context: https://spdx.org/rdf/3.0.1/spdx-context.jsonld
+_SPDX_CONTEXT = re.compile(r"^https?://spdx\.org/rdf/(\d+)\.(\d+)(?:\.(\d+))?/spdx-context\.jsonld?$")
+# The common purl, read without PackageURL.from_string (40% of reading 142,477 components): no
+# qualifiers, subpath or percent-escapes, so its parts are exactly what from_string would give.
+_PLAIN_PYPI = re.compile(r"pkg:pypi/([A-Za-z0-9._-]+)@([A-Za-z0-9.!+_-]+)")
+_LOCATION_TEXT = re.compile(r"^(.*) \[([^\[\]]*)\]$")  # str(Location): "path [layer]"
 
 
 @dataclass(frozen=True, slots=True)
 class SbomContents:
     """What a stored SBOM lists."""
 
-    format: str  # "cyclonedx-json", "cyclonedx-xml", "spdx-json"
+    format: str  # "cyclonedx-json", "cyclonedx-xml", "spdx-json", "spdx3-jsonld"
     spec_version: str
     subject: str | None  # the described artifact, when the SBOM names one
     components: tuple[PythonDist, ...]
     other_ecosystems: dict[str, int]  # purl type -> count of components not matchable here
     without_purl: int
     native: int = 0  # native libraries depscan listed (depscan:native:kind): no PyPI advisory applies
+    skipped: tuple[str, ...] = ()  # "<slot>: <what was wrong>; skipped", at most MAX_SKIP_NOTES
+    skipped_total: int = 0  # every skipped slot, listed or not
+    subject_layers: tuple[str, ...] = ()  # its layers, lowest first (depscan:artifact:layer:<n>)
+    entries: int = 0  # component / package entries read (before any was set aside)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Raw:
     purl: str
     ref: str
-    location: str | None
-    layer: str | None
+    name: str | None = None
+    version: str | None = None  # the component's own version field, for a purl without one
+    location: str | None = None
+    layer: str | None = None
     native: bool = False
+    status: str | None = None
+    shadowed_by: str | None = None
+
+
+@dataclass(slots=True)
+class _Subject:
+    name: str | None = None
+    layers: dict[int, str] = field(default_factory=dict)
+
+
+class _Skips:
+    """The slots skipped because they hold the wrong type."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.total = 0
+
+    def skip(self, slot: str, problem: str) -> None:
+        self.total += 1
+        if len(self.notes) < MAX_SKIP_NOTES:
+            self.notes.append(f"{slot}: {problem}; skipped")
 
 
 def read_sbom(path: Path) -> SbomContents:
@@ -59,29 +120,56 @@ def read_sbom(path: Path) -> SbomContents:
         raise ArtifactError(f"{path}: no such file") from e
     except OSError as e:
         raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
+    return parse_sbom(data, path)
+
+
+def parse_sbom(data: bytes, path: Path) -> SbomContents:
+    """Parse an SBOM's bytes (format detected from the content); ``path`` names it in errors."""
+    skips = _Skips()
     head = data.lstrip()[:1]
     if head == b"<":
-        return _from_raw(path, "cyclonedx-xml", *_cyclonedx_xml(path, data))
+        spec, subject, raws = _cyclonedx_xml(path, data, skips)
+        return _contents("cyclonedx-xml", spec, subject, raws, skips)
     if head != b"{":
         raise ArtifactError(f"{path}: not a CycloneDX (JSON or XML) or SPDX JSON document")
     try:
         doc = json.loads(data)
+    except RecursionError as e:
+        raise ArtifactError(f"{path}: JSON nested too deeply to be an SBOM") from e
     except (ValueError, UnicodeDecodeError) as e:
         raise ArtifactError(f"{path}: not valid JSON ({e})") from e
     if not isinstance(doc, dict):
         raise ArtifactError(f"{path}: not a CycloneDX or SPDX document")
+    reader = _Json(skips)
     if doc.get("bomFormat") == "CycloneDX":
-        return _from_raw(path, "cyclonedx-json", *_cyclonedx_json(doc))
-    if isinstance(doc.get("spdxVersion"), str):
-        return _from_raw(path, "spdx-json", *_spdx_json(doc))
-    raise ArtifactError(f"{path}: JSON, but neither CycloneDX (bomFormat) nor SPDX (spdxVersion)")
+        spec, subject, raws = _cyclonedx_json(doc, reader)
+        return _contents("cyclonedx-json", spec, subject, raws, skips)
+    if "spdxVersion" in doc:
+        version = doc["spdxVersion"]
+        if not isinstance(version, str) or not version.startswith("SPDX-2."):
+            raise ArtifactError(
+                f"{path}: SPDX version {version!r} is not supported (depscan reads SPDX 2.x JSON and SPDX 3 JSON-LD)"
+            )
+        spec, subject, raws = _spdx_json(doc, reader)
+        return _contents("spdx-json", spec, subject, raws, skips)
+    if "@context" in doc or "@graph" in doc:
+        spec = _spdx3_version(path, doc.get("@context"))
+        subject, raws = _spdx3_jsonld(doc, reader)
+        return _contents("spdx3-jsonld", spec, subject, raws, skips)
+    raise ArtifactError(f"{path}: JSON, but neither CycloneDX (bomFormat) nor SPDX (spdxVersion or @context)")
 
 
-def _from_raw(path: Path, fmt: str, spec: str, subject: str | None, raws: list[_Raw]) -> SbomContents:
+def _contents(fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _Skips) -> SbomContents:
     components: list[PythonDist] = []
     others: dict[str, int] = {}
     without = native = 0
     seen: set[tuple[str, str, str | None]] = set()
+    # depscan:shadowed_by holds str(Location) of the copy that wins: find it among the components.
+    by_text: dict[str, Location] = {}
+    for raw in raws:
+        if raw.location is not None:
+            loc = Location(raw.location, raw.layer)
+            by_text.setdefault(str(loc), loc)
     for raw in raws:
         if raw.native:
             native += 1
@@ -89,89 +177,221 @@ def _from_raw(path: Path, fmt: str, spec: str, subject: str | None, raws: list[_
         if not raw.purl:
             without += 1
             continue
-        try:
-            purl = PackageURL.from_string(raw.purl)
-        except ValueError:
+        parts = _purl_parts(raw.purl)
+        if parts is None:
             without += 1
             continue
-        if purl.type != "pypi":
-            others[purl.type] = others.get(purl.type, 0) + 1
+        purl_type, purl_name, purl_version = parts
+        if purl_type != "pypi":
+            others[purl_type] = others.get(purl_type, 0) + 1
             continue
-        if not purl.version:
+        version = purl_version or raw.version
+        if not version:
             without += 1
             continue
         location = Location(raw.location or f"sbom:{raw.ref}", raw.layer)
-        key = (canonicalize_name(purl.name), purl.version, location.path)
+        normalized = canonicalize_name(purl_name)
+        key = (normalized, version, location.path)
         if key in seen:
             continue
         seen.add(key)
-        normalized = canonicalize_name(purl.name)
+        # The name as the SBOM spells it, when it names the same package as the purl.
+        name = raw.name if raw.name and canonicalize_name(raw.name) == normalized else purl_name
+        shadowed = raw.status == Status.SHADOWED.value
         components.append(
             PythonDist(
-                name=purl.name,
+                name=name,
                 normalized_name=normalized,
-                version=purl.version,
-                purl=PackageURL(type="pypi", name=normalized, version=purl.version).to_string(),
+                version=version,
+                purl=raw.purl,  # as written: never rewritten
                 found_by="sbom",
                 metadata_location=location,
                 metadata_sha256=None,
                 metadata_dir=location.path,
                 site_root="",
+                status=Status.SHADOWED if shadowed else Status.USED,
+                shadowed_by=_shadowing(raw.shadowed_by, by_text) if shadowed else None,
             )
         )
     components.sort(key=lambda d: (d.normalized_name, d.version, d.metadata_location.path))
-    return SbomContents(fmt, spec, subject, tuple(components), others, without, native)
+    layers = tuple(layer for _, layer in sorted(subject.layers.items()))
+    return SbomContents(
+        format=fmt,
+        spec_version=spec,
+        subject=subject.name,
+        components=tuple(components),
+        other_ecosystems=others,
+        without_purl=without,
+        native=native,
+        skipped=tuple(skips.notes),
+        skipped_total=skips.total,
+        subject_layers=layers,
+        entries=len(raws),
+    )
+
+
+def _purl_parts(text: str) -> tuple[str, str, str | None] | None:
+    """(type, name, version) of a purl as packageurl-python reads it; None when it does not parse."""
+    plain = _PLAIN_PYPI.fullmatch(text)
+    if plain is not None:  # from_string's pypi normalization: lowercase, "_" as "-"
+        return "pypi", plain[1].lower().replace("_", "-"), plain[2]
+    try:
+        purl = PackageURL.from_string(text)
+    except ValueError:
+        return None
+    return purl.type, purl.name, purl.version
+
+
+def _shadowing(text: str | None, by_text: dict[str, Location]) -> Location | None:
+    if text is None:
+        return None
+    if text in by_text:
+        return by_text[text]
+    match = _LOCATION_TEXT.match(text)
+    return Location(match[1], match[2]) if match else Location(text)
+
+
+def _subject_property(subject: _Subject, name: str, value: str) -> None:
+    if name == "depscan:artifact:describes":  # depscan's SBOM of a rescan: the artifact behind that SBOM
+        subject.name = value
+    elif name.startswith("depscan:artifact:layer:") and name.rsplit(":", 1)[1].isdecimal():  # int() takes these
+        subject.layers[int(name.rsplit(":", 1)[1])] = value
+
+
+def _component_property(raw: _Raw, name: str, value: str) -> None:
+    if name == "depscan:layer":
+        raw.layer = value
+    elif name == "depscan:native:kind":
+        raw.native = True
+    elif name == "depscan:status":
+        raw.status = value
+    elif name == "depscan:shadowed_by":
+        raw.shadowed_by = value
+    elif name == "depscan:location" and raw.location is None:
+        raw.location = value
+
+
+# -- typed access to untrusted JSON ----------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+_WANTED: dict[type, str] = {str: "a string", list: "a list", dict: "an object"}
+
+
+def _slot(parent: str, key: str) -> str:
+    return f"{parent}.{key}" if parent else key
+
+
+class _Json:
+    """Typed reads: a value of the wrong type is reported to ``skips`` and read as absent."""
+
+    def __init__(self, skips: _Skips) -> None:
+        self.skips = skips
+
+    def get(self, obj: dict[str, Any], key: str, want: type, slot: str) -> Any:
+        value = obj.get(key)
+        if value is None:  # absent or null: nothing to read
+            return None
+        if isinstance(value, want):
+            return value
+        self.skips.skip(_slot(slot, key), f"{_type_name(value)}, not {_WANTED[want]}")
+        return None
+
+    def text(self, obj: dict[str, Any], key: str, slot: str) -> str | None:
+        value: str | None = self.get(obj, key, str, slot)
+        return value
+
+    def objects(self, obj: dict[str, Any], key: str, slot: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The objects of the list at ``obj[key]`` with their slots; other items are skipped."""
+        items = self.get(obj, key, list, slot)
+        for number, item in enumerate(items or ()):
+            where = f"{_slot(slot, key)}[{number}]"
+            if isinstance(item, dict):
+                yield where, item
+            else:
+                self.skips.skip(where, f"{_type_name(item)}, not an object")
+
+    def strings(self, obj: dict[str, Any], key: str, slot: str, *, lone: bool = False) -> list[str]:
+        """The strings of the list at ``obj[key]``; with ``lone``, a single string is a list of one
+        (JSON-LD compaction writes a one-item set that way)."""
+        value = obj.get(key)
+        if lone and isinstance(value, str):
+            return [value]
+        out = []
+        for number, item in enumerate(self.get(obj, key, list, slot) or ()):
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                self.skips.skip(f"{_slot(slot, key)}[{number}]", f"{_type_name(item)}, not a string")
+        return out
+
+    def properties(self, obj: dict[str, Any], slot: str) -> Iterator[tuple[str, str]]:
+        """CycloneDX ``properties``: (name, value) pairs whose both are strings."""
+        for where, prop in self.objects(obj, "properties", slot):
+            name, value = self.text(prop, "name", where), self.text(prop, "value", where)
+            if name is not None and value is not None:
+                yield name, value
 
 
 # -- CycloneDX ------------------------------------------------------------------------------
 
 
-def _cyclonedx_json(doc: dict[str, Any]) -> tuple[str, str | None, list[_Raw]]:
-    spec = str(doc.get("specVersion", "?"))
-    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    subject = None
-    root = metadata.get("component") if isinstance(metadata, dict) else None
-    if isinstance(root, dict):
-        subject = root.get("name") if isinstance(root.get("name"), str) else None
-    raws = list(_walk_json(doc.get("components")))
+def _cyclonedx_json(doc: dict[str, Any], js: _Json) -> tuple[str, _Subject, list[_Raw]]:
+    spec = js.text(doc, "specVersion", "") or "?"
+    subject = _Subject()
+    metadata = js.get(doc, "metadata", dict, "")
+    if metadata is not None:
+        root = js.get(metadata, "component", dict, "metadata")
+        if root is not None:
+            subject.name = js.text(root, "name", "metadata.component")
+            for name, value in js.properties(root, "metadata.component"):
+                _subject_property(subject, name, value)
+    raws: list[_Raw] = []
+    # Depth first, in document order, without recursion (nesting depth is the document's choice).
+    stack = [(where, component, 1) for where, component in reversed(list(js.objects(doc, "components", "")))]
+    while stack:
+        where, component, depth = stack.pop()
+        raws.append(_cyclonedx_component(component, where, js))
+        if depth == MAX_NESTING and component.get("components"):
+            js.skips.skip(f"{where}.components", f"components nested deeper than {MAX_NESTING} levels")
+            continue
+        stack.extend((slot, child, depth + 1) for slot, child in reversed(list(js.objects(component, "components",
+                                                                                         where))))
     return spec, subject, raws
 
 
-def _items(value: Any) -> list[Any]:
-    """``value`` if it is a list, else nothing: a stored SBOM is untrusted input."""
-    return value if isinstance(value, list) else []
+def _cyclonedx_component(component: dict[str, Any], where: str, js: _Json) -> _Raw:
+    name = js.text(component, "name", where)
+    ref = js.text(component, "bom-ref", where) or name or where
+    raw = _Raw(purl=js.text(component, "purl", where) or "", ref=ref, name=name,
+               version=js.text(component, "version", where))
+    evidence = js.get(component, "evidence", dict, where)
+    if evidence is not None:
+        for slot, occurrence in js.objects(evidence, "occurrences", f"{where}.evidence"):
+            raw.location = js.text(occurrence, "location", slot)
+            context = js.text(occurrence, "additionalContext", slot)
+            if context is not None and context.startswith("layer: "):
+                raw.layer = context.removeprefix("layer: ")
+            break
+    for prop_name, value in js.properties(component, where):
+        _component_property(raw, prop_name, value)
+    return raw
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _walk_json(components: Any) -> Iterator[_Raw]:
-    if not isinstance(components, list):
-        return
-    for component in components:
-        if not isinstance(component, dict):
-            continue
-        purl = _str(component.get("purl")) or ""
-        ref = _str(component.get("bom-ref")) or str(component.get("name"))
-        location = layer = None
-        native = False
-        evidence = component.get("evidence")
-        occurrences = evidence.get("occurrences") if isinstance(evidence, dict) else None
-        if isinstance(occurrences, list) and occurrences and isinstance(occurrences[0], dict):
-            location = occurrences[0].get("location") if isinstance(occurrences[0].get("location"), str) else None
-        for prop in _items(component.get("properties")):
-            if isinstance(prop, dict) and prop.get("name") == "depscan:layer" and isinstance(prop.get("value"), str):
-                layer = prop["value"]
-            if isinstance(prop, dict) and prop.get("name") == "depscan:native:kind":
-                native = True
-        yield _Raw(purl, ref, location, layer, native)
-        yield from _walk_json(component.get("components"))
-
-
-def _cyclonedx_xml(path: Path, data: bytes) -> tuple[str, str | None, list[_Raw]]:
-    from xml.etree.ElementTree import Element
-
+def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subject, list[_Raw]]:
     import defusedxml.ElementTree as SafeET
     from defusedxml import DefusedXmlException
 
@@ -183,71 +403,211 @@ def _cyclonedx_xml(path: Path, data: bytes) -> tuple[str, str | None, list[_Raw]
         raise ArtifactError(f"{path}: XML, but not a CycloneDX <bom>")
     ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     spec = ns.rstrip("/}").rsplit("/", 1)[-1] if ns else "?"
-
-    def text(element: Element, tag: str) -> str | None:
-        child = element.find(f"{ns}{tag}")
-        return child.text.strip() if child is not None and child.text else None
-
-    subject = None
-    meta_component = root.find(f"{ns}metadata/{ns}component")
+    xml = _Xml(ns, skips)
+    subject = _Subject()
+    metadata = xml.container(root, "metadata", "")
+    meta_component = None if metadata is None else xml.container(metadata, "component", "metadata")
     if meta_component is not None:
-        subject = text(meta_component, "name")
+        subject.name = xml.text(meta_component, "name", "metadata/component")
+        for prop_name, value in xml.properties(meta_component, "metadata/component"):
+            _subject_property(subject, prop_name, value)
     raws: list[_Raw] = []
-
-    def walk(parent: Element | None) -> None:
-        if parent is None:
-            return
-        for component in parent.findall(f"{ns}component"):
-            location = layer = None
-            native = False
-            occurrence = component.find(f"{ns}evidence/{ns}occurrences/{ns}occurrence")
-            if occurrence is not None:
-                location = text(occurrence, "location")
-            for prop in component.findall(f"{ns}properties/{ns}property"):
-                if prop.get("name") == "depscan:layer" and prop.text:
-                    layer = prop.text.strip()
-                if prop.get("name") == "depscan:native:kind":
-                    native = True
-            ref = component.get("bom-ref") or text(component, "name") or "?"
-            raws.append(_Raw(text(component, "purl") or "", ref, location, layer, native))
-            walk(component.find(f"{ns}components"))
-
-    walk(root.find(f"{ns}components"))
+    top = xml.container(root, "components", "")
+    stack = [] if top is None else [(where, c, 1) for where, c in reversed(xml.components(top, "components"))]
+    while stack:
+        where, component, depth = stack.pop()
+        name = xml.text(component, "name", where)
+        raw = _Raw(purl=xml.text(component, "purl", where) or "", ref=component.get("bom-ref") or name or where,
+                   name=name, version=xml.text(component, "version", where))
+        evidence = xml.container(component, "evidence", where)
+        occurrences = None if evidence is None else xml.container(evidence, "occurrences", f"{where}/evidence")
+        first = None if occurrences is None else occurrences.find(f"{ns}occurrence")
+        slot = f"{where}/evidence/occurrences/occurrence[0]"
+        if first is not None and not len(first) and first.text and first.text.strip():
+            skips.skip(slot, "text, not elements")
+        elif first is not None:
+            raw.location = xml.text(first, "location", slot)
+            context = xml.text(first, "additionalContext", slot)
+            if context is not None and context.startswith("layer: "):
+                raw.layer = context.removeprefix("layer: ")
+        for prop_name, value in xml.properties(component, where):
+            _component_property(raw, prop_name, value)
+        raws.append(raw)
+        nested = xml.container(component, "components", where)
+        if nested is not None and depth == MAX_NESTING:
+            if len(nested):
+                skips.skip(f"{where}/components", f"components nested deeper than {MAX_NESTING} levels")
+        elif nested is not None:
+            stack.extend((slot, c, depth + 1) for slot, c in reversed(xml.components(nested, f"{where}/components")))
     return spec, subject, raws
 
 
-# -- SPDX -----------------------------------------------------------------------------------
+def _xml_slot(parent: str, tag: str) -> str:
+    return f"{parent}/{tag}" if parent else tag
 
 
-def _spdx_json(doc: dict[str, Any]) -> tuple[str, str | None, list[_Raw]]:
-    spec = str(doc.get("spdxVersion"))
-    described = set()
-    for rel in _items(doc.get("relationships")):
-        if isinstance(rel, dict) and rel.get("relationshipType") == "DESCRIBES":
-            described.add(rel.get("relatedSpdxElement"))
-    described.update(x for x in _items(doc.get("documentDescribes")) if isinstance(x, str))
+class _Xml:
+    """Typed reads of CycloneDX XML: elements where text belongs, or text where elements belong, are skipped."""
+
+    def __init__(self, ns: str, skips: _Skips) -> None:
+        self.ns = ns
+        self.skips = skips
+
+    def text(self, element: Element, tag: str, slot: str) -> str | None:
+        child = element.find(f"{self.ns}{tag}")
+        if child is None:
+            return None
+        if len(child):
+            self.skips.skip(_xml_slot(slot, tag), "elements, not text")
+            return None
+        return child.text.strip() if child.text and child.text.strip() else None
+
+    def container(self, element: Element, tag: str, slot: str) -> Element | None:
+        child = element.find(f"{self.ns}{tag}")
+        if child is None:
+            return None
+        if not len(child) and child.text and child.text.strip():
+            self.skips.skip(_xml_slot(slot, tag), "text, not elements")
+            return None
+        return child
+
+    def components(self, parent: Element, slot: str) -> list[tuple[str, Element]]:
+        out = []
+        for number, component in enumerate(parent.findall(f"{self.ns}component")):
+            where = f"{slot}/component[{number}]"
+            if not len(component) and component.text and component.text.strip():
+                self.skips.skip(where, "text, not elements")
+                continue
+            out.append((where, component))
+        return out
+
+    def properties(self, element: Element, slot: str) -> Iterator[tuple[str, str]]:
+        props = self.container(element, "properties", slot)
+        if props is None:
+            return
+        for number, prop in enumerate(props.findall(f"{self.ns}property")):
+            if len(prop):
+                self.skips.skip(f"{slot}/properties/property[{number}]", "elements, not text")
+                continue
+            name = prop.get("name")
+            if name is not None:
+                yield name, (prop.text or "").strip()
+
+
+# -- SPDX 2 ---------------------------------------------------------------------------------
+
+
+def _spdx_json(doc: dict[str, Any], js: _Json) -> tuple[str, _Subject, list[_Raw]]:
+    spec = str(doc["spdxVersion"])
+    described = set(js.strings(doc, "documentDescribes", ""))
+    contains: list[tuple[str | None, str]] = []
+    for where, rel in js.objects(doc, "relationships", ""):
+        kind = js.text(rel, "relationshipType", where)
+        related = js.text(rel, "relatedSpdxElement", where)
+        if related is not None and kind == "DESCRIBES":
+            described.add(related)
+        elif related is not None and kind == "CONTAINS":
+            contains.append((js.text(rel, "spdxElementId", where), related))
     # Archives the described artifact is made of (depscan's Lambda layer zips): inputs, not components.
-    parts = {
-        rel.get("relatedSpdxElement") for rel in _items(doc.get("relationships"))
-        if isinstance(rel, dict) and rel.get("relationshipType") == "CONTAINS" and rel.get("spdxElementId") in described
-    }
-    subject = None
+    parts = {related for element, related in contains if element in described}
+    subject = _Subject()
     raws: list[_Raw] = []
-    for package in _items(doc.get("packages")):
-        if not isinstance(package, dict):
-            continue
-        ident = str(package.get("SPDXID", "?"))
-        if ident in described and subject is None:
-            subject = package.get("name") if isinstance(package.get("name"), str) else None
+    for where, package in js.objects(doc, "packages", ""):
+        ident = js.text(package, "SPDXID", where) or where
+        name = js.text(package, "name", where)
         purl = ""
-        for ref in _items(package.get("externalRefs")):
-            locator = ref.get("referenceLocator") if isinstance(ref, dict) else None
-            if ref.get("referenceType") == "purl" and isinstance(locator, str):
+        for slot, ref in js.objects(package, "externalRefs", where):
+            locator = js.text(ref, "referenceLocator", slot)
+            if js.text(ref, "referenceType", slot) == "purl" and locator is not None:
                 purl = locator
                 break
-        if not purl and ident in described:
-            continue  # the artifact itself, not a dependency
-        if not purl and ident in parts and package.get("primaryPackagePurpose") == "ARCHIVE":
+        annotations = list(_depscan_annotations(package, where, js))
+        if ident in described and subject.name is None:
+            subject.name = name
+            for key, value in annotations:
+                _subject_property(subject, key, value)
+            if not purl:
+                continue  # the artifact itself, not a dependency
+        if not purl and ident in parts and js.text(package, "primaryPackagePurpose", where) == "ARCHIVE":
             continue  # an input archive of the artifact (a layer zip), not a dependency
-        raws.append(_Raw(purl, ident, None, None))
+        raw = _Raw(purl=purl, ref=ident, name=name, version=js.text(package, "versionInfo", where))
+        for key, value in annotations:
+            _component_property(raw, key, value)
+        raws.append(raw)
     return spec, subject, raws
+
+
+def _depscan_annotations(package: dict[str, Any], where: str, js: _Json) -> Iterator[tuple[str, str]]:
+    """depscan's ``depscan:<name>=<value>`` package annotations (clause 12), as (name, value)."""
+    for slot, annotation in js.objects(package, "annotations", where):
+        comment = js.text(annotation, "comment", slot)
+        if comment is not None and comment.startswith("depscan:") and "=" in comment:
+            name, _, value = comment.partition("=")
+            yield name, value
+
+
+# -- SPDX 3 ---------------------------------------------------------------------------------
+
+
+def _spdx3_version(path: Path, context: Any) -> str:
+    """The SPDX version a JSON-LD ``@context`` names (a string, or a list holding one)."""
+    candidates = [context] if isinstance(context, str) else context if isinstance(context, list) else []
+    for candidate in candidates:
+        match = _SPDX_CONTEXT.match(candidate) if isinstance(candidate, str) else None
+        if match is None:
+            continue
+        version = ".".join(part for part in match.groups() if part is not None)
+        if match[1] != "3":
+            raise ArtifactError(
+                f"{path}: SPDX {version} JSON-LD is not supported (depscan reads SPDX 2.x JSON and SPDX 3 JSON-LD)"
+            )
+        return version
+    raise ArtifactError(f"{path}: JSON-LD, but its @context is not SPDX 3 (https://spdx.org/rdf/3.x/...)")
+
+
+_SPDX3_ROOTS = frozenset({"SpdxDocument", "software_Sbom", "Bundle", "Bom"})
+
+
+def _spdx3_jsonld(doc: dict[str, Any], js: _Json) -> tuple[_Subject, list[_Raw]]:
+    elements = list(js.objects(doc, "@graph", ""))
+    if not elements and isinstance(doc.get("spdxId") or doc.get("@id"), str):
+        elements = [("", doc)]  # a single element, not wrapped in a graph
+
+    def kind(element: dict[str, Any], where: str) -> str | None:
+        return js.text(element, "type", where) or js.text(element, "@type", where)
+
+    def ident(element: dict[str, Any], where: str) -> str | None:
+        return js.text(element, "spdxId", where) or js.text(element, "@id", where)
+
+    roots: list[str] = []
+    for where, element in elements:
+        element_type = kind(element, where)
+        if element_type in _SPDX3_ROOTS:
+            roots += js.strings(element, "rootElement", where, lone=True)
+        elif element_type == "Relationship" and js.text(element, "relationshipType", where) == "describes":
+            roots += js.strings(element, "to", where, lone=True)
+    subject = _Subject()
+    raws: list[_Raw] = []
+    for where, element in elements:
+        if kind(element, where) != "software_Package":
+            continue
+        spdx_id = ident(element, where) or where
+        name = js.text(element, "name", where)
+        purl = js.text(element, "software_packageUrl", where) or ""
+        for key in ("externalIdentifier", "externalIdentifiers"):  # the spec's name, and a common variant
+            for slot, identifier in js.objects(element, key, where):
+                id_type = js.text(identifier, "externalIdentifierType", slot)
+                value = js.text(identifier, "identifier", slot)
+                if not purl and id_type is not None and id_type.lower() == "packageurl" and value is not None:
+                    purl = value
+        if spdx_id in roots and subject.name is None:
+            subject.name = name
+            if not purl:
+                continue  # the artifact itself, not a dependency
+        raws.append(_Raw(purl=purl, ref=spdx_id, name=name, version=js.text(element, "software_packageVersion", where)))
+    if subject.name is None:  # the root may be a file or a container image rather than a package
+        for where, element in elements:
+            if ident(element, where) in roots and kind(element, where) not in _SPDX3_ROOTS:
+                subject.name = js.text(element, "name", where)
+                break
+    return subject, raws

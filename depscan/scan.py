@@ -194,7 +194,13 @@ def rescan(sbom: str, settings: AdvisorySettings, backend: AdvisoryBackend | Non
 
     started = time.perf_counter()
     contents = read_sbom(Path(sbom))
+    checkable = len(contents.components)
     notes = []
+    if not checkable:
+        notes.append(
+            f"nothing was checked: the SBOM lists no PyPI component with a version "
+            f"({contents.entries} component(s) in all)"
+        )
     for purl_type, count in sorted(contents.other_ecosystems.items()):
         notes.append(f"{count} {purl_type} component(s) in the SBOM were not checked: only PyPI advisories are matched")
     if contents.native:
@@ -202,17 +208,31 @@ def rescan(sbom: str, settings: AdvisorySettings, backend: AdvisoryBackend | Non
                      "PyPI advisories do not apply to them")
     if contents.without_purl:
         notes.append(f"{contents.without_purl} component(s) in the SBOM have no usable purl and were not checked")
+    notes += [f"SBOM entry skipped (wrong type): {note}" for note in contents.skipped]
+    if contents.skipped_total > len(contents.skipped):
+        notes.append(f"{contents.skipped_total - len(contents.skipped)} more SBOM entries skipped (wrong type)")
     result = ScanResult(
         artifact=ArtifactInfo(
             path=sbom,
             kind=f"sbom:{contents.format}:{contents.spec_version}",
             size=_size(sbom),
+            layers=contents.subject_layers,
             sha256=file_sha256(Path(sbom)),
+            describes=contents.subject,
         ),
         components=tuple(contents.components),
         unknowns=(),
         tool_version=__version__,
-        stats={"total_seconds": round(time.perf_counter() - started, 4)},
+        stats={
+            "total_seconds": round(time.perf_counter() - started, 4),
+            # What the SBOM held, and how much of it can be checked (0: nothing was checked).
+            "sbom_entries": contents.entries,
+            "sbom_checkable": checkable,
+            "sbom_other_ecosystems": sum(contents.other_ecosystems.values()),
+            "sbom_without_purl": contents.without_purl,
+            "sbom_native": contents.native,
+            "sbom_skipped": contents.skipped_total,
+        },
         notes=tuple(notes),
         source_kind="sbom",
     )

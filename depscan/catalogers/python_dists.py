@@ -152,7 +152,7 @@ def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> Py
         name=name,
         normalized_name=normalized,
         version=version,
-        purl=_purl(normalized, version),
+        purl=_purl(name, version),
         found_by="python-dist-info" if found.kind == "dist-info" else "python-egg-info",
         metadata_location=where,
         metadata_sha256=hashlib.sha256(data).hexdigest(),
@@ -181,11 +181,12 @@ def _headers_only(data: bytes) -> bytes:
     return data
 
 
-def _purl(normalized: str, version: str) -> str:
-    # The purl spec's pypi type: lowercase name with "_" as "-" (PEP 503 normalization).
+def _purl(name: str, version: str) -> str:
+    # The purl spec's pypi type: the name lowercased with "_" as "-", dots kept (pkg:pypi/ruamel.yaml);
+    # packageurl-python applies exactly that, as other SBOM tools do. Not PEP 503 (which turns dots into "-").
     with contextlib.suppress(InvalidVersion):  # legacy version strings are kept as written
         version = str(Version(version))
-    return PackageURL(type="pypi", name=normalized, version=version).to_string()
+    return str(PackageURL(type="pypi", name=name, version=version).to_string())
 
 
 def _optional_read(view: ArtifactView, path: str, unknowns: list[Unknown], layer: str | None) -> bytes | None:

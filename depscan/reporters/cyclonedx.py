@@ -6,7 +6,8 @@ What goes where:
 * ``metadata``: depscan as the tool, the scan time, the scanned artifact as the root component
   (``application``; ``container`` for images and layers, ``library`` for a wheel; SHA-256 of the input
   file when computed; properties ``depscan:artifact:kind``, ``depscan:artifact:size`` and
-  ``depscan:artifact:layer:<n>``, ``n`` from 1, lowest layer first); properties saying which advisory
+  ``depscan:artifact:layer:<n>``, ``n`` from 1, lowest layer first, and for a rescan
+  ``depscan:artifact:describes``, the artifact the SBOM read describes); properties saying which advisory
   data the scan was matched against (``depscan:advisories:checked``, ``:source``, ``:records``,
   ``:newest_modified``), which marker environment the dependency graph was evaluated for
   (``depscan:environment:*``, see ``depscan.environment``), and the scan's unknowns, warnings and notes,
@@ -339,6 +340,9 @@ class _Builder:
             )
             for n, item in enumerate(artifact.inputs, start=1)
         ]
+        if artifact.describes is not None:  # a rescan: the SBOM read is the root; this is what it describes
+            properties.append(Property(name="depscan:artifact:describes",
+                                       value=self.text(artifact.describes, "described artifact")))
         return Component(
             type=_root_type(artifact_kind(artifact)),
             name=name,
@@ -499,10 +503,13 @@ class _Builder:
 
     def purl(self, purl: str, where: str) -> PackageURL | None:
         try:
-            return PackageURL.from_string(purl)
+            parsed = PackageURL.from_string(purl)
         except ValueError as e:
             self.warn(f"{where}: purl {purl!r} does not parse ({e}); dropped")
             return None
+        if parsed.to_string() != purl:  # read from another tool's SBOM (rescan): written back unchanged
+            return _PurlAsWritten.of(parsed, purl)
+        return parsed
 
     # licenses
 
@@ -696,6 +703,22 @@ class _Builder:
 def _file_name(path: str) -> str:
     """The last part of a path given on the command line (POSIX or Windows separators)."""
     return posixpath.basename(path.replace("\\", "/").rstrip("/")) or path
+
+
+class _PurlAsWritten(PackageURL):
+    """A valid purl that serializes as the text it was read from: ``rescan`` never rewrites a purl
+    (cyclonedx-python-lib writes ``to_string()``, which would re-normalize it)."""
+
+    text: str
+
+    @classmethod
+    def of(cls, parsed: PackageURL, text: str) -> _PurlAsWritten:
+        made = cls(*parsed)
+        made.text = text
+        return made
+
+    def to_string(self, encode: bool | None = True) -> str:
+        return self.text
 
 
 def _root_type(kind: ArtifactKind | None) -> ComponentType:

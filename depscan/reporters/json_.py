@@ -180,6 +180,7 @@ def document(result: ScanResult) -> dict[str, Any]:
             "layers": list(result.artifact.layers),
             "inputs": [{"path": i.path, "sha256": i.sha256, "size": i.size} for i in result.artifact.inputs],
             "dependencies": [facts.dist_keys[i] for i in facts.graph.top],
+            "describes": result.artifact.describes,
         },
         # null, not 0, for the advisory counts when advisories were not checked (--source skip): never "clean"
         "summary": dataclasses.asdict(facts.counts),

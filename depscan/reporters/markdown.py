@@ -27,6 +27,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     counts = summary_counts(result)
     active = [f for f in result.findings if f.suppressed is None]
     name = result.artifact.path.rsplit("/", 1)[-1]
+    if result.artifact.describes is not None:  # a rescan: the artifact, and the SBOM describing it
+        name = result.artifact.label
     lines = [f"## depscan: `{_cell(name)}`", ""]
     if result.advisory_data is None:
         verdict = "Advisories were **not checked** (`--source skip`)."

@@ -328,7 +328,7 @@ def document(result: ScanResult) -> dict[str, Any]:
         "originalUriBaseIds": {
             URI_BASE: {
                 "description": {
-                    "text": f"The root of the scanned artifact {artifact.path} ({artifact.kind}); "
+                    "text": f"The root of the scanned artifact {artifact.label} ({artifact.kind}); "
                     "paths are those the runtime sees."
                 }
             }

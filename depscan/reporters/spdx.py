@@ -26,6 +26,12 @@ Choices:
   name carries a version, the SHA-256 from the owner's RECORD as the checksum (the file itself is not
   hashed), the ``pkg:generic`` purl when there is one (extension modules have none), and the ELF header
   (machine, class, byte order, type) in the package comment.
+- Package annotations (clause 12, ``annotationType`` OTHER, one ``depscan:<name>=<value>`` comment
+  each, the names of the CycloneDX properties) carry what ``depscan rescan`` needs and no SPDX 2.3
+  field holds: a distribution's ``depscan:location`` (METADATA path: part of finding fingerprints),
+  ``depscan:layer``, ``depscan:status`` and ``depscan:shadowed_by``; a native library's
+  ``depscan:native:kind``; the artifact's ``depscan:artifact:kind``, ``depscan:artifact:layer:<n>`` and,
+  for a rescan, ``depscan:artifact:describes``.
 - DEPENDS_ON (11.1) is ``depscan.facts.dependency_graph``: a distribution depends on the copy it
   imports of each ``Requires-Dist`` whose marker holds for the artifact's interpreter; the artifact
   package depends on the distributions nothing requires. A requirement that only an extra nobody
@@ -265,6 +271,14 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
         relationships += [_relationship(ids[target], "OPTIONAL_DEPENDENCY_OF", ids[source]) for target in targets]
     for native, owner in zip(native_ids, facts.native_owner, strict=True):
         relationships.append(_relationship(ARTIFACT_ID if owner is None else ids[owner], "CONTAINS", native))
+    annotate = _Annotator(f"Tool: depscan-{version}", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    packages = [annotate(_artifact_package(result), _artifact_facts(result)), *inputs]
+    packages += [annotate(_dist_package(d, i, lic), _dist_facts(d))
+                 for d, i, lic in zip(facts.dists, ids, facts.licenses, strict=True)]
+    packages += [
+        annotate(_native_package(lib, i), [("depscan:native:kind", lib.kind)])
+        for lib, i in zip(facts.natives, native_ids, strict=True)
+    ]
     doc: dict[str, Any] = {
         "spdxVersion": SPDX_VERSION,
         "dataLicense": "CC0-1.0",
@@ -276,15 +290,49 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
             "created": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "creators": [f"Tool: depscan-{version}"],
         },
-        "packages": [_artifact_package(result), *inputs]
-        + [_dist_package(d, i, lic) for d, i, lic in zip(facts.dists, ids, facts.licenses, strict=True)]
-        + [_native_package(lib, i) for lib, i in zip(facts.natives, native_ids, strict=True)],
+        "packages": packages,
         "relationships": relationships,
     }
     comment = _document_comment(result)
     if comment:
         doc["comment"] = comment
     return doc
+
+
+class _Annotator:
+    """Adds ``depscan:<name>=<value>`` annotations (clause 12) to a package."""
+
+    def __init__(self, annotator: str, date: str) -> None:
+        self.annotator = annotator
+        self.date = date
+
+    def __call__(self, package: dict[str, Any], facts: list[tuple[str, str]]) -> dict[str, Any]:
+        if facts:
+            package["annotations"] = [
+                {"annotationDate": self.date, "annotationType": "OTHER", "annotator": self.annotator,
+                 "comment": f"{name}={value}"}
+                for name, value in facts
+            ]
+        return package
+
+
+def _dist_facts(dist: PythonDist) -> list[tuple[str, str]]:
+    loc = dist.metadata_location
+    facts = [("depscan:location", loc.path)]
+    if loc.layer is not None:
+        facts.append(("depscan:layer", loc.layer))
+    facts.append(("depscan:status", dist.status.value))
+    if dist.shadowed_by is not None:
+        facts.append(("depscan:shadowed_by", str(dist.shadowed_by)))
+    return facts
+
+
+def _artifact_facts(result: ScanResult) -> list[tuple[str, str]]:
+    facts = [("depscan:artifact:kind", result.artifact.kind)]
+    facts += [(f"depscan:artifact:layer:{n}", layer) for n, layer in enumerate(result.artifact.layers, start=1)]
+    if result.artifact.describes is not None:
+        facts.append(("depscan:artifact:describes", result.artifact.describes))
+    return facts
 
 
 def _document_comment(result: ScanResult) -> str | None:

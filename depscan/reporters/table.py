@@ -43,7 +43,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     out = io.StringIO()
     console = Console(file=out, force_terminal=color, no_color=not color, width=width, highlight=False)
     dists = [c for c in result.components if isinstance(c, PythonDist)]
-    table = Table(title=f"{result.artifact.path} ({result.artifact.kind})", title_justify="left")
+    table = Table(title=f"{result.artifact.label} ({result.artifact.kind})", title_justify="left")
     table.add_column("Name", no_wrap=True)
     table.add_column("Version", no_wrap=True)
     table.add_column("Location", overflow="fold")
