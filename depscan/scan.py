@@ -144,6 +144,9 @@ def make_backend(settings: AdvisorySettings) -> AdvisoryBackend:
     """The advisory backend the settings choose (see ``AdvisorySettings``)."""
     from depscan.advisories import osv_db
 
+    if settings.mode == "online":
+        # Online means online: neither --db nor $DEPSCAN_DB turns it into an offline lookup.
+        return _online_backend(settings)
     if settings.export is not None:
         # Reports name the export, not the cache file indexed from it.
         database = osv_db.cached_export_db(settings.export, _cache_dir(settings))
@@ -153,6 +156,10 @@ def make_backend(settings: AdvisorySettings) -> AdvisoryBackend:
         return osv_db.OfflineDatabase(chosen_db or osv_db.default_db_path())
     if settings.mode == "auto" and osv_db.default_db_path().is_file():
         return osv_db.OfflineDatabase(osv_db.default_db_path())
+    return _online_backend(settings)
+
+
+def _online_backend(settings: AdvisorySettings) -> AdvisoryBackend:
     from depscan.advisories.osv_api import OnlineOSV, OSVClient, RecordCache
 
     client = OSVClient(base_url=settings.osv_url, retries=settings.osv_retries)
