@@ -3,6 +3,11 @@
 One finding per (component copy, advisory group). A group is the transitive closure of ids and
 aliases over the advisories affecting that component, so PYSEC-2018-28 and the GHSA and CVE it
 aliases are one finding listing all three ids.
+
+Fixes are computed here, once, for every reporter: a finding's ``fixed_versions`` are the
+``fixed`` event values of its advisories that are PEP 440 versions and that no advisory of the
+group affects (a ``fixed`` value can lie inside another interval of the same record, or of
+another record of the group); its ``fix`` is the smallest of them above the installed version.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from depscan.advisories.backend import AdvisoryBackend, PackageQuery
-from depscan.advisories.ranges import fixed_versions, parse_version
+from depscan.advisories.ranges import fix_candidates, malformed_events, matcher, parse_version
 from depscan.config import IgnoreRule
 from depscan.models import Advisory, AdvisoryData, Component, Finding, Level, PythonDist, Suppression
 
@@ -129,6 +134,8 @@ class _GroupFacts:
     summary: str
     fixed_versions: tuple[str, ...]
     advisories: tuple[Advisory, ...]
+    malformed_ranges: tuple[str, ...]
+    range_note: str | None
 
     def finding(self, component: PythonDist) -> Finding:
         return Finding(
@@ -141,7 +148,20 @@ class _GroupFacts:
             summary=self.summary,
             fixed_versions=self.fixed_versions,
             advisories=self.advisories,
+            fix=smallest_fix_above(component.version, self.fixed_versions),
+            malformed_ranges=self.malformed_ranges,
+            range_note=self.range_note,
         )
+
+
+def smallest_fix_above(installed: str, fixed_versions: Sequence[str]) -> str | None:
+    """The smallest of ``fixed_versions`` (PEP 440 order) above ``installed``; None when none is,
+    or when ``installed`` is not a PEP 440 version (nothing can be said to be above it)."""
+    current = parse_version(installed)
+    if current is None:
+        return None
+    above = [(v, text) for text in fixed_versions if (v := parse_version(text)) is not None and v > current]
+    return min(above)[1] if above else None
 
 
 def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
@@ -153,11 +173,22 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
         for sev in adv.severity:
             if sev.score is not None and (best is None or sev.score > best[0]):
                 best = (sev.score, sev.vector)
-    fixes: set[str] = set()
-    for adv in group:
-        for affected in adv.affected:
-            if affected.ecosystem == query.ecosystem and affected.normalized_name == query.name:
-                fixes.update(fixed_versions(affected))
+    entries = [
+        (adv.id, affected)
+        for adv in group
+        for affected in adv.affected
+        if affected.ecosystem == query.ecosystem and affected.normalized_name == query.name
+    ]
+    matchers = [matcher(affected) for _id, affected in entries]
+    candidates = {c for _id, affected in entries for c in fix_candidates(affected)}
+    # A fix is a version no advisory of the group affects (the same matching as the lookup's).
+    fixes = [c for c in candidates if not any(m(c) for m in matchers)]
+    malformed: dict[str, list[str]] = {}
+    for ident, affected in entries:
+        for event in malformed_events(affected):
+            text = f"{event.kind} {event.value!r}"
+            if text not in malformed.setdefault(ident, []):
+                malformed[ident].append(text)
     summary = next((a.summary for a in group if a.summary), None)
     if summary is None:
         details = next((a.details for a in group if a.details), "") or ""
@@ -171,6 +202,19 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
         summary=summary,
         fixed_versions=tuple(sorted(fixes, key=_version_key)),
         advisories=tuple(group),
+        malformed_ranges=tuple(malformed),
+        range_note=_range_note(malformed),
+    )
+
+
+def _range_note(malformed: dict[str, list[str]]) -> str | None:
+    """Why a finding may cover more versions than it should: range bounds that are not versions."""
+    if not malformed:
+        return None
+    what = "; ".join(f"{ident}: {', '.join(events)}" for ident, events in malformed.items())
+    return (
+        f"malformed range data ({what}): not a PEP 440 version, so that bound is ignored and "
+        "every version it should exclude is reported as affected"
     )
 
 

@@ -300,9 +300,13 @@ class Finding:
     score: float | None
     vector: str | None
     summary: str
+    # PEP 440 versions no advisory of the group affects (from the advisories' ``fixed`` events)
     fixed_versions: tuple[str, ...]
     advisories: tuple[Advisory, ...]
     suppressed: Suppression | None = None
+    fix: str | None = None  # the smallest of fixed_versions above the installed version: the upgrade to advise
+    malformed_ranges: tuple[str, ...] = ()  # ids of advisories whose range bounds are not PEP 440 versions
+    range_note: str | None = None  # what that means for this finding, for people
 
     @property
     def id(self) -> str:

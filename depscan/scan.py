@@ -105,9 +105,12 @@ def with_advisories(
     notes = [*result.notes, *matched.notes, *_staleness(matched, settings.max_age_days)]
     findings = matched.findings
     if settings.only_fixed:
-        kept = [f for f in findings if f.fixed_versions]
+        kept = [f for f in findings if f.fix is not None]
         if len(kept) != len(findings):
-            notes.append(f"{len(findings) - len(kept)} finding(s) without a fixed version left out (--only-fixed)")
+            notes.append(
+                f"{len(findings) - len(kept)} finding(s) without a fixed version above the installed one "
+                "left out (--only-fixed)"
+            )
         findings = kept
     stats = dict(result.stats)
     stats["advisory_seconds"] = round(time.perf_counter() - started, 4)

@@ -108,6 +108,9 @@ def _finding(finding: Finding, baseline: BaselineDiff | None) -> dict[str, Any]:
         "vector": finding.vector,
         "summary": finding.summary,
         "fixed_versions": list(finding.fixed_versions),
+        "fix": finding.fix,
+        "malformed_ranges": list(finding.malformed_ranges),
+        "range_note": finding.range_note,
         "advisories": [
             {"id": a.id, "aliases": list(a.aliases), "modified": a.modified, "published": a.published,
              "source": a.source, "references": list(a.references)}

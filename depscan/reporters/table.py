@@ -100,6 +100,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             component = finding.component
             severity = finding.level.value + (f" {finding.score:.1f}" if finding.score is not None else "")
             summary = finding.summary
+            if finding.range_note is not None:
+                summary = f"[{finding.range_note}] {summary}"
             if finding.suppressed is not None:
                 summary = f"[ignored: {finding.suppressed.reason}] {summary}"
             vulns.add_row(

@@ -18,6 +18,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.validation.xml import XmlValidator
 
 from depscan.environment import marker_environment
+from depscan.match import smallest_fix_above
 from depscan.models import (
     Advisory,
     AdvisoryData,
@@ -119,7 +120,7 @@ def _finding(dist: PythonDist, advisory: Advisory, fixed: tuple[str, ...] = ("9.
              suppressed: Suppression | None = None) -> Finding:
     return Finding(rule="vulnerability", ids=(advisory.id, *advisory.aliases), component=dist, level=Level.UNKNOWN,
                    score=None, vector=None, summary=f"{advisory.id} summary", fixed_versions=fixed,
-                   advisories=(advisory,), suppressed=suppressed)
+                   advisories=(advisory,), suppressed=suppressed, fix=smallest_fix_above(dist.version, fixed))
 
 
 def _json(result: ScanResult, version: str = "1.6") -> dict[str, Any]:
@@ -433,7 +434,7 @@ def test_vulnerability_details() -> None:
 def test_recommendation_lists_fixes_when_none_is_above() -> None:
     dist = _dist("pkg", "3.0", "pkg-3.0.dist-info/METADATA")
     doc = _json(_result(dist, findings=(_finding(dist, _advisory("PYSEC-1"), ("1.2", "2.0")),)))
-    assert doc["vulnerabilities"][0]["recommendation"] == "Upgrade pkg to a fixed version: 1.2, 2.0"
+    assert doc["vulnerabilities"][0]["recommendation"] == "Fixed in 1.2, 2.0; none is above the installed 3.0"
 
 
 def test_group_split_when_only_some_copies_are_ignored() -> None:
