@@ -12,9 +12,12 @@ another record of the group); its ``fix`` is the smallest of them above the inst
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+
+from packaging.version import Version
 
 from depscan.advisories.backend import AdvisoryBackend, PackageQuery
 from depscan.advisories.ranges import fix_candidates, malformed_events, matcher, parse_version
@@ -136,6 +139,15 @@ class _GroupFacts:
     advisories: tuple[Advisory, ...]
     malformed_ranges: tuple[str, ...]
     range_note: str | None
+    fixed_parsed: tuple[Version, ...]  # fixed_versions parsed, same (ascending) order
+
+    def fix_for(self, installed: str) -> str | None:
+        """``smallest_fix_above`` for these (sorted) fixed versions."""
+        current = parse_version(installed)
+        if current is None:
+            return None
+        at = bisect_right(self.fixed_parsed, current)
+        return self.fixed_versions[at] if at < len(self.fixed_versions) else None
 
     def finding(self, component: PythonDist) -> Finding:
         return Finding(
@@ -148,7 +160,7 @@ class _GroupFacts:
             summary=self.summary,
             fixed_versions=self.fixed_versions,
             advisories=self.advisories,
-            fix=smallest_fix_above(component.version, self.fixed_versions),
+            fix=self.fix_for(component.version),
             malformed_ranges=self.malformed_ranges,
             range_note=self.range_note,
         )
@@ -182,7 +194,7 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
     matchers = [matcher(affected) for _id, affected in entries]
     candidates = {c for _id, affected in entries for c in fix_candidates(affected)}
     # A fix is a version no advisory of the group affects (the same matching as the lookup's).
-    fixes = [c for c in candidates if not any(m(c) for m in matchers)]
+    fixes = sorted((c for c in candidates if not any(m(c) for m in matchers)), key=_version_key)
     malformed: dict[str, list[str]] = {}
     for ident, affected in entries:
         for event in malformed_events(affected):
@@ -200,10 +212,11 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
         score=best[0] if best else None,
         vector=best[1] if best else None,
         summary=summary,
-        fixed_versions=tuple(sorted(fixes, key=_version_key)),
+        fixed_versions=tuple(fixes),
         advisories=tuple(group),
         malformed_ranges=tuple(malformed),
         range_note=_range_note(malformed),
+        fixed_parsed=tuple(v for v in map(parse_version, fixes) if v is not None),
     )
 
 

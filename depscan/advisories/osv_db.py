@@ -17,14 +17,14 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from depscan.advisories.backend import AdvisoryBackend, AdvisoryError, LookupResult, PackageQuery
 from depscan.advisories.osv_schema import OSVError, parse_osv
-from depscan.advisories.ranges import Matcher, canonical_versions, is_affected
+from depscan.advisories.ranges import Matcher, canonical_versions, is_affected, matcher
 from depscan.errors import ArtifactError
 from depscan.hashing import file_sha256
 from depscan.models import Advisory, AdvisoryData
@@ -321,10 +321,12 @@ class OfflineDatabase(AdvisoryBackend):
         sets = json.loads(canonical)
         if len(sets) != len(advisory.affected):
             raise DatabaseError(f"{self.path}: advisory {ident}: index does not match the record")
-        matchers = tuple(
-            ((a.ecosystem, a.normalized_name), Matcher(a, frozenset(c)))
-            for a, c in zip(advisory.affected, sets, strict=True)
+        # The stored canonical forms travel with the record, so match.py's fix check reuses them.
+        advisory = replace(
+            advisory,
+            affected=tuple(replace(a, canonical=frozenset(c)) for a, c in zip(advisory.affected, sets, strict=True)),
         )
+        matchers = tuple(((a.ecosystem, a.normalized_name), matcher(a)) for a in advisory.affected)
         self._parsed[ident] = (advisory, matchers)
 
     def _candidates(self, ecosystem: str, names: Sequence[str]) -> dict[str, list[str]]:

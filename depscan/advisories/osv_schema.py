@@ -86,7 +86,7 @@ def parse_osv(record: Any, source: str) -> Advisory:
     for item in severity_raw:
         if not (isinstance(item, dict) and isinstance(item.get("type"), str) and isinstance(item.get("score"), str)):
             raise OSVError(f"{where}: severity entries need a type and a score")
-        severity.append(Severity(item["type"], item["score"]))
+        severity.append(Severity(item["type"], item["score"], cvss_score(item["type"], item["score"])))
     references = []
     references_raw = record.get("references") or []
     if not isinstance(references_raw, list):

@@ -215,9 +215,9 @@ class Matcher:
 
 
 def matcher(affected: AffectedPackage) -> Matcher:
-    """A ``Matcher`` for an entry parsed anywhere (the offline database builds its own from the
-    canonical forms it stored)."""
-    return Matcher(affected, _listed(affected.versions))
+    """A ``Matcher`` for an entry, with the canonical versions a store precomputed when it did."""
+    canonical = affected.canonical
+    return Matcher(affected, _listed(affected.versions) if canonical is None else canonical)
 
 
 def is_affected(version: str, affected: AffectedPackage) -> bool:

@@ -397,8 +397,8 @@ def test_dependency_on_a_distribution_present_twice_goes_to_the_used_copy() -> N
 
 def test_vulnerability_details() -> None:
     dist = _dist("pkg", "1.5", "pkg-1.5.dist-info/METADATA")
-    v4 = Severity("CVSS_V4", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N")
-    v2 = Severity("CVSS_V2", "AV:N/AC:L/Au:N/C:C/I:C/A:C")
+    v4 = Severity("CVSS_V4", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 9.3)
+    v2 = Severity("CVSS_V2", "AV:N/AC:L/Au:N/C:C/I:C/A:C", 10.0)
     advisories = [
         _advisory("GHSA-aaaa-bbbb-cccc", aliases=("CVE-2024-0001", "PYSEC-2024-1", "SNYK-PYTHON-PKG-1"),
                   severity=(v4, v2), references=("https://example.org/a b", "https://example.org/#x#y")),
