@@ -18,6 +18,7 @@ from depscan.catalogers.native import NativeLibCataloger
 from depscan.catalogers.python_dists import PythonDistCataloger
 from depscan.config import AdvisorySettings, ScanConfig
 from depscan.models import ArtifactInfo, Component, ScanResult, Unknown
+from depscan.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
     from depscan.advisories.backend import AdvisoryBackend
@@ -128,12 +129,9 @@ def _staleness(matched: MatchResult, max_age_days: int) -> list[str]:
     newest = matched.data.newest_modified if matched.data else None
     if not newest or not matched.data or not matched.data.source.startswith("offline:"):
         return []
-    try:
-        when = datetime.fromisoformat(newest.replace("Z", "+00:00"))
-    except ValueError:
+    when = parse_timestamp(newest)
+    if when is None:
         return []
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
     age = (datetime.now(timezone.utc) - when).days
     if age <= max_age_days:
         return []

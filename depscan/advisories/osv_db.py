@@ -28,6 +28,7 @@ from depscan.advisories.ranges import Matcher, canonical_versions, is_affected, 
 from depscan.errors import ArtifactError
 from depscan.hashing import file_sha256
 from depscan.models import Advisory, AdvisoryData
+from depscan.timestamps import is_newer, latest
 
 SCHEMA_VERSION = 5
 MAX_RECORD_BYTES = 8 * 1024 * 1024  # an OSV record is a few KB; a huge one is not a record
@@ -201,9 +202,9 @@ def _import_one(conn: sqlite3.Connection, source: Path) -> ImportReport:
                 problems.append(f"{where}: unreadable ({type(e).__name__}: {e})")
             continue
         existing = conn.execute("SELECT modified FROM advisories WHERE id = ?", (advisory.id,)).fetchone()
-        if existing is not None and existing[0] > advisory.modified:
+        if existing is not None and is_newer(existing[0], advisory.modified):
             records += 1
-            continue  # a newer copy of this record is already in
+            continue  # a newer copy of this record is already in (compared as times)
         conn.execute("DELETE FROM packages WHERE advisory_id = ?", (advisory.id,))
         conn.execute(
             "INSERT OR REPLACE INTO advisories(id, modified, withdrawn, source_id, record, canonical) "
@@ -220,7 +221,7 @@ def _import_one(conn: sqlite3.Connection, source: Path) -> ImportReport:
         keys = {(a.ecosystem, a.normalized_name) for a in advisory.affected if a.normalized_name}
         conn.executemany("INSERT INTO packages VALUES (?, ?, ?)", [(e, n, advisory.id) for e, n in keys])
         records += 1
-        if newest is None or advisory.modified > newest:
+        if newest is None or is_newer(advisory.modified, newest):
             newest = advisory.modified
     conn.execute(
         "UPDATE sources SET records = ?, skipped = ?, newest_modified = ? WHERE id = ?",
@@ -302,10 +303,16 @@ class OfflineDatabase(AdvisoryBackend):
         return [SourceStatus(*row) for row in rows]
 
     def info(self) -> AdvisoryData:
-        """Record count and newest ``modified`` over the whole database."""
-        count, newest = self._conn.execute("SELECT COUNT(*), MAX(modified) FROM advisories").fetchone()
-        inputs = tuple(f"{s.location} sha256:{s.sha256 or '-'}" for s in self.sources())
-        return AdvisoryData(self.label, int(count), newest, inputs)
+        """Record count and newest ``modified`` over the whole database.
+
+        The newest is the latest of the sources' (each computed as times at import): a record is
+        only ever replaced by a newer copy, so that is the newest record stored; SQL's ``MAX``
+        would compare the strings.
+        """
+        (count,) = self._conn.execute("SELECT COUNT(*) FROM advisories").fetchone()
+        sources = self.sources()
+        inputs = tuple(f"{s.location} sha256:{s.sha256 or '-'}" for s in sources)
+        return AdvisoryData(self.label, int(count), latest(s.newest_modified for s in sources), inputs)
 
     def advisory(self, ident: str) -> Advisory:
         """One full record, parsed once per database connection."""
