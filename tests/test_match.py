@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -13,7 +14,7 @@ from depscan.advisories.osv_db import affects
 from depscan.advisories.osv_schema import parse_osv
 from depscan.config import IgnoreRule
 from depscan.match import group_advisories, match
-from depscan.models import Advisory, AdvisoryData, Finding, Level, Location, PythonDist
+from depscan.models import Advisory, AdvisoryData, ArtifactInfo, Finding, Level, Location, PythonDist, ScanResult
 from depscan.policy import failing
 from tests.advisories.osv_records import record
 from tests.helpers import scan
@@ -173,3 +174,28 @@ def test_malformed_range_data_is_never_a_fix_and_the_finding_says_so() -> None:
     assert finding.range_note is not None and "PYSEC-9: fixed '2019-09-12'" in finding.range_note
     clean = _only([record("PYSEC-1", "steam", events=[{"introduced": "0"}, {"fixed": "2.0"}])], "steam", "1.0")
     assert clean.malformed_ranges == () and clean.range_note is None
+
+
+def test_reports_say_which_range_data_is_malformed_and_advise_the_core_fix() -> None:
+    from depscan.reporters import json_, markdown, sarif, table
+    from depscan.reporters.cyclonedx import render_json
+
+    steam = _dist("steam", "1.0")
+    records = [record("PYSEC-9", "steam", events=[{"introduced": "0"}, {"fixed": "2019-09-12"}]),
+               record("PYSEC-2", "steam", events=[{"introduced": "0"}, {"fixed": "1.2"}, {"introduced": "1.3"},
+                                                  {"fixed": "1.3.1"}])]
+    matched = match([steam], Fake(records))
+    result = ScanResult(artifact=ArtifactInfo(path="app.zip", kind="zip", size=None), components=(steam,),
+                        unknowns=(), findings=tuple(matched.findings), advisory_data=matched.data)
+    vulns = {v["id"]: v for v in json.loads(json_.render(result))["vulnerabilities"]}
+    assert vulns["PYSEC-9"]["malformed_ranges"] == ["PYSEC-9"] and "2019-09-12" in vulns["PYSEC-9"]["range_note"]
+    assert vulns["PYSEC-9"]["fix"] is None and vulns["PYSEC-9"]["fixed_versions"] == []
+    assert vulns["PYSEC-2"]["malformed_ranges"] == [] and vulns["PYSEC-2"]["range_note"] is None
+    assert vulns["PYSEC-2"]["fix"] == "1.2" and vulns["PYSEC-2"]["fixed_versions"] == ["1.2", "1.3.1"]
+    text = " ".join(table.render(result).decode().split())  # the table wraps the note over lines
+    assert "malformed range data" in text and "2019-09-12" in text
+    assert "| 1.2 |" in markdown.render(result).decode()
+    messages = [r["message"]["text"] for r in json.loads(sarif.render(result))["runs"][0]["results"]]
+    assert any("Upgrade steam to 1.2." in m for m in messages)
+    recommendations = {v["id"]: v["recommendation"] for v in json.loads(render_json(result))["vulnerabilities"]}
+    assert recommendations == {"PYSEC-2": "Upgrade steam to 1.2", "PYSEC-9": "No fixed version of steam is known."}

@@ -135,6 +135,11 @@ def _overlapping_intervals(events: tuple[RangeEvent, ...]) -> tuple[_Interval, .
     return ()
 
 
+def overlaps_as_written(rng: AffectedRange) -> bool:
+    """Whether a range is evaluated with the overlap exception (its written intervals overlap)."""
+    return rng.type in _EVALUATED and bool(_prepare(rng).overlapping)
+
+
 def in_range(version: Version, rng: AffectedRange) -> bool:
     """Whether ``version`` lies inside one ECOSYSTEM/SEMVER range."""
     if rng.type not in _EVALUATED:
