@@ -20,7 +20,7 @@ from datetime import date
 from packaging.version import Version
 
 from depscan.advisories.backend import AdvisoryBackend, PackageQuery
-from depscan.advisories.ranges import fix_candidates, malformed_events, matcher, parse_version
+from depscan.advisories.ranges import matcher, parse_version
 from depscan.config import IgnoreRule
 from depscan.models import Advisory, AdvisoryData, Component, Finding, Level, PythonDist, Suppression
 
@@ -71,6 +71,9 @@ def match(
             result.unchecked[component.purl] = "the advisory source gave no answer for it"
             continue
         advisories = lookup.affected[query]
+        if not advisories:
+            continue
+        installed = parse_version(component.version)
         key = tuple(a.id for a in advisories)
         if key not in groups_for:
             groups_for[key] = group_advisories(advisories)
@@ -78,7 +81,7 @@ def match(
             facts_key = (tuple(a.id for a in group), query.ecosystem, query.name)
             if facts_key not in facts_for:
                 facts_for[facts_key] = _group_facts(query, group)
-            finding = facts_for[facts_key].finding(component)
+            finding = facts_for[facts_key].finding(component, installed)
             suppression, expired = _suppression(finding, ignores, today)
             for rule in expired:
                 if rule.id not in expired_seen:
@@ -141,15 +144,14 @@ class _GroupFacts:
     range_note: str | None
     fixed_parsed: tuple[Version, ...]  # fixed_versions parsed, same (ascending) order
 
-    def fix_for(self, installed: str) -> str | None:
-        """``smallest_fix_above`` for these (sorted) fixed versions."""
-        current = parse_version(installed)
-        if current is None:
+    def fix_for(self, installed: Version | None) -> str | None:
+        """``smallest_fix_above`` for these (sorted) fixed versions and a parsed installed version."""
+        if installed is None or not self.fixed_parsed:
             return None
-        at = bisect_right(self.fixed_parsed, current)
+        at = bisect_right(self.fixed_parsed, installed)
         return self.fixed_versions[at] if at < len(self.fixed_versions) else None
 
-    def finding(self, component: PythonDist) -> Finding:
+    def finding(self, component: PythonDist, installed: Version | None) -> Finding:
         return Finding(
             rule="vulnerability",
             ids=self.ids,
@@ -160,7 +162,7 @@ class _GroupFacts:
             summary=self.summary,
             fixed_versions=self.fixed_versions,
             advisories=self.advisories,
-            fix=self.fix_for(component.version),
+            fix=self.fix_for(installed),
             malformed_ranges=self.malformed_ranges,
             range_note=self.range_note,
         )
@@ -191,13 +193,21 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
         for affected in adv.affected
         if affected.ecosystem == query.ecosystem and affected.normalized_name == query.name
     ]
-    matchers = [matcher(affected) for _id, affected in entries]
-    candidates = {c for _id, affected in entries for c in fix_candidates(affected)}
-    # A fix is a version no advisory of the group affects (the same matching as the lookup's).
-    fixes = sorted((c for c in candidates if not any(m(c) for m in matchers)), key=_version_key)
+    matchers = [(ident, matcher(affected)) for ident, affected in entries]
+    # A fix is a PEP 440 ``fixed`` value no advisory of the group affects (the lookup's matching).
+    if len(matchers) == 1:  # the common case: one record, one entry; its fixes are in order
+        only = matchers[0][1]
+        fixes = [(parsed, text) for parsed, text in only.fixes if not only.covers(parsed, text)]
+    else:
+        candidates = {text: parsed for _id, m in matchers for parsed, text in m.fixes}
+        fixes = sorted(
+            (parsed, text)
+            for text, parsed in candidates.items()
+            if not any(m.covers(parsed, text) for _, m in matchers)
+        )
     malformed: dict[str, list[str]] = {}
-    for ident, affected in entries:
-        for event in malformed_events(affected):
+    for ident, m in matchers:
+        for event in m.malformed:
             text = f"{event.kind} {event.value!r}"
             if text not in malformed.setdefault(ident, []):
                 malformed[ident].append(text)
@@ -212,11 +222,11 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
         score=best[0] if best else None,
         vector=best[1] if best else None,
         summary=summary,
-        fixed_versions=tuple(fixes),
+        fixed_versions=tuple(text for _parsed, text in fixes),
         advisories=tuple(group),
         malformed_ranges=tuple(malformed),
         range_note=_range_note(malformed),
-        fixed_parsed=tuple(v for v in map(parse_version, fixes) if v is not None),
+        fixed_parsed=tuple(parsed for parsed, _text in fixes),
     )
 
 
@@ -229,11 +239,6 @@ def _range_note(malformed: dict[str, list[str]]) -> str | None:
         f"malformed range data ({what}): not a PEP 440 version, so that bound is ignored and "
         "every version it should exclude is reported as affected"
     )
-
-
-def _version_key(text: str) -> tuple[int, object, str]:
-    parsed = parse_version(text)
-    return (0, parsed, text) if parsed is not None else (1, None, text)  # unparsable last
 
 
 def _suppression(

@@ -17,14 +17,14 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from depscan.advisories.backend import AdvisoryBackend, AdvisoryError, LookupResult, PackageQuery
 from depscan.advisories.osv_schema import OSVError, parse_osv
-from depscan.advisories.ranges import Matcher, canonical_versions, is_affected, matcher
+from depscan.advisories.ranges import Matcher, canonical_versions, is_affected, matcher, parse_version
 from depscan.errors import ArtifactError
 from depscan.hashing import file_sha256
 from depscan.models import Advisory, AdvisoryData
@@ -290,7 +290,8 @@ class OfflineDatabase(AdvisoryBackend):
             )
         _check_version(db_path)
         self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        self._parsed: dict[str, tuple[Advisory, tuple[tuple[tuple[str, str], Matcher], ...]]] = {}
+        # id -> (the record, its matchers by (ecosystem, normalized name))
+        self._parsed: dict[str, tuple[Advisory, dict[tuple[str, str], list[Matcher]]]] = {}
 
     def close(self) -> None:
         self._conn.close()
@@ -324,16 +325,15 @@ class OfflineDatabase(AdvisoryBackend):
         return self._parsed[ident][0]
 
     def _remember(self, ident: str, record: str, canonical: str) -> None:
-        advisory = parse_osv(json.loads(record), self.label)
         sets = json.loads(canonical)
-        if len(sets) != len(advisory.affected):
+        raw = json.loads(record)
+        if not isinstance(sets, list) or not isinstance(raw, dict) or len(sets) != len(raw.get("affected") or []):
             raise DatabaseError(f"{self.path}: advisory {ident}: index does not match the record")
-        # The stored canonical forms travel with the record, so match.py's fix check reuses them.
-        advisory = replace(
-            advisory,
-            affected=tuple(replace(a, canonical=frozenset(c)) for a, c in zip(advisory.affected, sets, strict=True)),
-        )
-        matchers = tuple(((a.ecosystem, a.normalized_name), matcher(a)) for a in advisory.affected)
+        # The stored canonical forms travel with the record (no versions list is parsed again).
+        advisory = parse_osv(raw, self.label, sets)
+        matchers: dict[tuple[str, str], list[Matcher]] = {}
+        for a in advisory.affected:
+            matchers.setdefault((a.ecosystem, a.normalized_name), []).append(matcher(a))
         self._parsed[ident] = (advisory, matchers)
 
     def _candidates(self, ecosystem: str, names: Sequence[str]) -> dict[str, list[str]]:
@@ -354,9 +354,19 @@ class OfflineDatabase(AdvisoryBackend):
                 out.setdefault(name, []).append(ident)
         return out
 
-    def _affects(self, ident: str, query: PackageQuery) -> bool:
+    def _affecting(self, idents: Sequence[str], query: PackageQuery) -> list[Advisory]:
+        """The records among ``idents`` that affect the queried version (parsed once per query)."""
         package = (query.ecosystem, query.name)
-        return any(key == package and matcher(query.version) for key, matcher in self._parsed[ident][1])
+        version = query.version
+        parsed = parse_version(version)
+        out = []
+        for ident in idents:
+            advisory, by_package = self._parsed[ident]
+            for m in by_package.get(package, ()):
+                if m.covers(parsed, version) if parsed is not None else m(version):
+                    out.append(advisory)
+                    break
+        return out
 
     def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
         result = LookupResult(data=self.info())
@@ -365,11 +375,7 @@ class OfflineDatabase(AdvisoryBackend):
                 relevant = [q for q in queries if q.ecosystem == ecosystem]
                 candidates = self._candidates(ecosystem, [q.name for q in relevant])
                 for query in relevant:
-                    result.affected[query] = [
-                        self._parsed[ident][0]
-                        for ident in candidates.get(query.name, ())
-                        if self._affects(ident, query)
-                    ]
+                    result.affected[query] = self._affecting(candidates.get(query.name, ()), query)
         except (sqlite3.Error, ValueError, KeyError, TypeError, OSVError) as e:
             raise DatabaseError(f"{self.path}: advisory database unreadable ({e})") from e
         return result

@@ -60,6 +60,7 @@ class _Prepared:
     walk: tuple[tuple[Version, int, str], ...]
     overlapping: tuple[_Interval, ...]  # empty unless the written intervals overlap
     malformed: tuple[RangeEvent, ...]  # events whose value is not a PEP 440 version
+    fixes: tuple[tuple[Version, str], ...]  # the PEP 440 ``fixed`` values, parsed and as written, in order
 
 
 def _is_malformed(event: RangeEvent) -> bool:
@@ -89,7 +90,10 @@ def _prepare(rng: AffectedRange) -> _Prepared:
     walk.sort(key=lambda e: (e[0], e[1]))
     malformed = tuple(e for e in rng.events if _is_malformed(e))
     overlapping = () if malformed else _overlapping_intervals(rng.events)
-    return _Prepared(tuple(limits), opened_at_start, tuple(walk), overlapping, malformed)
+    fixes = tuple(sorted(
+        {(parsed, e.value) for e in rng.events if e.kind == "fixed" and (parsed := parse_version(e.value)) is not None}
+    ))
+    return _Prepared(tuple(limits), opened_at_start, tuple(walk), overlapping, malformed, fixes)
 
 
 def _written_intervals(events: tuple[RangeEvent, ...]) -> list[_Interval] | None:
@@ -198,31 +202,54 @@ class Matcher:
     """``is_affected`` for one ``affected`` entry with everything prepared once: the canonical
     versions (as the offline database stores them) and the parsed ECOSYSTEM/SEMVER ranges."""
 
-    __slots__ = ("affected", "canonical", "ranges")
+    __slots__ = ("affected", "canonical", "fixes", "malformed", "ranges")
 
     def __init__(self, affected: AffectedPackage, canonical: frozenset[str]) -> None:
         self.affected = affected
         self.canonical = canonical
         self.ranges = tuple(_prepare(r) for r in affected.ranges if r.type in _EVALUATED)
+        if len(self.ranges) == 1:  # the common case: nothing to merge
+            (only,) = self.ranges
+            fixes, malformed = only.fixes, only.malformed
+        else:
+            fixes = tuple(sorted({fix for prepared in self.ranges for fix in prepared.fixes}))
+            malformed = tuple(e for prepared in self.ranges for e in prepared.malformed)
+        # The PEP 440 ``fixed`` values of the ranges, parsed and as written, in order (candidates
+        # only: ``match.py`` keeps those no advisory of a finding affects).
+        self.fixes: tuple[tuple[Version, str], ...] = fixes
+        # The range events whose value is not a PEP 440 version (skipped by the evaluation).
+        self.malformed: tuple[RangeEvent, ...] = malformed
 
     def __call__(self, version: str) -> bool:
         parsed = parse_version(version)
         if parsed is None:
             return version in self.affected.versions  # not PEP 440: as written only
+        return self.covers(parsed, version)
+
+    def covers(self, parsed: Version, version: str) -> bool:
+        """``self(version)`` for a version already parsed."""
         if _canonical(version) in self.canonical:
             return True
         return any(_contains(parsed, prepared) for prepared in self.ranges)
 
-    @property
-    def malformed(self) -> tuple[RangeEvent, ...]:
-        """The range events whose value is not a PEP 440 version (skipped by the evaluation)."""
-        return tuple(e for prepared in self.ranges for e in prepared.malformed)
+
+# id(entry) -> (entry, its Matcher): the entry is kept, so its id cannot be reused while cached.
+_MATCHERS: dict[int, tuple[AffectedPackage, Matcher]] = {}
+_MAX_MATCHERS = 65536
 
 
 def matcher(affected: AffectedPackage) -> Matcher:
-    """A ``Matcher`` for an entry, with the canonical versions a store precomputed when it did."""
+    """The ``Matcher`` of an entry (one per entry object: the offline database's lookup and
+    ``match.py``'s fix check share it), with the canonical versions a store precomputed."""
+    known = _MATCHERS.get(id(affected))
+    if known is not None and known[0] is affected:
+        return known[1]
     canonical = affected.canonical
-    return Matcher(affected, _listed(affected.versions) if canonical is None else canonical)
+    made = Matcher(affected, _listed(affected.versions) if canonical is None else canonical)
+    if len(_MATCHERS) >= _MAX_MATCHERS:
+        _MATCHERS.clear()
+    _MATCHERS[id(affected)] = (affected, made)
+    return made
 
 
 def is_affected(version: str, affected: AffectedPackage) -> bool:
@@ -236,14 +263,8 @@ def fix_candidates(affected: AffectedPackage) -> tuple[str, ...]:
     Only candidates: a ``fixed`` value can lie inside another interval of the same record, or of
     another record of the same finding (``match.py`` keeps those no advisory affects).
     """
-    values = {
-        e.value
-        for r in affected.ranges
-        if r.type in _EVALUATED
-        for e in r.events
-        if e.kind == "fixed" and parse_version(e.value) is not None
-    }
-    return tuple(sorted(values, key=lambda v: (parse_version(v) or _ZERO, v)))
+    fixes = {fix for r in affected.ranges if r.type in _EVALUATED for fix in _prepare(r).fixes}
+    return tuple(text for _parsed, text in sorted(fixes))
 
 
 def malformed_events(affected: AffectedPackage) -> tuple[RangeEvent, ...]:
@@ -255,3 +276,4 @@ def clear_caches() -> None:
     """Forget every parsed version and range (benchmarks measure cold lookups with this)."""
     for cached in (parse_version, _prepare, _listed, _canonical):
         cached.cache_clear()
+    _MATCHERS.clear()
