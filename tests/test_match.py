@@ -199,3 +199,20 @@ def test_reports_say_which_range_data_is_malformed_and_advise_the_core_fix() -> 
     assert any("Upgrade steam to 1.2." in m for m in messages)
     recommendations = {v["id"]: v["recommendation"] for v in json.loads(render_json(result))["vulnerabilities"]}
     assert recommendations == {"PYSEC-2": "Upgrade steam to 1.2", "PYSEC-9": "No fixed version of steam is known."}
+
+
+class Trusting(Fake):
+    """Every record affects every queried version, as the online API's answer is trusted."""
+
+    def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
+        result = LookupResult(data=AdvisoryData("trusting", len(self.advisories), None))
+        for q in queries:
+            result.affected[q] = list(self.advisories)
+        return result
+
+
+def test_the_installed_version_is_never_its_own_fix_even_when_the_source_says_it_is_affected() -> None:
+    records = [record("GHSA-1", "pkg", events=[{"introduced": "0"}, {"fixed": "2.0"}, {"introduced": "3.0"},
+                                                {"fixed": "3.1"}])]
+    (finding,) = match([_dist("pkg", "2.0")], Trusting(records)).findings
+    assert finding.fixed_versions == ("2.0", "3.1") and finding.fix == "3.1"
