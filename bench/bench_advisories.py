@@ -11,7 +11,8 @@ here are noisy):
 2. ``match``: 1,000 components (real package names from the export, each at a version from its
    own ``versions`` list or a version past every fix, so both hits and misses are exercised) run
    through ``depscan.match.match`` on the offline database: lookup, range evaluation, alias
-   grouping, severity and fixed versions, i.e. the findings a scan reports. Baseline: the brute force any
+   grouping, severity and fixes (each checked against every advisory of its finding), i.e. the
+   findings a scan reports. Baseline: the brute force any
    scanner could do with the records already parsed in memory, every component against every
    record's ``affected`` entries. Target: under 0.2 s absolute. Measured cold: a fresh database
    connection and every version/range cache cleared, as in a CLI run.

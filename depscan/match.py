@@ -3,16 +3,24 @@
 One finding per (component copy, advisory group). A group is the transitive closure of ids and
 aliases over the advisories affecting that component, so PYSEC-2018-28 and the GHSA and CVE it
 aliases are one finding listing all three ids.
+
+Fixes are computed here, once, for every reporter: a finding's ``fixed_versions`` are the
+``fixed`` event values of its advisories that are PEP 440 versions and that no advisory of the
+group affects (a ``fixed`` value can lie inside another interval of the same record, or of
+another record of the group); its ``fix`` is the smallest of them above the installed version.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from packaging.version import Version
+
 from depscan.advisories.backend import AdvisoryBackend, PackageQuery
-from depscan.advisories.ranges import fixed_versions, parse_version
+from depscan.advisories.ranges import matcher, parse_version
 from depscan.config import IgnoreRule
 from depscan.models import Advisory, AdvisoryData, Component, Finding, Level, PythonDist, Suppression
 
@@ -63,6 +71,9 @@ def match(
             result.unchecked[component.purl] = "the advisory source gave no answer for it"
             continue
         advisories = lookup.affected[query]
+        if not advisories:
+            continue
+        installed = parse_version(component.version)
         key = tuple(a.id for a in advisories)
         if key not in groups_for:
             groups_for[key] = group_advisories(advisories)
@@ -70,7 +81,7 @@ def match(
             facts_key = (tuple(a.id for a in group), query.ecosystem, query.name)
             if facts_key not in facts_for:
                 facts_for[facts_key] = _group_facts(query, group)
-            finding = facts_for[facts_key].finding(component)
+            finding = facts_for[facts_key].finding(component, installed)
             suppression, expired = _suppression(finding, ignores, today)
             for rule in expired:
                 if rule.id not in expired_seen:
@@ -129,8 +140,18 @@ class _GroupFacts:
     summary: str
     fixed_versions: tuple[str, ...]
     advisories: tuple[Advisory, ...]
+    malformed_ranges: tuple[str, ...]
+    range_note: str | None
+    fixed_parsed: tuple[Version, ...]  # fixed_versions parsed, same (ascending) order
 
-    def finding(self, component: PythonDist) -> Finding:
+    def fix_for(self, installed: Version | None) -> str | None:
+        """``smallest_fix_above`` for these (sorted) fixed versions and a parsed installed version."""
+        if installed is None or not self.fixed_parsed:
+            return None
+        at = bisect_right(self.fixed_parsed, installed)
+        return self.fixed_versions[at] if at < len(self.fixed_versions) else None
+
+    def finding(self, component: PythonDist, installed: Version | None) -> Finding:
         return Finding(
             rule="vulnerability",
             ids=self.ids,
@@ -141,7 +162,20 @@ class _GroupFacts:
             summary=self.summary,
             fixed_versions=self.fixed_versions,
             advisories=self.advisories,
+            fix=self.fix_for(installed),
+            malformed_ranges=self.malformed_ranges,
+            range_note=self.range_note,
         )
+
+
+def smallest_fix_above(installed: str, fixed_versions: Sequence[str]) -> str | None:
+    """The smallest of ``fixed_versions`` (PEP 440 order) above ``installed``; None when none is,
+    or when ``installed`` is not a PEP 440 version (nothing can be said to be above it)."""
+    current = parse_version(installed)
+    if current is None:
+        return None
+    above = [(v, text) for text in fixed_versions if (v := parse_version(text)) is not None and v > current]
+    return min(above)[1] if above else None
 
 
 def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
@@ -153,11 +187,30 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
         for sev in adv.severity:
             if sev.score is not None and (best is None or sev.score > best[0]):
                 best = (sev.score, sev.vector)
-    fixes: set[str] = set()
-    for adv in group:
-        for affected in adv.affected:
-            if affected.ecosystem == query.ecosystem and affected.normalized_name == query.name:
-                fixes.update(fixed_versions(affected))
+    entries = [
+        (adv.id, affected)
+        for adv in group
+        for affected in adv.affected
+        if affected.ecosystem == query.ecosystem and affected.normalized_name == query.name
+    ]
+    matchers = [(ident, matcher(affected)) for ident, affected in entries]
+    # A fix is a PEP 440 ``fixed`` value no advisory of the group affects (the lookup's matching).
+    if len(matchers) == 1:  # the common case: one record, one entry; its fixes are in order
+        only = matchers[0][1]
+        fixes = [(parsed, text) for parsed, text in only.fixes if not only.covers(parsed, text)]
+    else:
+        candidates = {text: parsed for _id, m in matchers for parsed, text in m.fixes}
+        fixes = sorted(
+            (parsed, text)
+            for text, parsed in candidates.items()
+            if not any(m.covers(parsed, text) for _, m in matchers)
+        )
+    malformed: dict[str, list[str]] = {}
+    for ident, m in matchers:
+        for event in m.malformed:
+            text = f"{event.kind} {event.value!r}"
+            if text not in malformed.setdefault(ident, []):
+                malformed[ident].append(text)
     summary = next((a.summary for a in group if a.summary), None)
     if summary is None:
         details = next((a.details for a in group if a.details), "") or ""
@@ -169,14 +222,23 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
         score=best[0] if best else None,
         vector=best[1] if best else None,
         summary=summary,
-        fixed_versions=tuple(sorted(fixes, key=_version_key)),
+        fixed_versions=tuple(text for _parsed, text in fixes),
         advisories=tuple(group),
+        malformed_ranges=tuple(malformed),
+        range_note=_range_note(malformed),
+        fixed_parsed=tuple(parsed for parsed, _text in fixes),
     )
 
 
-def _version_key(text: str) -> tuple[int, object, str]:
-    parsed = parse_version(text)
-    return (0, parsed, text) if parsed is not None else (1, None, text)  # unparsable last
+def _range_note(malformed: dict[str, list[str]]) -> str | None:
+    """Why a finding may cover more versions than it should: range bounds that are not versions."""
+    if not malformed:
+        return None
+    what = "; ".join(f"{ident}: {', '.join(events)}" for ident, events in malformed.items())
+    return (
+        f"malformed range data ({what}): not a PEP 440 version, so that bound is ignored and "
+        "every version it should exclude is reported as affected"
+    )
 
 
 def _suppression(

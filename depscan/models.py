@@ -238,21 +238,19 @@ class AffectedPackage:
     normalized_name: str  # PEP 503 for PyPI, as written otherwise
     ranges: tuple[AffectedRange, ...]
     versions: tuple[str, ...]
+    # The PEP 440 canonical forms of ``versions`` when a store precomputed them (the offline
+    # database does, at import), so matching never parses the list again; None: computed on use.
+    canonical: frozenset[str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Severity:
-    """An OSV ``severity[]`` entry: a CVSS vector (``score`` in the OSV schema's words)."""
+    """An OSV ``severity[]`` entry: a CVSS vector (``score`` in the OSV schema's words) and its
+    base score, computed by the parser (``osv_schema.cvss_score``); None when it cannot be scored."""
 
     type: str  # CVSS_V2, CVSS_V3, CVSS_V4, Ubuntu
     vector: str
-
-    @property
-    def score(self) -> float | None:
-        """The base score, computed (once per vector) only when asked for."""
-        from depscan.advisories.osv_schema import cvss_score
-
-        return cvss_score(self.type, self.vector)
+    score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,9 +321,13 @@ class Finding:
     score: float | None
     vector: str | None
     summary: str
+    # PEP 440 versions no advisory of the group affects (from the advisories' ``fixed`` events)
     fixed_versions: tuple[str, ...]
     advisories: tuple[Advisory, ...]
     suppressed: Suppression | None = None
+    fix: str | None = None  # the smallest of fixed_versions above the installed version: the upgrade to advise
+    malformed_ranges: tuple[str, ...] = ()  # ids of advisories whose range bounds are not PEP 440 versions
+    range_note: str | None = None  # what that means for this finding, for people
 
     @property
     def id(self) -> str:

@@ -18,6 +18,7 @@ from depscan.catalogers.native import NativeLibCataloger
 from depscan.catalogers.python_dists import PythonDistCataloger
 from depscan.config import DB_ENV, AdvisorySettings, ScanConfig
 from depscan.models import ArtifactInfo, Component, InputFile, ScanResult, Unknown
+from depscan.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
     from depscan.advisories.backend import AdvisoryBackend
@@ -109,9 +110,12 @@ def with_advisories(
     notes = [*result.notes, *matched.notes, *_staleness(matched, settings.max_age_days)]
     findings = matched.findings
     if settings.only_fixed:
-        kept = [f for f in findings if f.fixed_versions]
+        kept = [f for f in findings if f.fix is not None]
         if len(kept) != len(findings):
-            notes.append(f"{len(findings) - len(kept)} finding(s) without a fixed version left out (--only-fixed)")
+            notes.append(
+                f"{len(findings) - len(kept)} finding(s) without a fixed version above the installed one "
+                "left out (--only-fixed)"
+            )
         findings = kept
     stats = dict(result.stats)
     stats["advisory_seconds"] = round(time.perf_counter() - started, 4)
@@ -129,12 +133,9 @@ def _staleness(matched: MatchResult, max_age_days: int) -> list[str]:
     newest = matched.data.newest_modified if matched.data else None
     if not newest or not matched.data or not matched.data.source.startswith("offline:"):
         return []
-    try:
-        when = datetime.fromisoformat(newest.replace("Z", "+00:00"))
-    except ValueError:
+    when = parse_timestamp(newest)
+    if when is None:
         return []
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
     age = (datetime.now(timezone.utc) - when).days
     if age <= max_age_days:
         return []
@@ -148,6 +149,9 @@ def make_backend(settings: AdvisorySettings) -> AdvisoryBackend:
     """The advisory backend the settings choose (see ``AdvisorySettings``)."""
     from depscan.advisories import osv_db
 
+    if settings.mode == "online":
+        # Online means online: neither --db nor $DEPSCAN_DB turns it into an offline lookup.
+        return _online_backend(settings)
     if settings.export is not None:
         # Reports name the export, not the cache file indexed from it.
         database = osv_db.cached_export_db(settings.export, _cache_dir(settings))
@@ -157,6 +161,10 @@ def make_backend(settings: AdvisorySettings) -> AdvisoryBackend:
         return osv_db.OfflineDatabase(chosen_db or osv_db.default_db_path())
     if settings.mode == "auto" and osv_db.default_db_path().is_file():
         return osv_db.OfflineDatabase(osv_db.default_db_path())
+    return _online_backend(settings)
+
+
+def _online_backend(settings: AdvisorySettings) -> AdvisoryBackend:
     from depscan.advisories.osv_api import OnlineOSV, OSVClient, RecordCache
 
     client = OSVClient(base_url=settings.osv_url, retries=settings.osv_retries)

@@ -30,6 +30,7 @@ from depscan.advisories.backend import AdvisoryBackend, LookupResult, PackageQue
 from depscan.advisories.osv_schema import OSVError, parse_osv
 from depscan.config import OSV_API_URL
 from depscan.models import Advisory, AdvisoryData
+from depscan.timestamps import latest, parse_timestamp
 
 DEFAULT_URL = OSV_API_URL
 BATCH_SIZE = 1000
@@ -133,7 +134,9 @@ class RecordCache:
             record = json.loads(self._path(ident).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(record, dict) or (modified is not None and record.get("modified") != modified):
+        if not isinstance(record, dict):
+            return None
+        if modified is not None and not _current(record.get("modified"), modified):
             return None
         return record
 
@@ -144,6 +147,18 @@ class RecordCache:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(record, fh)
             os.replace(tmp, self._path(ident))
+
+
+def _current(cached: object, reported: str) -> bool:
+    """Whether a cached copy modified at ``cached`` is the record the batch reported modified at
+    ``reported``: the same time however written (``...:00Z`` = ``...:00.000000+00:00``), or later.
+    Text that is not a time is only known to be the same when it is the same string."""
+    if not isinstance(cached, str):
+        return False
+    if cached == reported:
+        return True
+    cached_at, reported_at = parse_timestamp(cached), parse_timestamp(reported)
+    return cached_at is not None and reported_at is not None and cached_at >= reported_at
 
 
 class OnlineOSV(AdvisoryBackend):
@@ -176,7 +191,7 @@ class OnlineOSV(AdvisoryBackend):
                 result.failed[query] = "; ".join(errors[i] for i in missing)
                 continue
             result.affected[query] = [records[i] for i in sorted(found) if records[i].withdrawn is None]
-        newest = max((r.modified for r in records.values()), default=None)
+        newest = latest(r.modified for r in records.values())
         result.data = AdvisoryData(f"online:{self.client.base_url}", len(records), newest)
         return result
 

@@ -24,11 +24,12 @@ from typing import Any
 
 from depscan.advisories.backend import AdvisoryBackend, AdvisoryError, LookupResult, PackageQuery
 from depscan.advisories.osv_schema import OSVError, parse_osv
-from depscan.advisories.ranges import Matcher, canonical_versions, is_affected
+from depscan.advisories.ranges import Matcher, canonical_versions, is_affected, matcher, parse_version
 from depscan.config import DB_ENV
 from depscan.errors import ArtifactError
 from depscan.hashing import file_sha256
 from depscan.models import Advisory, AdvisoryData
+from depscan.timestamps import is_newer, latest
 
 SCHEMA_VERSION = 5
 MAX_RECORD_BYTES = 8 * 1024 * 1024  # an OSV record is a few KB; a huge one is not a record
@@ -202,9 +203,9 @@ def _import_one(conn: sqlite3.Connection, source: Path) -> ImportReport:
                 problems.append(f"{where}: unreadable ({type(e).__name__}: {e})")
             continue
         existing = conn.execute("SELECT modified FROM advisories WHERE id = ?", (advisory.id,)).fetchone()
-        if existing is not None and existing[0] > advisory.modified:
+        if existing is not None and is_newer(existing[0], advisory.modified):
             records += 1
-            continue  # a newer copy of this record is already in
+            continue  # a newer copy of this record is already in (compared as times)
         conn.execute("DELETE FROM packages WHERE advisory_id = ?", (advisory.id,))
         conn.execute(
             "INSERT OR REPLACE INTO advisories(id, modified, withdrawn, source_id, record, canonical) "
@@ -221,7 +222,7 @@ def _import_one(conn: sqlite3.Connection, source: Path) -> ImportReport:
         keys = {(a.ecosystem, a.normalized_name) for a in advisory.affected if a.normalized_name}
         conn.executemany("INSERT INTO packages VALUES (?, ?, ?)", [(e, n, advisory.id) for e, n in keys])
         records += 1
-        if newest is None or advisory.modified > newest:
+        if newest is None or is_newer(advisory.modified, newest):
             newest = advisory.modified
     conn.execute(
         "UPDATE sources SET records = ?, skipped = ?, newest_modified = ? WHERE id = ?",
@@ -290,7 +291,8 @@ class OfflineDatabase(AdvisoryBackend):
             )
         _check_version(db_path)
         self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        self._parsed: dict[str, tuple[Advisory, tuple[tuple[tuple[str, str], Matcher], ...]]] = {}
+        # id -> (the record, its matchers by (ecosystem, normalized name))
+        self._parsed: dict[str, tuple[Advisory, dict[tuple[str, str], list[Matcher]]]] = {}
 
     def close(self) -> None:
         self._conn.close()
@@ -303,10 +305,16 @@ class OfflineDatabase(AdvisoryBackend):
         return [SourceStatus(*row) for row in rows]
 
     def info(self) -> AdvisoryData:
-        """Record count and newest ``modified`` over the whole database."""
-        count, newest = self._conn.execute("SELECT COUNT(*), MAX(modified) FROM advisories").fetchone()
-        inputs = tuple(f"{s.location} sha256:{s.sha256 or '-'}" for s in self.sources())
-        return AdvisoryData(self.label, int(count), newest, inputs)
+        """Record count and newest ``modified`` over the whole database.
+
+        The newest is the latest of the sources' (each computed as times at import): a record is
+        only ever replaced by a newer copy, so that is the newest record stored; SQL's ``MAX``
+        would compare the strings.
+        """
+        (count,) = self._conn.execute("SELECT COUNT(*) FROM advisories").fetchone()
+        sources = self.sources()
+        inputs = tuple(f"{s.location} sha256:{s.sha256 or '-'}" for s in sources)
+        return AdvisoryData(self.label, int(count), latest(s.newest_modified for s in sources), inputs)
 
     def advisory(self, ident: str) -> Advisory:
         """One full record, parsed once per database connection."""
@@ -318,14 +326,15 @@ class OfflineDatabase(AdvisoryBackend):
         return self._parsed[ident][0]
 
     def _remember(self, ident: str, record: str, canonical: str) -> None:
-        advisory = parse_osv(json.loads(record), self.label)
         sets = json.loads(canonical)
-        if len(sets) != len(advisory.affected):
+        raw = json.loads(record)
+        if not isinstance(sets, list) or not isinstance(raw, dict) or len(sets) != len(raw.get("affected") or []):
             raise DatabaseError(f"{self.path}: advisory {ident}: index does not match the record")
-        matchers = tuple(
-            ((a.ecosystem, a.normalized_name), Matcher(a, frozenset(c)))
-            for a, c in zip(advisory.affected, sets, strict=True)
-        )
+        # The stored canonical forms travel with the record (no versions list is parsed again).
+        advisory = parse_osv(raw, self.label, sets)
+        matchers: dict[tuple[str, str], list[Matcher]] = {}
+        for a in advisory.affected:
+            matchers.setdefault((a.ecosystem, a.normalized_name), []).append(matcher(a))
         self._parsed[ident] = (advisory, matchers)
 
     def _candidates(self, ecosystem: str, names: Sequence[str]) -> dict[str, list[str]]:
@@ -346,9 +355,19 @@ class OfflineDatabase(AdvisoryBackend):
                 out.setdefault(name, []).append(ident)
         return out
 
-    def _affects(self, ident: str, query: PackageQuery) -> bool:
+    def _affecting(self, idents: Sequence[str], query: PackageQuery) -> list[Advisory]:
+        """The records among ``idents`` that affect the queried version (parsed once per query)."""
         package = (query.ecosystem, query.name)
-        return any(key == package and matcher(query.version) for key, matcher in self._parsed[ident][1])
+        version = query.version
+        parsed = parse_version(version)
+        out = []
+        for ident in idents:
+            advisory, by_package = self._parsed[ident]
+            for m in by_package.get(package, ()):
+                if m.covers(parsed, version) if parsed is not None else m(version):
+                    out.append(advisory)
+                    break
+        return out
 
     def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
         result = LookupResult(data=self.info())
@@ -357,11 +376,7 @@ class OfflineDatabase(AdvisoryBackend):
                 relevant = [q for q in queries if q.ecosystem == ecosystem]
                 candidates = self._candidates(ecosystem, [q.name for q in relevant])
                 for query in relevant:
-                    result.affected[query] = [
-                        self._parsed[ident][0]
-                        for ident in candidates.get(query.name, ())
-                        if self._affects(ident, query)
-                    ]
+                    result.affected[query] = self._affecting(candidates.get(query.name, ()), query)
         except (sqlite3.Error, ValueError, KeyError, TypeError, OSVError) as e:
             raise DatabaseError(f"{self.path}: advisory database unreadable ({e})") from e
         return result

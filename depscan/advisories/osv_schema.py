@@ -10,6 +10,7 @@ of the wrong type, is rejected with ``OSVError`` naming the record.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import repeat
 from typing import Any
@@ -64,8 +65,12 @@ def cvss_score(kind: str, vector: str) -> float | None:
     return None
 
 
-def parse_osv(record: Any, source: str) -> Advisory:
-    """Parse one OSV record (already decoded from JSON or YAML)."""
+def parse_osv(record: Any, source: str, canonical: Sequence[Iterable[str]] | None = None) -> Advisory:
+    """Parse one OSV record (already decoded from JSON or YAML).
+
+    ``canonical``: per ``affected[]`` entry, the PEP 440 canonical forms of its versions list when
+    a store precomputed them (the offline database); kept on ``AffectedPackage.canonical``.
+    """
     if not isinstance(record, dict):
         raise OSVError(f"{source}: an OSV record must be a JSON object")
     ident = record.get("id")
@@ -78,7 +83,12 @@ def parse_osv(record: Any, source: str) -> Advisory:
     affected_raw = record.get("affected") or []
     if not isinstance(affected_raw, list):
         raise OSVError(f"{where}: affected must be a list")
-    affected = tuple(parse_affected(a, where) for a in affected_raw)
+    if canonical is not None and len(canonical) != len(affected_raw):
+        raise OSVError(f"{where}: {len(canonical)} precomputed version sets for {len(affected_raw)} affected entries")
+    affected = tuple(
+        parse_affected(a, where, None if canonical is None else frozenset(canonical[i]))
+        for i, a in enumerate(affected_raw)
+    )
     severity_raw = record.get("severity") or []
     if not isinstance(severity_raw, list):
         raise OSVError(f"{where}: severity must be a list")
@@ -86,7 +96,7 @@ def parse_osv(record: Any, source: str) -> Advisory:
     for item in severity_raw:
         if not (isinstance(item, dict) and isinstance(item.get("type"), str) and isinstance(item.get("score"), str)):
             raise OSVError(f"{where}: severity entries need a type and a score")
-        severity.append(Severity(item["type"], item["score"]))
+        severity.append(Severity(item["type"], item["score"], cvss_score(item["type"], item["score"])))
     references = []
     references_raw = record.get("references") or []
     if not isinstance(references_raw, list):
@@ -109,7 +119,7 @@ def parse_osv(record: Any, source: str) -> Advisory:
     )
 
 
-def parse_affected(raw: Any, where: str) -> AffectedPackage:
+def parse_affected(raw: Any, where: str, canonical: frozenset[str] | None = None) -> AffectedPackage:
     """One ``affected[]`` entry."""
     if not isinstance(raw, dict):
         raise OSVError(f"{where}: affected entries must be objects")
@@ -143,4 +153,5 @@ def parse_affected(raw: Any, where: str) -> AffectedPackage:
         normalized_name=normalize_package_name(base, name) if name else "",
         ranges=tuple(ranges),
         versions=_strings(raw.get("versions"), where, "affected[].versions"),
+        canonical=canonical,
     )

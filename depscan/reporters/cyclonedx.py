@@ -111,7 +111,6 @@ from cyclonedx.output import make_outputter
 from cyclonedx.schema import OutputFormat, SchemaVersion
 from cyclonedx.spdx import fixup_id, is_supported_id
 from packageurl import PackageURL
-from packaging.version import InvalidVersion, Version
 
 from depscan.artifacts.kinds import CONTAINER_IMAGE_KINDS, ArtifactKind
 from depscan.facts import Facts, LicenseFacts, archive_sha256, artifact_kind, external_links, facts_for
@@ -790,32 +789,21 @@ def _recommendation(findings: Sequence[Finding]) -> str:
         component = finding.component
         key = (component.name, component.version)
         if key not in advice:
-            advice[key] = _advice(component.name, component.version, finding.fixed_versions)
+            advice[key] = _advice(component.name, component.version, finding.fixed_versions, finding.fix)
     texts = list(dict.fromkeys(advice.values()))
     if len(texts) == 1:
         return texts[0]
     return "; ".join(f"{name} {version}: {text}" for (name, version), text in advice.items())
 
 
-def _advice(name: str, installed: str, fixed: Sequence[str]) -> str:
+def _advice(name: str, installed: str, fixed: Sequence[str], fix: str | None) -> str:
+    """From the core's ``Finding.fix`` (the smallest version above ``installed`` that no advisory
+    of the finding affects) and ``Finding.fixed_versions``."""
+    if fix is not None:
+        return f"Upgrade {name} to {fix}"
     if not fixed:
         return f"No fixed version of {name} is known."
-    try:
-        current: Version | None = Version(installed)
-    except InvalidVersion:
-        current = None
-    if current is not None:
-        above = []
-        for text in fixed:
-            try:
-                version = Version(text)
-            except InvalidVersion:
-                continue
-            if version > current:
-                above.append((version, text))
-        if above:
-            return f"Upgrade {name} to {min(above)[1]}"
-    return f"Upgrade {name} to a fixed version: {', '.join(fixed)}"
+    return f"Fixed in {', '.join(fixed)}; none is above the installed {installed}"
 
 
 __all__ = [

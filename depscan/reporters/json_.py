@@ -123,6 +123,9 @@ def _finding(finding: Finding, baseline: BaselineDiff | None) -> dict[str, Any]:
         "vector": finding.vector,
         "summary": finding.summary,
         "fixed_versions": list(finding.fixed_versions),
+        "fix": finding.fix,
+        "malformed_ranges": list(finding.malformed_ranges),
+        "range_note": finding.range_note,
         "advisories": [a.id for a in finding.advisories],  # keys of the document's "advisories"
         "baseline": None if baseline is None else ("new" if finding.fingerprint in baseline.new else "unchanged"),
         "suppressed": None

@@ -19,7 +19,11 @@ def _cell(text: str) -> str:
 
 
 def _fix(finding: Finding) -> str:
-    return ", ".join(finding.fixed_versions) or "no fix yet"
+    if finding.fix is not None:
+        return finding.fix
+    if finding.fixed_versions:
+        return f"none above {finding.component.version} ({', '.join(finding.fixed_versions)})"
+    return "no fix yet"
 
 
 def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:

@@ -39,7 +39,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from depscan.advisories.ranges import parse_version
+from depscan.match import smallest_fix_above
 from depscan.models import BaselineDiff, Finding, Level, PythonDist, ScanResult, Status, Unknown
 from depscan.reporters import ReportOptions
 
@@ -69,18 +69,15 @@ def sarif_level(level: Level) -> str:
 
 
 def smallest_fix(installed: str, fixed_versions: tuple[str, ...]) -> str | None:
-    """The smallest fixed version above ``installed`` (PEP 440 order), or None when none is known."""
-    current = parse_version(installed)
-    candidates = [(v, text) for text in fixed_versions if (v := parse_version(text)) is not None]
-    if current is not None:
-        candidates = [(v, text) for v, text in candidates if v > current]
-    return min(candidates)[1] if candidates else None
+    """The smallest fixed version above ``installed`` (PEP 440 order), or None when none is known
+    (the core's rule, ``Finding.fix``)."""
+    return smallest_fix_above(installed, fixed_versions)
 
 
 def fix_text(finding: Finding) -> str:
     """``Upgrade <name> to <version>.``, or what is known when that cannot be said."""
     component = finding.component
-    fix = smallest_fix(component.version, finding.fixed_versions)
+    fix = finding.fix
     if fix is not None:
         return f"Upgrade {component.name} to {fix}."
     if finding.fixed_versions:

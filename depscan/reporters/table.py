@@ -38,6 +38,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     options = options or ReportOptions()
     color, width = options.color, options.width
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     out = io.StringIO()
@@ -101,6 +102,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             component = finding.component
             severity = finding.level.value + (f" {finding.score:.1f}" if finding.score is not None else "")
             summary = finding.summary
+            if finding.range_note is not None:  # escaped: rich reads "[...]" as markup
+                summary = escape(f"[{finding.range_note}] ") + summary
             if finding.suppressed is not None:
                 summary = f"[ignored: {finding.suppressed.reason}] {summary}"
             vulns.add_row(

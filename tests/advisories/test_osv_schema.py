@@ -54,3 +54,23 @@ def test_rejects_invalid_records_with_a_message(raw: object, message: str) -> No
 def test_wrong_container_types_are_osv_errors(raw: object) -> None:
     with pytest.raises(OSVError):
         parse_osv(raw, "src")
+
+
+def test_models_import_nothing_from_the_advisories_package() -> None:
+    """``models`` is plain data: the CVSS score is computed by the parser, so ``models`` never
+    imports ``advisories.osv_schema`` (which imports ``models``), not even lazily."""
+    import ast
+    from pathlib import Path
+
+    import depscan.models
+
+    tree = ast.parse(Path(depscan.models.__file__).read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m.startswith("depscan.advisories")}, imported
+
+
+def test_severity_score_is_computed_when_the_record_is_parsed() -> None:
+    cvss_score.cache_clear()
+    (sev,) = parse_osv(record("PYSEC-1", "pkg", cvss=CRITICAL), "t").severity
+    assert cvss_score.cache_info().currsize == 1 and sev.score == 9.8

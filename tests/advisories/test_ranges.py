@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from depscan.advisories.osv_schema import parse_osv
-from depscan.advisories.ranges import fixed_versions, in_range, is_affected, parse_version
+from depscan.advisories.ranges import (
+    fix_candidates,
+    in_range,
+    is_affected,
+    malformed_events,
+    overlaps_as_written,
+    parse_version,
+)
+from depscan.models import RangeEvent
 from tests.advisories.osv_records import record
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "advisories" / "osv-pypi-pysec-2024-10-10.zip"
@@ -20,19 +28,64 @@ def affected(**kwargs: object) -> object:
     return parse_osv(record("T-1", "pkg", **kwargs), "t").affected[0]  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    ("version", "expected"),
-    [("0.9", True), ("1.0", True), ("1.4.9", True), ("1.5", False), ("2.0", True), ("2.1", True), ("2.2", False),
-     ("1.5rc1", True), ("0.0.0b0", True)],
-)
-def test_introduced_fixed_and_last_affected(version: str, expected: bool) -> None:
-    a = affected(events=[{"introduced": "0"}, {"fixed": "1.5"}, {"introduced": "2.0"}, {"last_affected": "2.1"}])
-    assert is_affected(version, a) is expected  # type: ignore[arg-type]
+def covered(events: list[dict[str, str]], *versions: str) -> set[str]:
+    """Which of ``versions`` one ECOSYSTEM range with ``events`` covers."""
+    a = affected(events=events)
+    return {v for v in versions if is_affected(v, a)}  # type: ignore[arg-type]
 
 
-def test_limit_bounds_the_range() -> None:
-    a = affected(events=[{"introduced": "1.0"}, {"limit": "1.3"}])
-    assert is_affected("1.2", a) and not is_affected("1.3", a) and not is_affected("0.9", a)  # type: ignore[arg-type]
+# Each rule of the schema's evaluation on its own, so that breaking any one of them fails a test.
+
+
+def test_fixed_is_exclusive() -> None:
+    assert covered([{"introduced": "1.0"}, {"fixed": "2.0"}], "0.9", "1.0", "1.9.9", "2.0", "2.0.0", "2.1") == {
+        "1.0", "1.9.9"
+    }
+
+
+def test_last_affected_is_inclusive() -> None:
+    events = [{"introduced": "1.0"}, {"last_affected": "2.0"}]
+    assert covered(events, "0.9", "1.0", "2.0", "2.0.0", "2.0.post1", "2.0.1") == {"1.0", "2.0", "2.0.0"}
+
+
+def test_limit_bounds_the_range_exclusively() -> None:
+    assert covered([{"introduced": "1.0"}, {"limit": "1.3"}], "0.9", "1.0", "1.2.9", "1.3", "5.0") == {"1.0", "1.2.9"}
+    # a limit below the fix cuts the interval short; "*" is the schema's "no limit"
+    assert covered([{"introduced": "0"}, {"fixed": "3.0"}, {"limit": "2.0"}], "1.0", "2.5") == {"1.0"}
+    assert covered([{"introduced": "1.0"}, {"limit": "*"}], "0.9", "1.0", "9.0") == {"1.0", "9.0"}
+
+
+def test_introduced_zero_is_below_pre_releases_of_zero() -> None:
+    events = [{"introduced": "0"}, {"fixed": "1.0"}]
+    assert covered(events, "0.0.0b0", "0.dev0", "0", "0.9", "1.0") == {"0.0.0b0", "0.dev0", "0", "0.9"}
+
+
+def test_events_in_any_order_are_sorted_by_version() -> None:
+    events = [{"fixed": "2.0"}, {"introduced": "1.0"}]
+    assert covered(events, "0.9", "1.0", "1.5", "2.0", "3.0") == {"1.0", "1.5"}
+
+
+def test_a_repeated_introduced_opens_once() -> None:
+    events = [{"introduced": "1.0"}, {"introduced": "1.5"}, {"fixed": "2.0"}]
+    assert covered(events, "0.9", "1.0", "1.2", "1.7", "2.0", "3.0") == {"1.0", "1.2", "1.7"}
+
+
+def test_intervals_written_apart_and_out_of_order_are_the_sorted_walk() -> None:
+    events = [{"introduced": "2.0"}, {"fixed": "2.0.8"}, {"introduced": "1.11"}, {"fixed": "1.11.15"}]
+    assert covered(events, "1.10", "1.11", "1.11.15", "1.12", "2.0", "2.0.8", "3.0") == {"1.11", "2.0"}
+
+
+def test_overlapping_written_intervals_keep_what_each_interval_covers() -> None:
+    # wagtail PYSEC-2021-114's shape: the walk closes [2.11, 2.11.7) at "fixed 2.11.6".
+    events = [{"introduced": "2.11"}, {"fixed": "2.11.7"}, {"introduced": "0"}, {"fixed": "2.11.6"}]
+    assert covered(events, "1.0", "2.11.5", "2.11.6", "2.11.7", "3.0") == {"1.0", "2.11.5", "2.11.6"}
+
+
+def test_touching_written_intervals_keep_what_each_interval_covers() -> None:
+    # pyspark PYSEC-2022-236's shape: [0, 3.1.1), [3.2.0, 3.2.2), [3.1.1, 3.1.3)
+    events = [{"introduced": "0"}, {"fixed": "3.1.1"}, {"introduced": "3.2.0"}, {"fixed": "3.2.2"},
+              {"introduced": "3.1.1"}, {"fixed": "3.1.3"}]
+    assert covered(events, "3.0", "3.1.1", "3.1.2", "3.1.3", "3.2.1", "3.2.2") == {"3.0", "3.1.1", "3.1.2", "3.2.1"}
 
 
 def test_versions_list_exact_then_pep440_equality() -> None:
@@ -48,7 +101,8 @@ def test_git_ranges_and_unparsable_values_never_crash() -> None:
     a = parse_osv(raw, "t").affected[0]
     assert is_affected("1.0", a)  # the unparsable fixed event is skipped: conservatively still affected
     assert not is_affected("garbage!", a)
-    assert fixed_versions(a) == ("not-a-version",)
+    assert fix_candidates(a) == ()  # never offered as a fix
+    assert malformed_events(a) == (RangeEvent("fixed", "not-a-version"),)  # said instead
 
 
 def test_overlapping_intervals_in_one_range_pyspark() -> None:
@@ -67,15 +121,25 @@ KNOWN_DISAGREEMENTS = {
 } | {("PYSEC-2023-177", "gevent", "23.9.0"), ("PYSEC-2023-177", "gevent", "23.9.0.post1")}
 
 
+# The ranges of the real data whose written intervals overlap or touch: the only ones evaluated
+# with the exception (walk or written intervals); every other range is the sorted walk alone.
+KNOWN_OVERLAPPING = {
+    ("PYSEC-2022-236", "pyspark"), ("PYSEC-2023-72", "pyspark"), ("PYSEC-2021-114", "wagtail"),
+    ("PYSEC-2022-42972", "apache-iotdb"),
+}
+
+
 @pytest.mark.skipif(not SHARED.is_file(), reason="../shared/advisories is not beside this checkout")
 def test_ranges_agree_with_versions_lists_on_the_real_data() -> None:
     disagreements = set()
+    overlapping = set()
     checked = 0
     with zipfile.ZipFile(SHARED) as zf:
         for name in zf.namelist():
             adv = parse_osv(json.loads(zf.read(name)), name)
             for a in adv.affected:
                 ranges = [r for r in a.ranges if r.type == "ECOSYSTEM"]
+                overlapping.update((adv.id, a.normalized_name) for r in ranges if overlaps_as_written(r))
                 if not ranges or not a.versions:
                     continue
                 for listed in a.versions:
@@ -87,3 +151,4 @@ def test_ranges_agree_with_versions_lists_on_the_real_data() -> None:
                         disagreements.add((adv.id, a.normalized_name, listed))
     assert checked > 140_000
     assert disagreements == KNOWN_DISAGREEMENTS
+    assert overlapping == KNOWN_OVERLAPPING

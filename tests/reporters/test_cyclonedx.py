@@ -18,6 +18,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.validation.xml import XmlValidator
 
 from depscan.environment import marker_environment
+from depscan.match import smallest_fix_above
 from depscan.models import (
     Advisory,
     AdvisoryData,
@@ -119,7 +120,7 @@ def _finding(dist: PythonDist, advisory: Advisory, fixed: tuple[str, ...] = ("9.
              suppressed: Suppression | None = None) -> Finding:
     return Finding(rule="vulnerability", ids=(advisory.id, *advisory.aliases), component=dist, level=Level.UNKNOWN,
                    score=None, vector=None, summary=f"{advisory.id} summary", fixed_versions=fixed,
-                   advisories=(advisory,), suppressed=suppressed)
+                   advisories=(advisory,), suppressed=suppressed, fix=smallest_fix_above(dist.version, fixed))
 
 
 def _json(result: ScanResult, version: str = "1.6") -> dict[str, Any]:
@@ -398,8 +399,8 @@ def test_dependency_on_a_distribution_present_twice_goes_to_the_used_copy() -> N
 
 def test_vulnerability_details() -> None:
     dist = _dist("pkg", "1.5", "pkg-1.5.dist-info/METADATA")
-    v4 = Severity("CVSS_V4", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N")
-    v2 = Severity("CVSS_V2", "AV:N/AC:L/Au:N/C:C/I:C/A:C")
+    v4 = Severity("CVSS_V4", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 9.3)
+    v2 = Severity("CVSS_V2", "AV:N/AC:L/Au:N/C:C/I:C/A:C", 10.0)
     advisories = [
         _advisory("GHSA-aaaa-bbbb-cccc", aliases=("CVE-2024-0001", "PYSEC-2024-1", "SNYK-PYTHON-PKG-1"),
                   severity=(v4, v2), references=("https://example.org/a b", "https://example.org/#x#y")),
@@ -435,7 +436,7 @@ def test_vulnerability_details() -> None:
 def test_recommendation_lists_fixes_when_none_is_above() -> None:
     dist = _dist("pkg", "3.0", "pkg-3.0.dist-info/METADATA")
     doc = _json(_result(dist, findings=(_finding(dist, _advisory("PYSEC-1"), ("1.2", "2.0")),)))
-    assert doc["vulnerabilities"][0]["recommendation"] == "Upgrade pkg to a fixed version: 1.2, 2.0"
+    assert doc["vulnerabilities"][0]["recommendation"] == "Fixed in 1.2, 2.0; none is above the installed 3.0"
 
 
 def test_group_split_when_only_some_copies_are_ignored() -> None:

@@ -267,7 +267,7 @@ def test_not_checked_and_unchecked_are_visible(demo_result: ScanResult) -> None:
         ("2.0.0", ("1.26.17", "2.0.6"), "2.0.6"),
         ("1.26.5", ("2.0.6", "1.26.17"), "1.26.17"),
         ("3.0", ("1.26.17", "2.0.6"), None),
-        ("not-a-version", ("2.0", "1.5"), "1.5"),
+        ("not-a-version", ("2.0", "1.5"), None),  # nothing can be said to be above it
         ("1.0", ("garbage",), None),
         ("1.0", (), None),
     ],
