@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from depscan.errors import InputError, OutputError
+from depscan.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
     from depscan.advisories.osv_db import ImportReport
@@ -69,12 +70,12 @@ def status_lines(path: Path) -> list[str]:
     try:
         info = database.info()
         lines = [f"database: {path}", f"records: {info.records}"]
-        if info.newest_modified:
-            newest = datetime.fromisoformat(info.newest_modified.replace("Z", "+00:00"))
-            if newest.tzinfo is None:
-                newest = newest.replace(tzinfo=timezone.utc)
+        newest = parse_timestamp(info.newest_modified) if info.newest_modified else None
+        if newest is not None:
             age = (datetime.now(timezone.utc) - newest).days
             lines.append(f"newest record modified: {info.newest_modified} ({age} days ago)")
+        elif info.newest_modified:
+            lines.append(f"newest record modified: {info.newest_modified} (not a time)")
         for source in database.sources():
             lines.append(
                 f"source: {source.location} (sha256 {source.sha256 or '-'}, imported {source.imported_at}, "

@@ -125,6 +125,7 @@ from depscan.models import (
     Suppression,
 )
 from depscan.reporters import ReportOptions
+from depscan.timestamps import parse_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,6 @@ _NAME_LIMIT = 120  # a license text longer than this (or multi-line) is named by
 _UNREPRESENTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _LINE_BREAKS = re.compile(r"[\t\r\n]+")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_FRACTION = re.compile(r"(\.\d{6})\d+")
 
 # Where an alias id is published: (prefix, source name, URL template).
 _ALIAS_SOURCES = (
@@ -685,15 +685,10 @@ class _Builder:
 
     def date(self, value: str, where: str) -> datetime | None:
         """An OSV timestamp (RFC 3339) as an aware datetime; ``None`` and a warning when it does not parse."""
-        text = _FRACTION.sub(r"\1", value.strip())  # Python < 3.11 takes at most 6 fraction digits
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
+        parsed = parse_timestamp(value)
+        if parsed is None:
             self.warn(f"{where}: date {value!r} does not parse; dropped")
-            return None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+        return parsed
 
 
 # -- helpers -------------------------------------------------------------------------------------

@@ -38,13 +38,18 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     options = options or ReportOptions()
     color, width = options.color, options.width
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
+
+    def row(table: Table, *cells: str, style: str | None = None) -> None:
+        # Text, never markup: names, paths and reasons come from the artifact, and rich would read
+        # "[...]" in them as style tags (and drop it).
+        table.add_row(*(Text(cell) for cell in cells), style=style)
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=color, no_color=not color, width=width, highlight=False)
     dists = [c for c in result.components if isinstance(c, PythonDist)]
-    table = Table(title=f"{result.artifact.label} ({result.artifact.kind})", title_justify="left")
+    table = Table(title=Text(f"{result.artifact.label} ({result.artifact.kind})"), title_justify="left")
     table.add_column("Name", no_wrap=True)
     table.add_column("Version", no_wrap=True)
     table.add_column("Location", overflow="fold")
@@ -54,7 +59,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         name = dist.name
         if dist.status is Status.SHADOWED:
             name += " (shadowed)"
-        table.add_row(
+        row(
+            table,
             name,
             dist.version,
             dist.metadata_dir,
@@ -73,7 +79,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         libs.add_column("Path", overflow="fold")
         libs.add_column("Layer", overflow="fold")
         for lib in natives:
-            libs.add_row(
+            row(
+                libs,
                 lib.name,
                 lib.version or "-",
                 lib.arch,
@@ -88,7 +95,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         unknowns.add_column("Layer", overflow="fold")
         unknowns.add_column("Reason", overflow="fold")
         for unknown in result.unknowns:
-            unknowns.add_row(unknown.location.path, short_layer(unknown.location.layer), unknown.reason)
+            row(unknowns, unknown.location.path, short_layer(unknown.location.layer), unknown.reason)
         console.print(unknowns)
     if result.findings:
         vulns = Table(title="Vulnerabilities", title_justify="left")
@@ -102,11 +109,12 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             component = finding.component
             severity = finding.level.value + (f" {finding.score:.1f}" if finding.score is not None else "")
             summary = finding.summary
-            if finding.range_note is not None:  # escaped: rich reads "[...]" as markup
-                summary = escape(f"[{finding.range_note}] ") + summary
+            if finding.range_note is not None:
+                summary = f"[{finding.range_note}] {summary}"
             if finding.suppressed is not None:
                 summary = f"[ignored: {finding.suppressed.reason}] {summary}"
-            vulns.add_row(
+            row(
+                vulns,
                 component.name + (" (shadowed)" if component.status is Status.SHADOWED else ""),
                 component.version,
                 finding.id + (f" ({', '.join(finding.ids[1:])})" if len(finding.ids) > 1 else ""),
@@ -119,9 +127,9 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     elif nothing_checked(result):
         console.print("Nothing was checked: the SBOM lists no PyPI component to match against advisories.")
     elif result.advisory_data is not None and not result.unchecked:
-        console.print(f"No known vulnerabilities (checked against {result.advisory_data.source}).")
+        console.print(Text(f"No known vulnerabilities (checked against {result.advisory_data.source})."))
     for purl, why in result.unchecked:
-        console.print(f"NOT CHECKED: {purl}: {why}")
+        console.print(Text(f"NOT CHECKED: {purl}: {why}"))
     for warning in result.warnings:
-        console.print(f"warning: {warning}")
+        console.print(Text(f"warning: {warning}"))
     return out.getvalue().encode("utf-8")
