@@ -125,6 +125,7 @@ from depscan.models import (
     Suppression,
 )
 from depscan.reporters import ReportOptions
+from depscan.text import escape_surrogates
 from depscan.timestamps import parse_timestamp
 
 logger = logging.getLogger(__name__)
@@ -268,9 +269,12 @@ class _Builder:
     def text(self, value: str, where: str, *, one_line: bool = False, limit: int | None = None,
              report: bool = True) -> str:
         """``value`` made safe for JSON and XML; each change is reported as a repair."""
-        cleaned = _UNREPRESENTABLE.sub("\ufffd", value)
+        escaped = escape_surrogates(value)  # undecodable bytes written as \xNN (depscan.text)
+        cleaned = _UNREPRESENTABLE.sub("\ufffd", escaped)
         changes = []
-        if cleaned != value:
+        if escaped != value:
+            changes.append("escaped undecodable bytes")
+        if cleaned != escaped:
             changes.append("replaced characters XML cannot carry")
         if one_line:
             flat = _LINE_BREAKS.sub(" ", cleaned)

@@ -24,6 +24,7 @@ from depscan.models import (
     assert_never,
 )
 from depscan.reporters import ReportOptions
+from depscan.text import encode_json
 
 FORMAT = "depscan.scan"
 FORMAT_VERSION = 2  # 2: findings cite advisories by id; each advisory is written once under "advisories"
@@ -224,4 +225,4 @@ def document(result: ScanResult) -> dict[str, Any]:
 
 def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     """``--format json``."""
-    return (json.dumps(document(result), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return encode_json(json.dumps(document(result), indent=2, ensure_ascii=False) + "\n")

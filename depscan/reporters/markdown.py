@@ -10,6 +10,7 @@ from depscan.facts import counts as summary_counts
 from depscan.models import Finding, ScanResult, Status
 from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
+from depscan.text import encode_text
 
 MAX_ROWS = 100  # a PR comment has a size limit; the JSON report has everything
 
@@ -90,4 +91,4 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         lines += ["", "<details><summary>Could not be read</summary>", ""]
         lines += [f"- `{u.location.path}`: {_cell(u.reason)}" for u in result.unknowns[:MAX_ROWS]]
         lines += ["", "</details>"]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    return encode_text("\n".join(lines) + "\n")

@@ -14,6 +14,7 @@ from typing import Any
 
 from depscan.models import Finding, PythonDist, ScanResult
 from depscan.reporters import ReportOptions
+from depscan.text import encode_json
 
 
 def _description(finding: Finding) -> str:
@@ -59,4 +60,4 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             dependencies.append({"name": name, "skip_reason": skipped[(name, version)]})
         else:
             dependencies.append({"name": name, "version": version, "vulns": vulns})
-    return (json.dumps({"dependencies": dependencies, "fixes": []}) + "\n").encode("utf-8")
+    return encode_json(json.dumps({"dependencies": dependencies, "fixes": []}, ensure_ascii=False) + "\n")

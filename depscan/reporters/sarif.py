@@ -42,6 +42,7 @@ from urllib.parse import quote
 from depscan.match import smallest_fix_above
 from depscan.models import BaselineDiff, Finding, Level, PythonDist, ScanResult, Status, Unknown
 from depscan.reporters import ReportOptions
+from depscan.text import encode_json
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"  # as in GitHub's SARIF examples
 INFORMATION_URI = "https://pypi.org/project/pydepscan/"
@@ -173,9 +174,14 @@ _POLICY_RULES: dict[str, dict[str, Any]] = {
 
 def relative_uri(path: str) -> str:
     """A POSIX path inside the artifact as a relative URI reference (RFC 3986): spaces, ``%``, ``#``,
-    ``?``, non-ASCII and ``:`` (which would read as a scheme in a first segment) percent-encoded; a lone
-    surrogate (an undecodable name in a tar) becomes U+FFFD."""
-    return quote(_SURROGATE.sub("\ufffd", path), safe="/!$&'()*+,;=@")
+    ``?``, non-ASCII and ``:`` (which would read as a scheme in a first segment) percent-encoded; an
+    undecodable byte of a tar member name (carried as a surrogate) is percent-encoded as that byte
+    (``caf%E9``), a surrogate that stands for no byte becomes U+FFFD."""
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = _SURROGATE.sub("\ufffd", path).encode("utf-8", "surrogateescape")
+    return quote(raw, safe="/!$&'()*+,;=@")
 
 
 def _location(path: str, layer: str | None, note: str | None = None) -> dict[str, Any]:
@@ -359,4 +365,4 @@ def _own_version() -> str:
 def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     """``--format sarif``: a SARIF 2.1.0 log with one run (3.13 sarifLog, 3.14 run)."""
     text = json.dumps(document(result), indent=2, ensure_ascii=False) + "\n"
-    return _SURROGATE.sub("\ufffd", text).encode("utf-8")  # lone surrogates (hostile metadata) cannot be UTF-8
+    return encode_json(text)  # undecodable bytes (non-UTF-8 names, hostile metadata) written escaped

@@ -51,6 +51,7 @@ from depscan.artifacts.kinds import ArtifactKind
 from depscan.facts import LicenseFacts, archive_sha256, artifact_kind, component_key, external_links, facts_for
 from depscan.models import NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
+from depscan.text import encode_json
 
 SPDX_VERSION = "SPDX-2.3"
 DOCUMENT_ID = "SPDXRef-DOCUMENT"
@@ -73,7 +74,6 @@ _PURPOSE = {
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _EXTRA_VALUE = re.compile(r'\bextra\s*==\s*"([^"]*)"')
 
 
@@ -355,4 +355,4 @@ def _own_version() -> str:
 def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     """``--format spdx-json``: an SPDX 2.3 JSON document (clause 6 document, 7 packages, 11 relationships)."""
     text = json.dumps(document(result), indent=2, ensure_ascii=False) + "\n"
-    return _SURROGATE.sub("\ufffd", text).encode("utf-8")  # lone surrogates (hostile metadata) cannot be UTF-8
+    return encode_json(text)  # undecodable bytes (non-UTF-8 names, hostile metadata) written escaped

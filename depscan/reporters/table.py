@@ -7,6 +7,7 @@ import io
 from depscan.models import NativeLib, PythonDist, ScanResult, Status
 from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
+from depscan.text import encode_text
 
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow"}
 
@@ -132,4 +133,4 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         console.print(Text(f"NOT CHECKED: {purl}: {why}"))
     for warning in result.warnings:
         console.print(Text(f"warning: {warning}"))
-    return out.getvalue().encode("utf-8")
+    return encode_text(out.getvalue())

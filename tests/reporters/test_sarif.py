@@ -333,10 +333,10 @@ def test_hostile_metadata_renders() -> None:
     assert "security-severity" not in rule["properties"]  # 11.0 is no CVSS score
     result_, unknown = run_["results"]
     assert result_["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "we%20ird/%23x/METADATA"
-    assert unknown["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "bad%EF%BF%BDname/METADATA"
-    assert unknown["message"]["text"] == "Could not read bad\ufffdname/METADATA: undecodable \ufffd. Not inventoried."
+    assert unknown["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "bad%80name/METADATA"
+    assert unknown["message"]["text"] == "Could not read bad\\x80name/METADATA: undecodable \\x80. Not inventoried."
     assert "Fixed in garbage; none is above the installed" in result_["message"]["text"]
-    assert run_["invocations"][0]["toolExecutionNotifications"][-1]["message"]["text"] == "bad\x00warning \ufffd"
+    assert run_["invocations"][0]["toolExecutionNotifications"][-1]["message"]["text"] == "bad\x00warning \\xff"
 
 
 def test_baseline_state(demo_result: ScanResult) -> None:
