@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from packageurl import PackageURL
-from packaging.metadata import parse_email
 from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from depscan.artifacts.limits import irregular_path, join_inside
 from depscan.artifacts.view import ArtifactView, EntryType, split_nested
 from depscan.catalogers import Cataloger, CatalogResult
+from depscan.catalogers.core_metadata import parse_headers
 from depscan.errors import MemberError
 from depscan.models import Component, Location, PythonDist, RecordEntry, Status, Unknown, WheelInfo
 
@@ -132,8 +132,9 @@ def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> Py
         unknowns.append(Unknown(where, str(e)))
         return None
     # Only the header block: the body is the long description (often a whole README), which the
-    # inventory does not use and which costs most of the parsing time.
-    raw, _unparsed = parse_email(_headers_only(data))
+    # inventory does not use and which costs most of the parsing time. parse_headers gives the
+    # fields read below exactly as packaging.metadata.parse_email does, without the email parser.
+    raw = parse_headers(_headers_only(data))
     name = raw.get("name")
     version = raw.get("version")
     base = found.metadata_path.rsplit("/", 1)[-1]
