@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from packaging.metadata import RawMetadata
+if TYPE_CHECKING:  # packaging.metadata imports the email package: kept off the scan path
+    from packaging.metadata import RawMetadata
 
 # email.feedparser.headerRE: what the email parser accepts as a header line (an mbox "From " line,
 # a field name of printable ASCII other than ":" followed by ":", or a continuation line).
@@ -98,4 +99,4 @@ def _raw(values: dict[str, list[list[str]]]) -> RawMetadata:
         if occurrences is not None:
             with contextlib.suppress(_NotUTF8):
                 found[key] = [_value(lines) for lines in occurrences]
-    return cast(RawMetadata, found)
+    return cast("RawMetadata", found)

@@ -269,7 +269,12 @@ def _parse_record(
     bad = 0
     text = data.decode("utf-8", errors="replace")
     try:
-        rows = list(csv.reader(text.splitlines()))
+        if '"' in text or "\x00" in text:
+            rows = list(csv.reader(text.splitlines()))
+        else:
+            # Without quotes (nearly every RECORD), csv splits each line at every comma and nothing
+            # else; NUL is left to csv too (Python 3.10's csv refuses it).
+            rows = [line.split(",") if line else [] for line in text.splitlines()]
     except csv.Error as e:
         unknowns.append(Unknown(Location(path, layer), f"unreadable CSV ({e})"))
         return (), 0
@@ -278,8 +283,24 @@ def _parse_record(
     base = prefix + inner_root.strip("/")
     if base and not base.endswith("/"):
         base += "/"
+    hash_match = _HASH.match
     for number, row in enumerate(rows, start=1):
-        if not row or row == [""]:
+        if len(row) == 3:
+            # The usual row, inline: a plain relative path, "<alg>=<digest>" or nothing, ASCII
+            # digits or nothing. Anything else takes _record_row, which says what is wrong.
+            rel, hash_field, size_field = row
+            if rel and not irregular_path(rel) and (not size_field or (size_field.isascii() and size_field.isdigit())):
+                if not hash_field:
+                    entries.append(RecordEntry(base + rel, None, None, int(size_field) if size_field else None))
+                    continue
+                match = hash_match(hash_field)
+                if match is not None:
+                    digest = match["digest"].rstrip("=")
+                    if len(digest) % 4 != 1:
+                        size = int(size_field) if size_field else None
+                        entries.append(RecordEntry(base + rel, match["alg"].lower(), digest, size))
+                        continue
+        elif not row or row == [""]:
             continue
         parsed = _record_row(row, base, site_root, view.absolute_links_inside)
         if parsed is None:
