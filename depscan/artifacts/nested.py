@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 
-from depscan.artifacts.view import NEST, ArtifactView, EntryType, OpenContext
+from depscan.artifacts.view import NEST, ArtifactView, EntryType, OpenContext, gc_paused
 from depscan.errors import ArtifactError, MemberError
 
 NESTED_SUFFIXES = (
@@ -27,8 +27,16 @@ NESTED_SUFFIXES = (
 )
 
 
+# The part after the last dot of every suffix above: most names (".py", ".pyi", ".json") are turned
+# down with one slice and one set lookup, without lower-casing the whole path.
+_LAST_SUFFIXES = frozenset(suffix[suffix.rfind(".") :] for suffix in NESTED_SUFFIXES)
+
+
 def is_nested_candidate(path: str) -> bool:
     """Whether a member's name says it may be an archive worth opening."""
+    dot = path.rfind(".")
+    if dot < 0 or path[dot:].lower() not in _LAST_SUFFIXES:
+        return False
     return path.lower().endswith(NESTED_SUFFIXES)
 
 
@@ -48,8 +56,13 @@ def open_bytes(data: bytes, name: str, ctx: OpenContext) -> ArtifactView | None:
 
 def expand_nested(view: ArtifactView, ctx: OpenContext) -> None:
     """Graft every nested archive of ``view`` into it, recursively, within the limits."""
+    with gc_paused():
+        _expand(view, ctx)
+
+
+def _expand(view: ArtifactView, ctx: OpenContext) -> None:
     candidates = [
-        e for e in view.entries() if e.type is EntryType.FILE and NEST not in e.path and is_nested_candidate(e.path)
+        e for e in view.entries() if is_nested_candidate(e.path) and e.type is EntryType.FILE and NEST not in e.path
     ]
     for entry in candidates:
         where = f"{view.name}: {entry.path}"
@@ -72,7 +85,7 @@ def expand_nested(view: ArtifactView, ctx: OpenContext) -> None:
         if sub is None:
             continue  # named like an archive, but it is not one: an ordinary file
         try:
-            expand_nested(sub, inner)
+            _expand(sub, inner)
         except ArtifactError as e:
             sub.close()
             view.unknown(entry.path, f"nested archive not opened: {e}", entry.layer)

@@ -14,14 +14,15 @@ import zlib
 from typing import BinaryIO
 
 from depscan.artifacts.limits import safe_member_path
-from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
+from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext, gc_paused
 from depscan.errors import CorruptArtifact, HostileArtifact, MemberError
 
 
 def open_zip(source: str | BinaryIO, name: str, ctx: OpenContext, kind: str = "zip") -> ArtifactView:
     """Index a zip archive. ``source`` is a filesystem path or a seekable binary file."""
     try:
-        zf = zipfile.ZipFile(source)
+        with gc_paused():
+            zf = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
         # NotImplementedError: a damaged "version needed to extract"; UnicodeDecodeError (a
         # ValueError): a damaged UTF-8 name.
@@ -29,7 +30,8 @@ def open_zip(source: str | BinaryIO, name: str, ctx: OpenContext, kind: str = "z
     view = ArtifactView(name, kind)
     view.on_close(zf.close)
     try:
-        _index(zf, name, ctx, view)
+        with gc_paused():
+            _index(zf, name, ctx, view)
     except BaseException:
         view.close()
         raise

@@ -23,7 +23,7 @@ from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from depscan.artifacts.limits import irregular_path, join_inside
-from depscan.artifacts.view import ArtifactView, EntryType, split_nested
+from depscan.artifacts.view import ArtifactView, EntryType, gc_paused, split_nested
 from depscan.catalogers import Cataloger, CatalogResult
 from depscan.catalogers.core_metadata import parse_headers
 from depscan.errors import MemberError
@@ -67,10 +67,11 @@ class PythonDistCataloger(Cataloger):
     def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
         components: list[PythonDist] = []
         unknowns: list[Unknown] = []
-        for found in _discover(view, unknowns):
-            dist = _read_dist(view, found, unknowns)
-            if dist is not None:
-                components.append(dist)
+        with gc_paused():  # tens of thousands of RECORD rows, no garbage cycles
+            for found in _discover(view, unknowns):
+                dist = _read_dist(view, found, unknowns)
+                if dist is not None:
+                    components.append(dist)
         if view.import_rank is not None:
             # Where the runtime's sys.path order is known (Lambda), a distribution earlier on the
             # path shadows the same distribution later on it.
