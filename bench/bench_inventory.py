@@ -1,15 +1,18 @@
-"""Benchmark of ``depscan scan`` on a large, realistic AWS Lambda deployment zip.
+"""Benchmark of ``depscan scan`` on two shapes of real deployment zips.
 
-What it builds (once, cached in ``--workdir``, never inside the repository):
-    A Lambda-style function zip: real wheels from PyPI, installed with
+What it builds (once per shape, cached in ``--workdir``, never inside the repository):
+    ``lambda``: a large Lambda-style function zip: real wheels from PyPI, installed with
     ``pip install --target --no-deps --no-compile --only-binary=:all:`` for CPython 3.11 on
     manylinux2014_x86_64 from the pinned set in ``bench/lambda-requirements.txt`` (resolved from
     ``bench/lambda-requirements.in``), zipped with ``zipfile`` (ZIP_DEFLATED) at the zip root the way
     a function zip is laid out. If the real set has fewer than ``--min-dists`` ``*.dist-info``
     directories it is topped up with synthetic distributions (named ``depscan-bench-synthetic-NNN``,
     valid METADATA/RECORD/WHEEL/INSTALLER), which are counted and reported separately.
+    ``pure``: hundreds of small pure-Python distributions: the ``py3-none-any`` wheels of the set resolved
+    from ``bench/pure-requirements.in``, pinned in ``bench/pure-requirements.txt``, built the same way.
+    Few bytes per distribution, so the fixed costs (start-up, metadata parsing) weigh most here.
 
-What it measures, interleaved in one run (the machines here are noisy; medians of ``--repeat`` runs):
+What it measures for each shape, interleaved in one run (the machines here are noisy; medians of ``--repeat`` runs):
     * baseline: a fresh Python process that opens the zip with ``zipfile`` and reads every member once.
       This is the cost of "just unpacking it", the yardstick for an inventory scan, which should only
       need the central directory and the few metadata files of each distribution.
@@ -43,6 +46,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -53,8 +57,6 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-REQUIREMENTS_IN = BENCH_DIR / "lambda-requirements.in"
-LOCK_FILE = BENCH_DIR / "lambda-requirements.txt"
 DEFAULT_WORKDIR = Path("~/.cache/depscan-bench")
 
 # Bump when the way the artifact is built changes, so cached artifacts are rebuilt.
@@ -68,12 +70,9 @@ PIP_TARGET_ARGS = (
     "--implementation",
     "cp",
 )
-ZIP_NAME = "lambda-function.zip"
-FACTS_NAME = "artifact.json"
 SYNTHETIC_PREFIX = "depscan-bench-synthetic"
 
 MIN_DISTS = 300
-MIN_UNZIPPED_BYTES = 200 * 10**6
 TARGET_RATIO = 0.30
 TARGET_RSS_MB = 200.0
 TARGET_HELP_SECONDS = 0.3
@@ -93,6 +92,53 @@ print(total)
 
 class BenchError(Exception):
     """The benchmark could not run (not a missed target)."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One benchmark artifact: where its requirements come from and the names of its cached files."""
+
+    name: str
+    title: str
+    requirements_in: Path
+    lock_file: Path
+    zip_name: str
+    facts_name: str
+    site_name: str
+    report_name: str
+    stderr_name: str
+    min_unzipped_bytes: int
+    pure_only: bool  # keep only pure-Python (``*-none-any.whl``) distributions when locking
+
+
+SHAPES: dict[str, Shape] = {
+    "lambda": Shape(
+        name="lambda",
+        title="large Lambda zip (316 wheels, 351 .so)",
+        requirements_in=BENCH_DIR / "lambda-requirements.in",
+        lock_file=BENCH_DIR / "lambda-requirements.txt",
+        zip_name="lambda-function.zip",
+        facts_name="artifact.json",
+        site_name="site",
+        report_name="scan-report.json",
+        stderr_name="scan-stderr.txt",
+        min_unzipped_bytes=200 * 10**6,
+        pure_only=False,
+    ),
+    "pure": Shape(
+        name="pure",
+        title="hundreds of small pure-Python distributions",
+        requirements_in=BENCH_DIR / "pure-requirements.in",
+        lock_file=BENCH_DIR / "pure-requirements.txt",
+        zip_name="pure-python.zip",
+        facts_name="artifact-pure.json",
+        site_name="site-pure",
+        report_name="scan-report-pure.json",
+        stderr_name="scan-stderr-pure.txt",
+        min_unzipped_bytes=0,
+        pure_only=True,
+    ),
+}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -121,7 +167,7 @@ class ExpectedDist:
 
     @property
     def vendored(self) -> bool:
-        """Inside a package (``setuptools/_vendor/...``) rather than at the zip root."""
+        """Inside a package (``setuptools/_vendor/...``, a bundled wheel) rather than at the zip root."""
         return "/" in self.metadata_path.removesuffix("/METADATA")
 
 
@@ -171,34 +217,47 @@ def read_requirements(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
-def relock(workdir: Path) -> int:
-    """Resolve ``lambda-requirements.in`` for the Lambda platform and write the pinned lock file."""
+def is_pure_wheel(url: str) -> bool:
+    """Whether a wheel's file name says pure Python (``...-<python>-none-any.whl``)."""
+    return url.rsplit("/", 1)[-1].endswith("-none-any.whl")
+
+
+def relock(shape: Shape, workdir: Path) -> int:
+    """Resolve the shape's requirements for the Lambda platform and write its pinned lock file."""
     workdir.mkdir(parents=True, exist_ok=True)
-    report = workdir / "pip-report.json"
+    report = workdir / f"pip-report-{shape.name}.json"
     report.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir) as scratch:
         run_pip(
             pip_command(
                 "install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report),
-                "--target", scratch, *PIP_TARGET_ARGS, "-r", str(REQUIREMENTS_IN),
+                "--target", scratch, *PIP_TARGET_ARGS, "-r", str(shape.requirements_in),
             ),
-            workdir / "pip-relock.log",
+            workdir / f"pip-relock-{shape.name}.log",
         )
     installs = json.loads(report.read_text())["install"]
+    dropped = 0
+    if shape.pure_only:
+        kept = [item for item in installs if is_pure_wheel(item["download_info"]["url"])]
+        dropped = len(installs) - len(kept)
+        installs = kept
     pins = sorted((item["metadata"]["name"], item["metadata"]["version"]) for item in installs)
+    source = shape.requirements_in.relative_to(REPO_ROOT)
     header = [
-        "# Pinned by `python bench/bench_inventory.py --relock` from bench/lambda-requirements.in:",
-        "# every distribution of the benchmark's Lambda zip (CPython 3.11, manylinux2014_x86_64, wheels only).",
+        f"# Pinned by `python bench/bench_inventory.py --shape {shape.name} --relock` from {source}:",
+        "# every distribution of the benchmark's zip (CPython 3.11, manylinux2014_x86_64, wheels only).",
         "# Installed with --no-deps, so this list is exactly what goes into the zip.",
     ]
-    LOCK_FILE.write_text("\n".join([*header, *(f"{name}=={version}" for name, version in pins)]) + "\n")
-    print(f"wrote {LOCK_FILE.relative_to(REPO_ROOT)}: {len(pins)} pinned distributions")
+    if shape.pure_only:
+        header.append(f"# Pure-Python wheels only: {dropped} resolved distributions with binary wheels are left out.")
+    shape.lock_file.write_text("\n".join([*header, *(f"{name}=={version}" for name, version in pins)]) + "\n")
+    print(f"wrote {shape.lock_file.relative_to(REPO_ROOT)}: {len(pins)} pinned distributions")
     return len(pins)
 
 
-def artifact_key(extra_synthetic: int, min_dists: int) -> str:
+def artifact_key(shape: Shape, extra_synthetic: int, min_dists: int) -> str:
     digest = hashlib.sha256()
-    digest.update(LOCK_FILE.read_bytes())
+    digest.update(shape.lock_file.read_bytes())
     digest.update(f"recipe={RECIPE_VERSION};synthetic={extra_synthetic};min={min_dists}".encode())
     return digest.hexdigest()[:16]
 
@@ -207,20 +266,66 @@ def dist_info_dirs(site: Path) -> list[Path]:
     return sorted(p for p in site.iterdir() if p.is_dir() and p.name.endswith(".dist-info"))
 
 
+NESTED_ZIP_SUFFIXES = (".whl", ".zip", ".egg", ".pex")
+NESTED_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
+NESTED_MAX_DEPTH = 3  # depscan's default max_depth
+
+
+def expected_dist(path: str, data: bytes) -> ExpectedDist | None:
+    """The distribution a ``X.dist-info/METADATA`` member describes, if ``path`` names one."""
+    parts = path.rsplit("!/", 1)[-1].split("/")
+    if len(parts) < 2 or parts[-1] != "METADATA" or not parts[-2].endswith(".dist-info"):
+        return None
+    if any(part.endswith(".dist-info") for part in parts[:-2]):
+        return None
+    headers = HeaderParser().parsestr(data.decode("utf-8", errors="replace"))
+    return ExpectedDist(path, normalize(headers["Name"]), headers["Version"])
+
+
+def nested_dists(path: str, data: bytes, depth: int) -> list[ExpectedDist]:
+    """The distributions inside an archive member (a wheel bundled in a package), as depscan names
+    them: ``outer/x.whl!/inner/path``. Members that are not archives after all contribute nothing."""
+    if depth > NESTED_MAX_DEPTH:
+        return []
+    found: list[ExpectedDist] = []
+    prefix = f"{path}!/"
+    lowered = path.lower()
+    try:
+        if lowered.endswith(NESTED_ZIP_SUFFIXES):
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                for info in zf.infolist():
+                    found.extend(member_dists(prefix + info.filename, lambda i=info: zf.read(i), depth))
+        elif lowered.endswith(NESTED_TAR_SUFFIXES):
+            with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+                for member in tf.getmembers():
+                    if member.isfile():
+                        found.extend(
+                            member_dists(prefix + member.name, lambda m=member: tf.extractfile(m).read(), depth)
+                        )
+    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError):
+        return []
+    return found
+
+
+def member_dists(path: str, read: Any, depth: int) -> list[ExpectedDist]:
+    """What one member contributes: itself (a METADATA) or what a nested archive holds."""
+    if path.endswith("/METADATA"):
+        dist = expected_dist(path, read())
+        return [] if dist is None else [dist]
+    if path.lower().endswith(NESTED_ZIP_SUFFIXES + NESTED_TAR_SUFFIXES):
+        return nested_dists(path, read(), depth + 1)
+    return []
+
+
 def inventory_zip(zip_path: Path, synthetic_dists: int) -> ZipInventory:
     """Every ``X.dist-info/METADATA`` in the zip, at any depth (vendored copies count: they are in the
-    artifact), except inside another dist-info directory (``licenses/`` trees mirror package paths)."""
+    artifact), except inside another dist-info directory (``licenses/`` trees mirror package paths);
+    nested archives (a package's bundled wheels) are looked into, as depscan does."""
     dists: list[ExpectedDist] = []
     with zipfile.ZipFile(zip_path) as zf:
         infos = zf.infolist()
         for info in infos:
-            parts = info.filename.split("/")
-            if len(parts) < 2 or parts[-1] != "METADATA" or not parts[-2].endswith(".dist-info"):
-                continue
-            if any(part.endswith(".dist-info") for part in parts[:-2]):
-                continue
-            headers = HeaderParser().parsestr(zf.read(info).decode("utf-8", errors="replace"))
-            dists.append(ExpectedDist(info.filename, normalize(headers["Name"]), headers["Version"]))
+            dists.extend(member_dists(info.filename, lambda i=info: zf.read(i), 0))
     return ZipInventory(
         unzipped_bytes=sum(info.file_size for info in infos),
         members=len(infos),
@@ -290,8 +395,8 @@ def zip_tree(site: Path, zip_path: Path) -> None:
     partial.replace(zip_path)
 
 
-def load_facts(workdir: Path, key: str) -> ArtifactFacts | None:
-    facts_path = workdir / FACTS_NAME
+def load_facts(shape: Shape, workdir: Path, key: str) -> ArtifactFacts | None:
+    facts_path = workdir / shape.facts_name
     try:
         data = json.loads(facts_path.read_text())
         facts = ArtifactFacts(**data)
@@ -303,33 +408,36 @@ def load_facts(workdir: Path, key: str) -> ArtifactFacts | None:
     return facts
 
 
-def build_artifact(workdir: Path, *, extra_synthetic: int, min_dists: int, rebuild: bool) -> ArtifactFacts:
-    """Build the benchmark zip, or reuse the cached one built from the same lock file and options."""
-    key = artifact_key(extra_synthetic, min_dists)
+def build_artifact(
+    shape: Shape, workdir: Path, *, extra_synthetic: int, min_dists: int, rebuild: bool
+) -> ArtifactFacts:
+    """Build the shape's zip, or reuse the cached one built from the same lock file and options."""
+    key = artifact_key(shape, extra_synthetic, min_dists)
     if not rebuild:
-        cached = load_facts(workdir, key)
+        cached = load_facts(shape, workdir, key)
         if cached is not None:
             print(f"artifact: cached {cached.zip_path} (key {key})")
             return cached
     started = time.perf_counter()
     workdir.mkdir(parents=True, exist_ok=True)
-    site = workdir / "site"
+    site = workdir / shape.site_name
     if site.exists():
         shutil.rmtree(site)
-    pins = read_requirements(LOCK_FILE)
-    print(f"artifact: building from {LOCK_FILE.relative_to(REPO_ROOT)} ({len(pins)} pinned wheels) in {workdir}")
+    lock_file = shape.lock_file
+    pins = read_requirements(lock_file)
+    print(f"artifact: building from {lock_file.relative_to(REPO_ROOT)} ({len(pins)} pinned wheels) in {workdir}")
     run_pip(
         pip_command(
             "install", "--no-deps", "--no-compile", "--quiet", "--target", str(site), *PIP_TARGET_ARGS,
-            "-r", str(LOCK_FILE),
+            "-r", str(lock_file),
         ),
-        workdir / "pip-install.log",
+        workdir / ("pip-install.log" if shape.name == "lambda" else f"pip-install-{shape.name}.log"),
     )
     real = len(dist_info_dirs(site))
     synthetic = max(0, min_dists - real) + extra_synthetic
     for number in range(1, synthetic + 1):
         write_synthetic_dist(site, number)
-    zip_path = workdir / ZIP_NAME
+    zip_path = workdir / shape.zip_name
     print(f"artifact: zipping {real + synthetic} distributions to {zip_path}")
     zip_tree(site, zip_path)
     facts = ArtifactFacts(
@@ -340,7 +448,7 @@ def build_artifact(workdir: Path, *, extra_synthetic: int, min_dists: int, rebui
         build_seconds=round(time.perf_counter() - started, 1),
     )
     shutil.rmtree(site)
-    (workdir / FACTS_NAME).write_text(json.dumps(asdict(facts), indent=1) + "\n")
+    (workdir / shape.facts_name).write_text(json.dumps(asdict(facts), indent=1) + "\n")
     return facts
 
 
@@ -351,6 +459,8 @@ def print_facts(facts: ArtifactFacts, inventory: ZipInventory) -> None:
     vendored: dict[str, int] = {}
     for dist in inventory.vendored_dists:
         where = dist.metadata_path.rsplit("/", 2)[0]
+        if "!/" in dist.metadata_path:  # inside a bundled archive: group by the folder holding the archives
+            where = dist.metadata_path.split("!/", 1)[0].rsplit("/", 1)[0] + "/*!/"
         vendored[where] = vendored.get(where, 0) + 1
     print(f"  zip:             {facts.zip_path}")
     print(f"  zip size:        {facts.zip_bytes / MB:.1f} MB")
@@ -380,11 +490,23 @@ class Run:
     returncode: int
 
 
+def measured_env() -> dict[str, str]:
+    """The environment of every timed command: this one, but free to write bytecode caches.
+
+    An installed depscan has its ``.pyc`` files (pip compiles them); an editable checkout gets them
+    from the untimed warm-up run, unless ``PYTHONDONTWRITEBYTECODE`` is set, in which case every
+    timed run would compile depscan's modules from source again (about 0.04 s of CPU).
+    """
+    return {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measure(cmd: list[str], cwd: Path, stderr_path: Path | None = None) -> Run:
     """Run ``cmd`` to completion and return its wall time and ``wait4`` resource usage."""
     with open(stderr_path or os.devnull, "wb") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=measured_env()
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4; tell Popen
@@ -512,9 +634,14 @@ def print_report_details(report_path: Path, check: ScanCheck, limit: int = 10) -
 
 
 @dataclass
-class Results:
+class ShapeResults:
     baseline: list[Run] = field(default_factory=list)
     scan: list[Run] = field(default_factory=list)
+
+
+@dataclass
+class Results:
+    shapes: dict[str, ShapeResults] = field(default_factory=dict)
     python_pass: list[Run] = field(default_factory=list)
     help: list[Run] = field(default_factory=list)
 
@@ -528,11 +655,13 @@ def advisory_args(workdir: Path, source: str) -> list[str]:
     return ["--source", source] if "--source" in proc.stdout else []
 
 
-def bench_scan(facts: ArtifactFacts, workdir: Path, repeat: int, source: str, results: Results) -> Path:
+def bench_scan(
+    shape: Shape, facts: ArtifactFacts, workdir: Path, repeat: int, source: str, results: ShapeResults
+) -> Path:
     """Baseline and scan, alternating which goes first each round; one untimed warm-up of each."""
     zip_path = facts.zip_path
-    report_path = workdir / "scan-report.json"
-    stderr_path = workdir / "scan-stderr.txt"
+    report_path = workdir / shape.report_name
+    stderr_path = workdir / shape.stderr_name
     baseline_cmd = [sys.executable, "-c", BASELINE_CODE, zip_path]
     scan_cmd = [sys.executable, "-m", "depscan", "scan", zip_path, "--format", "json", "--output", str(report_path)]
     scan_cmd += advisory_args(workdir, source)
@@ -593,45 +722,68 @@ class Row:
 
 @dataclass
 class Figures:
-    """The headline numbers (seconds are medians of wall time; RSS is the highest of the scan runs)."""
+    """One shape's headline numbers (seconds are medians of wall time; RSS is the highest of the scan runs)."""
 
     baseline_s: float
     scan_s: float
     scan_cpu_s: float
     ratio: float
     scan_peak_rss_mb: float
+    baseline_cpu_s: float
+    cpu_ratio: float  # scan CPU / baseline CPU: steadier than wall time on a shared machine
+
+    @classmethod
+    def from_results(cls, results: ShapeResults) -> Figures:
+        baseline = median([r.wall for r in results.baseline])
+        scan = median([r.wall for r in results.scan])
+        baseline_cpu = median([r.cpu for r in results.baseline])
+        scan_cpu = median([r.cpu for r in results.scan])
+        return cls(
+            baseline_s=round(baseline, 4),
+            scan_s=round(scan, 4),
+            scan_cpu_s=round(scan_cpu, 4),
+            ratio=round(scan / baseline, 4),
+            scan_peak_rss_mb=round(max(r.max_rss_mb for r in results.scan), 1),
+            baseline_cpu_s=round(baseline_cpu, 4),
+            cpu_ratio=round(scan_cpu / baseline_cpu, 4),
+        )
+
+
+@dataclass
+class StartupFigures:
     python_pass_s: float
     help_s: float
 
     @classmethod
-    def from_results(cls, results: Results) -> Figures:
-        baseline = median([r.wall for r in results.baseline])
-        scan = median([r.wall for r in results.scan])
+    def from_results(cls, results: Results) -> StartupFigures:
         return cls(
-            baseline_s=round(baseline, 4),
-            scan_s=round(scan, 4),
-            scan_cpu_s=round(median([r.cpu for r in results.scan]), 4),
-            ratio=round(scan / baseline, 4),
-            scan_peak_rss_mb=round(max(r.max_rss_mb for r in results.scan), 1),
             python_pass_s=round(median([r.wall for r in results.python_pass]), 4),
             help_s=round(median([r.wall for r in results.help]), 4),
         )
 
 
-def summarize(fig: Figures, check: ScanCheck) -> list[Row]:
+def summarize_shape(shape: Shape, fig: Figures, check: ScanCheck) -> list[Row]:
+    tag = f"[{shape.name}] "
     return [
-        Row("baseline: read every member (median)", f"{fig.baseline_s:.3f} s", "", None),
-        Row("depscan scan (median)", f"{fig.scan_s:.3f} s", "", None),
-        Row("depscan scan CPU (median)", f"{fig.scan_cpu_s:.3f} s", "", None),
-        Row("scan / baseline", f"{fig.ratio:.3f}", f"<= {TARGET_RATIO:.2f}", fig.ratio <= TARGET_RATIO),
+        Row(tag + "baseline: read every member (median)", f"{fig.baseline_s:.3f} s", "", None),
+        Row(tag + "depscan scan (median)", f"{fig.scan_s:.3f} s", "", None),
+        Row(tag + "scan / baseline", f"{fig.ratio:.3f}", f"<= {TARGET_RATIO:.2f}", fig.ratio <= TARGET_RATIO),
+        Row(tag + "baseline CPU (median)", f"{fig.baseline_cpu_s:.3f} s", "", None),
+        Row(tag + "depscan scan CPU (median)", f"{fig.scan_cpu_s:.3f} s", "", None),
+        Row(tag + "scan CPU / baseline CPU", f"{fig.cpu_ratio:.3f}", "", None),
         Row(
-            "scan peak RSS (max of runs)",
+            tag + "scan peak RSS (max of runs)",
             f"{fig.scan_peak_rss_mb:.1f} MB",
             f"< {TARGET_RSS_MB:.0f} MB",
             fig.scan_peak_rss_mb < TARGET_RSS_MB,
         ),
-        Row("distributions in JSON", f"{check.reported} / {check.expected}", "all, exact", check.ok),
-        Row("unknowns / warnings in JSON", f"{check.unknowns} / {check.warnings}", "", None),
+        Row(tag + "distributions in JSON", f"{check.reported} / {check.expected}", "all, exact", check.ok),
+        Row(tag + "unknowns / warnings in JSON", f"{check.unknowns} / {check.warnings}", "", None),
+    ]
+
+
+def summarize_startup(fig: StartupFigures) -> list[Row]:
+    return [
         Row("python -c pass (median)", f"{fig.python_pass_s:.3f} s", "", None),
         Row(
             "depscan --help (median)",
@@ -668,15 +820,23 @@ def resolve_workdir(raw: str) -> Path:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark depscan's inventory scan on a 300+ distribution Lambda zip.",
+        description="Benchmark depscan's inventory scan on a 300+ distribution Lambda zip and on a zip of "
+        "hundreds of small pure-Python distributions.",
         epilog="Run with the interpreter of the venv depscan is installed in, e.g. /tmp/venv/bin/python.",
     )
-    parser.add_argument("--workdir", default=str(DEFAULT_WORKDIR), help="cache for the artifact (default: %(default)s)")
+    parser.add_argument(
+        "--shape", choices=[*SHAPES, "both"], default="both",
+        help="which artifact: lambda (large, native libraries), pure (small pure-Python dists) or both "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workdir", default=str(DEFAULT_WORKDIR), help="cache for the artifacts (default: %(default)s)"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of baseline and scan (default: %(default)s)")
     parser.add_argument("--help-repeat", type=int, default=10, help="timed runs of --help (default: %(default)s)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the artifact even if a cached one matches")
-    parser.add_argument("--build-only", action="store_true", help="build (or find) the artifact, print its facts, stop")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the artifacts even if cached ones match")
+    parser.add_argument("--build-only", action="store_true", help="build (or find) the artifacts, print facts, stop")
     parser.add_argument(
         "--min-dists", type=int, default=MIN_DISTS,
         help="top up with synthetic distributions below this many dist-infos (default: %(default)s)",
@@ -690,48 +850,75 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="depscan's advisory source, passed as --source when the CLI has it; the inventory benchmark "
         "skips the vulnerability lookup (default: %(default)s)",
     )
-    parser.add_argument("--relock", action="store_true", help="re-resolve lambda-requirements.in into the lock file")
+    parser.add_argument(
+        "--relock", action="store_true", help="re-resolve the shape's requirements (.in) into its lock file"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.help_repeat < 1:
         parser.error("--repeat and --help-repeat must be at least 1")
     return args
 
 
+@dataclass
+class ShapeRun:
+    shape: Shape
+    facts: ArtifactFacts
+    inventory: ZipInventory
+    check: ScanCheck | None = None
+
+
+def prepare_shape(shape: Shape, workdir: Path, args: argparse.Namespace) -> ShapeRun:
+    print(f"== shape {shape.name}: {shape.title}")
+    facts = build_artifact(
+        shape, workdir, extra_synthetic=args.extra_synthetic, min_dists=args.min_dists, rebuild=args.rebuild
+    )
+    inventory = inventory_zip(Path(facts.zip_path), facts.synthetic_dists)
+    print_facts(facts, inventory)
+    if inventory.unzipped_bytes < shape.min_unzipped_bytes or inventory.root_dists < args.min_dists:
+        raise BenchError(f"{shape.name} artifact below spec: need >= {shape.min_unzipped_bytes / MB:.0f} MB and "
+                         f">= {args.min_dists} distributions")
+    return ShapeRun(shape, facts, inventory)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    shapes = list(SHAPES.values()) if args.shape == "both" else [SHAPES[args.shape]]
+    runs: list[ShapeRun] = []
     try:
         workdir = resolve_workdir(args.workdir)
         if args.relock:
-            relock(workdir)
+            for shape in shapes:
+                relock(shape, workdir)
             return 0
         print(f"python: {sys.executable} ({platform.python_version()}), {os.cpu_count()} CPUs, {platform.platform()}")
-        facts = build_artifact(
-            workdir, extra_synthetic=args.extra_synthetic, min_dists=args.min_dists, rebuild=args.rebuild
-        )
-        inventory = inventory_zip(Path(facts.zip_path), facts.synthetic_dists)
-        print_facts(facts, inventory)
-        if inventory.unzipped_bytes < MIN_UNZIPPED_BYTES or inventory.root_dists < args.min_dists:
-            raise BenchError(f"artifact below spec: need >= {MIN_UNZIPPED_BYTES / MB:.0f} MB and "
-                             f">= {args.min_dists} distributions")
+        runs = [prepare_shape(shape, workdir, args) for shape in shapes]
         if args.build_only:
             return 0
         version = depscan_version(workdir)
         print(f"depscan: {version}")
         results = Results()
-        print(f"timing baseline and scan, {args.repeat} interleaved rounds:")
-        report_path = bench_scan(facts, workdir, args.repeat, args.source, results)
-        check = check_report(report_path, inventory)
-        print(f"scan report ({report_path}):")
-        stderr_lines = (workdir / "scan-stderr.txt").read_text(errors="replace").strip().splitlines()
-        print(f"  scan stderr:     {stderr_lines[-1] if stderr_lines else '(empty)'}")
-        print_report_details(report_path, check)
+        for run in runs:
+            shape = run.shape
+            shape_results = results.shapes[shape.name] = ShapeResults()
+            print(f"[{shape.name}] timing baseline and scan, {args.repeat} interleaved rounds:")
+            report_path = bench_scan(shape, run.facts, workdir, args.repeat, args.source, shape_results)
+            run.check = check_report(report_path, run.inventory)
+            print(f"[{shape.name}] scan report ({report_path}):")
+            stderr_lines = (workdir / shape.stderr_name).read_text(errors="replace").strip().splitlines()
+            print(f"  scan stderr:     {stderr_lines[-1] if stderr_lines else '(empty)'}")
+            print_report_details(report_path, run.check)
         print(f"timing start-up, {args.help_repeat} interleaved rounds")
         bench_help(workdir, args.help_repeat, results)
     except BenchError as e:
         print(f"bench_inventory: error: {e}", file=sys.stderr)
         return 2
-    figures = Figures.from_results(results)
-    rows = summarize(figures, check)
+    figures = {run.shape.name: Figures.from_results(results.shapes[run.shape.name]) for run in runs}
+    startup = StartupFigures.from_results(results)
+    rows: list[Row] = []
+    for run in runs:
+        assert run.check is not None
+        rows += summarize_shape(run.shape, figures[run.shape.name], run.check)
+    rows += summarize_startup(startup)
     print()
     print_table(rows)
     failed = [row.metric for row in rows if row.ok is False]
@@ -743,17 +930,24 @@ def main(argv: list[str] | None = None) -> int:
             "python_version": platform.python_version(),
             "cpus": os.cpu_count(),
             "depscan": version,
-            "artifact": {
-                **asdict(facts),
-                "unzipped_bytes": inventory.unzipped_bytes,
-                "members": inventory.members,
-                "root_dists": inventory.root_dists,
-                "real_root_dists": inventory.real_root_dists,
-                "vendored_dists": len(inventory.vendored_dists),
+            "shapes": {
+                run.shape.name: {
+                    "artifact": {
+                        **asdict(run.facts),
+                        "unzipped_bytes": run.inventory.unzipped_bytes,
+                        "members": run.inventory.members,
+                        "root_dists": run.inventory.root_dists,
+                        "real_root_dists": run.inventory.real_root_dists,
+                        "vendored_dists": len(run.inventory.vendored_dists),
+                    },
+                    "figures": asdict(figures[run.shape.name]),
+                    "runs": asdict(results.shapes[run.shape.name]),
+                    "check": {**asdict(run.check), "ok": run.check.ok} if run.check else None,
+                }
+                for run in runs
             },
-            "figures": asdict(figures),
-            "runs": asdict(results),
-            "check": {**asdict(check), "ok": check.ok},
+            "startup": {**asdict(startup), "python_pass": [asdict(r) for r in results.python_pass],
+                        "help": [asdict(r) for r in results.help]},
             "summary": [asdict(row) for row in rows],
             "targets": {
                 "scan_baseline_ratio_max": TARGET_RATIO,

@@ -73,6 +73,14 @@ NESTED_SUFFIXES = (
 )
 
 
+# The part after the last dot of every suffix above: most names (".py", ".pyi", ".json") are turned
+# down with one slice and one set lookup, without lower-casing the whole path.
+_LAST_SUFFIXES = frozenset(suffix[suffix.rfind(".") :] for suffix in NESTED_SUFFIXES)
+
+
 def is_nested_candidate(path: str) -> bool:
     """Whether a member's name says it may be an archive worth opening."""
+    dot = path.rfind(".")
+    if dot < 0 or path[dot:].lower() not in _LAST_SUFFIXES:
+        return False
     return path.lower().endswith(NESTED_SUFFIXES)

@@ -11,7 +11,7 @@ import io
 
 from depscan.artifacts.kinds import ArtifactKind, is_nested_candidate
 from depscan.artifacts.tarball import compression_of, looks_like_tar, open_tar
-from depscan.artifacts.view import NEST, ArtifactView, EntryType, OpenContext
+from depscan.artifacts.view import NEST, ArtifactView, EntryType, OpenContext, gc_paused
 from depscan.artifacts.zipfile_ import open_zip
 from depscan.errors import ArtifactError, MemberError
 
@@ -29,8 +29,13 @@ def open_bytes(data: bytes, name: str, ctx: OpenContext) -> ArtifactView | None:
 
 def expand_nested(view: ArtifactView, ctx: OpenContext) -> None:
     """Graft every nested archive of ``view`` into it, recursively, within the limits."""
+    with gc_paused():
+        _expand(view, ctx)
+
+
+def _expand(view: ArtifactView, ctx: OpenContext) -> None:
     candidates = [
-        e for e in view.entries() if e.type is EntryType.FILE and NEST not in e.path and is_nested_candidate(e.path)
+        e for e in view.entries() if is_nested_candidate(e.path) and e.type is EntryType.FILE and NEST not in e.path
     ]
     for entry in candidates:
         where = f"{view.name}: {entry.path}"
@@ -53,7 +58,7 @@ def expand_nested(view: ArtifactView, ctx: OpenContext) -> None:
         if sub is None:
             continue  # named like an archive, but it is not one: an ordinary file
         try:
-            expand_nested(sub, inner)
+            _expand(sub, inner)
         except ArtifactError as e:
             sub.close()
             view.unknown(entry.path, f"nested archive not opened: {e}", entry.layer)

@@ -14,8 +14,8 @@ import zlib
 from typing import BinaryIO
 
 from depscan.artifacts.kinds import ArtifactKind
-from depscan.artifacts.limits import check_member_size, safe_member_path
-from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
+from depscan.artifacts.limits import check_member_size, irregular_path, safe_member_path
+from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext, gc_paused
 from depscan.errors import CorruptArtifact, HostileArtifact, MemberError
 
 
@@ -24,7 +24,8 @@ def open_zip(
 ) -> ArtifactView:
     """Index a zip archive. ``source`` is a filesystem path or a seekable binary file."""
     try:
-        zf = zipfile.ZipFile(source)
+        with gc_paused():
+            zf = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
         # NotImplementedError: a damaged "version needed to extract"; UnicodeDecodeError (a
         # ValueError): a damaged UTF-8 name.
@@ -32,7 +33,8 @@ def open_zip(
     view = ArtifactView(name, kind)
     view.on_close(zf.close)
     try:
-        _index(zf, name, ctx, view)
+        with gc_paused():
+            _index(zf, name, ctx, view)
     except BaseException:
         view.close()
         raise
@@ -48,23 +50,29 @@ def _index(zf: zipfile.ZipFile, name: str, ctx: OpenContext, view: ArtifactView)
             f"{name}: members declare {declared} bytes uncompressed, over the "
             f"{ctx.limits.max_total_bytes}-byte limit (max_total_bytes; zip bomb?)"
         )
+    add = view.add
+    file_type = EntryType.FILE
     for info in infos:
-        path = safe_member_path(info.filename)
+        filename = info.filename
+        # safe_member_path, whose answer for a regular name is the name without a trailing "/".
+        if filename and not irregular_path(filename):
+            path: str | None = filename[:-1] if filename[-1] == "/" else filename
+        else:
+            path = safe_member_path(filename)
         if path is None:
-            view.unknown(info.filename, "unsafe member path (absolute or '..'); skipped")
+            view.unknown(filename, "unsafe member path (absolute or '..'); skipped")
             continue
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode):
+        if stat.S_ISLNK(info.external_attr >> 16):
             try:
                 target = _read_member(zf, info, name, ctx, 4096).decode("utf-8", errors="replace")
             except MemberError as e:
                 view.unknown(path, str(e))
                 continue
-            view.add(Entry(path, EntryType.SYMLINK, info.file_size, link=target), None)
-        elif info.is_dir():
-            view.add(Entry(path, EntryType.DIR, 0), None)
+            add(Entry(path, EntryType.SYMLINK, info.file_size, link=target), None)
+        elif filename[-1] == "/":  # ZipInfo.is_dir()
+            add(Entry(path, EntryType.DIR, 0), None)
         else:
-            view.add(Entry(path, EntryType.FILE, info.file_size), _Member(zf, info, name, ctx))
+            add(Entry(path, file_type, info.file_size), _Member(zf, info, name, ctx))
 
 
 class _Member:

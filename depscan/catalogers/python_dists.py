@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from packageurl import PackageURL
-from packaging.metadata import parse_email
 from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from depscan.artifacts.limits import irregular_path, join_inside
-from depscan.artifacts.view import ArtifactView, EntryType, split_nested
+from depscan.artifacts.view import ArtifactView, EntryType, gc_paused, split_nested
 from depscan.catalogers import Cataloger, CatalogResult
+from depscan.catalogers.core_metadata import parse_headers
 from depscan.errors import MemberError
 from depscan.models import Component, Location, PythonDist, RecordEntry, Status, Unknown, WheelInfo
 
@@ -66,10 +66,11 @@ class PythonDistCataloger(Cataloger):
     def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
         components: list[PythonDist] = []
         unknowns: list[Unknown] = []
-        for found in _discover(view, unknowns):
-            dist = _read_dist(view, found, unknowns)
-            if dist is not None:
-                components.append(dist)
+        with gc_paused():  # tens of thousands of RECORD rows, no garbage cycles
+            for found in _discover(view, unknowns):
+                dist = _read_dist(view, found, unknowns)
+                if dist is not None:
+                    components.append(dist)
         if view.import_rank is not None:
             # Where the runtime's sys.path order is known (Lambda), a distribution earlier on the
             # path shadows the same distribution later on it.
@@ -99,9 +100,11 @@ def _discover(view: ArtifactView, unknowns: list[Unknown]) -> Iterator[_Found]:
     dist_info_dirs: dict[str, str | None] = {}
     with_metadata: set[str] = set()
     for entry in view.entries():
-        if entry.type is EntryType.DIR:
-            continue
         path = entry.path
+        # Every path that matters below has "-info" (.dist-info, .egg-info) or "-INFO" (EGG-INFO,
+        # PKG-INFO) in it: one test turns the package files down.
+        if ("-info" not in path and "-INFO" not in path) or entry.type is EntryType.DIR:
+            continue
         if ".dist-info/" in path or ".egg-info/" in path or "EGG-INFO/" in path:
             # Skip files nested below a metadata directory's own subdirectories (PEP 639
             # ``licenses/`` mirrors vendored trees, ``x.dist-info/licenses/y-1.0.dist-info/``).
@@ -131,8 +134,9 @@ def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> Py
         unknowns.append(Unknown(where, str(e)))
         return None
     # Only the header block: the body is the long description (often a whole README), which the
-    # inventory does not use and which costs most of the parsing time.
-    raw, _unparsed = parse_email(_headers_only(data))
+    # inventory does not use and which costs most of the parsing time. parse_headers gives the
+    # fields read below exactly as packaging.metadata.parse_email does, without the email parser.
+    raw = parse_headers(_headers_only(data))
     name = raw.get("name")
     version = raw.get("version")
     base = found.metadata_path.rsplit("/", 1)[-1]
@@ -270,7 +274,12 @@ def _parse_record(
     bad = 0
     text = data.decode("utf-8", errors="replace")
     try:
-        rows = list(csv.reader(text.splitlines()))
+        if '"' in text or "\x00" in text:
+            rows = list(csv.reader(text.splitlines()))
+        else:
+            # Without quotes (nearly every RECORD), csv splits each line at every comma and nothing
+            # else; NUL is left to csv too (Python 3.10's csv refuses it).
+            rows = [line.split(",") if line else [] for line in text.splitlines()]
     except csv.Error as e:
         unknowns.append(Unknown(Location(path, layer), f"unreadable CSV ({e})"))
         return (), 0
@@ -279,8 +288,24 @@ def _parse_record(
     base = prefix + inner_root.strip("/")
     if base and not base.endswith("/"):
         base += "/"
+    hash_match = _HASH.match
     for number, row in enumerate(rows, start=1):
-        if not row or row == [""]:
+        if len(row) == 3:
+            # The usual row, inline: a plain relative path, "<alg>=<digest>" or nothing, ASCII
+            # digits or nothing. Anything else takes _record_row, which says what is wrong.
+            rel, hash_field, size_field = row
+            if rel and not irregular_path(rel) and (not size_field or (size_field.isascii() and size_field.isdigit())):
+                if not hash_field:
+                    entries.append(RecordEntry(base + rel, None, None, int(size_field) if size_field else None))
+                    continue
+                match = hash_match(hash_field)
+                if match is not None:
+                    digest = match["digest"].rstrip("=")
+                    if len(digest) % 4 != 1:
+                        size = int(size_field) if size_field else None
+                        entries.append(RecordEntry(base + rel, match["alg"].lower(), digest, size))
+                        continue
+        elif not row or row == [""]:
             continue
         parsed = _record_row(row, base, site_root, view.absolute_links_inside)
         if parsed is None:
