@@ -197,55 +197,56 @@ def _native_package(lib: NativeLib, spdx_id: str) -> dict[str, Any]:
 
 def _artifact_name(result: ScanResult) -> str:
     path = result.artifact.path.rstrip("/\\")
-    return re.split(r"[/\\]", path)[-1] or path or "artifact"
+    return _file_name(path) or "artifact"
 
 
-def _artifact_package(result: ScanResult) -> dict[str, Any]:
-    artifact = result.artifact
-    kind = artifact_kind(artifact)
-    name = _artifact_name(result)
-    comment = f"Scanned by depscan as {artifact.kind}."
-    if artifact.layers:
-        comment += " Layers, in the order applied: " + ", ".join(artifact.layers) + "."
+def _file_name(path: str) -> str:
+    """The last part of a path given on the command line (POSIX or Windows separators)."""
+    return re.split(r"[/\\]", path.rstrip("/\\"))[-1] or path
+
+
+def _file_package(spdx_id: str, name: str, purpose: str, comment: str, sha256: str | None,
+                  file_name: bool) -> dict[str, Any]:
+    """A package for a file depscan was given (the artifact, a layer zip): nothing asserted but its
+    name, purpose, checksum and what depscan made of it."""
     package: dict[str, Any] = {
-        "SPDXID": ARTIFACT_ID,
+        "SPDXID": spdx_id,
         "name": name,
         "downloadLocation": NOASSERTION,
         "filesAnalyzed": False,
         "licenseConcluded": NOASSERTION,
         "licenseDeclared": NOASSERTION,
         "copyrightText": NOASSERTION,
-        "primaryPackagePurpose": "OTHER" if kind is None else _PURPOSE[kind],
+        "primaryPackagePurpose": purpose,
         "comment": comment,
     }
-    if artifact.sha256 is not None and _SHA256.fullmatch(artifact.sha256):
-        package["checksums"] = [{"algorithm": "SHA256", "checksumValue": artifact.sha256}]
-    if kind not in (ArtifactKind.DIRECTORY, ArtifactKind.OCI_DIR):  # a file was scanned (or an SBOM of one read)
+    if sha256 is not None and _SHA256.fullmatch(sha256):
+        package["checksums"] = [{"algorithm": "SHA256", "checksumValue": sha256}]
+    if file_name:
         package["packageFileName"] = name
     return package
 
 
+def _artifact_package(result: ScanResult) -> dict[str, Any]:
+    artifact = result.artifact
+    kind = artifact_kind(artifact)
+    comment = f"Scanned by depscan as {artifact.kind}."
+    if artifact.layers:
+        comment += " Layers, in the order applied: " + ", ".join(artifact.layers) + "."
+    # A file was scanned (or an SBOM of one read), not a directory: it has a file name.
+    is_file = kind not in (ArtifactKind.DIRECTORY, ArtifactKind.OCI_DIR)
+    purpose = "OTHER" if kind is None else _PURPOSE[kind]
+    return _file_package(ARTIFACT_ID, _artifact_name(result), purpose, comment, artifact.sha256, is_file)
+
+
 def _input_packages(result: ScanResult) -> list[dict[str, Any]]:
     """The other files the scanned view was made of (Lambda layer zips), each with its checksum."""
-    packages = []
-    for number, item in enumerate(result.artifact.inputs, start=1):
-        name = re.split(r"[/\\]", item.path.rstrip("/\\"))[-1] or item.path
-        package: dict[str, Any] = {
-            "SPDXID": f"SPDXRef-Input-{number}",
-            "name": name,
-            "downloadLocation": NOASSERTION,
-            "filesAnalyzed": False,
-            "licenseConcluded": NOASSERTION,
-            "licenseDeclared": NOASSERTION,
-            "copyrightText": NOASSERTION,
-            "packageFileName": name,
-            "primaryPackagePurpose": "ARCHIVE",
-            "comment": f"Input {number} of the scan: a Lambda layer applied to {_artifact_name(result)}.",
-        }
-        if item.sha256 is not None and _SHA256.fullmatch(item.sha256):
-            package["checksums"] = [{"algorithm": "SHA256", "checksumValue": item.sha256}]
-        packages.append(package)
-    return packages
+    return [
+        _file_package(f"SPDXRef-Input-{number}", _file_name(item.path), "ARCHIVE",
+                      f"Input {number} of the scan: a Lambda layer applied to {_artifact_name(result)}.",
+                      item.sha256, True)
+        for number, item in enumerate(result.artifact.inputs, start=1)
+    ]
 
 
 def _relationship(element: str, kind: str, related: str) -> dict[str, str]:
