@@ -84,6 +84,31 @@ def validate() -> Iterator[Callable[[bytes, str, str], None]]:
             checkers["iri-reference"] = original
 
 
+_VOLATILE = re.compile(rb"urn:uuid:[0-9a-f-]{36}|(?<=<timestamp>)[^<]+|(?<=\"timestamp\": \")[^\"]+")
+
+
+@pytest.fixture(autouse=True)
+def same_as_the_library(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
+    """Every document a test here renders is also serialized by cyclonedx-python-lib from its model
+    (``render_with_library``) and must be the same bytes (serial number and scan time aside), with the
+    same repairs: depscan's writer is held to the library's output by every test in this module."""
+    from depscan.reporters import cyclonedx
+
+    fast = cyclonedx._render
+    compared: list[tuple[str, str]] = []
+
+    def both(result: ScanResult, options: ReportOptions, output_format: Any) -> tuple[bytes, list[str]]:
+        data, repairs = fast(result, options, output_format)
+        reference, reference_repairs = cyclonedx.render_with_library(result, options, output_format)
+        assert _VOLATILE.sub(b"X", data).decode() == _VOLATILE.sub(b"X", reference).decode()
+        assert repairs == reference_repairs
+        compared.append((options.cyclonedx_version, str(output_format)))
+        return data, repairs
+
+    monkeypatch.setattr(cyclonedx, "_render", both)
+    yield compared
+
+
 def _render(result: ScanResult, version: str, fmt: str) -> tuple[bytes, list[str]]:
     options = ReportOptions(cyclonedx_version=version)
     return render_json_with_warnings(result, options) if fmt == "json" else render_xml_with_warnings(result, options)
@@ -648,3 +673,48 @@ def test_rescan_of_an_sbom_with_native_libraries_reads_back_only_the_distributio
         # libgfortran (nested), libcustom and the extension module: depscan's native libraries
         assert contents.native == 3
         assert contents.other_ecosystems == {} and contents.without_purl == 0
+
+
+# -- the writer against the library --------------------------------------------------------------
+
+
+def test_writer_orders_as_the_library_does(tmp_path: Path, same_as_the_library: list[tuple[str, str]],
+                                           validate: Callable[[bytes, str, str], None]) -> None:
+    """Orders the library decides by comparing whole objects: one name at several versions and paths,
+    native libraries with and without a version (nested and on top), several advisories per component,
+    licenses of every kind; every format and version is compared byte for byte by ``same_as_the_library``."""
+    from depscan.config import AdvisorySettings, ScanConfig
+    from depscan.scan import run
+    from fixtures.builders import dist, elf_header, write_zip
+
+    export = Path(__file__).resolve().parents[2] / "fixtures" / "advisories" / "pypi-subset.zip"
+    pairs: dict[str, str] = {}
+    import zipfile
+
+    with zipfile.ZipFile(export) as zf:
+        for member in sorted(zf.namelist()):
+            for affected in json.loads(zf.read(member)).get("affected", []):
+                if affected.get("versions"):
+                    pairs.setdefault(affected["package"]["name"], affected["versions"][0])
+    files: dict[str, bytes] = {}
+    names = sorted(pairs)[:12]
+    for i, name in enumerate(names):
+        modules = {f"pkg{i}/__init__.py": b"", f"pkg{i}/_ext.cpython-311-x86_64-linux-gnu.so": elf_header(
+            padding=name.encode()), f"pkg{i}.libs/libz-{i:08x}.so.1.{i}": elf_header(padding=bytes([i]) * 9)}
+        licenses = [{"license": "MIT"}, {"license_expression": "MIT OR Apache-2.0"}, {"license": "BSD"},
+                    {"license": "Line one\nline two"}][i % 4]
+        files |= dist(name, pairs[name], modules=modules, requires=tuple(names[:i % 3]), summary=f"{name} & <co>",
+                      **licenses)  # type: ignore[arg-type]
+        files |= dist(name, "0.0.1", root=f"vendored{i}", modules={f"vendored{i}/x.py": b""})
+    files["lib/libsame.so"] = elf_header(padding=b"a")  # one name, with and without a version
+    files["lib/libsame.so.3"] = elf_header(padding=b"b")
+    files["other/libsame.so"] = elf_header(padding=b"c")
+    zipped = write_zip(tmp_path / "ordering app.zip", files)
+    settings = AdvisorySettings(mode="offline", export=export, cache_dir=tmp_path / "cache", max_age_days=10**6)
+    result = run(ScanConfig(str(zipped), hash_artifact=True, advisories=settings))
+    assert len(result.findings) >= 5
+    for version in VERSIONS:
+        for fmt in ("json", "xml"):
+            data, _ = _render(result, version, fmt)
+            validate(data, version, fmt)
+    assert len(same_as_the_library) == 2 * len(VERSIONS)
