@@ -1,7 +1,10 @@
 """CycloneDX SBOMs (``--format cyclonedx-json`` / ``cyclonedx-xml``), spec 1.6 by default, 1.5 and 1.4 on request.
 
-Built with cyclonedx-python-lib, which serializes each spec version (and drops what a version lacks).
-What goes where:
+Mapped onto cyclonedx-python-lib's model (``build_bom``), whose serialization of each spec version (it
+drops what a version lacks) defines the document. The document is written by
+``depscan.reporters.cyclonedx_writer`` from the same mapping (``Parts``), byte for byte what the library
+writes (every CycloneDX test compares the two): the library's sorted model and serializer cost two to four
+times the scan itself (``bench/bench_reports.py``). What goes where:
 
 * ``metadata``: depscan as the tool, the scan time, the scanned artifact as the root component
   (``application``; ``container`` for images and layers, ``library`` for a wheel; SHA-256 of the input
@@ -65,6 +68,7 @@ from the file's path and layer); an extension module, which has no purl, gets
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import posixpath
@@ -205,11 +209,19 @@ def _render(result: ScanResult, options: ReportOptions, output_format: OutputFor
 
     version = schema_version(options)
     repairs: list[str] = []
-    parts = _Builder(result, version, repairs).parts()
-    if output_format is OutputFormat.JSON:
-        text = cyclonedx_writer.write_json(parts, version)
-    else:
-        text = cyclonedx_writer.write_xml(parts, version)
+    # Hundreds of thousands of short-lived, acyclic objects: with the cycle collector on, each of its
+    # passes walks every object the scan left alive too (a third of the time after a big scan).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        parts = _Builder(result, version, repairs).parts()
+        if output_format is OutputFormat.JSON:
+            text = cyclonedx_writer.write_json(parts, version)
+        else:
+            text = cyclonedx_writer.write_xml(parts, version)
+    finally:
+        if collecting:
+            gc.enable()
     repairs.extend(cyclonedx_writer.warnings_for(parts))
     return text.encode("utf-8"), repairs
 
@@ -514,6 +526,9 @@ class _Builder:
         return Occurrence(location=self.text(path, f"{where}: path"), additional_context=context)
 
     def purl(self, purl: str, where: str) -> PackageURL | None:
+        if _PLAIN_PURL.fullmatch(purl):  # already as PackageURL would normalize it: its parts, without parsing
+            name, _, version = purl[len("pkg:pypi/"):].partition("@")
+            return PackageURL._make(("pypi", None, name, version, {}, None))
         try:
             return PackageURL.from_string(purl)
         except ValueError as e:
@@ -715,8 +730,14 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+# A purl that PackageURL reads and writes back unchanged, with nothing to quote and no qualifiers.
+_PLAIN_PURL = re.compile(r"pkg:pypi/[a-z0-9.\-]+@[A-Za-z0-9.\-]+")
+
+
 def _bom_ref(dist: PythonDist, key: str) -> str:
     """The purl with a ``package-id`` qualifier naming this copy (``depscan.facts.component_key``)."""
+    if _PLAIN_PURL.fullmatch(dist.purl):  # the common case, without parsing (a fifth of the document's cost)
+        return f"{dist.purl}?package-id={key}"
     try:
         purl = PackageURL.from_string(dist.purl)
     except ValueError:

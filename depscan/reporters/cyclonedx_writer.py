@@ -47,6 +47,7 @@ from cyclonedx.model.vulnerability import (
     VulnerabilitySource,
 )
 from cyclonedx.schema import SchemaVersion
+from packageurl import PackageURL
 
 if TYPE_CHECKING:
     from depscan.reporters.cyclonedx import Fields, Parts
@@ -56,6 +57,24 @@ _ROOT_WITHOUT_DEPENDENCIES = (
     'Graph is incomplete - you should add direct dependencies to this "root" Component to complete the Dependency '
     "Graph data."
 )
+
+
+_SAFE = re.compile(r"[A-Za-z0-9.\-]+")
+
+
+def purl_text(purl: PackageURL) -> str:
+    """``purl.to_string()``: written directly when no part needs quoting (parsing normalized the rest)."""
+    name, version = purl.name, purl.version
+    if (purl.namespace is None and not purl.qualifiers and purl.subpath is None and _SAFE.fullmatch(purl.type)
+            and _SAFE.fullmatch(name) and (version is None or _SAFE.fullmatch(version))):
+        return f"pkg:{purl.type}/{name}" if version is None else f"pkg:{purl.type}/{name}@{version}"
+    return str(purl.to_string())
+
+
+def _properties(items: Iterable[Property] | None) -> list[Property]:
+    """A ``SortedSet`` of properties, which compare by (name, value), without comparing objects."""
+    unique = {(p.name, p.value): p for p in items or ()}
+    return [unique[key] for key in sorted(unique)]
 
 
 def _unique_sorted(items: Iterable[Any] | None) -> list[Any]:
@@ -112,7 +131,7 @@ def write_json(parts: Parts, version: SchemaVersion) -> str:
     v15 = version >= SchemaVersion.V1_5
     metadata: dict[str, Any] = {"component": _json_component(parts.root, version)}
     if parts.properties:
-        metadata["properties"] = [_json_property(p) for p in _unique_sorted(parts.properties)]
+        metadata["properties"] = [_json_property(p) for p in _properties(parts.properties)]
     metadata["timestamp"] = _date(parts.timestamp)
     if v15:
         metadata["tools"] = {"components": [_json_component(parts.tool, version)]}
@@ -140,7 +159,57 @@ def write_json(parts: Parts, version: SchemaVersion) -> str:
         document["vulnerabilities"] = [
             _json_vulnerability(v, version) for v in sorted(parts.vulnerabilities, key=_vulnerability_order)
         ]
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    out: list[str] = []
+    _dump(document, "\n", out)
+    out.append("\n")
+    return "".join(out)
+
+
+_encode = json.encoder.encode_basestring  # the C implementation where there is one: json.dumps(ensure_ascii=False)
+
+
+def _dump(value: Any, newline: str, out: list[str]) -> None:
+    """``json.dumps(value, indent=2, ensure_ascii=False)``, appended to ``out``: with an indent, ``json``
+    uses its pure-Python encoder, half the cost of the whole document. Objects and arrays of strings only
+    (most of the document: properties, hashes, references) are joined in one go."""
+    if isinstance(value, str):
+        out.append(_encode(value))
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        if all(type(item) is str for item in value.values()):
+            out.append("{" + inner + ("," + inner).join([f"{_encode(k)}: {_encode(v)}" for k, v in value.items()])
+                       + newline + "}")
+            return
+        separator = "{" + inner
+        for key, item in value.items():
+            out.append(separator)
+            out.append(_encode(key))
+            out.append(": ")
+            if type(item) is str:
+                out.append(_encode(item))
+            else:
+                _dump(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "}")
+    elif isinstance(value, list):
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        if all(type(item) is str for item in value):
+            out.append("[" + inner + ("," + inner).join([_encode(item) for item in value]) + newline + "]")
+            return
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            _dump(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "]")
+    else:  # numbers, booleans, null: as json writes them
+        out.append(json.dumps(value))
 
 
 def _json_property(prop: Property) -> dict[str, Any]:
@@ -198,9 +267,9 @@ def _json_component(fields: Fields, version: SchemaVersion) -> dict[str, Any]:
         out["licenses"] = [_json_license(item) for item in _unique_sorted(fields["licenses"])]
     out["name"] = fields["name"]
     if fields.get("properties"):
-        out["properties"] = [_json_property(p) for p in _unique_sorted(fields["properties"])]
+        out["properties"] = [_json_property(p) for p in _properties(fields["properties"])]
     if fields.get("purl") is not None:
-        out["purl"] = fields["purl"].to_string()
+        out["purl"] = purl_text(fields["purl"])
     out["type"] = fields["type"].value
     if fields.get("version") is not None:
         out["version"] = fields["version"]
@@ -290,7 +359,7 @@ def _json_vulnerability(fields: Fields, version: SchemaVersion) -> dict[str, Any
         out["detail"] = fields["detail"]
     out["id"] = fields["id"]
     if fields.get("properties"):
-        out["properties"] = [_json_property(p) for p in _unique_sorted(fields["properties"])]
+        out["properties"] = [_json_property(p) for p in _properties(fields["properties"])]
     if fields.get("published") is not None:
         out["published"] = _date(fields["published"])
     ratings = _unique_sorted(fields.get("ratings"))
@@ -311,13 +380,18 @@ def _json_vulnerability(fields: Fields, version: SchemaVersion) -> dict[str, Any
 # -- XML -----------------------------------------------------------------------------------------
 
 _NEWLINES = re.compile(r"\r\n?")
+_SPECIAL = re.compile(r"[&<>\"\r]")
 
 
 def _attr(value: str) -> str:
+    if not _SPECIAL.search(value):
+        return value
     return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;").replace(">", "&gt;")
 
 
 def _text(value: str) -> str:
+    if not _SPECIAL.search(value):
+        return value
     return _attr(_NEWLINES.sub("\n", value))
 
 
@@ -388,7 +462,7 @@ def write_xml(parts: Parts, version: SchemaVersion) -> str:
 
 
 def _xml_properties(x: _Xml, depth: int, properties: Iterable[Property] | None) -> None:
-    items = _unique_sorted(properties)
+    items = _properties(properties)
     if not items:
         return
     x.open(depth, "properties")
@@ -416,7 +490,7 @@ def _xml_component(x: _Xml, depth: int, fields: Fields, version: SchemaVersion) 
             _xml_license(x, inner + 1, item)
         x.close(inner, "licenses")
     if fields.get("purl") is not None:
-        x.leaf(inner, "purl", fields["purl"].to_string())
+        x.leaf(inner, "purl", purl_text(fields["purl"]))
     _xml_properties(x, inner, fields.get("properties"))
     nested = fields.get("components")
     if nested:
@@ -548,4 +622,4 @@ def _xml_vulnerability(x: _Xml, depth: int, fields: Fields, version: SchemaVersi
     x.close(depth, "vulnerability")
 
 
-__all__ = ["namespace", "schema_uri", "warnings_for", "write_json", "write_xml"]
+__all__ = ["namespace", "purl_text", "schema_uri", "warnings_for", "write_json", "write_xml"]

@@ -9,6 +9,7 @@ import functools
 import json
 import re
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -689,8 +690,6 @@ def test_writer_orders_as_the_library_does(tmp_path: Path, same_as_the_library: 
 
     export = Path(__file__).resolve().parents[2] / "fixtures" / "advisories" / "pypi-subset.zip"
     pairs: dict[str, str] = {}
-    import zipfile
-
     with zipfile.ZipFile(export) as zf:
         for member in sorted(zf.namelist()):
             for affected in json.loads(zf.read(member)).get("affected", []):
@@ -718,3 +717,29 @@ def test_writer_orders_as_the_library_does(tmp_path: Path, same_as_the_library: 
             data, _ = _render(result, version, fmt)
             validate(data, version, fmt)
     assert len(same_as_the_library) == 2 * len(VERSIONS)
+
+
+@pytest.mark.parametrize("purl", [
+    "pkg:pypi/urllib3@1.26.5", "pkg:pypi/ruamel.yaml@0.17.21", "pkg:pypi/zope-interface@5.4.0",
+    "pkg:pypi/a@1.0.post1.dev2", "pkg:pypi/Django@4.2", "pkg:pypi/foo_bar@1.0", "pkg:pypi/x@1.0+local.7",
+    "pkg:pypi/x@1!2.0", "pkg:pypi/x@1.0?arch=x86_64", "pkg:generic/libz@1.2.13", "pkg:pypi/x", "pkg:pypi/%41@1",
+])
+def test_purl_shortcuts_agree_with_packageurl(purl: str) -> None:
+    """bom-refs and purls are written without parsing when PackageURL would leave them as they are:
+    the result must be what parsing and writing back gives, for plain and unusual purls alike."""
+    from packageurl import PackageURL
+
+    from depscan.reporters import cyclonedx
+    from depscan.reporters.cyclonedx_writer import purl_text
+
+    parsed = PackageURL.from_string(purl)
+    assert purl_text(parsed) == parsed.to_string()
+    builder = cyclonedx._Builder(_result(), cyclonedx.SPEC_VERSIONS["1.6"], [])
+    shortcut = builder.purl(purl, "here")
+    assert shortcut is not None and tuple(shortcut) == tuple(parsed)
+    assert purl_text(shortcut) == parsed.to_string()
+    dist = dataclasses.replace(_dist("x", "1.0", "x/METADATA"), purl=purl)
+    qualifiers = {**(parsed.qualifiers if isinstance(parsed.qualifiers, dict) else {}), "package-id": "00ff"}
+    expected = PackageURL(type=parsed.type, namespace=parsed.namespace, name=parsed.name, version=parsed.version,
+                          qualifiers=qualifiers, subpath=parsed.subpath).to_string()
+    assert cyclonedx._bom_ref(dist, "00ff") == expected
