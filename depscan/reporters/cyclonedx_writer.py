@@ -202,6 +202,15 @@ def _dump(value: Any, newline: str, out: list[str]) -> None:
         if all(type(item) is str for item in value):
             out.append("[" + inner + ("," + inner).join([_encode(item) for item in value]) + newline + "]")
             return
+        if all(type(item) is dict and item and all(type(v) is str for v in item.values()) for item in value):
+            # an array of objects of strings (properties, hashes, occurrences): no call per object
+            member = "," + inner + "  "
+            opening, closing = "{" + inner + "  ", inner + "}"
+            out.append("[" + inner + ("," + inner).join([
+                opening + member.join([f"{_encode(k)}: {_encode(v)}" for k, v in item.items()]) + closing
+                for item in value
+            ]) + newline + "]")
+            return
         separator = "[" + inner
         for item in value:
             out.append(separator)
