@@ -149,11 +149,15 @@ def write_json(parts: Parts, version: SchemaVersion) -> str:
         "metadata": metadata,
     }
     if parts.components:
-        document["components"] = [_json_component(c, version) for c in sorted(parts.components, key=_component_order)]
+        document["components"] = [_Raw(_component_text(c, version, "    "))
+                                  for c in sorted(parts.components, key=_component_order)]
     dependencies = _dependencies(parts)
     if dependencies:
+        e = _encode
         document["dependencies"] = [
-            {"dependsOn": refs, "ref": ref} if refs else {"ref": ref} for ref, refs in dependencies
+            _Raw(_obj(['"dependsOn": ' + _arr([e(r) for r in refs], "      "), f'"ref": {e(ref)}'], "    ") if refs
+                 else _obj([f'"ref": {e(ref)}'], "    "))
+            for ref, refs in dependencies
         ]
     if parts.vulnerabilities:
         document["vulnerabilities"] = [
@@ -171,8 +175,11 @@ _encode = json.encoder.encode_basestring  # the C implementation where there is 
 def _dump(value: Any, newline: str, out: list[str]) -> None:
     """``json.dumps(value, indent=2, ensure_ascii=False)``, appended to ``out``: with an indent, ``json``
     uses its pure-Python encoder, half the cost of the whole document. Objects and arrays of strings only
-    (most of the document: properties, hashes, references) are joined in one go."""
-    if isinstance(value, str):
+    (most of the document: properties, hashes, references) are joined in one go; ``_Raw`` is JSON already
+    written for its place."""
+    if type(value) is _Raw:
+        out.append(value)
+    elif isinstance(value, str):
         out.append(_encode(value))
     elif isinstance(value, dict):
         if not value:
@@ -221,8 +228,75 @@ def _dump(value: Any, newline: str, out: list[str]) -> None:
         out.append(json.dumps(value))
 
 
+class _Raw(str):
+    """JSON text, indented for where it goes."""
+
+
+def _obj(members: list[str], base: str) -> str:
+    """An object whose ``members`` (``"key": value`` texts) are indented one step past ``base``."""
+    inner = "\n" + base + "  "
+    return "{" + inner + ("," + inner).join(members) + "\n" + base + "}"
+
+
+def _arr(items: list[str], base: str) -> str:
+    inner = "\n" + base + "  "
+    return "[" + inner + ("," + inner).join(items) + "\n" + base + "]"
+
+
+def _component_text(fields: Fields, version: SchemaVersion, base: str) -> str:
+    """``_json_component`` written out directly (the bulk of a document): members in alphabetical order."""
+    e = _encode
+    i1 = base + "  "
+    i2 = i1 + "  "
+    members = [f'"bom-ref": {e(fields["bom_ref"])}']
+    nested = fields.get("components")
+    if nested:
+        members.append('"components": ' + _arr(
+            [_component_text(c, version, i2) for c in sorted(nested, key=_component_order)], i1))
+    if fields.get("description") is not None:
+        members.append(f'"description": {e(fields["description"])}')
+    occurrences = fields.get("evidence")
+    if occurrences and version >= SchemaVersion.V1_5:
+        i3 = i2 + "  "
+        texts = []
+        for item in _unique_sorted(occurrences):
+            parts = []
+            if item.additional_context is not None and version >= SchemaVersion.V1_6:
+                parts.append(f'"additionalContext": {e(item.additional_context)}')
+            parts.append(f'"location": {e(item.location)}')
+            texts.append(_obj(parts, i3))
+        members.append('"evidence": ' + _obj(['"occurrences": ' + _arr(texts, i2)], i1))
+    if fields.get("hashes"):
+        members.append('"hashes": ' + _arr([_obj([f'"alg": {e(h.alg.value)}', f'"content": {e(h.content)}'], i2)
+                                            for h in _unique_sorted(fields["hashes"])], i1))
+    if fields.get("licenses"):
+        members.append('"licenses": ' + _arr([_license_text(item, i2) for item in _unique_sorted(fields["licenses"])],
+                                             i1))
+    members.append(f'"name": {e(fields["name"])}')
+    if fields.get("properties"):
+        members.append('"properties": ' + _arr([_property_text(p, i2) for p in _properties(fields["properties"])], i1))
+    if fields.get("purl") is not None:
+        members.append(f'"purl": {e(purl_text(fields["purl"]))}')
+    members.append(f'"type": {e(fields["type"].value)}')
+    if fields.get("version") is not None:
+        members.append(f'"version": {e(fields["version"])}')
+    return _obj(members, base)
+
+
+def _property_text(prop: Property, base: str) -> str:
+    if prop.value is None:
+        return _obj([f'"name": {_encode(prop.name)}'], base)
+    return _obj([f'"name": {_encode(prop.name)}', f'"value": {_encode(prop.value)}'], base)
+
+
+def _license_text(item: License, base: str) -> str:
+    out: list[str] = []
+    _dump(_json_license(item), "\n" + base, out)
+    return "".join(out)
+
+
 def _json_property(prop: Property) -> dict[str, Any]:
-    return {"name": prop.name, "value": prop.value}
+    return {"name": prop.name} if prop.value is None else {"name": prop.name, "value": prop.value}
 
 
 def _json_hash(item: HashType) -> dict[str, Any]:
