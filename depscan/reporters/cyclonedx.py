@@ -68,7 +68,6 @@ from the file's path and layer); an extension module, which has no purl, gets
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import posixpath
@@ -209,19 +208,11 @@ def _render(result: ScanResult, options: ReportOptions, output_format: OutputFor
 
     version = schema_version(options)
     repairs: list[str] = []
-    # Hundreds of thousands of short-lived, acyclic objects: with the cycle collector on, each of its
-    # passes walks every object the scan left alive too (a third of the time after a big scan).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        parts = _Builder(result, version, repairs).parts()
-        if output_format is OutputFormat.JSON:
-            text = cyclonedx_writer.write_json(parts, version)
-        else:
-            text = cyclonedx_writer.write_xml(parts, version)
-    finally:
-        if collecting:
-            gc.enable()
+    parts = _Builder(result, version, repairs).parts()
+    if output_format is OutputFormat.JSON:
+        text = cyclonedx_writer.write_json(parts, version)
+    else:
+        text = cyclonedx_writer.write_xml(parts, version)
     repairs.extend(cyclonedx_writer.warnings_for(parts))
     return text.encode("utf-8"), repairs
 
