@@ -253,7 +253,8 @@ class Parts:
     """The document as the builder maps it: model keyword arguments, not model objects, whose sorted
     containers cost more than the scan (``cyclonedx_writer`` serializes these directly; ``build_bom``
     makes the library's model of them). A component's ``components`` are its nested components' fields,
-    its ``evidence`` the occurrences (``None`` for 1.4)."""
+    its ``evidence`` the occurrences (``None`` for 1.4); a vulnerability's ``affects`` are (ref, version,
+    status) of its ``BomTarget`` s, each with one version."""
 
     version: SchemaVersion
     tool: Fields
@@ -286,7 +287,12 @@ def _bom_from(parts: Parts) -> Bom:
     )
     bom.dependencies = [Dependency(ref=BomRef(ref), dependencies=[Dependency(ref=BomRef(r)) for r in refs])
                         for ref, refs in parts.dependencies]
-    bom.vulnerabilities = [Vulnerability(**v) for v in parts.vulnerabilities]
+    bom.vulnerabilities = [
+        Vulnerability(**{**v, "affects": [BomTarget(ref=ref, versions=[BomTargetVersionRange(version=version,
+                                                                                            status=status)])
+                                          for ref, version, status in v["affects"]]})
+        for v in parts.vulnerabilities
+    ]
     return bom
 
 
@@ -602,8 +608,7 @@ class _Builder:
                 continue
             status = ImpactAnalysisAffectedStatus.AFFECTED
             version = self.text(finding.component.version, f"{where}: version", one_line=True, limit=MAX_VERSION)
-            targets.append(BomTarget(ref=self.refs[index], versions=[BomTargetVersionRange(version=version,
-                                                                                           status=status)]))
+            targets.append((self.refs[index], version, status))
         published = [d for a in advisories if a.published for d in [self.date(a.published, where)] if d]
         modified = [d for a in advisories for d in [self.date(a.modified, where)] if d]
         return dict(

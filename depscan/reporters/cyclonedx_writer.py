@@ -13,9 +13,10 @@ again at validation, and its serializer dumps each nested object to a JSON strin
   (none last) and bom-ref decide;
 * vulnerabilities: id, then bom-ref (unique);
 * dependencies: by ref, each ``dependsOn`` by ref, and every top-level component has an entry;
-* the small collections (properties, hashes, licenses, occurrences, references, ratings, advisories,
-  affected targets): the library's own comparisons of those (cheap) objects, duplicates dropped, as a
-  set would.
+* affected targets: by ref, then version (one version each, all ``affected``);
+* properties: by name, then value;
+* the other small collections (hashes, licenses, occurrences, references, ratings, advisories): the
+  library's own comparisons of those (cheap) objects, duplicates dropped, as a set would.
 
 JSON members are in alphabetical order, as the library writes them, except the head (``$schema``,
 ``bomFormat``, ``specVersion``, ``serialNumber``, ``version``, ``metadata``), which depscan writes first.
@@ -38,7 +39,6 @@ from cyclonedx.model import AttachedText, HashType, Property
 from cyclonedx.model.component_evidence import Occurrence
 from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
 from cyclonedx.model.vulnerability import (
-    BomTarget,
     VulnerabilityAdvisory,
     VulnerabilityAnalysis,
     VulnerabilityRating,
@@ -79,7 +79,12 @@ def _properties(items: Iterable[Property] | None) -> list[Property]:
 
 def _unique_sorted(items: Iterable[Any] | None) -> list[Any]:
     """What a ``SortedSet`` of ``items`` iterates: no duplicates, in the items' own order."""
-    return sorted(set(items)) if items else []
+    if not items:
+        return []
+    listed = list(items)
+    if len(listed) == 1:  # most of them (one hash, one occurrence, one license): nothing to compare
+        return listed
+    return sorted(set(listed))
 
 
 def _component_order(fields: Fields) -> tuple[str, bool, str, str]:
@@ -401,19 +406,15 @@ def _json_reference(reference: VulnerabilityReference) -> dict[str, Any]:
     return out
 
 
-def _json_target(target: BomTarget) -> dict[str, Any]:
-    versions = []
-    for item in _unique_sorted(target.versions):
-        entry: dict[str, Any] = {}
-        if item.status is not None:
-            entry["status"] = item.status.value
-        if item.version is not None:
-            entry["version"] = item.version
-        versions.append(entry)
-    out: dict[str, Any] = {"ref": target.ref}
-    if versions:
-        out["versions"] = versions
-    return out
+def _targets(affects: Iterable[tuple[str, str, Any]] | None) -> list[tuple[str, str, str]]:
+    """(ref, version, status) of the affected targets, in the library's order of ``BomTarget`` s of one
+    version each: by ref, then version (the status is the same for all: ``affected``)."""
+    return sorted({(ref, version, status.value) for ref, version, status in affects or ()})
+
+
+def _json_target(target: tuple[str, str, str]) -> dict[str, Any]:
+    ref, version, status = target
+    return {"ref": ref, "versions": [{"status": status, "version": version}]}
 
 
 def _json_analysis(analysis: VulnerabilityAnalysis) -> dict[str, Any]:
@@ -430,7 +431,7 @@ def _json_vulnerability(fields: Fields, version: SchemaVersion) -> dict[str, Any
     advisories: list[VulnerabilityAdvisory] = _unique_sorted(fields.get("advisories"))
     if advisories:
         out["advisories"] = [{"url": str(a.url)} for a in advisories]
-    affects = _unique_sorted(fields.get("affects"))
+    affects = _targets(fields.get("affects"))
     if affects:
         out["affects"] = [_json_target(t) for t in affects]
     if fields.get("analysis") is not None:
@@ -682,23 +683,18 @@ def _xml_vulnerability(x: _Xml, depth: int, fields: Fields, version: SchemaVersi
         if analysis.detail is not None:
             x.leaf(inner + 1, "detail", analysis.detail)
         x.close(inner, "analysis")
-    affects: list[BomTarget] = _unique_sorted(fields.get("affects"))
+    affects = _targets(fields.get("affects"))
     if affects:
         x.open(inner, "affects")
-        for target in affects:
+        for ref, affected, status in affects:
             x.open(inner + 1, "target")
-            x.leaf(inner + 2, "ref", target.ref)
-            versions = _unique_sorted(target.versions)
-            if versions:
-                x.open(inner + 2, "versions")
-                for item in versions:
-                    x.open(inner + 3, "version")
-                    if item.version is not None:
-                        x.leaf(inner + 4, "version", item.version)
-                    if item.status is not None:
-                        x.leaf(inner + 4, "status", item.status.value)
-                    x.close(inner + 3, "version")
-                x.close(inner + 2, "versions")
+            x.leaf(inner + 2, "ref", ref)
+            x.open(inner + 2, "versions")
+            x.open(inner + 3, "version")
+            x.leaf(inner + 4, "version", affected)
+            x.leaf(inner + 4, "status", status)
+            x.close(inner + 3, "version")
+            x.close(inner + 2, "versions")
             x.close(inner + 1, "target")
         x.close(inner, "affects")
     _xml_properties(x, inner, fields.get("properties"))
