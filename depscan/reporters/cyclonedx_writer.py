@@ -166,7 +166,8 @@ def write_json(parts: Parts, version: SchemaVersion) -> str:
         ]
     if parts.vulnerabilities:
         document["vulnerabilities"] = [
-            _json_vulnerability(v, version) for v in sorted(parts.vulnerabilities, key=_vulnerability_order)
+            _Raw(_vulnerability_text(v, version, "    "))
+            for v in sorted(parts.vulnerabilities, key=_vulnerability_order)
         ]
     out: list[str] = []
     _dump(document, "\n", out)
@@ -294,6 +295,55 @@ def _property_text(prop: Property, base: str) -> str:
     return _obj([f'"name": {_encode(prop.name)}', f'"value": {_encode(prop.value)}'], base)
 
 
+def _dumps(value: Any, base: str) -> str:
+    out: list[str] = []
+    _dump(value, "\n" + base, out)
+    return "".join(out)
+
+
+def _vulnerability_text(fields: Fields, version: SchemaVersion, base: str) -> str:
+    """``_json_vulnerability`` written out directly: members in alphabetical order."""
+    e = _encode
+    i1 = base + "  "
+    i2 = i1 + "  "
+    members = []
+    advisories: list[VulnerabilityAdvisory] = _unique_sorted(fields.get("advisories"))
+    if advisories:
+        members.append('"advisories": ' + _arr([_obj([f'"url": {e(str(a.url))}'], i2) for a in advisories], i1))
+    affects = _targets(fields.get("affects"))
+    if affects:
+        i3 = i2 + "  "
+        members.append('"affects": ' + _arr([
+            _obj([f'"ref": {e(ref)}', '"versions": ' + _arr(
+                [_obj([f'"status": {e(status)}', f'"version": {e(affected)}'], i3 + "  ")], i3)], i2)
+            for ref, affected, status in affects
+        ], i1))
+    if fields.get("analysis") is not None:
+        members.append('"analysis": ' + _dumps(_json_analysis(fields["analysis"]), i1))
+    members.append(f'"bom-ref": {e(fields["bom_ref"])}')
+    for key in ("description", "detail"):
+        if fields.get(key) is not None:
+            members.append(f'"{key}": {e(fields[key])}')
+    members.append(f'"id": {e(fields["id"])}')
+    if fields.get("properties"):
+        members.append('"properties": ' + _arr([_property_text(p, i2) for p in _properties(fields["properties"])], i1))
+    if fields.get("published") is not None:
+        members.append(f'"published": {e(_date(fields["published"]))}')
+    ratings = _unique_sorted(fields.get("ratings"))
+    if ratings:
+        members.append('"ratings": ' + _dumps([_json_rating(r, version) for r in ratings], i1))
+    if fields.get("recommendation") is not None:
+        members.append(f'"recommendation": {e(fields["recommendation"])}')
+    references = _unique_sorted(fields.get("references"))
+    if references:
+        members.append('"references": ' + _dumps([_json_reference(r) for r in references], i1))
+    if fields.get("source") is not None:
+        members.append('"source": ' + _dumps(_json_source(fields["source"]), i1))
+    if fields.get("updated") is not None:
+        members.append(f'"updated": {e(_date(fields["updated"]))}')
+    return _obj(members, base)
+
+
 def _license_text(item: License, base: str) -> str:
     out: list[str] = []
     _dump(_json_license(item), "\n" + base, out)
@@ -412,52 +462,12 @@ def _targets(affects: Iterable[tuple[str, str, Any]] | None) -> list[tuple[str, 
     return sorted({(ref, version, status.value) for ref, version, status in affects or ()})
 
 
-def _json_target(target: tuple[str, str, str]) -> dict[str, Any]:
-    ref, version, status = target
-    return {"ref": ref, "versions": [{"status": status, "version": version}]}
-
-
 def _json_analysis(analysis: VulnerabilityAnalysis) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if analysis.detail is not None:
         out["detail"] = analysis.detail
     if analysis.state is not None:
         out["state"] = analysis.state.value
-    return out
-
-
-def _json_vulnerability(fields: Fields, version: SchemaVersion) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    advisories: list[VulnerabilityAdvisory] = _unique_sorted(fields.get("advisories"))
-    if advisories:
-        out["advisories"] = [{"url": str(a.url)} for a in advisories]
-    affects = _targets(fields.get("affects"))
-    if affects:
-        out["affects"] = [_json_target(t) for t in affects]
-    if fields.get("analysis") is not None:
-        out["analysis"] = _json_analysis(fields["analysis"])
-    out["bom-ref"] = fields["bom_ref"]
-    if fields.get("description") is not None:
-        out["description"] = fields["description"]
-    if fields.get("detail") is not None:
-        out["detail"] = fields["detail"]
-    out["id"] = fields["id"]
-    if fields.get("properties"):
-        out["properties"] = [_json_property(p) for p in _properties(fields["properties"])]
-    if fields.get("published") is not None:
-        out["published"] = _date(fields["published"])
-    ratings = _unique_sorted(fields.get("ratings"))
-    if ratings:
-        out["ratings"] = [_json_rating(r, version) for r in ratings]
-    if fields.get("recommendation") is not None:
-        out["recommendation"] = fields["recommendation"]
-    references = _unique_sorted(fields.get("references"))
-    if references:
-        out["references"] = [_json_reference(r) for r in references]
-    if fields.get("source") is not None:
-        out["source"] = _json_source(fields["source"])
-    if fields.get("updated") is not None:
-        out["updated"] = _date(fields["updated"])
     return out
 
 
