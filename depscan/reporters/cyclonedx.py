@@ -209,6 +209,10 @@ def _render(result: ScanResult, options: ReportOptions, output_format: OutputFor
     version = schema_version(options)
     repairs: list[str] = []
     parts = _Builder(result, version, repairs).parts()
+    missing = cyclonedx_writer.unsupported(parts)
+    if missing is not None:  # a field the writer does not know yet: the library writes it, slowly but whole
+        logger.debug("CycloneDX writer does not write %s; serializing with cyclonedx-python-lib", missing)
+        return render_with_library(result, options, output_format)
     if output_format is OutputFormat.JSON:
         text = cyclonedx_writer.write_json(parts, version)
     else:

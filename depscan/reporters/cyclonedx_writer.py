@@ -116,6 +116,36 @@ def warnings_for(parts: Parts) -> list[str]:
     return []
 
 
+# The model arguments this writer writes; anything else the builder maps goes through the library.
+COMPONENT_FIELDS = frozenset({"type", "name", "version", "description", "purl", "bom_ref", "hashes", "licenses",
+                              "evidence", "properties", "components"})
+VULNERABILITY_FIELDS = frozenset({"bom_ref", "id", "source", "references", "ratings", "description", "detail",
+                                  "recommendation", "advisories", "published", "updated", "analysis", "affects",
+                                  "properties"})
+
+
+def unsupported(parts: Parts) -> str | None:
+    """The first model argument with a value that this writer does not write (``None`` when it writes them
+    all): such a document is serialized by the library instead, so a field added to the builder is never
+    dropped silently."""
+    def extra(fields: Fields, known: frozenset[str]) -> str | None:
+        return next((key for key, value in fields.items()
+                     if key not in known and value is not None and value != [] and value != ()), None)
+
+    stack = [parts.root, parts.tool, *parts.components]
+    while stack:
+        fields = stack.pop()
+        found = extra(fields, COMPONENT_FIELDS)
+        if found is not None:
+            return f"component {found}"
+        stack.extend(fields.get("components") or ())
+    for fields in parts.vulnerabilities:
+        found = extra(fields, VULNERABILITY_FIELDS)
+        if found is not None:
+            return f"vulnerability {found}"
+    return None
+
+
 def _dependencies(parts: Parts) -> list[tuple[str, list[str]]]:
     merged: dict[str, set[str]] = {}
     for ref, refs in parts.dependencies:
@@ -711,4 +741,5 @@ def _xml_vulnerability(x: _Xml, depth: int, fields: Fields, version: SchemaVersi
     x.close(depth, "vulnerability")
 
 
-__all__ = ["namespace", "purl_text", "schema_uri", "warnings_for", "write_json", "write_xml"]
+__all__ = ["COMPONENT_FIELDS", "VULNERABILITY_FIELDS", "namespace", "purl_text", "schema_uri", "unsupported",
+           "warnings_for", "write_json", "write_xml"]

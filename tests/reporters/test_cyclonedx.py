@@ -743,3 +743,29 @@ def test_purl_shortcuts_agree_with_packageurl(purl: str) -> None:
     expected = PackageURL(type=parsed.type, namespace=parsed.namespace, name=parsed.name, version=parsed.version,
                           qualifiers=qualifiers, subpath=parsed.subpath).to_string()
     assert cyclonedx._bom_ref(dist, "00ff") == expected
+
+
+def test_the_writer_writes_every_field_the_builder_maps(demo_result: ScanResult, native_result: ScanResult) -> None:
+    """No fallback to the library for depscan's own documents: the writer knows every field they use."""
+    from depscan.reporters import cyclonedx, cyclonedx_writer
+
+    for result in (demo_result, native_result):
+        for version in cyclonedx.SPEC_VERSIONS.values():
+            assert cyclonedx_writer.unsupported(cyclonedx._Builder(result, version, []).parts()) is None
+
+
+def test_a_field_the_writer_does_not_know_goes_through_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A field added to the builder without the writer is written by the library, not dropped."""
+    from depscan.reporters import cyclonedx
+
+    full = cyclonedx._Builder.full_component
+
+    def with_copyright(self: Any, *args: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = full(self, *args)
+        fields["copyright"] = "Copyright someone"
+        return fields
+
+    monkeypatch.setattr(cyclonedx._Builder, "full_component", with_copyright)
+    monkeypatch.setattr(cyclonedx, "render_with_library", lambda *args: (b"library", ["used"]))
+    data, repairs = render_json_with_warnings(_result(_dist("a", "1.0", "a/METADATA")), ReportOptions())
+    assert (data, repairs) == (b"library", ["used"])
