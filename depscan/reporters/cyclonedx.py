@@ -1,7 +1,10 @@
 """CycloneDX SBOMs (``--format cyclonedx-json`` / ``cyclonedx-xml``), spec 1.6 by default, 1.5 and 1.4 on request.
 
-Built with cyclonedx-python-lib, which serializes each spec version (and drops what a version lacks).
-What goes where:
+Mapped onto cyclonedx-python-lib's model (``build_bom``), whose serialization of each spec version (it
+drops what a version lacks) defines the document. The document is written by
+``depscan.reporters.cyclonedx_writer`` from the same mapping (``Parts``), byte for byte what the library
+writes (every CycloneDX test compares the two): the library's sorted model and serializer cost two to four
+times the scan itself (``bench/bench_reports.py``). What goes where:
 
 * ``metadata``: depscan as the tool, the scan time, the scanned artifact as the root component
   (``application``; ``container`` for images and layers, ``library`` for a wheel; SHA-256 of the input
@@ -76,6 +79,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 from urllib.parse import quote
 
 from cyclonedx.exception.model import InvalidUriException
@@ -89,6 +93,7 @@ from cyclonedx.model import (
     XsUri,
 )
 from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.bom_ref import BomRef
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
 from cyclonedx.model.dependency import Dependency
@@ -213,10 +218,32 @@ def schema_version(options: ReportOptions) -> SchemaVersion:
 
 def build_bom(result: ScanResult, version: SchemaVersion, repairs: list[str]) -> Bom:
     """The BOM model for ``result`` as written for spec ``version``; repairs are appended to ``repairs``."""
-    return _Builder(result, version, repairs).bom()
+    return _bom_from(_Builder(result, version, repairs).parts())
 
 
 def _render(result: ScanResult, options: ReportOptions, output_format: OutputFormat) -> tuple[bytes, list[str]]:
+    """The document, written by ``depscan.reporters.cyclonedx_writer`` from the parts the builder maps."""
+    from depscan.reporters import cyclonedx_writer
+
+    version = schema_version(options)
+    repairs: list[str] = []
+    parts = _Builder(result, version, repairs).parts()
+    missing = cyclonedx_writer.unsupported(parts)
+    if missing is not None:  # a field the writer does not know yet: the library writes it, slowly but whole
+        logger.debug("CycloneDX writer does not write %s; serializing with cyclonedx-python-lib", missing)
+        return render_with_library(result, options, output_format)
+    if output_format is OutputFormat.JSON:
+        text = cyclonedx_writer.write_json(parts, version)
+    else:
+        text = cyclonedx_writer.write_xml(parts, version)
+    repairs.extend(cyclonedx_writer.warnings_for(parts))
+    return text.encode("utf-8"), repairs
+
+
+def render_with_library(result: ScanResult, options: ReportOptions, output_format: OutputFormat
+                        ) -> tuple[bytes, list[str]]:
+    """The same document serialized by cyclonedx-python-lib from its model (``build_bom``): the reference
+    the writer is tested against, byte for byte (about 3x slower than the scan it describes, hence not used)."""
     version = schema_version(options)
     repairs: list[str] = []
     bom = build_bom(result, version, repairs)
@@ -240,6 +267,56 @@ def _log(repairs: Iterable[str]) -> None:
 
 
 # -- the builder ---------------------------------------------------------------------------------
+
+Fields = dict[str, Any]  # keyword arguments of a cyclonedx-python-lib model class (Component, Vulnerability)
+
+
+@dataclass
+class Parts:
+    """The document as the builder maps it: model keyword arguments, not model objects, whose sorted
+    containers cost more than the scan (``cyclonedx_writer`` serializes these directly; ``build_bom``
+    makes the library's model of them). A component's ``components`` are its nested components' fields,
+    its ``evidence`` the occurrences (``None`` for 1.4); a vulnerability's ``affects`` are (ref, version,
+    status) of its ``BomTarget`` s, each with one version."""
+
+    version: SchemaVersion
+    tool: Fields
+    root: Fields
+    properties: list[Property]
+    timestamp: datetime
+    components: list[Fields]
+    dependencies: list[tuple[str, list[str]]]  # (ref, refs it depends on); the root first
+    vulnerabilities: list[Fields]
+
+
+def _component_from(fields: Fields) -> Component:
+    kwargs = dict(fields)
+    if "components" in kwargs:
+        kwargs["components"] = [_component_from(nested) for nested in kwargs["components"]]
+    if kwargs.get("evidence") is not None:
+        kwargs["evidence"] = ComponentEvidence(occurrences=kwargs["evidence"])
+    return Component(**kwargs)
+
+
+def _bom_from(parts: Parts) -> Bom:
+    bom = Bom(
+        metadata=BomMetaData(
+            tools=ToolRepository(components=[_component_from(parts.tool)]),
+            component=_component_from(parts.root),
+            properties=parts.properties,
+            timestamp=parts.timestamp,
+        ),
+        components=[_component_from(c) for c in parts.components],
+    )
+    bom.dependencies = [Dependency(ref=BomRef(ref), dependencies=[Dependency(ref=BomRef(r)) for r in refs])
+                        for ref, refs in parts.dependencies]
+    bom.vulnerabilities = [
+        Vulnerability(**{**v, "affects": [BomTarget(ref=ref, versions=[BomTargetVersionRange(version=version,
+                                                                                            status=status)])
+                                          for ref, version, status in v["affects"]]})
+        for v in parts.vulnerabilities
+    ]
+    return bom
 
 
 @dataclass
@@ -290,38 +367,36 @@ class _Builder:
 
     # the document
 
-    def bom(self) -> Bom:
+    def parts(self) -> Parts:
         root = self.root()
         components = [self.component(i) for i in range(len(self.dists))]
         # Native libraries nest in the distribution whose RECORD lists them; unowned ones stay on top.
-        unowned: list[Component] = []
+        unowned: list[Fields] = []
         for lib, ref, owner in zip(self.facts.natives, self.native_refs, self.facts.native_owner, strict=True):
             described = self.native_component(lib, ref)
             if owner is None:
                 unowned.append(described)
             else:
-                components[owner].components.add(described)
-        bom = Bom(
-            metadata=BomMetaData(
-                tools=ToolRepository(components=[self.tool()]),
-                component=root,
-                properties=self.metadata_properties(),
-                timestamp=datetime.now(timezone.utc).replace(microsecond=0),
-            ),
+                components[owner].setdefault("components", []).append(described)
+        return Parts(
+            version=self.version,
+            tool=self.tool(),
+            root=root,
+            properties=self.metadata_properties(),
+            timestamp=datetime.now(timezone.utc).replace(microsecond=0),
             components=[*components, *unowned],
+            dependencies=self.dependencies(root["bom_ref"], [c["bom_ref"] for c in components]),
+            vulnerabilities=self.vulnerabilities(),
         )
-        bom.dependencies = self.dependencies(root, components)
-        bom.vulnerabilities = self.vulnerabilities()
-        return bom
 
-    def tool(self) -> Component:
+    def tool(self) -> Fields:
         from depscan import __version__
 
         version = self.result.tool_version or __version__
-        return Component(type=ComponentType.APPLICATION, name="depscan", version=self.text(version, "tool version"),
-                         bom_ref="depscan")
+        return dict(type=ComponentType.APPLICATION, name="depscan", version=self.text(version, "tool version"),
+                    bom_ref="depscan")
 
-    def root(self) -> Component:
+    def root(self) -> Fields:
         artifact = self.result.artifact
         name = self.text(_file_name(artifact.path) or "artifact", "artifact name", one_line=True)
         properties = [Property(name="depscan:artifact:kind", value=self.text(artifact.kind, "artifact kind"))]
@@ -332,8 +407,8 @@ class _Builder:
             for n, layer in enumerate(artifact.layers, start=1)
         ]
         # Every other input file (Lambda layer zips) is a file component of the root, with its own hash.
-        inputs = [
-            Component(
+        inputs: list[Fields] = [
+            dict(
                 type=ComponentType.FILE,
                 name=self.text(_file_name(item.path), "input name", one_line=True),
                 bom_ref=self.text(f"artifact-input:{n}:{_file_name(item.path)}", "input ref", one_line=True),
@@ -346,7 +421,7 @@ class _Builder:
         if artifact.describes is not None:  # a rescan: the SBOM read is the root; this is what it describes
             properties.append(Property(name="depscan:artifact:describes",
                                        value=self.text(artifact.describes, "described artifact")))
-        return Component(
+        return dict(
             type=_root_type(artifact_kind(artifact)),
             name=name,
             bom_ref=f"artifact:{name}",
@@ -385,21 +460,21 @@ class _Builder:
 
     # components
 
-    def component(self, index: int) -> Component:
+    def component(self, index: int) -> Fields:
         dist, ref = self.dists[index], self.refs[index]
         where = f"{_short(dist.name)} {_short(dist.version)} ({_short(str(dist.metadata_location))})"
         try:
             return self.full_component(dist, ref, self.text(where, "a location", report=False))
         except Exception as e:  # one odd distribution must not cost the SBOM
             self.warn(f"{where}: described by name and version only ({type(e).__name__}: {e})")
-            return Component(
+            return dict(
                 type=ComponentType.LIBRARY,
                 name=self.text(dist.name, where, one_line=True, report=False),
                 version=self.text(dist.version, where, one_line=True, limit=MAX_VERSION, report=False),
                 bom_ref=ref,
             )
 
-    def full_component(self, dist: PythonDist, ref: str, where: str) -> Component:
+    def full_component(self, dist: PythonDist, ref: str, where: str) -> Fields:
         location = dist.metadata_location
         properties = [
             Property(name="depscan:found_by", value=dist.found_by),
@@ -420,7 +495,7 @@ class _Builder:
                 value = self.text(why, f"{where}: unchecked reason")
                 properties.append(Property(name="depscan:advisories:unchecked", value=value))
         evidence = self.evidence(dist.locations, properties, where)
-        return Component(
+        return dict(
             type=ComponentType.LIBRARY,
             name=self.text(dist.name, f"{where}: name", one_line=True),
             version=self.text(dist.version, f"{where}: version", one_line=True, limit=MAX_VERSION),
@@ -447,17 +522,17 @@ class _Builder:
             references.append(ExternalReference(type=_REFERENCE_TYPES[link.kind], url=url, comment=comment))
         return references
 
-    def native_component(self, lib: NativeLib, ref: str) -> Component:
+    def native_component(self, lib: NativeLib, ref: str) -> Fields:
         where = f"{_short(lib.name)} ({_short(str(lib.location))})"
         where = self.text(where, "a location", report=False)
         try:
             return self.full_native_component(lib, ref, where)
         except Exception as e:  # one odd library must not cost the SBOM
             self.warn(f"{where}: described by name only ({type(e).__name__}: {e})")
-            return Component(type=ComponentType.LIBRARY, bom_ref=ref,
-                             name=self.text(lib.name, where, one_line=True, report=False))
+            return dict(type=ComponentType.LIBRARY, bom_ref=ref,
+                        name=self.text(lib.name, where, one_line=True, report=False))
 
-    def full_native_component(self, lib: NativeLib, ref: str, where: str) -> Component:
+    def full_native_component(self, lib: NativeLib, ref: str, where: str) -> Fields:
         location = lib.location
         properties = [
             Property(name="depscan:found_by", value=lib.found_by),
@@ -476,7 +551,7 @@ class _Builder:
         if location.layer is not None:
             properties.append(Property(name="depscan:layer", value=self.text(location.layer, f"{where}: layer")))
         evidence = self.evidence(lib.locations, properties, where)
-        return Component(
+        return dict(
             type=ComponentType.LIBRARY,
             name=self.text(lib.name, f"{where}: name", one_line=True),
             version=None if lib.version is None else self.text(lib.version, f"{where}: version", one_line=True,
@@ -490,11 +565,11 @@ class _Builder:
 
     def evidence(
         self, locations: Sequence[Location], properties: list[Property], where: str
-    ) -> ComponentEvidence | None:
+    ) -> list[Occurrence] | None:
         """Where a component was seen: evidence occurrences (1.5+), else ``depscan:location``
         properties appended to ``properties`` (1.4 has no occurrences)."""
         if self.version >= SchemaVersion.V1_5:
-            return ComponentEvidence(occurrences=[self.occurrence(loc.path, loc.layer, where) for loc in locations])
+            return [self.occurrence(loc.path, loc.layer, where) for loc in locations]
         properties += [
             Property(name="depscan:location", value=self.text(loc.path, f"{where}: path")) for loc in locations
         ]
@@ -505,6 +580,9 @@ class _Builder:
         return Occurrence(location=self.text(path, f"{where}: path"), additional_context=context)
 
     def purl(self, purl: str, where: str) -> PackageURL | None:
+        if _PLAIN_PURL.fullmatch(purl):  # already as PackageURL would normalize it: its parts, without parsing
+            name, _, version = purl[len("pkg:pypi/"):].partition("@")
+            return PackageURL._make(("pypi", None, name, version, {}, None))
         try:
             parsed = PackageURL.from_string(purl)
         except ValueError as e:
@@ -540,22 +618,17 @@ class _Builder:
 
     # dependencies
 
-    def dependencies(self, root: Component, components: Sequence[Component]) -> list[Dependency]:
+    def dependencies(self, root: str, components: Sequence[str]) -> list[tuple[str, list[str]]]:
         graph = self.facts.graph
         for warning in graph.warnings:
             self.warn(warning)
-        top = [Dependency(ref=components[i].bom_ref) for i in graph.top]
-        dependencies = [Dependency(ref=root.bom_ref, dependencies=top)]
-        dependencies += [
-            Dependency(ref=components[i].bom_ref, dependencies=[Dependency(ref=components[j].bom_ref)
-                                                                for j in graph.requires[i]])
-            for i in range(len(components))
-        ]
+        dependencies = [(root, [components[i] for i in graph.top])]
+        dependencies += [(components[i], [components[j] for j in graph.requires[i]]) for i in range(len(components))]
         return dependencies
 
     # vulnerabilities
 
-    def vulnerabilities(self) -> list[Vulnerability]:
+    def vulnerabilities(self) -> list[Fields]:
         groups: dict[tuple[str, Suppression | None], list[Finding]] = defaultdict(list)
         for finding in self.result.findings:
             groups[(finding.id, finding.suppressed)].append(finding)
@@ -576,7 +649,7 @@ class _Builder:
                 self.warn(f"{where}: left out ({type(e).__name__}: {e})")
         return out
 
-    def vulnerability(self, ref: str, findings: list[Finding], where: str) -> Vulnerability:
+    def vulnerability(self, ref: str, findings: list[Finding], where: str) -> Fields:
         first = findings[0]
         advisories = _unique_advisories(findings)
         primary = next((a for a in advisories if a.id == first.id), advisories[0] if advisories else None)
@@ -595,11 +668,10 @@ class _Builder:
                 continue
             status = ImpactAnalysisAffectedStatus.AFFECTED
             version = self.text(finding.component.version, f"{where}: version", one_line=True, limit=MAX_VERSION)
-            targets.append(BomTarget(ref=self.refs[index], versions=[BomTargetVersionRange(version=version,
-                                                                                           status=status)]))
+            targets.append((self.refs[index], version, status))
         published = [d for a in advisories if a.published for d in [self.date(a.published, where)] if d]
         modified = [d for a in advisories for d in [self.date(a.modified, where)] if d]
-        return Vulnerability(
+        return dict(
             bom_ref=ref,
             id=self.text(first.id, where, one_line=True),
             source=_osv_source(first.id),
@@ -731,8 +803,14 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+# A purl that PackageURL reads and writes back unchanged, with nothing to quote and no qualifiers.
+_PLAIN_PURL = re.compile(r"pkg:pypi/[a-z0-9.\-]+@[A-Za-z0-9.\-]+")
+
+
 def _bom_ref(dist: PythonDist, key: str) -> str:
     """The purl with a ``package-id`` qualifier naming this copy (``depscan.facts.component_key``)."""
+    if _PLAIN_PURL.fullmatch(dist.purl):  # the common case, without parsing (a fifth of the document's cost)
+        return f"{dist.purl}?package-id={key}"
     try:
         purl = PackageURL.from_string(dist.purl)
     except ValueError:

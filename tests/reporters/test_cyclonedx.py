@@ -9,6 +9,7 @@ import functools
 import json
 import re
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,31 @@ def validate() -> Iterator[Callable[[bytes, str, str], None]]:
     finally:
         if original is not None:
             checkers["iri-reference"] = original
+
+
+_VOLATILE = re.compile(rb"urn:uuid:[0-9a-f-]{36}|(?<=<timestamp>)[^<]+|(?<=\"timestamp\": \")[^\"]+")
+
+
+@pytest.fixture(autouse=True)
+def same_as_the_library(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
+    """Every document a test here renders is also serialized by cyclonedx-python-lib from its model
+    (``render_with_library``) and must be the same bytes (serial number and scan time aside), with the
+    same repairs: depscan's writer is held to the library's output by every test in this module."""
+    from depscan.reporters import cyclonedx
+
+    fast = cyclonedx._render
+    compared: list[tuple[str, str]] = []
+
+    def both(result: ScanResult, options: ReportOptions, output_format: Any) -> tuple[bytes, list[str]]:
+        data, repairs = fast(result, options, output_format)
+        reference, reference_repairs = cyclonedx.render_with_library(result, options, output_format)
+        assert _VOLATILE.sub(b"X", data).decode() == _VOLATILE.sub(b"X", reference).decode()
+        assert repairs == reference_repairs
+        compared.append((options.cyclonedx_version, str(output_format)))
+        return data, repairs
+
+    monkeypatch.setattr(cyclonedx, "_render", both)
+    yield compared
 
 
 def _render(result: ScanResult, version: str, fmt: str) -> tuple[bytes, list[str]]:
@@ -672,3 +698,116 @@ def test_no_archive_hash_means_no_package_hash(direct_url: dict[str, object] | N
     dist = _dist("a", "1.0", "a-1.0.dist-info/METADATA", direct_url=direct_url)
     component = _json(_result(dist))["components"][0]
     assert "hashes" not in component
+
+
+# -- the writer against the library --------------------------------------------------------------
+
+
+def test_writer_orders_as_the_library_does(tmp_path: Path, same_as_the_library: list[tuple[str, str]],
+                                           validate: Callable[[bytes, str, str], None]) -> None:
+    """Orders the library decides by comparing whole objects: one name at several versions and paths,
+    native libraries with and without a version (nested and on top), several advisories per component,
+    licenses of every kind; every format and version is compared byte for byte by ``same_as_the_library``."""
+    from depscan.config import AdvisorySettings, ScanConfig
+    from depscan.scan import run
+    from fixtures.builders import dist, elf_header, write_zip
+
+    export = Path(__file__).resolve().parents[2] / "fixtures" / "advisories" / "pypi-subset.zip"
+    pairs: dict[str, str] = {}
+    with zipfile.ZipFile(export) as zf:
+        for member in sorted(zf.namelist()):
+            for affected in json.loads(zf.read(member)).get("affected", []):
+                if affected.get("versions"):
+                    pairs.setdefault(affected["package"]["name"], affected["versions"][0])
+    files: dict[str, bytes] = {}
+    names = sorted(pairs)[:12]
+    for i, name in enumerate(names):
+        modules = {f"pkg{i}/__init__.py": b"", f"pkg{i}/_ext.cpython-311-x86_64-linux-gnu.so": elf_header(
+            padding=name.encode()), f"pkg{i}.libs/libz-{i:08x}.so.1.{i}": elf_header(padding=bytes([i]) * 9)}
+        licenses = [{"license": "MIT"}, {"license_expression": "MIT OR Apache-2.0"}, {"license": "BSD"},
+                    {"license": "Line one\nline two"}][i % 4]
+        files |= dist(name, pairs[name], modules=modules, requires=tuple(names[:i % 3]), summary=f"{name} & <co>",
+                      **licenses)  # type: ignore[arg-type]
+        files |= dist(name, "0.0.1", root=f"vendored{i}", modules={f"vendored{i}/x.py": b""})
+    files["lib/libsame.so"] = elf_header(padding=b"a")  # one name, with and without a version
+    files["lib/libsame.so.3"] = elf_header(padding=b"b")
+    files["other/libsame.so"] = elf_header(padding=b"c")
+    zipped = write_zip(tmp_path / "ordering app.zip", files)
+    settings = AdvisorySettings(mode="offline", export=export, cache_dir=tmp_path / "cache", max_age_days=10**6)
+    result = run(ScanConfig(str(zipped), hash_artifact=True, advisories=settings))
+    assert len(result.findings) >= 5
+    for version in VERSIONS:
+        for fmt in ("json", "xml"):
+            data, _ = _render(result, version, fmt)
+            validate(data, version, fmt)
+    assert len(same_as_the_library) == 2 * len(VERSIONS)
+
+
+@pytest.mark.parametrize("purl", [
+    "pkg:pypi/urllib3@1.26.5", "pkg:pypi/ruamel.yaml@0.17.21", "pkg:pypi/zope-interface@5.4.0",
+    "pkg:pypi/a@1.0.post1.dev2", "pkg:pypi/Django@4.2", "pkg:pypi/foo_bar@1.0", "pkg:pypi/x@1.0+local.7",
+    "pkg:pypi/x@1!2.0", "pkg:pypi/x@1.0?arch=x86_64", "pkg:generic/libz@1.2.13", "pkg:pypi/x", "pkg:pypi/%41@1",
+])
+def test_purl_shortcuts_agree_with_packageurl(purl: str) -> None:
+    """bom-refs and purls are written without parsing when PackageURL would leave them as they are:
+    the result must be what parsing and writing back gives, for plain and unusual purls alike."""
+    from packageurl import PackageURL
+
+    from depscan.reporters import cyclonedx
+    from depscan.reporters.cyclonedx_writer import purl_text
+
+    parsed = PackageURL.from_string(purl)
+    assert purl_text(parsed) == parsed.to_string()
+    builder = cyclonedx._Builder(_result(), cyclonedx.SPEC_VERSIONS["1.6"], [])
+    shortcut = builder.purl(purl, "here")
+    assert shortcut is not None and tuple(shortcut) == tuple(parsed)
+    assert purl_text(shortcut) == purl  # a purl is written as it was read (rescan never rewrites one)
+    dist = dataclasses.replace(_dist("x", "1.0", "x/METADATA"), purl=purl)
+    qualifiers = {**(parsed.qualifiers if isinstance(parsed.qualifiers, dict) else {}), "package-id": "00ff"}
+    expected = PackageURL(type=parsed.type, namespace=parsed.namespace, name=parsed.name, version=parsed.version,
+                          qualifiers=qualifiers, subpath=parsed.subpath).to_string()
+    assert cyclonedx._bom_ref(dist, "00ff") == expected
+
+
+def test_the_writer_writes_every_field_the_builder_maps(demo_result: ScanResult, native_result: ScanResult) -> None:
+    """No fallback to the library for depscan's own documents: the writer knows every field they use."""
+    from depscan.reporters import cyclonedx, cyclonedx_writer
+
+    for result in (demo_result, native_result):
+        for version in cyclonedx.SPEC_VERSIONS.values():
+            assert cyclonedx_writer.unsupported(cyclonedx._Builder(result, version, []).parts()) is None
+
+
+def test_a_field_the_writer_does_not_know_goes_through_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A field added to the builder without the writer is written by the library, not dropped."""
+    from depscan.reporters import cyclonedx
+
+    full = cyclonedx._Builder.full_component
+
+    def with_copyright(self: Any, *args: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = full(self, *args)
+        fields["copyright"] = "Copyright someone"
+        return fields
+
+    monkeypatch.setattr(cyclonedx._Builder, "full_component", with_copyright)
+    monkeypatch.setattr(cyclonedx, "render_with_library", lambda *args: (b"library", ["used"]))
+    data, repairs = render_json_with_warnings(_result(_dist("a", "1.0", "a/METADATA")), ReportOptions())
+    assert (data, repairs) == (b"library", ["used"])
+
+
+def test_external_references_are_written_as_the_library_writes_them(
+    same_as_the_library: list[tuple[str, str]], validate: Callable[[bytes, str, str], None]
+) -> None:
+    from depscan.reporters import cyclonedx, cyclonedx_writer
+
+    dist = _dist("lib", "1.0", "lib/METADATA", home_page="https://example.org/lib", project_urls=(
+        ("Source", "https://github.com/example/lib"), ("Issues", "https://github.com/example/lib/issues"),
+        ("Funding", "https://example.org/fund & more"), ("Changelog", "https://example.org/changes")))
+    result = _result(dist)
+    for version in VERSIONS:
+        assert cyclonedx_writer.unsupported(cyclonedx._Builder(result, cyclonedx.SPEC_VERSIONS[version], []).parts()) \
+            is None  # the fast writer, not the library fallback
+        for fmt in ("json", "xml"):
+            data, _ = _render(result, version, fmt)
+            validate(data, version, fmt)
+    assert len(same_as_the_library) == 2 * len(VERSIONS)
