@@ -79,7 +79,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
 from urllib.parse import quote
 
 from cyclonedx.exception.model import InvalidUriException
@@ -130,6 +129,7 @@ from depscan.models import (
     Suppression,
 )
 from depscan.reporters import ReportOptions
+from depscan.reporters.cyclonedx_writer import Fields, Parts
 from depscan.text import escape_surrogates
 from depscan.timestamps import parse_timestamp
 
@@ -268,25 +268,6 @@ def _log(repairs: Iterable[str]) -> None:
 
 # -- the builder ---------------------------------------------------------------------------------
 
-Fields = dict[str, Any]  # keyword arguments of a cyclonedx-python-lib model class (Component, Vulnerability)
-
-
-@dataclass
-class Parts:
-    """The document as the builder maps it: model keyword arguments, not model objects, whose sorted
-    containers cost more than the scan (``cyclonedx_writer`` serializes these directly; ``build_bom``
-    makes the library's model of them). A component's ``components`` are its nested components' fields,
-    its ``evidence`` the occurrences (``None`` for 1.4); a vulnerability's ``affects`` are (ref, version,
-    status) of its ``BomTarget`` s, each with one version."""
-
-    version: SchemaVersion
-    tool: Fields
-    root: Fields
-    properties: list[Property]
-    timestamp: datetime
-    components: list[Fields]
-    dependencies: list[tuple[str, list[str]]]  # (ref, refs it depends on); the root first
-    vulnerabilities: list[Fields]
 
 
 def _component_from(fields: Fields) -> Component:

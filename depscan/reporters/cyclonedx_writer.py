@@ -31,9 +31,10 @@ import json
 import re
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cyclonedx.model import AttachedText, ExternalReference, HashType, Property
 from cyclonedx.model.component_evidence import Occurrence
@@ -49,8 +50,25 @@ from cyclonedx.model.vulnerability import (
 from cyclonedx.schema import SchemaVersion
 from packageurl import PackageURL
 
-if TYPE_CHECKING:
-    from depscan.reporters.cyclonedx import Fields, Parts
+Fields = dict[str, Any]  # keyword arguments of a cyclonedx-python-lib model class (Component, Vulnerability)
+
+
+@dataclass
+class Parts:
+    """The document as the builder maps it: model keyword arguments, not model objects, whose sorted
+    containers cost more than the scan (``cyclonedx_writer`` serializes these directly; ``build_bom``
+    makes the library's model of them). A component's ``components`` are its nested components' fields,
+    its ``evidence`` the occurrences (``None`` for 1.4); a vulnerability's ``affects`` are (ref, version,
+    status) of its ``BomTarget`` s, each with one version."""
+
+    version: SchemaVersion
+    tool: Fields
+    root: Fields
+    properties: list[Property]
+    timestamp: datetime
+    components: list[Fields]
+    dependencies: list[tuple[str, list[str]]]  # (ref, refs it depends on); the root first
+    vulnerabilities: list[Fields]
 
 _ROOT_WITHOUT_DEPENDENCIES = (
     "cyclonedx: The Component this BOM is describing None has no defined dependencies which means the Dependency "
