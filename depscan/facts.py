@@ -37,10 +37,13 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
-from packaging.markers import Marker
+from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from depscan.artifacts.kinds import ArtifactKind
@@ -298,21 +301,29 @@ def dependency_graph(dists: Sequence[PythonDist], env: dict[str, str]) -> Graph:
     by_name: dict[str, list[int]] = defaultdict(list)
     for i, dist in enumerate(dists):
         by_name[dist.normalized_name].append(i)
-    requirements: list[list[Requirement]] = []
+    requirements: list[list[ParsedRequirement]] = []
     for dist in dists:
         parsed = []
         for line in dist.requires_dist:
-            try:
-                parsed.append(Requirement(line))
-            except InvalidRequirement as e:
+            requirement = parse_requirement(line)
+            if isinstance(requirement, str):
                 warnings.append(f"{dist.name} {dist.version} ({dist.metadata_location}): Requires-Dist {line!r} "
-                                f"does not parse ({e}); no edge")
+                                f"does not parse ({requirement}); no edge")
+            else:
+                parsed.append(requirement)
         requirements.append(parsed)
     failed: set[tuple[int, str]] = set()
+    evaluated: dict[tuple[Marker, str], bool] = {}  # markers repeat across distributions; env is fixed here
+
+    def evaluate(marker: Marker, extra: str) -> bool:
+        key = (marker, extra)
+        if key not in evaluated:
+            evaluated[key] = bool(marker.evaluate({**env, "extra": extra}))
+        return evaluated[key]
 
     def holds(i: int, marker: Marker, extras: Iterable[str]) -> bool:
         try:
-            return any(marker.evaluate({**env, "extra": extra}) for extra in extras)
+            return any(evaluate(marker, extra) for extra in extras)
         except Exception as e:  # an undefined comparison: keep the edge, say so once
             if (i, str(marker)) not in failed:
                 failed.add((i, str(marker)))
@@ -328,11 +339,11 @@ def dependency_graph(dists: Sequence[PythonDist], env: dict[str, str]) -> Graph:
         for req in requirements[i]:
             if req.marker is not None and not holds(i, req.marker, extras[i]):
                 continue
-            j = _target(dists, by_name.get(canonicalize_name(req.name), []), i)
+            j = _target(dists, by_name.get(req.name, []), i)
             if j is None:
                 continue
             requires[i].add(j)
-            wanted = {canonicalize_name(x) for x in req.extras} - extras[j]
+            wanted = req.extras - extras[j]
             if wanted:
                 extras[j] |= wanted
                 pending.append(j)
@@ -344,7 +355,7 @@ def dependency_graph(dists: Sequence[PythonDist], env: dict[str, str]) -> Graph:
             named = _marker_extras(req.marker) - extras[i]
             if not named or holds(i, req.marker, extras[i]) or not holds(i, req.marker, named):
                 continue
-            j = _target(dists, by_name.get(canonicalize_name(req.name), []), i)
+            j = _target(dists, by_name.get(req.name, []), i)
             if j is not None and j not in requires[i]:
                 optional[i].add(j)
     used = [i for i, d in enumerate(dists) if d.status is Status.USED]
@@ -361,6 +372,58 @@ def dependency_graph(dists: Sequence[PythonDist], env: dict[str, str]) -> Graph:
         top=tuple(top),
         warnings=tuple(warnings),
     )
+
+
+class ParsedRequirement(NamedTuple):
+    """What the graph needs of a ``Requires-Dist`` line: the PEP 503 name, the extras asked for (PEP 685
+    normalized) and the marker. The version specifier is checked, not kept: the copy installed is the copy."""
+
+    name: str
+    extras: frozenset[str]
+    marker: Marker | None
+
+
+_REQ_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+# The usual line: a name, extras, a specifier (no URL), a marker. Anything else goes to packaging's parser.
+_SIMPLE_REQUIREMENT = re.compile(
+    rf"[ \t]*({_REQ_NAME})[ \t]*(?:\[[ \t]*((?:{_REQ_NAME}[ \t]*,[ \t]*)*{_REQ_NAME})?[ \t]*\])?"
+    r"[ \t]*([^;@\[\]]*?)[ \t]*(?:;[ \t]*(.+?))?[ \t]*"
+)
+
+
+@lru_cache(maxsize=16384)
+def parse_requirement(line: str) -> ParsedRequirement | str:
+    """A ``Requires-Dist`` line as packaging reads it (``packaging.requirements.Requirement``), or why it
+    does not parse. The usual form is split by one pattern, its specifier and marker checked by
+    packaging (each cached: they repeat across distributions); any other form goes through
+    ``Requirement`` itself. ``tests/test_facts_requirements.py`` holds both to the same answers."""
+    match = _SIMPLE_REQUIREMENT.fullmatch(line)
+    if match is not None:
+        name, extras, specifier, marker = match.groups()
+        try:
+            _specifier(specifier[1:-1] if specifier.startswith("(") and specifier.endswith(")") else specifier)
+            parsed_marker = _marker(marker) if marker else None
+        except (InvalidSpecifier, InvalidMarker):
+            pass  # packaging's parser says what is wrong
+        else:
+            asked = frozenset(canonicalize_name(x.strip()) for x in extras.split(",")) if extras else frozenset()
+            return ParsedRequirement(canonicalize_name(name), asked, parsed_marker)
+    try:
+        requirement = Requirement(line)
+    except InvalidRequirement as e:
+        return str(e)
+    return ParsedRequirement(canonicalize_name(requirement.name),
+                             frozenset(canonicalize_name(x) for x in requirement.extras), requirement.marker)
+
+
+@lru_cache(maxsize=4096)
+def _specifier(text: str) -> SpecifierSet:
+    return SpecifierSet(text)
+
+
+@lru_cache(maxsize=4096)
+def _marker(text: str) -> Marker:
+    return Marker(text)
 
 
 def _marker_extras(marker: Marker) -> set[str]:
