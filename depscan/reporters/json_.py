@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable, Iterator
+from json.encoder import encode_basestring  # the C one when available
 from typing import Any
 
 from depscan.facts import Facts, external_links, facts_for
@@ -104,29 +106,38 @@ def _component(component: Component, facts: Facts, native_keys: dict[int, str]) 
     assert_never(component)
 
 
-def _finding(finding: Finding, baseline: BaselineDiff | None) -> dict[str, Any]:
-    component = finding.component
+def _finding_component(component: PythonDist) -> dict[str, Any]:
     return {
-        "id": finding.id,
-        "ids": list(finding.ids),
-        "rule": finding.rule,
-        "fingerprint": finding.fingerprint,
-        "component": {
-            "name": component.name,
-            "version": component.version,
-            "purl": component.purl,
-            "location": _location(component.metadata_location),
-            "status": component.status.value,
-        },
+        "name": component.name,
+        "version": component.version,
+        "purl": component.purl,
+        "location": _location(component.metadata_location),
+        "status": component.status.value,
+    }
+
+
+# A finding's fields in document order, in parts: what its advisory group decides (the same for every
+# copy the group affects: written once per group by the streaming writer) and what each copy decides.
+def _finding_group(finding: Finding) -> dict[str, Any]:
+    return {
         "severity": finding.level.value,
         "score": finding.score,
         "vector": finding.vector,
         "summary": finding.summary,
         "fixed_versions": list(finding.fixed_versions),
-        "fix": finding.fix,
+    }
+
+
+def _finding_ranges(finding: Finding) -> dict[str, Any]:
+    return {
         "malformed_ranges": list(finding.malformed_ranges),
         "range_note": finding.range_note,
         "advisories": [a.id for a in finding.advisories],  # keys of the document's "advisories"
+    }
+
+
+def _finding_tail(finding: Finding, baseline: BaselineDiff | None) -> dict[str, Any]:
+    return {
         "baseline": None if baseline is None else ("new" if finding.fingerprint in baseline.new else "unchanged"),
         "suppressed": None
         if finding.suppressed is None
@@ -135,6 +146,20 @@ def _finding(finding: Finding, baseline: BaselineDiff | None) -> dict[str, Any]:
             "reason": finding.suppressed.reason,
             "expires": finding.suppressed.expires,
         },
+    }
+
+
+def _finding(finding: Finding, baseline: BaselineDiff | None) -> dict[str, Any]:
+    return {
+        "id": finding.id,
+        "ids": list(finding.ids),
+        "rule": finding.rule,
+        "fingerprint": finding.fingerprint,
+        "component": _finding_component(finding.component),
+        **_finding_group(finding),
+        "fix": finding.fix,
+        **_finding_ranges(finding),
+        **_finding_tail(finding, baseline),
     }
 
 
@@ -166,8 +191,24 @@ def _unknown(unknown: Unknown) -> dict[str, Any]:
     return {"path": unknown.location.path, "layer": unknown.location.layer, "reason": unknown.reason}
 
 
+class _Items:
+    """A list of the document written element by element (never held whole by the streaming writer)."""
+
+    __slots__ = ("count", "items")
+
+    def __init__(self, count: int, items: Iterable[Any]) -> None:
+        self.count = count
+        self.items = items
+
+
 def document(result: ScanResult) -> dict[str, Any]:
     """The JSON document as a dict."""
+    return {key: list(value.items) if isinstance(value, _Items) else value for key, value in _document(result).items()}
+
+
+def _document(result: ScanResult, finding_items: Callable[[ScanResult], Iterable[Any]] | None = None) -> dict[str, Any]:
+    """The document, its long lists (components, vulnerabilities) as ``_Items``; the findings as
+    ``finding_items`` makes them (dicts by default)."""
     facts = facts_for(result)
     native_keys = {id(lib): key for lib, key in zip(facts.natives, facts.native_keys, strict=True)}
     return {
@@ -195,10 +236,13 @@ def document(result: ScanResult) -> dict[str, Any]:
             "newest_modified": result.advisory_data.newest_modified,
             "inputs": list(result.advisory_data.inputs),
         },
-        "components": [_component(c, facts, native_keys) for c in result.components],
+        "components": _Items(len(result.components), (_component(c, facts, native_keys) for c in result.components)),
         "unknowns": [_unknown(u) for u in result.unknowns],
         "warnings": list(result.warnings),
-        "vulnerabilities": [_finding(f, result.baseline) for f in result.findings],
+        "vulnerabilities": _Items(
+            len(result.findings),
+            finding_items(result) if finding_items else (_finding(f, result.baseline) for f in result.findings),
+        ),
         "advisories": _advisories(result.findings),
         "baseline": None
         if result.baseline is None
@@ -224,4 +268,103 @@ def document(result: ScanResult) -> dict[str, Any]:
 
 def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     """``--format json``."""
-    return (json.dumps(document(result), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return "".join(stream(result, options)).encode("utf-8")
+
+
+def stream(result: ScanResult, options: ReportOptions | None = None) -> Iterator[str]:
+    """``--format json`` as text pieces: exactly ``json.dumps(document(result), indent=2,
+    ensure_ascii=False) + "\n"``, written without holding the document or its text whole.
+
+    ``json.dumps`` with ``indent`` runs the pure-Python encoder over the whole document (64 s and
+    6 GB for 488,000 findings); here every value is encoded by ``_text`` (the C string encoder, no
+    generators), and what an advisory group decides for a finding is encoded once per group, what
+    a component decides once per component.
+    """
+    doc = _document(result, _finding_texts)
+    yield "{"
+    first = True
+    for key, value in doc.items():
+        yield ("\n  " if first else ",\n  ") + encode_basestring(key) + ": "
+        first = False
+        if not isinstance(value, _Items):
+            yield _text(value, 1)
+        elif not value.count:
+            yield "[]"
+        else:
+            yield "["
+            sep = "\n    "
+            for item in value.items:
+                yield sep + (item if isinstance(item, _Encoded) else _text(item, 2))
+                sep = ",\n    "
+            yield "\n  ]"
+    yield "\n}\n"
+
+
+class _Encoded(str):
+    """Text already encoded as JSON (a finding from ``_finding_texts``)."""
+
+    __slots__ = ()
+
+
+def _finding_texts(result: ScanResult) -> Iterator[_Encoded]:
+    """Each finding as it appears in ``vulnerabilities`` (an object at indentation level 2)."""
+    components: dict[int, str] = {}
+    groups: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+    baseline = result.baseline
+    pad = "\n      "
+    for finding in result.findings:
+        component = finding.component
+        comp = components.get(id(component))
+        if comp is None:
+            comp = components[id(component)] = _text(_finding_component(component), 3)
+        key = (finding.ids, id(finding.advisories), finding.level, finding.score, finding.vector, finding.summary,
+               finding.fixed_versions, finding.malformed_ranges, finding.range_note)
+        parts = groups.get(key)
+        if parts is None:
+            parts = groups[key] = (
+                pad + '"id": ' + encode_basestring(finding.id) + "," + pad + '"ids": ' + _text(list(finding.ids), 3),
+                _members(_finding_group(finding), 3),
+                _members(_finding_ranges(finding), 3),
+            )
+        head, group, ranges = parts
+        yield _Encoded(
+            "{" + head + "," + pad + '"rule": ' + encode_basestring(finding.rule) + "," + pad + '"fingerprint": '
+            + encode_basestring(finding.fingerprint) + "," + pad + '"component": ' + comp + "," + group + "," + pad
+            + '"fix": ' + _text(finding.fix, 3) + "," + ranges + "," + _members(_finding_tail(finding, baseline), 3)
+            + "\n    }"
+        )
+
+
+def _members(obj: dict[str, Any], level: int) -> str:
+    """An object's members as ``json.dumps(indent=2)`` writes them inside an object at ``level - 1``
+    (each on its own line, ``level`` indents deep, no surrounding braces)."""
+    pad = "\n" + "  " * level
+    return ",".join(pad + encode_basestring(key) + ": " + _text(value, level) for key, value in obj.items())
+
+
+def _text(value: Any, level: int) -> str:
+    """``value`` as ``json.dumps(value, indent=2, ensure_ascii=False)`` writes it at indentation ``level``."""
+    if isinstance(value, str):
+        return str(encode_basestring(value))
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    if kind is dict and all(type(key) is str for key in value):
+        if not value:
+            return "{}"
+        return "{" + _members(value, level + 1) + "\n" + "  " * level + "}"
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        pad = "\n" + "  " * (level + 1)
+        return "[" + ",".join(pad + _text(item, level + 1) for item in value) + "\n" + "  " * level + "]"
+    # Anything else (NaN, int subclasses, non-string keys, ...) exactly as json.dumps writes it.
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * level)
