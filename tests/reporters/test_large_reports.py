@@ -39,7 +39,8 @@ def test_streamed_json_matches_json_dumps_on_odd_values(demo_result: ScanResult)
         demo_result,
         findings=findings,
         baseline=BaselineDiff("old.json", frozenset({first.fingerprint}), frozenset(), ()),
-        stats={**demo_result.stats, "ratio": 0.1, "big": 10**30, "flag": True, "nested": {"a": [], "b": {}}},
+        stats={**demo_result.stats, "ratio": 0.1, "big": 10**30, "flag": True, "nested": {"a": [], "b": {}},
+               "int_keys": {1: "x", 2: [1.5, None]}, "deep": [[{"x": [[]]}]]},
     )
     assert "".join(json_.stream(result)) == _dumps(result)
     empty = replace(demo_result, components=(), findings=(), unknowns=(), warnings=())
