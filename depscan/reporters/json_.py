@@ -353,7 +353,17 @@ def _members(obj: dict[str, Any], level: int) -> str:
     """An object's members as ``json.dumps(indent=2)`` writes them inside an object at ``level - 1``
     (each on its own line, ``level`` indents deep, no surrounding braces)."""
     pad = _PADS[level] if level < 64 else "\n" + "  " * level
-    return ",".join([pad + encode_basestring(key) + ": " + _text(value, level) for key, value in obj.items()])
+    out = []
+    for key, value in obj.items():  # strings and nulls (most values) without a call to _text
+        kind = type(value)
+        if kind is str:
+            text = encode_basestring(value)
+        elif value is None:
+            text = "null"
+        else:
+            text = _text(value, level)
+        out.append(pad + encode_basestring(key) + ": " + text)
+    return ",".join(out)
 
 
 def _text(value: Any, level: int) -> str:
