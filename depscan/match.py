@@ -63,6 +63,7 @@ def match(
     # (group, installed version) (an SBOM can list one version in many site roots).
     groups_for: dict[tuple[str, ...], list[list[Advisory]]] = {}
     facts_for: dict[tuple[tuple[str, ...], str, str], _GroupFacts] = {}
+    facts_of_query: dict[PackageQuery, list[_GroupFacts]] = {}  # copies of one version: one query
     ranked: list[tuple[int, str, str, str, int, Finding]] = []
     for component, query in zip(dists, queries, strict=True):
         if query in lookup.failed:
@@ -74,15 +75,21 @@ def match(
             continue
         if not advisories:
             continue
-        key = tuple(a.id for a in advisories)
-        groups = groups_for.get(key)
-        if groups is None:
-            groups = groups_for[key] = group_advisories(advisories)
-        for group in groups:
-            facts_key = (tuple(a.id for a in group), query.ecosystem, query.name)
-            facts = facts_for.get(facts_key)
-            if facts is None:
-                facts = facts_for[facts_key] = _group_facts(query, group)
+        query_facts = facts_of_query.get(query)
+        if query_facts is None:
+            key = tuple(a.id for a in advisories)
+            groups = groups_for.get(key)
+            if groups is None:
+                groups = groups_for[key] = group_advisories(advisories)
+            query_facts = []
+            for group in groups:
+                facts_key = (tuple(a.id for a in group), query.ecosystem, query.name)
+                facts = facts_for.get(facts_key)
+                if facts is None:
+                    facts = facts_for[facts_key] = _group_facts(query, group)
+                query_facts.append(facts)
+            facts_of_query[query] = query_facts
+        for facts in query_facts:
             finding = facts.finding(component)
             if ignores:
                 suppression, expired = _suppression(finding, ignores, today)
