@@ -13,6 +13,7 @@ from pathlib import Path
 
 from depscan.facts import counts as summary_counts
 from depscan.models import ScanResult
+from depscan.output import Staged
 from depscan.policy import Verdict, verdict
 
 STDOUT = "-"
@@ -62,28 +63,56 @@ def with_baseline(result: ScanResult, baseline: str) -> ScanResult:
 
 def render_reports(
     result: ScanResult, outputs: Sequence[tuple[str, str]], cyclonedx_version: str, stdout_width: int | None
-) -> list[tuple[str, bytes]]:
-    """Every report's bytes, with the file it goes to; nothing is written."""
-    from depscan.reporters import ReportOptions, get_reporter
+) -> list[tuple[str, bytes | Staged]]:
+    """Every report's bytes, with the file it goes to; nothing is written where a reader sees it.
 
-    rendered = []
-    for fmt, file in outputs:
-        to_terminal = file == STDOUT and stdout_width is not None
-        options = ReportOptions(
-            color=to_terminal,
-            width=stdout_width if to_terminal and stdout_width is not None else 160,
-            cyclonedx_version=cyclonedx_version,
-        )
-        rendered.append((file, get_reporter(fmt)(result, options)))
+    A format with a streamer (JSON) going to a file is written piece by piece to a temporary file
+    beside its target (``Staged``) instead of being held in memory; it is renamed into place by
+    ``write_reports``, or removed if a later report fails.
+    """
+    from depscan.reporters import ReportOptions, get_reporter, get_streamer
+
+    rendered: list[tuple[str, bytes | Staged]] = []
+    try:
+        for fmt, file in outputs:
+            to_terminal = file == STDOUT and stdout_width is not None
+            options = ReportOptions(
+                color=to_terminal,
+                width=stdout_width if to_terminal and stdout_width is not None else 160,
+                cyclonedx_version=cyclonedx_version,
+            )
+            streamer = get_streamer(fmt) if file != STDOUT else None
+            if streamer is not None:
+                rendered.append((file, Staged(file, streamer(result, options))))
+            else:
+                rendered.append((file, get_reporter(fmt)(result, options)))
+    except BaseException:
+        _discard(rendered)
+        raise
     return rendered
 
 
-def write_reports(rendered: Sequence[tuple[str, bytes]]) -> None:
+def write_reports(rendered: Sequence[tuple[str, bytes | Staged]]) -> None:
     """Write rendered reports, each atomically (``-`` is stdout)."""
     from depscan.output import write_atomic
 
-    for file, data in rendered:
-        write_atomic(file, data)
+    done = 0
+    try:
+        for file, data in rendered:
+            done += 1
+            if isinstance(data, Staged):
+                data.commit()
+            else:
+                write_atomic(file, data)
+    except BaseException:
+        _discard(rendered[done:])  # a failed commit removed its own file
+        raise
+
+
+def _discard(rendered: Sequence[tuple[str, bytes | Staged]]) -> None:
+    for _file, data in rendered:
+        if isinstance(data, Staged):
+            data.discard()
 
 
 def summary_line(result: ScanResult, seconds: float) -> str:

@@ -54,45 +54,58 @@ def match(
     """
     today = today or date.today()
     dists = [c for c in components if isinstance(c, PythonDist)]
-    queries = {query_for(c) for c in dists}
-    lookup = backend.lookup(sorted(queries, key=lambda q: (q.ecosystem, q.name, q.version)))
+    queries = [query_for(c) for c in dists]
+    lookup = backend.lookup(sorted(set(queries), key=lambda q: (q.ecosystem, q.name, q.version)))
     result = MatchResult(data=lookup.data)
     expired_seen: set[str] = set()
     # Versions of one package, and shadowed copies, meet the same advisories again: group them and
-    # work out ids, severity, summary and fixes once per (advisories, package).
+    # work out ids, severity, summary and fixes once per (advisories, package), and a fix once per
+    # (group, installed version) (an SBOM can list one version in many site roots).
     groups_for: dict[tuple[str, ...], list[list[Advisory]]] = {}
     facts_for: dict[tuple[tuple[str, ...], str, str], _GroupFacts] = {}
-    for component in dists:
-        query = query_for(component)
+    facts_of_query: dict[PackageQuery, list[_GroupFacts]] = {}  # copies of one version: one query
+    ranked: list[tuple[int, str, str, str, int, Finding]] = []
+    for component, query in zip(dists, queries, strict=True):
         if query in lookup.failed:
             result.unchecked[component.purl] = lookup.failed[query]
             continue
-        if query not in lookup.affected:
+        advisories = lookup.affected.get(query)
+        if advisories is None:
             result.unchecked[component.purl] = "the advisory source gave no answer for it"
             continue
-        advisories = lookup.affected[query]
         if not advisories:
             continue
-        installed = parse_version(component.version)
-        key = tuple(a.id for a in advisories)
-        if key not in groups_for:
-            groups_for[key] = group_advisories(advisories)
-        for group in groups_for[key]:
-            facts_key = (tuple(a.id for a in group), query.ecosystem, query.name)
-            if facts_key not in facts_for:
-                facts_for[facts_key] = _group_facts(query, group)
-            finding = facts_for[facts_key].finding(component, installed)
-            suppression, expired = _suppression(finding, ignores, today)
-            for rule in expired:
-                if rule.id not in expired_seen:
-                    expired_seen.add(rule.id)
-                    result.notes.append(
-                        f"ignore for {rule.id} expired on {rule.expires}; it no longer suppresses ({rule.reason})"
-                    )
-            if suppression is not None:
-                finding = replace(finding, suppressed=suppression)
-            result.findings.append(finding)
-    result.findings.sort(key=lambda f: (-f.level.rank, f.component.normalized_name, f.component.version, f.id))
+        query_facts = facts_of_query.get(query)
+        if query_facts is None:
+            key = tuple(a.id for a in advisories)
+            groups = groups_for.get(key)
+            if groups is None:
+                groups = groups_for[key] = group_advisories(advisories)
+            query_facts = []
+            for group in groups:
+                facts_key = (tuple(a.id for a in group), query.ecosystem, query.name)
+                facts = facts_for.get(facts_key)
+                if facts is None:
+                    facts = facts_for[facts_key] = _group_facts(query, group)
+                query_facts.append(facts)
+            facts_of_query[query] = query_facts
+        for facts in query_facts:
+            finding = facts.finding(component)
+            if ignores:
+                suppression, expired = _suppression(finding, ignores, today)
+                for rule in expired:
+                    if rule.id not in expired_seen:
+                        expired_seen.add(rule.id)
+                        result.notes.append(
+                            f"ignore for {rule.id} expired on {rule.expires}; it no longer suppresses ({rule.reason})"
+                        )
+                if suppression is not None:
+                    finding = replace(finding, suppressed=suppression)
+            # Sorted below by severity, name, version, id; the running number keeps ties in input order.
+            ranked.append((-facts.level.rank, component.normalized_name, component.version, facts.ids[0], len(ranked),
+                           finding))
+    ranked.sort()
+    result.findings = [entry[-1] for entry in ranked]
     return result
 
 
@@ -143,6 +156,7 @@ class _GroupFacts:
     malformed_ranges: tuple[str, ...]
     range_note: str | None
     fixed_parsed: tuple[Version, ...]  # fixed_versions parsed, same (ascending) order
+    fixes: dict[str, str | None] = field(default_factory=dict)  # installed version -> fix_for it, as computed
 
     def fix_for(self, installed: Version | None) -> str | None:
         """``smallest_fix_above`` for these (sorted) fixed versions and a parsed installed version."""
@@ -151,7 +165,12 @@ class _GroupFacts:
         at = bisect_right(self.fixed_parsed, installed)
         return self.fixed_versions[at] if at < len(self.fixed_versions) else None
 
-    def finding(self, component: PythonDist, installed: Version | None) -> Finding:
+    def finding(self, component: PythonDist) -> Finding:
+        version = component.version
+        if version in self.fixes:
+            fix = self.fixes[version]
+        else:
+            fix = self.fixes[version] = self.fix_for(parse_version(version))
         return Finding(
             rule="vulnerability",
             ids=self.ids,
@@ -162,7 +181,7 @@ class _GroupFacts:
             summary=self.summary,
             fixed_versions=self.fixed_versions,
             advisories=self.advisories,
-            fix=self.fix_for(installed),
+            fix=fix,
             malformed_ranges=self.malformed_ranges,
             range_note=self.range_note,
         )

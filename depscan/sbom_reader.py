@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from packageurl import PackageURL
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 
 from depscan.errors import ArtifactError
 from depscan.models import Location, PythonDist, Status
@@ -166,10 +166,19 @@ def _contents(fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _
     seen: set[tuple[str, str, str | None]] = set()
     # depscan:shadowed_by holds str(Location) of the copy that wins: find it among the components.
     by_text: dict[str, Location] = {}
-    for raw in raws:
-        if raw.location is not None:
-            loc = Location(raw.location, raw.layer)
-            by_text.setdefault(str(loc), loc)
+    if any(raw.shadowed_by is not None for raw in raws):
+        for raw in raws:
+            if raw.location is not None:
+                loc = Location(raw.location, raw.layer)
+                by_text.setdefault(str(loc), loc)
+    names: dict[str, NormalizedName] = {}  # name -> PEP 503 name: an SBOM of every release names each often
+
+    def canonical(name: str) -> NormalizedName:
+        found = names.get(name)
+        if found is None:
+            found = names[name] = canonicalize_name(name)
+        return found
+
     for raw in raws:
         if raw.native:
             native += 1
@@ -190,13 +199,13 @@ def _contents(fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _
             without += 1
             continue
         location = Location(raw.location or f"sbom:{raw.ref}", raw.layer)
-        normalized = canonicalize_name(purl_name)
+        normalized = canonical(purl_name)
         key = (normalized, version, location.path)
         if key in seen:
             continue
         seen.add(key)
         # The name as the SBOM spells it, when it names the same package as the purl.
-        name = raw.name if raw.name and canonicalize_name(raw.name) == normalized else purl_name
+        name = raw.name if raw.name and canonical(raw.name) == normalized else purl_name
         shadowed = raw.status == Status.SHADOWED.value
         components.append(
             PythonDist(

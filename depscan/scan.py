@@ -17,6 +17,7 @@ from depscan.catalogers import Cataloger, check_order
 from depscan.catalogers.native import NativeLibCataloger
 from depscan.catalogers.python_dists import PythonDistCataloger
 from depscan.config import DB_ENV, AdvisorySettings, ScanConfig
+from depscan.gc_pause import paused_gc
 from depscan.models import ArtifactInfo, Component, InputFile, ScanResult, Unknown
 from depscan.timestamps import parse_timestamp
 
@@ -197,10 +198,15 @@ def _size(path: str) -> int | None:
 
 def rescan(sbom: str, settings: AdvisorySettings, backend: AdvisoryBackend | None = None) -> ScanResult:
     """Match the components a stored SBOM lists against current advisories (``depscan rescan``)."""
+    started = time.perf_counter()
+    with paused_gc():  # hundreds of thousands of acyclic objects (see gc_pause)
+        return _rescan(sbom, settings, backend, started)
+
+
+def _rescan(sbom: str, settings: AdvisorySettings, backend: AdvisoryBackend | None, started: float) -> ScanResult:
     from depscan.hashing import file_sha256
     from depscan.sbom_reader import read_sbom
 
-    started = time.perf_counter()
     contents = read_sbom(Path(sbom))
     checkable = len(contents.components)
     notes = []

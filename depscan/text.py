@@ -35,9 +35,15 @@ def encode_text(text: str) -> bytes:
     return escape_surrogates(text).encode("utf-8")
 
 
+def escape_json_surrogates(text: str) -> str:
+    """JSON text (a whole document or any piece of one) with surrogates escaped. They only occur
+    inside string literals, where the escape's backslash must itself be escaped: the value read
+    back is ``caf\\xe9``."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub(lambda m: _escaped(m[0], "\\\\"), text)
+
+
 def encode_json(text: str) -> bytes:
-    """A finished JSON document as UTF-8. Surrogates only occur inside string literals, where the
-    escape's backslash must itself be escaped: the value read back is ``caf\\xe9``."""
-    if _SURROGATE.search(text) is not None:
-        text = _SURROGATE.sub(lambda m: _escaped(m[0], "\\\\"), text)
-    return text.encode("utf-8")
+    """A finished JSON document as UTF-8, surrogates escaped."""
+    return escape_json_surrogates(text).encode("utf-8")

@@ -1,13 +1,15 @@
 """Reporters turn a ScanResult into bytes. The CLI owns files and streams.
 
 Every reporter is a function ``render(result, options) -> bytes`` in its own module, imported
-only when its format is asked for (start-up stays light).
+only when its format is asked for (start-up stays light). A format whose reports can be too large to
+hold in memory also has a streamer, ``stream(result, options) -> Iterable[str]`` (the same text in
+pieces), used when the report goes to a file.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from depscan.models import ScanResult
@@ -36,6 +38,13 @@ _REPORTERS: dict[str, tuple[str, str]] = {
     "sarif": ("depscan.reporters.sarif", "render"),
 }
 
+Streamer = Callable[[ScanResult, ReportOptions], Iterable[str]]
+
+# format name -> (module, function) for the formats that can be written piece by piece
+_STREAMERS: dict[str, tuple[str, str]] = {
+    "json": ("depscan.reporters.json_", "stream"),
+}
+
 FORMATS = tuple(_REPORTERS)
 
 
@@ -47,3 +56,12 @@ def get_reporter(name: str) -> Reporter:
         raise ValueError(f"unknown format {name!r}") from None
     reporter: Reporter = getattr(importlib.import_module(module), function)
     return reporter
+
+
+def get_streamer(name: str) -> Streamer | None:
+    """The streamer for a format name, or None when the format is only rendered whole."""
+    if name not in _STREAMERS:
+        return None
+    module, function = _STREAMERS[name]
+    streamer: Streamer = getattr(importlib.import_module(module), function)
+    return streamer

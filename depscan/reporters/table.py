@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from depscan.models import NativeLib, PythonDist, ScanResult, Status
 from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
 from depscan.text import encode_text
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow"}
+# Rows per table: a terminal table of 488,000 findings takes minutes to render and nobody reads it.
+# The rest is counted under the table; the JSON report (and every other format) has everything.
+MAX_ROWS = 1000
+
+
+def _more(console: Console, shown: int, total: int, what: str) -> None:
+    """The line under a table cut at ``shown`` rows."""
+    if total > shown:
+        console.print(f"... and {total - shown} more {what} not shown (first {shown} listed); "
+                      "see --format json for all of them")
 
 
 def short_layer(layer: str | None) -> str:
@@ -56,7 +70,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     table.add_column("Location", overflow="fold")
     table.add_column("Layer", overflow="fold")
     table.add_column("Found by", no_wrap=True)
-    for dist in dists:
+    for dist in dists[:MAX_ROWS]:
         name = dist.name
         if dist.status is Status.SHADOWED:
             name += " (shadowed)"
@@ -70,6 +84,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             style="dim" if dist.status is Status.SHADOWED else None,
         )
     console.print(table)
+    _more(console, MAX_ROWS, len(dists), "distributions")
     natives = [c for c in result.components if isinstance(c, NativeLib)]
     if natives:
         libs = Table(title="Native libraries", title_justify="left")
@@ -79,7 +94,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         libs.add_column("Owner", overflow="fold")
         libs.add_column("Path", overflow="fold")
         libs.add_column("Layer", overflow="fold")
-        for lib in natives:
+        for lib in natives[:MAX_ROWS]:
             row(
                 libs,
                 lib.name,
@@ -90,14 +105,16 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
                 short_layer(lib.location.layer),
             )
         console.print(libs)
+        _more(console, MAX_ROWS, len(natives), "native libraries")
     if result.unknowns:
         unknowns = Table(title="Unknowns (could not be read)", title_justify="left")
         unknowns.add_column("Path", overflow="fold")
         unknowns.add_column("Layer", overflow="fold")
         unknowns.add_column("Reason", overflow="fold")
-        for unknown in result.unknowns:
+        for unknown in result.unknowns[:MAX_ROWS]:
             row(unknowns, unknown.location.path, short_layer(unknown.location.layer), unknown.reason)
         console.print(unknowns)
+        _more(console, MAX_ROWS, len(result.unknowns), "unknowns")
     if result.findings:
         vulns = Table(title="Vulnerabilities", title_justify="left")
         vulns.add_column("Package", no_wrap=True)
@@ -106,7 +123,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         vulns.add_column("Severity", no_wrap=True)
         vulns.add_column("Fixed in", overflow="fold")
         vulns.add_column("Summary", overflow="fold")
-        for finding in result.findings:
+        for finding in result.findings[:MAX_ROWS]:
             component = finding.component
             severity = finding.level.value + (f" {finding.score:.1f}" if finding.score is not None else "")
             summary = finding.summary
@@ -125,6 +142,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
                 style="dim" if finding.suppressed is not None else _STYLE.get(finding.level.value),
             )
         console.print(vulns)
+        _more(console, MAX_ROWS, len(result.findings), "vulnerabilities")
     elif nothing_checked(result):
         console.print("Nothing was checked: the SBOM lists no PyPI component to match against advisories.")
     elif result.advisory_data is not None and not result.unchecked:
