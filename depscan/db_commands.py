@@ -41,13 +41,16 @@ def check_target(path: Path) -> None:
         raise OutputError(f"{path}: cannot create the database here (directory not writable)")
 
 
-def import_into(path: Path, sources: Sequence[Path]) -> list[ImportReport]:
-    """Import ``sources`` into the database at ``path`` (created when missing), atomically."""
-    from depscan.advisories.osv_db import DatabaseError, import_sources
+def import_into(path: Path, sources: Sequence[Path], max_total_bytes: int | None = None) -> list[ImportReport]:
+    """Import ``sources`` into the database at ``path`` (created when missing), atomically.
+
+    ``max_total_bytes`` is the import's decompression budget (default ``osv_db.MAX_IMPORT_BYTES``).
+    """
+    from depscan.advisories.osv_db import MAX_IMPORT_BYTES, DatabaseError, import_sources
 
     check_target(path)
     try:
-        return import_sources(path, sources)
+        return import_sources(path, sources, max_total_bytes or MAX_IMPORT_BYTES)
     except DatabaseError as e:  # an existing file at --db that is not a depscan database
         raise InputError(str(e)) from e
 

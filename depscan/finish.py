@@ -1,7 +1,8 @@
 """The end of a run, after the scan: baseline, reports, the summary line and the verdict.
 
-Every report is rendered first and only then written, each atomically, so a failing reporter
-writes nothing. The caller (the CLI) prints the returned lines to stderr and exits with the
+Every report is rendered first and only then written (regular files atomically; a device, a
+FIFO or ``/dev/stdout`` written through), so a failing reporter writes nothing.
+The caller (the CLI) prints the returned lines to stderr and exits with the
 verdict's code; nothing here prints or exits (reports to stdout go through ``output``).
 """
 
@@ -79,11 +80,12 @@ def render_reports(
 
 
 def write_reports(rendered: Sequence[tuple[str, bytes]]) -> None:
-    """Write rendered reports, each atomically (``-`` is stdout)."""
-    from depscan.output import write_atomic
+    """Write rendered reports: regular files atomically; ``-``, devices, FIFOs and ``/dev/stdout``
+    written through, never replaced (``output.write_output``)."""
+    from depscan.output import write_output
 
     for file, data in rendered:
-        write_atomic(file, data)
+        write_output(file, data)
 
 
 def summary_line(result: ScanResult, seconds: float) -> str:
