@@ -150,8 +150,8 @@ Output = Annotated[
     typer.Option(
         "--output",
         "-o",
-        help="A report: FORMAT (to stdout), FORMAT=FILE, or FILE (in --format). Repeat for several; files are "
-        "written atomically.",
+        help="A report: FORMAT (to stdout), FORMAT=FILE, or FILE (in --format). Repeat for several; regular files "
+        "are written atomically, devices, FIFOs and /dev/stdout written through.",
     ),
 ]
 CycloneDXVersion = Annotated[
