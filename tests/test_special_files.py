@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import stat
@@ -35,16 +36,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def watchdog() -> Iterator[None]:
-    """A test that blocks (on a FIFO) fails after 20 s instead of hanging the suite."""
+    """A test that blocks (on a FIFO) fails after 20 s instead of hanging the suite, and one that
+    reads ``/dev/zero`` without bound fails with MemoryError at 1 GiB more than this process has."""
 
     def expired(signum: int, frame: object) -> None:
         raise TimeoutError("blocked: the code under test waited on a special file")
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.alarm(20)
+    limits = resource.getrlimit(resource.RLIMIT_AS)
+    status = Path("/proc/self/status")
+    if status.exists():
+        vm_kib = int(next(line for line in status.read_text().splitlines() if line.startswith("VmSize:")).split()[1])
+        ceiling = vm_kib * 1024 + (1 << 30)
+        if limits[1] == resource.RLIM_INFINITY or ceiling < limits[1]:
+            resource.setrlimit(resource.RLIMIT_AS, (ceiling, limits[1]))
     try:
         yield
     finally:
+        resource.setrlimit(resource.RLIMIT_AS, limits)
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
 
