@@ -245,3 +245,25 @@ def test_members_zipfile_cannot_read_are_skipped_with_a_note(tmp_path: Path) -> 
         assert database.advisory("GOOD-1").id == "GOOD-1"
     finally:
         database.close()
+
+
+def test_yaml_records_as_written_unquoted_times_kept_and_non_json_types_skipped(tmp_path: Path) -> None:
+    records = tmp_path / "yaml records"
+    records.mkdir()
+    (records / "PYSEC-1.yaml").write_text(
+        "id: PYSEC-1\nmodified: 2024-11-18T15:22:27.187148Z\ndetails: x\naffected:\n"
+        "- package: {name: alpha, ecosystem: PyPI}\n  versions: ['1.0']\ndatabase_specific: {when: 2020-01-01}\n"
+    )
+    (records / "SET-1.yaml").write_text(
+        "id: SET-1\nmodified: '2024-01-01T00:00:00Z'\ndetails: x\naffected: []\ndatabase_specific: !!set {a, b}\n"
+    )
+    (records / "DEEP-1.json").write_text('{"id": "DEEP-1", "x": ' + "[" * 5000 + "]" * 5000 + "}")
+    (report,) = import_sources(tmp_path / "db.sqlite", [records])
+    assert (report.records, report.skipped) == (1, 2)
+    assert [p.split(": ")[1] for p in report.problems] == ["DEEP-1.json", "SET-1.yaml"]
+    database = OfflineDatabase(tmp_path / "db.sqlite")
+    try:
+        advisory = database.advisory("PYSEC-1")
+        assert advisory.modified == "2024-11-18T15:22:27.187148Z"
+    finally:
+        database.close()

@@ -150,7 +150,8 @@ def _decode(data: bytes, name: str) -> Any:
 
 def _yaml_load(data: bytes) -> Any:
     """Safe YAML without aliases: an OSV record never needs ``*alias``, and a "billion laughs"
-    document expands (when it is stored as JSON) far beyond the size that was checked."""
+    document expands (when it is stored as JSON) far beyond the size that was checked. Times are
+    kept as written (strings), as the OSV schema has them."""
     import yaml
 
     class NoAliasLoader(yaml.SafeLoader):
@@ -159,6 +160,11 @@ def _yaml_load(data: bytes) -> Any:
                 raise ValueError("a YAML alias (*name); aliases are not allowed in OSV records")
             return super().compose_node(parent, index)
 
+    # Unquoted times stay text, as in OSV JSON (``modified: 2024-11-18T15:22:27Z`` in YAML records).
+    NoAliasLoader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
     loader = NoAliasLoader(data)
     try:
         return loader.get_single_data()
@@ -467,6 +473,7 @@ def _import_one(conn: sqlite3.Connection, source: Path, budget: ImportBudget) ->
                 raise OSVError(f"{where}: empty")
             raw = _decode(data, name)
             advisory = parse_osv(raw, where)
+            stored = json.dumps(raw, separators=(",", ":"))  # YAML !!binary or !!set is not JSON: TypeError
         except (OSVError, ValueError, UnicodeDecodeError) as e:
             skipped += 1
             if len(problems) < 10:
@@ -490,7 +497,7 @@ def _import_one(conn: sqlite3.Connection, source: Path, budget: ImportBudget) ->
                 advisory.modified,
                 advisory.withdrawn,
                 source_id,
-                json.dumps(raw, separators=(",", ":")),
+                stored,
                 json.dumps([canonical_versions(a) for a in advisory.affected], separators=(",", ":")),
             ),
         )
