@@ -54,8 +54,13 @@ def write_output(path: str, data: bytes) -> None:
 
 
 def write_stdout(data: bytes) -> None:
-    sys.stdout.buffer.write(data)
-    sys.stdout.flush()
+    """Write to stdout; a reader that closed the pipe (``| head``) is an output error, not a crash."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    except BrokenPipeError as e:
+        _silence(1)
+        raise OutputError("stdout: cannot write (the reader closed the pipe)") from e
 
 
 def write_atomic(path: str, data: bytes, *, keep_mode: int | None = None, name: str | None = None) -> None:
@@ -118,8 +123,19 @@ def _write_fd_alias(path: str, fd: int, data: bytes) -> None:
             stream.flush()
     try:
         _write_all(fd, data)
+    except BrokenPipeError as e:
+        _silence(fd)
+        raise OutputError(f"{path}: cannot write (the reader closed the pipe)") from e
     except OSError as e:
         raise OutputError(f"{path}: cannot write ({e.strerror or e})") from e
+
+
+def _silence(fd: int) -> None:
+    """Point ``fd`` at /dev/null, so that flushing it at exit does not fail a second time."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
 
 
 def _write_through(path: str, final: str, data: bytes) -> None:

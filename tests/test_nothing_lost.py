@@ -267,3 +267,11 @@ def test_yaml_records_as_written_unquoted_times_kept_and_non_json_types_skipped(
         assert advisory.modified == "2024-11-18T15:22:27.187148Z"
     finally:
         database.close()
+
+
+def test_a_cache_entry_built_meanwhile_is_not_imported_again(tmp_path: Path) -> None:
+    db = tmp_path / "osv-export.sqlite"
+    import_sources(db, [records_dir(tmp_path / "a", "A", 2)], only_new=True)
+    before = db.read_bytes()
+    assert import_sources(db, [records_dir(tmp_path / "b", "B", 2)], only_new=True) == []
+    assert db.read_bytes() == before

@@ -240,3 +240,19 @@ def test_dev_stdout_appends_to_the_shells_redirection(tmp_path: Path) -> None:
     assert text.startswith("earlier line\n")
     assert json.loads(text.removeprefix("earlier line\n"))["format"] == "depscan.scan"
 
+
+
+@pytest.mark.parametrize("spec", ["json", "json=/dev/stdout"])
+def test_a_reader_that_closed_the_pipe_is_an_output_error_not_a_crash(tmp_path: Path, spec: str) -> None:
+    site = tmp_path / "site"
+    (site / "alpha-1.0.dist-info").mkdir(parents=True)
+    (site / "alpha-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n")
+    proc = subprocess.Popen([sys.executable, "-m", "depscan", "scan", str(site), "--source", "skip", "-o", spec],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # as `| head -c 0` does
+    stderr = proc.stderr.read()
+    assert proc.wait(60) == 2, stderr
+    assert stderr.strip().splitlines() == [
+        f"depscan: error: {'stdout' if spec == 'json' else '/dev/stdout'}: cannot write (the reader closed the pipe)"
+    ]

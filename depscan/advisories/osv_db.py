@@ -413,16 +413,19 @@ def import_lock(db_path: Path) -> Iterator[None]:
 
 
 def import_sources(
-    db_path: Path, sources: Sequence[Path], max_total_bytes: int = MAX_IMPORT_BYTES
+    db_path: Path, sources: Sequence[Path], max_total_bytes: int = MAX_IMPORT_BYTES, *, only_new: bool = False
 ) -> list[ImportReport]:
     """Add ``sources`` to the database at ``db_path`` (created if missing), atomically.
 
     Imports into one database are serialized (``import_lock``); at most ``max_total_bytes`` of
-    records are read over all sources.
+    records are read over all sources. ``only_new``: do nothing (return ``[]``) when the database
+    exists once the lock is held (another process built it meanwhile: a cache entry).
     """
     db_path.parent.mkdir(parents=True, exist_ok=True)
     budget = ImportBudget(max_total_bytes)
     with import_lock(db_path):
+        if only_new and db_path.exists():
+            return []
         fd, tmp_name = tempfile.mkstemp(prefix=f".{db_path.name}.", suffix=".tmp", dir=db_path.parent)
         os.close(fd)
         tmp = Path(tmp_name)
@@ -544,7 +547,7 @@ def cached_export_db(export: Path, cache_dir: Path) -> Path:
         except DatabaseError:
             target.unlink()  # a damaged cache entry: it is only a cache, build it again
     if not target.is_file():
-        reports = import_sources(target, [export])
+        reports = import_sources(target, [export], only_new=True)  # a concurrent scan may have built it
         if reports and reports[0].records == 0:
             target.unlink()
             raise ArtifactError(f"{export}: no OSV records in it")
