@@ -256,3 +256,26 @@ def test_a_reader_that_closed_the_pipe_is_an_output_error_not_a_crash(tmp_path: 
     assert stderr.strip().splitlines() == [
         f"depscan: error: {'stdout' if spec == 'json' else '/dev/stdout'}: cannot write (the reader closed the pipe)"
     ]
+
+
+def test_db_import_target_fifo_refused_and_symlink_kept(tmp_path: Path, fifo: Path) -> None:
+    from depscan.advisories.osv_db import DatabaseError
+    from depscan.db_commands import import_into
+
+    record = tmp_path / "A-1.json"
+    record.write_text(json.dumps(osv_record("A-1")))
+    with pytest.raises(OutputError, match=r"named pipe\.json: a FIFO \(named pipe\), not a database file$"):
+        import_into(fifo, [record])  # sqlite would block opening it
+    with pytest.raises(DatabaseError, match=r"not a regular file, not a database$"):
+        import_sources(fifo, [record])
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    link = tmp_path / "osv.sqlite"
+    link.symlink_to("real.sqlite")
+    import_sources(link, [record])
+    import_sources(link, [record])  # the second import starts from the link's target
+    assert link.is_symlink() and (tmp_path / "real.sqlite").is_file()
+    database = OfflineDatabase(link)
+    try:
+        assert [s.location for s in database.sources()] == [str(record), str(record)]
+    finally:
+        database.close()

@@ -421,6 +421,12 @@ def import_sources(
     records are read over all sources. ``only_new``: do nothing (return ``[]``) when the database
     exists once the lock is held (another process built it meanwhile: a cache entry).
     """
+    if os.path.lexists(db_path):
+        with contextlib.suppress(OSError):  # (a dangling link: its target is created)
+            mode = os.stat(db_path).st_mode
+            if not stat.S_ISREG(mode):  # never opened (a FIFO blocks sqlite), never replaced (a device)
+                raise DatabaseError(f"{db_path}: not a regular file, not a database")
+        db_path = Path(os.path.realpath(db_path))  # a link to the database stays a link; its target is replaced
     db_path.parent.mkdir(parents=True, exist_ok=True)
     budget = ImportBudget(max_total_bytes)
     with import_lock(db_path):
