@@ -98,6 +98,9 @@ def cases(work: Path, timeout: float) -> dict[str, dict[str, Any]]:
     os.mkfifo(record_fifo)
     results["db import a FIFO record"] = run(["db", "import", str(record_fifo), "--db", str(work / "a.sqlite")],
                                              work, timeout)
+    db_fifo = work / "fifo.sqlite"
+    os.mkfifo(db_fifo)
+    results["db import --db a FIFO"] = run(["db", "import", str(good), "--db", str(db_fifo)], work, timeout)
     results["db import /dev/zero"] = run(["db", "import", "/dev/zero", "--db", str(work / "a.sqlite")], work, timeout)
     records = work / "records"
     records.mkdir()
