@@ -27,7 +27,7 @@ def load_previous(path: Path) -> list[PreviousFinding]:
     data = read_regular(path, MAX_BASELINE_BYTES, "a baseline", UsageError)
     try:
         doc: Any = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise UsageError(f"{path}: not a readable depscan JSON report ({e})") from e
     if not isinstance(doc, dict) or doc.get("format") != "depscan.scan":
         raise UsageError(f"{path}: not a depscan JSON report (written by --format json)")

@@ -76,6 +76,8 @@ def load_ignores(path: Path) -> list[IgnoreRule]:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UsageError(f"{path}: not valid TOML ({e})") from e
+    except RecursionError as e:
+        raise UsageError(f"{path}: not valid TOML (nested too deeply)") from e
     entries = data.get("ignore", [])
     if not isinstance(entries, list):
         raise UsageError(f"{path}: 'ignore' must be an array of tables ([[ignore]])")

@@ -279,3 +279,14 @@ def test_db_import_target_fifo_refused_and_symlink_kept(tmp_path: Path, fifo: Pa
         assert [s.location for s in database.sources()] == [str(record), str(record)]
     finally:
         database.close()
+
+
+def test_deeply_nested_ignore_file_and_baseline_are_usage_errors(tmp_path: Path) -> None:
+    toml = tmp_path / "deep.toml"
+    toml.write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(UsageError, match=r"deep\.toml: not valid TOML \(nested too deeply\)$"):
+        load_ignores(toml)
+    previous = tmp_path / "deep.json"
+    previous.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(UsageError, match=r"deep\.json: not a readable depscan JSON report \(maximum recursion"):
+        load_previous(previous)
