@@ -15,14 +15,19 @@ from typing import Any
 from depscan.errors import UsageError
 from depscan.models import BaselineDiff, Finding, PreviousFinding
 
+MAX_BASELINE_BYTES = 256 * 1024 * 1024  # a depscan JSON report; a regular file only
+
 
 def load_previous(path: Path) -> list[PreviousFinding]:
     """The findings of a previous depscan JSON report."""
+    from depscan.regular_files import read_regular
+
+    if not path.exists():
+        raise UsageError(f"{path}: no such baseline file")
+    data = read_regular(path, MAX_BASELINE_BYTES, "a baseline", UsageError)
     try:
-        doc: Any = json.loads(path.read_bytes())
-    except FileNotFoundError as e:
-        raise UsageError(f"{path}: no such baseline file") from e
-    except (OSError, ValueError, UnicodeDecodeError) as e:
+        doc: Any = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise UsageError(f"{path}: not a readable depscan JSON report ({e})") from e
     if not isinstance(doc, dict) or doc.get("format") != "depscan.scan":
         raise UsageError(f"{path}: not a depscan JSON report (written by --format json)")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import os
 import re
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -63,13 +65,31 @@ def _command(group: typer.Typer, name: str | None = None) -> Callable[[Callable[
     return register
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that every ``finally`` block runs (temporary
+    reports and databases are removed) before the process exits 143."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the cleanup
+    raise _Terminated
+
+
 def _guarded(work: Callable[[], Any]) -> Any:
     """Run ``work``: a DepscanError becomes its message and exit code; a bug (any other exception)
-    becomes one line and exit 70 (internal error), with the traceback too when DEPSCAN_DEBUG is set."""
+    becomes one line and exit 70 (internal error), with the traceback too when DEPSCAN_DEBUG is set.
+    SIGTERM and SIGINT unwind the work (its cleanup runs) and exit 143 and 130."""
+    installed = threading.current_thread() is threading.main_thread()
+    if installed:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return work()
     except (typer.Exit, typer.Abort, TyperException):
         raise
+    except _Terminated:
+        raise _fail("terminated (SIGTERM); temporary files removed", ExitCode.TERMINATED) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; temporary files removed", ExitCode.INTERRUPTED) from None
     except DepscanError as e:
         raise _fail(str(e), e.exit_code) from None
     except Exception as e:
@@ -78,6 +98,9 @@ def _guarded(work: Callable[[], Any]) -> Any:
         detail = " ".join(f"{type(e).__name__}: {e}".split())
         hint = "" if os.environ.get("DEPSCAN_DEBUG") else "; set DEPSCAN_DEBUG=1 for a traceback"
         raise _fail(f"internal error, a bug in depscan ({detail}){hint}", ExitCode.INTERNAL) from None
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _version(value: bool) -> None:
@@ -127,8 +150,8 @@ Output = Annotated[
     typer.Option(
         "--output",
         "-o",
-        help="A report: FORMAT (to stdout), FORMAT=FILE, or FILE (in --format). Repeat for several; files are "
-        "written atomically.",
+        help="A report: FORMAT (to stdout), FORMAT=FILE, or FILE (in --format). Repeat for several; regular files "
+        "are written atomically, devices, FIFOs and /dev/stdout written through.",
     ),
 ]
 CycloneDXVersion = Annotated[
@@ -342,7 +365,7 @@ def _advisory_settings(
         raise _fail("--source online cannot be combined with --advisories or --db", ExitCode.USAGE)
     ignores: list[Any] = []
     candidate = Path(ignore_file) if ignore_file else Path(".depscan.toml")
-    if ignore_file or candidate.is_file():
+    if ignore_file or os.path.lexists(candidate):  # present but not a regular file: refused, not skipped
         ignores = load_ignores(candidate)
     return AdvisorySettings(
         mode=source,
@@ -418,14 +441,17 @@ DbOption = Annotated[
 def db_import(
     sources: Annotated[list[str], typer.Argument(help="OSV export zips, directories of records, record files.")],
     db: DbOption = None,
+    max_total_bytes: Annotated[
+        str, typer.Option(help="Most bytes of records one import reads and decompresses (e.g. 1G).")
+    ] = "1G",
 ) -> None:
-    """Import OSV records into the offline database (atomically)."""
+    """Import OSV records into the offline database (atomically; concurrent imports run in turn)."""
     from pathlib import Path
 
     from depscan.db_commands import db_path, import_into
 
     path = db_path(db)
-    for report in import_into(path, [Path(s) for s in sources]):
+    for report in import_into(path, [Path(s) for s in sources], parse_size(max_total_bytes)):
         typer.echo(f"{report.location}: {report.records} records imported, {report.skipped} skipped", err=True)
         for problem in report.problems:
             typer.echo(f"  skipped: {problem}", err=True)

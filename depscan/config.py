@@ -12,6 +12,7 @@ from depscan.errors import UsageError
 
 OSV_API_URL = "https://api.osv.dev"  # the public OSV API (--osv-url overrides it, for mirrors)
 DB_ENV = "DEPSCAN_DB"  # the environment variable naming the offline advisory database
+MAX_IGNORE_FILE_BYTES = 1024 * 1024  # --ignore-file / .depscan.toml: a regular file of at most this
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,20 +60,24 @@ class ScanConfig:
 def load_ignores(path: Path) -> list[IgnoreRule]:
     """Read the ``[[ignore]]`` tables of a ``.depscan.toml`` file.
 
-    Each needs ``id`` and ``reason``; ``expires`` is a TOML date (``2025-06-30``). A bad file is a
-    usage error naming the file and the problem.
+    Each needs ``id`` and ``reason``; ``expires`` is a TOML date (``2025-06-30``). A bad file (not
+    a regular file, over ``MAX_IGNORE_FILE_BYTES``, not TOML) is a usage error naming the file and
+    the problem.
     """
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # Python 3.10
         import tomli as tomllib
 
+    from depscan.regular_files import read_regular
+
+    raw = read_regular(path, MAX_IGNORE_FILE_BYTES, "an ignore file", UsageError)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read ({e.strerror or e})") from e
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UsageError(f"{path}: not valid TOML ({e})") from e
+    except RecursionError as e:
+        raise UsageError(f"{path}: not valid TOML (nested too deeply)") from e
     entries = data.get("ignore", [])
     if not isinstance(entries, list):
         raise UsageError(f"{path}: 'ignore' must be an array of tables ([[ignore]])")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +34,12 @@ def check_target(path: Path) -> None:
     """Make sure a database can be written at ``path`` (its directory is created)."""
     if path.is_dir():
         raise OutputError(f"{path}: is a directory, not a database file")
+    with contextlib.suppress(OSError):  # (a dangling link: the import creates its target; else checked below)
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):  # a FIFO would block the database open; a device must not be replaced
+            from depscan.regular_files import kind_of
+
+            raise OutputError(f"{path}: {kind_of(mode)}, not a database file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -41,13 +48,16 @@ def check_target(path: Path) -> None:
         raise OutputError(f"{path}: cannot create the database here (directory not writable)")
 
 
-def import_into(path: Path, sources: Sequence[Path]) -> list[ImportReport]:
-    """Import ``sources`` into the database at ``path`` (created when missing), atomically."""
-    from depscan.advisories.osv_db import DatabaseError, import_sources
+def import_into(path: Path, sources: Sequence[Path], max_total_bytes: int | None = None) -> list[ImportReport]:
+    """Import ``sources`` into the database at ``path`` (created when missing), atomically.
+
+    ``max_total_bytes`` is the import's decompression budget (default ``osv_db.MAX_IMPORT_BYTES``).
+    """
+    from depscan.advisories.osv_db import MAX_IMPORT_BYTES, DatabaseError, import_sources
 
     check_target(path)
     try:
-        return import_sources(path, sources)
+        return import_sources(path, sources, max_total_bytes or MAX_IMPORT_BYTES)
     except DatabaseError as e:  # an existing file at --db that is not a depscan database
         raise InputError(str(e)) from e
 

@@ -19,6 +19,8 @@ class ExitCode(IntEnum):
     LOOKUP_FAILED = 4
     INCOMPLETE = 5
     INTERNAL = 70  # a bug in depscan (sysexits EX_SOFTWARE), never "unreadable input" nor "findings"
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2, as a shell reports it; temporary files removed
+    TERMINATED = 143  # SIGTERM (a cancelled CI job): 128 + 15; temporary files removed
 
 
 class DepscanError(Exception):

@@ -1,7 +1,8 @@
 """The end of a run, after the scan: baseline, reports, the summary line and the verdict.
 
-Every report is rendered first and only then written, each atomically, so a failing reporter
-writes nothing. The caller (the CLI) prints the returned lines to stderr and exits with the
+Every report is rendered first and only then written (regular files atomically; a device, a
+FIFO or ``/dev/stdout`` written through), so a failing reporter writes nothing.
+The caller (the CLI) prints the returned lines to stderr and exits with the
 verdict's code; nothing here prints or exits (reports to stdout go through ``output``).
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from depscan.facts import counts as summary_counts
 from depscan.models import ScanResult
-from depscan.output import Staged
+from depscan.output import Staged, regular_target
 from depscan.policy import Verdict, verdict
 
 STDOUT = "-"
@@ -82,8 +83,9 @@ def render_reports(
                 cyclonedx_version=cyclonedx_version,
             )
             streamer = get_streamer(fmt) if file != STDOUT else None
-            if streamer is not None:
-                rendered.append((file, Staged(file, streamer(result, options))))
+            target = regular_target(file) if streamer is not None else None
+            if streamer is not None and target is not None:  # a regular file: written piece by piece
+                rendered.append((file, Staged(target, streamer(result, options))))
             else:
                 rendered.append((file, get_reporter(fmt)(result, options)))
     except BaseException:
@@ -93,8 +95,9 @@ def render_reports(
 
 
 def write_reports(rendered: Sequence[tuple[str, bytes | Staged]]) -> None:
-    """Write rendered reports, each atomically (``-`` is stdout)."""
-    from depscan.output import write_atomic
+    """Write rendered reports: regular files atomically (a staged one renamed into place); ``-``,
+    devices, FIFOs and ``/dev/stdout`` written through, never replaced (``output.write_output``)."""
+    from depscan.output import write_output
 
     done = 0
     try:
@@ -103,7 +106,7 @@ def write_reports(rendered: Sequence[tuple[str, bytes | Staged]]) -> None:
             if isinstance(data, Staged):
                 data.commit()
             else:
-                write_atomic(file, data)
+                write_output(file, data)
     except BaseException:
         _discard(rendered[done:])  # a failed commit removed its own file
         raise

@@ -110,17 +110,12 @@ class _Skips:
 
 
 def read_sbom(path: Path) -> SbomContents:
-    """Parse ``path`` (format detected from its content)."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_SBOM_BYTES:
-            raise ArtifactError(f"{path}: {size} bytes, larger than any SBOM depscan reads")
-        data = path.read_bytes()
-    except FileNotFoundError as e:
-        raise ArtifactError(f"{path}: no such file") from e
-    except OSError as e:
-        raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
-    return parse_sbom(data, path)
+    """Parse ``path`` (format detected from its content); a regular file of at most ``MAX_SBOM_BYTES``."""
+    from depscan.regular_files import read_regular
+
+    if not path.exists():
+        raise ArtifactError(f"{path}: no such file")
+    return parse_sbom(read_regular(path, MAX_SBOM_BYTES, "an SBOM", ArtifactError), path)
 
 
 def parse_sbom(data: bytes, path: Path) -> SbomContents:

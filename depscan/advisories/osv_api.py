@@ -144,9 +144,14 @@ class RecordCache:
         with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
             self.directory.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(record, fh)
-            os.replace(tmp, self._path(ident))
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(record, fh)
+                os.replace(tmp, self._path(ident))
+            except BaseException:  # a failed write or SIGTERM/Ctrl-C: no .tmp left in the cache
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
 
 
 def _current(cached: object, reported: str) -> bool:

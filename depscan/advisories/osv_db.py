@@ -3,16 +3,26 @@
 Sources: OSV export zips (the ``<Ecosystem>/all.zip`` layout osv.dev publishes), directories of
 OSV JSON or YAML records, and single record files. An import writes a new database file next
 to the target and renames it into place, so a failed or interrupted import leaves the previous
-database intact. Records are indexed by (ecosystem, normalized package name): a lookup is one
+database intact; imports into one database hold a lock (``import_lock``), so concurrent ones run
+in turn and none loses the other's records. Sources are regular files or directories; an import
+reads at most ``MAX_IMPORT_BYTES`` of records (the zip members' declared sizes), YAML without
+aliases, and skips with a note the members it cannot read (Deflate64, encrypted, names that are
+not UTF-8). Records are indexed by (ecosystem, normalized package name): a lookup is one
 query per package name, and range evaluation happens in Python with ``ranges.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
+import itertools
 import json
+import lzma
 import os
 import sqlite3
+import stat
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -99,81 +109,358 @@ def default_db_path() -> Path:
 
 # -- reading sources ------------------------------------------------------------------------
 
+RECORD_SUFFIXES = (".json", ".yaml", ".yml")
+MAX_IMPORT_BYTES = 1024 * 1024 * 1024  # default decompression budget of one import (every source together)
+# What Python's zipfile decompresses; anything else (Deflate64 = 9, PPMd, ...) is skipped with a note.
+_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
+                zipfile.ZIP_LZMA: "lzma"}
+_ZIP_METHOD_NAMES = {9: "Deflate64", 98: "PPMd", 93: "Zstandard", 95: "xz", 99: "AES"}
+
+
+class ImportBudget:
+    """Bytes an import may read and decompress, over all its sources (``--max-total-bytes``)."""
+
+    def __init__(self, limit: int = MAX_IMPORT_BYTES) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, source: Path, size: int) -> None:
+        self.used += size
+        if self.used > self.limit:
+            raise ArtifactError(
+                f"{source}: the import reads more than {self.limit} bytes of records "
+                "(--max-total-bytes); nothing imported"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """One record file of a source: its bytes, or why it is skipped."""
+
+    name: str
+    data: bytes | None
+    problem: str | None = None
+
 
 def _decode(data: bytes, name: str) -> Any:
     if name.endswith((".yaml", ".yml")):
-        import yaml
-
-        return yaml.safe_load(data)
+        return _yaml_load(data)
     return json.loads(data)
 
 
-def _records_in(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(name, raw bytes) of every candidate record in a zip, a directory or a file."""
-    if path.is_dir():
-        for child in sorted(path.rglob("*")):
-            if child.is_file() and child.suffix in (".json", ".yaml", ".yml"):
-                if child.stat().st_size > MAX_RECORD_BYTES:
-                    yield str(child), b""
-                else:
-                    yield str(child.relative_to(path)), child.read_bytes()
-        return
+def _yaml_load(data: bytes) -> Any:
+    """Safe YAML without aliases: an OSV record never needs ``*alias``, and a "billion laughs"
+    document expands (when it is stored as JSON) far beyond the size that was checked. Times are
+    kept as written (strings), as the OSV schema has them."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise ValueError("a YAML alias (*name); aliases are not allowed in OSV records")
+            return super().compose_node(parent, index)
+
+    # Unquoted times stay text, as in OSV JSON (``modified: 2024-11-18T15:22:27Z`` in YAML records).
+    NoAliasLoader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    loader = NoAliasLoader(data)
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _records_in(path: Path, budget: ImportBudget) -> Iterator[_Candidate]:
+    """Every candidate record in a zip, a directory or a file (regular files only; FIFOs and
+    devices are refused before they are opened)."""
+    from depscan.regular_files import open_regular, read_regular, stat_input
+
+    st = stat_input(path, ArtifactError, directory_ok=True)
+    if stat.S_ISDIR(st.st_mode):
+        yield from _directory_records(path, budget)
+        return
+    fd = open_regular(path, ArtifactError)
+    try:
+        head = os.read(fd, 4)
     except OSError as e:
         raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
+    finally:
+        os.close(fd)
     if head.startswith(b"PK"):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                for info in zf.infolist():
-                    if info.is_dir() or not info.filename.endswith((".json", ".yaml", ".yml")):
-                        continue
-                    if info.file_size > MAX_RECORD_BYTES:
-                        yield info.filename, b""
-                        continue
-                    yield info.filename, zf.read(info)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
-            raise ArtifactError(f"{path}: not a readable OSV export zip ({e})") from e
+        yield from _zip_records(path, budget)
         return
-    if path.suffix not in (".json", ".yaml", ".yml"):
+    if path.suffix not in RECORD_SUFFIXES:
         raise ArtifactError(f"{path}: not an OSV export zip, a directory or a .json/.yaml record")
-    yield path.name, path.read_bytes()
+    if st.st_size > MAX_RECORD_BYTES:
+        yield _Candidate(path.name, None, f"{st.st_size} bytes, over {MAX_RECORD_BYTES}")
+        return
+    data = read_regular(path, MAX_RECORD_BYTES, "an OSV record", ArtifactError)
+    budget.charge(path, len(data))
+    yield _Candidate(path.name, data)
+
+
+def _directory_records(path: Path, budget: ImportBudget) -> Iterator[_Candidate]:
+    from depscan.regular_files import kind_of, read_regular
+
+    for child in sorted(path.rglob("*")):  # rglob does not descend into linked directories
+        if child.suffix not in RECORD_SUFFIXES:
+            continue
+        name = str(child.relative_to(path))
+        try:
+            st = child.stat()  # links followed: a link to /dev/zero is a device
+        except OSError as e:
+            yield _Candidate(name, None, f"cannot read ({e.strerror or e})")
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            yield _Candidate(name, None, f"{kind_of(st.st_mode)}, not a regular file")
+            continue
+        if st.st_size > MAX_RECORD_BYTES:
+            yield _Candidate(name, None, f"{st.st_size} bytes, over {MAX_RECORD_BYTES}")
+            continue
+        budget.charge(path, st.st_size)
+        try:
+            data = read_regular(child, MAX_RECORD_BYTES, "an OSV record", ArtifactError)
+        except ArtifactError as e:
+            yield _Candidate(name, None, str(e).removeprefix(f"{child}: "))
+            continue
+        yield _Candidate(name, data)
+
+
+def _zip_records(path: Path, budget: ImportBudget) -> Iterator[_Candidate]:
+    try:
+        with _open_zip(path) as zf:
+            infos = zf.infolist()
+            _check_no_overlap(path, infos)
+            for info in infos:
+                if info.is_dir() or not info.filename.endswith(RECORD_SUFFIXES):
+                    continue
+                name, problem = _member_problem(info)
+                if problem is None:
+                    budget.charge(path, info.file_size)  # zipfile never returns more than file_size bytes
+                    try:
+                        yield _Candidate(name, zf.read(info))
+                        continue
+                    except (NotImplementedError, RuntimeError) as e:  # a method or flag zipfile refuses
+                        problem = f"cannot be read ({e})"
+                yield _Candidate(name, None, problem)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, lzma.LZMAError) as e:
+        raise ArtifactError(f"{path}: not a readable OSV export zip ({e})") from e
+
+
+def _member_problem(info: zipfile.ZipInfo) -> tuple[str, str | None]:
+    """A member's name as UTF-8 text (escaped when it is not), and why it is skipped, if it is."""
+    raw = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "surrogateescape")
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace"), "member name is not UTF-8"
+    if info.flag_bits & 0x1:
+        return name, "encrypted"
+    if info.compress_type not in _ZIP_METHODS:
+        method = _ZIP_METHOD_NAMES.get(info.compress_type, "unknown")
+        return name, f"compression method {info.compress_type} ({method}) is not supported"
+    if info.file_size > MAX_RECORD_BYTES:
+        return name, f"{info.file_size} bytes, over {MAX_RECORD_BYTES}"
+    return name, None
+
+
+def _check_no_overlap(path: Path, infos: Sequence[zipfile.ZipInfo]) -> None:
+    """Refuse members whose stored bytes overlap (the "overlapping files" zip bomb shares one
+    compressed stream between many members)."""
+    ordered = sorted(infos, key=lambda i: i.header_offset)
+    for this, following in itertools.pairwise(ordered):
+        encoding = "utf-8" if this.flag_bits & 0x800 else "cp437"
+        name_bytes = len(this.orig_filename.encode(encoding, "surrogateescape"))
+        if this.header_offset + 30 + name_bytes + this.compress_size > following.header_offset:
+            raise ArtifactError(f"{path}: zip members {this.filename!r} and {following.filename!r} overlap "
+                                "(a zip bomb); nothing imported")
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    """The zip at ``path``; names flagged UTF-8 that are not are read as bytes (and skipped later)
+    instead of failing the whole zip."""
+    try:
+        return zipfile.ZipFile(path)
+    except UnicodeDecodeError:
+        pass
+    fh = open(path, "rb")  # noqa: SIM115 -- owned by the ZipFile (closed with it)
+    try:
+        patches = _bad_utf8_flags(path, fh)
+        return _OwningZipFile(_Patched(fh, patches), fh)
+    except BaseException:
+        fh.close()
+        raise
+
+
+class _OwningZipFile(zipfile.ZipFile):
+    """A ZipFile over a wrapper that also closes the underlying file."""
+
+    def __init__(self, wrapper: Any, fh: Any) -> None:
+        self._owned = fh
+        super().__init__(wrapper)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._owned.close()
+
+
+class _Patched(io.RawIOBase):
+    """A read-only view of a file with a few bytes replaced (the UTF-8 flag of bad names cleared)."""
+
+    def __init__(self, fh: Any, patches: dict[int, bytes]) -> None:
+        super().__init__()
+        self._fh = fh
+        self._patches = patches
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return int(self._fh.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._fh.tell())
+
+    def readinto(self, buffer: Any) -> int:
+        start = self._fh.tell()
+        count = int(self._fh.readinto(buffer))
+        for at, patch in self._patches.items():
+            for i, byte in enumerate(patch):
+                if start <= at + i < start + count:
+                    buffer[at + i - start] = byte
+        return count
+
+
+def _bad_utf8_flags(path: Path, fh: Any) -> dict[int, bytes]:
+    """Patches clearing the UTF-8 flag of central directory entries whose names are not UTF-8."""
+    size = fh.seek(0, os.SEEK_END)
+    tail_start = max(0, size - (22 + 65535))
+    fh.seek(tail_start)
+    tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at == -1 or len(tail) < at + 22:
+        raise ArtifactError(f"{path}: not a readable OSV export zip (no end of central directory)")
+    cd_size, cd_offset = struct.unpack_from("<II", tail, at + 12)
+    if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:
+        raise ArtifactError(f"{path}: not a readable OSV export zip (a member name is not UTF-8)")
+    cd_start = tail_start + at - cd_size
+    if cd_start < 0:
+        raise ArtifactError(f"{path}: not a readable OSV export zip (bad central directory)")
+    fh.seek(cd_start)
+    directory = fh.read(cd_size)
+    patches: dict[int, bytes] = {}
+    pos = 0
+    while pos + 46 <= len(directory) and directory[pos : pos + 4] == b"PK\x01\x02":
+        flags = struct.unpack_from("<H", directory, pos + 8)[0]
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", directory, pos + 28)
+        name = directory[pos + 46 : pos + 46 + name_len]
+        if flags & 0x800:
+            try:
+                name.decode("utf-8")
+            except UnicodeDecodeError:
+                patches[cd_start + pos + 8] = struct.pack("<H", flags & ~0x800)
+        pos += 46 + name_len + extra_len + comment_len
+    return patches
 
 
 # -- building -------------------------------------------------------------------------------
 
 
-def import_sources(db_path: Path, sources: Sequence[Path]) -> list[ImportReport]:
-    """Add ``sources`` to the database at ``db_path`` (created if missing), atomically."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{db_path.name}.", suffix=".tmp", dir=db_path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+@contextlib.contextmanager
+def import_lock(db_path: Path) -> Iterator[None]:
+    """Hold the exclusive import lock of ``db_path``: ``fcntl.flock`` on the directory that holds it.
+
+    Two imports into one database run one after the other: the second starts from the first's
+    result, so neither's records are lost. Locking the directory leaves no file behind (imports
+    into other databases of the same directory wait too; they are rare and short). Where a
+    directory cannot be locked (some network file systems), ``<db>.lock`` beside the database is
+    locked instead and stays there.
+    """
+    import fcntl
+
+    directory = db_path.parent
     try:
-        conn = sqlite3.connect(tmp)
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise ArtifactError(f"{directory}: cannot lock the directory for the import ({e.strerror or e})") from e
+    try:
         try:
-            if db_path.exists():
-                _check_version(db_path)
-                with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as old:
-                    old.backup(conn)
-            else:
-                conn.executescript(_SCHEMA)
-                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            reports = [_import_one(conn, source) for source in sources]
-            conn.commit()
-            conn.execute("VACUUM")
-        finally:
-            conn.close()
-        os.replace(tmp, db_path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as e:
+            if e.errno not in (errno.EBADF, errno.EINVAL, errno.ENOLCK, errno.EOPNOTSUPP):
+                raise ArtifactError(f"{directory}: cannot lock the directory for the import ({e.strerror})") from e
+            os.close(fd)
+            lock_path = db_path.with_name(db_path.name + ".lock")
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+            except OSError as e2:
+                fd = -1
+                raise ArtifactError(f"{lock_path}: cannot create the import lock ({e2.strerror or e2})") from e2
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)  # releases the lock
+
+
+def import_sources(
+    db_path: Path, sources: Sequence[Path], max_total_bytes: int = MAX_IMPORT_BYTES, *, only_new: bool = False
+) -> list[ImportReport]:
+    """Add ``sources`` to the database at ``db_path`` (created if missing), atomically.
+
+    Imports into one database are serialized (``import_lock``); at most ``max_total_bytes`` of
+    records are read over all sources. ``only_new``: do nothing (return ``[]``) when the database
+    exists once the lock is held (another process built it meanwhile: a cache entry).
+    """
+    if os.path.lexists(db_path):
+        with contextlib.suppress(OSError):  # (a dangling link: its target is created)
+            mode = os.stat(db_path).st_mode
+            if not stat.S_ISREG(mode):  # never opened (a FIFO blocks sqlite), never replaced (a device)
+                raise DatabaseError(f"{db_path}: not a regular file, not a database")
+        db_path = Path(os.path.realpath(db_path))  # a link to the database stays a link; its target is replaced
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    budget = ImportBudget(max_total_bytes)
+    with import_lock(db_path):
+        if only_new and db_path.exists():
+            return []
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{db_path.name}.", suffix=".tmp", dir=db_path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            conn = sqlite3.connect(tmp)
+            try:
+                conn.execute("PRAGMA journal_mode=MEMORY")  # a private file, deleted on failure: no journal file
+                if db_path.exists():
+                    _check_version(db_path)
+                    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as old:
+                        old.backup(conn)
+                else:
+                    conn.executescript(_SCHEMA)
+                    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                reports = [_import_one(conn, source, budget) for source in sources]
+                conn.commit()
+                conn.execute("VACUUM")
+            finally:
+                conn.close()
+            os.replace(tmp, db_path)
+        except BaseException:
+            for leftover in (tmp, *(Path(f"{tmp}{suffix}") for suffix in ("-journal", "-wal", "-shm"))):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+            raise
     return reports
 
 
-def _import_one(conn: sqlite3.Connection, source: Path) -> ImportReport:
+def _import_one(conn: sqlite3.Connection, source: Path, budget: ImportBudget) -> ImportReport:
     location = str(source)
     sha = file_sha256(source) if source.is_file() else None
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -185,13 +472,17 @@ def _import_one(conn: sqlite3.Connection, source: Path) -> ImportReport:
     records = skipped = 0
     problems: list[str] = []
     newest: str | None = None
-    for name, data in _records_in(source):
+    for candidate in _records_in(source, budget):
+        name, data = candidate.name, candidate.data
         where = f"{source}: {name}" if source.is_dir() or source.suffix == ".zip" or name != source.name else name
         try:
+            if data is None:
+                raise OSVError(f"{where}: {candidate.problem}")
             if not data:
-                raise OSVError(f"{where}: empty or over {MAX_RECORD_BYTES} bytes")
+                raise OSVError(f"{where}: empty")
             raw = _decode(data, name)
             advisory = parse_osv(raw, where)
+            stored = json.dumps(raw, separators=(",", ":"))  # YAML !!binary or !!set is not JSON: TypeError
         except (OSVError, ValueError, UnicodeDecodeError) as e:
             skipped += 1
             if len(problems) < 10:
@@ -215,7 +506,7 @@ def _import_one(conn: sqlite3.Connection, source: Path) -> ImportReport:
                 advisory.modified,
                 advisory.withdrawn,
                 source_id,
-                json.dumps(raw, separators=(",", ":")),
+                stored,
                 json.dumps([canonical_versions(a) for a in advisory.affected], separators=(",", ":")),
             ),
         )
@@ -250,8 +541,11 @@ def cached_export_db(export: Path, cache_dir: Path) -> Path:
     ``depscan scan --advisories all.zip`` indexes the zip once; later scans reuse the index
     until the zip's content changes.
     """
-    if not export.is_file():
+    from depscan.regular_files import stat_input
+
+    if not export.exists():
         raise ArtifactError(f"{export}: no such advisory export")
+    stat_input(export, ArtifactError)  # a regular file: never a FIFO or a device
     target = cache_dir / f"osv-export-v{SCHEMA_VERSION}-{file_sha256(export)[:24]}.sqlite"
     if target.is_file():
         try:
@@ -259,7 +553,7 @@ def cached_export_db(export: Path, cache_dir: Path) -> Path:
         except DatabaseError:
             target.unlink()  # a damaged cache entry: it is only a cache, build it again
     if not target.is_file():
-        reports = import_sources(target, [export])
+        reports = import_sources(target, [export], only_new=True)  # a concurrent scan may have built it
         if reports and reports[0].records == 0:
             target.unlink()
             raise ArtifactError(f"{export}: no OSV records in it")

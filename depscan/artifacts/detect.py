@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 
 from depscan.artifacts.directory import open_directory
@@ -13,6 +14,7 @@ from depscan.artifacts.tarball import compression_of, looks_like_tar, open_tar
 from depscan.artifacts.view import ArtifactView, OpenContext
 from depscan.artifacts.zipfile_ import open_zip
 from depscan.errors import ArtifactError, UnsupportedArtifact, UsageError
+from depscan.regular_files import open_regular, stat_input
 
 # What ``--kind`` accepts: "auto" (sniff) or a kind to open the input as. ``oci`` opens an OCI
 # layout directory or tar; the kinds only an opener decides on are not requested.
@@ -33,16 +35,19 @@ def sniff(path: str) -> ArtifactKind:
     """The kind of artifact at ``path``, from its magic bytes (and its name for wheels).
 
     Tars (images included) are ``TAR`` here: whether a tar is an image is decided when it is opened.
+    Only a regular file or a directory is an artifact: a FIFO, a device or a socket is refused
+    before it is opened (``regular_files``).
     """
-    if os.path.isdir(path):
+    st = stat_input(path, ArtifactError, directory_ok=True)  # never a FIFO, a device or a socket
+    if stat.S_ISDIR(st.st_mode):
         return ArtifactKind.OCI_DIR if os.path.isfile(os.path.join(path, "oci-layout")) else ArtifactKind.DIRECTORY
+    fd = open_regular(path, ArtifactError)
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(512)
-    except FileNotFoundError as e:
-        raise ArtifactError(f"{path}: no such file or directory") from e
+        head = os.read(fd, 512)
     except OSError as e:
         raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
+    finally:
+        os.close(fd)
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return ArtifactKind.WHEEL if path.lower().endswith(".whl") else ArtifactKind.ZIP
     if compression_of(head) is not None or looks_like_tar(head):
@@ -71,6 +76,8 @@ def open_artifact(path: str, ctx: OpenContext, kind: str = "auto", layers: tuple
                 raise ArtifactError(f"{p}: not a zip; a Lambda function and its layers are zips")
         view = open_lambda(path, list(layers), ctx)
     else:
+        if kind != "auto":
+            stat_input(path, ArtifactError, directory_ok=True)  # what sniff() checks, when it is skipped
         detected = sniff(path) if kind == "auto" else ArtifactKind(kind)
         view = _open_kind(path, detected, ctx)
     try:

@@ -87,7 +87,7 @@ def test_failed_import_leaves_the_previous_database_intact(tmp_path: Path, monke
         import_sources(db, [bad])
     assert db.read_bytes() == before
 
-    def interrupted(conn: object, source: Path) -> object:
+    def interrupted(*args: object) -> object:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(osv_db, "_import_one", interrupted)
