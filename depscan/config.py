@@ -37,6 +37,7 @@ class AdvisorySettings:
     export: Path | None = None
     osv_url: str = OSV_API_URL
     osv_retries: int = 4
+    osv_timeout: float = 120.0  # seconds for the whole online lookup (one deadline, not per read)
     cache_dir: Path | None = None
     ignores: tuple[IgnoreRule, ...] = ()
     only_fixed: bool = False
