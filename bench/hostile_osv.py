@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,6 +62,12 @@ SERVER_CASES = {
     "nested": ("ok", "nested"),
 }
 DB_CASES = ("db-truncated", "db-garbage", "db-wrong-schema", "db-directory")
+# `db update` against the export endpoint: name -> (behaviour, bytes of the answer)
+UPDATE_CASES = {
+    "update-trickle": ("trickle", 0),
+    "update-silent": ("silent", 0),
+    "update-gzip-bomb": ("gzip-bomb", 1100 * 1024 * 1024),  # over the 1 GiB cap of an export
+}
 
 
 # Runs its arguments and writes their peak RSS (KiB) to the file named first. Linux carries a
@@ -105,13 +112,14 @@ def damaged_db(kind: str, work: Path, good: Path) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("cases", nargs="*", help=f"cases (default all): {', '.join([*SERVER_CASES, *DB_CASES])}")
-    parser.add_argument("--before", action="store_true", help="omit --osv-timeout (for older depscan)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="--osv-timeout given to depscan")
+    every = [*SERVER_CASES, *DB_CASES, *UPDATE_CASES]
+    parser.add_argument("cases", nargs="*", help=f"cases (default all): {', '.join(every)}")
+    parser.add_argument("--before", action="store_true", help="omit --osv-timeout / --timeout (older depscan)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="--osv-timeout (db update: --timeout) given")
     parser.add_argument("--lifetime", type=float, default=200.0, help="seconds before the fake server stops")
     parser.add_argument("--size", type=int, default=400 * 1024 * 1024, help="bytes of the huge / bomb answers")
     args = parser.parse_args()
-    cases = args.cases or [*SERVER_CASES, *DB_CASES]
+    cases = args.cases or every
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy") and k != "DEPSCAN_DB"}
     env["NO_PROXY"] = "127.0.0.1"
     print(f"{'case':18} {'exit':>4} {'seconds':>8} {'peak MiB':>9}  last stderr line")
@@ -137,6 +145,19 @@ def main() -> int:
                     cmd = [*base, "--source", "online", "--osv-url", osv.url]
                     if not args.before:
                         cmd += ["--osv-timeout", f"{args.timeout:g}"]
+                    code, seconds, peak, last = run(cmd, work, case_env)
+                    cut = "  (ended when the server stopped)" if seconds >= args.lifetime else ""
+            elif case in UPDATE_CASES:
+                behaviour, size = UPDATE_CASES[case]
+                export = work / "export.zip"
+                with zipfile.ZipFile(export, "w") as zf:
+                    zf.write(records / "PYSEC-0000-1.json", "PYSEC-0000-1.json")
+                server = FakeOSV(download=behaviour, export=export.read_bytes(), size=size, lifetime=args.lifetime)
+                with server:
+                    db = work / f"{case}.sqlite"
+                    cmd = [sys.executable, "-m", "depscan", "db", "update", "--db", str(db), "--url", server.url]
+                    if not args.before:
+                        cmd += ["--timeout", f"{args.timeout:g}"]
                     code, seconds, peak, last = run(cmd, work, case_env)
                     cut = "  (ended when the server stopped)" if seconds >= args.lifetime else ""
             else:

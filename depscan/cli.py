@@ -20,7 +20,7 @@ import typer
 from typer.exceptions import TyperException
 
 from depscan import __version__
-from depscan.config import OSV_API_URL
+from depscan.config import DOWNLOAD_TIMEOUT, OSV_API_URL, OSV_TIMEOUT
 from depscan.errors import DepscanError, ExitCode
 
 app = typer.Typer(
@@ -178,7 +178,7 @@ def scan(
     source: Source = "auto",
     osv_url: OsvUrl = OSV_API_URL,
     osv_retries: OsvRetries = 4,
-    osv_timeout: OsvTimeout = 120.0,
+    osv_timeout: OsvTimeout = OSV_TIMEOUT,
     ignore_file: IgnoreFile = None,
     fail_on: FailOn = "any",
     only_fixed: OnlyFixed = False,
@@ -232,7 +232,7 @@ def rescan(
     source: Source = "auto",
     osv_url: OsvUrl = OSV_API_URL,
     osv_retries: OsvRetries = 4,
-    osv_timeout: OsvTimeout = 120.0,
+    osv_timeout: OsvTimeout = OSV_TIMEOUT,
     ignore_file: IgnoreFile = None,
     fail_on: FailOn = "any",
     only_fixed: OnlyFixed = False,
@@ -461,7 +461,7 @@ def db_update(
     ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds all the downloads may take together (one deadline).")
-    ] = 600.0,
+    ] = DOWNLOAD_TIMEOUT,
 ) -> None:
     """Download the OSV export zips, verify them and import them."""
     from depscan.advisories.download import DEFAULT_EXPORT_URL

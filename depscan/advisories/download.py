@@ -21,9 +21,10 @@ import requests
 
 from depscan.advisories.backend import AdvisoryError
 from depscan.advisories.http import BoundExceeded, Deadline, iter_capped, request_timeout
+from depscan.config import DOWNLOAD_TIMEOUT
 
 DEFAULT_EXPORT_URL = "https://osv-vulnerabilities.storage.googleapis.com"
-DEFAULT_DOWNLOAD_TIMEOUT = 600.0  # seconds for every download of one `db update` (--timeout)
+DEFAULT_DOWNLOAD_TIMEOUT = DOWNLOAD_TIMEOUT  # seconds for every download of one `db update` (--timeout)
 MAX_EXPORT_BYTES = 1024 * 1024 * 1024  # one export zip, decoded (PyPI's is tens of MB)
 
 

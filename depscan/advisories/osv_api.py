@@ -40,13 +40,13 @@ from depscan.advisories.http import (
     tracked_session,
 )
 from depscan.advisories.osv_schema import OSVError, parse_osv
-from depscan.config import OSV_API_URL
+from depscan.config import OSV_API_URL, OSV_TIMEOUT
 from depscan.models import Advisory, AdvisoryData
 from depscan.timestamps import latest, parse_timestamp
 
 DEFAULT_URL = OSV_API_URL
 BATCH_SIZE = 1000
-DEFAULT_TIMEOUT = 120.0  # seconds for one whole lookup phase (--osv-timeout)
+DEFAULT_TIMEOUT = OSV_TIMEOUT  # seconds for one whole lookup phase (--osv-timeout)
 MAX_BATCH_BYTES = 16 * 1024 * 1024  # one querybatch answer, decoded: ids and times of ~200,000 records
 MAX_RECORD_BYTES = 8 * 1024 * 1024  # one /v1/vulns/{id} record, decoded (as the offline import caps it)
 MAX_PAGES = 100  # per query; a runaway token loop must end

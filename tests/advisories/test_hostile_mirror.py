@@ -310,3 +310,21 @@ def test_a_400_mb_answer_stays_in_bounded_memory(app_zip: Path, tmp_path: Path, 
     assert code == 4, stderr
     assert "-byte limit" in stderr
     assert peak < PEAK_LIMIT_MIB, f"peak {peak:.0f} MiB"
+
+
+def test_the_bounds_are_the_documented_ones() -> None:
+    from depscan.advisories.download import MAX_EXPORT_BYTES
+    from depscan.advisories.http import MAX_JSON_DEPTH
+    from depscan.advisories.osv_api import MAX_BATCH_BYTES, MAX_RECORD_BYTES
+    from depscan.config import DOWNLOAD_TIMEOUT, OSV_TIMEOUT
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (row,) = [line for line in readme.splitlines() if line.startswith("| `--osv-timeout SECONDS` |")]
+    assert row.endswith(f"| {OSV_TIMEOUT:g} |")
+    text = " ".join(readme.split())  # wrapped lines read as one
+    assert f"(`--osv-timeout`, {OSV_TIMEOUT:g} s;" in text
+    assert f"(`--timeout`, default {DOWNLOAD_TIMEOUT:g} seconds)" in text
+    batch, record_ = MAX_BATCH_BYTES // MiB, MAX_RECORD_BYTES // MiB
+    assert f"at {batch} MiB for a `querybatch` answer and {record_} MiB for a record" in text
+    assert f"JSON nested more than {MAX_JSON_DEPTH} deep is refused" in text
+    assert f"capped at {MAX_EXPORT_BYTES // 1024 // MiB} GiB after decoding" in text
