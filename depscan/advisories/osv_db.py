@@ -154,9 +154,7 @@ def import_sources(db_path: Path, sources: Sequence[Path]) -> list[ImportReport]
         conn = sqlite3.connect(tmp)
         try:
             if db_path.exists():
-                _check_version(db_path)
-                with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as old:
-                    old.backup(conn)
+                _copy_existing(db_path, conn)
             else:
                 conn.executescript(_SCHEMA)
                 conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -171,6 +169,20 @@ def import_sources(db_path: Path, sources: Sequence[Path]) -> list[ImportReport]
             tmp.unlink()
         raise
     return reports
+
+
+def _copy_existing(db_path: Path, conn: sqlite3.Connection) -> None:
+    """Copy the database an import adds to into ``conn``: a damaged one is a ``DatabaseError``."""
+    _check_version(db_path)
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as old:
+            old.backup(conn)
+        _check_tables(conn)
+    except sqlite3.Error as e:
+        raise DatabaseError(
+            f"{db_path}: advisory database damaged or of another layout ({e}); "
+            "delete it and run 'depscan db import' again"
+        ) from e
 
 
 def _import_one(conn: sqlite3.Connection, source: Path) -> ImportReport:

@@ -180,3 +180,21 @@ def test_a_damaged_cached_export_index_is_built_again(workdir: Path) -> None:
     tables_missing(first)  # passes the schema-version check, lacks the tables
     again = cached_export_db(export, cache)
     assert again == first and OfflineDatabase(again).info().records == 1
+
+
+@pytest.mark.parametrize("case", ["truncated", "garbage after the header", "tables missing", "column missing"])
+def test_importing_into_a_damaged_database_is_refused_naming_it(workdir: Path, case: str) -> None:
+    """``db import`` adds to the existing database: a damaged one is refused (exit 3) and left as it
+    was, never an internal error."""
+    damage, _problem = DAMAGE[case]
+    db = workdir / "osv.sqlite"
+    damage(db)
+    before = db.read_bytes()
+    source = workdir / "OSV-9.json"
+    source.write_text(json.dumps(record("OSV-9", "demo", versions=["1.0"])))
+    result = invoke("db", "import", source, "--db", db)
+    assert result.exit_code == 3, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"depscan: error: {db}: "), line
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in workdir.iterdir()) == ["OSV-9.json", "osv.sqlite"]

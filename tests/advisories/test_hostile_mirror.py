@@ -41,7 +41,7 @@ DEMO = record("OSV-1", "demo", versions=["1.0"], events=[{"introduced": "0"}, {"
 Q_DEMO = PackageQuery("PyPI", "demo", "1.0")
 Q_SIX = PackageQuery("PyPI", "six", "1.16.0")  # no advisory: answered clean by an honest server
 DEADLINE = 1.0
-MARGIN = 1.5  # seconds past the deadline a lookup may take to return (thread wake-up, teardown)
+MARGIN = 2.0  # seconds past the deadline a lookup may take to return (thread wake-up, a loaded machine)
 MiB = 1024 * 1024
 
 
@@ -248,7 +248,7 @@ def test_scan_against_a_hostile_mirror_exits_4_naming_the_unchecked(
     with FakeOSV([DEMO], vuln=behaviour, lifetime=30) as server:
         result, seconds = online(app_zip, server, "--osv-timeout", "1")
     assert result.exit_code == 4, result.output
-    assert seconds < 1 + 3
+    assert seconds < 1 + 4  # the deadline, plus the scan itself on a loaded machine
     assert "advisories could not be checked for 1 component(s): pkg:pypi/demo@1.0" in result.stderr
     assert reason in result.stderr
 
@@ -264,7 +264,7 @@ def test_db_update_against_a_silent_mirror_exits_4_within_its_deadline(app_zip: 
     with FakeOSV(download="silent", lifetime=30) as server:
         result, seconds = invoke("db", "update", "--db", db, "--url", server.url, "--timeout", "1")
     assert result.exit_code == 4, result.output
-    assert seconds < 1 + 3
+    assert seconds < 1 + 4  # the deadline, plus the scan itself on a loaded machine
     assert "download failed (no complete answer within the 1 s deadline (--timeout)); not imported" in result.stderr
     assert list(db.parent.iterdir()) == []  # no partial download, no database
 
