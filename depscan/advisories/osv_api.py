@@ -9,8 +9,9 @@
 One deadline for the whole lookup (``--osv-timeout``, default 120 s), not a timeout per read;
 retries with exponential backoff (honouring ``Retry-After``) on 429, 5xx and connection errors,
 within that deadline. Answers are capped after decoding (16 MiB for a querybatch answer, 8 MiB for
-a record) and JSON nested more than 64 deep is refused; a record whose ``id`` is not the one
-asked for is not an answer. A query whose lookup ultimately fails is reported in ``failed``; the
+a record), answers listing more than 50,000 distinct advisories in all are not fetched from, and
+JSON nested more than 64 deep is refused; a record whose ``id`` is not the one asked for is not
+an answer. A query whose lookup ultimately fails is reported in ``failed``; the
 scan then exits 4 naming what was not checked, never "no vulnerabilities".
 """
 
@@ -50,6 +51,7 @@ DEFAULT_TIMEOUT = OSV_TIMEOUT  # seconds for one whole lookup phase (--osv-timeo
 MAX_BATCH_BYTES = 16 * 1024 * 1024  # one querybatch answer, decoded: ids and times of ~200,000 records
 MAX_RECORD_BYTES = 8 * 1024 * 1024  # one /v1/vulns/{id} record, decoded (as the offline import caps it)
 MAX_PAGES = 100  # per query; a runaway token loop must end
+MAX_ADVISORIES = 50_000  # distinct ids one lookup fetches (a big image lists a few thousand)
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
@@ -240,10 +242,11 @@ class OnlineOSV(AdvisoryBackend):
     def _lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
         result = LookupResult()
         ids_for: dict[PackageQuery, dict[str, str | None]] = {}
+        seen: set[str] = set()  # every id listed so far, to bound what one lookup fetches
         for start in range(0, len(queries), BATCH_SIZE):
             chunk = list(queries[start : start + BATCH_SIZE])
             try:
-                ids_for.update(self._batch(chunk))
+                ids_for.update(self._batch(chunk, seen))
             except LookupFailed as e:
                 for query in chunk:
                     result.failed[query] = str(e)
@@ -261,7 +264,7 @@ class OnlineOSV(AdvisoryBackend):
         result.data = AdvisoryData(f"online:{self.client.base_url}", len(records), newest)
         return result
 
-    def _batch(self, chunk: list[PackageQuery]) -> dict[PackageQuery, dict[str, str | None]]:
+    def _batch(self, chunk: list[PackageQuery], seen: set[str]) -> dict[PackageQuery, dict[str, str | None]]:
         found: dict[PackageQuery, dict[str, str | None]] = {q: {} for q in chunk}
         pending: list[tuple[PackageQuery, str | None]] = [(q, None) for q in chunk]
         for _page in range(MAX_PAGES):
@@ -282,6 +285,12 @@ class OnlineOSV(AdvisoryBackend):
                 for vuln in res.get("vulns") or []:  # shape checked in querybatch
                     modified = vuln.get("modified")
                     found[query][vuln["id"]] = modified if isinstance(modified, str) else None
+                    seen.add(vuln["id"])
+                    if len(seen) > MAX_ADVISORIES:
+                        raise LookupFailed(
+                            f"POST {self.client.base_url}/v1/querybatch: the answers list more than "
+                            f"{MAX_ADVISORIES:,} distinct advisories, more than one lookup fetches"
+                        )
                 token = res.get("next_page_token")
                 if isinstance(token, str) and token:
                     next_pending.append((query, token))

@@ -140,6 +140,19 @@ def test_retry_after_beyond_the_deadline_fails_at_once() -> None:
     assert result.failed[Q_DEMO].endswith("HTTP 429; no complete answer within the 5 s deadline (--osv-timeout)")
 
 
+def test_an_answer_listing_too_many_advisories_fails_before_fetching_any() -> None:
+    """One answer of 16 MiB can list ~1.4 million ids: fetching (or queueing) them all is no lookup."""
+    from depscan.advisories.osv_api import MAX_ADVISORIES
+
+    stubs = [{"id": f"OSV-{n}"} for n in range(MAX_ADVISORIES + 1)]
+    with responses.RequestsMock() as mock:
+        mock.post("https://osv.test/v1/querybatch", json={"results": [{"vulns": stubs}]})
+        result = OnlineOSV(OSVClient(requests.Session(), "https://osv.test")).lookup([Q_DEMO])
+        assert len(mock.calls) == 1  # no record was fetched
+    assert result.failed[Q_DEMO].endswith(f"list more than {MAX_ADVISORIES:,} distinct advisories, "
+                                          "more than one lookup fetches")
+
+
 # -- JSON nesting and the record cache -----------------------------------------------------------
 
 
@@ -315,7 +328,7 @@ def test_a_400_mb_answer_stays_in_bounded_memory(app_zip: Path, tmp_path: Path, 
 def test_the_bounds_are_the_documented_ones() -> None:
     from depscan.advisories.download import MAX_EXPORT_BYTES
     from depscan.advisories.http import MAX_JSON_DEPTH
-    from depscan.advisories.osv_api import MAX_BATCH_BYTES, MAX_RECORD_BYTES
+    from depscan.advisories.osv_api import MAX_ADVISORIES, MAX_BATCH_BYTES, MAX_RECORD_BYTES
     from depscan.config import DOWNLOAD_TIMEOUT, OSV_TIMEOUT
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
@@ -327,4 +340,5 @@ def test_the_bounds_are_the_documented_ones() -> None:
     batch, record_ = MAX_BATCH_BYTES // MiB, MAX_RECORD_BYTES // MiB
     assert f"at {batch} MiB for a `querybatch` answer and {record_} MiB for a record" in text
     assert f"JSON nested more than {MAX_JSON_DEPTH} deep is refused" in text
+    assert f"list more than {MAX_ADVISORIES:,} distinct advisories" in text
     assert f"capped at {MAX_EXPORT_BYTES // 1024 // MiB} GiB after decoding" in text
