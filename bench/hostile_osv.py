@@ -60,6 +60,8 @@ SERVER_CASES = {
     "huge": ("ok", "huge"),
     "foreign": ("ok", "foreign"),
     "nested": ("ok", "nested"),
+    "nested-8mb-batch": ("nested", "ok"),  # 4 million nested arrays: the deepest answer under the cap
+    "many-ids-batch": ("many", "ok"),  # 8 MiB of distinct ids: the costliest answer to parse under the cap
 }
 DB_CASES = ("db-truncated", "db-garbage", "db-wrong-schema", "db-directory")
 # `db update` against the export endpoint: name -> (behaviour, bytes of the answer)
@@ -141,7 +143,10 @@ def main() -> int:
             case_env = dict(env, XDG_CACHE_HOME=str(work / f"cache-{case}"))
             if case in SERVER_CASES:
                 batch, vuln = SERVER_CASES[case]
-                with FakeOSV([RECORD], batch=batch, vuln=vuln, size=args.size, lifetime=args.lifetime) as osv:
+                size = 8 * 1024 * 1024 - 4096 if case == "many-ids-batch" else args.size
+                depth = 4 * 1024 * 1024 - 1 if case == "nested-8mb-batch" else 100_000
+                with FakeOSV([RECORD], batch=batch, vuln=vuln, size=size, depth=depth,
+                             lifetime=args.lifetime) as osv:
                     cmd = [*base, "--source", "online", "--osv-url", osv.url]
                     if not args.before:
                         cmd += ["--osv-timeout", f"{args.timeout:g}"]
@@ -164,7 +169,7 @@ def main() -> int:
                 db = damaged_db(case, work, good)
                 code, seconds, peak, last = run([*base, "--db", str(db)], work, case_env)
                 cut = ""
-            print(f"{case:18} {code:>4} {seconds:>8.2f} {peak:>9.1f}  {last[:150]}{cut}", flush=True)
+            print(f"{case:18} {code:>4} {seconds:>8.2f} {peak:>9.1f}  {last[-200:]}{cut}", flush=True)
     return 0
 
 

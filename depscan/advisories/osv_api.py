@@ -8,7 +8,7 @@
 
 One deadline for the whole lookup (``--osv-timeout``, default 120 s), not a timeout per read;
 retries with exponential backoff (honouring ``Retry-After``) on 429, 5xx and connection errors,
-within that deadline. Answers are capped after decoding (16 MiB for a querybatch answer, 8 MiB for
+within that deadline. Answers are capped after decoding (8 MiB for a querybatch answer, 8 MiB for
 a record), answers listing more than 50,000 distinct advisories in all are not fetched from, and
 JSON nested more than 64 deep is refused; a record whose ``id`` is not the one asked for is not
 an answer. A query whose lookup ultimately fails is reported in ``failed``; the
@@ -48,7 +48,9 @@ from depscan.timestamps import latest, parse_timestamp
 DEFAULT_URL = OSV_API_URL
 BATCH_SIZE = 1000
 DEFAULT_TIMEOUT = OSV_TIMEOUT  # seconds for one whole lookup phase (--osv-timeout)
-MAX_BATCH_BYTES = 16 * 1024 * 1024  # one querybatch answer, decoded: ids and times of ~200,000 records
+# One querybatch answer, decoded: ids and times of ~120,000 records (over twice MAX_ADVISORIES); a
+# worst case of that size (only short distinct ids) parses into ~160 MB of objects.
+MAX_BATCH_BYTES = 8 * 1024 * 1024
 MAX_RECORD_BYTES = 8 * 1024 * 1024  # one /v1/vulns/{id} record, decoded (as the offline import caps it)
 MAX_PAGES = 100  # per query; a runaway token loop must end
 MAX_ADVISORIES = 50_000  # distinct ids one lookup fetches (a big image lists a few thousand)

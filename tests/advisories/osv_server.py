@@ -13,6 +13,7 @@ misbehave (``batch=`` / ``vuln=`` / ``download=``):
                 no Content-Length to refuse it by)
 ``gzip-bomb``   the same, sent as ``Content-Encoding: gzip`` (``size`` bytes decompress from ~size/1000)
 ``nested``      ``depth`` nested arrays
+``many``        (querybatch) every query listed with distinct ids, about ``size`` bytes in all
 ``foreign``     (records) another record, withdrawn, in place of the one asked for
 
 It is bounded: at most ``max_requests`` requests are answered, and it stops by itself after
@@ -32,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PAD_CHUNK = 1024 * 1024
-BEHAVIOURS = ("ok", "trickle", "slow-headers", "silent", "huge", "gzip-bomb", "nested", "foreign")
+BEHAVIOURS = ("ok", "trickle", "slow-headers", "silent", "huge", "gzip-bomb", "nested", "foreign", "many")
 
 
 def padded(answer: dict[str, Any], size: int) -> tuple[bytes, int, bytes]:
@@ -231,6 +232,17 @@ def _handler(osv: FakeOSV) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                 else:
                     self.wfile.write(data)
+                return
+            if behaviour == "many":
+                count = max(1, len(answer.get("results", [])))
+                per = osv.size // 26 // count  # '{"id": "MANY-1-123456"}, ' is about 26 bytes
+                results = [{"vulns": [{"id": f"MANY-{q}-{n}"} for n in range(per)]} for q in range(count)]
+                data = json.dumps({"results": results}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
                 return
             if behaviour == "nested":
                 data = b"[" * osv.depth + b"]" * osv.depth

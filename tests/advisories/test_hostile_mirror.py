@@ -98,7 +98,7 @@ def test_the_deadline_covers_the_whole_phase_not_each_request() -> None:
 def test_an_answer_over_its_cap_after_decoding_is_a_failed_lookup(where: str, batch: str, vuln: str) -> None:
     with FakeOSV([DEMO], batch=batch, vuln=vuln, size=400 * MiB, lifetime=30) as server:
         result, seconds = lookup(server, timeout=60)
-    limit = "8,388,608" if where == "record" else "16,777,216"
+    limit = "8,388,608"  # a record and a querybatch answer alike
     assert f"over the {limit}-byte limit" in result.failed[Q_DEMO]
     assert seconds < 20  # stopped at the cap, not after 400 MB
 
@@ -141,7 +141,7 @@ def test_retry_after_beyond_the_deadline_fails_at_once() -> None:
 
 
 def test_an_answer_listing_too_many_advisories_fails_before_fetching_any() -> None:
-    """One answer of 16 MiB can list ~1.4 million ids: fetching (or queueing) them all is no lookup."""
+    """One answer of 8 MiB can list ~300,000 ids: fetching (or queueing) them all is no lookup."""
     from depscan.advisories.osv_api import MAX_ADVISORIES
 
     stubs = [{"id": f"OSV-{n}"} for n in range(MAX_ADVISORIES + 1)]
