@@ -8,11 +8,11 @@
 
 One deadline for the whole lookup (``--osv-timeout``, default 120 s), not a timeout per read;
 retries with exponential backoff (honouring ``Retry-After``) on 429, 5xx and connection errors,
-within that deadline. Answers are capped after decoding (8 MiB for a querybatch answer, 8 MiB for
-a record), answers listing more than 50,000 distinct advisories in all are not fetched from, and
+within that deadline. Answers are capped after decoding (8 MiB for a querybatch answer and for a
+record), answers listing more than 50,000 distinct advisories in all are not fetched from, and
 JSON nested more than 64 deep is refused; a record whose ``id`` is not the one asked for is not
-an answer. A query whose lookup ultimately fails is reported in ``failed``; the
-scan then exits 4 naming what was not checked, never "no vulnerabilities".
+an answer. A query whose lookup ultimately fails is reported in ``failed``; the scan then exits 4
+naming what was not checked, never "no vulnerabilities".
 """
 
 from __future__ import annotations
