@@ -22,7 +22,7 @@ import typer
 from typer.exceptions import TyperException
 
 from depscan import __version__
-from depscan.config import OSV_API_URL
+from depscan.config import DOWNLOAD_TIMEOUT, OSV_API_URL, OSV_TIMEOUT
 from depscan.errors import DepscanError, ExitCode
 
 app = typer.Typer(
@@ -130,6 +130,10 @@ Source = Annotated[
 ]
 OsvUrl = Annotated[str, typer.Option("--osv-url", help="OSV API base URL (for mirrors).")]
 OsvRetries = Annotated[int, typer.Option("--osv-retries", help="Retries of a failed OSV API call.")]
+OsvTimeout = Annotated[
+    float, typer.Option("--osv-timeout", help="Seconds the whole online lookup may take (one deadline, retries "
+                        "included); what is not answered by then is not checked (exit 4).")
+]
 IgnoreFile = Annotated[
     str | None, typer.Option("--ignore-file", help="Ignore rules (default: ./.depscan.toml if present).")
 ]
@@ -197,6 +201,7 @@ def scan(
     source: Source = "auto",
     osv_url: OsvUrl = OSV_API_URL,
     osv_retries: OsvRetries = 4,
+    osv_timeout: OsvTimeout = OSV_TIMEOUT,
     ignore_file: IgnoreFile = None,
     fail_on: FailOn = "any",
     only_fixed: OnlyFixed = False,
@@ -212,7 +217,8 @@ def scan(
 
     outputs = _outputs(output, format, cyclonedx_version)
     _check_verdict_options(fail_on, baseline, new_only)
-    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries)
+    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries,
+                                  osv_timeout)
     limits = Limits(
         max_total_bytes=parse_size(max_total_bytes),
         max_entries=max_entries,
@@ -249,6 +255,7 @@ def rescan(
     source: Source = "auto",
     osv_url: OsvUrl = OSV_API_URL,
     osv_retries: OsvRetries = 4,
+    osv_timeout: OsvTimeout = OSV_TIMEOUT,
     ignore_file: IgnoreFile = None,
     fail_on: FailOn = "any",
     only_fixed: OnlyFixed = False,
@@ -262,7 +269,8 @@ def rescan(
 
     outputs = _outputs(output, format, cyclonedx_version)
     _check_verdict_options(fail_on, baseline, new_only)
-    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries)
+    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries,
+                                  osv_timeout)
     if settings.mode == "skip":
         raise _fail("rescan exists to check advisories: --source skip makes no sense here", ExitCode.USAGE)
     started = time.perf_counter()
@@ -345,6 +353,15 @@ def _finish(
     raise typer.Exit(int(done.verdict.code))
 
 
+MAX_DEADLINE = 86_400.0  # a day: a deadline option above it is a mistake
+
+
+def _check_deadline(option: str, seconds: float) -> None:
+    if not 0 < seconds <= MAX_DEADLINE:  # (NaN fails too)
+        raise _fail(f"{option} must be a number of seconds above 0 and at most {MAX_DEADLINE:g}, not {seconds:g}",
+                    ExitCode.USAGE)
+
+
 def _advisory_settings(
     advisories: str | None,
     db: str | None,
@@ -354,6 +371,7 @@ def _advisory_settings(
     only_fixed: bool,
     max_db_age: int,
     osv_retries: int,
+    osv_timeout: float,
 ) -> Any:
     from pathlib import Path
 
@@ -363,6 +381,7 @@ def _advisory_settings(
         raise _fail(f"unknown --source {source!r}; one of: auto, offline, online, skip", ExitCode.USAGE)
     if source == "online" and (advisories or db):
         raise _fail("--source online cannot be combined with --advisories or --db", ExitCode.USAGE)
+    _check_deadline("--osv-timeout", osv_timeout)
     ignores: list[Any] = []
     candidate = Path(ignore_file) if ignore_file else Path(".depscan.toml")
     if ignore_file or os.path.lexists(candidate):  # present but not a regular file: refused, not skipped
@@ -373,6 +392,7 @@ def _advisory_settings(
         export=Path(advisories) if advisories else None,
         osv_url=osv_url,
         osv_retries=osv_retries,
+        osv_timeout=osv_timeout,
         ignores=tuple(ignores),
         only_fixed=only_fixed,
         max_age_days=max_db_age,
@@ -465,13 +485,17 @@ def db_update(
     ecosystem: Annotated[
         list[str] | None, typer.Option("--ecosystem", help="Ecosystems to fetch (repeat).")
     ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds all the downloads may take together (one deadline).")
+    ] = DOWNLOAD_TIMEOUT,
 ) -> None:
     """Download the OSV export zips, verify them and import them."""
     from depscan.advisories.download import DEFAULT_EXPORT_URL
     from depscan.db_commands import db_path, update
 
+    _check_deadline("--timeout", timeout)
     path = db_path(db)
-    for eco, report in update(path, url or DEFAULT_EXPORT_URL, ecosystem or ["PyPI"]):
+    for eco, report in update(path, url or DEFAULT_EXPORT_URL, ecosystem or ["PyPI"], timeout):
         typer.echo(f"{eco}: {report.records} records, {report.skipped} skipped", err=True)
     typer.echo(f"database: {path}", err=True)
 

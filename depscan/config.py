@@ -13,6 +13,8 @@ from depscan.errors import UsageError
 OSV_API_URL = "https://api.osv.dev"  # the public OSV API (--osv-url overrides it, for mirrors)
 DB_ENV = "DEPSCAN_DB"  # the environment variable naming the offline advisory database
 MAX_IGNORE_FILE_BYTES = 1024 * 1024  # --ignore-file / .depscan.toml: a regular file of at most this
+OSV_TIMEOUT = 120.0  # seconds for one whole online lookup (--osv-timeout): one deadline, not per read
+DOWNLOAD_TIMEOUT = 600.0  # seconds for every download of one `db update` (its --timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class AdvisorySettings:
     export: Path | None = None
     osv_url: str = OSV_API_URL
     osv_retries: int = 4
+    osv_timeout: float = OSV_TIMEOUT
     cache_dir: Path | None = None
     ignores: tuple[IgnoreRule, ...] = ()
     only_fixed: bool = False

@@ -99,18 +99,21 @@ def status_lines(path: Path) -> list[str]:
     return lines
 
 
-def update(path: Path, base_url: str, ecosystems: Sequence[str]) -> list[tuple[str, ImportReport]]:
-    """Download each ecosystem's export zip (verified), import them, and delete the downloads."""
-    import requests
-
-    from depscan.advisories.download import download_export
+def update(
+    path: Path, base_url: str, ecosystems: Sequence[str], timeout: float | None = None
+) -> list[tuple[str, ImportReport]]:
+    """Download each ecosystem's export zip (verified), import them, and delete the downloads.
+    Every download ends within one deadline of ``timeout`` seconds (``--timeout``)."""
+    from depscan.advisories.download import DEFAULT_DOWNLOAD_TIMEOUT, download_export
+    from depscan.advisories.http import Deadline, tracked_session
 
     check_target(path)
-    session = requests.Session()
+    session, sockets = tracked_session()
     downloaded: list[Path] = []
     try:
-        for eco in ecosystems:
-            downloaded.append(download_export(session, base_url, eco, path.parent))
+        with Deadline(timeout or DEFAULT_DOWNLOAD_TIMEOUT, sockets, label="--timeout") as deadline:
+            for eco in ecosystems:
+                downloaded.append(download_export(session, base_url, eco, path.parent, deadline=deadline))
         reports = import_into(path, downloaded)
     finally:
         for file in downloaded:

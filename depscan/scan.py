@@ -168,7 +168,7 @@ def make_backend(settings: AdvisorySettings) -> AdvisoryBackend:
 def _online_backend(settings: AdvisorySettings) -> AdvisoryBackend:
     from depscan.advisories.osv_api import OnlineOSV, OSVClient, RecordCache
 
-    client = OSVClient(base_url=settings.osv_url, retries=settings.osv_retries)
+    client = OSVClient(base_url=settings.osv_url, retries=settings.osv_retries, timeout=settings.osv_timeout)
     return OnlineOSV(client, RecordCache(_cache_dir(settings) / "osv-records"))
 
 

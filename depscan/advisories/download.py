@@ -3,7 +3,8 @@
 The OSV project publishes one zip per ecosystem at ``<base>/<Ecosystem>/all.zip`` (default base:
 the public OSV export bucket). A download is streamed to a temporary file next to the database,
 checked against the ``x-goog-hash`` MD5 the bucket sends (when present), opened as a zip and
-CRC-checked member by member; only then is it imported.
+CRC-checked member by member; only then is it imported. All downloads of one update share one
+deadline (``--timeout``, default 600 s), and each is capped at 1 GiB after decoding.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from pathlib import Path
 import requests
 
 from depscan.advisories.backend import AdvisoryError
+from depscan.advisories.http import BoundExceeded, Deadline, iter_capped, request_timeout
+from depscan.config import DOWNLOAD_TIMEOUT
 
 DEFAULT_EXPORT_URL = "https://osv-vulnerabilities.storage.googleapis.com"
+DEFAULT_DOWNLOAD_TIMEOUT = DOWNLOAD_TIMEOUT  # seconds for every download of one `db update` (--timeout)
+MAX_EXPORT_BYTES = 1024 * 1024 * 1024  # one export zip, decoded (PyPI's is tens of MB)
 
 
 def export_url(base: str, ecosystem: str) -> str:
@@ -29,10 +34,21 @@ def export_url(base: str, ecosystem: str) -> str:
 
 
 def download_export(
-    session: requests.Session, base: str, ecosystem: str, directory: Path, *, timeout: float = 60.0
+    session: requests.Session,
+    base: str,
+    ecosystem: str,
+    directory: Path,
+    *,
+    deadline: Deadline | None = None,
+    max_bytes: int = MAX_EXPORT_BYTES,
 ) -> Path:
-    """Download and verify one export zip into ``directory``; return its path (caller deletes it)."""
+    """Download and verify one export zip into ``directory``; return its path (caller deletes it).
+
+    The download ends by ``deadline`` (one for every download of a ``db update``; sockets are shut
+    down when it passes if the session is a ``tracked_session``) and is refused once it passes
+    ``max_bytes`` after decoding; either is an ``AdvisoryError`` and leaves no file behind."""
     url = export_url(base, ecosystem)
+    deadline = deadline or Deadline(DEFAULT_DOWNLOAD_TIMEOUT, label="--timeout")
     directory.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{ecosystem}-all.", suffix=".zip", dir=directory)
     path = Path(name)
@@ -40,14 +56,19 @@ def download_export(
     try:
         with os.fdopen(fd, "wb") as fh:
             try:
+                timeout = request_timeout(deadline)
                 with session.get(url, stream=True, timeout=timeout) as response:
                     if response.status_code != 200:
                         raise AdvisoryError(f"{url}: HTTP {response.status_code}")
                     expected = _goog_md5(response.headers.get("x-goog-hash", ""))
-                    for chunk in response.iter_content(chunk_size=1024 * 1024):
+                    for chunk in iter_capped(response, max_bytes, deadline, url):
                         fh.write(chunk)
                         md5.update(chunk)
+            except BoundExceeded as e:
+                raise AdvisoryError(f"{url}: download failed ({_without(e, url)}); not imported") from e
             except requests.RequestException as e:
+                if deadline.passed():  # the deadline shut the connection down
+                    raise AdvisoryError(f"{url}: download failed ({deadline.message()}); not imported") from e
                 raise AdvisoryError(f"{url}: download failed ({e})") from e
         if expected is not None and md5.digest() != expected:
             raise AdvisoryError(f"{url}: downloaded file does not match its MD5 (x-goog-hash); not imported")
@@ -66,6 +87,11 @@ def download_export(
             path.unlink()
         raise
     return path
+
+
+def _without(error: Exception, prefix: str) -> str:
+    text = str(error)
+    return text[len(prefix) + 2 :] if text.startswith(f"{prefix}: ") else text
 
 
 def _goog_md5(header: str) -> bytes | None:

@@ -6,9 +6,13 @@
 2. ``GET /v1/vulns/{id}`` for each unique id, with bounded concurrency, unless the on-disk cache
    holds that id at the ``modified`` the batch reported.
 
-Timeouts, and retries with exponential backoff (honouring ``Retry-After``) on 429, 5xx and
-connection errors. A query whose lookup ultimately fails is reported in ``failed``; the scan
-then exits 4 naming what was not checked, never "no vulnerabilities".
+One deadline for the whole lookup (``--osv-timeout``, default 120 s), not a timeout per read;
+retries with exponential backoff (honouring ``Retry-After``) on 429, 5xx and connection errors,
+within that deadline. Answers are capped after decoding (8 MiB for a querybatch answer and for a
+record), answers listing more than 50,000 distinct advisories in all are not fetched from, and
+JSON nested more than 64 deep is refused; a record whose ``id`` is not the one asked for is not
+an answer. A query whose lookup ultimately fails is reported in ``failed``; the scan then exits 4
+naming what was not checked, never "no vulnerabilities".
 """
 
 from __future__ import annotations
@@ -18,44 +22,67 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
 from depscan import __version__
 from depscan.advisories.backend import AdvisoryBackend, LookupResult, PackageQuery
+from depscan.advisories.http import (
+    BoundExceeded,
+    Deadline,
+    loads_bounded,
+    read_capped,
+    request_timeout,
+    tracked_session,
+)
 from depscan.advisories.osv_schema import OSVError, parse_osv
-from depscan.config import OSV_API_URL
+from depscan.config import OSV_API_URL, OSV_TIMEOUT
 from depscan.models import Advisory, AdvisoryData
 from depscan.timestamps import latest, parse_timestamp
 
 DEFAULT_URL = OSV_API_URL
 BATCH_SIZE = 1000
+DEFAULT_TIMEOUT = OSV_TIMEOUT  # seconds for one whole lookup phase (--osv-timeout)
+# One querybatch answer, decoded: ids and times of ~120,000 records (over twice MAX_ADVISORIES); a
+# worst case of that size (only short distinct ids) parses into ~160 MB of objects.
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+MAX_RECORD_BYTES = 8 * 1024 * 1024  # one /v1/vulns/{id} record, decoded (as the offline import caps it)
 MAX_PAGES = 100  # per query; a runaway token loop must end
+MAX_ADVISORIES = 50_000  # distinct ids one lookup fetches (a big image lists a few thousand)
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 class LookupFailed(Exception):
-    """One HTTP exchange failed after every retry."""
+    """One HTTP exchange failed after every retry, or broke a bound (deadline, size, nesting)."""
 
 
 class OSVClient:
-    """Talks HTTP to one OSV API base URL, with retries. The session is injected for testing."""
+    """Talks HTTP to one OSV API base URL, with retries, inside one deadline per lookup phase.
+
+    ``timeout`` is that deadline in seconds (``--osv-timeout``): every request of a phase, its
+    retries and backoff included, ends by then (see ``depscan.advisories.http``). Answers are read
+    with a cap per kind (``max_batch_bytes``, ``max_record_bytes``, after decoding) and JSON
+    nested deeper than ``http.MAX_JSON_DEPTH`` is refused. The session is injected for testing.
+    """
 
     def __init__(
         self,
         session: requests.Session | None = None,
         base_url: str = DEFAULT_URL,
         *,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
         retries: int = 4,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+        max_record_bytes: int = MAX_RECORD_BYTES,
     ) -> None:
-        self.session = session or requests.Session()
+        self.session, self.sockets = tracked_session(session)
         # requests always sets its own User-Agent; replace it unless the caller chose one.
         if self.session.headers.get("User-Agent") in (None, requests.utils.default_user_agent()):
             self.session.headers["User-Agent"] = f"depscan/{__version__}"
@@ -64,40 +91,69 @@ class OSVClient:
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
+        self.max_batch_bytes = max_batch_bytes
+        self.max_record_bytes = max_record_bytes
+        self._deadline: Deadline | None = None
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    @contextlib.contextmanager
+    def phase(self) -> Iterator[Deadline]:
+        """One lookup phase: every request made inside it ends by ``timeout`` seconds from now."""
+        with Deadline(self.timeout, self.sockets, label="--osv-timeout") as deadline:
+            self._deadline = deadline
+            try:
+                yield deadline
+            finally:
+                self._deadline = None
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None, limit: int) -> Any:
         url = f"{self.base_url}{path}"
+        where = f"{method} {url}"
+        deadline = self._deadline or Deadline(self.timeout, label="--osv-timeout")  # a call outside a phase
         problem = ""
         delay: float | None = None  # from Retry-After, else exponential backoff
         for attempt in range(self.retries + 1):
             if attempt:
-                self.sleep(delay if delay is not None else min(self.backoff * 2 ** (attempt - 1), 30.0))
+                pause = delay if delay is not None else min(self.backoff * 2 ** (attempt - 1), 30.0)
+                if pause >= deadline.remaining():
+                    raise LookupFailed(f"{where}: {problem}; {deadline.message()}")
+                self.sleep(pause)
             delay = None
+            if deadline.passed():
+                raise LookupFailed(f"{where}: {deadline.message()}" + (f" (last: {problem})" if problem else ""))
             try:
-                response = self.session.request(method, url, json=body, timeout=self.timeout)
+                timeout = request_timeout(deadline)
+                with self.session.request(method, url, json=body, timeout=timeout, stream=True) as response:
+                    status = response.status_code
+                    if status in RETRY_STATUS:
+                        problem = f"HTTP {status}"
+                        retry_after = response.headers.get("Retry-After", "")
+                        if retry_after.isdigit():
+                            delay = float(min(int(retry_after), 60))
+                        continue
+                    if status != 200:
+                        raise LookupFailed(f"{where}: HTTP {status}")
+                    data = read_capped(response, limit, deadline, where)
+            except BoundExceeded as e:
+                raise LookupFailed(str(e) if str(e).startswith(where) else f"{where}: {e}") from e
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as e:
+                if deadline.passed():  # the deadline shut the socket down: not worth another try
+                    raise LookupFailed(f"{where}: {deadline.message()}") from e
                 problem = f"{type(e).__name__}: {e}"  # dropped or garbled on the way: worth another try
                 continue
             except requests.RequestException as e:
-                raise LookupFailed(f"{method} {url}: {type(e).__name__}: {e}") from e
-            if response.status_code in RETRY_STATUS:
-                problem = f"HTTP {response.status_code}"
-                retry_after = response.headers.get("Retry-After", "")
-                if retry_after.isdigit():
-                    delay = float(min(int(retry_after), 60))
-                continue
-            if response.status_code != 200:
-                raise LookupFailed(f"{method} {url}: HTTP {response.status_code}")
+                raise LookupFailed(f"{where}: {type(e).__name__}: {e}") from e
             try:
-                return response.json()
+                return loads_bounded(data, where)
+            except BoundExceeded as e:
+                raise LookupFailed(str(e)) from e
             except ValueError as e:
-                raise LookupFailed(f"{method} {url}: response is not JSON") from e
-        raise LookupFailed(f"{method} {url}: {problem} after {self.retries + 1} attempts")
+                raise LookupFailed(f"{where}: response is not JSON") from e
+        raise LookupFailed(f"{where}: {problem} after {self.retries + 1} attempts")
 
     def querybatch(self, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One ``/v1/querybatch`` call; returns its ``results`` (one per query, in order)."""
-        data = self._request("POST", "/v1/querybatch", {"queries": queries})
+        data = self._request("POST", "/v1/querybatch", {"queries": queries}, self.max_batch_bytes)
         results = data.get("results") if isinstance(data, dict) else None
         where = f"POST {self.base_url}/v1/querybatch"
         if not isinstance(results, list) or len(results) != len(queries):
@@ -112,10 +168,16 @@ class OSVClient:
         return results
 
     def vuln(self, ident: str) -> dict[str, Any]:
-        """One full record from ``/v1/vulns/{id}``."""
-        data = self._request("GET", f"/v1/vulns/{ident}")
+        """One full record from ``/v1/vulns/{id}``: the record of that id, or ``LookupFailed``.
+
+        A record with another id is not an answer (a mirror serving the wrong, perhaps withdrawn,
+        record would otherwise make the findings of the asked one disappear)."""
+        where = f"GET {self.base_url}/v1/vulns/{ident}"
+        data = self._request("GET", f"/v1/vulns/{quote(ident, safe='')}", None, self.max_record_bytes)
         if not isinstance(data, dict):
-            raise LookupFailed(f"GET {self.base_url}/v1/vulns/{ident}: not an OSV record")
+            raise LookupFailed(f"{where}: not an OSV record")
+        if data.get("id") != ident:
+            raise LookupFailed(f"{where}: answered with the record of {str(data.get('id'))[:80]!r}, not {ident}")
         return data
 
 
@@ -130,11 +192,14 @@ class RecordCache:
         return self.directory / f"{safe}.json"
 
     def get(self, ident: str, modified: str | None) -> dict[str, Any] | None:
+        path = self._path(ident)
         try:
-            record = json.loads(self._path(ident).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(record, dict):
+            if path.stat().st_size > MAX_RECORD_BYTES:
+                return None
+            record = loads_bounded(path.read_bytes(), str(path))
+        except (OSError, ValueError, BoundExceeded):
+            return None  # damaged: fetched again
+        if not isinstance(record, dict) or record.get("id") != ident:
             return None
         if modified is not None and not _current(record.get("modified"), modified):
             return None
@@ -177,12 +242,18 @@ class OnlineOSV(AdvisoryBackend):
         self.concurrency = concurrency
 
     def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
+        """One lookup phase, within the client's deadline: what is not answered by then is failed."""
+        with self.client.phase():
+            return self._lookup(queries)
+
+    def _lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
         result = LookupResult()
         ids_for: dict[PackageQuery, dict[str, str | None]] = {}
+        seen: set[str] = set()  # every id listed so far, to bound what one lookup fetches
         for start in range(0, len(queries), BATCH_SIZE):
             chunk = list(queries[start : start + BATCH_SIZE])
             try:
-                ids_for.update(self._batch(chunk))
+                ids_for.update(self._batch(chunk, seen))
             except LookupFailed as e:
                 for query in chunk:
                     result.failed[query] = str(e)
@@ -200,7 +271,7 @@ class OnlineOSV(AdvisoryBackend):
         result.data = AdvisoryData(f"online:{self.client.base_url}", len(records), newest)
         return result
 
-    def _batch(self, chunk: list[PackageQuery]) -> dict[PackageQuery, dict[str, str | None]]:
+    def _batch(self, chunk: list[PackageQuery], seen: set[str]) -> dict[PackageQuery, dict[str, str | None]]:
         found: dict[PackageQuery, dict[str, str | None]] = {q: {} for q in chunk}
         pending: list[tuple[PackageQuery, str | None]] = [(q, None) for q in chunk]
         for _page in range(MAX_PAGES):
@@ -221,6 +292,12 @@ class OnlineOSV(AdvisoryBackend):
                 for vuln in res.get("vulns") or []:  # shape checked in querybatch
                     modified = vuln.get("modified")
                     found[query][vuln["id"]] = modified if isinstance(modified, str) else None
+                    seen.add(vuln["id"])
+                    if len(seen) > MAX_ADVISORIES:
+                        raise LookupFailed(
+                            f"POST {self.client.base_url}/v1/querybatch: the answers list more than "
+                            f"{MAX_ADVISORIES:,} distinct advisories, more than one lookup fetches"
+                        )
                 token = res.get("next_page_token")
                 if isinstance(token, str) and token:
                     next_pending.append((query, token))

@@ -440,9 +440,7 @@ def import_sources(
             try:
                 conn.execute("PRAGMA journal_mode=MEMORY")  # a private file, deleted on failure: no journal file
                 if db_path.exists():
-                    _check_version(db_path)
-                    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as old:
-                        old.backup(conn)
+                    _copy_existing(db_path, conn)
                 else:
                     conn.executescript(_SCHEMA)
                     conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -458,6 +456,20 @@ def import_sources(
                     leftover.unlink()
             raise
     return reports
+
+
+def _copy_existing(db_path: Path, conn: sqlite3.Connection) -> None:
+    """Copy the database an import adds to into ``conn``: a damaged one is a ``DatabaseError``."""
+    _check_version(db_path)
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as old:
+            old.backup(conn)
+        _check_tables(conn)
+    except sqlite3.Error as e:
+        raise DatabaseError(
+            f"{db_path}: advisory database damaged or of another layout ({e}); "
+            "delete it and run 'depscan db import' again"
+        ) from e
 
 
 def _import_one(conn: sqlite3.Connection, source: Path, budget: ImportBudget) -> ImportReport:
@@ -535,6 +547,21 @@ def _check_version(db_path: Path) -> None:
         )
 
 
+# Every table and column a lookup reads: a database missing one is not one depscan can use.
+_COLUMNS = {
+    "meta": ("key", "value"),
+    "sources": ("id", "location", "sha256", "imported_at", "records", "skipped", "newest_modified"),
+    "advisories": ("id", "modified", "withdrawn", "source_id", "record", "canonical"),
+    "packages": ("ecosystem", "name", "advisory_id"),
+}
+
+
+def _check_tables(conn: sqlite3.Connection) -> None:
+    """Raise ``sqlite3.Error`` naming the first table or column the database lacks."""
+    for table, columns in _COLUMNS.items():
+        conn.execute(f"SELECT {', '.join(columns)} FROM {table} LIMIT 0").fetchall()
+
+
 def cached_export_db(export: Path, cache_dir: Path) -> Path:
     """A database built from one export zip, kept in ``cache_dir`` under the zip's content hash.
 
@@ -549,7 +576,7 @@ def cached_export_db(export: Path, cache_dir: Path) -> Path:
     target = cache_dir / f"osv-export-v{SCHEMA_VERSION}-{file_sha256(export)[:24]}.sqlite"
     if target.is_file():
         try:
-            _check_version(target)
+            OfflineDatabase(target).close()
         except DatabaseError:
             target.unlink()  # a damaged cache entry: it is only a cache, build it again
     if not target.is_file():
@@ -577,14 +604,31 @@ class OfflineDatabase(AdvisoryBackend):
     name = "offline"
 
     def __init__(self, db_path: Path, label: str | None = None) -> None:
+        """Open and validate the database: a missing, unreadable, damaged or foreign file (or a
+        directory) is a ``DatabaseError`` naming it (exit 4 in a scan), never an internal error."""
         self.path = db_path
         self.label = label or f"offline:{db_path}"  # what reports name as the advisory source
+        if db_path.is_dir():
+            raise DatabaseError(f"{db_path}: is a directory, not an advisory database")
         if not db_path.is_file():
             raise DatabaseError(
                 f"{db_path}: no advisory database; run 'depscan db import EXPORT.zip' or 'depscan db update'"
             )
         _check_version(db_path)
-        self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        except sqlite3.Error as e:
+            raise DatabaseError(f"{db_path}: advisory database unreadable ({e})") from e
+        try:
+            _check_tables(self._conn)
+            # Computed once, here: it reads every table, so damage anywhere in them shows now.
+            self._info = self._read_info()
+        except (sqlite3.Error, ValueError) as e:
+            self._conn.close()
+            raise DatabaseError(
+                f"{db_path}: advisory database damaged or of another layout ({e}); "
+                "delete it and run 'depscan db import' again"
+            ) from e
         # id -> (the record, its matchers by (ecosystem, normalized name))
         self._parsed: dict[str, tuple[Advisory, dict[tuple[str, str], list[Matcher]]]] = {}
 
@@ -599,9 +643,11 @@ class OfflineDatabase(AdvisoryBackend):
         return [SourceStatus(*row) for row in rows]
 
     def info(self) -> AdvisoryData:
-        """Record count and newest ``modified`` over the whole database.
+        """Record count and newest ``modified`` over the whole database (read when it was opened)."""
+        return self._info
 
-        The newest is the latest of the sources' (each computed as times at import): a record is
+    def _read_info(self) -> AdvisoryData:
+        """The newest is the latest of the sources' (each computed as times at import): a record is
         only ever replaced by a newer copy, so that is the newest record stored; SQL's ``MAX``
         would compare the strings.
         """
