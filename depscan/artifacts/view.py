@@ -89,6 +89,7 @@ class Entry(NamedTuple):
 
 Wants = Callable[[str], bool]
 WantsPrefix = Callable[[str], int]
+ReadLimit = Callable[[str], "int | None"]
 
 
 def _wants_nothing(path: str) -> bool:
@@ -99,6 +100,10 @@ def _no_prefix(path: str) -> int:
     return 0
 
 
+def _no_read_limit(path: str) -> int | None:
+    return None
+
+
 @dataclass
 class OpenContext:
     """What every opener is given: the safety budget, nesting depth and what to keep.
@@ -106,7 +111,9 @@ class OpenContext:
     ``wants`` names the members catalogers will read whole; ``wants_prefix`` says how many
     leading bytes of a member catalogers will read with ``ArtifactView.read_prefix`` (0: none).
     Openers that can only stream (compressed tars) keep exactly that in memory during their
-    single pass: the whole member, its first ``wants_prefix`` bytes, or nothing.
+    single pass: the whole member, its first ``wants_prefix`` bytes, or nothing. ``read_limit``
+    is the most bytes catalogers read of a member they want whole (None: ``max_member_bytes``):
+    a streaming pass keeps no larger member, and ``Budget.keep`` bounds all it keeps together.
     """
 
     limits: Limits = field(default_factory=Limits)
@@ -114,6 +121,7 @@ class OpenContext:
     wants: Wants = _wants_nothing
     depth: int = 0
     wants_prefix: WantsPrefix = _no_prefix
+    read_limit: ReadLimit = _no_read_limit
 
     def __post_init__(self) -> None:
         if self.budget is None:
@@ -126,7 +134,7 @@ class OpenContext:
 
     def nested(self) -> OpenContext:
         """The context for an archive found inside this one."""
-        return OpenContext(self.limits, self.budget, self.wants, self.depth + 1, self.wants_prefix)
+        return OpenContext(self.limits, self.budget, self.wants, self.depth + 1, self.wants_prefix, self.read_limit)
 
 
 class ArtifactView:
@@ -329,4 +337,3 @@ class _Delegated:
 
     def prefix(self, n: int) -> bytes:
         return self.sub.read_prefix(self.path, n)
-
