@@ -203,6 +203,8 @@ def _index_random(fh: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView,
     start = fh.tell()
     try:
         tf = tarfile.open(fileobj=fh, mode="r:", tarinfo=BoundedTarInfo)  # noqa: SIM115 - closed with the view
+    except HeaderTooLarge as e:
+        raise HostileArtifact(f"{name}: {e}") from e
     except _TAR_ERRORS as e:
         raise CorruptArtifact(f"{name}: not a readable tar archive ({e})") from e
     view.on_close(tf.close)
