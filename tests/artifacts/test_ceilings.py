@@ -374,3 +374,24 @@ def test_a_repeated_layer_is_indexed_once_and_charged_each_time(tmp_path: Path) 
     assert time.perf_counter() - started < 30
     with pytest.raises(HostileArtifact, match="max_entries"):
         scan(path, limits=Limits(max_entries=100_000))
+
+
+def test_a_large_member_read_in_pieces_is_still_crc_checked(tmp_path: Path) -> None:
+    # Members over 1 MiB are read in pieces (one copy in memory, not two): the CRC still decides.
+    files = dist("a", "1.0")
+    files["a-1.0.dist-info/RECORD"] = b"".join(b"a/f%d.py,,\n" % i for i in range(200_000))
+    assert len(files["a-1.0.dist-info/RECORD"]) > 2 * MiB
+    path = write_zip(tmp_path / "large.zip", files)
+    assert len(dists(scan(path))["a==1.0"].record) == 200_000
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("a-1.0.dist-info/RECORD")
+    data = bytearray(path.read_bytes())
+    central = data.rindex(b"a-1.0.dist-info/RECORD") - 46  # the name follows the 46-byte central header
+    assert data[central : central + 4] == b"PK\x01\x02"
+    for at in (info.header_offset + 14, central + 16):  # the CRC in the local and the central header
+        data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    result = scan(path)
+    assert dists(result)["a==1.0"].record == ()
+    (unknown,) = result.unknowns
+    assert "Bad CRC-32" in unknown.reason, unknown.reason
