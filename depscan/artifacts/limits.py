@@ -101,7 +101,14 @@ def check_member_size(size: int, max_bytes: int, limits: Limits, where: str) -> 
 def irregular_path(name: str) -> bool:
     """Whether a (non-empty) name may need normalizing: a leading "/" or ".", "/.", "//", a backslash, NUL or
     a drive letter. Plain substring tests: almost no real member name has any of these."""
-    return name[0] in "/." or "/." in name or "//" in name or "\\" in name or "\x00" in name or name[1:2] == ":"
+    return (
+        name[0] in "/."
+        or "/." in name
+        or "//" in name
+        or "\\" in name
+        or "\x00" in name
+        or name[1:2] == ":"
+    )
 
 
 def safe_member_path(name: str) -> str | None:

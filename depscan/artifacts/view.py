@@ -337,3 +337,4 @@ class _Delegated:
 
     def prefix(self, n: int) -> bytes:
         return self.sub.read_prefix(self.path, n)
+

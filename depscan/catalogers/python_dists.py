@@ -260,7 +260,9 @@ def _with_dist_info_files(view: ArtifactView, dist: PythonDist, found: _Found, u
                 direct_url = parsed
             else:
                 unknowns.append(Unknown(Location(f"{directory}/direct_url.json", layer), "not a JSON object"))
-    return replace(dist, record=record, record_outside=outside, wheel=wheel, installer=installer, direct_url=direct_url)
+    return replace(
+        dist, record=record, record_outside=outside, wheel=wheel, installer=installer, direct_url=direct_url
+    )
 
 
 def _with_egg_info_files(view: ArtifactView, dist: PythonDist, found: _Found, unknowns: list[Unknown]) -> PythonDist:

@@ -395,3 +395,22 @@ def test_a_large_member_read_in_pieces_is_still_crc_checked(tmp_path: Path) -> N
     assert dists(result)["a==1.0"].record == ()
     (unknown,) = result.unknowns
     assert "Bad CRC-32" in unknown.reason, unknown.reason
+
+
+def test_max_kept_bytes_on_the_command_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from depscan.cli import app
+
+    files = dist("a", "1.0", root="site") | dist("b", "1.0", root="site")
+    files["site/b-1.0.dist-info/METADATA"] += b"x" * (700 * 1024)
+    path = write_tar(tmp_path / "kept.tar.gz", files, mode="w:gz")
+    runner = CliRunner()
+    args = ["scan", str(path), "-f", "json", "--source", "skip"]
+    kept = json.loads(runner.invoke(app, args).stdout)
+    assert [c["name"] for c in kept["components"]] == ["a", "b"]
+    refused = runner.invoke(app, [*args, "--max-kept-bytes", "512K", "--strict"])
+    assert refused.exit_code == 5, refused.output
+    report = json.loads(refused.stdout)
+    assert [c["name"] for c in report["components"]] == ["a"]
+    assert "max_kept_bytes=524288" in report["unknowns"][0]["reason"]
