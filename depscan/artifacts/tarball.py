@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from depscan.artifacts.kinds import ArtifactKind, is_nested_candidate
 from depscan.artifacts.limits import Budget, check_member_size, over_member_limit, resolve_link, safe_member_path
-from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
+from depscan.artifacts.view import PIECE, ArtifactView, Entry, EntryType, OpenContext, read_in_pieces
 from depscan.errors import ArtifactError, CorruptArtifact, HostileArtifact, MemberError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -367,7 +367,12 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
                 continue
             fh = tf.extractfile(member)
             # A prefix-only member: keep its first bytes; tarfile skips the rest on the next header.
-            data = (fh.read() if whole else fh.read(head)) if fh is not None else b""
+            if fh is None:
+                data = b""
+            elif whole:
+                data = fh.read() if member.size <= PIECE else read_in_pieces(fh, member.size)
+            else:
+                data = fh.read(head)
             kept[entry.path] = found = _Kept(data, member.size if fh is not None else 0, where)
             view.add(entry, found)
         # As for plain tars: a stream that ends where a header should be is a truncated archive.

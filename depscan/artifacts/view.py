@@ -8,13 +8,14 @@ during a single streaming pass over a compressed tar).
 from __future__ import annotations
 
 import gc
+import io
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from types import TracebackType
-from typing import NamedTuple, Protocol
+from typing import IO, NamedTuple, Protocol
 
 from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.limits import MAX_LINK_HOPS, Budget, Limits, Link, follow_links, resolve_link
@@ -40,6 +41,24 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+# Members larger than this are read in pieces (``read_in_pieces``).
+PIECE = 1024 * 1024
+
+
+def read_in_pieces(fh: IO[bytes], limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``fh``, read in pieces into one growing buffer. One large ``read``
+    of a zip or tar member holds the data twice at its peak (the pieces, then the result joined from
+    them: a nested zip of 214 MiB took 456 MiB); ``BytesIO.getvalue`` hands its buffer over
+    without a copy."""
+    buffer = io.BytesIO()
+    while buffer.tell() < limit:
+        piece = fh.read(min(PIECE, limit - buffer.tell()))
+        if not piece:
+            break
+        buffer.write(piece)
+    return buffer.getvalue()
 
 
 class MemberReader(Protocol):

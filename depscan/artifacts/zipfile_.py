@@ -13,11 +13,11 @@ import stat
 import struct
 import zipfile
 import zlib
-from typing import IO, BinaryIO
+from typing import BinaryIO
 
 from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.limits import check_member_size, irregular_path, safe_member_path
-from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext, gc_paused
+from depscan.artifacts.view import PIECE, ArtifactView, Entry, EntryType, OpenContext, gc_paused, read_in_pieces
 from depscan.errors import CorruptArtifact, HostileArtifact, MemberError
 
 
@@ -186,29 +186,11 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: Ope
     try:
         with zf.open(info) as fh:
             # zipfile stops at the declared size and checks the CRC at the end.
-            data = fh.read(info.file_size + 1) if info.file_size <= _CHUNK else _read_large(fh, info.file_size + 1)
+            data = fh.read(info.file_size + 1) if info.file_size <= PIECE else read_in_pieces(fh, info.file_size + 1)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as e:
         raise MemberError(f"{where}: cannot decompress ({e})") from e
     ctx.charge.charge_bytes(len(data), name)
     return data
-
-
-# Members larger than this are read in pieces (see _read_large).
-_CHUNK = 1024 * 1024
-
-
-def _read_large(fh: IO[bytes], limit: int) -> bytes:
-    """Up to ``limit`` bytes of ``fh``, read in pieces into one growing buffer: a single
-    ``ZipExtFile.read`` of a large member holds its output twice (the inflated data, then the
-    result built from it), a nested archive of 200 MB took 450 MB; ``BytesIO.getvalue`` hands its
-    buffer over without a copy."""
-    buffer = io.BytesIO()
-    while buffer.tell() < limit:
-        piece = fh.read(min(_CHUNK, limit - buffer.tell()))
-        if not piece:
-            break
-        buffer.write(piece)
-    return buffer.getvalue()
 
 
 def _check_ratio(info: zipfile.ZipInfo, where: str, ctx: OpenContext) -> None:

@@ -414,3 +414,15 @@ def test_max_kept_bytes_on_the_command_line(tmp_path: Path) -> None:
     report = json.loads(refused.stdout)
     assert [c["name"] for c in report["components"]] == ["a"]
     assert "max_kept_bytes=524288" in report["unknowns"][0]["reason"]
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz"])
+def test_a_large_tar_member_is_read_whole(tmp_path: Path, mode: str) -> None:
+    # Over 1 MiB, a streamed member is kept in pieces (one copy in memory): every byte arrives.
+    files = dist("a", "1.0")
+    files["a-1.0.dist-info/RECORD"] = b"".join(b"a/f%d.py,,\n" % i for i in range(300_000))
+    assert len(files["a-1.0.dist-info/RECORD"]) > 3 * MiB
+    path = write_tar(tmp_path / f"large.tar{mode[2:] and '.gz'}", files, mode=mode)
+    record = dists(scan(path))["a==1.0"].record
+    assert len(record) == python_dists.MAX_RECORD_ROWS
+    assert record[-1].path == f"a/f{python_dists.MAX_RECORD_ROWS - 1}.py"
