@@ -81,7 +81,8 @@ def _check_declared_entries(source: str | BinaryIO, name: str, ctx: OpenContext)
         where = source.tell()
         count = declared_entries(source)
         source.seek(where)
-    if count is not None and count > ctx.charge.entries_left():
+    # A nested archive's entries are charged twice: grafted, they are held twice (nested.py).
+    if count is not None and count * (2 if ctx.depth else 1) > ctx.charge.entries_left():
         raise HostileArtifact(
             f"{name}: the central directory claims {count} entries: more than {ctx.limits.max_entries} entries "
             f"(max_entries) with the {ctx.charge.entries} already indexed; refusing to go on"

@@ -19,7 +19,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from builders import dist, write_tar, write_zip
+from builders import dist, write_tar, write_zip, zip_bytes
 
 from depscan.artifacts.image import MAX_IMAGE_LAYERS
 from depscan.artifacts.limits import Limits
@@ -426,3 +426,19 @@ def test_a_large_tar_member_is_read_whole(tmp_path: Path, mode: str) -> None:
     record = dists(scan(path))["a==1.0"].record
     assert len(record) == python_dists.MAX_RECORD_ROWS
     assert record[-1].path == f"a/f{python_dists.MAX_RECORD_ROWS - 1}.py"
+
+
+def test_a_nested_archive_is_charged_for_the_entries_it_adds_when_grafted(tmp_path: Path) -> None:
+    # 60 entries nested: 60 in its own index, 60 more grafted into the outer view. A zip's count is
+    # checked from its EOCD record, twice over; a tar's once indexed, before it is grafted.
+    inner = {f"pkg/m{i}.py": b"" for i in range(59)} | {"pkg/__init__.py": b""}
+    inner_tar = write_tar(tmp_path / "inner.tar", inner).read_bytes()
+    for name, data in (("inner.zip", zip_bytes(inner)), ("inner.tar", inner_tar)):
+        outer = write_zip(tmp_path / "outer.zip", dist("a", "1.0") | {name: data})
+        opened = scan(outer, limits=Limits(max_entries=200))
+        assert opened.unknowns == ()
+        refused = scan(outer, limits=Limits(max_entries=100))
+        assert "a==1.0" in dists(refused)
+        (unknown,) = refused.unknowns
+        assert unknown.location.path == name
+        assert "nested archive not opened" in unknown.reason and "max_entries" in unknown.reason
