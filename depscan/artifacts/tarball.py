@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import _compression
 import bz2
+import contextlib
 import gzip
 import io
 import lzma
 import tarfile
 import zlib
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from depscan.artifacts.kinds import ArtifactKind, is_nested_candidate
@@ -122,15 +124,39 @@ class CountingReader(io.RawIOBase):
 
 class BoundedTarInfo(tarfile.TarInfo):
     """A TarInfo that refuses a GNU long-name / long-link or pax header over ``MAX_TAR_HEADER_BYTES``
-    before ``tarfile`` reads it whole into memory."""
+    before ``tarfile`` reads it whole into memory, and more than ``MAX_TAR_HEADER_CHAIN`` of them in
+    a row (``tarfile`` reads each following header recursively: thousands would end in a
+    RecursionError)."""
 
     def _proc_gnulong(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
-        _check_header_size(self)
-        return super()._proc_gnulong(tarfile)  # type: ignore[misc,no-any-return]
+        with _header_chain(self, tarfile):
+            return super()._proc_gnulong(tarfile)  # type: ignore[misc,no-any-return]
 
     def _proc_pax(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
-        _check_header_size(self)
-        return super()._proc_pax(tarfile)  # type: ignore[misc,no-any-return]
+        with _header_chain(self, tarfile):
+            return super()._proc_pax(tarfile)  # type: ignore[misc,no-any-return]
+
+
+# Extended headers before one member: a long name, a long link name and a pax header are three.
+MAX_TAR_HEADER_CHAIN = 16
+_chains: dict[int, int] = {}  # id(TarFile) -> extended headers being read in a row
+
+
+@contextlib.contextmanager
+def _header_chain(info: tarfile.TarInfo, tf: tarfile.TarFile) -> Iterator[None]:
+    _check_header_size(info)
+    key = id(tf)
+    depth = _chains.get(key, 0) + 1
+    if depth > MAX_TAR_HEADER_CHAIN:
+        raise HeaderTooLarge(f"more than {MAX_TAR_HEADER_CHAIN} long-name or pax headers in a row; refusing to go on")
+    _chains[key] = depth
+    try:
+        yield
+    finally:
+        if depth == 1:
+            del _chains[key]
+        else:
+            _chains[key] = depth - 1
 
 
 class HeaderTooLarge(tarfile.ReadError):

@@ -442,3 +442,34 @@ def test_a_nested_archive_is_charged_for_the_entries_it_adds_when_grafted(tmp_pa
         (unknown,) = refused.unknowns
         assert unknown.location.path == name
         assert "nested archive not opened" in unknown.reason and "max_entries" in unknown.reason
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_chain_of_long_name_headers_is_refused(tmp_path: Path, compressed: bool) -> None:
+    # tarfile reads each header after a long name recursively: 5,000 in a row were a RecursionError (exit 70).
+    data = bytearray()
+    for _ in range(5000):
+        header = tarfile.TarInfo("././@LongLink")
+        header.type = tarfile.GNUTYPE_LONGNAME
+        header.size = 10
+        data += header.tobuf(format=tarfile.GNU_FORMAT) + b"aaaaaaaaa\0" + b"\0" * 502
+    data += tarfile.TarInfo("x").tobuf(format=tarfile.GNU_FORMAT) + b"\0" * 1024
+    path = tmp_path / f"chain.tar{'.gz' if compressed else ''}"
+    path.write_bytes(gzip.compress(bytes(data)) if compressed else bytes(data))
+    with pytest.raises(HostileArtifact, match="more than 16 long-name or pax headers in a row"):
+        scan(path)
+
+
+def test_long_name_long_link_and_pax_headers_of_one_member_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "pax.tar"
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in dist("a", "1.0", root="site/" + "d" * 200).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.pax_headers = {"comment": "x" * 1000}
+            tf.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("site/link-" + "l" * 200)
+        link.type = tarfile.SYMTYPE
+        link.linkname = "d" * 200 + "/" + "t" * 150
+        tf.addfile(link)
+    assert "a==1.0" in dists(scan(path))
