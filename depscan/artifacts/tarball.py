@@ -363,7 +363,7 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
         for member in tf:
             # tarfile keeps every header it has read (TarFile.members), which a single pass never
             # looks at again (hard links are resolved from ``kept``): a million entries took 300 MB.
-            tf.members.clear()
+            tf.members.clear()  # type: ignore[attr-defined]
             ctx.charge.charge_entries(1, name)
             entry = _entry_for(member, view, layer)
             if entry is None:
