@@ -196,6 +196,9 @@ def scan(
         str, typer.Option(help="Largest single member read into memory (e.g. 256M).")
     ] = "256M",
     max_ratio: Annotated[int, typer.Option(help="Highest compression ratio of a member read (zip bombs).")] = 200,
+    max_kept_bytes: Annotated[
+        str, typer.Option(help="Most bytes a pass over a compressed tar or image keeps in memory (e.g. 128M).")
+    ] = "128M",
     advisories: Advisories = None,
     db: Db = None,
     source: Source = "auto",
@@ -225,6 +228,7 @@ def scan(
         max_member_bytes=parse_size(max_member_bytes),
         max_ratio=max_ratio,
         max_depth=max_depth,
+        max_kept_bytes=parse_size(max_kept_bytes),
     )
     config = ScanConfig(
         path=path,

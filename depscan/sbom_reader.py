@@ -401,7 +401,7 @@ def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subjec
 
     try:
         root = SafeET.fromstring(data)
-    except (SafeET.ParseError, DefusedXmlException, ValueError) as e:
+    except (SafeET.ParseError, DefusedXmlException, ValueError, LookupError) as e:  # LookupError: unknown encoding
         raise ArtifactError(f"{path}: not well-formed or unsafe XML ({e})") from e
     if not root.tag.endswith("}bom") and root.tag != "bom":
         raise ArtifactError(f"{path}: XML, but not a CycloneDX <bom>")

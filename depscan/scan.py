@@ -48,7 +48,11 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
     def wants_prefix(path: str) -> int:
         return max(c.wants_prefix(path) for c in catalogers)
 
-    ctx = OpenContext(limits=config.limits, wants=wants, wants_prefix=wants_prefix)
+    def read_limit(path: str) -> int | None:
+        caps = [c.read_limit(path) for c in catalogers if c.wants(path)]
+        return None if not caps or None in caps else max(cap for cap in caps if cap is not None)
+
+    ctx = OpenContext(limits=config.limits, wants=wants, wants_prefix=wants_prefix, read_limit=read_limit)
     report("opening", 0, 0)
     with open_artifact(config.path, ctx, config.kind, config.layers) as view:
         opened = time.perf_counter()

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from builders import dist, elf_header, write_tar, write_zip, zip_bytes
+from builders import dist, elf_header, write_tar, write_zip, write_zst_tar, zip_bytes
 
 from depscan.errors import DepscanError
 from tests.helpers import scan
@@ -27,6 +27,9 @@ def _artifacts(tmp_path: Path) -> dict[str, bytes]:
         "a.zip": write_zip(tmp_path / "src.zip", files).read_bytes(),
         "a.tar": write_tar(tmp_path / "src.tar", files).read_bytes(),
         "a.tar.gz": write_tar(tmp_path / "src.tar.gz", files, mode="w:gz").read_bytes(),
+        "a.tar.xz": write_tar(tmp_path / "src.tar.xz", files, mode="w:xz").read_bytes(),
+        "a.tar.bz2": write_tar(tmp_path / "src.tar.bz2", files, mode="w:bz2").read_bytes(),
+        "a.tar.zst": write_zst_tar(tmp_path / "src.tar.zst", files).read_bytes(),
     }
 
 
@@ -49,13 +52,26 @@ def _mutations(data: bytes, seed: int, count: int) -> list[bytes]:
 
 
 # Fixed seeds (``hash(name)`` would change with every process: PYTHONHASHSEED).
-SEEDS = {"a.zip": 101, "a.tar": 202, "a.tar.gz": 303, "docker-legacy": 404, "docker-25": 505, "docker-25-gzip": 606}
+SEEDS = {
+    "a.zip": 101,
+    "a.tar": 202,
+    "a.tar.gz": 303,
+    "docker-legacy": 404,
+    "docker-25": 505,
+    "docker-25-gzip": 606,
+    "a.tar.xz": 707,
+    "a.tar.bz2": 808,
+    "a.tar.zst": 909,
+    "oci-gzip-layers": 1010,
+    "docker-25-zstd": 1111,
+    "sboms": 1212,
+}
 # The only errors damage may cause: the input is corrupt, not an artifact at all, or trips a limit.
 ALLOWED_ERRORS = {"CorruptArtifact", "UnsupportedArtifact", "HostileArtifact"}
 
 
 def _outcome(path: Path) -> str:
-    """"clean", "unknowns" (scanned, something could not be read or parsed), "unreadable member", or
+    """ "clean", "unknowns" (scanned, something could not be read or parsed), "unreadable member", or
     the error's class name."""
     try:
         result = scan(path)
@@ -99,6 +115,11 @@ SCANNED_SHARE = {
     "docker-legacy": (0.05, 0.4),  # measured 0.185
     "docker-25": (0.03, 0.3),  # measured 0.085
     "docker-25-gzip": (0.0, 0.05),  # measured 0
+    "a.tar.xz": (0.0, 0.05),  # measured 0 (xz checks a CRC64 of the stream)
+    "a.tar.bz2": (0.0, 0.05),  # measured 0 (bzip2 checks a CRC per block)
+    "a.tar.zst": (0.0, 0.15),  # measured 0.035 (written without a content checksum)
+    "oci-gzip-layers": (0.1, 0.45),  # measured 0.23 (plain outer tar; the unused arm64 image and attestation)
+    "docker-25-zstd": (0.0, 0.2),  # measured 0.055
 }
 
 
@@ -134,3 +155,57 @@ def test_mutated_images_end_in_a_result_or_a_clean_error(tmp_path: Path, layout:
     assert set(seen) - {"clean", "unknowns", "unreadable member"} <= ALLOWED_ERRORS, seen
     assert sum(seen.values()) == COUNT // 3
     _check_share(layout, seen, COUNT // 3)
+
+
+# The other compressed tars, an OCI layout tar with gzip layers and a zstd docker archive: fewer
+# mutations each (their decoders check less than gzip's CRC, which is what these are here for).
+@pytest.mark.parametrize("name", ["a.tar.xz", "a.tar.bz2", "a.tar.zst"])
+def test_mutated_compressed_tars_end_in_a_result_or_a_clean_error(tmp_path: Path, name: str) -> None:
+    original = _artifacts(tmp_path)[name]
+    assert _outcome(write(tmp_path / f"original-{name}", original)) == "clean"
+    seen = _outcomes(tmp_path, original, SEEDS[name], COUNT // 3, name)
+    assert set(seen) - {"clean", "unknowns", "unreadable member"} <= ALLOWED_ERRORS, seen
+    assert sum(seen.values()) == COUNT // 3
+    _check_share(name, seen, COUNT // 3)
+
+
+@pytest.mark.parametrize("layout", ["oci-gzip-layers", "docker-25-zstd"])
+def test_mutated_oci_and_zstd_images_end_in_a_result_or_a_clean_error(tmp_path: Path, layout: str) -> None:
+    from tests.artifacts.test_image import DIR, docker_25, oci_layout, standard_layers, write_tar_file
+
+    if layout == "oci-gzip-layers":
+        files, _diff_ids = oci_layout(standard_layers(), "gzip")
+        members = dict(sorted({"blobs": DIR, "blobs/sha256": DIR, **files}.items()))
+        original = write_tar_file(tmp_path / "img.tar", members).read_bytes()
+    else:
+        members, _diff_ids = docker_25(standard_layers())
+        original = write_tar_file(tmp_path / "img.tar", members, "zstd").read_bytes()
+    assert _outcome(write(tmp_path / "original.tar", original)) == "clean"
+    seen = _outcomes(tmp_path, original, SEEDS[layout], COUNT // 3, f"{layout}.tar")
+    assert set(seen) - {"clean", "unknowns", "unreadable member"} <= ALLOWED_ERRORS, seen
+    assert sum(seen.values()) == COUNT // 3
+    _check_share(layout, seen, COUNT // 3)
+
+
+def test_mutated_sboms_end_in_contents_or_a_clean_error() -> None:
+    from depscan.errors import ArtifactError
+    from depscan.sbom_reader import parse_sbom
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "sboms"
+    read = errors = 0
+    for number, sbom in enumerate(sorted(fixtures.glob("*.*[a-z]"))):
+        if sbom.suffix == ".md":
+            continue
+        original = sbom.read_bytes()
+        assert parse_sbom(original, sbom).components
+        for data in _mutations(original, seed=SEEDS["sboms"] + number, count=COUNT):
+            try:
+                parse_sbom(data, sbom)
+            except ArtifactError as e:
+                assert str(e).startswith(str(sbom)), str(e)
+                assert "\n" not in str(e)
+                errors += 1
+            else:
+                read += 1
+    # JSON and XML have no checksums: some mutations still parse (a changed version string).
+    assert 0.005 <= read / (read + errors) <= 0.1, (read, errors)  # measured 47 of 2,400

@@ -35,17 +35,36 @@ class Limits:
     ratio_floor: int = 1 * MiB
     # Archives inside archives (a wheel in a zip counts as depth 1).
     max_depth: int = 3
+    # Bytes a streaming pass over a compressed tar or image keeps in memory for the catalogers
+    # (whole metadata files, nested archives, ELF headers), all members and layers together.
+    max_kept_bytes: int = 128 * MiB
 
 
 class Budget:
     """Mutable counters charged against ``Limits`` during one scan."""
 
-    __slots__ = ("bytes_read", "entries", "limits")
+    __slots__ = ("bytes_read", "entries", "kept", "limits")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.bytes_read = 0
         self.entries = 0
+        self.kept = 0
+
+    def keep(self, n: int, where: str) -> str | None:
+        """Count ``n`` bytes a streaming pass keeps in memory; None when they fit in
+        ``max_kept_bytes``, else why the member is not kept (nothing is charged then)."""
+        if self.kept + n > self.limits.max_kept_bytes:
+            return (
+                f"{where}: {n} bytes, more than the max_kept_bytes={self.limits.max_kept_bytes} bytes a "
+                f"streaming pass keeps in memory ({self.kept} already kept); not kept"
+            )
+        self.kept += n
+        return None
+
+    def entries_left(self) -> int:
+        """How many more entries the artifact may hold under ``max_entries``."""
+        return self.limits.max_entries - self.entries
 
     def charge_bytes(self, n: int, where: str) -> None:
         """Count ``n`` decompressed bytes; raise once the scan has read more than allowed."""

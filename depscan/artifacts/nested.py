@@ -63,4 +63,15 @@ def _expand(view: ArtifactView, ctx: OpenContext) -> None:
             sub.close()
             view.unknown(entry.path, f"nested archive not opened: {e}", entry.layer)
             continue
+        # Grafted, every entry is held twice (the nested index and the outer view): charged again.
+        if len(sub) > ctx.charge.entries_left():
+            sub.close()
+            view.unknown(
+                entry.path,
+                f"nested archive not opened: its {len(sub)} entries, held twice once grafted, would take the "
+                f"artifact over max_entries={ctx.limits.max_entries}",
+                entry.layer,
+            )
+            continue
+        ctx.charge.charge_entries(len(sub), where)
         view.graft(entry.path, sub, entry.layer)

@@ -10,23 +10,34 @@ streams by.
 
 from __future__ import annotations
 
+import _compression
 import bz2
+import contextlib
 import gzip
 import io
 import lzma
 import tarfile
 import zlib
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from depscan.artifacts.kinds import ArtifactKind, is_nested_candidate
 from depscan.artifacts.limits import Budget, check_member_size, over_member_limit, resolve_link, safe_member_path
-from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
+from depscan.artifacts.view import PIECE, ArtifactView, Entry, EntryType, OpenContext, read_in_pieces
 from depscan.errors import ArtifactError, CorruptArtifact, HostileArtifact, MemberError
 
 GZIP_MAGIC = b"\x1f\x8b"
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+# Memory an xz stream's decoder may take (its dictionary size is chosen by the file): ``xz -9``
+# needs 65 MiB to decompress, so no tar made by a real tool comes near this.
+XZ_MEMLIMIT = 256 * 1024 * 1024
+# zstd: the decoder's default window limit (128 MiB, ZSTD_WINDOWLOG_LIMIT_DEFAULT) applies.
+# Largest GNU long-name / long-link or pax extended header read: tarfile reads one whole into
+# memory before the member it describes (PATH_MAX is 4 KiB; xattrs and ACLs are small).
+MAX_TAR_HEADER_BYTES = 1024 * 1024
 
 _TAR_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.TarError,
@@ -64,7 +75,11 @@ def decompressing_reader(raw: BinaryIO, compression: str) -> BinaryIO:
     if compression == "bzip2":
         return bz2.BZ2File(raw, mode="rb")  # type: ignore[return-value]
     if compression == "xz":
-        return lzma.LZMAFile(raw, mode="rb")  # type: ignore[return-value]
+        # lzma.LZMAFile has no memory limit: its reader, with one on the decompressor.
+        reader = _compression.DecompressReader(
+            raw, lzma.LZMADecompressor, trailing_error=lzma.LZMAError, memlimit=XZ_MEMLIMIT
+        )
+        return io.BufferedReader(reader)
     if compression == "zstd":
         import zstandard
 
@@ -105,6 +120,65 @@ class CountingReader(io.RawIOBase):
         if not self.paused:
             self._budget.charge_bytes(n, self._where)
         return n
+
+
+class BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses a GNU long-name / long-link or pax header over ``MAX_TAR_HEADER_BYTES``
+    before ``tarfile`` reads it whole into memory, and more than ``MAX_TAR_HEADER_CHAIN`` of them in
+    a row (``tarfile`` reads each following header recursively: thousands would end in a
+    RecursionError)."""
+
+    def _proc_gnulong(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        with _header_chain(self, tarfile):
+            return super()._proc_gnulong(tarfile)  # type: ignore[misc,no-any-return]
+
+    def _proc_pax(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        with _header_chain(self, tarfile):
+            return super()._proc_pax(tarfile)  # type: ignore[misc,no-any-return]
+
+
+# Extended headers before one member: a long name, a long link name and a pax header are three.
+MAX_TAR_HEADER_CHAIN = 16
+_chains: dict[int, int] = {}  # id(TarFile) -> extended headers being read in a row
+
+
+@contextlib.contextmanager
+def _header_chain(info: tarfile.TarInfo, tf: tarfile.TarFile) -> Iterator[None]:
+    _check_header_size(info)
+    key = id(tf)
+    depth = _chains.get(key, 0) + 1
+    if depth > MAX_TAR_HEADER_CHAIN:
+        raise HeaderTooLarge(f"more than {MAX_TAR_HEADER_CHAIN} long-name or pax headers in a row; refusing to go on")
+    _chains[key] = depth
+    try:
+        yield
+    finally:
+        if depth == 1:
+            del _chains[key]
+        else:
+            _chains[key] = depth - 1
+
+
+class HeaderTooLarge(tarfile.ReadError):
+    """A long-name or pax header over ``MAX_TAR_HEADER_BYTES``: openers make it a ``HostileArtifact``
+    naming the archive (a ``ReadError``, so code that catches tarfile's errors never lets it through)."""
+
+
+def _check_header_size(info: tarfile.TarInfo) -> None:
+    if info.size > MAX_TAR_HEADER_BYTES:
+        raise HeaderTooLarge(
+            f"a {info.size}-byte long-name or pax header, over the {MAX_TAR_HEADER_BYTES}-byte limit; refusing to go on"
+        )
+
+
+def decoder_failure(name: str, error: BaseException) -> ArtifactError:
+    """The error for a compressed tar whose decoder failed: a hostile one when an xz stream asks
+    for more memory than ``XZ_MEMLIMIT``, else a corrupt one."""
+    if isinstance(error, lzma.LZMAError) and "memory usage limit" in str(error).lower():
+        return HostileArtifact(
+            f"{name}: the xz stream needs more than {XZ_MEMLIMIT} bytes of memory to decompress; refusing to go on"
+        )
+    return CorruptArtifact(f"{name}: corrupt or truncated compressed tar ({error})")
 
 
 def open_tar(
@@ -154,7 +228,9 @@ def _entry_for(member: tarfile.TarInfo, view: ArtifactView, layer: str | None) -
 def _index_random(fh: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView, layer: str | None) -> None:
     start = fh.tell()
     try:
-        tf = tarfile.open(fileobj=fh, mode="r:")  # noqa: SIM115 - closed with the view
+        tf = tarfile.open(fileobj=fh, mode="r:", tarinfo=BoundedTarInfo)  # noqa: SIM115 - closed with the view
+    except HeaderTooLarge as e:
+        raise HostileArtifact(f"{name}: {e}") from e
     except _TAR_ERRORS as e:
         raise CorruptArtifact(f"{name}: not a readable tar archive ({e})") from e
     view.on_close(tf.close)
@@ -175,6 +251,8 @@ def _index_random(fh: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView,
                 view.add(entry, None)
     except HostileArtifact:
         raise
+    except HeaderTooLarge as e:
+        raise HostileArtifact(f"{name}: {e}") from e
     except _TAR_ERRORS as e:
         raise CorruptArtifact(f"{name}: corrupt or truncated tar archive ({e})") from e
     if declared > ctx.limits.max_total_bytes:
@@ -281,8 +359,11 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
     counting = io.BufferedReader(raw, buffer_size=1024 * 1024)
     kept: dict[str, _Kept] = {}
     try:
-        tf = tarfile.open(fileobj=counting, mode="r|")  # noqa: SIM115 - read to the end here
+        tf = tarfile.open(fileobj=counting, mode="r|", tarinfo=BoundedTarInfo)  # noqa: SIM115 - read to the end here
         for member in tf:
+            # tarfile keeps every header it has read (TarFile.members), which a single pass never
+            # looks at again (hard links are resolved from ``kept``): a million entries took 300 MB.
+            tf.members.clear()  # type: ignore[attr-defined]
             ctx.charge.charge_entries(1, name)
             entry = _entry_for(member, view, layer)
             if entry is None:
@@ -305,9 +386,22 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
                 # Not kept; a read says why, as a zip's or a plain tar's reader does (one Unknown, from the reader).
                 view.add(entry, _OverLimit(f"{where}: {over_member_limit(member.size, ctx.limits)}"))
                 continue
+            cap = None if is_nested_candidate(entry.path) else ctx.read_limit(entry.path)
+            if whole and cap is not None and member.size > cap:
+                view.add(entry, _OverLimit(f"{where}: {member.size} bytes, over the {cap}-byte read limit; not read"))
+                continue
+            refused = ctx.charge.keep(member.size if whole else min(head, member.size), where)
+            if refused is not None:
+                view.add(entry, _OverLimit(refused))
+                continue
             fh = tf.extractfile(member)
             # A prefix-only member: keep its first bytes; tarfile skips the rest on the next header.
-            data = (fh.read() if whole else fh.read(head)) if fh is not None else b""
+            if fh is None:
+                data = b""
+            elif whole:
+                data = fh.read() if member.size <= PIECE else read_in_pieces(fh, member.size)
+            else:
+                data = fh.read(head)
             kept[entry.path] = found = _Kept(data, member.size if fh is not None else 0, where)
             view.add(entry, found)
         # As for plain tars: a stream that ends where a header should be is a truncated archive.
@@ -317,6 +411,10 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
             raise CorruptArtifact(f"{name}: truncated tar archive (no end-of-archive marker after {len(view)} entries)")
     except HostileArtifact:
         raise
+    except HeaderTooLarge as e:
+        raise HostileArtifact(f"{name}: {e}") from e
+    except lzma.LZMAError as e:
+        raise decoder_failure(name, e) from e
     except _TAR_ERRORS as e:
         raise CorruptArtifact(f"{name}: corrupt or truncated compressed tar ({e})") from e
     except Exception as e:  # zstandard.ZstdError and friends from the decompressors

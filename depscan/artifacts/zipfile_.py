@@ -8,14 +8,16 @@ before anything is read, and a read never returns more than the declared size. A
 
 from __future__ import annotations
 
+import io
 import stat
+import struct
 import zipfile
 import zlib
 from typing import BinaryIO
 
 from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.limits import check_member_size, irregular_path, safe_member_path
-from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext, gc_paused
+from depscan.artifacts.view import PIECE, ArtifactView, Entry, EntryType, OpenContext, gc_paused, read_in_pieces
 from depscan.errors import CorruptArtifact, HostileArtifact, MemberError
 
 
@@ -24,6 +26,7 @@ def open_zip(
 ) -> ArtifactView:
     """Index a zip archive. ``source`` is a filesystem path or a seekable binary file."""
     try:
+        _check_declared_entries(source, name, ctx)
         with gc_paused():
             zf = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
@@ -41,6 +44,74 @@ def open_zip(
     return view
 
 
+# End of central directory record (EOCD), Zip64 EOCD locator and record: APPNOTE.TXT 4.3.14-4.3.16.
+_EOCD = b"PK\x05\x06"
+_EOCD64_LOCATOR = b"PK\x06\x07"
+_EOCD64 = b"PK\x06\x06"
+_EOCD_SEARCH = 22 + 0xFFFF  # the record and the longest comment
+
+
+def declared_entries(fh: BinaryIO) -> int | None:
+    """The entry count a zip's end-of-central-directory record claims (Zip64's when it defers to it),
+    read as ``zipfile`` finds it (the last EOCD signature; the Zip64 record just before its
+    locator), or None when there is no such record."""
+    size = fh.seek(0, io.SEEK_END)
+    start = max(0, size - _EOCD_SEARCH - 20 - 56)
+    fh.seek(start)
+    tail = fh.read()
+    at = tail.rfind(_EOCD)
+    if at < 0 or len(tail) - at < 22:
+        return None
+    count: int = struct.unpack_from("<H", tail, at + 10)[0]
+    locator = at - 20
+    if count == 0xFFFF and locator >= 56 and tail[locator : locator + 4] == _EOCD64_LOCATOR:
+        record = locator - 56
+        if tail[record : record + 4] == _EOCD64:
+            count = struct.unpack_from("<Q", tail, record + 32)[0]
+    return count
+
+
+def _check_declared_entries(source: str | BinaryIO, name: str, ctx: OpenContext) -> None:
+    """Refuse a zip whose central directory claims more entries than the budget has left, before
+    ``zipfile`` builds an object for each (a nested zip of a few MB can hold millions)."""
+    if isinstance(source, str):
+        with open(source, "rb") as fh:
+            count = declared_entries(fh)
+    else:
+        where = source.tell()
+        count = declared_entries(source)
+        source.seek(where)
+    # A nested archive's entries are charged twice: grafted, they are held twice (nested.py).
+    if count is not None and count * (2 if ctx.depth else 1) > ctx.charge.entries_left():
+        raise HostileArtifact(
+            f"{name}: the central directory claims {count} entries: more than {ctx.limits.max_entries} entries "
+            f"(max_entries) with the {ctx.charge.entries} already indexed; refusing to go on"
+        )
+
+
+def overlapping(infos: list[zipfile.ZipInfo], cd_start: int) -> set[int]:
+    """The indexes of members whose data would run into the next member's local header (or the
+    central directory): the "overlapping files" zip bomb, where one compressed kernel is read as
+    the data of many members. Newer CPythons refuse these when a member is opened; 3.10 does not."""
+    order = sorted(range(len(infos)), key=lambda i: infos[i].header_offset)
+    bad: set[int] = set()
+    for rank, i in enumerate(order):
+        info = infos[i]
+        end = infos[order[rank + 1]].header_offset if rank + 1 < len(order) else cd_start
+        # The local header is 30 bytes plus the name (and an extra field, not counted: a lower bound).
+        if info.header_offset + 30 + _name_length(info) + info.compress_size > end:
+            bad.add(i)
+    return bad
+
+
+def _name_length(info: zipfile.ZipInfo) -> int:
+    """The byte length of the name as stored (UTF-8 with flag bit 11, else cp437, as zipfile decoded it)."""
+    try:
+        return len(info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"))
+    except UnicodeEncodeError:
+        return 0
+
+
 def _index(zf: zipfile.ZipFile, name: str, ctx: OpenContext, view: ArtifactView) -> None:
     infos = zf.infolist()
     ctx.charge.charge_entries(len(infos), name)
@@ -52,7 +123,8 @@ def _index(zf: zipfile.ZipFile, name: str, ctx: OpenContext, view: ArtifactView)
         )
     add = view.add
     file_type = EntryType.FILE
-    for info in infos:
+    overlaps = overlapping(infos, zf.start_dir)
+    for number, info in enumerate(infos):
         filename = info.filename
         # safe_member_path, whose answer for a regular name is the name without a trailing "/".
         if filename and not irregular_path(filename):
@@ -61,6 +133,9 @@ def _index(zf: zipfile.ZipFile, name: str, ctx: OpenContext, view: ArtifactView)
             path = safe_member_path(filename)
         if path is None:
             view.unknown(filename, "unsafe member path (absolute or '..'); skipped")
+            continue
+        if number in overlaps:
+            view.unknown(path, "its data overlaps another member's (overlapping-entries zip bomb?); not read")
             continue
         if stat.S_ISLNK(info.external_attr >> 16):
             try:
@@ -112,7 +187,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: Ope
     try:
         with zf.open(info) as fh:
             # zipfile stops at the declared size and checks the CRC at the end.
-            data = fh.read(info.file_size + 1)
+            data = fh.read(info.file_size + 1) if info.file_size <= PIECE else read_in_pieces(fh, info.file_size + 1)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as e:
         raise MemberError(f"{where}: cannot decompress ({e})") from e
     ctx.charge.charge_bytes(len(data), name)

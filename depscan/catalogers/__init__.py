@@ -41,6 +41,11 @@ class Cataloger(ABC):
         member no cataloger ``wants`` whole."""
         return 0
 
+    def read_limit(self, path: str) -> int | None:
+        """The most bytes this cataloger reads of the member at ``path`` when it ``wants`` it whole
+        (None: up to ``Limits.max_member_bytes``). Streaming passes keep no larger member."""
+        return None
+
     @abstractmethod
     def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
         """Find components in ``view``; ``earlier`` holds what the catalogers before this one found."""

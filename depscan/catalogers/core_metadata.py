@@ -49,11 +49,17 @@ MAPPING_FIELDS = {
 }
 
 
+_READ_FIELDS = frozenset(SINGLE_FIELDS) | frozenset(MULTIPLE_FIELDS) | frozenset(MAPPING_FIELDS)
+
+
 def parse_headers(block: bytes) -> RawMetadata:
     """The inventory's fields of a core metadata header block, as ``parse_email(block)[0]`` has them."""
     values: dict[str, list[list[str]]] = {}  # field name (lower case) -> the lines of each occurrence
     current: list[str] | None = None
-    for line in _LINES.findall(block.decode("ascii", "surrogateescape")):
+    # Lines are taken one at a time and only the fields read below are kept: a header block of a
+    # million distinct fields costs time in proportion and no memory.
+    for found in _LINES.finditer(block.decode("ascii", "surrogateescape")):
+        line = found.group()
         if _HEADER_LINE.match(line) is None:
             break  # the empty line closing the headers, or a line that starts the body early
         first = line[0]
@@ -69,6 +75,9 @@ def parse_headers(block: bytes) -> RawMetadata:
             current = None  # no field name: email records a defect and skips the line
             continue
         name = line[:cut].lower()
+        if name not in _READ_FIELDS:
+            current = None  # a field nobody reads: its continuation lines are dropped too
+            continue
         current = [line[cut + 1 :]]
         values.setdefault(name, []).append(current)
     return _raw(values)

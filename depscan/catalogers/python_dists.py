@@ -32,6 +32,26 @@ from depscan.models import Component, Location, PythonDist, RecordEntry, Status,
 DIST_INFO_FILES = frozenset({"METADATA", "RECORD", "WHEEL", "INSTALLER", "direct_url.json"})
 EGG_INFO_FILES = frozenset({"PKG-INFO", "installed-files.txt"})
 MAX_BAD_RECORD_ROWS = 5  # reported one by one per RECORD; the rest are counted
+# What the inventory keeps of one distribution's files, whatever the artifact claims. The largest
+# real RECORDs have tens of thousands of rows (a few MB); a METADATA header block is a few KB (a
+# few hundred with an old-style Description header). Past these, the rest is not read, and an
+# Unknown says so (a 200 MB RECORD of short rows would otherwise take gigabytes as row objects).
+MAX_RECORD_ROWS = 200_000
+MAX_RECORD_BYTES = 64 * 1024 * 1024  # RECORD, installed-files.txt
+MAX_METADATA_BYTES = 64 * 1024 * 1024  # METADATA, PKG-INFO (a long description is the body: not read)
+MAX_HEADER_BYTES = 8 * 1024 * 1024
+MAX_SMALL_FILE_BYTES = 1024 * 1024  # WHEEL, INSTALLER, direct_url.json
+
+
+def read_limit(path: str) -> int:
+    """The most bytes the inventory reads of a metadata file at ``path`` (``Cataloger.read_limit``)."""
+    base = path.rpartition("/")[2]
+    if base in ("RECORD", "installed-files.txt"):
+        return MAX_RECORD_BYTES
+    if base in ("WHEEL", "INSTALLER", "direct_url.json"):
+        return MAX_SMALL_FILE_BYTES
+    return MAX_METADATA_BYTES
+
 
 # A RECORD hash: "<algorithm>=<urlsafe base64 digest, no padding>" (PEP 376, PEP 627).
 _HASH = re.compile(r"^(?P<alg>[A-Za-z0-9_]+)=(?P<digest>[A-Za-z0-9_\-]+=*)$")
@@ -62,6 +82,9 @@ class PythonDistCataloger(Cataloger):
         if base in EGG_INFO_FILES and (parent.endswith(".egg-info") or parent.endswith("EGG-INFO")):
             return True
         return base.endswith(".egg-info")
+
+    def read_limit(self, path: str) -> int | None:
+        return read_limit(path)
 
     def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
         components: list[PythonDist] = []
@@ -129,14 +152,21 @@ def _discover(view: ArtifactView, unknowns: list[Unknown]) -> Iterator[_Found]:
 def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> PythonDist | None:
     where = Location(found.metadata_path, found.layer)
     try:
-        data = view.read(found.metadata_path)
+        data = view.read(found.metadata_path, read_limit(found.metadata_path))
     except MemberError as e:
         unknowns.append(Unknown(where, str(e)))
         return None
     # Only the header block: the body is the long description (often a whole README), which the
     # inventory does not use and which costs most of the parsing time. parse_headers gives the
     # fields read below exactly as packaging.metadata.parse_email does, without the email parser.
-    raw = parse_headers(_headers_only(data))
+    headers = _headers_only(data)
+    if len(headers) > MAX_HEADER_BYTES:
+        # Parse the lines that fit: real files put Name and Version first.
+        headers = headers[: headers.rfind(b"\n", 0, MAX_HEADER_BYTES) + 1]
+        unknowns.append(
+            Unknown(where, f"header block longer than {MAX_HEADER_BYTES} bytes; only the first {len(headers)} read")
+        )
+    raw = parse_headers(headers)
     name = raw.get("name")
     version = raw.get("version")
     base = found.metadata_path.rsplit("/", 1)[-1]
@@ -197,7 +227,7 @@ def _optional_read(view: ArtifactView, path: str, unknowns: list[Unknown], layer
     if view.get(path) is None:
         return None
     try:
-        return view.read(path)
+        return view.read(path, read_limit(path))
     except MemberError as e:
         unknowns.append(Unknown(Location(path, layer), str(e)))
         return None
@@ -272,6 +302,10 @@ def _parse_record(
     """RECORD rows resolved inside the artifact, and how many name files outside it."""
     entries: list[RecordEntry] = []
     bad = 0
+    cut = _end_of_line(data, MAX_RECORD_ROWS)
+    if cut < len(data):
+        unknowns.append(Unknown(Location(path, layer), f"more than {MAX_RECORD_ROWS} rows; the rest not read"))
+        data = data[:cut]
     text = data.decode("utf-8", errors="replace")
     try:
         if '"' in text or "\x00" in text:
@@ -321,6 +355,35 @@ def _parse_record(
     if bad > MAX_BAD_RECORD_ROWS:
         unknowns.append(Unknown(Location(path, layer), f"{bad - MAX_BAD_RECORD_ROWS} more bad RECORD lines"))
     return tuple(entries), outside
+
+
+# Every line break str.splitlines knows, as UTF-8 bytes (\r\n counted once by the pattern).
+_BREAK_BYTES = (
+    b"\n",
+    b"\r",
+    b"\x0b",
+    b"\x0c",
+    b"\x1c",
+    b"\x1d",
+    b"\x1e",
+    b"\xc2\x85",
+    b"\xe2\x80\xa8",
+    b"\xe2\x80\xa9",
+)
+_BREAK = re.compile(rb"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e]|\xc2\x85|\xe2\x80[\xa8\xa9]")
+
+
+def _end_of_line(data: bytes, lines: int) -> int:
+    """Where line number ``lines`` of ``data`` ends (after its line break, by str.splitlines's
+    breaks), or ``len(data)`` when it has no more lines than that."""
+    if sum(data.count(b) for b in _BREAK_BYTES) <= lines:  # an upper bound of the line count (cheap)
+        return len(data)
+    end = len(data)
+    for number, match in enumerate(_BREAK.finditer(data), start=1):
+        if number == lines:
+            end = match.end()
+            break
+    return end
 
 
 def _record_row(row: list[str], base: str, site_root: str, absolute_inside: bool) -> RecordEntry | str | None:

@@ -38,9 +38,13 @@ from depscan.artifacts.image.sources import (
 from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.tarball import compression_of
 from depscan.artifacts.view import ArtifactView, OpenContext
-from depscan.errors import ArtifactError
+from depscan.errors import ArtifactError, HostileArtifact
 
 __all__ = ["apply_layer", "flatten_layer", "open_image_tar", "open_oci_dir"]
+
+# Layers one image may list. Docker refuses to build more than 127 (overlayfs' limit); the margin
+# is for other builders. Above it the manifest is hostile (one layer listed thousands of times).
+MAX_IMAGE_LAYERS = 1000
 
 
 def open_image_tar(path: str, name: str, ctx: OpenContext) -> ArtifactView | None:
@@ -89,8 +93,20 @@ def _assemble(source: ImageSource, kind: ArtifactKind) -> ArtifactView:
     merged.on_close(source.close)  # registered first: closed last, after every layer view
     try:
         plan = (docker_plan if kind is ArtifactKind.DOCKER_ARCHIVE else oci_plan)(source, merged.warnings)
+        if len(plan) > MAX_IMAGE_LAYERS:
+            raise HostileArtifact(
+                f"{source.name}: the image lists {len(plan)} layers, more than {MAX_IMAGE_LAYERS}; refusing to go on"
+            )
+        opened: dict[tuple[str, str], ArtifactView] = {}
         for path, digest in plan:
-            apply_layer(merged, source.open_layer(path, digest), digest)
+            layer = opened.get((path, digest))
+            if layer is None:
+                layer = opened[(path, digest)] = source.open_layer(path, digest)
+            else:
+                # The same layer listed again (identical layers do repeat): indexed once, and its
+                # entries charged again, as applying it walks them again.
+                source.ctx.charge.charge_entries(len(layer), source.name)
+            apply_layer(merged, layer, digest)
     except BaseException:
         merged.close()
         raise

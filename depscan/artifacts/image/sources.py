@@ -44,8 +44,11 @@ from typing import IO, TYPE_CHECKING, BinaryIO, cast
 from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.limits import Link, MiB, follow_links, safe_member_path
 from depscan.artifacts.tarball import (
+    BoundedTarInfo,
     CountingReader,
+    HeaderTooLarge,
     compression_of,
+    decoder_failure,
     decompressing_reader,
     index_tar_stream,
     looks_like_tar,
@@ -370,7 +373,7 @@ def open_plain_tar(path: str, name: str, ctx: OpenContext) -> TarSource | None:
     keep = False
     try:
         try:
-            tf = tarfile.open(fileobj=fh, mode="r:")  # noqa: SIM115 - kept open by the source
+            tf = tarfile.open(fileobj=fh, mode="r:", tarinfo=BoundedTarInfo)  # noqa: SIM115 - kept open by the source
         except _READ_ERRORS:
             return None  # not a readable tar: the generic tar opener reports it
         members: dict[str, tarfile.TarInfo] = {}
@@ -385,6 +388,8 @@ def open_plain_tar(path: str, name: str, ctx: OpenContext) -> TarSource | None:
                     members[member_path] = member
         except _NotAnImage:
             return None
+        except HeaderTooLarge as e:
+            raise HostileArtifact(f"{name}: {e}") from e
         except _READ_ERRORS as e:
             if not gate.decided:
                 return None
@@ -414,13 +419,15 @@ def stream_compressed_tar(path: str, name: str, ctx: OpenContext, compression: s
         stream = io.BufferedReader(meter, buffer_size=64 * 1024)
         gate = _ImageGate(name, ctx)
         try:
-            tf = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - raw file closed below
+            tf = tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo)  # noqa: SIM115 - raw file closed below
             for member in tf:
                 member_path = gate.admit(member)
                 if member_path is not None:
                     source.take(tf, member, member_path, meter)
         except _NotAnImage:
             return None
+        except HeaderTooLarge as e:
+            raise HostileArtifact(f"{name}: {e}") from e
         except ArtifactError:
             raise
         except Exception as e:
@@ -441,8 +448,8 @@ def stream_compressed_tar(path: str, name: str, ctx: OpenContext, compression: s
             source.close()
 
 
-def _outer_corrupt(name: str, error: BaseException) -> CorruptArtifact:
-    return CorruptArtifact(f"{name}: corrupt or truncated compressed tar ({error})")
+def _outer_corrupt(name: str, error: BaseException) -> ArtifactError:
+    return decoder_failure(name, error)
 
 
 def _stream_layer(head: bytes, rest: IO[bytes], name: str, ctx: OpenContext) -> ArtifactView:
