@@ -17,6 +17,13 @@ MiB = 1024 * 1024
 GiB = 1024 * MiB
 
 
+# What one entry of a nested archive is charged against max_entries, in top-level entries: it is indexed
+# in the nested view and copied into the outer one (about 1.1 KB while both exist, against about 0.4 KB
+# for a top-level entry), so that max_entries bounds the memory a small file full of nested entries can
+# take (at the default 1,000,000: a nested zip of 330,000 entries peaks under 400 MB).
+NESTED_ENTRY_COST = 3
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Configurable safety limits. The defaults are documented in the README."""

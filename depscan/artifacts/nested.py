@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 
 from depscan.artifacts.kinds import ArtifactKind, is_nested_candidate
+from depscan.artifacts.limits import NESTED_ENTRY_COST
 from depscan.artifacts.tarball import compression_of, looks_like_tar, open_tar
 from depscan.artifacts.view import NEST, ArtifactView, EntryType, OpenContext, gc_paused
 from depscan.artifacts.zipfile_ import open_zip
@@ -63,15 +64,17 @@ def _expand(view: ArtifactView, ctx: OpenContext) -> None:
             sub.close()
             view.unknown(entry.path, f"nested archive not opened: {e}", entry.layer)
             continue
-        # Grafted, every entry is held twice (the nested index and the outer view): charged again.
-        if len(sub) > ctx.charge.entries_left():
+        # A nested entry costs NESTED_ENTRY_COST top-level entries (limits.py); the opener charged one.
+        extra = (NESTED_ENTRY_COST - 1) * len(sub)
+        if extra > ctx.charge.entries_left():
             sub.close()
             view.unknown(
                 entry.path,
-                f"nested archive not opened: its {len(sub)} entries, held twice once grafted, would take the "
-                f"artifact over max_entries={ctx.limits.max_entries}",
+                f"nested archive not opened: its {len(sub)} entries, charged {NESTED_ENTRY_COST} times each "
+                f"(a nested entry costs that much more memory), would take the artifact over "
+                f"max_entries={ctx.limits.max_entries}",
                 entry.layer,
             )
             continue
-        ctx.charge.charge_entries(len(sub), where)
+        ctx.charge.charge_entries(extra, where)
         view.graft(entry.path, sub, entry.layer)

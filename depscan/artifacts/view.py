@@ -217,7 +217,8 @@ class ArtifactView:
         for entry, reader in sub._entries.values():
             self.add(
                 Entry(f"{prefix}{entry.path}", entry.type, entry.size, layer or entry.layer, entry.link),
-                None if reader is None else _Delegated(sub, entry.path),
+                # A regular file's reader is what sub.read would use (no link to follow): shared.
+                reader if reader is None or entry.type is EntryType.FILE else _Delegated(sub, entry.path),
             )
         for unknown in sub.unknowns:
             where = unknown.location
@@ -226,8 +227,12 @@ class ArtifactView:
         self._closers.append(sub.close)
 
     def graft(self, path: str, sub: ArtifactView, layer: str | None) -> None:
-        """Put a nested archive's entries under ``path + NEST``."""
+        """Put a nested archive's entries under ``path + NEST``. The nested index is dropped once
+        grafted (its readers are shared, its links resolve in this view): not held twice."""
         self.overlay(sub, f"{path}{NEST}", layer)
+        if not any(reader is not None and not isinstance(reader, _Delegated) and entry.type is not EntryType.FILE
+                   for entry, reader in sub._entries.values()):
+            sub._entries = {}
 
     # -- reading --------------------------------------------------------------------------
     def __len__(self) -> int:

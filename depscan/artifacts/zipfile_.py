@@ -16,7 +16,7 @@ import zlib
 from typing import BinaryIO
 
 from depscan.artifacts.kinds import ArtifactKind
-from depscan.artifacts.limits import check_member_size, irregular_path, safe_member_path
+from depscan.artifacts.limits import NESTED_ENTRY_COST, check_member_size, irregular_path, safe_member_path
 from depscan.artifacts.view import PIECE, ArtifactView, Entry, EntryType, OpenContext, gc_paused, read_in_pieces
 from depscan.errors import CorruptArtifact, HostileArtifact, MemberError
 
@@ -81,8 +81,8 @@ def _check_declared_entries(source: str | BinaryIO, name: str, ctx: OpenContext)
         where = source.tell()
         count = declared_entries(source)
         source.seek(where)
-    # A nested archive's entries are charged twice: grafted, they are held twice (nested.py).
-    if count is not None and count * (2 if ctx.depth else 1) > ctx.charge.entries_left():
+    # A nested archive's entries cost NESTED_ENTRY_COST each (nested.py charges the rest once indexed).
+    if count is not None and count * (NESTED_ENTRY_COST if ctx.depth else 1) > ctx.charge.entries_left():
         raise HostileArtifact(
             f"{name}: the central directory claims {count} entries: more than {ctx.limits.max_entries} entries "
             f"(max_entries) with the {ctx.charge.entries} already indexed; refusing to go on"
@@ -124,6 +124,10 @@ def _index(zf: zipfile.ZipFile, name: str, ctx: OpenContext, view: ArtifactView)
     add = view.add
     file_type = EntryType.FILE
     overlaps = overlapping(infos, zf.start_dir)
+    # Members are opened by their ZipInfo (kept by each reader), never by name: zipfile's own name
+    # index and list are not needed and would hold every entry a second and third time.
+    zf.NameToInfo = {}
+    zf.filelist = []
     for number, info in enumerate(infos):
         filename = info.filename
         # safe_member_path, whose answer for a regular name is the name without a trailing "/".

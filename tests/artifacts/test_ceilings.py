@@ -429,8 +429,8 @@ def test_a_large_tar_member_is_read_whole(tmp_path: Path, mode: str) -> None:
 
 
 def test_a_nested_archive_is_charged_for_the_entries_it_adds_when_grafted(tmp_path: Path) -> None:
-    # 60 entries nested: 60 in its own index, 60 more grafted into the outer view. A zip's count is
-    # checked from its EOCD record, twice over; a tar's once indexed, before it is grafted.
+    # 60 entries nested, each charged NESTED_ENTRY_COST (3) top-level entries: 180 (+ the outer zip's own).
+    # A zip's count is checked from its EOCD record; a tar's once indexed, before it is grafted.
     inner = {f"pkg/m{i}.py": b"" for i in range(59)} | {"pkg/__init__.py": b""}
     inner_tar = write_tar(tmp_path / "inner.tar", inner).read_bytes()
     for name, data in (("inner.zip", zip_bytes(inner)), ("inner.tar", inner_tar)):
@@ -473,3 +473,19 @@ def test_long_name_long_link_and_pax_headers_of_one_member_are_read(tmp_path: Pa
         link.linkname = "d" * 200 + "/" + "t" * 150
         tf.addfile(link)
     assert "a==1.0" in dists(scan(path))
+
+
+def test_the_largest_nested_zip_the_default_limits_accept_stays_under_the_ceiling(tmp_path: Path) -> None:
+    # At max_entries=1,000,000 and NESTED_ENTRY_COST=3, a nested zip of 330,000 entries (2.3 MB) is
+    # accepted; 495,000 were accepted before and peaked at 568 MiB. Just over the line is refused.
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(330_000):
+            zf.writestr(f"d/{i:07d}.txt", b"")
+    path = tmp_path / "nested 330k.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("inner.zip", inner.getvalue())
+    code, peak, _seconds, stderr = peak_scan(path)
+    assert code == 0, stderr
+    assert "0 unknowns" in stderr  # opened, not refused
+    assert peak < PEAK_LIMIT_MIB, peak
