@@ -136,4 +136,4 @@ def summary_line(result: ScanResult, seconds: float) -> str:
             parts.append(f"{counts.unchecked} NOT CHECKED")
     if counts.warnings:
         parts.append(f"{counts.warnings} warnings")
-    return f"depscan: {result.artifact.path} ({result.artifact.kind}): {', '.join(parts)} in {seconds:.2f}s"
+    return f"depscan: {result.artifact.label} ({result.artifact.kind}): {', '.join(parts)} in {seconds:.2f}s"

@@ -63,3 +63,16 @@ def test_new_only_without_a_baseline_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--new-only needs --baseline"):
         finish(result, [("json", str(tmp_path / "r.json"))], seconds=0.0, new_only=True)
     assert not (tmp_path / "r.json").exists()
+
+
+def test_the_summary_line_of_a_rescan_names_the_artifact_the_sbom_describes() -> None:
+    from depscan.finish import summary_line
+    from depscan.models import ArtifactInfo, ScanResult
+
+    result = ScanResult(
+        artifact=ArtifactInfo(path="/ci/out/sbom.cdx.json", kind="sbom:cyclonedx-json:1.6", size=1,
+                              describes="function.zip"),
+        components=(), unknowns=(), source_kind="sbom",
+    )
+    assert summary_line(result, 1.0).startswith(
+        "depscan: function.zip (described by sbom.cdx.json) (sbom:cyclonedx-json:1.6): 0 Python distributions")
