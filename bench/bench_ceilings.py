@@ -29,6 +29,9 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from builders import many_entries_zip
+
 MiB = 1024 * 1024
 
 
@@ -129,21 +132,8 @@ def xz_dictionary(path: Path) -> None:
 
 
 def _nested_zip(path: Path, count: int) -> None:
-    body, directory = bytearray(), bytearray()
-    for i in range(count):
-        name = b"%07d" % i
-        offset = len(body)
-        body += struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0) + name
-        directory += struct.pack(
-            "<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0, offset
-        )
-        directory += name
-    end = len(body) + len(directory)
-    z64 = struct.pack("<4sQ2H2I4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(directory), len(body))
-    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, end, 1)
-    eocd = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("inner.zip", bytes(body + directory + z64 + locator + eocd))
+        zf.writestr("inner.zip", many_entries_zip(count))
 
 
 def many_tar_entries(path: Path) -> None:

@@ -19,7 +19,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from builders import dist, write_tar, write_zip, zip_bytes
+from builders import dist, many_entries_zip, write_tar, write_zip, zip_bytes
 
 from depscan.artifacts.image import MAX_IMAGE_LAYERS
 from depscan.artifacts.limits import Limits
@@ -259,24 +259,9 @@ def test_a_central_directory_claiming_too_many_entries_is_refused_before_parsing
 def test_a_nested_zip_of_millions_of_entries_stays_bounded(tmp_path: Path) -> None:
     # 1.5 million real entries (stored, empty) in a nested zip: 20 MB deflated into the outer zip.
     # Before the count check, zipfile built an object for each: 1.4 GB peak.
-    count = 1_500_000
-    body, directory = bytearray(), bytearray()
-    for i in range(count):
-        name = b"%07d" % i
-        offset = len(body)
-        body += struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0) + name
-        directory += struct.pack(
-            "<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0, offset
-        )
-        directory += name
-    end = len(body) + len(directory)
-    z64 = struct.pack("<4sQ2H2I4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(directory), len(body))
-    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, end, 1)
-    eocd = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
     path = tmp_path / "nested entries.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        zf.writestr("inner.zip", bytes(body + directory + z64 + locator + eocd))
-    del body, directory
+        zf.writestr("inner.zip", many_entries_zip(1_500_000))
     code, peak, seconds, stderr = peak_scan(path)
     assert code == 0, stderr
     assert peak < PEAK_LIMIT_MIB, peak
@@ -478,13 +463,9 @@ def test_long_name_long_link_and_pax_headers_of_one_member_are_read(tmp_path: Pa
 def test_the_largest_nested_zip_the_default_limits_accept_stays_under_the_ceiling(tmp_path: Path) -> None:
     # At max_entries=1,000,000 and NESTED_ENTRY_COST=3, a nested zip of 330,000 entries (2.3 MB) is
     # accepted; 495,000 were accepted before and peaked at 568 MiB. Just over the line is refused.
-    inner = io.BytesIO()
-    with zipfile.ZipFile(inner, "w", zipfile.ZIP_STORED) as zf:
-        for i in range(330_000):
-            zf.writestr(f"d/{i:07d}.txt", b"")
     path = tmp_path / "nested 330k.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("inner.zip", inner.getvalue())
+        zf.writestr("inner.zip", many_entries_zip(330_000))
     code, peak, _seconds, stderr = peak_scan(path)
     assert code == 0, stderr
     assert "0 unknowns" in stderr  # opened, not refused
