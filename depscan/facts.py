@@ -228,6 +228,12 @@ def external_links(dist: PythonDist) -> tuple[ExternalLink, ...]:
     return tuple(links.values())
 
 
+def file_name(path: str) -> str:
+    """The last part of a path given on the command line (POSIX or Windows separators, trailing
+    separators ignored): how SBOMs name the artifact and its input files."""
+    return re.split(r"[/\\]", path.rstrip("/\\"))[-1] or path
+
+
 def artifact_kind(info: ArtifactInfo) -> ArtifactKind | None:
     """The kind of the scanned artifact; None for a rescan (whose kind names the SBOM read)."""
     try:

@@ -71,7 +71,6 @@ from __future__ import annotations
 
 import json
 import logging
-import posixpath
 import re
 import warnings
 from collections import defaultdict
@@ -117,7 +116,7 @@ from cyclonedx.spdx import fixup_id, is_supported_id
 from packageurl import PackageURL
 
 from depscan.artifacts.kinds import CONTAINER_IMAGE_KINDS, ArtifactKind
-from depscan.facts import Facts, LicenseFacts, archive_sha256, artifact_kind, external_links, facts_for
+from depscan.facts import Facts, LicenseFacts, archive_sha256, artifact_kind, external_links, facts_for, file_name
 from depscan.models import (
     Advisory,
     Finding,
@@ -379,7 +378,7 @@ class _Builder:
 
     def root(self) -> Fields:
         artifact = self.result.artifact
-        name = self.text(_file_name(artifact.path) or "artifact", "artifact name", one_line=True)
+        name = self.text(file_name(artifact.path) or "artifact", "artifact name", one_line=True)
         properties = [Property(name="depscan:artifact:kind", value=self.text(artifact.kind, "artifact kind"))]
         if artifact.size is not None:
             properties.append(Property(name="depscan:artifact:size", value=str(artifact.size)))
@@ -391,8 +390,8 @@ class _Builder:
         inputs: list[Fields] = [
             dict(
                 type=ComponentType.FILE,
-                name=self.text(_file_name(item.path), "input name", one_line=True),
-                bom_ref=self.text(f"artifact-input:{n}:{_file_name(item.path)}", "input ref", one_line=True),
+                name=self.text(file_name(item.path), "input name", one_line=True),
+                bom_ref=self.text(f"artifact-input:{n}:{file_name(item.path)}", "input ref", one_line=True),
                 hashes=self.sha256(item.sha256, "input sha256"),
                 properties=[Property(name="depscan:artifact:input:size", value=str(item.size))]
                 if item.size is not None else [],
@@ -445,7 +444,7 @@ class _Builder:
         dist, ref = self.dists[index], self.refs[index]
         where = f"{_short(dist.name)} {_short(dist.version)} ({_short(str(dist.metadata_location))})"
         try:
-            return self.full_component(dist, ref, self.text(where, "a location", report=False))
+            return self.full_component(index, ref, self.text(where, "a location", report=False))
         except Exception as e:  # one odd distribution must not cost the SBOM
             self.warn(f"{where}: described by name and version only ({type(e).__name__}: {e})")
             return dict(
@@ -455,7 +454,8 @@ class _Builder:
                 bom_ref=ref,
             )
 
-    def full_component(self, dist: PythonDist, ref: str, where: str) -> Fields:
+    def full_component(self, index: int, ref: str, where: str) -> Fields:
+        dist = self.dists[index]
         location = dist.metadata_location
         properties = [
             Property(name="depscan:found_by", value=dist.found_by),
@@ -485,8 +485,7 @@ class _Builder:
             bom_ref=ref,
             hashes=self.sha256(archive_sha256(dist), f"{where}: archive sha256"),
             external_references=self.external_references(dist, where),
-            licenses=self.licenses(self.facts.licenses[self.facts.index[
-                (dist.purl, dist.metadata_location.path, dist.metadata_location.layer)]], where),
+            licenses=self.licenses(self.facts.licenses[index], where),
             evidence=evidence,
             properties=properties,
         )
@@ -749,11 +748,6 @@ class _Builder:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def _file_name(path: str) -> str:
-    """The last part of a path given on the command line (POSIX or Windows separators)."""
-    return posixpath.basename(path.replace("\\", "/").rstrip("/")) or path
 
 
 class _PurlAsWritten(PackageURL):

@@ -48,7 +48,15 @@ from typing import Any
 from packageurl import PackageURL
 
 from depscan.artifacts.kinds import ArtifactKind
-from depscan.facts import LicenseFacts, archive_sha256, artifact_kind, component_key, external_links, facts_for
+from depscan.facts import (
+    LicenseFacts,
+    archive_sha256,
+    artifact_kind,
+    component_key,
+    external_links,
+    facts_for,
+    file_name,
+)
 from depscan.models import NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 from depscan.text import encode_json
@@ -196,13 +204,7 @@ def _native_package(lib: NativeLib, spdx_id: str) -> dict[str, Any]:
 
 
 def _artifact_name(result: ScanResult) -> str:
-    path = result.artifact.path.rstrip("/\\")
-    return _file_name(path) or "artifact"
-
-
-def _file_name(path: str) -> str:
-    """The last part of a path given on the command line (POSIX or Windows separators)."""
-    return re.split(r"[/\\]", path.rstrip("/\\"))[-1] or path
+    return file_name(result.artifact.path) or "artifact"
 
 
 def _file_package(spdx_id: str, name: str, purpose: str, comment: str, sha256: str | None,
@@ -242,7 +244,7 @@ def _artifact_package(result: ScanResult) -> dict[str, Any]:
 def _input_packages(result: ScanResult) -> list[dict[str, Any]]:
     """The other files the scanned view was made of (Lambda layer zips), each with its checksum."""
     return [
-        _file_package(f"SPDXRef-Input-{number}", _file_name(item.path), "ARCHIVE",
+        _file_package(f"SPDXRef-Input-{number}", file_name(item.path), "ARCHIVE",
                       f"Input {number} of the scan: a Lambda layer applied to {_artifact_name(result)}.",
                       item.sha256, True)
         for number, item in enumerate(result.artifact.inputs, start=1)
