@@ -48,7 +48,17 @@ from packaging.utils import canonicalize_name
 
 from depscan.artifacts.kinds import ArtifactKind
 from depscan.environment import marker_environment
-from depscan.models import ArtifactInfo, Component, NativeLib, PythonDist, ScanResult, Status, assert_never
+from depscan.models import (
+    ArtifactInfo,
+    Component,
+    NativeComponent,
+    NativeLib,
+    OsPackage,
+    PythonDist,
+    ScanResult,
+    Status,
+    assert_never,
+)
 
 _EXTRA_VALUE = re.compile(r'\bextra\s*==\s*"([^"]*)"')
 
@@ -248,6 +258,8 @@ def component_key(component: Component) -> str:
         key = f"{component.purl}|{component.metadata_location.path}"
     elif isinstance(component, NativeLib):
         key = f"{component.purl or component.name}|{component.location.path}"
+    elif isinstance(component, (NativeComponent, OsPackage)):
+        key = f"{component.purl}|{component.location.path}"
     else:
         assert_never(component)
     # surrogatepass: tar member names that are not UTF-8 arrive as lone surrogates

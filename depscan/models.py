@@ -150,7 +150,10 @@ class NativeLib:
     abi_tag: str | None = None
     owner: str | None = None
     owner_location: Location | None = None
-    found_by: Literal["elf-header"] = "elf-header"
+    found_by: Literal["elf-header", "elf"] = "elf-header"
+    # The ELF structure (``found_by == "elf"``: the whole file was parsed); None from the header alone.
+    elf: ElfFacts | None = None
+    os_package: str | None = None  # purl of the OS package (dpkg/apk/rpm database) that lists the file
 
     @property
     def locations(self) -> tuple[Location, ...]:
@@ -158,9 +161,110 @@ class NativeLib:
         return (self.location,)
 
 
+Confidence = Literal["high", "medium", "low"]
+# How a native library's identity or version was established, strongest first.
+EvidenceMethod = Literal["accessor", "banner", "soname", "file-name", "wheel-sbom", "os-package"]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One piece of evidence for a native component: how, how sure, and what exactly was seen
+    (``WebPGetDecoderVersion returns 0x010301``, ``string "OpenSSL 1.1.1k  25 Mar 2021"``)."""
+
+    method: EvidenceMethod
+    confidence: Confidence
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ElfFacts:
+    """What the ELF structure of a file says (pyelftools over the whole file)."""
+
+    sha256: str  # of the file's bytes as read
+    soname: str | None = None  # DT_SONAME
+    needed: tuple[str, ...] = ()  # DT_NEEDED, in order
+    rpath: tuple[str, ...] = ()  # DT_RPATH, split at ":"
+    runpath: tuple[str, ...] = ()  # DT_RUNPATH, split at ":"
+    build_id: str | None = None  # NT_GNU_BUILD_ID, hex
+    version_definitions: tuple[str, ...] = ()  # .gnu.version_d names (the file's own symbol versions)
+    # .gnu.version_r: (needed file, (version names...)), e.g. ("libc.so.6", ("GLIBC_2.2.5", "GLIBC_2.14"))
+    version_needs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    min_glibc: str | None = None  # the highest GLIBC_x.y needed: the oldest glibc that can load the file
+    stripped: bool = False  # no .symtab
+    interpreter: str | None = None  # PT_INTERP (executables)
+
+
+@dataclass(frozen=True, slots=True)
+class NativeComponent:
+    """An upstream native library identified in an ELF file: the file itself (``libwebp`` in
+    ``Pillow.libs/libwebp-74f033ac.so.7.1.7``) or a library linked statically into it (OpenSSL inside
+    ``_rust.abi3.so``, ``embedded`` True). One file can hold several."""
+
+    name: str  # the upstream library as the classifier table names it: "openssl", "libwebp", "zlib"
+    version: str | None  # None: identified, version unknown (never matched, "not verifiable")
+    purl: str  # pkg:generic/<name>@<version>, or the OS package's purl
+    cpe: str | None  # cpe:2.3:a:<vendor>:<product>:<version>:*:*:*:*:*:*:*
+    location: Location  # the ELF file
+    evidence: tuple[Evidence, ...]  # strongest first; evidence[0].confidence is the component's
+    embedded: bool = False
+    file_sha256: str | None = None
+    owner: str | None = None  # purl of the Python distribution whose RECORD lists the file
+    owner_location: Location | None = None
+    os_package: str | None = None  # purl of the OS package that lists the file
+    disagreements: tuple[str, ...] = ()  # what a wheel-embedded SBOM (PEP 770) says otherwise
+    status: Status = Status.USED  # shadowed when the owning distribution is
+
+    @property
+    def normalized_name(self) -> str:
+        return self.name
+
+    @property
+    def confidence(self) -> Confidence | None:
+        return self.evidence[0].confidence if self.evidence else None
+
+    @property
+    def locations(self) -> tuple[Location, ...]:
+        return (self.location,)
+
+
+@dataclass(frozen=True, slots=True)
+class OsPackage:
+    """A package an OS package database (dpkg ``status``, apk ``installed``, rpm ``rpmdb.sqlite``) lists."""
+
+    name: str  # binary package name
+    version: str  # as the package manager writes it, epoch and release included ("1:3.0.11-1~deb12u2")
+    purl: str  # pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12
+    package_manager: Literal["dpkg", "apk", "rpm"]
+    location: Location  # the database file
+    ecosystem: str | None = None  # OSV ecosystem ("Debian:12", "Alpine:v3.19"); None: release unknown
+    arch: str | None = None
+    source_name: str | None = None  # the source package (OSV Debian and Alpine records name those)
+    source_version: str | None = None
+    files: tuple[str, ...] = ()  # paths it owns, relative to the artifact root
+    status: Status = Status.USED
+
+    @property
+    def normalized_name(self) -> str:
+        return self.name
+
+    @property
+    def locations(self) -> tuple[Location, ...]:
+        return (self.location,)
+
+
 # The closed union of components. Later catalogers (vendored trees, declared requirements) add
 # their types here; consumers match on the type and end with assert_never.
-Component = PythonDist | NativeLib
+Component = PythonDist | NativeLib | NativeComponent | OsPackage
+# What advisories are matched against (a NativeLib is the file; what it is, is a NativeComponent).
+Matchable = PythonDist | NativeComponent | OsPackage
+
+
+def component_location(component: Component) -> Location:
+    """The one location that tells two copies of a component apart (a distribution's METADATA file,
+    a library's file, a package database)."""
+    if isinstance(component, PythonDist):
+        return component.metadata_location
+    return component.location
 
 
 def assert_never(value: NoReturn) -> NoReturn:
@@ -315,8 +419,7 @@ class Finding:
 
     rule: str  # "vulnerability"
     ids: tuple[str, ...]  # every id and alias of the group, the primary (OSV) id first
-    # Advisories are matched to Python distributions only (match.py), so a finding names one.
-    component: PythonDist
+    component: Matchable
     level: Level
     score: float | None
     vector: str | None
@@ -343,8 +446,27 @@ class Finding:
         import hashlib
 
         c = self.component
-        key = f"{self.rule}|{self.id}|{c.purl}|{c.metadata_location.path}"
+        key = f"{self.rule}|{self.id}|{c.purl}|{component_location(c).path}"
         # surrogatepass: tar member names that are not UTF-8 arrive as lone surrogates
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFinding:
+    """A finding that is not an advisory: a rule the artifact breaks (a native library no package owns,
+    a module built for another machine or a newer glibc than the runtime's, ...)."""
+
+    rule: str  # kebab-case rule id, documented in README ("native-unowned", "native-wrong-machine", ...)
+    level: Level
+    location: Location
+    message: str  # one sentence: what is wrong and what to do
+    component: str | None = None  # purl (or the file's component key) the rule is about
+
+    @property
+    def fingerprint(self) -> str:
+        import hashlib
+
+        key = f"{self.rule}|{self.component or ''}|{self.location.path}"
         return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -385,3 +507,7 @@ class ScanResult:
     notes: tuple[str, ...] = ()  # advisory notes: stale data, expired ignores, --only-fixed drops
     baseline: BaselineDiff | None = None
     source_kind: str = "artifact"  # "artifact" (scan) or "sbom" (rescan)
+    policy_findings: tuple[PolicyFinding, ...] = ()
+    # (purl, why) of components advisories cannot vouch for: a native library without a version, or a
+    # kind no advisory data covers. Counted in the summary and never called clean.
+    not_verifiable: tuple[tuple[str, str], ...] = ()

@@ -641,13 +641,14 @@ class _Builder:
             summary, details = details or first.summary, None
         targets = []
         for finding in findings:
-            index = self.facts.dist_index(finding.component)
+            component = finding.component
+            index = self.facts.dist_index(component) if isinstance(component, PythonDist) else None
             if index is None:  # a finding on a component not in the result: cannot point at it
                 self.warn(f"{where}: affects {finding.component.name} {finding.component.version}, not a component "
                           "of this scan; not linked")
                 continue
             status = ImpactAnalysisAffectedStatus.AFFECTED
-            version = self.text(finding.component.version, f"{where}: version", one_line=True, limit=MAX_VERSION)
+            version = self.text(finding.component.version or "", f"{where}: version", one_line=True, limit=MAX_VERSION)
             targets.append((self.refs[index], version, status))
         published = [d for a in advisories if a.published for d in [self.date(a.published, where)] if d]
         modified = [d for a in advisories for d in [self.date(a.modified, where)] if d]
@@ -841,7 +842,7 @@ def _recommendation(findings: Sequence[Finding]) -> str:
         component = finding.component
         key = (component.name, component.version)
         if key not in advice:
-            advice[key] = _advice(component.name, component.version, finding.fixed_versions, finding.fix)
+            advice[key] = _advice(component.name, component.version or "", finding.fixed_versions, finding.fix)
     texts = list(dict.fromkeys(advice.values()))
     if len(texts) == 1:
         return texts[0]

@@ -20,11 +20,15 @@ from depscan.models import (
     Component,
     Finding,
     Location,
+    Matchable,
+    NativeComponent,
     NativeLib,
+    OsPackage,
     PythonDist,
     ScanResult,
     Unknown,
     assert_never,
+    component_location,
 )
 from depscan.reporters import ReportOptions
 from depscan.text import escape_json_surrogates
@@ -105,15 +109,55 @@ def _component(component: Component, facts: Facts, native_keys: dict[int, str]) 
         return _dist(component, facts)
     if isinstance(component, NativeLib):
         return _native(component, native_keys[id(component)])
+    if isinstance(component, NativeComponent):
+        return _native_component(component)
+    if isinstance(component, OsPackage):
+        return _os_package(component)
     assert_never(component)
 
 
-def _finding_component(component: PythonDist) -> dict[str, Any]:
+def _native_component(component: NativeComponent) -> dict[str, Any]:
+    return {
+        "type": "native-component",
+        "name": component.name,
+        "version": component.version,
+        "purl": component.purl,
+        "cpe": component.cpe,
+        "location": _location(component.location),
+        "embedded": component.embedded,
+        "evidence": [{"method": e.method, "confidence": e.confidence, "detail": e.detail} for e in component.evidence],
+        "file_sha256": component.file_sha256,
+        "owner": component.owner,
+        "owner_location": _location(component.owner_location),
+        "os_package": component.os_package,
+        "disagreements": list(component.disagreements),
+        "status": component.status.value,
+    }
+
+
+def _os_package(package: OsPackage) -> dict[str, Any]:
+    return {
+        "type": "os-package",
+        "name": package.name,
+        "version": package.version,
+        "purl": package.purl,
+        "package_manager": package.package_manager,
+        "ecosystem": package.ecosystem,
+        "arch": package.arch,
+        "source_name": package.source_name,
+        "source_version": package.source_version,
+        "location": _location(package.location),
+        "files": len(package.files),
+        "status": package.status.value,
+    }
+
+
+def _finding_component(component: Matchable) -> dict[str, Any]:
     return {
         "name": component.name,
         "version": component.version,
         "purl": component.purl,
-        "location": _location(component.metadata_location),
+        "location": _location(component_location(component)),
         "status": component.status.value,
     }
 

@@ -78,7 +78,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             severity = finding.level.value + (f" {finding.score:.1f}" if finding.score is not None else "")
             where = " (shadowed copy)" if component.status is Status.SHADOWED else ""
             lines.append(
-                f"| {_cell(component.name)}{where} | {_cell(component.version)} | {'**new** ' if new else ''}"
+                f"| {_cell(component.name)}{where} | {_cell(component.version or '-')} | {'**new** ' if new else ''}"
                 f"{ident} {_cell(aliases)} | {severity} | {_cell(_fix(finding))} |"
             )
         if len(active) > MAX_ROWS:

@@ -34,7 +34,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     for component in result.components:
         if not isinstance(component, PythonDist):
             continue
-        key = (component.normalized_name, component.version)
+        key: tuple[str, str] = (component.normalized_name, component.version)
         if component.purl in unchecked:
             skipped[key] = unchecked[component.purl]
         by_component.setdefault(key, [])
@@ -42,7 +42,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     for finding in result.findings:
         if finding.suppressed is not None:
             continue
-        key = (finding.component.normalized_name, finding.component.version)
+        key = (str(finding.component.normalized_name), finding.component.version or "")
         if finding.id in seen.setdefault(key, set()):
             continue  # the same group on another copy (a shadowed one) of the same version
         seen[key].add(finding.id)

@@ -40,7 +40,17 @@ from typing import Any
 from urllib.parse import quote
 
 from depscan.match import smallest_fix_above
-from depscan.models import BaselineDiff, Finding, Level, PythonDist, ScanResult, Status, Unknown
+from depscan.models import (
+    BaselineDiff,
+    Finding,
+    Level,
+    Matchable,
+    PythonDist,
+    ScanResult,
+    Status,
+    Unknown,
+    component_location,
+)
 from depscan.reporters import ReportOptions
 from depscan.text import encode_json
 
@@ -202,13 +212,13 @@ def _where(path: str, layer: str | None) -> str:
     return path if layer is None else f"{path} in {layer}"
 
 
-def _component_properties(dist: PythonDist) -> dict[str, Any]:
+def _component_properties(dist: Matchable) -> dict[str, Any]:
     return {"name": dist.name, "version": dist.version, "purl": dist.purl, "status": dist.status.value}
 
 
 def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | None) -> dict[str, Any]:
     dist = finding.component
-    loc = dist.metadata_location
+    loc = component_location(dist)
     aliases = [i for i in finding.ids if i != finding.id]
     also = f" ({', '.join(aliases)})" if aliases else ""
     # GitHub titles the alert with the first sentence: package, version and ids come first, then the fix.

@@ -134,7 +134,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             row(
                 vulns,
                 component.name + (" (shadowed)" if component.status is Status.SHADOWED else ""),
-                component.version,
+                component.version or "-",
                 finding.id + (f" ({', '.join(finding.ids[1:])})" if len(finding.ids) > 1 else ""),
                 severity,
                 ", ".join(finding.fixed_versions) or "-",
