@@ -77,9 +77,8 @@ the detail as ``value``; 1.6 adds ``concludedValue`` (the purl). 1.4 has no iden
 ``depscan:native:evidence`` property. Properties: ``depscan:native:embedded``,
 ``depscan:native:confidence``, ``depscan:native:file_sha256`` (the file's digest, not the library's),
 ``depscan:os_package``, ``depscan:native:disagreement``. Their bom-refs are the purl with a
-``package-id`` of their own (the ELF file's component may have the same purl and path). Documents with
-them are serialized by cyclonedx-python-lib (``cyclonedx_writer`` does not write ``cpe`` or identity
-yet, and hands such documents to the library rather than drop them).
+``package-id`` of their own (the ELF file's component may have the same purl and path).
+``cyclonedx_writer`` writes ``cpe`` and identity itself, byte for byte as the library does.
 """
 
 from __future__ import annotations

@@ -169,3 +169,16 @@ def test_table_lists_identified_libraries_with_confidence_file_and_owner(identif
     without = dataclasses.replace(identified_result, components=tuple(
         c for c in identified_result.components if not isinstance(c, NativeComponent)))
     assert "Libraries identified" not in get_reporter("table")(without, ReportOptions()).decode()
+
+
+def test_the_direct_writer_writes_them_itself(identified_result: ScanResult) -> None:
+    """cpe and evidence identity are written by ``cyclonedx_writer``, not handed to the library."""
+    from cyclonedx.schema import SchemaVersion
+
+    from depscan.reporters.cyclonedx import _Builder
+    from depscan.reporters.cyclonedx_writer import unsupported
+
+    parts = _Builder(identified_result, SchemaVersion.V1_6, []).parts()
+    assert unsupported(parts) is None
+    nested = [c for top in parts.components for c in top.get("components") or ()] + parts.components
+    assert any(c.get("cpe") for c in nested) and any(c.get("identity") for c in nested)
