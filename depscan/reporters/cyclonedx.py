@@ -65,10 +65,25 @@ library loads needs its dynamic section, not read by default); cyclonedx-python-
 empty entry for each top-level one. bom-refs follow the distributions' rule (purl plus ``package-id``
 from the file's path and layer); an extension module, which has no purl, gets
 ``native:<name>?package-id=...``.
+
+**Identified upstream libraries** (``NativeComponent``: OpenSSL linked into an extension, libwebp in
+Pillow's grafted file) are ``library`` components with their purl (``pkg:generic/openssl@1.1.1k``) and
+``cpe``, nested in the distribution whose RECORD lists the file (so the tree says that Pillow ships
+libwebp), on top otherwise. ``evidence.occurrences`` is the ELF file; ``evidence.identity`` (1.5+) is one
+``purl`` identity whose ``confidence`` is the strongest evidence's (high 0.9, medium 0.6, low 0.3) and
+whose ``methods`` are every piece of evidence: ``binary-analysis`` for version accessors, banners and
+SONAMEs, ``filename`` for file names, ``manifest-analysis`` for OS package databases and wheel SBOMs,
+the detail as ``value``; 1.6 adds ``concludedValue`` (the purl). 1.4 has no identity: each piece is a
+``depscan:native:evidence`` property. Properties: ``depscan:native:embedded``,
+``depscan:native:confidence``, ``depscan:native:file_sha256`` (the file's digest, not the library's),
+``depscan:os_package``, ``depscan:native:disagreement``. Their bom-refs are the purl with a
+``package-id`` of their own (the ELF file's component may have the same purl and path).
+``cyclonedx_writer`` writes ``cpe`` and identity itself, byte for byte as the library does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -93,7 +108,14 @@ from cyclonedx.model import (
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.bom_ref import BomRef
 from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
+from cyclonedx.model.component_evidence import (
+    AnalysisTechnique,
+    ComponentEvidence,
+    Identity,
+    IdentityField,
+    Method,
+    Occurrence,
+)
 from cyclonedx.model.dependency import Dependency
 from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus, ImpactAnalysisState
 from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
@@ -116,12 +138,23 @@ from cyclonedx.spdx import fixup_id, is_supported_id
 from packageurl import PackageURL
 
 from depscan.artifacts.kinds import CONTAINER_IMAGE_KINDS, ArtifactKind
-from depscan.facts import Facts, LicenseFacts, archive_sha256, artifact_kind, external_links, facts_for, file_name
+from depscan.facts import (
+    Facts,
+    LicenseFacts,
+    archive_sha256,
+    artifact_kind,
+    component_key,
+    external_links,
+    facts_for,
+    file_name,
+)
 from depscan.models import (
     Advisory,
+    Evidence,
     Finding,
     Level,
     Location,
+    NativeComponent,
     NativeLib,
     PythonDist,
     ScanResult,
@@ -273,8 +306,9 @@ def _component_from(fields: Fields) -> Component:
     kwargs = dict(fields)
     if "components" in kwargs:
         kwargs["components"] = [_component_from(nested) for nested in kwargs["components"]]
-    if kwargs.get("evidence") is not None:
-        kwargs["evidence"] = ComponentEvidence(occurrences=kwargs["evidence"])
+    identity = kwargs.pop("identity", None)
+    if kwargs.get("evidence") is not None or identity:
+        kwargs["evidence"] = ComponentEvidence(occurrences=kwargs.get("evidence") or [], identity=identity or [])
     return Component(**kwargs)
 
 
@@ -307,8 +341,12 @@ class _Builder:
     facts: Facts = field(init=False)
     refs: list[str] = field(init=False)
     native_refs: list[str] = field(init=False)
+    identified: tuple[NativeComponent, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.identified = tuple(sorted(
+            (c for c in self.result.components if isinstance(c, NativeComponent)),
+            key=lambda c: (c.location.path, c.location.layer or "", c.name, c.purl)))
         self.facts = facts_for(self.result)
         self.refs = [_bom_ref(d, key) for d, key in zip(self.facts.dists, self.facts.dist_keys, strict=True)]
         self.native_refs = [_native_ref(lib, key)
@@ -358,6 +396,18 @@ class _Builder:
                 unowned.append(described)
             else:
                 components[owner].setdefault("components", []).append(described)
+        # Upstream libraries identified in ELF files: in the distribution that ships the file, else on top.
+        owner_of: dict[tuple[str, Location | None], int] = {
+            (d.purl, d.metadata_location): i for i, d in enumerate(self.dists)}
+        for comp in self.identified:
+            described = self.identified_component(comp)
+            index = owner_of.get((comp.owner, comp.owner_location)) if comp.owner is not None else None
+            if index is None and comp.owner is not None:  # no owner location: the first copy with that purl
+                index = next((i for i, d in enumerate(self.dists) if d.purl == comp.owner), None)
+            if index is None:
+                unowned.append(described)
+            else:
+                components[index].setdefault("components", []).append(described)
         return Parts(
             version=self.version,
             tool=self.tool(),
@@ -542,6 +592,72 @@ class _Builder:
             evidence=evidence,
             properties=properties,
         )
+
+    def identified_component(self, comp: NativeComponent) -> Fields:
+        # not component_key alone: the ELF file's own component (NativeLib) may have the same purl and path
+        key = hashlib.sha256(f"identified|{component_key(comp)}|{comp.name}".encode()).hexdigest()[:16]
+        ref = self.text(_identified_ref(comp, key), "a bom-ref", one_line=True)
+        where = self.text(f"{_short(comp.name)} ({_short(str(comp.location))})", "a location", report=False)
+        try:
+            return self.full_identified_component(comp, ref, where)
+        except Exception as e:  # one odd component must not cost the SBOM
+            self.warn(f"{where}: described by name only ({type(e).__name__}: {e})")
+            return dict(type=ComponentType.LIBRARY, bom_ref=ref,
+                        name=self.text(comp.name, where, one_line=True, report=False))
+
+    def full_identified_component(self, comp: NativeComponent, ref: str, where: str) -> Fields:
+        """An upstream library identified in an ELF file: purl and CPE, how it was identified as
+        ``evidence.identity`` (1.5+; 1.4: ``depscan:native:evidence`` properties) and the file as occurrence."""
+        properties = [
+            Property(name="depscan:found_by", value="elf"),
+            Property(name="depscan:native:embedded", value="true" if comp.embedded else "false"),
+            Property(name="depscan:status", value=comp.status.value),
+        ]
+        if comp.confidence is not None:
+            properties.append(Property(name="depscan:native:confidence", value=comp.confidence))
+        if comp.file_sha256 is not None:  # the file's digest, not the library's: a property, not a hash
+            properties += [Property(name="depscan:native:file_sha256", value=str(h.content))
+                           for h in self.sha256(comp.file_sha256, f"{where}: file sha256")]
+        if comp.os_package is not None:
+            properties.append(Property(name="depscan:os_package",
+                                       value=self.text(comp.os_package, f"{where}: OS package", one_line=True)))
+        properties += [Property(name="depscan:native:disagreement", value=self.text(d, f"{where}: disagreement"))
+                       for d in comp.disagreements]
+        if comp.location.layer is not None:
+            properties.append(Property(name="depscan:layer", value=self.text(comp.location.layer, f"{where}: layer")))
+        for purl, why in self.result.unchecked:
+            if purl == comp.purl:
+                properties.append(Property(name="depscan:advisories:unchecked",
+                                           value=self.text(why, f"{where}: unchecked reason")))
+        identity: list[Identity] = []
+        if self.version >= SchemaVersion.V1_5 and comp.evidence:
+            purl_value = self.text(comp.purl, f"{where}: purl", one_line=True)
+            identity.append(Identity(
+                field=IdentityField.PURL,
+                confidence=_CONFIDENCE[comp.evidence[0].confidence],
+                concluded_value=purl_value,
+                methods=[self.method(e, where) for e in comp.evidence],
+            ))
+        elif comp.evidence:
+            properties += [Property(name="depscan:native:evidence",
+                                    value=self.text(f"{e.method} ({e.confidence}): {e.detail}", f"{where}: evidence"))
+                           for e in comp.evidence]
+        return dict(
+            type=ComponentType.LIBRARY,
+            name=self.text(comp.name, f"{where}: name", one_line=True),
+            version=None if comp.version is None else self.text(comp.version, f"{where}: version", one_line=True,
+                                                                limit=MAX_VERSION),
+            purl=self.purl(comp.purl, where),
+            cpe=None if comp.cpe is None else self.text(comp.cpe, f"{where}: cpe", one_line=True),
+            bom_ref=ref,
+            evidence=self.evidence(comp.locations, properties, where),
+            identity=identity,
+            properties=properties,
+        )
+
+    def method(self, evidence: Evidence, where: str) -> Method:
+        return Method(technique=_TECHNIQUES[evidence.method], confidence=_CONFIDENCE[evidence.confidence],
+                      value=self.text(evidence.detail, f"{where}: evidence"))
 
     def evidence(
         self, locations: Sequence[Location], properties: list[Property], where: str
@@ -791,6 +907,30 @@ def _bom_ref(dist: PythonDist, key: str) -> str:
         purl = PackageURL.from_string(dist.purl)
     except ValueError:
         return f"python-dist:{quote(dist.normalized_name, safe='')}?package-id={key}"
+    qualifiers = dict(purl.qualifiers) if isinstance(purl.qualifiers, dict) else {}
+    qualifiers["package-id"] = key
+    return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,
+                          qualifiers=qualifiers, subpath=purl.subpath).to_string())
+
+
+# How each way of identifying a native library maps to CycloneDX's analysis techniques and confidence 0..1.
+_TECHNIQUES = {
+    "accessor": AnalysisTechnique.BINARY_ANALYSIS,  # a version function's answer, read from the code
+    "banner": AnalysisTechnique.BINARY_ANALYSIS,  # a version string in the data
+    "soname": AnalysisTechnique.BINARY_ANALYSIS,  # DT_SONAME of the dynamic section
+    "file-name": AnalysisTechnique.FILENAME,
+    "wheel-sbom": AnalysisTechnique.MANIFEST_ANALYSIS,
+    "os-package": AnalysisTechnique.MANIFEST_ANALYSIS,
+}
+_CONFIDENCE = {"high": Decimal("0.9"), "medium": Decimal("0.6"), "low": Decimal("0.3")}
+
+
+def _identified_ref(comp: NativeComponent, key: str) -> str:
+    """An identified library's bom-ref: its purl with a ``package-id`` naming this copy in this file."""
+    try:
+        purl = PackageURL.from_string(comp.purl)
+    except ValueError:
+        return f"native-component:{quote(comp.name, safe='')}?package-id={key}"
     qualifiers = dict(purl.qualifiers) if isinstance(purl.qualifiers, dict) else {}
     qualifiers["package-id"] = key
     return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,

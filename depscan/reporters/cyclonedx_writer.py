@@ -37,7 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 from cyclonedx.model import AttachedText, ExternalReference, HashType, Property
-from cyclonedx.model.component_evidence import Occurrence
+from cyclonedx.model.component_evidence import Identity, Method, Occurrence
 from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
 from cyclonedx.model.vulnerability import (
     VulnerabilityAdvisory,
@@ -140,7 +140,7 @@ def warnings_for(parts: Parts) -> list[str]:
 
 # The model arguments this writer writes; anything else the builder maps goes through the library.
 COMPONENT_FIELDS = frozenset({"type", "name", "version", "description", "purl", "bom_ref", "hashes", "licenses",
-                              "evidence", "properties", "components", "external_references"})
+                              "evidence", "properties", "components", "external_references", "cpe", "identity"})
 VULNERABILITY_FIELDS = frozenset({"bom_ref", "id", "source", "references", "ratings", "description", "detail",
                                   "recommendation", "advisories", "published", "updated", "analysis", "affects",
                                   "properties"})
@@ -311,11 +311,19 @@ def _component_text(fields: Fields, version: SchemaVersion, base: str) -> str:
     if nested:
         members.append('"components": ' + _arr(
             [_component_text(c, version, i2) for c in sorted(nested, key=_component_order)], i1))
+    if fields.get("cpe") is not None:
+        members.append(f'"cpe": {e(fields["cpe"])}')
     if fields.get("description") is not None:
         members.append(f'"description": {e(fields["description"])}')
     occurrences = fields.get("evidence")
-    if occurrences and version >= SchemaVersion.V1_5:
+    identities = _identities(fields, version)
+    if (occurrences or identities) and version >= SchemaVersion.V1_5:
         i3 = i2 + "  "
+        evidence = []
+        if identities:
+            texts = [_dumps(_json_identity(item, version), i3 if version >= SchemaVersion.V1_6 else i2)
+                     for item in identities]
+            evidence.append('"identity": ' + (_arr(texts, i2) if version >= SchemaVersion.V1_6 else texts[0]))
         texts = []
         for item in _unique_sorted(occurrences):
             parts = []
@@ -323,7 +331,9 @@ def _component_text(fields: Fields, version: SchemaVersion, base: str) -> str:
                 parts.append(f'"additionalContext": {e(item.additional_context)}')
             parts.append(f'"location": {e(item.location)}')
             texts.append(_obj(parts, i3))
-        members.append('"evidence": ' + _obj(['"occurrences": ' + _arr(texts, i2)], i1))
+        if texts:
+            evidence.append('"occurrences": ' + _arr(texts, i2))
+        members.append('"evidence": ' + _obj(evidence, i1))
     if fields.get("external_references"):
         members.append('"externalReferences": ' + _arr([_dumps(_json_external_reference(r), i2)
                                                         for r in _unique_sorted(fields["external_references"])], i1))
@@ -444,16 +454,52 @@ def _json_occurrence(item: Occurrence, version: SchemaVersion) -> dict[str, Any]
     return out
 
 
+def _identities(fields: Fields, version: SchemaVersion) -> list[Identity]:
+    """A component's evidence identities as the library writes them: none before 1.5, one in 1.5."""
+    if version < SchemaVersion.V1_5 or not fields.get("identity"):
+        return []
+    identities = _unique_sorted(fields["identity"])
+    return identities if version >= SchemaVersion.V1_6 else identities[:1]
+
+
+def _json_identity(item: Identity, version: SchemaVersion) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if item.concluded_value is not None and version >= SchemaVersion.V1_6:
+        out["concludedValue"] = item.concluded_value
+    if item.confidence is not None:
+        out["confidence"] = _score(item.confidence)
+    out["field"] = item.field.value
+    if item.methods:
+        out["methods"] = [_json_method(m) for m in item.methods]
+    return out
+
+
+def _json_method(method: Method) -> dict[str, Any]:
+    out: dict[str, Any] = {"confidence": _score(method.confidence), "technique": method.technique.value}
+    if method.value is not None:
+        out["value"] = method.value
+    return out
+
+
 def _json_component(fields: Fields, version: SchemaVersion) -> dict[str, Any]:
     out: dict[str, Any] = {"bom-ref": fields["bom_ref"]}
     nested = fields.get("components")
     if nested:
         out["components"] = [_json_component(c, version) for c in sorted(nested, key=_component_order)]
+    if fields.get("cpe") is not None:
+        out["cpe"] = fields["cpe"]
     if fields.get("description") is not None:
         out["description"] = fields["description"]
     occurrences = fields.get("evidence")
-    if occurrences is not None and version >= SchemaVersion.V1_5 and occurrences:
-        out["evidence"] = {"occurrences": [_json_occurrence(o, version) for o in _unique_sorted(occurrences)]}
+    identities = _identities(fields, version)
+    if (occurrences or identities) and version >= SchemaVersion.V1_5:
+        evidence: dict[str, Any] = {}
+        if identities:
+            listed = [_json_identity(item, version) for item in identities]
+            evidence["identity"] = listed if version >= SchemaVersion.V1_6 else listed[0]
+        if occurrences:
+            evidence["occurrences"] = [_json_occurrence(o, version) for o in _unique_sorted(occurrences)]
+        out["evidence"] = evidence
     if fields.get("external_references"):
         out["externalReferences"] = [_json_external_reference(r) for r in _unique_sorted(fields["external_references"])]
     if fields.get("hashes"):
@@ -649,6 +695,8 @@ def _xml_component(x: _Xml, depth: int, fields: Fields, version: SchemaVersion) 
         for item in _unique_sorted(fields["licenses"]):
             _xml_license(x, inner + 1, item)
         x.close(inner, "licenses")
+    if fields.get("cpe") is not None:
+        x.leaf(inner, "cpe", fields["cpe"])
     if fields.get("purl") is not None:
         x.leaf(inner, "purl", purl_text(fields["purl"]))
     if fields.get("external_references"):
@@ -668,18 +716,42 @@ def _xml_component(x: _Xml, depth: int, fields: Fields, version: SchemaVersion) 
             _xml_component(x, inner + 1, component, version)
         x.close(inner, "components")
     occurrences = fields.get("evidence")
-    if occurrences and version >= SchemaVersion.V1_5:
+    identities = _identities(fields, version)
+    if (occurrences or identities) and version >= SchemaVersion.V1_5:
         x.open(inner, "evidence")
-        x.open(inner + 1, "occurrences")
-        for item in _unique_sorted(occurrences):
-            x.open(inner + 2, "occurrence")
-            x.leaf(inner + 3, "location", item.location)
-            if item.additional_context is not None and version >= SchemaVersion.V1_6:
-                x.leaf(inner + 3, "additionalContext", item.additional_context)
-            x.close(inner + 2, "occurrence")
-        x.close(inner + 1, "occurrences")
+        for identity in identities:
+            _xml_identity(x, inner + 1, identity, version)
+        if occurrences:
+            x.open(inner + 1, "occurrences")
+            for item in _unique_sorted(occurrences):
+                x.open(inner + 2, "occurrence")
+                x.leaf(inner + 3, "location", item.location)
+                if item.additional_context is not None and version >= SchemaVersion.V1_6:
+                    x.leaf(inner + 3, "additionalContext", item.additional_context)
+                x.close(inner + 2, "occurrence")
+            x.close(inner + 1, "occurrences")
         x.close(inner, "evidence")
     x.close(depth, "component")
+
+
+def _xml_identity(x: _Xml, depth: int, item: Identity, version: SchemaVersion) -> None:
+    x.open(depth, "identity")
+    x.leaf(depth + 1, "field", item.field.value)
+    if item.confidence is not None:
+        x.leaf(depth + 1, "confidence", str(item.confidence))
+    if item.concluded_value is not None and version >= SchemaVersion.V1_6:
+        x.leaf(depth + 1, "concludedValue", item.concluded_value)
+    if item.methods:
+        x.open(depth + 1, "methods")
+        for method in item.methods:
+            x.open(depth + 2, "method")
+            x.leaf(depth + 3, "technique", method.technique.value)
+            x.leaf(depth + 3, "confidence", str(method.confidence))
+            if method.value is not None:
+                x.leaf(depth + 3, "value", method.value)
+            x.close(depth + 2, "method")
+        x.close(depth + 1, "methods")
+    x.close(depth, "identity")
 
 
 def _xml_license(x: _Xml, depth: int, item: License) -> None:

@@ -26,6 +26,13 @@ Choices:
   name carries a version, the SHA-256 from the owner's RECORD as the checksum (the file itself is not
   hashed), the ``pkg:generic`` purl when there is one (extension modules have none), and the ELF header
   (machine, class, byte order, type) in the package comment.
+- Upstream libraries identified in ELF files (``NativeComponent``: libwebp in Pillow's grafted file,
+  OpenSSL linked into an extension) are one package each, ``SPDXRef-NativeComponent-<name>-<hash>``,
+  CONTAINed by the package of the ELF file that holds them (the native library package), else by the
+  owning distribution's package, else by the artifact's. ``externalRefs`` (7.21): ``SECURITY cpe23Type``
+  with the CPE and ``PACKAGE-MANAGER purl`` with the purl; how it was identified (method, confidence,
+  what was seen) in the package comment; ``depscan:location``, ``depscan:native:confidence`` and
+  ``depscan:native:embedded`` annotations.
 - Package annotations (clause 12, ``annotationType`` OTHER, one ``depscan:<name>=<value>`` comment
   each, the names of the CycloneDX properties) carry what ``depscan rescan`` needs and no SPDX 2.3
   field holds: a distribution's ``depscan:location`` (METADATA path: part of finding fingerprints),
@@ -57,7 +64,7 @@ from depscan.facts import (
     facts_for,
     file_name,
 )
-from depscan.models import NativeLib, PythonDist, ScanResult, Status
+from depscan.models import Location, NativeComponent, NativeLib, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 from depscan.text import encode_json
 
@@ -100,6 +107,12 @@ def native_id(lib: NativeLib, key: str | None = None) -> str:
     """The SPDX id of a native library: its name and its ``depscan.facts.component_key``."""
     key = key or component_key(lib)
     return f"SPDXRef-Native-{_id_part(lib.name)}-{key}"
+
+
+def identified_id(comp: NativeComponent, key: str | None = None) -> str:
+    """The SPDX id of an upstream library identified in an ELF file: its name and its component key."""
+    key = key or component_key(comp)
+    return f"SPDXRef-NativeComponent-{_id_part(comp.name)}-{key}"
 
 
 def declared_license(facts: LicenseFacts) -> tuple[str, str | None]:
@@ -203,6 +216,44 @@ def _native_package(lib: NativeLib, spdx_id: str) -> dict[str, Any]:
     return package
 
 
+def _identified_package(comp: NativeComponent, spdx_id: str) -> dict[str, Any]:
+    loc = comp.location
+    layer = f" in layer {loc.layer}" if loc.layer is not None else ""
+    how = "; ".join(f"{e.method} ({e.confidence}): {e.detail}" for e in comp.evidence)
+    comment = [f"Identified in {'a library linked into ' if comp.embedded else ''}the ELF file {loc.path}{layer}"
+               + (f" by {how}." if how else ".")]
+    if comp.version is None:
+        comment.append("Version unknown: not verifiable against advisories.")
+    comment += [f"Disagreement: {d}." for d in comp.disagreements]
+    package: dict[str, Any] = {"SPDXID": spdx_id, "name": comp.name}
+    if comp.version is not None:
+        package["versionInfo"] = comp.version
+    package |= {"supplier": NOASSERTION, "downloadLocation": NOASSERTION, "filesAnalyzed": False,
+                "licenseConcluded": NOASSERTION, "licenseDeclared": NOASSERTION, "copyrightText": NOASSERTION}
+    refs = []
+    if comp.cpe is not None:
+        refs.append({"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": comp.cpe})
+    if _valid_purl(comp.purl):
+        refs.append({"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": comp.purl})
+    if refs:
+        package["externalRefs"] = refs
+    package |= {"primaryPackagePurpose": "LIBRARY", "sourceInfo": f"ELF file at {loc.path}{layer}",
+                "comment": " ".join(comment)}
+    return package
+
+
+def _identified_facts(comp: NativeComponent) -> list[tuple[str, str]]:
+    facts = [("depscan:location", comp.location.path)]
+    if comp.location.layer is not None:
+        facts.append(("depscan:layer", comp.location.layer))
+    if comp.confidence is not None:
+        facts.append(("depscan:native:confidence", comp.confidence))
+    facts.append(("depscan:native:embedded", "true" if comp.embedded else "false"))
+    if comp.os_package is not None:
+        facts.append(("depscan:os_package", comp.os_package))
+    return facts
+
+
 def _artifact_name(result: ScanResult) -> str:
     return file_name(result.artifact.path) or "artifact"
 
@@ -274,6 +325,17 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
         relationships += [_relationship(ids[target], "OPTIONAL_DEPENDENCY_OF", ids[source]) for target in targets]
     for native, owner in zip(native_ids, facts.native_owner, strict=True):
         relationships.append(_relationship(ARTIFACT_ID if owner is None else ids[owner], "CONTAINS", native))
+    # Identified upstream libraries: in the ELF file's package, else the owning distribution's, else the artifact's.
+    identified = sorted((c for c in result.components if isinstance(c, NativeComponent)),
+                        key=lambda c: (c.location.path, c.location.layer or "", c.name, c.purl))
+    identified_ids = _unique_ids([identified_id(c) for c in identified])
+    file_ids = {lib.location: i for lib, i in zip(facts.natives, native_ids, strict=True)}
+    dist_ids: dict[tuple[str, Location | None], str] = {
+        (d.purl, d.metadata_location): i for d, i in zip(facts.dists, ids, strict=True)}
+    for comp, spdx_id in zip(identified, identified_ids, strict=True):
+        holder = file_ids.get(comp.location) or (
+            dist_ids.get((comp.owner, comp.owner_location)) if comp.owner is not None else None)
+        relationships.append(_relationship(holder or ARTIFACT_ID, "CONTAINS", spdx_id))
     annotate = _Annotator(f"Tool: depscan-{version}", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
     packages = [annotate(_artifact_package(result), _artifact_facts(result)), *inputs]
     packages += [annotate(_dist_package(d, i, lic), _dist_facts(d))
@@ -282,6 +344,8 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
         annotate(_native_package(lib, i), [("depscan:native:kind", lib.kind)])
         for lib, i in zip(facts.natives, native_ids, strict=True)
     ]
+    packages += [annotate(_identified_package(c, i), _identified_facts(c))
+                 for c, i in zip(identified, identified_ids, strict=True)]
     doc: dict[str, Any] = {
         "spdxVersion": SPDX_VERSION,
         "dataLicense": "CC0-1.0",
@@ -300,6 +364,17 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
     if comment:
         doc["comment"] = comment
     return doc
+
+
+def _unique_ids(ids: list[str]) -> list[str]:
+    """Ids made unique by a ``-<n>`` suffix on repeats (two components of one name and purl in one file)."""
+    seen: dict[str, int] = {}
+    out = []
+    for spdx_id in ids:
+        n = seen.get(spdx_id, 0)
+        seen[spdx_id] = n + 1
+        out.append(spdx_id if n == 0 else f"{spdx_id}-{n}")
+    return out
 
 
 class _Annotator:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from depscan.models import NativeLib, PythonDist, ScanResult, Status
+from depscan.models import NativeComponent, NativeLib, PythonDist, ScanResult, Status
 from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
 from depscan.text import encode_text
@@ -106,6 +106,29 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             )
         console.print(libs)
         _more(console, MAX_ROWS, len(natives), "native libraries")
+    identified = sorted((c for c in result.components if isinstance(c, NativeComponent)),
+                        key=lambda c: (c.location.path, c.location.layer or "", c.name))
+    if identified:
+        found = Table(title="Libraries identified in native files", title_justify="left")
+        found.add_column("Library", no_wrap=True)
+        found.add_column("Version", no_wrap=True)
+        found.add_column("Confidence", no_wrap=True)
+        found.add_column("File", overflow="fold")
+        found.add_column("Owner", overflow="fold")
+        found.add_column("Layer", overflow="fold")
+        for comp in identified[:MAX_ROWS]:
+            row(
+                found,
+                comp.name + (" (embedded)" if comp.embedded else ""),
+                comp.version or "unknown",
+                comp.confidence or "-",
+                comp.location.path,
+                owner_label(comp.owner),
+                short_layer(comp.location.layer),
+                style="dim" if comp.status is Status.SHADOWED else None,
+            )
+        console.print(found)
+        _more(console, MAX_ROWS, len(identified), "identified libraries")
     if result.unknowns:
         unknowns = Table(title="Unknowns (could not be read)", title_justify="left")
         unknowns.add_column("Path", overflow="fold")
