@@ -125,6 +125,7 @@ def test_names_alone_are_low_confidence_and_unknown_names_are_kept(tmp_path: Pat
         (b" deflate 1.2.11 Copyright 1995-2017 Jean-loup Gailly and Mark Adler ", "zlib", "1.2.11"),
         (b" libpng version 1.6.39 - November 20, 2022\n", "libpng", "1.6.39"),
         (b"libjpeg-turbo version 2.1.5 (build 20230203)", "libjpeg-turbo", "2.1.5"),
+        (b"libjpeg-turbo version 2.1.5.1 (build 20230701)", "libjpeg-turbo", "2.1.5.1"),
         (b"expat_2.5.0\x00", "expat", "2.5.0"),
         (b"LIBTIFF, Version 4.1.0\nCopyright (c) 1988-1996 Sam Leffler\n", "libtiff", "4.1.0"),
     ],

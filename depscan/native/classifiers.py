@@ -79,8 +79,9 @@ CLASSIFIERS: tuple[Classifier, ...] = (
         ("libjpeg", "libturbojpeg"),
         ("jpeg_CreateDecompress", "jpeg_CreateCompress", "jpeg_std_error", "tjInitDecompress"),
         # jversion.h's JVERSION-based string in libjpeg.so.62.3.0 (Debian 12):
-        # "libjpeg-turbo version 2.1.5 (build 20230203)"
-        (rb"libjpeg-turbo version (\d+\.\d+\.\d+) \(build \d{8}\)",),
+        # "libjpeg-turbo version 2.1.5 (build 20230203)"; Pillow 10.0.0's Pillow.libs/libjpeg-6d18ab84.so.62.3.0:
+        # "libjpeg-turbo version 2.1.5.1 (build 20230701)"
+        (rb"libjpeg-turbo version (\d+\.\d+\.\d+(?:\.\d+)?) \(build \d{8}\)",),
     ),
     Classifier(
         "libxml2",
