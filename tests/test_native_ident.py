@@ -1,0 +1,196 @@
+"""Native identification (depscan.native.identify): tiny shared libraries compiled with ``cc`` at test time."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from depscan.native import Identification
+from depscan.native.classifiers import BANNERS, BY_HINT, CLASSIFIERS
+from depscan.native.identify import identify
+
+CC = shutil.which("cc") or shutil.which("gcc")
+needs_cc = pytest.mark.skipif(CC is None, reason="no C compiler (cc/gcc) on PATH to build test .so files")
+
+ZLIB_OWN = r"""
+__attribute__((used)) const char inflate_copyright[] = " inflate 1.2.11 Copyright 1995-2017 Mark Adler ";
+const char *zlibVersion(void) { return "1.2.11"; }
+int inflate(void *strm, int flush) { return inflate_copyright[flush] + (strm != 0); }
+"""
+
+# A module that links against libpng: png.h's version text in its own data, libpng's API imported.
+PNG_IMPORTER = r"""
+extern void *png_create_read_struct(const char *ver, void *a, void *b, void *c);
+__attribute__((used)) const char header[] = " libpng version 1.6.37 - April 14, 2019\n";
+void *open_png(void) { return png_create_read_struct(header, 0, 0, 0); }
+"""
+
+# The same text, but the file imports nothing of libpng's: libpng linked in statically (hidden symbols).
+PNG_STATIC = r"""
+__attribute__((used)) const char header[] = " libpng version 1.6.37 - April 14, 2019\n";
+__attribute__((visibility("hidden"))) const char *png_get_header_version(void *p) { return p ? header : 0; }
+const char *module_version(void *p) { return png_get_header_version(p); }
+"""
+
+# freetype with zlib compiled in (hidden), as manylinux freetype builds have it
+FREETYPE_WITH_ZLIB = r"""
+__attribute__((used)) static const char inflate_copyright[] =
+    " inflate 1.2.13 Copyright 1995-2022 Mark Adler ";
+__attribute__((visibility("hidden"))) int inflate(void *strm, int flush) { return inflate_copyright[flush] + !strm; }
+int FT_Init_FreeType(void **library) { return inflate(*library, 0); }
+"""
+
+
+def build(tmp_path: Path, name: str, source: str, *flags: str) -> Path:
+    assert CC is not None
+    src = tmp_path / f"{name}.c"
+    src.write_text(source)
+    out = tmp_path / f"{name}.so"
+    subprocess.run([CC, "-shared", "-fPIC", "-O2", *flags, "-o", str(out), str(src)], check=True, capture_output=True)
+    return out
+
+
+def ids(path: Path, hint: str | None) -> list[Identification]:
+    data = path.read_bytes()
+    return identify(ELFFile(BytesIO(data)), data, hint)
+
+
+def summary(found: list[Identification]) -> list[tuple[str, str | None, str, str, bool]]:
+    return [(i.library, i.version, i.evidence[0].method, i.evidence[0].confidence, i.embedded) for i in found]
+
+
+@needs_cc
+def test_a_banner_in_the_library_s_own_data_gives_its_version(tmp_path: Path) -> None:
+    found = ids(build(tmp_path / "", "libz", ZLIB_OWN), "libz")
+    assert summary(found) == [("zlib", "1.2.11", "banner", "medium", False)]
+    (zlib,) = found
+    # strongest evidence first: the banner, then the file name that agrees with it
+    assert [(e.method, e.confidence) for e in zlib.evidence] == [("banner", "medium"), ("file-name", "low")]
+    assert "inflate 1.2.11 Copyright" in zlib.evidence[0].detail
+    assert zlib.purl == "pkg:generic/zlib@1.2.11"
+    assert zlib.cpe == "cpe:2.3:a:zlib:zlib:1.2.11:*:*:*:*:*:*:*"
+
+
+@needs_cc
+def test_a_stripped_library_keeps_its_banner(tmp_path: Path) -> None:
+    lib = build(tmp_path, "libz", ZLIB_OWN)
+    strip = shutil.which("strip")
+    if strip is None:
+        pytest.skip("no strip on PATH")
+    subprocess.run([strip, "--strip-all", str(lib)], check=True)
+    assert summary(ids(lib, "libz")) == [("zlib", "1.2.11", "banner", "medium", False)]
+
+
+@needs_cc
+def test_a_module_that_imports_a_library_does_not_contain_it(tmp_path: Path) -> None:
+    importer = build(tmp_path, "importer", PNG_IMPORTER)
+    assert b"libpng version 1.6.37 - " in importer.read_bytes()  # the text is there ...
+    assert ids(importer, None) == []  # ... but it is libpng's header text, not libpng
+    # control: the same text in a file that does not import libpng's API is an embedded libpng
+    static = build(tmp_path, "static", PNG_STATIC)
+    assert summary(ids(static, None)) == [("libpng", "1.6.37", "banner", "medium", True)]
+
+
+@needs_cc
+def test_a_library_linked_statically_into_another_is_embedded(tmp_path: Path) -> None:
+    found = ids(build(tmp_path, "libfreetype", FREETYPE_WITH_ZLIB), "libfreetype")
+    assert summary(found) == [
+        ("freetype", None, "file-name", "low", False),
+        ("zlib", "1.2.13", "banner", "medium", True),
+    ]
+    assert found[0].cpe is None and found[0].purl == "pkg:generic/freetype"
+
+
+@needs_cc
+def test_names_alone_are_low_confidence_and_unknown_names_are_kept(tmp_path: Path) -> None:
+    plain = build(tmp_path, "plain", "int f(int x) { return x + 1; }\n")
+    assert summary(ids(plain, "libssl")) == [("openssl", None, "file-name", "low", False)]
+    assert summary(ids(plain, "libfoo")) == [("libfoo", None, "file-name", "low", False)]
+    assert ids(plain, None) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "library", "version"),
+    [
+        (b"OpenSSL 1.1.1k  25 Mar 2021", "openssl", "1.1.1k"),
+        (b"OpenSSL 3.0.19 27 Jan 2026", "openssl", "3.0.19"),
+        (b"OpenSSL 1.0.2u-fips  20 Dec 2019", "openssl", "1.0.2u"),
+        (b" inflate 1.2.13 Copyright 1995-2022 Mark Adler ", "zlib", "1.2.13"),
+        (b" deflate 1.2.11 Copyright 1995-2017 Jean-loup Gailly and Mark Adler ", "zlib", "1.2.11"),
+        (b" libpng version 1.6.39 - November 20, 2022\n", "libpng", "1.6.39"),
+        (b"libjpeg-turbo version 2.1.5 (build 20230203)", "libjpeg-turbo", "2.1.5"),
+        (b"libjpeg-turbo version 2.1.5.1 (build 20230701)", "libjpeg-turbo", "2.1.5.1"),
+        (b"expat_2.5.0\x00", "expat", "2.5.0"),
+        (b"LIBTIFF, Version 4.1.0\nCopyright (c) 1988-1996 Sam Leffler\n", "libtiff", "4.1.0"),
+    ],
+)
+def test_banner_table_reads_real_strings(text: bytes, library: str, version: str) -> None:
+    match = BANNERS.search(b"\x00junk\x00" + text)
+    assert match is not None and match.lastgroup is not None
+    from depscan.native.classifiers import BANNER_OWNER
+
+    assert BANNER_OWNER[int(match.lastgroup[1:])].name == library
+    assert match.group(match.lastgroup) == version.encode()
+
+
+@pytest.mark.parametrize("text", [b"1.6.37\x00", b"OpenSSL 1.1.1k\x00", b"expat_2.5.0.dev", b"inflate 1.2.11\x00"])
+def test_bare_versions_are_not_banners(text: bytes) -> None:
+    assert BANNERS.search(text) is None
+
+
+def test_table_names_and_hints() -> None:
+    assert BY_HINT["libssl"].name == BY_HINT["libcrypto"].name == "openssl"
+    assert BY_HINT["libz"].name == "zlib"
+    assert len({c.name for c in CLASSIFIERS}) == len(CLASSIFIERS)
+    for c in CLASSIFIERS:
+        assert c.symbols, c.name  # the own-code rule needs each library's API
+        for banner in c.banners:
+            assert re.compile(banner).groups == 1
+
+
+def test_a_file_without_section_headers_is_searched_whole(tmp_path: Path) -> None:
+    # a minimal ELF64 header with no sections: the banner anywhere in the file still counts
+    header = bytearray(64)
+    header[:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
+    header[16:18] = (3).to_bytes(2, "little")  # ET_DYN
+    header[18:20] = (62).to_bytes(2, "little")  # EM_X86_64
+    header[20:24] = (1).to_bytes(4, "little")
+    header[52:54] = (64).to_bytes(2, "little")  # e_ehsize
+    data = bytes(header) + b"\x00expat_2.2.10\x00"
+    assert summary(identify(ELFFile(BytesIO(data)), data, None)) == [("expat", "2.2.10", "banner", "medium", True)]
+
+
+@needs_cc
+def test_the_own_code_rule_with_a_sysv_hash_table(tmp_path: Path) -> None:
+    importer = build(tmp_path, "importer", PNG_IMPORTER, "-Wl,--hash-style=sysv")
+    assert ids(importer, None) == []
+    static = build(tmp_path, "static", PNG_STATIC, "-Wl,--hash-style=sysv")
+    assert summary(ids(static, None)) == [("libpng", "1.6.37", "banner", "medium", True)]
+
+
+def _overwrite_section(path: Path, name: str) -> bytes:
+    data = bytearray(path.read_bytes())
+    section = ELFFile(BytesIO(bytes(data))).get_section_by_name(name)
+    assert section is not None
+    start, size = section["sh_offset"], section["sh_size"]
+    data[start : start + size] = b"\xff" * size
+    return bytes(data)
+
+
+@needs_cc
+@pytest.mark.parametrize("damaged", [".gnu.hash", ".dynsym", ".rodata"])
+def test_damaged_tables_do_not_crash_and_keep_the_own_code_rule(tmp_path: Path, damaged: str) -> None:
+    importer = build(tmp_path, "importer", PNG_IMPORTER, "-Wl,--hash-style=gnu")
+    data = _overwrite_section(importer, damaged)
+    # a damaged hash table: the symbols are walked one by one; damaged symbols or data: no libpng either way
+    assert identify(ELFFile(BytesIO(data)), data, None) == []
+    static = build(tmp_path, "static", PNG_STATIC, "-Wl,--hash-style=gnu")
+    data = _overwrite_section(static, damaged)
+    expected = [] if damaged == ".rodata" else [("libpng", "1.6.37", "banner", "medium", True)]
+    assert summary(identify(ELFFile(BytesIO(data)), data, None)) == expected
