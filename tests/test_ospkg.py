@@ -133,7 +133,12 @@ def test_wants_names_the_databases() -> None:
     cataloger = OsPackageCataloger()
     for path in ("var/lib/dpkg/status", "var/lib/dpkg/status.d/libssl3", "lib/apk/db/installed", "etc/os-release"):
         assert cataloger.wants(path), path
-    for path in ("var/lib/dpkg/status-old", "usr/lib/python3/dist-packages/x/status", "etc/passwd"):
+    for path in (
+        "var/lib/dpkg/status-old",
+        "var/lib/dpkg/status.d/libssl3.md5sums",
+        "usr/lib/python3/dist-packages/x/status",
+        "etc/passwd",
+    ):
         assert not cataloger.wants(path), path
 
 
@@ -158,11 +163,15 @@ def test_distroless_status_d(tmp_path: Path) -> None:
             "var/lib/dpkg/status.d/libssl3": b"Package: libssl3\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\n"
             b"Source: openssl\n",
             "var/lib/dpkg/status.d/base": b"Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n",
+            # Newer distroless images write each package's checksums beside its paragraph.
+            "var/lib/dpkg/status.d/libssl3.md5sums": b"0123456789abcdef0123456789abcdef  usr/lib/libssl.so.3\n",
             "etc/os-release": DEBIAN_RELEASE,
         },
     )
-    found = packages(scan(root))
+    result = scan(root)
+    found = packages(result)
     assert sorted(found) == ["base-files", "libssl3"]
+    assert not result.unknowns
     assert found["libssl3"].location.path == "var/lib/dpkg/status.d/libssl3"
 
 

@@ -26,7 +26,7 @@ from depscan.errors import MemberError
 from depscan.models import Component, OsPackage, Unknown
 from depscan.ospkg import DatabaseError
 from depscan.ospkg.apk import INSTALLED, parse_installed
-from depscan.ospkg.dpkg import STATUS, STATUS_D, parse_status
+from depscan.ospkg.dpkg import STATUS, is_status_d, parse_status
 from depscan.ospkg.osrelease import OS_RELEASE_PATHS, OsRelease, parse_os_release
 
 _DATABASES = (STATUS, INSTALLED)
@@ -47,7 +47,7 @@ class OsPackageCataloger(Cataloger):
     name = "os-packages"
 
     def wants(self, path: str) -> bool:
-        return path in _DATABASES or path in OS_RELEASE_PATHS or path.startswith(STATUS_D)
+        return path in _DATABASES or path in OS_RELEASE_PATHS or is_status_d(path)
 
     def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
         # One C-level prefix test per entry (bench/bench_ospkg.py): this runs in every scan, over every entry.

@@ -1,5 +1,5 @@
 """dpkg's database of installed packages: ``var/lib/dpkg/status`` and, in distroless images,
-one file per package under ``var/lib/dpkg/status.d/``.
+one file per package under ``var/lib/dpkg/status.d/`` (beside ``<package>.md5sums`` files, skipped).
 
 Both are deb822 control paragraphs (``man 5 deb-status``, ``man 5 deb822``): ``Field: value``
 lines, continuation lines starting with a space or tab, paragraphs separated by blank lines. A
@@ -21,6 +21,12 @@ STATUS_D = "var/lib/dpkg/status.d/"
 _FIELD = re.compile(r"^([!-9;-~][!-9;-~]*):(.*)$")  # deb822: any printable except ':' and space
 _SOURCE = re.compile(r"^(\S+)(?:\s+\((.+)\))?$")
 _NOT_INSTALLED = {"not-installed", "config-files"}
+
+
+def is_status_d(path: str) -> bool:
+    """A package's paragraph in a distroless ``status.d/`` (``libssl3``), not its checksums
+    (``libssl3.md5sums``, written beside it by newer distroless images)."""
+    return path.startswith(STATUS_D) and not path.endswith(".md5sums") and "/" not in path[len(STATUS_D) :]
 
 
 @dataclass(frozen=True, slots=True)
