@@ -109,6 +109,7 @@ def test_apk_corrupt() -> None:
         ('ID=ubuntu\nVERSION_ID="23.10"\nVERSION="23.10 (Mantic Minotaur)"\n', "Ubuntu:23.10", "ubuntu-23.10"),
         ("ID=debian\nVERSION_CODENAME=trixie\n", None, "debian-trixie"),  # testing: no VERSION_ID
         ("ID=fedora\nVERSION_ID=40\n", None, "fedora-40"),  # no OSV ecosystem
+        ('ID=wolfi\nVERSION_ID="20230201"\n', "Wolfi", "wolfi-20230201"),  # rolling: no release in the ecosystem
     ],
 )
 def test_os_release(text: str, ecosystem: str | None, distro: str) -> None:
@@ -228,3 +229,15 @@ def test_corrupt_database_is_one_unknown(tmp_path: Path) -> None:
     assert "\n" not in reason
     # The other database is still read.
     assert "musl" in packages(result)
+
+
+def test_os_release_without_id_falls_back_to_usr_lib(tmp_path: Path) -> None:
+    root = write_root(
+        tmp_path,
+        {
+            "etc/os-release": b"# emptied by a hardening step\n",
+            "usr/lib/os-release": ALPINE_RELEASE,
+            "lib/apk/db/installed": APK_INSTALLED,
+        },
+    )
+    assert packages(scan(root))["zlib"].ecosystem == "Alpine:v3.19"

@@ -74,9 +74,12 @@ class OsPackageCataloger(Cataloger):
             if entry is None or entry.type is not EntryType.FILE:
                 continue
             try:
-                return parse_os_release(view.read_text(path))
+                release = parse_os_release(view.read_text(path))
             except MemberError as e:
                 unknowns.append(Unknown(entry.location, f"os-release: {e}"))
+                continue
+            if release is not None:
+                return release
         return None
 
     @staticmethod

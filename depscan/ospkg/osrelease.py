@@ -5,7 +5,8 @@ escapes; ``#`` starts a comment. ``/etc/os-release`` takes precedence over
 ``/usr/lib/os-release``.
 
 From ``ID`` and ``VERSION_ID`` come the OSV ecosystem (the spellings of the OSV schema's
-ecosystem list: ``Debian:12``, ``Ubuntu:22.04:LTS``, ``Alpine:v3.19``) and the purl namespace
+ecosystem list: ``Debian:12``, ``Ubuntu:22.04:LTS`` (``:LTS`` is mandatory for LTS releases),
+``Alpine:v3.19``, ``Wolfi``, ``Chainguard``) and the purl namespace
 and ``distro`` qualifier (``debian`` / ``debian-12``).
 """
 
@@ -15,6 +16,9 @@ import re
 from dataclasses import dataclass
 
 OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
+
+# OSV ecosystems without a release suffix (apk-based rolling distributions).
+_UNVERSIONED = {"wolfi": "Wolfi", "chainguard": "Chainguard"}
 
 _LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
@@ -32,6 +36,8 @@ class OsRelease:
     def ecosystem(self) -> str | None:
         """The OSV ecosystem of this release's packages; None when OSV has none for it or the
         release is not known (Debian testing has no ``VERSION_ID``)."""
+        if self.id in _UNVERSIONED:  # rolling distributions: one ecosystem, no release suffix
+            return _UNVERSIONED[self.id]
         if not self.version_id:
             return None
         if self.id == "debian":
