@@ -15,6 +15,7 @@ from depscan.artifacts.detect import open_artifact
 from depscan.artifacts.view import OpenContext
 from depscan.catalogers import Cataloger, check_order
 from depscan.catalogers.native import NativeLibCataloger
+from depscan.catalogers.os_packages import OsPackageCataloger
 from depscan.catalogers.python_dists import PythonDistCataloger
 from depscan.config import DB_ENV, AdvisorySettings, ScanConfig
 from depscan.gc_pause import paused_gc
@@ -32,7 +33,7 @@ Progress = Callable[[str, int, int], None]
 def default_catalogers() -> list[Cataloger]:
     """The catalogers every scan runs, in order: native libraries take their owners from the
     distributions the Python cataloger found before them."""
-    return [PythonDistCataloger(), NativeLibCataloger()]
+    return [PythonDistCataloger(), OsPackageCataloger(), NativeLibCataloger()]
 
 
 def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
