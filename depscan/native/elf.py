@@ -73,17 +73,6 @@ def _bounded(items: Iterable[_T], limit: int, what: str) -> Iterator[_T]:
         yield item
 
 
-def _dynamic(elf: ELFFile) -> DynamicSection | DynamicSegment | None:
-    """The dynamic section, or the ``PT_DYNAMIC`` segment of a file without section headers."""
-    for section in elf.iter_sections():
-        if isinstance(section, DynamicSection):
-            return section
-    for segment in elf.iter_segments():
-        if isinstance(segment, DynamicSegment):
-            return segment
-    return None
-
-
 def _attr(tag: object, name: str) -> str:
     """A dynamic tag's string value (pyelftools sets ``soname``/``needed``/``rpath``/``runpath`` per tag)."""
     return str(getattr(tag, name))
@@ -112,26 +101,9 @@ def _parse(data: bytes) -> tuple[ELFFile, ElfFacts]:
     if elf.num_segments() > MAX_SEGMENTS:
         raise ElfParseError(f"{elf.num_segments()} program headers (more than {MAX_SEGMENTS})")
 
-    soname: str | None = None
-    needed: list[str] = []
-    rpath: list[str] = []
-    runpath: list[str] = []
-    dynamic = _dynamic(elf)
-    if dynamic is not None:
-        count = dynamic.num_tags() or 0
-        if count > MAX_DYNAMIC_TAGS:
-            raise ElfParseError(f"{count} dynamic entries (more than {MAX_DYNAMIC_TAGS})")
-        for tag in dynamic.iter_tags():
-            kind = tag.entry.d_tag
-            if kind == "DT_SONAME":
-                soname = _attr(tag, "soname")
-            elif kind == "DT_NEEDED":
-                needed.append(_attr(tag, "needed"))
-            elif kind == "DT_RPATH":
-                rpath.extend(_split_path(_attr(tag, "rpath")))
-            elif kind == "DT_RUNPATH":
-                runpath.extend(_split_path(_attr(tag, "runpath")))
-
+    # One pass over the section headers: each section object is built once (pyelftools' construct
+    # parsing of headers is most of the cost of this module).
+    dynamic: DynamicSection | DynamicSegment | None = None
     build_id: str | None = None
     definitions: list[str] = []
     needs: list[tuple[str, tuple[str, ...]]] = []
@@ -139,6 +111,8 @@ def _parse(data: bytes) -> tuple[ELFFile, ElfFacts]:
     for section in elf.iter_sections():
         if section["sh_type"] == "SHT_SYMTAB":
             symtab = True
+        elif isinstance(section, DynamicSection):
+            dynamic = dynamic or section
         elif isinstance(section, NoteSection) and build_id is None:
             for note in _bounded(section.iter_notes(), MAX_NOTES, "notes in a section"):
                 if note["n_type"] == "NT_GNU_BUILD_ID":
@@ -157,6 +131,27 @@ def _parse(data: bytes) -> tuple[ELFFile, ElfFacts]:
             for verneed, auxiliaries in _bounded(verneeds, MAX_VERSION_ENTRIES, "version needs"):
                 names = tuple(str(aux.name) for aux in _bounded(auxiliaries, MAX_VERSION_ENTRIES, "version needs"))
                 needs.append((str(verneed.name), names))
+
+    if dynamic is None:  # no section headers: the PT_DYNAMIC segment
+        dynamic = next((seg for seg in elf.iter_segments() if isinstance(seg, DynamicSegment)), None)
+    soname: str | None = None
+    needed: list[str] = []
+    rpath: list[str] = []
+    runpath: list[str] = []
+    if dynamic is not None:
+        count = dynamic.num_tags() or 0
+        if count > MAX_DYNAMIC_TAGS:
+            raise ElfParseError(f"{count} dynamic entries (more than {MAX_DYNAMIC_TAGS})")
+        for tag in dynamic.iter_tags():
+            kind = tag.entry.d_tag
+            if kind == "DT_SONAME":
+                soname = _attr(tag, "soname")
+            elif kind == "DT_NEEDED":
+                needed.append(_attr(tag, "needed"))
+            elif kind == "DT_RPATH":
+                rpath.extend(_split_path(_attr(tag, "rpath")))
+            elif kind == "DT_RUNPATH":
+                runpath.extend(_split_path(_attr(tag, "runpath")))
 
     if build_id is None and elf.num_sections() == 0:
         for segment in elf.iter_segments():
