@@ -626,7 +626,7 @@ def test_native_libraries_nest_under_the_distribution_owning_them(native_result:
         "depscan:elf:class": ["64"],
         "depscan:elf:endianness": ["little"],
         "depscan:elf:type": ["shared-object"],
-        "depscan:found_by": ["elf-header"],
+        "depscan:found_by": ["elf"],
         "depscan:native:bundled_hash": ["040039e1"],
         "depscan:native:kind": ["shared-library"],
         "depscan:native:size": [str(lib.size)],
