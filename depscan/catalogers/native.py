@@ -28,26 +28,47 @@ The rest comes from elsewhere, without reading more of the file:
   cataloger runs first and hands its distributions over: ``needs = ("python-dists",)``). A file
   no RECORD lists is still a component, with ``owner`` None: a native library no package owns.
 
-What this cataloger does NOT do: SONAME, NEEDED entries, build-ids and version strings embedded
-in the library need the dynamic section and section headers, which sit at the END of the file;
-reading them means decompressing every library in full (the benchmark's Lambda zip holds 351 of
-them, 454 MB uncompressed), so they are not part of the default scan. They come with a later
-``--deep`` option (pyelftools on the whole file).
+Then every confirmed ELF file is read whole (``wants``: a compressed tar keeps such members whole
+during its pass, within the scan's budgets) and parsed with pyelftools (``depscan.native.elf``):
+``NativeLib.elf`` holds its ``ElfFacts`` and ``found_by`` is ``"elf"``. ``identify`` is asked what
+upstream libraries the file holds, from a hint: the file name's library name (auditwheel's renaming
+undone), the SONAME's when the file name is not a library name, None for an extension module. Each
+answer becomes a ``NativeComponent`` at the file's location, with the file's SHA-256 and the owner
+(and the owner's status) from RECORD. A file that cannot be read whole (over a read limit, a zip
+bomb) or parsed (corrupt, truncated, over the parser's bounds) keeps its header-only ``NativeLib``
+(``found_by`` ``"elf-header"``) and adds an ``Unknown`` saying why.
+
+Not yet: files found by magic whatever their name (today a candidate needs a library-like name, the
+magic only confirms it), a cache of parsed facts, threads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import struct
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
+from elftools.elf.elffile import ELFFile
 from packageurl import PackageURL
 
 from depscan.artifacts.view import ArtifactView, Entry, EntryType
 from depscan.catalogers import Cataloger, CatalogResult
 from depscan.errors import MemberError
-from depscan.models import Component, NativeKind, NativeLib, PythonDist, RecordEntry, Status, Unknown
+from depscan.models import (
+    Component,
+    ElfFacts,
+    NativeComponent,
+    NativeKind,
+    NativeLib,
+    PythonDist,
+    RecordEntry,
+    Status,
+    Unknown,
+)
+from depscan.native import Identification, elf
+from depscan.native.identify import identify
 
 ELF_MAGIC = b"\x7fELF"
 Endianness = Literal["little", "big"]
@@ -202,13 +223,13 @@ def generic_purl(name: str, version: str | None) -> str:
 
 
 class NativeLibCataloger(Cataloger):
-    """Finds ELF files by name and magic, reads their header, and finds the distribution owning each."""
+    """Finds ELF files by name and magic, parses them, identifies them, and finds the distribution owning each."""
 
     name = "native-libs"
     needs = ("python-dists",)
 
     def wants(self, path: str) -> bool:
-        return False  # never the whole file
+        return is_candidate(path)  # the whole file: its structure is parsed
 
     def wants_prefix(self, path: str) -> int:
         return PREFIX_BYTES if is_candidate(path) else 0
@@ -217,6 +238,7 @@ class NativeLibCataloger(Cataloger):
         candidates = [e for e in view.entries() if e.type is EntryType.FILE and is_candidate(e.path)]
         owners = _owners(earlier, {e.path for e in candidates})
         components: list[NativeLib] = []
+        identified: list[NativeComponent] = []
         unknowns: list[Unknown] = []
         for entry in candidates:
             try:
@@ -230,9 +252,23 @@ class NativeLibCataloger(Cataloger):
             if isinstance(header, str):
                 unknowns.append(Unknown(entry.location, header))
                 continue
-            components.append(_component(entry, header, _owner(owners.get(entry.path), entry)))
+            claim = _owner(owners.get(entry.path), entry)
+            lib = _component(entry, header, claim)
+            parsed = _parse_whole(view, entry, unknowns)
+            if parsed is not None:
+                elf_file, facts, data = parsed
+                lib = dataclasses.replace(lib, found_by="elf", elf=facts)
+                hint = identification_hint(lib, facts)
+                try:
+                    answers = identify(elf_file, data, hint)
+                except elf.PARSE_ERRORS as e:
+                    unknowns.append(Unknown(entry.location, f"identification failed ({type(e).__name__}: {e})"))
+                    answers = []
+                identified.extend(_native_component(answer, lib, claim) for answer in answers)
+            components.append(lib)
         components.sort(key=lambda lib: (lib.location.path, lib.location.layer or ""))
-        found: tuple[Component, ...] = tuple(components)
+        identified.sort(key=lambda c: (c.location.path, c.location.layer or "", c.name, c.embedded))
+        found: tuple[Component, ...] = (*components, *identified)
         return CatalogResult(found, tuple(unknowns))
 
 
@@ -292,4 +328,47 @@ def _component(entry: Entry, header: ElfHeader, claim: _Claim | None) -> NativeL
         abi_tag=named.abi_tag,
         owner=owner,
         owner_location=owner_location,
+    )
+
+
+def identification_hint(lib: NativeLib, facts: ElfFacts) -> str | None:
+    """The upstream-ish name ``identify`` starts from: the file name's (auditwheel's renaming undone),
+    else the SONAME's when the file name is not a library name; None for an extension module."""
+    if lib.kind == "python-extension":
+        return None
+    base = lib.location.path.rpartition("/")[2]
+    if _SHARED.match(base) is None and facts.soname:
+        return parse_name(facts.soname).name
+    return lib.name
+
+
+def _parse_whole(view: ArtifactView, entry: Entry, unknowns: list[Unknown]) -> tuple[ELFFile, ElfFacts, bytes] | None:
+    """The whole file read and parsed, or None with an ``Unknown`` saying why it could not be."""
+    try:
+        data = view.read(entry.path)
+    except MemberError as e:
+        unknowns.append(Unknown(entry.location, f"ELF structure not read: {e}"))
+        return None
+    try:
+        elf_file, facts = elf.parse(data)
+    except elf.ElfParseError as e:
+        unknowns.append(Unknown(entry.location, f"{entry.path}: {e}"))
+        return None
+    return elf_file, facts, data
+
+
+def _native_component(answer: Identification, lib: NativeLib, claim: _Claim | None) -> NativeComponent:
+    status = claim[0].status if claim is not None else Status.USED
+    return NativeComponent(
+        name=answer.library,
+        version=answer.version,
+        purl=answer.purl,
+        cpe=answer.cpe,
+        location=lib.location,
+        evidence=answer.evidence,
+        embedded=answer.embedded,
+        file_sha256=lib.elf.sha256 if lib.elf is not None else lib.sha256,
+        owner=lib.owner,
+        owner_location=lib.owner_location,
+        status=status,
     )

@@ -87,6 +87,15 @@ def _cdx_licence(entries: list[dict[str, Any]]) -> str | None:
     return None  # named licences (or several): no single SPDX expression stated
 
 
+def _is_file(component: dict[str, Any]) -> bool:
+    """An ELF file's component (not an upstream library identified in one)."""
+    return any(p["name"] == "depscan:native:kind" for p in component.get("properties", []))
+
+
+def _is_file_xml(component: Any, ns: dict[str, str]) -> bool:
+    return any(p.get("name") == "depscan:native:kind" for p in component.findall("c:properties/c:property", ns))
+
+
 def _from_cyclonedx_json(doc: dict[str, Any]) -> tuple[set[str], Edges, dict[str, str | None], set[str]]:
     dists, licences, natives = set(), {}, set()
     for component in doc["components"]:
@@ -94,8 +103,8 @@ def _from_cyclonedx_json(doc: dict[str, Any]) -> tuple[set[str], Edges, dict[str
         if component["bom-ref"].startswith("pkg:pypi/"):
             dists.add(key)
             licences[key] = _cdx_licence(component.get("licenses", []))
-            natives |= {_key(n["bom-ref"]) for n in component.get("components", [])}
-        else:
+            natives |= {_key(n["bom-ref"]) for n in component.get("components", []) if _is_file(n)}
+        elif _is_file(component):
             natives.add(key)
     edges = {(_key(d["ref"]), _key(t)) for d in doc["dependencies"] for t in d.get("dependsOn", [])}
     return dists, edges, licences, natives
@@ -117,8 +126,9 @@ def _from_cyclonedx_xml(data: bytes) -> tuple[set[str], Edges, dict[str, str | N
                     spdx = item.find("c:id", ns)
                     entries.append({"license": {"id": spdx.text} if spdx is not None else {"name": "?"}})
             licences[key] = _cdx_licence(entries)
-            natives |= {_key(n.get("bom-ref")) for n in component.findall("c:components/c:component", ns)}
-        else:
+            natives |= {_key(n.get("bom-ref")) for n in component.findall("c:components/c:component", ns)
+                        if _is_file_xml(n, ns)}
+        elif _is_file_xml(component, ns):
             natives.add(key)
     edges = {
         (_key(d.get("ref")), _key(t.get("ref")))

@@ -107,7 +107,9 @@ def test_artifact_package_is_described_and_contains_every_copy(demo_result: Scan
     # libpq.so.5 is owned by no distribution: the artifact contains it directly.
     # ... and so does it the layer zip it was scanned with (an input, with its own checksum).
     expected = [*dist_ids, native_id(lib), "SPDXRef-Input-1"]
-    assert _edges(doc, "CONTAINS") == {("SPDXRef-Artifact", i) for i in expected}
+    # (the libpq identified in the file is contained by the file's package: test_native_components.py)
+    from_artifact = {e for e in _edges(doc, "CONTAINS") if e[0] == "SPDXRef-Artifact"}
+    assert from_artifact == {("SPDXRef-Artifact", i) for i in expected}
     assert all(SPDX_ID.match(i) for i in packages)
     assert "could not be read" in doc["comment"] and "bad-1.0.dist-info" in doc["comment"]
 
@@ -154,7 +156,8 @@ def test_round_trip_through_the_sbom_reader(demo_result: ScanResult, tmp_path: P
     contents = read_sbom(path)
     assert sorted(c.purl for c in contents.components) == sorted(d.purl for d in _dists(demo_result))
     assert contents.without_purl == 0
-    assert contents.other_ecosystems == {} and contents.native == 1  # libpq.so.5: not matched, counted
+    # libpq.so.5: not matched, counted; the libpq identified in it (pkg:generic): not matched on a rescan yet, counted
+    assert contents.other_ecosystems == {"generic": 1} and contents.native == 1
     again = document(dataclasses.replace(demo_result, components=contents.components, unknowns=()))
     _validate(again)
     for package in again["packages"]:
