@@ -17,6 +17,7 @@ Not read yet: rpm databases, dpkg's per-package file lists (``var/lib/dpkg/info/
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from packageurl import PackageURL
 
@@ -84,38 +85,31 @@ class OsPackageCataloger(Cataloger):
 
     @staticmethod
     def _packages(entry: Entry, data: bytes, release: OsRelease | None) -> list[OsPackage]:
-        ecosystem = release.ecosystem if release else None
+        manager: Literal["apk", "dpkg"]
         if entry.path == INSTALLED:
-            namespace = release.id if release else "alpine"
-            return [
-                OsPackage(
-                    name=p.name,
-                    version=p.version,
-                    purl=_purl("apk", namespace, p.name, p.version, p.arch, release),
-                    package_manager="apk",
-                    location=entry.location,
-                    ecosystem=ecosystem,
-                    arch=p.arch,
-                    source_name=p.origin,
-                    source_version=p.version,
-                    files=p.files,
-                )
-                for p in parse_installed(data)
-            ]
-        namespace = release.id if release else "debian"
+            manager, purl_type, namespace = "apk", "apk", "alpine"
+            # (name, version, arch, source name, source version, files)
+            rows = [(p.name, p.version, p.arch, p.origin, p.version, p.files) for p in parse_installed(data)]
+        else:
+            manager, purl_type, namespace = "dpkg", "deb", "debian"
+            rows = [(p.name, p.version, p.arch, p.source_name, p.source_version, ())
+                    for p in parse_status(data, status_d=entry.path != STATUS)]
+        if release is not None:
+            namespace = release.id
         return [
             OsPackage(
-                name=p.name,
-                version=p.version,
-                purl=_purl("deb", namespace, p.name, p.version, p.arch, release),
-                package_manager="dpkg",
+                name=name,
+                version=version,
+                purl=_purl(purl_type, namespace, name, version, arch, release),
+                package_manager=manager,
                 location=entry.location,
-                ecosystem=ecosystem,
-                arch=p.arch,
-                source_name=p.source_name,
-                source_version=p.source_version,
+                ecosystem=release.ecosystem if release else None,
+                arch=arch,
+                source_name=source_name,
+                source_version=source_version,
+                files=files,
             )
-            for p in parse_status(data, status_d=entry.path != STATUS)
+            for name, version, arch, source_name, source_version, files in rows
         ]
 
 
