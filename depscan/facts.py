@@ -258,7 +258,11 @@ def component_key(component: Component) -> str:
         key = f"{component.purl}|{component.metadata_location.path}"
     elif isinstance(component, NativeLib):
         key = f"{component.purl or component.name}|{component.location.path}"
-    elif isinstance(component, (NativeComponent, OsPackage)):
+    elif isinstance(component, NativeComponent):
+        # marked and named: the file's own NativeLib can have the same purl and path, and one file can hold
+        # several libraries
+        key = f"identified|{component.purl}|{component.location.path}|{component.name}"
+    elif isinstance(component, OsPackage):
         key = f"{component.purl}|{component.location.path}"
     else:
         assert_never(component)

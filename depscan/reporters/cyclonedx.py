@@ -83,7 +83,6 @@ the detail as ``value``; 1.6 adds ``concludedValue`` (the purl). 1.4 has no iden
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -594,9 +593,7 @@ class _Builder:
         )
 
     def identified_component(self, comp: NativeComponent) -> Fields:
-        # not component_key alone: the ELF file's own component (NativeLib) may have the same purl and path
-        key = hashlib.sha256(f"identified|{component_key(comp)}|{comp.name}".encode()).hexdigest()[:16]
-        ref = self.text(_identified_ref(comp, key), "a bom-ref", one_line=True)
+        ref = self.text(_identified_ref(comp, component_key(comp)), "a bom-ref", one_line=True)
         where = self.text(f"{_short(comp.name)} ({_short(str(comp.location))})", "a location", report=False)
         try:
             return self.full_identified_component(comp, ref, where)
