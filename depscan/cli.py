@@ -212,6 +212,10 @@ def scan(
     cyclonedx_version: CycloneDXVersion = "1.6",
     baseline: Baseline = None,
     new_only: NewOnly = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Read, parse and identify every native file again; leave the "
+                           "on-disk cache of native files ($DEPSCAN_CACHE_DIR, else the user cache) alone.")
+    ] = False,
 ) -> None:
     """Inventory every Python distribution in an artifact and check it against OSV advisories."""
     from depscan.artifacts.limits import Limits
@@ -238,6 +242,7 @@ def scan(
         strict=strict,
         hash_artifact=any(fmt in SBOM_FORMATS for fmt, _file in outputs),
         advisories=settings,
+        native_cache=not no_cache,
     )
     started = time.perf_counter()
     progress = _DelayedProgress()

@@ -58,6 +58,7 @@ class ScanConfig:
     strict: bool = False
     hash_artifact: bool = False  # sha256 of the input file (SBOM root component); costs a full read
     advisories: AdvisorySettings = field(default_factory=lambda: AdvisorySettings(mode="skip"))
+    native_cache: bool = True  # what native files' bytes say, kept on disk by content hash (--no-cache: off)
 
 
 def load_ignores(path: Path) -> list[IgnoreRule]:

@@ -30,17 +30,17 @@ if TYPE_CHECKING:
 Progress = Callable[[str, int, int], None]
 
 
-def default_catalogers() -> list[Cataloger]:
+def default_catalogers(native_cache: bool = True) -> list[Cataloger]:
     """The catalogers every scan runs, in order: native libraries take their owners from the
     distributions the Python cataloger found before them."""
-    return [PythonDistCataloger(), OsPackageCataloger(), NativeLibCataloger()]
+    return [PythonDistCataloger(), OsPackageCataloger(), NativeLibCataloger(use_cache=native_cache)]
 
 
 def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
     """Scan one artifact (plus Lambda layers) and return what was found."""
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
-    catalogers = default_catalogers()
+    catalogers = default_catalogers(config.native_cache)
     check_order(catalogers)
 
     def wants(path: str) -> bool:

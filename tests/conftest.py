@@ -54,6 +54,13 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _private_native_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own, empty native cache (``$DEPSCAN_CACHE_DIR``, inherited by subprocesses):
+    no test reads or writes the user's cache, and none sees what another left there."""
+    monkeypatch.setenv("DEPSCAN_CACHE_DIR", str(tmp_path_factory.mktemp("native-cache")))
+
+
 @pytest.fixture
 def demo(tmp_path: Path) -> tuple[Path, Path]:
     """The README demo (function.zip, layer.zip), built into ``tmp_path / "demo"``."""

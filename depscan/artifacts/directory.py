@@ -57,6 +57,7 @@ class _File:
     """Reads one file of the directory (``MemberReader``)."""
 
     __slots__ = ("ctx", "full", "path")
+    concurrent = True  # a file opened per read
 
     def __init__(self, full: str, path: str, ctx: OpenContext) -> None:
         self.full = full

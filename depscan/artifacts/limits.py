@@ -7,6 +7,7 @@ it from exhausting memory or time, and the path rules keep every path inside the
 from __future__ import annotations
 
 import posixpath
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -48,12 +49,14 @@ class Limits:
 
 
 class Budget:
-    """Mutable counters charged against ``Limits`` during one scan."""
+    """Mutable counters charged against ``Limits`` during one scan. Decompressed bytes are counted
+    under a lock: the native cataloger reads members from several threads."""
 
-    __slots__ = ("bytes_read", "entries", "kept", "limits")
+    __slots__ = ("_lock", "bytes_read", "entries", "kept", "limits")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        self._lock = threading.Lock()
         self.bytes_read = 0
         self.entries = 0
         self.kept = 0
@@ -75,8 +78,10 @@ class Budget:
 
     def charge_bytes(self, n: int, where: str) -> None:
         """Count ``n`` decompressed bytes; raise once the scan has read more than allowed."""
-        self.bytes_read += n
-        if self.bytes_read > self.limits.max_total_bytes:
+        with self._lock:
+            self.bytes_read += n
+            total = self.bytes_read
+        if total > self.limits.max_total_bytes:
             raise HostileArtifact(
                 f"{where}: more than {self.limits.max_total_bytes} bytes decompressed "
                 "(max_total_bytes); refusing to go on (zip bomb?)"

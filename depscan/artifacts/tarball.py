@@ -19,7 +19,7 @@ import lzma
 import tarfile
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from depscan.artifacts.kinds import ArtifactKind, is_nested_candidate
 from depscan.artifacts.limits import Budget, check_member_size, over_member_limit, resolve_link, safe_member_path
@@ -308,6 +308,7 @@ class _Kept:
     """What a streaming pass kept of one member: all of it, or only its first bytes (``MemberReader``)."""
 
     __slots__ = ("data", "size", "where")
+    concurrent = True  # bytes in memory
 
     def __init__(self, data: bytes, size: int, where: str) -> None:
         self.data = data
@@ -339,6 +340,7 @@ class _OverLimit:
     """A member a streaming pass did not keep because it is over ``max_member_bytes`` (``MemberReader``)."""
 
     __slots__ = ("message",)
+    concurrent = True
 
     def __init__(self, message: str) -> None:
         self.message = message
@@ -348,6 +350,21 @@ class _OverLimit:
 
     def prefix(self, n: int) -> bytes:
         raise MemberError(self.message)
+
+
+def _rest_of(
+    fh: IO[bytes], head: bytes, member: tarfile.TarInfo, path: str, where: str, ctx: OpenContext
+) -> bytes | None:
+    """The whole member after its first bytes (``OpenContext.keep_whole``), within the same limits as a
+    member wanted whole (``max_member_bytes``, the read limit, ``Budget.keep``); None when over one of
+    them (the prefix stays kept, and a whole read says only a prefix was kept)."""
+    cap = ctx.read_limit(path)
+    if member.size > ctx.limits.max_member_bytes or (cap is not None and member.size > cap):
+        return None
+    if ctx.charge.keep(member.size - len(head), where) is not None:
+        return None
+    rest = member.size - len(head)
+    return head + (fh.read(rest) if rest <= PIECE else read_in_pieces(fh, rest))
 
 
 def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: ArtifactView, layer: str | None) -> None:
@@ -402,6 +419,8 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
                 data = fh.read() if member.size <= PIECE else read_in_pieces(fh, member.size)
             else:
                 data = fh.read(head)
+                if member.size > len(data) and ctx.keep_whole(entry.path, data):
+                    data = _rest_of(fh, data, member, entry.path, where, ctx) or data
             kept[entry.path] = found = _Kept(data, member.size if fh is not None else 0, where)
             view.add(entry, found)
         # As for plain tars: a stream that ends where a header should be is a truncated archive.

@@ -80,6 +80,14 @@ class MemberReader(Protocol):
         ...
 
 
+def concurrent_reader(reader: object) -> bool:
+    """Whether a reader may run in another thread while other members are read (its class sets
+    ``concurrent = True``): zip members (zipfile locks its shared file around each seek and read,
+    and inflates outside the lock), directory files (a file opened per read), members a streaming
+    pass kept in memory. A plain tar's members share one file position: read by one thread only."""
+    return bool(getattr(reader, "concurrent", False))
+
+
 class EntryType(str, Enum):
     """What kind of file an entry is."""
 
@@ -109,6 +117,7 @@ class Entry(NamedTuple):
 Wants = Callable[[str], bool]
 WantsPrefix = Callable[[str], int]
 ReadLimit = Callable[[str], "int | None"]
+KeepWhole = Callable[[str, bytes], bool]
 
 
 def _wants_nothing(path: str) -> bool:
@@ -123,6 +132,10 @@ def _no_read_limit(path: str) -> int | None:
     return None
 
 
+def _keeps_nothing_more(path: str, head: bytes) -> bool:
+    return False
+
+
 @dataclass
 class OpenContext:
     """What every opener is given: the safety budget, nesting depth and what to keep.
@@ -133,6 +146,8 @@ class OpenContext:
     single pass: the whole member, its first ``wants_prefix`` bytes, or nothing. ``read_limit``
     is the most bytes catalogers read of a member they want whole (None: ``max_member_bytes``):
     a streaming pass keeps no larger member, and ``Budget.keep`` bounds all it keeps together.
+    ``keep_whole(path, head)`` is asked about a member kept for its prefix only, with those first
+    bytes: True keeps the whole member after all (an ELF file found by its magic, whatever its name).
     """
 
     limits: Limits = field(default_factory=Limits)
@@ -141,6 +156,7 @@ class OpenContext:
     depth: int = 0
     wants_prefix: WantsPrefix = _no_prefix
     read_limit: ReadLimit = _no_read_limit
+    keep_whole: KeepWhole = _keeps_nothing_more
 
     def __post_init__(self) -> None:
         if self.budget is None:
@@ -153,7 +169,8 @@ class OpenContext:
 
     def nested(self) -> OpenContext:
         """The context for an archive found inside this one."""
-        return OpenContext(self.limits, self.budget, self.wants, self.depth + 1, self.wants_prefix, self.read_limit)
+        return OpenContext(self.limits, self.budget, self.wants, self.depth + 1, self.wants_prefix, self.read_limit,
+                           self.keep_whole)
 
 
 class ArtifactView:
@@ -324,6 +341,14 @@ class ArtifactView:
         """
         return self._reader(path).prefix(n)
 
+    def concurrent(self, path: str) -> bool:
+        """Whether the file at ``path`` may be read from another thread while other files are read
+        (``concurrent_reader``); False for anything that is not a readable regular file."""
+        try:
+            return concurrent_reader(self._reader(path))
+        except MemberError:
+            return False
+
     def read_text(self, path: str, max_bytes: int | None = None) -> str:
         """``read`` decoded as UTF-8 (with replacement: metadata is not always clean)."""
         return self.read(path, max_bytes).decode("utf-8", errors="replace")
@@ -351,6 +376,10 @@ class _Delegated:
     """Reads an entry of a view overlaid onto another (layers, Lambda mounts, nested archives)."""
 
     __slots__ = ("path", "sub")
+
+    @property
+    def concurrent(self) -> bool:
+        return self.sub.concurrent(self.path)
 
     def __init__(self, sub: ArtifactView, path: str) -> None:
         self.sub = sub

@@ -155,9 +155,11 @@ def _index(zf: zipfile.ZipFile, name: str, ctx: OpenContext, view: ArtifactView)
 
 
 class _Member:
-    """Reads one zip member (``MemberReader``)."""
+    """Reads one zip member (``MemberReader``). Concurrent: zipfile's shared file is locked around each
+    seek and read, and members are inflated outside the lock (every zip is opened from a path or bytes)."""
 
     __slots__ = ("ctx", "info", "name", "zf")
+    concurrent = True
 
     def __init__(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: OpenContext) -> None:
         self.zf = zf

@@ -38,19 +38,30 @@ answer becomes a ``NativeComponent`` at the file's location, with the file's SHA
 bomb) or parsed (corrupt, truncated, over the parser's bounds) keeps its header-only ``NativeLib``
 (``found_by`` ``"elf-header"``) and adds an ``Unknown`` saying why.
 
+What the bytes say is cached on disk by content hash (``depscan.native.cache``): a file whose owner's
+RECORD gives its sha256 (and the size agrees) is looked up before anything is read, and a warm scan
+neither decompresses nor parses it; any other file is read and hashed, then looked up before it is
+parsed. Whole reads (decompression and hashing, which release the GIL) run in worker threads
+(``workers()``: one per CPU, at most ``MAX_WORKERS``) while the main thread parses and identifies the
+files already read, at most ``READ_AHEAD_BYTES`` ahead; a view whose readers share a file position
+(a plain tar) is read in the main thread. Results do not depend on the order files finish in.
+
 Not yet: files found by magic whatever their name (today a candidate needs a library-like name, the
-magic only confirms it), a cache of parsed facts, threads.
+magic only confirms it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 import re
 import struct
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from elftools.elf.elffile import ELFFile
 from packageurl import PackageURL
 
 from depscan.artifacts.view import ArtifactView, Entry, EntryType
@@ -69,6 +80,10 @@ from depscan.models import (
 )
 from depscan.native import Identification, elf
 from depscan.native.identify import identify
+
+if TYPE_CHECKING:
+    from depscan.native.cache import Entry as CacheEntry
+    from depscan.native.cache import NativeCache
 
 ELF_MAGIC = b"\x7fELF"
 Endianness = Literal["little", "big"]
@@ -223,10 +238,19 @@ def generic_purl(name: str, version: str | None) -> str:
 
 
 class NativeLibCataloger(Cataloger):
-    """Finds ELF files by name and magic, parses them, identifies them, and finds the distribution owning each."""
+    """Finds ELF files by name and magic, parses them, identifies them, and finds the distribution owning each.
+
+    ``use_cache`` False (``depscan scan --no-cache``): every file is read, parsed and identified, and
+    the on-disk cache (``depscan.native.cache``) is neither read nor written; ``cache_dir`` overrides
+    where it lives (default ``$DEPSCAN_CACHE_DIR``, else the user cache directory).
+    """
 
     name = "native-libs"
     needs = ("python-dists",)
+
+    def __init__(self, use_cache: bool = True, cache_dir: Path | None = None) -> None:
+        self.use_cache = use_cache
+        self.cache_dir = cache_dir
 
     def wants(self, path: str) -> bool:
         return is_candidate(path)  # the whole file: its structure is parsed
@@ -236,40 +260,232 @@ class NativeLibCataloger(Cataloger):
 
     def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
         candidates = [e for e in view.entries() if e.type is EntryType.FILE and is_candidate(e.path)]
+        if not candidates:
+            return CatalogResult((), ())
         owners = _owners(earlier, {e.path for e in candidates})
+        store = self._open_cache()
+        try:
+            outcomes = _Run(view, store).run(candidates, owners)
+        finally:
+            if store is not None:
+                store.flush()
+                store.close()
+                view.warnings.extend(store.warnings)
         components: list[NativeLib] = []
         identified: list[NativeComponent] = []
         unknowns: list[Unknown] = []
-        for entry in candidates:
-            try:
-                head = view.read_prefix(entry.path, PREFIX_BYTES)
-            except MemberError as e:
-                unknowns.append(Unknown(entry.location, str(e)))
+        for outcome in outcomes:
+            if outcome is None:
                 continue
-            if not head.startswith(ELF_MAGIC):
-                continue  # named like a library, but it is not an ELF file
-            header = parse_header(head)
-            if isinstance(header, str):
-                unknowns.append(Unknown(entry.location, header))
-                continue
-            claim = _owner(owners.get(entry.path), entry)
-            lib = _component(entry, header, claim)
-            parsed = _parse_whole(view, entry, unknowns)
-            if parsed is not None:
-                elf_file, facts, data = parsed
-                lib = dataclasses.replace(lib, found_by="elf", elf=facts)
-                hint = identification_hint(lib, facts)
-                try:
-                    answers = identify(elf_file, data, hint)
-                except elf.PARSE_ERRORS as e:
-                    unknowns.append(Unknown(entry.location, f"identification failed ({type(e).__name__}: {e})"))
-                    answers = []
-                identified.extend(_native_component(answer, lib, claim) for answer in answers)
-            components.append(lib)
+            if outcome.lib is not None:
+                components.append(outcome.lib)
+            identified.extend(outcome.identified)
+            unknowns.extend(outcome.unknowns)
         components.sort(key=lambda lib: (lib.location.path, lib.location.layer or ""))
         identified.sort(key=lambda c: (c.location.path, c.location.layer or "", c.name, c.embedded))
         found: tuple[Component, ...] = (*components, *identified)
         return CatalogResult(found, tuple(unknowns))
+
+    def _open_cache(self) -> NativeCache | None:
+        if not self.use_cache:
+            return None
+        from depscan.native.cache import NativeCache  # sqlite3 only for scans that meet an ELF candidate
+
+        return NativeCache(self.cache_dir)
+
+
+class _Outcome(NamedTuple):
+    """What one candidate file contributes: its ``NativeLib`` (None: not an ELF file), the libraries
+    identified in it, and the Unknowns it caused."""
+
+    lib: NativeLib | None
+    identified: tuple[NativeComponent, ...] = ()
+    unknowns: tuple[Unknown, ...] = ()
+
+
+class _Fetched(NamedTuple):
+    """An ELF file read whole (in a worker thread where the view allows it) and hashed."""
+
+    data: bytes
+    sha256: str
+
+
+def _fetch(view: ArtifactView, path: str) -> _Fetched:
+    data = view.read(path)
+    return _Fetched(data, hashlib.sha256(data).hexdigest())
+
+
+def workers() -> int:
+    """Threads that read (inflate) and hash ELF files while the main thread parses: one per CPU this
+    process may run on, at most ``MAX_WORKERS``; 1 means no threads."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cpus))
+
+
+MAX_WORKERS = 4
+# Bytes of ELF files read ahead of the parser at most (plus the file being parsed): the peak memory
+# the threads add. A file larger than this is read alone.
+READ_AHEAD_BYTES = 64 * 1024 * 1024
+
+
+class _Run:
+    """One catalog pass: cache lookups, prefix checks, whole reads (threaded), parse and identify."""
+
+    def __init__(self, view: ArtifactView, store: NativeCache | None) -> None:
+        self.view = view
+        self.store = store
+
+    def run(self, candidates: list[Entry], owners: dict[str, list[_Claim]]) -> list[_Outcome | None]:
+        claims = [_owner(owners.get(entry.path), entry) for entry in candidates]
+        recorded = [_recorded_sha256(claim, entry) for claim, entry in zip(claims, candidates, strict=True)]
+        hits = self.store.get_many(key for key in recorded if key) if self.store is not None else {}
+        outcomes: list[_Outcome | None] = [None] * len(candidates)
+        pending: list[int] = []
+        for index, entry in enumerate(candidates):
+            key = recorded[index]
+            hit = hits.get(key) if key else None
+            outcome = _from_cache(entry, claims[index], hit) if hit is not None else None
+            if outcome is not None:
+                outcomes[index] = outcome  # a warm run: the file is not read at all
+            else:
+                pending.append(index)
+        self._read_and_analyze(candidates, claims, pending, outcomes)
+        return outcomes
+
+    def _read_and_analyze(
+        self, candidates: list[Entry], claims: list[_Claim | None], pending: list[int], outcomes: list[_Outcome | None]
+    ) -> None:
+        view = self.view
+        threads = workers()
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="depscan-elf") if threads > 1 else None
+        in_flight: dict[Future[_Fetched], tuple[int, ElfHeader]] = {}
+        ahead = 0
+
+        def finish(future: Future[_Fetched]) -> None:
+            nonlocal ahead
+            index, header = in_flight.pop(future)
+            ahead -= candidates[index].size
+            outcomes[index] = self._analyze(candidates[index], claims[index], header, future)
+
+        try:
+            for index in pending:
+                entry = candidates[index]
+                header = self._header(entry)
+                if isinstance(header, _Outcome) or header is None:
+                    outcomes[index] = header
+                    continue
+                if pool is None or not view.concurrent(entry.path):
+                    outcomes[index] = self._analyze(entry, claims[index], header, None)
+                    continue
+                while in_flight and (ahead + entry.size > READ_AHEAD_BYTES or len(in_flight) >= 2 * threads):
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        finish(future)
+                in_flight[pool.submit(_fetch, view, entry.path)] = (index, header)
+                ahead += entry.size
+                for future in [f for f in in_flight if f.done()]:
+                    finish(future)  # parse what is ready while the workers inflate the rest
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finish(future)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _header(self, entry: Entry) -> ElfHeader | _Outcome | None:
+        """The file's ELF header (its first bytes), None when it is not an ELF file, or an outcome
+        with the Unknown that says why it could not be read or is not a valid header."""
+        try:
+            head = self.view.read_prefix(entry.path, PREFIX_BYTES)
+        except MemberError as e:
+            return _Outcome(None, (), (Unknown(entry.location, str(e)),))
+        if not head.startswith(ELF_MAGIC):
+            return None  # named like a library, but it is not an ELF file
+        header = parse_header(head)
+        if isinstance(header, str):
+            return _Outcome(None, (), (Unknown(entry.location, header),))
+        return header
+
+    def _analyze(
+        self, entry: Entry, claim: _Claim | None, header: ElfHeader, future: Future[_Fetched] | None
+    ) -> _Outcome:
+        """Parse and identify one ELF file read whole (or take what the cache knows of its bytes)."""
+        try:
+            fetched = future.result() if future is not None else _fetch(self.view, entry.path)
+        except MemberError as e:
+            lib = _component(entry, header, claim)
+            return _Outcome(lib, (), (Unknown(entry.location, f"ELF structure not read: {e}"),))
+        stored = self.store.get(fetched.sha256) if self.store is not None else None
+        if stored is not None and stored.header is not None:
+            outcome = _from_cache(entry, claim, stored)
+            if outcome is not None:
+                return outcome  # known bytes under another name or RECORD hash: not parsed again
+        known = _analysis(fetched, header, entry, claim, stored)
+        if self.store is not None:
+            self.store.put(fetched.sha256, known)
+        outcome = _from_cache(entry, claim, known)
+        assert outcome is not None  # _analysis identified the file under this entry's hint
+        return outcome
+
+
+def _recorded_sha256(claim: _Claim | None, entry: Entry) -> str | None:
+    """The owner's RECORD sha256 of the file (hex) while its size agrees with the entry's."""
+    if claim is None:
+        return None
+    row = claim[1]
+    if row.algorithm != "sha256" or (row.size is not None and row.size != entry.size):
+        return None
+    try:
+        return row.digest
+    except ValueError:  # not base64: the Python cataloger reported the row
+        return None
+
+
+def _analysis(
+    fetched: _Fetched, header: ElfHeader, entry: Entry, claim: _Claim | None, stored: CacheEntry | None
+) -> CacheEntry:
+    """What the bytes say (a new cache entry, or ``stored`` with this entry's hint added)."""
+    from depscan.native.cache import Entry as CacheEntry
+    from depscan.native.cache import Header
+
+    known = stored if stored is not None and stored.header is not None else CacheEntry(header=Header(*header))
+    try:
+        elf_file, facts = elf.parse(fetched.data)
+    except elf.ElfParseError as e:
+        known.facts, known.problem = None, str(e)
+        return known
+    known.facts, known.problem = facts, None
+    lib = dataclasses.replace(_component(entry, header, claim), found_by="elf", elf=facts)
+    hint = identification_hint(lib, facts)
+    try:
+        known.identified[hint or ""] = tuple(identify(elf_file, fetched.data, hint))
+    except elf.PARSE_ERRORS as e:
+        known.identified[hint or ""] = f"{type(e).__name__}: {e}"
+    return known
+
+
+def _from_cache(entry: Entry, claim: _Claim | None, known: CacheEntry) -> _Outcome | None:
+    """The outcome for ``entry`` from what its bytes say; None when they were never identified under
+    this entry's hint (then the file is parsed and identified again)."""
+    if known.header is None:
+        return None
+    stored = known.header
+    header = ElfHeader(stored.elf_class, "big" if stored.endianness == "big" else "little", stored.elf_type,
+                       stored.machine, stored.arch)
+    lib = _component(entry, header, claim)
+    if known.facts is None:
+        return _Outcome(lib, (), (Unknown(entry.location, f"{entry.path}: {known.problem}"),))
+    lib = dataclasses.replace(lib, found_by="elf", elf=known.facts)
+    answers = known.identified.get(identification_hint(lib, known.facts) or "")
+    if answers is None:
+        return None
+    if isinstance(answers, str):
+        return _Outcome(lib, (), (Unknown(entry.location, f"identification failed ({answers})"),))
+    return _Outcome(lib, tuple(_native_component(answer, lib, claim) for answer in answers))
 
 
 _Claim = tuple[PythonDist, RecordEntry]
@@ -340,21 +556,6 @@ def identification_hint(lib: NativeLib, facts: ElfFacts) -> str | None:
     if _SHARED.match(base) is None and facts.soname:
         return parse_name(facts.soname).name
     return lib.name
-
-
-def _parse_whole(view: ArtifactView, entry: Entry, unknowns: list[Unknown]) -> tuple[ELFFile, ElfFacts, bytes] | None:
-    """The whole file read and parsed, or None with an ``Unknown`` saying why it could not be."""
-    try:
-        data = view.read(entry.path)
-    except MemberError as e:
-        unknowns.append(Unknown(entry.location, f"ELF structure not read: {e}"))
-        return None
-    try:
-        elf_file, facts = elf.parse(data)
-    except elf.ElfParseError as e:
-        unknowns.append(Unknown(entry.location, f"{entry.path}: {e}"))
-        return None
-    return elf_file, facts, data
 
 
 def _native_component(answer: Identification, lib: NativeLib, claim: _Claim | None) -> NativeComponent:

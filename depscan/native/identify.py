@@ -30,6 +30,8 @@ from depscan.native.classifiers import BANNER_OWNER, BANNERS, BY_HINT, Classifie
 # of the data surface as ValueError/EOFError from the stream
 _DAMAGED = (ELFError, ConstructError, ValueError, EOFError)
 
+IDENT_VERSION = "1"  # bump with any change to what identify() answers (code or table): the native cache keys on it
+
 _MAX_BANNERS = 64  # matches read per file; a library's banners are few, a file of repeated text is not evidence
 
 

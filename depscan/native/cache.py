@@ -1,0 +1,298 @@
+"""What the native cataloger learned about an ELF file, kept on disk by the file's SHA-256.
+
+A CI pipeline scans the same wheels every day: each native library is decompressed, hashed, parsed and
+identified once, and later scans take the answer from here. The key is the content hash: the RECORD
+sha256 of the owning distribution when it is there and the size agrees (then a warm scan does not even
+read the file), else the hash computed while reading (a warm scan reads and hashes the file, but does
+not parse it again). The value is what the bytes say, whatever the file's path: the ELF header fields,
+the ``ElfFacts`` (or why the file could not be parsed), and the identifications per hint (the upstream
+name the file name or SONAME suggests: ``identify`` answers depend on it). A file that is not an ELF
+file at all is remembered too (the magic check of a file found by content costs a read).
+
+Every row carries the version of the code that produced it (``code_version``: this module's format,
+``identify.IDENT_VERSION`` for the classifier code and table, and the field names of the models it
+stores), so a new classifier table or a new ``ElfFacts`` field makes old rows misses; rows of other
+versions are deleted when new rows are written.
+
+SQLite, one file in the user cache directory (``platformdirs.user_cache_dir("depscan")``;
+``$DEPSCAN_CACHE_DIR`` overrides it; ``depscan scan --no-cache`` bypasses it). Safe under concurrent
+scans: WAL journal (readers never wait for a writer), a busy timeout, every write one short transaction
+of ``INSERT OR REPLACE``. A cache that cannot be used is never an error: a corrupt file is a warning and
+is rebuilt (removed and created again), an unwritable directory is a warning and the scan runs without
+a cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from depscan.models import ElfFacts, Evidence
+from depscan.native import Identification
+from depscan.native.identify import IDENT_VERSION
+
+ENV = "DEPSCAN_CACHE_DIR"
+FILE_NAME = "native-elf.sqlite"
+FORMAT = 1  # bump when what is stored (or how elf.py / the header parser read files) changes
+MAX_ROWS = 200_000  # about 1 KB each; the oldest-used rows go first
+TOUCH_AFTER = 86_400  # seconds: a hit on a row last used longer ago marks it used again (at flush)
+BUSY_TIMEOUT = 10.0  # seconds a write waits for another scan's write to finish
+_CHUNK = 500  # keys per lookup query (SQLite's default variable limit is 999 in old builds)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    code TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    value TEXT NOT NULL,
+    used INTEGER NOT NULL,
+    PRIMARY KEY (code, sha256)
+)
+"""
+
+
+def _fields(cls: Any) -> str:
+    return ",".join(field.name for field in dataclasses.fields(cls))
+
+
+def code_version() -> str:
+    """The version of everything a row depends on: a row written under another is a miss."""
+    shapes = f"{_fields(ElfFacts)};{_fields(Evidence)};{','.join(Identification._fields)}"
+    return f"{FORMAT}|{IDENT_VERSION}|{shapes}"
+
+
+def default_directory() -> Path:
+    """``$DEPSCAN_CACHE_DIR``, else the user cache directory (``~/.cache/depscan`` on Linux)."""
+    override = os.environ.get(ENV)
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("depscan"))
+
+
+class Header(NamedTuple):
+    """The ELF header fields the inventory reports (``catalogers.native.ElfHeader``, as stored)."""
+
+    elf_class: int
+    endianness: str
+    elf_type: str
+    machine: int
+    arch: str
+
+
+@dataclasses.dataclass
+class Entry:
+    """What the bytes of one file say. ``header`` None: not an ELF file (or ``problem`` says why the
+    header is not one). ``facts`` None with a header: ``problem`` says why the structure could not be
+    parsed. ``identified``: hint ("" for None) -> identifications, or the reason identification failed."""
+
+    header: Header | None = None
+    problem: str | None = None
+    facts: ElfFacts | None = None
+    identified: dict[str, tuple[Identification, ...] | str] = dataclasses.field(default_factory=dict)
+
+
+# -- (de)serialization -------------------------------------------------------------------------------------
+
+
+def _facts_json(facts: ElfFacts) -> dict[str, Any]:
+    return {field.name: getattr(facts, field.name) for field in dataclasses.fields(facts)}
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
+
+
+def _facts_of(raw: Mapping[str, Any]) -> ElfFacts:
+    return ElfFacts(**{name: _tuples(value) for name, value in raw.items()})
+
+
+def _identification_json(answer: Identification) -> list[Any]:
+    evidence = [[e.method, e.confidence, e.detail] for e in answer.evidence]
+    return [answer.library, answer.version, answer.purl, answer.cpe, evidence, answer.embedded]
+
+
+def _identification_of(raw: list[Any]) -> Identification:
+    library, version, purl, cpe, evidence, embedded = raw
+    return Identification(library, version, purl, cpe, tuple(Evidence(*e) for e in evidence), bool(embedded))
+
+
+def dumps(entry: Entry) -> str:
+    identified: dict[str, Any] = {
+        hint: answers if isinstance(answers, str) else [_identification_json(a) for a in answers]
+        for hint, answers in entry.identified.items()
+    }
+    return json.dumps(
+        {
+            "header": list(entry.header) if entry.header is not None else None,
+            "problem": entry.problem,
+            "facts": _facts_json(entry.facts) if entry.facts is not None else None,
+            "identified": identified,
+        },
+        separators=(",", ":"),
+    )
+
+
+def loads(text: str) -> Entry:
+    raw = json.loads(text)
+    identified: dict[str, tuple[Identification, ...] | str] = {
+        hint: answers if isinstance(answers, str) else tuple(_identification_of(a) for a in answers)
+        for hint, answers in raw["identified"].items()
+    }
+    header = raw["header"]
+    return Entry(
+        header=Header(*header) if header is not None else None,
+        problem=raw["problem"],
+        facts=_facts_of(raw["facts"]) if raw["facts"] is not None else None,
+        identified=identified,
+    )
+
+
+# -- the database ------------------------------------------------------------------------------------------
+
+
+class NativeCache:
+    """The cache file, opened lazily. Every failure becomes a line in ``warnings``, never an exception."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory if directory is not None else default_directory()
+        self.path = self.directory / FILE_NAME
+        self.code = code_version()
+        self.warnings: list[str] = []
+        self._db: sqlite3.Connection | None = None
+        self._broken = False  # given up for this scan (unwritable directory, a rebuild that failed)
+        self._pending: dict[str, Entry] = {}
+        self._hits: set[str] = set()
+
+    # -- lifetime ---------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._db is not None or self._broken:
+            return self._db
+        try:
+            self._db = self._open()
+        except (sqlite3.Error, OSError) as e:
+            if isinstance(e, sqlite3.DatabaseError) and self.path.exists():
+                self._rebuild(e)
+            else:
+                self._give_up(f"cannot be opened ({e})")
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(_SCHEMA)
+            db.execute("SELECT count(*) FROM entries WHERE code = ? AND sha256 = ''", (self.code,)).fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _rebuild(self, error: BaseException) -> None:
+        """A corrupt file: removed (with its journal files) and created again, empty."""
+        self._close_db()
+        self.warnings.append(f"native cache {self.path}: unreadable ({error}); rebuilt")
+        try:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{self.path}{suffix}")
+            self._db = self._open()
+        except (sqlite3.Error, OSError) as e:
+            self._give_up(f"cannot be rebuilt ({e})")
+
+    def _give_up(self, why: str) -> None:
+        self._close_db()
+        self._broken = True
+        self.warnings.append(f"native cache {self.path}: {why}; scanning without it")
+
+    def _close_db(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+
+    def close(self) -> None:
+        self._close_db()
+
+    # -- reads and writes -------------------------------------------------------------------------
+    def get_many(self, keys: Iterable[str]) -> dict[str, Entry]:
+        """The entries stored for these SHA-256 keys (hex), under the current code version."""
+        wanted = sorted(set(keys))
+        found: dict[str, Entry] = {}
+        stale = int(time.time()) - TOUCH_AFTER
+        for attempt in range(2):
+            db = self._connect()
+            if db is None or not wanted:
+                return found
+            try:
+                for start in range(0, len(wanted), _CHUNK):
+                    chunk = wanted[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows = db.execute(
+                        f"SELECT sha256, value, used FROM entries WHERE code = ? AND sha256 IN ({marks})",
+                        (self.code, *chunk),
+                    ).fetchall()
+                    for sha256, value, used in rows:
+                        if used < stale:
+                            self._hits.add(sha256)
+                        try:
+                            found[sha256] = loads(value)
+                        except (ValueError, KeyError, TypeError) as e:  # a damaged row: a miss
+                            self.warnings.append(f"native cache {self.path}: damaged entry {sha256[:16]} ({e})")
+                return found
+            except sqlite3.DatabaseError as e:
+                found.clear()
+                if attempt:
+                    self._give_up(f"unreadable ({e})")
+                else:
+                    self._rebuild(e)
+        return found
+
+    def get(self, key: str) -> Entry | None:
+        return self.get_many((key,)).get(key)
+
+    def put(self, key: str, entry: Entry) -> None:
+        """Remember ``entry`` under ``key``; written by ``flush``."""
+        self._pending[key] = entry
+
+    def flush(self) -> None:
+        """Write what ``put`` collected, in one transaction; drop rows of other code versions and the
+        oldest-used rows over ``MAX_ROWS``. A failure is a warning (the next scan recomputes)."""
+        pending, self._pending = self._pending, {}
+        touched, self._hits = self._hits - pending.keys(), set()
+        if not pending and not touched:
+            return
+        db = self._connect()
+        if db is None:
+            return
+        now = int(time.time())
+        rows = [(self.code, key, dumps(entry), now) for key, entry in pending.items()]
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT OR REPLACE INTO entries (code, sha256, value, used) VALUES (?, ?, ?, ?)", rows)
+                db.executemany("UPDATE entries SET used = ? WHERE code = ? AND sha256 = ?",
+                               [(now, self.code, key) for key in touched])
+                if pending:
+                    db.execute("DELETE FROM entries WHERE code != ?", (self.code,))
+                (count,) = db.execute("SELECT count(*) FROM entries").fetchone()
+                if count > MAX_ROWS:
+                    db.execute(
+                        "DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries ORDER BY used LIMIT ?)",
+                        (count - MAX_ROWS,),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as e:
+            self.warnings.append(f"native cache {self.path}: not updated ({e})")

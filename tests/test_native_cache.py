@@ -1,0 +1,231 @@
+"""The on-disk cache of what native files' bytes say (depscan.native.cache) and its use by the native cataloger."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from depscan.artifacts.view import ArtifactView
+from depscan.config import ScanConfig
+from depscan.models import ElfFacts, Evidence, NativeComponent, ScanResult
+from depscan.native import Identification, cache, elf
+from depscan.scan import run
+from fixtures.builders import dist, write_zip
+from tests.helpers import cli, natives
+from tests.test_native_elf import CC, _compile
+
+pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (cc/gcc) to build the test libraries")
+
+OWNED = "foo.libs/libfoo-0a1b2c3d.so.1.2"
+UNOWNED = "vendor/libfoo.so.1"
+RENAMED = "other.libs/renamed.bin"
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    if CC is None:
+        pytest.skip("no C compiler (cc/gcc) to build the test libraries")
+    return _compile(tmp_path_factory.mktemp("cache lib"))
+
+
+@pytest.fixture
+def artifact(library: bytes, tmp_path: Path) -> Path:
+    files = dist("foo", "1.0", modules={OWNED: library, "foo/__init__.py": b""})
+    files[UNOWNED] = library  # in no RECORD: hashed while read
+    files[RENAMED] = library  # same bytes, another hint (its SONAME's name)
+    files["foo.libs/libbroken-11223344.so.3"] = library[:3000]
+    return write_zip(tmp_path / "function space.zip", files)
+
+
+def _scan(path: Path, *, native_cache: bool = True) -> ScanResult:
+    return run(ScanConfig(str(path), native_cache=native_cache))
+
+
+def _native_parts(result: ScanResult) -> tuple[object, ...]:
+    libs = tuple(sorted(natives(result).items()))
+    found = tuple(c for c in result.components if isinstance(c, NativeComponent))
+    return libs, found, tuple(u for u in result.unknowns)
+
+
+class _Reads:
+    """Counts whole reads and parses (the cache's whole point is to avoid them)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.read: list[str] = []
+        self.parsed = 0
+        real_read, real_parse = ArtifactView.read, elf.parse
+
+        def read(view: ArtifactView, path: str, max_bytes: int | None = None) -> bytes:
+            self.read.append(path)
+            return real_read(view, path, max_bytes)
+
+        def parse(data: bytes) -> object:
+            self.parsed += 1
+            return real_parse(data)
+
+        monkeypatch.setattr(ArtifactView, "read", read)
+        monkeypatch.setattr(elf, "parse", parse)
+
+
+def test_a_warm_scan_reads_no_owned_file_and_parses_nothing(artifact: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = _scan(artifact)
+    assert (Path(os.environ[cache.ENV]) / cache.FILE_NAME).is_file()
+    reads = _Reads(monkeypatch)
+    warm = _scan(artifact)
+    assert _native_parts(warm) == _native_parts(cold)  # the same components, evidence and Unknowns
+    assert OWNED not in reads.read  # its RECORD sha256 was the key: not even decompressed
+    assert UNOWNED in reads.read  # no RECORD: read and hashed, then found by its hash
+    assert reads.parsed == 0
+    lib = natives(warm)[OWNED]
+    assert lib.found_by == "elf" and lib.elf is not None and lib.elf.soname == "libfoo.so.1"
+    assert any(u.location.path == "foo.libs/libbroken-11223344.so.3" and "corrupt ELF file" in u.reason
+               for u in warm.unknowns)
+
+
+def test_no_cache_reads_and_parses_everything_and_writes_nothing(
+    artifact: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "never"))
+    reads = _Reads(monkeypatch)
+    _scan(artifact, native_cache=False)
+    assert OWNED in reads.read and reads.parsed >= 3
+    assert not (tmp_path / "never").exists()
+
+
+def test_the_cli_option_no_cache(artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "cli cache"))
+    proc = cli("scan", artifact, "--source", "skip", "--no-cache", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "cli cache").exists()
+    proc = cli("scan", artifact, "--source", "skip", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "cli cache" / cache.FILE_NAME).is_file()
+
+
+def test_a_record_hash_that_lies_does_not_poison_the_cache(
+    library: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RECORD claims other bytes of the same size: the entry is stored under the hash of what was read."""
+    files = dist("foo", "1.0", modules={OWNED: library})
+    impostor = bytearray(library)
+    impostor[-1] ^= 0xFF  # same size, other content
+    files[OWNED] = bytes(impostor)
+    path = write_zip(tmp_path / "lying.zip", files)
+    _scan(path)
+    store = cache.NativeCache()
+    real = hashlib.sha256(impostor).hexdigest()
+    claimed = hashlib.sha256(library).hexdigest()
+    assert set(store.get_many([real, claimed])) == {real}
+    store.close()
+    reads = _Reads(monkeypatch)
+    again = _scan(path)
+    assert OWNED in reads.read and reads.parsed == 0  # the RECORD hash missed; the content hash hit
+    lib = natives(again)[OWNED]
+    assert lib.elf is not None and lib.elf.sha256 == real
+
+
+def test_the_same_bytes_under_another_hint_are_identified_again(library: bytes, tmp_path: Path) -> None:
+    files = dist("foo", "1.0", modules={OWNED: library})
+    first = _scan(write_zip(tmp_path / "one.zip", files))
+    files["bar.libs/libbar-99887766.so.1"] = library  # a file name that names another library
+    second = _scan(write_zip(tmp_path / "two.zip", files))
+    names = {(c.location.path, c.name) for c in second.components if isinstance(c, NativeComponent)}
+    assert ("bar.libs/libbar-99887766.so.1", "libbar") in names and (OWNED, "libfoo") in names
+    assert [c for c in first.components if isinstance(c, NativeComponent)] == [
+        c for c in second.components if isinstance(c, NativeComponent) and c.location.path == OWNED
+    ]
+    entry = cache.NativeCache().get(hashlib.sha256(library).hexdigest())
+    assert entry is not None and {"libfoo", "libbar"} <= set(entry.identified)
+
+
+def test_a_corrupt_cache_file_is_a_warning_and_rebuilt(artifact: Path) -> None:
+    where = Path(os.environ[cache.ENV])
+    where.mkdir(parents=True, exist_ok=True)
+    (where / cache.FILE_NAME).write_bytes(b"this is not a database" * 100)
+    result = _scan(artifact)
+    (warning,) = [w for w in result.warnings if "native cache" in w]
+    assert str(where / cache.FILE_NAME) in warning and "rebuilt" in warning and "\n" not in warning
+    assert natives(result)[OWNED].found_by == "elf"
+    again = _scan(artifact)  # the rebuilt cache works
+    assert not [w for w in again.warnings if "native cache" in w]
+    assert _native_parts(again) == _native_parts(result)
+
+
+def test_an_unusable_cache_directory_is_a_warning(artifact: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv(cache.ENV, str(blocker / "cache"))
+    result = _scan(artifact)
+    (warning,) = [w for w in result.warnings if "native cache" in w]
+    assert "scanning without it" in warning
+    assert natives(result)[OWNED].found_by == "elf"
+
+
+def test_rows_of_another_code_version_are_misses_and_are_dropped(
+    artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scan(artifact)
+    monkeypatch.setattr(cache, "IDENT_VERSION", "a new classifier table")
+    reads = _Reads(monkeypatch)
+    _scan(artifact)
+    assert OWNED in reads.read and reads.parsed >= 1
+    db = sqlite3.connect(Path(os.environ[cache.ENV]) / cache.FILE_NAME)
+    codes = {code for (code,) in db.execute("SELECT DISTINCT code FROM entries")}
+    db.close()
+    assert codes == {cache.code_version()} and "a new classifier table" in cache.code_version()
+
+
+def test_a_damaged_row_is_a_miss(artifact: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _scan(artifact)
+    db = sqlite3.connect(Path(os.environ[cache.ENV]) / cache.FILE_NAME)
+    db.execute("UPDATE entries SET value = '{\"header\": ['")
+    db.commit()
+    db.close()
+    reads = _Reads(monkeypatch)
+    result = _scan(artifact)
+    assert reads.parsed >= 1 and natives(result)[OWNED].found_by == "elf"
+    assert any("damaged entry" in w for w in result.warnings)
+
+
+def test_values_round_trip() -> None:
+    facts = ElfFacts(sha256="ab" * 32, soname="libz.so.1", needed=("libc.so.6",), rpath=("$ORIGIN",),
+                     version_needs=(("libc.so.6", ("GLIBC_2.2.5", "GLIBC_2.14")),), min_glibc="2.14", stripped=True)
+    answer = Identification("zlib", "1.2.13", "pkg:generic/zlib@1.2.13", "cpe:2.3:a:zlib:zlib:1.2.13:*:*:*:*:*:*:*",
+                            (Evidence("banner", "medium", 'string " inflate 1.2.13 Copyright 1995-"'),), False)
+    entry = cache.Entry(cache.Header(64, "little", "shared-object", 62, "x86_64"), None, facts,
+                        {"libz": (answer,), "": "ELFError: damaged"})
+    assert cache.loads(cache.dumps(entry)) == entry
+
+
+def test_concurrent_writers_do_not_fail(tmp_path: Path) -> None:
+    facts = ElfFacts(sha256="00" * 32)
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            for round_ in range(20):
+                store = cache.NativeCache(tmp_path)
+                for n in range(20):
+                    store.put(f"{worker:02x}{round_:02x}{n:060x}", cache.Entry(cache.Header(64, "little", "x", 62, "x"),
+                                                                             None, facts, {"": ()}))
+                store.flush()
+                assert not store.warnings, store.warnings
+                store.close()
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    db = sqlite3.connect(tmp_path / cache.FILE_NAME)
+    assert db.execute("SELECT count(*) FROM entries").fetchone() == (4 * 20 * 20,)
+    db.close()
