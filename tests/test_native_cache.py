@@ -64,9 +64,9 @@ class _Reads:
             self.read.append(path)
             return real_read(view, path, max_bytes)
 
-        def parse(data: bytes) -> object:
+        def parse(data: bytes, sha256: str | None = None) -> object:
             self.parsed += 1
-            return real_parse(data)
+            return real_parse(data, sha256)
 
         monkeypatch.setattr(ArtifactView, "read", read)
         monkeypatch.setattr(elf, "parse", parse)

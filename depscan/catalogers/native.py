@@ -454,7 +454,7 @@ def _analysis(
 
     known = stored if stored is not None and stored.header is not None else CacheEntry(header=Header(*header))
     try:
-        elf_file, facts = elf.parse(fetched.data)
+        elf_file, facts = elf.parse(fetched.data, fetched.sha256)
     except elf.ElfParseError as e:
         known.facts, known.problem = None, str(e)
         return known
