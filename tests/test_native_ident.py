@@ -68,11 +68,16 @@ def summary(found: list[Identification]) -> list[tuple[str, str | None, str, str
 @needs_cc
 def test_a_banner_in_the_library_s_own_data_gives_its_version(tmp_path: Path) -> None:
     found = ids(build(tmp_path / "", "libz", ZLIB_OWN), "libz")
-    assert summary(found) == [("zlib", "1.2.11", "banner", "medium", False)]
+    assert summary(found) == [("zlib", "1.2.11", "accessor", "high", False)]
     (zlib,) = found
-    # strongest evidence first: the banner, then the file name that agrees with it
-    assert [(e.method, e.confidence) for e in zlib.evidence] == [("banner", "medium"), ("file-name", "low")]
-    assert "inflate 1.2.11 Copyright" in zlib.evidence[0].detail
+    # strongest evidence first: zlibVersion()'s answer, the banner, then the file name that agrees with them
+    assert [(e.method, e.confidence) for e in zlib.evidence] == [
+        ("accessor", "high"),
+        ("banner", "medium"),
+        ("file-name", "low"),
+    ]
+    assert zlib.evidence[0].detail == 'zlibVersion() returns "1.2.11"'
+    assert "inflate 1.2.11 Copyright" in zlib.evidence[1].detail
     assert zlib.purl == "pkg:generic/zlib@1.2.11"
     assert zlib.cpe == "cpe:2.3:a:zlib:zlib:1.2.11:*:*:*:*:*:*:*"
 
@@ -84,7 +89,8 @@ def test_a_stripped_library_keeps_its_banner(tmp_path: Path) -> None:
     if strip is None:
         pytest.skip("no strip on PATH")
     subprocess.run([strip, "--strip-all", str(lib)], check=True)
-    assert summary(ids(lib, "libz")) == [("zlib", "1.2.11", "banner", "medium", False)]
+    (zlib,) = ids(lib, "libz")
+    assert (zlib.version, [e.method for e in zlib.evidence]) == ("1.2.11", ["accessor", "banner", "file-name"])
 
 
 @needs_cc

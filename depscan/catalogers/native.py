@@ -260,7 +260,7 @@ class NativeLibCataloger(Cataloger):
                 lib = dataclasses.replace(lib, found_by="elf", elf=facts)
                 hint = identification_hint(lib, facts)
                 try:
-                    answers = identify(elf_file, data, hint)
+                    answers = identify(elf_file, data, hint, entry.path.rpartition("/")[2])
                 except elf.PARSE_ERRORS as e:
                     unknowns.append(Unknown(entry.location, f"identification failed ({type(e).__name__}: {e})"))
                     answers = []
