@@ -153,7 +153,10 @@ CLASSIFIERS: tuple[Classifier, ...] = (
         ("zlibVersion", "inflate", "deflate", "inflateInit_", "deflateInit_"),
         # inflate.c's inflate_copyright: " inflate 1.2.13 Copyright 1995-2022 Mark Adler "
         # deflate.c's deflate_copyright: " deflate 1.2.11 Copyright 1995-2017 Jean-loup Gailly and Mark Adler "
-        (rb" (?:in|de)flate (\d+\.\d+(?:\.\d+){0,2}(?:\.[A-Za-z0-9-]+)?) Copyright 1995-",),
+        (
+            rb" inflate (\d+\.\d+(?:\.\d+){0,2}(?:\.[A-Za-z0-9-]+)?) Copyright 1995-",
+            rb" deflate (\d+\.\d+(?:\.\d+){0,2}(?:\.[A-Za-z0-9-]+)?) Copyright 1995-",
+        ),
         # lxml 4.9.3's etree module exports zlib's zlibVersion: 48 8d 05 b4 2a 05 00 c3 (lea rax,[rip+..]; ret)
         # -> ZLIB_VERSION "1.2.13"
         (Accessor("zlibVersion", "str", pattern=rb"(\d+\.\d+(?:\.\d+){0,2}(?:\.[A-Za-z0-9-]+)?)"),),
@@ -318,7 +321,7 @@ CLASSIFIERS: tuple[Classifier, ...] = (
         ("curl_version", "curl_version_info", "curl_easy_init", "curl_easy_perform", "curl_global_init"),
         # version.c's curl_version() starts from the literal "libcurl/" LIBCURL_VERSION: "libcurl/7.88.1"
         # (libcurl.so.4.8.0 of Debian 12), NUL-terminated; the TLS/zlib parts are appended at run time.
-        (rb"\x00libcurl/(\d+\.\d+\.\d+(?:-DEV)?)\x00",),
+        (rb"libcurl/(\d+\.\d+\.\d+(?:-DEV)?)\x00",),
         # libcurl.so.4.8.0 is every 7.x/8.x release since 7.62: no table.
     ),
     Classifier(
@@ -528,24 +531,24 @@ def classifier_for(hint: str | None) -> Classifier | None:
     return None
 
 
-# One regex over all banners: each banner's version group is named "b<index into BANNER_OWNER>", so a match's
-# ``lastgroup`` says which library it is (the version group is each alternative's only capturing group).
-BANNER_OWNER: tuple[Classifier, ...] = tuple(c for c in CLASSIFIERS for _ in c.banners)
+# Every banner compiled on its own, with its library: each starts with a literal (`re` then finds candidates
+# with a fast substring search; an alternation of all of them is about 3x slower over the same data).
+BANNERS: tuple[tuple[Classifier, re.Pattern[bytes]], ...] = tuple(
+    (c, re.compile(banner)) for c in CLASSIFIERS for banner in c.banners
+)
+for _classifier, _pattern in BANNERS:
+    if _pattern.groups != 1:
+        raise ValueError(f"banner {_pattern.pattern!r}: needs exactly one capturing group (the version)")
 
 
-_VERSION_GROUP = re.compile(rb"(?<!\\)\((?!\?)")  # the first unescaped "(" not followed by "?"
+def search_banner(text: bytes) -> tuple[Classifier, re.Match[bytes]] | None:
+    """The first banner in ``text`` (for tests and tools; ``identify`` searches a file's data regions)."""
+    hits = [(m.start(), c, m) for c, p in BANNERS if (m := p.search(text)) is not None]
+    if not hits:
+        return None
+    _, classifier, match = min(hits, key=lambda hit: hit[0])
+    return classifier, match
 
-
-def _one_regex() -> re.Pattern[bytes]:
-    parts = []
-    for i, banner in enumerate(b for c in CLASSIFIERS for b in c.banners):
-        if re.compile(banner).groups != 1:
-            raise ValueError(f"banner {banner!r}: needs exactly one capturing group (the version)")
-        parts.append(b"(?:" + _VERSION_GROUP.sub(b"(?P<b%d>" % i, banner, count=1) + b")")
-    return re.compile(b"|".join(parts))
-
-
-BANNERS: re.Pattern[bytes] = _one_regex()
 
 # Every accessor symbol -> (its classifier, the accessor): each is looked up by name in a file's hash table.
 ACCESSORS: dict[str, tuple[Classifier, Accessor]] = {a.symbol: (c, a) for c in CLASSIFIERS for a in c.accessors}
