@@ -12,7 +12,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from depscan.native import Identification
-from depscan.native.classifiers import BANNERS, BY_HINT, CLASSIFIERS
+from depscan.native.classifiers import BANNERS, BY_HINT, CLASSIFIERS, search_banner
 from depscan.native.identify import identify
 
 CC = shutil.which("cc") or shutil.which("gcc")
@@ -68,11 +68,16 @@ def summary(found: list[Identification]) -> list[tuple[str, str | None, str, str
 @needs_cc
 def test_a_banner_in_the_library_s_own_data_gives_its_version(tmp_path: Path) -> None:
     found = ids(build(tmp_path / "", "libz", ZLIB_OWN), "libz")
-    assert summary(found) == [("zlib", "1.2.11", "banner", "medium", False)]
+    assert summary(found) == [("zlib", "1.2.11", "accessor", "high", False)]
     (zlib,) = found
-    # strongest evidence first: the banner, then the file name that agrees with it
-    assert [(e.method, e.confidence) for e in zlib.evidence] == [("banner", "medium"), ("file-name", "low")]
-    assert "inflate 1.2.11 Copyright" in zlib.evidence[0].detail
+    # strongest evidence first: zlibVersion()'s answer, the banner, then the file name that agrees with them
+    assert [(e.method, e.confidence) for e in zlib.evidence] == [
+        ("accessor", "high"),
+        ("banner", "medium"),
+        ("file-name", "low"),
+    ]
+    assert zlib.evidence[0].detail == 'zlibVersion() returns "1.2.11"'
+    assert "inflate 1.2.11 Copyright" in zlib.evidence[1].detail
     assert zlib.purl == "pkg:generic/zlib@1.2.11"
     assert zlib.cpe == "cpe:2.3:a:zlib:zlib:1.2.11:*:*:*:*:*:*:*"
 
@@ -84,7 +89,8 @@ def test_a_stripped_library_keeps_its_banner(tmp_path: Path) -> None:
     if strip is None:
         pytest.skip("no strip on PATH")
     subprocess.run([strip, "--strip-all", str(lib)], check=True)
-    assert summary(ids(lib, "libz")) == [("zlib", "1.2.11", "banner", "medium", False)]
+    (zlib,) = ids(lib, "libz")
+    assert (zlib.version, [e.method for e in zlib.evidence]) == ("1.2.11", ["accessor", "banner", "file-name"])
 
 
 @needs_cc
@@ -127,21 +133,23 @@ def test_names_alone_are_low_confidence_and_unknown_names_are_kept(tmp_path: Pat
         (b"libjpeg-turbo version 2.1.5 (build 20230203)", "libjpeg-turbo", "2.1.5"),
         (b"libjpeg-turbo version 2.1.5.1 (build 20230701)", "libjpeg-turbo", "2.1.5.1"),
         (b"expat_2.5.0\x00", "expat", "2.5.0"),
+        (b"\x00libcurl/7.88.1\x00", "curl", "7.88.1"),
+        (b"OpenBLAS 0.3.23.dev  USE64BITINT DYNAMIC_ARCH", "openblas", "0.3.23.dev"),
+        (b"KRB5_BRAND: krb5-1.20.1-final 1.20.1 20230124", "krb5", "1.20.1"),
         (b"LIBTIFF, Version 4.1.0\nCopyright (c) 1988-1996 Sam Leffler\n", "libtiff", "4.1.0"),
     ],
 )
 def test_banner_table_reads_real_strings(text: bytes, library: str, version: str) -> None:
-    match = BANNERS.search(b"\x00junk\x00" + text)
-    assert match is not None and match.lastgroup is not None
-    from depscan.native.classifiers import BANNER_OWNER
-
-    assert BANNER_OWNER[int(match.lastgroup[1:])].name == library
-    assert match.group(match.lastgroup) == version.encode()
+    found = search_banner(b"\x00junk\x00" + text)
+    assert found is not None
+    classifier, match = found
+    assert classifier.name == library
+    assert match.group(1) == version.encode()
 
 
 @pytest.mark.parametrize("text", [b"1.6.37\x00", b"OpenSSL 1.1.1k\x00", b"expat_2.5.0.dev", b"inflate 1.2.11\x00"])
 def test_bare_versions_are_not_banners(text: bytes) -> None:
-    assert BANNERS.search(text) is None
+    assert search_banner(text) is None
 
 
 def test_table_names_and_hints() -> None:
@@ -152,6 +160,9 @@ def test_table_names_and_hints() -> None:
         assert c.symbols, c.name  # the own-code rule needs each library's API
         for banner in c.banners:
             assert re.compile(banner).groups == 1
+    for _, pattern in BANNERS:
+        # a literal first (re's fast substring search): no group, class, escape or alternation up front
+        assert pattern.pattern[:1] not in (b"(", b"[", b"\\", b".", b"^"), pattern.pattern
 
 
 def test_a_file_without_section_headers_is_searched_whole(tmp_path: Path) -> None:

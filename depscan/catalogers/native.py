@@ -461,11 +461,19 @@ def _analysis(
     known.facts, known.problem = facts, None
     lib = dataclasses.replace(_component(entry, header, claim), found_by="elf", elf=facts)
     hint = identification_hint(lib, facts)
+    file_name = entry.path.rpartition("/")[2]
+    key = _answers_key(hint, file_name)
     try:
-        known.identified[hint or ""] = tuple(identify(elf_file, fetched.data, hint))
+        known.identified[key] = tuple(identify(elf_file, fetched.data, hint, file_name))
     except elf.PARSE_ERRORS as e:
-        known.identified[hint or ""] = f"{type(e).__name__}: {e}"
+        known.identified[key] = f"{type(e).__name__}: {e}"
     return known
+
+
+def _answers_key(hint: str | None, file_name: str) -> str:
+    """Where a file's identifications are kept in its cache entry: the answers depend on the hint and on
+    the file's name (the SONAME tables read the version from it), not only on the bytes."""
+    return f"{hint or ''}|{file_name}"
 
 
 def _from_cache(entry: Entry, claim: _Claim | None, known: CacheEntry) -> _Outcome | None:
@@ -480,7 +488,7 @@ def _from_cache(entry: Entry, claim: _Claim | None, known: CacheEntry) -> _Outco
     if known.facts is None:
         return _Outcome(lib, (), (Unknown(entry.location, f"{entry.path}: {known.problem}"),))
     lib = dataclasses.replace(lib, found_by="elf", elf=known.facts)
-    answers = known.identified.get(identification_hint(lib, known.facts) or "")
+    answers = known.identified.get(_answers_key(identification_hint(lib, known.facts), entry.path.rpartition("/")[2]))
     if answers is None:
         return None
     if isinstance(answers, str):
