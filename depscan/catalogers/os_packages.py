@@ -46,9 +46,11 @@ from depscan.ospkg.dpkg import (
 from depscan.ospkg.osrelease import OS_RELEASE_PATHS, OsRelease, parse_os_release
 from depscan.ospkg.rpm import RPMDB_SQLITE, UNREAD, parse_rpmdb
 
-# Every path this cataloger reads or reports starts with one of these (one C-level prefix test per
-# entry: this runs in every scan, over every entry; bench/bench_ospkg.py).
-_PREFIXES = ("var/lib/dpkg/", INSTALLED, "var/lib/rpm/", "usr/lib/sysimage/rpm/")
+# Every database or file list this cataloger reads or reports starts with one of these: one C-level
+# prefix test per entry (this runs in every scan, over every entry; bench/bench_ospkg.py). "var/lib/"
+# covers dpkg and rpm at once: one prefix fewer to test than both directories.
+_PREFIXES = ("var/lib/", INSTALLED, "usr/lib/sysimage/rpm/")
+_WANTED_PREFIXES = (*_PREFIXES, *OS_RELEASE_PATHS)
 _DATABASES = (STATUS, INSTALLED, *RPMDB_SQLITE)
 
 # (name, version, arch, source name, source version, files, purl version, extra purl qualifiers)
@@ -83,7 +85,7 @@ class OsPackageCataloger(Cataloger):
     name = "os-packages"
 
     def wants(self, path: str) -> bool:
-        return (
+        return path.startswith(_WANTED_PREFIXES) and (
             path in _DATABASES
             or path in OS_RELEASE_PATHS
             or is_status_d(path)

@@ -6,10 +6,11 @@ package's purl in ``os_package``: the file is the distribution's, not "unowned".
 
 Paths are compared as written first, then usr-merged: a package database written before or
 across the merge lists ``/lib/x86_64-linux-gnu/libc.so.6`` while the image's file is
-``usr/lib/x86_64-linux-gnu/libc.so.6`` (``lib`` a link to ``usr/lib``), so ``bin``, ``sbin``,
-``lib``, ``lib32``, ``lib64`` and ``libx32`` are read as their ``usr/`` twins when the exact path
-is not listed. When several packages list one path (a diversion, a path two packages share),
-the first database's first package wins, the order the cataloger reports them in.
+``usr/lib/x86_64-linux-gnu/libc.so.6`` (``lib`` a link to ``usr/lib``), so a path under ``bin``,
+``sbin``, ``lib``, ``lib32``, ``lib64`` or ``libx32`` is looked up under its twin across the merge
+(``lib/x`` <-> ``usr/lib/x``) when no package lists it as written. When several packages list
+one path (a diversion, a path two packages share), the first database's first package wins, the
+order the cataloger reports them in.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import replace
 from depscan.models import Component, NativeComponent, NativeLib, OsPackage
 
 _MERGED = ("bin/", "sbin/", "lib/", "lib32/", "lib64/", "libx32/")
+_USR_MERGED = tuple(f"usr/{top}" for top in _MERGED)
 
 
 def usr_merged(path: str) -> str:
@@ -27,28 +29,38 @@ def usr_merged(path: str) -> str:
     return f"usr/{path}" if path.startswith(_MERGED) else path
 
 
-def owners(packages: Sequence[OsPackage]) -> tuple[dict[str, str], dict[str, str]]:
-    """(exact path -> purl, usr-merged path -> purl) over every file the packages list."""
-    exact: dict[str, str] = {}
-    merged: dict[str, str] = {}
-    for package in packages:
-        for path in package.files:
-            exact.setdefault(path, package.purl)
-            merged.setdefault(usr_merged(path), package.purl)
-    return exact, merged
+def _twin(path: str) -> str | None:
+    """The other spelling of a path across the usr merge (``lib/x`` <-> ``usr/lib/x``), if any."""
+    if path.startswith(_MERGED):
+        return f"usr/{path}"
+    if path.startswith(_USR_MERGED):
+        return path[4:]
+    return None
 
 
 def attribute(components: Sequence[Component]) -> list[Component]:
     """``components`` with ``os_package`` set on every native library an OS package lists."""
     packages = [c for c in components if isinstance(c, OsPackage) and c.files]
-    if not packages:
+    paths = {
+        c.location.path
+        for c in components
+        if isinstance(c, NativeLib | NativeComponent) and c.os_package is None
+    }
+    if not packages or not paths:
         return list(components)
-    exact, merged = owners(packages)
+    # The few library paths (and their twins) are looked up in the many listed paths, not the other
+    # way round: set.intersection runs in C over a package's files (a Debian image lists ~100k).
+    wanted = paths | {twin for path in paths if (twin := _twin(path)) is not None}
+    owner: dict[str, str] = {}
+    for package in packages:  # the first package listing a path wins
+        for path in wanted.intersection(package.files):
+            owner.setdefault(path, package.purl)
     out: list[Component] = []
     for component in components:
         if isinstance(component, NativeLib | NativeComponent) and component.os_package is None:
             path = component.location.path
-            purl = exact.get(path) or merged.get(usr_merged(path))
+            twin = _twin(path)
+            purl = owner.get(path) or (owner.get(twin) if twin is not None else None)
             if purl is not None:
                 component = replace(component, os_package=purl)
         out.append(component)

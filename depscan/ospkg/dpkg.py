@@ -58,9 +58,12 @@ def _lines(data: bytes, what: str) -> list[str]:
 
 
 def parse_list(data: bytes) -> tuple[str, ...]:
-    """The paths of an ``info/*.list`` file, relative to the root (``/.`` dropped)."""
-    paths = (line.strip().lstrip("/") for line in _lines(data, "file list"))
-    return tuple(path for path in paths if path and path != ".")
+    """The paths of an ``info/*.list`` file, relative to the root (``/.`` dropped). A Debian image
+    lists ~100k paths: the leading slashes go in one ``str.replace``, not one call per line."""
+    if b"\x00" in data:
+        raise DatabaseError("binary data (NUL bytes), not a dpkg file list")
+    text = "\n" + data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return tuple(path for path in text.replace("\n/", "\n").split("\n") if path and path != ".")
 
 
 def parse_md5sums(data: bytes) -> tuple[str, ...]:
