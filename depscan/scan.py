@@ -20,6 +20,7 @@ from depscan.catalogers.python_dists import PythonDistCataloger
 from depscan.config import DB_ENV, AdvisorySettings, ScanConfig
 from depscan.gc_pause import paused_gc
 from depscan.models import ArtifactInfo, Component, InputFile, ScanResult, Unknown
+from depscan.ospkg.attribution import attribute as attribute_os_packages
 from depscan.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
             found = cataloger.catalog(view, tuple(components))
             components.extend(found.components)
             unknowns.extend(found.unknowns)
+        components = attribute_os_packages(components)  # native libraries an OS package lists
         report("done", len(catalogers), len(catalogers))
         info = ArtifactInfo(
             path=config.path,

@@ -11,7 +11,7 @@ from depscan.catalogers.os_packages import OsPackageCataloger
 from depscan.models import OsPackage, ScanResult
 from depscan.ospkg import DatabaseError
 from depscan.ospkg.apk import parse_installed
-from depscan.ospkg.dpkg import parse_status
+from depscan.ospkg.dpkg import parse_md5sums, parse_status
 from depscan.ospkg.osrelease import parse_os_release
 from depscan.scan import default_catalogers
 from tests.artifacts.test_image import Link, docker_legacy, tar_bytes, write_tar_file
@@ -109,6 +109,9 @@ def test_apk_corrupt() -> None:
         ('ID=ubuntu\nVERSION_ID="23.10"\nVERSION="23.10 (Mantic Minotaur)"\n', "Ubuntu:23.10", "ubuntu-23.10"),
         ("ID=debian\nVERSION_CODENAME=trixie\n", None, "debian-trixie"),  # testing: no VERSION_ID
         ("ID=fedora\nVERSION_ID=40\n", None, "fedora-40"),  # no OSV ecosystem
+        ('ID="amzn"\nVERSION_ID="2023"\n', None, "amzn-2023"),  # OSV has no Amazon Linux ecosystem
+        ('ID="rocky"\nVERSION_ID="9.3"\n', "Rocky Linux:9", "rocky-9.3"),
+        ('ID="almalinux"\nVERSION_ID="8.10"\n', "AlmaLinux:8", "almalinux-8.10"),
         ('ID=wolfi\nVERSION_ID="20230201"\n', "Wolfi", "wolfi-20230201"),  # rolling: no release in the ecosystem
     ],
 )
@@ -132,11 +135,22 @@ def test_registered_before_native_libraries() -> None:
 
 def test_wants_names_the_databases() -> None:
     cataloger = OsPackageCataloger()
-    for path in ("var/lib/dpkg/status", "var/lib/dpkg/status.d/libssl3", "lib/apk/db/installed", "etc/os-release"):
+    for path in (
+        "var/lib/dpkg/status",
+        "var/lib/dpkg/status.d/libssl3",
+        "var/lib/dpkg/status.d/libssl3.md5sums",
+        "var/lib/dpkg/info/libssl3:amd64.list",
+        "lib/apk/db/installed",
+        "var/lib/rpm/rpmdb.sqlite",
+        "usr/lib/sysimage/rpm/rpmdb.sqlite",
+        "etc/os-release",
+    ):
         assert cataloger.wants(path), path
     for path in (
         "var/lib/dpkg/status-old",
-        "var/lib/dpkg/status.d/libssl3.md5sums",
+        "var/lib/dpkg/info/libssl3:amd64.md5sums",
+        "var/lib/dpkg/info/sub/x.list",
+        "var/lib/rpm/Packages",
         "usr/lib/python3/dist-packages/x/status",
         "etc/passwd",
     ):
@@ -174,6 +188,8 @@ def test_distroless_status_d(tmp_path: Path) -> None:
     assert sorted(found) == ["base-files", "libssl3"]
     assert not result.unknowns
     assert found["libssl3"].location.path == "var/lib/dpkg/status.d/libssl3"
+    # The .md5sums beside a paragraph is its package's file list.
+    assert (found["libssl3"].files, found["base-files"].files) == (("usr/lib/libssl.so.3",), ())
 
 
 def test_alpine_layer_tarball(tmp_path: Path) -> None:
@@ -241,3 +257,58 @@ def test_os_release_without_id_falls_back_to_usr_lib(tmp_path: Path) -> None:
         },
     )
     assert packages(scan(root))["zlib"].ecosystem == "Alpine:v3.19"
+
+
+# -- dpkg file lists ------------------------------------------------------------------------------
+
+# As dpkg writes them (Debian 12, libssl3:amd64): directories first, "/." for the root.
+LIBSSL3_LIST = (
+    b"/.\n/usr\n/usr/lib\n/usr/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu/libssl.so.3\n"
+    b"/usr/share/doc/libssl3\n/usr/share/doc/libssl3/changelog.Debian.gz\n"
+)
+
+
+def test_dpkg_file_lists(tmp_path: Path) -> None:
+    root = write_root(
+        tmp_path,
+        {
+            "var/lib/dpkg/status": DPKG_STATUS,
+            # Multi-Arch: same packages' lists carry the architecture; others do not.
+            "var/lib/dpkg/info/libssl3:amd64.list": LIBSSL3_LIST,
+            "var/lib/dpkg/info/zlib1g:amd64.list": b"/.\n/lib/x86_64-linux-gnu/libz.so.1.2.13\n",
+            "var/lib/dpkg/info/openssl.list": b"/.\n/usr/bin/openssl\n",
+            "var/lib/dpkg/info/openssl.md5sums": b"0123456789abcdef0123456789abcdef  usr/bin/openssl\n",
+            "etc/os-release": DEBIAN_RELEASE,
+        },
+    )
+    result = scan(root)
+    assert not result.unknowns
+    found = packages(result)
+    assert found["libssl3"].files == (
+        "usr",
+        "usr/lib",
+        "usr/lib/x86_64-linux-gnu",
+        "usr/lib/x86_64-linux-gnu/libssl.so.3",
+        "usr/share/doc/libssl3",
+        "usr/share/doc/libssl3/changelog.Debian.gz",
+    )
+    assert found["zlib1g"].files == ("lib/x86_64-linux-gnu/libz.so.1.2.13",)
+    assert found["openssl"].files == ("usr/bin/openssl",)
+    assert found["bash"].files == ()  # no list in this root
+
+
+def test_unreadable_file_list_is_an_unknown_and_the_package_stays(tmp_path: Path) -> None:
+    root = write_root(
+        tmp_path,
+        {"var/lib/dpkg/status": DPKG_STATUS, "var/lib/dpkg/info/libssl3:amd64.list": b"/usr\x00/lib\n"},
+    )
+    result = scan(root)
+    assert [(str(u.location), u.reason) for u in result.unknowns] == [
+        ("var/lib/dpkg/info/libssl3:amd64.list", "dpkg file list: binary data (NUL bytes), not a dpkg file list")
+    ]
+    assert packages(result)["libssl3"].files == ()
+
+
+def test_malformed_md5sums() -> None:
+    with pytest.raises(DatabaseError, match="line 2: not an '<md5>  <path>' line"):
+        parse_md5sums(b"0123456789abcdef0123456789abcdef  usr/bin/x\nnot a checksum line\n")

@@ -6,17 +6,24 @@ lines, continuation lines starting with a space or tab, paragraphs separated by 
 package is installed when the third word of ``Status`` is not ``not-installed`` or
 ``config-files`` (status.d files have no ``Status`` field: every paragraph is installed).
 ``Source`` is ``name`` or ``name (version)``; without it the source package is the binary one.
+
+The files a package owns: ``var/lib/dpkg/info/<package>.list`` (``<package>:<arch>.list`` for
+Multi-Arch: same packages), one absolute path a line, directories included; distroless images
+have no ``info/`` but a ``status.d/<package>.md5sums`` beside each paragraph (``<md5>  <path>``
+lines, paths relative to the root, regular files only).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 
 from depscan.ospkg import DatabaseError
 
 STATUS = "var/lib/dpkg/status"
 STATUS_D = "var/lib/dpkg/status.d/"
+INFO = "var/lib/dpkg/info/"
 
 _FIELD = re.compile(r"^([!-9;-~][!-9;-~]*):(.*)$")  # deb822: any printable except ':' and space
 _SOURCE = re.compile(r"^(\S+)(?:\s+\((.+)\))?$")
@@ -27,6 +34,49 @@ def is_status_d(path: str) -> bool:
     """A package's paragraph in a distroless ``status.d/`` (``libssl3``), not its checksums
     (``libssl3.md5sums``, written beside it by newer distroless images)."""
     return path.startswith(STATUS_D) and not path.endswith(".md5sums") and "/" not in path[len(STATUS_D) :]
+
+
+def is_list(path: str) -> bool:
+    """A package's file list: ``var/lib/dpkg/info/<package>[:<arch>].list``."""
+    return path.startswith(INFO) and path.endswith(".list") and "/" not in path[len(INFO) :]
+
+
+def list_path(name: str, arch: str | None, present: Container[str]) -> str | None:
+    """The file list of package ``name`` among ``present`` paths (the arch-qualified one first)."""
+    if arch:
+        qualified = f"{INFO}{name}:{arch}.list"
+        if qualified in present:
+            return qualified
+    plain = f"{INFO}{name}.list"
+    return plain if plain in present else None
+
+
+def _lines(data: bytes, what: str) -> list[str]:
+    if b"\x00" in data:
+        raise DatabaseError(f"binary data (NUL bytes), not a dpkg {what}")
+    return data.decode("utf-8", errors="replace").splitlines()
+
+
+def parse_list(data: bytes) -> tuple[str, ...]:
+    """The paths of an ``info/*.list`` file, relative to the root (``/.`` dropped). A Debian image
+    lists ~100k paths: the leading slashes go in one ``str.replace``, not one call per line."""
+    if b"\x00" in data:
+        raise DatabaseError("binary data (NUL bytes), not a dpkg file list")
+    text = "\n" + data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return tuple(path for path in text.replace("\n/", "\n").split("\n") if path and path != ".")
+
+
+def parse_md5sums(data: bytes) -> tuple[str, ...]:
+    """The paths of a ``<package>.md5sums`` file (``<32 hex digits>  <path>`` lines)."""
+    paths: list[str] = []
+    for number, line in enumerate(_lines(data, "md5sums file"), 1):
+        if not line.strip():
+            continue
+        digest, _, path = line.partition("  ")
+        if len(digest) != 32 or not path:
+            raise DatabaseError(f"line {number}: not an '<md5>  <path>' line")
+        paths.append(path.lstrip("/"))
+    return tuple(paths)
 
 
 @dataclass(frozen=True, slots=True)

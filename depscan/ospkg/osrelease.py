@@ -6,8 +6,12 @@ escapes; ``#`` starts a comment. ``/etc/os-release`` takes precedence over
 
 From ``ID`` and ``VERSION_ID`` come the OSV ecosystem (the spellings of the OSV schema's
 ecosystem list: ``Debian:12``, ``Ubuntu:22.04:LTS`` (``:LTS`` is mandatory for LTS releases),
-``Alpine:v3.19``, ``Wolfi``, ``Chainguard``) and the purl namespace
-and ``distro`` qualifier (``debian`` / ``debian-12``).
+``Alpine:v3.19``, ``AlmaLinux:9``, ``Rocky Linux:9``, ``Wolfi``, ``Chainguard``) and the purl
+namespace and ``distro`` qualifier (``debian`` / ``debian-12``, ``amzn`` / ``amzn-2023``).
+
+OSV defines no ecosystem for Amazon Linux (none in the schema's ecosystem list, version 1.7.5:
+ALAS advisories are not published as OSV), nor one Red Hat can be scoped to from ``os-release``
+(``Red Hat:<CPE of a product stream>``): their packages get no ecosystem (None).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
 
 # OSV ecosystems without a release suffix (apk-based rolling distributions).
 _UNVERSIONED = {"wolfi": "Wolfi", "chainguard": "Chainguard"}
+
+# OSV ecosystems scoped by the major release (AlmaLinux, Rocky Linux: "a numeric version").
+_MAJOR_ONLY = {"almalinux": "AlmaLinux", "rocky": "Rocky Linux"}
 
 _LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
@@ -48,6 +55,8 @@ class OsRelease:
         if self.id == "alpine":
             major_minor = ".".join(self.version_id.split(".")[:2])
             return f"Alpine:v{major_minor}"
+        if self.id in _MAJOR_ONLY:  # "9.3" -> "AlmaLinux:9"
+            return f"{_MAJOR_ONLY[self.id]}:{self.version_id.split('.')[0]}"
         return None
 
     @property
