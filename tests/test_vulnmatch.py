@@ -290,3 +290,88 @@ def test_lookup_answers_git_queries_by_normalized_repository(database: Path) -> 
         assert looked.affected[q2] == [] and [i for i, _ in looked.unverifiable[q2]] == ["OSV-2022-0001"]
     finally:
         backend.close()
+
+
+# -- online: the OSV API ---------------------------------------------------------------------------
+
+BASE = "https://osv.test.example"
+
+
+def test_online_git_queries_ask_by_tag_and_distro_queries_by_release() -> None:
+    import json
+
+    import requests
+    import responses
+
+    from depscan.advisories.osv_api import OnlineOSV, OSVClient
+
+    webp = json.loads((RECORDS / "CVE-2023-4863.json").read_text())
+    dsa = json.loads((RECORDS / "DSA-5532-1.json").read_text())
+    answers = {
+        ("GIT", "https://github.com/openssl/openssl", "OpenSSL_1_1_1k"): [],
+        ("GIT", "https://github.com/openssl/openssl", "openssl-1.1.1k"): [],
+        ("GIT", "https://chromium.googlesource.com/webm/libwebp", "v1.3.1"): [webp],
+        ("GIT", "https://github.com/webmproject/libwebp", "v1.3.1"): [webp],
+        ("Debian:12", "openssl", "3.0.11-1~deb12u1"): [dsa],
+        ("Debian:12", "libssl3", "3.0.11-1~deb12u1"): [],
+    }
+    sent: list[tuple[str, str, str]] = []
+
+    def batch(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        assert request.body is not None
+        results = []
+        for item in json.loads(request.body)["queries"]:
+            key = (item["package"]["ecosystem"], item["package"]["name"], item["version"])
+            sent.append(key)
+            results.append({"vulns": [{"id": r["id"], "modified": r["modified"]} for r in answers[key]]})
+        return 200, {}, json.dumps({"results": results})
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, f"{BASE}/v1/querybatch", callback=batch)
+        for rec in (webp, dsa):
+            mock.get(f"{BASE}/v1/vulns/{rec['id']}", json=rec)
+        backend = OnlineOSV(OSVClient(requests.Session(), base_url=BASE, sleep=lambda _s: None))
+        result = match([
+            native("openssl", "1.1.1k"), native("libwebp", "1.3.1", "w.so"),
+            ospkg("libssl3", "3.0.11-1~deb12u1", "Debian:12", source_name="openssl"),
+        ], backend)
+    assert set(sent) == set(answers)
+    assert sorted((f.component.name, f.id) for f in result.findings) == [
+        ("libssl3", "DSA-5532-1"), ("libwebp", "CVE-2023-4863")
+    ]
+    assert result.unchecked == {} and result.not_verifiable == []
+
+
+def test_online_failure_of_one_tag_query_leaves_the_library_unchecked() -> None:
+    import requests
+    import responses
+
+    from depscan.advisories.osv_api import OnlineOSV, OSVClient
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post(f"{BASE}/v1/querybatch", status=400)
+        backend = OnlineOSV(OSVClient(requests.Session(), base_url=BASE, sleep=lambda _s: None))
+        result = match([native("openssl", "1.1.1k")], backend)
+    assert result.findings == []
+    assert "HTTP 400" in result.unchecked["pkg:generic/openssl@1.1.1k"]
+
+
+def test_a_scanned_debian_root_meets_its_release_records(database: Path, tmp_path: Path) -> None:
+    """End to end: dpkg status + os-release -> OsPackages with Debian:12 -> DSA finding with its fix."""
+    from depscan.advisories.osv_db import OfflineDatabase
+    from depscan.config import AdvisorySettings
+    from depscan.scan import with_advisories
+    from tests.helpers import scan
+
+    fixtures = RECORDS.parent.parent / "ospkg"
+    root = tmp_path / "root fs"
+    (root / "etc").mkdir(parents=True)
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "etc/os-release").write_bytes((fixtures / "os-release-debian").read_bytes())
+    status = (fixtures / "dpkg-status").read_text().replace("3.0.19-1~deb12u2", "3.0.11-1~deb12u1")
+    (root / "var/lib/dpkg/status").write_text(status)
+    inventory = scan(root)
+    result = with_advisories(inventory, AdvisorySettings(mode="offline"), OfflineDatabase(database))
+    hits = sorted((f.component.name, f.id, f.fix) for f in result.findings)
+    assert hits == [("libssl3", "DSA-5532-1", "3.0.11-1~deb12u2"), ("openssl", "DSA-5532-1", "3.0.11-1~deb12u2")]
+    assert result.unchecked == ()

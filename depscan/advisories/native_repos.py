@@ -67,6 +67,7 @@ UPSTREAMS: dict[str, Upstream] = {
 }
 
 
+@lru_cache(maxsize=8192)
 def normalize_repo_url(url: str) -> str:
     """One spelling per repository: scheme dropped (``http``/``https``/``git``), host in lower case,
     a trailing ``/`` and ``.git`` dropped (``https://GitHub.com/openssl/openssl.git/`` ->
