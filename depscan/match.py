@@ -79,6 +79,11 @@ def match(
     others: list[tuple[NativeComponent | OsPackage, list[PackageQuery]]] = []
     not_verifiable: list[tuple[str, str]] = []
     for c in components:
+        if isinstance(c, NativeComponent) and c.os_package is not None:
+            # The OS package that lists the file is matched against its distribution's records;
+            # distributions backport fixes without changing the upstream version string, so the
+            # upstream tags would report what the package has already fixed.
+            continue
         if isinstance(c, NativeComponent | OsPackage):
             wanted, why = other_queries(c)
             if why is not None:

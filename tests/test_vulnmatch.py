@@ -375,3 +375,12 @@ def test_a_scanned_debian_root_meets_its_release_records(database: Path, tmp_pat
     hits = sorted((f.component.name, f.id, f.fix) for f in result.findings)
     assert hits == [("libssl3", "DSA-5532-1", "3.0.11-1~deb12u2"), ("openssl", "DSA-5532-1", "3.0.11-1~deb12u2")]
     assert result.unchecked == ()
+
+
+def test_a_library_an_os_package_owns_is_matched_through_the_package(database: Path) -> None:
+    # Debian's libwebp7 1.2.4-0.2+deb12u1 carries the fix of CVE-2023-4863 in a "1.2.4" library:
+    # the upstream tags would call it affected; the package's own records decide.
+    owned = native("libwebp", "1.2.4", "usr/lib/x86_64-linux-gnu/libwebp.so.7.1.5",
+                   os_package="pkg:deb/debian/libwebp7@1.2.4-0.2%2Bdeb12u1?arch=amd64&distro=debian-12")
+    result = _match(database, [owned])
+    assert result.findings == [] and result.not_verifiable == [] and result.unchecked == {}
