@@ -19,10 +19,23 @@ from datetime import date
 
 from packaging.version import Version
 
-from depscan.advisories.backend import AdvisoryBackend, PackageQuery
+from depscan.advisories.backend import AdvisoryBackend, LookupResult, PackageQuery
+from depscan.advisories.distro_versions import order_for
+from depscan.advisories.native_match import fixes_above
+from depscan.advisories.native_repos import repos_for
 from depscan.advisories.ranges import matcher, parse_version
 from depscan.config import IgnoreRule
-from depscan.models import Advisory, AdvisoryData, Component, Finding, Level, PythonDist, Suppression
+from depscan.models import (
+    Advisory,
+    AdvisoryData,
+    Component,
+    Finding,
+    Level,
+    NativeComponent,
+    OsPackage,
+    PythonDist,
+    Suppression,
+)
 
 
 @dataclass
@@ -33,6 +46,9 @@ class MatchResult:
     unchecked: dict[str, str] = field(default_factory=dict)  # purl -> why
     data: AdvisoryData | None = None
     notes: list[str] = field(default_factory=list)  # expired ignores and the like
+    # (purl, why) of native components and OS packages advisories cannot vouch for (no version, no
+    # advisory source for the library, release unknown, records given by commits only)
+    not_verifiable: list[tuple[str, str]] = field(default_factory=list)
 
 
 def query_for(component: PythonDist) -> PackageQuery:
@@ -46,17 +62,37 @@ def match(
     ignores: Sequence[IgnoreRule] = (),
     today: date | None = None,
 ) -> MatchResult:
-    """Look every Python distribution up and turn what affects it into findings.
+    """Look every Python distribution, identified native library and OS package up and turn
+    what affects it into findings.
 
-    Only ``PythonDist`` components are queried: advisories are PyPI advisories. Native libraries
-    have no advisory source yet (their purls are ``pkg:generic``) and are neither findings nor
-    "unchecked".
+    Python distributions are matched against PyPI advisories; native libraries against the
+    records of their upstream repository (GIT ranges and tags, ``native_repos.py``); OS packages
+    against their distribution release's records. What cannot be matched (a native library
+    without a version or without a known repository, a package of an unknown release) goes to
+    ``not_verifiable`` with the reason; a failed lookup to ``unchecked``. A native library's
+    finding that its owning distribution's finding already reports is linked to it
+    (``Finding.covered_by``).
     """
     today = today or date.today()
     dists = [c for c in components if isinstance(c, PythonDist)]
     queries = [query_for(c) for c in dists]
-    lookup = backend.lookup(sorted(set(queries), key=lambda q: (q.ecosystem, q.name, q.version)))
-    result = MatchResult(data=lookup.data)
+    others: list[tuple[NativeComponent | OsPackage, list[PackageQuery]]] = []
+    not_verifiable: list[tuple[str, str]] = []
+    for c in components:
+        if isinstance(c, NativeComponent) and c.os_package is not None:
+            # The OS package that lists the file is matched against its distribution's records;
+            # distributions backport fixes without changing the upstream version string, so the
+            # upstream tags would report what the package has already fixed.
+            continue
+        if isinstance(c, NativeComponent | OsPackage):
+            wanted, why = other_queries(c)
+            if why is not None:
+                not_verifiable.append((c.purl, why))
+            else:
+                others.append((c, wanted))
+    every = {*queries, *(q for _c, qs in others for q in qs)}
+    lookup = backend.lookup(sorted(every, key=lambda q: (q.ecosystem, q.name, q.version)))
+    result = MatchResult(data=lookup.data, not_verifiable=not_verifiable)
     expired_seen: set[str] = set()
     # Versions of one package, and shadowed copies, meet the same advisories again: group them and
     # work out ids, severity, summary and fixes once per (advisories, package), and a fix once per
@@ -104,9 +140,129 @@ def match(
             # Sorted below by severity, name, version, id; the running number keeps ties in input order.
             ranked.append((-facts.level.rank, component.normalized_name, component.version, facts.ids[0], len(ranked),
                            finding))
+    for other, wanted in others:
+        for finding in _other_findings(other, wanted, lookup, result):
+            if ignores:
+                suppression, expired = _suppression(finding, ignores, today)
+                for rule in expired:
+                    if rule.id not in expired_seen:
+                        expired_seen.add(rule.id)
+                        result.notes.append(
+                            f"ignore for {rule.id} expired on {rule.expires}; it no longer suppresses ({rule.reason})"
+                        )
+                if suppression is not None:
+                    finding = replace(finding, suppressed=suppression)
+            ranked.append((-finding.level.rank, other.normalized_name, other.version or "", finding.ids[0],
+                           len(ranked), finding))
     ranked.sort()
-    result.findings = [entry[-1] for entry in ranked]
+    result.findings = _link_covered([entry[-1] for entry in ranked]) if others else [entry[-1] for entry in ranked]
     return result
+
+
+def other_queries(component: NativeComponent | OsPackage) -> tuple[list[PackageQuery], str | None]:
+    """The advisory queries of a native library or an OS package, or why it cannot be matched."""
+    if isinstance(component, NativeComponent):
+        where = component.location.path
+        if component.version is None:
+            return [], f"{where}: {component.name} identified, version unknown: no advisory can be matched"
+        repos = repos_for(component.name)
+        if not repos:
+            return [], (
+                f"{where}: {component.name} {component.version}: no upstream repository known for "
+                f"{component.name}, so no advisory data covers it"
+            )
+        return [PackageQuery("GIT", repo, component.version) for repo in repos], None
+    if component.ecosystem is None:
+        return [], (
+            f"{component.location.path}: {component.name} {component.version}: the distribution release is "
+            "unknown (no os-release with an OSV ecosystem), so its advisories cannot be chosen"
+        )
+    if order_for(component.ecosystem) is None:
+        return [], (
+            f"{component.location.path}: {component.name} {component.version}: depscan has no version order "
+            f"for the {component.ecosystem} ecosystem"
+        )
+    # Debian, Ubuntu and Alpine records name source packages, the rpm distributions binary ones:
+    # both are asked, the source with its own version.
+    wanted = {PackageQuery(component.ecosystem, component.name, component.version): None}
+    if component.source_name:
+        wanted[PackageQuery(component.ecosystem, component.source_name,
+                            component.source_version or component.version)] = None
+    return list(wanted), None
+
+
+def _other_findings(
+    component: NativeComponent | OsPackage, wanted: Sequence[PackageQuery], lookup: LookupResult,
+    result: MatchResult,
+) -> list[Finding]:
+    failed = [lookup.failed[q] for q in wanted if q in lookup.failed]
+    if failed:
+        result.unchecked[component.purl] = failed[0]
+        return []
+    if any(q not in lookup.affected for q in wanted):
+        result.unchecked[component.purl] = "the advisory source gave no answer for it"
+        return []
+    first_query: dict[str, PackageQuery] = {}
+    by_id: dict[str, Advisory] = {}
+    for q in wanted:
+        for adv in lookup.affected[q]:
+            by_id.setdefault(adv.id, adv)
+            first_query.setdefault(adv.id, q)
+    unverifiable = [(ident, why) for q in wanted for ident, why in lookup.unverifiable.get(q, ())
+                    if ident not in by_id]
+    if unverifiable:
+        unsure = sorted({ident for ident, _why in unverifiable})
+        shown = ", ".join(unsure[:5]) + (f" and {len(unsure) - 5} more" if len(unsure) > 5 else "")
+        result.not_verifiable.append((component.purl, (
+            f"{component.location.path}: {component.name} {component.version}: {len(unsure)} advisory record(s) "
+            f"cannot say whether this version is affected ({shown}: {unverifiable[0][1]})"
+        )))
+    findings = []
+    for group in group_advisories(list(by_id.values())):
+        query = first_query[group[0].id]
+        ids, best, summary = _identity(group)
+        fixed_versions, fix = fixes_above(query, group)
+        findings.append(Finding(
+            rule="vulnerability",
+            ids=ids,
+            component=component,
+            level=Level.from_score(best[0] if best else None),
+            score=best[0] if best else None,
+            vector=best[1] if best else None,
+            summary=summary,
+            fixed_versions=fixed_versions,
+            advisories=tuple(group),
+            fix=fix,
+        ))
+    return findings
+
+
+def _link_covered(findings: list[Finding]) -> list[Finding]:
+    """Link a native library's finding to its owning distribution's finding for the same
+    vulnerability (a shared id or alias: Pillow's GHSA for CVE-2023-4863 and the libwebp record of
+    CVE-2023-4863), so the vulnerability is one, not two."""
+    by_owner: dict[str, list[Finding]] = {}
+    for f in findings:
+        if isinstance(f.component, PythonDist):
+            by_owner.setdefault(f.component.purl, []).append(f)
+    if not by_owner:
+        return findings
+    out = []
+    for f in findings:
+        c = f.component
+        if isinstance(c, NativeComponent) and c.owner in by_owner:
+            ids = set(f.ids)
+            for owner_finding in by_owner[c.owner]:
+                owner = owner_finding.component
+                same_copy = (
+                    c.owner_location is None
+                    or (isinstance(owner, PythonDist) and owner.metadata_location == c.owner_location)
+                )
+                if same_copy and ids.intersection(owner_finding.ids):
+                    f = replace(f, covered_by=owner_finding.id)
+                    break
+        out.append(f)
+    return out
 
 
 def group_advisories(advisories: Sequence[Advisory]) -> list[list[Advisory]]:
@@ -197,7 +353,8 @@ def smallest_fix_above(installed: str, fixed_versions: Sequence[str]) -> str | N
     return min(above)[1] if above else None
 
 
-def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
+def _identity(group: Sequence[Advisory]) -> tuple[tuple[str, ...], tuple[float, str] | None, str]:
+    """A group's ids (primary first, then aliases), its highest scored CVSS vector, its summary."""
     ids: list[str] = [a.id for a in group]
     for adv in group:
         ids.extend(alias for alias in sorted(adv.aliases) if alias not in ids)
@@ -206,6 +363,16 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
         for sev in adv.severity:
             if sev.score is not None and (best is None or sev.score > best[0]):
                 best = (sev.score, sev.vector)
+    summary = next((a.summary for a in group if a.summary), None)
+    if summary is None:
+        details = next((a.details for a in group if a.details), "") or ""
+        first = details.strip().split("\n", 1)[0]
+        summary = first if len(first) <= 200 else first[:197] + "..."
+    return tuple(ids), best, summary
+
+
+def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
+    ids, best, summary = _identity(group)
     entries = [
         (adv.id, affected)
         for adv in group
@@ -230,13 +397,8 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
             text = f"{event.kind} {event.value!r}"
             if text not in malformed.setdefault(ident, []):
                 malformed[ident].append(text)
-    summary = next((a.summary for a in group if a.summary), None)
-    if summary is None:
-        details = next((a.details for a in group if a.details), "") or ""
-        first = details.strip().split("\n", 1)[0]
-        summary = first if len(first) <= 200 else first[:197] + "..."
     return _GroupFacts(
-        ids=tuple(ids),
+        ids=ids,
         level=Level.from_score(best[0] if best else None),
         score=best[0] if best else None,
         vector=best[1] if best else None,

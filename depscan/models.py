@@ -331,6 +331,7 @@ class AffectedRange:
 
     type: str  # ECOSYSTEM, SEMVER, GIT
     events: tuple[RangeEvent, ...]
+    repo: str | None = None  # a GIT range's repository URL, as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +346,13 @@ class AffectedPackage:
     # The PEP 440 canonical forms of ``versions`` when a store precomputed them (the offline
     # database does, at import), so matching never parses the list again; None: computed on use.
     canonical: frozenset[str] | None = field(default=None, compare=False, repr=False)
+    # The ecosystem's suffix ("12" of "Debian:12", "v3.19" of "Alpine:v3.19"); ``ecosystem`` is the base.
+    release: str | None = None
+
+    @property
+    def full_ecosystem(self) -> str:
+        """The ecosystem as the record writes it ("Debian:12")."""
+        return self.ecosystem if self.release is None else f"{self.ecosystem}:{self.release}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +439,10 @@ class Finding:
     fix: str | None = None  # the smallest of fixed_versions above the installed version: the upgrade to advise
     malformed_ranges: tuple[str, ...] = ()  # ids of advisories whose range bounds are not PEP 440 versions
     range_note: str | None = None  # what that means for this finding, for people
+    # A native library's finding whose vulnerability the owning distribution's own finding already
+    # reports (Pillow's advisory for the libwebp it bundles): that finding's primary id. The two are
+    # one vulnerability; counts and exit codes count it once (docs/advisories.md, "Linking").
+    covered_by: str | None = None
 
     @property
     def id(self) -> str:

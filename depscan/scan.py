@@ -132,6 +132,7 @@ def with_advisories(
         findings=tuple(findings),
         advisory_data=matched.data,
         unchecked=tuple(sorted(matched.unchecked.items())),
+        not_verifiable=tuple(sorted(set(matched.not_verifiable))),
         notes=tuple(notes),
         stats=stats,
     )

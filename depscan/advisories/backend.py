@@ -18,7 +18,12 @@ class AdvisoryError(DepscanError):
 
 @dataclass(frozen=True, slots=True)
 class PackageQuery:
-    """One package version to check (name PEP 503 normalized for PyPI)."""
+    """One package version to check (name PEP 503 normalized for PyPI).
+
+    Besides ``PyPI``: an OSV distribution ecosystem with its release (``Debian:12``) and the package
+    name its records use; or ``GIT`` with the normalized repository URL as the name
+    (``native_repos.normalize_repo_url``) and the library's version as it spells it (``1.1.1k``).
+    """
 
     ecosystem: str
     name: str
@@ -32,6 +37,9 @@ class LookupResult:
     affected: dict[PackageQuery, list[Advisory]] = field(default_factory=dict)
     failed: dict[PackageQuery, str] = field(default_factory=dict)
     data: AdvisoryData | None = None
+    # Records that name the queried package but cannot say whether its version is affected (a GIT
+    # range given by commits only): (advisory id, why), per query. Never read as "not affected".
+    unverifiable: dict[PackageQuery, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 class AdvisoryBackend(ABC):

@@ -242,9 +242,19 @@ class OnlineOSV(AdvisoryBackend):
         self.concurrency = concurrency
 
     def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
-        """One lookup phase, within the client's deadline: what is not answered by then is failed."""
+        """One lookup phase, within the client's deadline: what is not answered by then is failed.
+
+        A ``GIT`` query (a native library: normalized repository URL, version as the library
+        spells it) is sent as the API's GIT-ecosystem queries: the repository URL as OSV records
+        write it and one query per tag spelling of the version (``native_repos.tag_spellings``:
+        ``OpenSSL_1_1_1k`` and ``openssl-1.1.1k``); their answers are merged back.
+        """
+        sent, origin, failed = _git_queries(queries)
         with self.client.phase():
-            return self._lookup(queries)
+            result = self._lookup(sent)
+        if not origin and not failed:
+            return result
+        return _merged(queries, result, origin, failed)
 
     def _lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
         result = LookupResult()
@@ -333,3 +343,55 @@ class OnlineOSV(AdvisoryBackend):
                 else:
                     records[ident] = advisory
         return records, errors
+
+
+def _git_queries(
+    queries: Sequence[PackageQuery],
+) -> tuple[list[PackageQuery], dict[PackageQuery, list[PackageQuery]], dict[PackageQuery, str]]:
+    """(the queries to send, each sent GIT query -> the queries it answers, GIT queries that cannot be asked)."""
+    from depscan.advisories.native_repos import normalize_repo_url, tag_spellings, upstream_of
+
+    sent: dict[PackageQuery, None] = {}
+    origin: dict[PackageQuery, list[PackageQuery]] = {}
+    failed: dict[PackageQuery, str] = {}
+    for query in queries:
+        if query.ecosystem != "GIT":
+            sent[query] = None
+            continue
+        known = upstream_of(query.name)
+        if known is None:
+            failed[query] = f"no tag spelling known for {query.name}: the OSV API cannot be asked by version"
+            continue
+        library, upstream = known
+        url = next(u for u in upstream.repos if normalize_repo_url(u) == query.name)
+        for tag in tag_spellings(library, query.version):
+            asked = PackageQuery("GIT", url, tag)
+            sent[asked] = None
+            origin.setdefault(asked, []).append(query)
+    return list(sent), origin, failed
+
+
+def _merged(
+    queries: Sequence[PackageQuery], result: LookupResult, origin: dict[PackageQuery, list[PackageQuery]],
+    failed: dict[PackageQuery, str],
+) -> LookupResult:
+    """The answers of the sent queries, as answers to the queries asked."""
+    merged = LookupResult(data=result.data, failed=dict(failed))
+    for query in queries:
+        if query.ecosystem != "GIT":
+            if query in result.failed:
+                merged.failed[query] = result.failed[query]
+            elif query in result.affected:
+                merged.affected[query] = result.affected[query]
+    for asked, originals in origin.items():
+        for query in originals:
+            if query in merged.failed:
+                continue
+            if asked in result.failed or asked not in result.affected:
+                merged.failed[query] = result.failed.get(asked, "the advisory source gave no answer for it")
+                merged.affected.pop(query, None)
+                continue
+            known = merged.affected.setdefault(query, [])
+            ids = {a.id for a in known}
+            known.extend(a for a in result.affected[asked] if a.id not in ids)
+    return merged

@@ -7,8 +7,10 @@ database intact; imports into one database hold a lock (``import_lock``), so con
 in turn and none loses the other's records. Sources are regular files or directories; an import
 reads at most ``MAX_IMPORT_BYTES`` of records (the zip members' declared sizes), YAML without
 aliases, and skips with a note the members it cannot read (Deflate64, encrypted, names that are
-not UTF-8). Records are indexed by (ecosystem, normalized package name): a lookup is one
-query per package name, and range evaluation happens in Python with ``ranges.py``.
+not UTF-8). Records of every ecosystem are kept and indexed by (ecosystem, normalized package
+name), a distribution's with its release (``Debian:12``), and by ("GIT", repository URL) for every
+GIT range (``native_match.index_keys``): a lookup is one query per package name, and range
+evaluation happens in Python (``ranges.py`` for PyPI, ``native_match.py`` for GIT and distributions).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from depscan.advisories.backend import AdvisoryBackend, AdvisoryError, LookupResult, PackageQuery
+from depscan.advisories.native_match import evaluate, index_keys
 from depscan.advisories.osv_schema import OSVError, parse_osv
 from depscan.advisories.ranges import Matcher, canonical_versions, is_affected, matcher, parse_version
 from depscan.config import DB_ENV
@@ -41,7 +44,7 @@ from depscan.hashing import file_sha256
 from depscan.models import Advisory, AdvisoryData
 from depscan.timestamps import is_newer, latest
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # 6: distribution releases and GIT repositories indexed (native_match.index_keys)
 MAX_RECORD_BYTES = 8 * 1024 * 1024  # an OSV record is a few KB; a huge one is not a record
 
 _SCHEMA = """
@@ -522,7 +525,7 @@ def _import_one(conn: sqlite3.Connection, source: Path, budget: ImportBudget) ->
                 json.dumps([canonical_versions(a) for a in advisory.affected], separators=(",", ":")),
             ),
         )
-        keys = {(a.ecosystem, a.normalized_name) for a in advisory.affected if a.normalized_name}
+        keys = index_keys(advisory)
         conn.executemany("INSERT INTO packages VALUES (?, ?, ?)", [(e, n, advisory.id) for e, n in keys])
         records += 1
         if newest is None or is_newer(advisory.modified, newest):
@@ -592,6 +595,8 @@ def cached_export_db(export: Path, cache_dir: Path) -> Path:
 
 def affects(advisory: Advisory, query: PackageQuery) -> bool:
     """Whether any ``affected`` entry of the advisory covers the queried package version."""
+    if query.ecosystem != "PyPI":
+        return evaluate(advisory, query)[0]
     return any(
         a.ecosystem == query.ecosystem and a.normalized_name == query.name and is_affected(query.version, a)
         for a in advisory.affected
@@ -709,6 +714,18 @@ class OfflineDatabase(AdvisoryBackend):
                     break
         return out
 
+    def _evaluate(self, idents: Sequence[str], query: PackageQuery, result: LookupResult) -> None:
+        """A GIT or distribution query: affected records, and the records that cannot say."""
+        affected = []
+        for ident in idents:
+            advisory = self._parsed[ident][0]
+            hit, why = evaluate(advisory, query)
+            if hit:
+                affected.append(advisory)
+            elif why is not None:
+                result.unverifiable.setdefault(query, []).append((ident, why))
+        result.affected[query] = affected
+
     def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
         result = LookupResult(data=self.info())
         try:
@@ -716,7 +733,11 @@ class OfflineDatabase(AdvisoryBackend):
                 relevant = [q for q in queries if q.ecosystem == ecosystem]
                 candidates = self._candidates(ecosystem, [q.name for q in relevant])
                 for query in relevant:
-                    result.affected[query] = self._affecting(candidates.get(query.name, ()), query)
+                    idents = candidates.get(query.name, ())
+                    if ecosystem == "PyPI":
+                        result.affected[query] = self._affecting(idents, query)
+                    else:
+                        self._evaluate(idents, query, result)
         except (sqlite3.Error, ValueError, KeyError, TypeError, OSVError) as e:
             raise DatabaseError(f"{self.path}: advisory database unreadable ({e})") from e
         return result

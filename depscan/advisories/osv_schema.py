@@ -144,9 +144,10 @@ def parse_affected(raw: Any, where: str, canonical: frozenset[str] | None = None
             for kind, value in event.items():  # one key per event in practice
                 if kind in _EVENT_KINDS and isinstance(value, str):
                     events.append(RangeEvent(kind, value))
-        ranges.append(AffectedRange(r["type"], tuple(events)))
+        repo = r.get("repo")
+        ranges.append(AffectedRange(r["type"], tuple(events), repo if isinstance(repo, str) and repo else None))
     # Ecosystem strings may carry a suffix ("Debian:11"); the base names the package type.
-    base = ecosystem.split(":", 1)[0]
+    base, _, release = ecosystem.partition(":")
     return AffectedPackage(
         ecosystem=base,
         name=name,
@@ -154,4 +155,5 @@ def parse_affected(raw: Any, where: str, canonical: frozenset[str] | None = None
         ranges=tuple(ranges),
         versions=_strings(raw.get("versions"), where, "affected[].versions"),
         canonical=canonical,
+        release=release or None,
     )

@@ -18,7 +18,7 @@ from builders import dist, write_zip
 from typer.testing import CliRunner, Result
 
 from depscan.advisories.backend import PackageQuery
-from depscan.advisories.osv_db import DatabaseError, OfflineDatabase, cached_export_db, import_sources
+from depscan.advisories.osv_db import SCHEMA_VERSION, DatabaseError, OfflineDatabase, cached_export_db, import_sources
 from depscan.cli import app
 from tests.advisories.osv_records import record
 
@@ -62,7 +62,7 @@ def tables_missing(db: Path) -> None:
     db.unlink()
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        conn.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     conn.close()
 
 
@@ -100,7 +100,7 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "empty": (empty, "not a depscan advisory database"),
     "tables missing": (tables_missing, "damaged or of another layout (no such table: sources)"),
     "column missing": (column_missing, "damaged or of another layout (no such column: canonical)"),
-    "older schema": (older_schema, "advisory database schema 4, expected 5"),
+    "older schema": (older_schema, f"advisory database schema 4, expected {SCHEMA_VERSION}"),
     "directory": (directory, "is a directory, not an advisory database"),
     "index page overwritten": (index_page_overwritten, "unreadable (database disk image is malformed)"),
 }
