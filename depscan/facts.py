@@ -28,6 +28,12 @@ under an extra nobody asked for is an *optional* edge. A marker that cannot be e
 edge (the target is installed, so a dependency is the likelier reading) and says so in ``warnings``.
 The root's direct dependencies (``top``) are the used distributions nothing requires, plus one entry
 into every cycle nothing else reaches; shadowed copies are never imported, so nothing links them.
+
+**Native identification.** An upstream library identified in an ELF file (``NativeComponent``) is shipped by
+the distribution whose RECORD lists the file (``identified_owner``; without an owner location, the first copy
+with the owner's purl), else by the OS package whose database lists it (``identified_os``); its file is the
+``NativeLib`` at the same location (``identified_file``). CycloneDX nests it there and adds the
+``dependsOn`` edge, SPDX a CONTAINS, JSON the ``owner_id`` / ``os_package_id``.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
@@ -51,6 +57,7 @@ from depscan.environment import marker_environment
 from depscan.models import (
     ArtifactInfo,
     Component,
+    Location,
     NativeComponent,
     NativeLib,
     OsPackage,
@@ -280,17 +287,30 @@ class Counts:
     shadowed: int
     native_libraries: int
     native_libraries_unowned: int
+    native_components: int  # upstream libraries identified in ELF files
+    native_components_high: int  # ... by the confidence of their strongest evidence
+    native_components_medium: int
+    native_components_low: int
+    native_components_without_version: int
+    os_packages: int
     unknowns: int
     warnings: int
+    policy_findings: int
     vulnerabilities: int | None
     suppressed: int | None
     unchecked: int | None
+    not_verifiable: int | None  # components advisories cannot vouch for; None when advisories were not checked
 
 
 def counts(result: ScanResult) -> Counts:
     """The counts of one result."""
     dists = [c for c in result.components if isinstance(c, PythonDist)]
     natives = [c for c in result.components if isinstance(c, NativeLib)]
+    identified = [c for c in result.components if isinstance(c, NativeComponent)]
+    confidence = {"high": 0, "medium": 0, "low": 0}
+    for comp in identified:
+        if comp.confidence is not None:
+            confidence[comp.confidence] += 1
     checked = result.advisory_data is not None
     active = sum(1 for f in result.findings if f.suppressed is None)
     return Counts(
@@ -299,11 +319,19 @@ def counts(result: ScanResult) -> Counts:
         shadowed=sum(1 for d in dists if d.status is Status.SHADOWED),
         native_libraries=len(natives),
         native_libraries_unowned=sum(1 for lib in natives if lib.owner is None),
+        native_components=len(identified),
+        native_components_high=confidence["high"],
+        native_components_medium=confidence["medium"],
+        native_components_low=confidence["low"],
+        native_components_without_version=sum(1 for c in identified if c.version is None),
+        os_packages=sum(1 for c in result.components if isinstance(c, OsPackage)),
         unknowns=len(result.unknowns),
         warnings=len(result.warnings),
+        policy_findings=len(result.policy_findings),
         vulnerabilities=active if checked else None,
         suppressed=len(result.findings) - active if checked else None,
         unchecked=len(result.unchecked) if checked else None,
+        not_verifiable=len(result.not_verifiable) if checked else None,
     )
 
 
@@ -485,6 +513,17 @@ class Facts:
     licenses: tuple[LicenseFacts, ...]  # per dist
     graph: Graph
     native_owner: tuple[int | None, ...]  # index into dists of the distribution whose RECORD lists each library
+    # Upstream libraries identified in ELF files, sorted by file path, layer, name and purl, with their keys,
+    # the distribution that ships each (index into dists: its RECORD lists the file), and the ELF file's
+    # NativeLib (index into natives) when it was cataloged.
+    identified: tuple[NativeComponent, ...]
+    identified_keys: tuple[str, ...]
+    identified_owner: tuple[int | None, ...]
+    identified_file: tuple[int | None, ...]
+    os_packages: tuple[OsPackage, ...]  # sorted by database path, layer, name
+    os_keys: tuple[str, ...]
+    # identified_os[i]: index into os_packages of the OS package that lists identified[i]'s file
+    identified_os: tuple[int | None, ...]
     counts: Counts
     environment: dict[str, str]
 
@@ -493,6 +532,50 @@ class Facts:
     def dist_index(self, dist: PythonDist) -> int | None:
         """The index of a copy, None for one not in the result."""
         return self.index.get((dist.purl, dist.metadata_location.path, dist.metadata_location.layer))
+
+    def key_of(self, component: Component) -> str | None:
+        """The (unique) key of a component of the result; None for one not in it (a finding's copy read
+        back from elsewhere is found by its purl and location)."""
+        if isinstance(component, PythonDist):
+            index = self.dist_index(component)
+            return None if index is None else self.dist_keys[index]
+        return self.other_keys.get(_identity(component))
+
+    def ships(self, index: int) -> tuple[int, ...]:
+        """Indexes into ``identified`` of the libraries distribution ``index`` ships (in files its RECORD lists)."""
+        return self.shipped.get(index, ())
+
+    @cached_property
+    def other_keys(self) -> dict[tuple[str, str, str, str | None, str], str]:
+        """Keys of the native libraries, identified libraries and OS packages, by ``_identity``."""
+        keys: dict[tuple[str, str, str, str | None, str], str] = {}
+        for lib, key in zip(self.natives, self.native_keys, strict=True):
+            keys[_identity(lib)] = key
+        for comp, key in zip(self.identified, self.identified_keys, strict=True):
+            keys[_identity(comp)] = key
+        for package, key in zip(self.os_packages, self.os_keys, strict=True):
+            keys[_identity(package)] = key
+        return keys
+
+    @cached_property
+    def identified_at(self) -> dict[str, int]:
+        """Key -> index into ``identified``."""
+        return {key: i for i, key in enumerate(self.identified_keys)}
+
+    @cached_property
+    def shipped(self) -> dict[int, tuple[int, ...]]:
+        """Distribution index -> indexes into ``identified`` of what it ships."""
+        found: dict[int, list[int]] = defaultdict(list)
+        for i, owner in enumerate(self.identified_owner):
+            if owner is not None:
+                found[owner].append(i)
+        return {owner: tuple(items) for owner, items in found.items()}
+
+
+def _identity(component: NativeLib | NativeComponent | OsPackage) -> tuple[str, str, str, str | None, str]:
+    """What tells two components apart within a result (type, purl, path, layer, name)."""
+    loc = component.location
+    return (type(component).__name__, component.purl or "", loc.path, loc.layer, component.name)
 
 
 _last: tuple[ScanResult, Facts] | None = None
@@ -508,7 +591,18 @@ def facts_for(result: ScanResult) -> Facts:
     natives = tuple(sorted((c for c in result.components if isinstance(c, NativeLib)),
                            key=lambda lib: (lib.location.path, lib.location.layer or "")))
     env = marker_environment(result)
-    owner_of = {(d.purl, d.metadata_location): i for i, d in enumerate(dists)}
+    owner_of: dict[tuple[str, Location | None], int] = {(d.purl, d.metadata_location): i for i, d in enumerate(dists)}
+    first_of: dict[str, int] = {}
+    for i, d in enumerate(dists):
+        first_of.setdefault(d.purl, i)
+    identified = tuple(sorted((c for c in result.components if isinstance(c, NativeComponent)),
+                              key=lambda c: (c.location.path, c.location.layer or "", c.name, c.purl)))
+    packages = tuple(sorted((c for c in result.components if isinstance(c, OsPackage)),
+                            key=lambda p: (p.location.path, p.location.layer or "", p.name, p.purl)))
+    file_of = {lib.location: i for i, lib in enumerate(natives)}
+    package_of: dict[str, int] = {}
+    for i, package in enumerate(packages):
+        package_of.setdefault(package.purl, i)
     facts = Facts(
         dists=dists,
         natives=natives,
@@ -521,12 +615,30 @@ def facts_for(result: ScanResult) -> Facts:
             if lib.owner is not None and lib.owner_location is not None else None
             for lib in natives
         ),
+        identified=identified,
+        identified_keys=_unique([component_key(c) for c in identified]),
+        # the owning copy; without its location (a hand-made or read-back result), the first copy with that purl
+        identified_owner=tuple(_owner(c, owner_of, first_of) for c in identified),
+        identified_file=tuple(file_of.get(c.location) for c in identified),
+        os_packages=packages,
+        os_keys=_unique([component_key(p) for p in packages]),
+        identified_os=tuple(None if c.os_package is None else package_of.get(c.os_package) for c in identified),
         counts=counts(result),
         environment=env,
         index={(d.purl, d.metadata_location.path, d.metadata_location.layer): i for i, d in enumerate(dists)},
     )
     _last = (result, facts)
     return facts
+
+
+def _owner(comp: NativeComponent, owner_of: dict[tuple[str, Location | None], int],
+           first_of: dict[str, int]) -> int | None:
+    """The distribution copy that ships ``comp``; without its location (a hand-made or read-back result),
+    the first copy with the owner's purl."""
+    if comp.owner is None:
+        return None
+    found = owner_of.get((comp.owner, comp.owner_location))
+    return first_of.get(comp.owner) if found is None else found
 
 
 def _unique(keys: list[str]) -> tuple[str, ...]:

@@ -50,6 +50,9 @@ def finish(
     judged = verdict(result, fail_on, strict=strict, new_only=new_only)  # usage errors before any write
     write_reports(render_reports(result, outputs, cyclonedx_version, stdout_width))
     lines = [f"depscan: note: {note}" for note in result.notes]
+    left_out = pip_audit_left_out(result) if any(fmt == "pip-audit-json" for fmt, _ in outputs) else None
+    if left_out:
+        lines.append(f"depscan: note: {left_out}")
     lines.append(summary_line(result, seconds))
     return Finished(tuple(lines), judged)
 
@@ -118,6 +121,19 @@ def _discard(rendered: Sequence[tuple[str, bytes | Staged]]) -> None:
             data.discard()
 
 
+def pip_audit_left_out(result: ScanResult) -> str | None:
+    """What the pip-audit JSON report cannot state (its shape is PyPI only), in words; None when nothing."""
+    from depscan.models import PythonDist
+
+    others = sum(1 for c in result.components if not isinstance(c, PythonDist))
+    findings = sum(1 for f in result.findings if not isinstance(f.component, PythonDist))
+    if not others and not findings and not result.policy_findings:
+        return None
+    return (f"the pip-audit-json report lists Python distributions only: {others} native or OS component(s), "
+            f"{findings} finding(s) on them and {len(result.policy_findings)} policy finding(s) are in the other "
+            "formats only")
+
+
 def summary_line(result: ScanResult, seconds: float) -> str:
     """The one-line summary printed to stderr at the end of a run."""
     counts = summary_counts(result)
@@ -128,12 +144,25 @@ def summary_line(result: ScanResult, seconds: float) -> str:
     if natives:
         parts.append(f"{natives} native librar{'y' if natives == 1 else 'ies'}" + (f" ({unowned} unowned)" if unowned
                                                                                  else ""))
+    identified = counts.native_components
+    if identified:
+        levels = [f"{n} {level}" for n, level in ((counts.native_components_high, "high"),
+                                                   (counts.native_components_medium, "medium"),
+                                                   (counts.native_components_low, "low")) if n]
+        parts.append(f"{identified} identified librar{'y' if identified == 1 else 'ies'}"
+                     + (f" ({', '.join(levels)} confidence)" if levels else ""))
+    if counts.os_packages:
+        parts.append(f"{counts.os_packages} OS package{'' if counts.os_packages == 1 else 's'}")
     parts.append(f"{counts.unknowns} unknowns")
     if counts.vulnerabilities is not None:
         parts.append(f"{counts.vulnerabilities} vulnerabilities"
                      + (f" ({counts.suppressed} ignored)" if counts.suppressed else ""))
         if counts.unchecked:
             parts.append(f"{counts.unchecked} NOT CHECKED")
+        if counts.not_verifiable:
+            parts.append(f"{counts.not_verifiable} NOT VERIFIABLE")
+    if counts.policy_findings:
+        parts.append(f"{counts.policy_findings} policy finding{'' if counts.policy_findings == 1 else 's'}")
     if counts.warnings:
         parts.append(f"{counts.warnings} warnings")
     return f"depscan: {result.artifact.label} ({result.artifact.kind}): {', '.join(parts)} in {seconds:.2f}s"

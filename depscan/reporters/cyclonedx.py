@@ -68,17 +68,36 @@ from the file's path and layer); an extension module, which has no purl, gets
 
 **Identified upstream libraries** (``NativeComponent``: OpenSSL linked into an extension, libwebp in
 Pillow's grafted file) are ``library`` components with their purl (``pkg:generic/openssl@1.1.1k``) and
-``cpe``, nested in the distribution whose RECORD lists the file (so the tree says that Pillow ships
-libwebp), on top otherwise. ``evidence.occurrences`` is the ELF file; ``evidence.identity`` (1.5+) is one
-``purl`` identity whose ``confidence`` is the strongest evidence's (high 0.9, medium 0.6, low 0.3) and
-whose ``methods`` are every piece of evidence: ``binary-analysis`` for version accessors, banners and
-SONAMEs, ``filename`` for file names, ``manifest-analysis`` for OS package databases and wheel SBOMs,
-the detail as ``value``; 1.6 adds ``concludedValue`` (the purl). 1.4 has no identity: each piece is a
-``depscan:native:evidence`` property. Properties: ``depscan:native:embedded``,
-``depscan:native:confidence``, ``depscan:native:file_sha256`` (the file's digest, not the library's),
-``depscan:os_package``, ``depscan:native:disagreement``. Their bom-refs are the purl with a
-``package-id`` of their own (the ELF file's component may have the same purl and path).
+``cpe``, nested in the distribution whose RECORD lists the file, else in the OS package that lists it, on top
+otherwise; the distribution (or OS package) also ``dependsOn`` them, so the dependency graph says that Pillow
+ships libwebp (the library writes a JSON ``dependencies`` entry for each such nested target, none in XML).
+``evidence.occurrences`` is the ELF file; ``evidence.identity`` (1.5+) is one ``purl`` identity whose
+``confidence`` is the strongest evidence's (high 0.9, medium 0.6, low 0.3) and whose ``methods`` are every
+piece of evidence: ``binary-analysis`` for version accessors, banners and SONAMEs, ``filename`` for file
+names, ``manifest-analysis`` for OS package databases and wheel SBOMs, the detail as ``value``; 1.6 adds
+``concludedValue`` (the purl). 1.4 has no identity: each piece is a ``depscan:native:evidence`` property.
+Properties: ``depscan:native:embedded``, ``depscan:native:confidence``, ``depscan:native:file_sha256`` (the
+file's digest, not the library's), ``depscan:os_package``, ``depscan:native:disagreement``, and
+``depscan:advisories:not_verifiable`` (why advisories cannot vouch for it). Their bom-refs are the purl with
+a ``package-id`` of their own (the ELF file's component may have the same purl and path).
 ``cyclonedx_writer`` writes ``cpe`` and identity itself, byte for byte as the library does.
+
+A native library parsed whole (``NativeLib.elf``) adds ``depscan:elf:soname``, ``:needed``, ``:rpath``,
+``:runpath`` (one property per entry), ``:build_id``, ``:min_glibc``, ``:version_need``
+(``libc.so.6: GLIBC_2.2.5 GLIBC_2.14``), ``:stripped`` and ``:interpreter``, and its hash is the file's own
+SHA-256 as read.
+
+**OS packages** (``OsPackage``: dpkg, apk, rpm databases) are top-level ``library`` components with their
+distro purl (``pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12``), the database file as
+occurrence, an identity (1.5+) of confidence 1 by ``manifest-analysis`` of that database, and properties
+``depscan:found_by`` (the package manager), ``depscan:os_package:ecosystem`` (the OSV ecosystem),
+``:arch``, ``:source_name``, ``:source_version`` and ``:files`` (how many files it lists). Their bom-ref adds
+``package-id`` to the purl's own qualifiers. Vulnerabilities affect identified libraries and OS packages as
+they affect distributions.
+
+**Policy findings** (a native library no package owns, a module built for a newer glibc than the runtime's)
+have no CycloneDX element of their own: each is a ``depscan:policy`` metadata property,
+``<rule> (<severity>) <location>: <message>`` (SARIF and the JSON report carry them as results).
 """
 
 from __future__ import annotations
@@ -142,7 +161,6 @@ from depscan.facts import (
     LicenseFacts,
     archive_sha256,
     artifact_kind,
-    component_key,
     external_links,
     facts_for,
     file_name,
@@ -155,6 +173,7 @@ from depscan.models import (
     Location,
     NativeComponent,
     NativeLib,
+    OsPackage,
     PythonDist,
     ScanResult,
     Suppression,
@@ -340,16 +359,22 @@ class _Builder:
     facts: Facts = field(init=False)
     refs: list[str] = field(init=False)
     native_refs: list[str] = field(init=False)
-    identified: tuple[NativeComponent, ...] = field(init=False)
+    identified_refs: list[str] = field(init=False)
+    os_refs: list[str] = field(init=False)
+    other_refs: dict[str, str] = field(init=False)  # component key -> bom-ref, for every non-distribution
 
     def __post_init__(self) -> None:
-        self.identified = tuple(sorted(
-            (c for c in self.result.components if isinstance(c, NativeComponent)),
-            key=lambda c: (c.location.path, c.location.layer or "", c.name, c.purl)))
         self.facts = facts_for(self.result)
-        self.refs = [_bom_ref(d, key) for d, key in zip(self.facts.dists, self.facts.dist_keys, strict=True)]
-        self.native_refs = [_native_ref(lib, key)
-                            for lib, key in zip(self.facts.natives, self.facts.native_keys, strict=True)]
+        facts = self.facts
+        self.refs = [_bom_ref(d, key) for d, key in zip(facts.dists, facts.dist_keys, strict=True)]
+        self.native_refs = [_native_ref(lib, key) for lib, key in zip(facts.natives, facts.native_keys, strict=True)]
+        self.identified_refs = [self.text(_identified_ref(c, key), "a bom-ref", one_line=True)
+                                for c, key in zip(facts.identified, facts.identified_keys, strict=True)]
+        self.os_refs = [self.text(_os_ref(p, key), "a bom-ref", one_line=True)
+                        for p, key in zip(facts.os_packages, facts.os_keys, strict=True)]
+        self.other_refs = dict(zip(facts.native_keys, self.native_refs, strict=True))
+        self.other_refs |= dict(zip(facts.identified_keys, self.identified_refs, strict=True))
+        self.other_refs |= dict(zip(facts.os_keys, self.os_refs, strict=True))
 
     @property
     def dists(self) -> tuple[PythonDist, ...]:
@@ -395,25 +420,25 @@ class _Builder:
                 unowned.append(described)
             else:
                 components[owner].setdefault("components", []).append(described)
-        # Upstream libraries identified in ELF files: in the distribution that ships the file, else on top.
-        owner_of: dict[tuple[str, Location | None], int] = {
-            (d.purl, d.metadata_location): i for i, d in enumerate(self.dists)}
-        for comp in self.identified:
-            described = self.identified_component(comp)
-            index = owner_of.get((comp.owner, comp.owner_location)) if comp.owner is not None else None
-            if index is None and comp.owner is not None:  # no owner location: the first copy with that purl
-                index = next((i for i, d in enumerate(self.dists) if d.purl == comp.owner), None)
-            if index is None:
-                unowned.append(described)
+        # OS packages on top; upstream libraries identified in ELF files nested in the distribution that ships the
+        # file, else in the OS package that lists it, else on top.
+        packages = [self.os_package(p, ref) for p, ref in zip(self.facts.os_packages, self.os_refs, strict=True)]
+        for i, comp in enumerate(self.facts.identified):
+            described = self.identified_component(comp, self.identified_refs[i])
+            owner, package = self.facts.identified_owner[i], self.facts.identified_os[i]
+            if owner is not None:
+                components[owner].setdefault("components", []).append(described)
+            elif package is not None:
+                packages[package].setdefault("components", []).append(described)
             else:
-                components[index].setdefault("components", []).append(described)
+                unowned.append(described)
         return Parts(
             version=self.version,
             tool=self.tool(),
             root=root,
             properties=self.metadata_properties(),
             timestamp=datetime.now(timezone.utc).replace(microsecond=0),
-            components=[*components, *unowned],
+            components=[*components, *packages, *unowned],
             dependencies=self.dependencies(root["bom_ref"], [c["bom_ref"] for c in components]),
             vulnerabilities=self.vulnerabilities(),
         )
@@ -476,6 +501,9 @@ class _Builder:
             value = self.text(f"{unknown.location}: {unknown.reason}", "an unknown")
             props.append(Property(name="depscan:unknown", value=value))
         props += [Property(name="depscan:warning", value=self.text(w, "a scan warning")) for w in result.warnings]
+        props += [Property(name="depscan:policy", value=self.text(f"{f.rule} ({f.level.value}) {f.location}: "
+                                                                  f"{f.message}", "a policy finding"))
+                  for f in result.policy_findings]
         props += [Property(name="depscan:note", value=self.text(n, "a scan note")) for n in result.notes]
         return props
 
@@ -579,6 +607,11 @@ class _Builder:
                                        value=self.text(lib.abi_tag, f"{where}: ABI tag", one_line=True)))
         if location.layer is not None:
             properties.append(Property(name="depscan:layer", value=self.text(location.layer, f"{where}: layer")))
+        if lib.os_package is not None:
+            properties.append(Property(name="depscan:os_package",
+                                       value=self.text(lib.os_package, f"{where}: OS package", one_line=True)))
+        if lib.elf is not None:
+            properties += self.elf_properties(lib, where)
         evidence = self.evidence(lib.locations, properties, where)
         return dict(
             type=ComponentType.LIBRARY,
@@ -587,13 +620,86 @@ class _Builder:
                                                                limit=MAX_VERSION),
             purl=None if lib.purl is None else self.purl(lib.purl, where),
             bom_ref=ref,
-            hashes=self.sha256(lib.sha256, f"{where}: sha256"),
+            # the file's own digest when it was read whole, else its owner's RECORD
+            hashes=self.sha256(lib.elf.sha256 if lib.elf is not None else lib.sha256, f"{where}: sha256"),
             evidence=evidence,
             properties=properties,
         )
 
-    def identified_component(self, comp: NativeComponent) -> Fields:
-        ref = self.text(_identified_ref(comp, component_key(comp)), "a bom-ref", one_line=True)
+    def elf_properties(self, lib: NativeLib, where: str) -> list[Property]:
+        """What the ELF structure says (``ElfFacts``), one ``depscan:elf:*`` property per fact and per list entry
+        (CycloneDX properties are a set, sorted by name and value: DT_NEEDED order is in the JSON report)."""
+        elf = lib.elf
+        assert elf is not None
+        facts: list[tuple[str, str]] = []
+        if elf.soname is not None:
+            facts.append(("soname", elf.soname))
+        facts += [("needed", needed) for needed in elf.needed]
+        facts += [("rpath", entry) for entry in elf.rpath]
+        facts += [("runpath", entry) for entry in elf.runpath]
+        if elf.build_id is not None:
+            facts.append(("build_id", elf.build_id))
+        if elf.min_glibc is not None:
+            facts.append(("min_glibc", elf.min_glibc))
+        facts += [("version_need", f"{file}: {' '.join(versions)}") for file, versions in elf.version_needs]
+        facts.append(("stripped", "true" if elf.stripped else "false"))
+        if elf.interpreter is not None:
+            facts.append(("interpreter", elf.interpreter))
+        return [Property(name=f"depscan:elf:{name}", value=self.text(value, f"{where}: ELF {name}", one_line=True))
+                for name, value in facts]
+
+    def os_package(self, package: OsPackage, ref: str) -> Fields:
+        where = self.text(f"{_short(package.name)} ({_short(str(package.location))})", "a location", report=False)
+        try:
+            return self.full_os_package(package, ref, where)
+        except Exception as e:  # one odd package must not cost the SBOM
+            self.warn(f"{where}: described by name and version only ({type(e).__name__}: {e})")
+            return dict(type=ComponentType.LIBRARY, bom_ref=ref,
+                        name=self.text(package.name, where, one_line=True, report=False),
+                        version=self.text(package.version, where, one_line=True, limit=MAX_VERSION, report=False))
+
+    def full_os_package(self, package: OsPackage, ref: str, where: str) -> Fields:
+        """A package an OS package database lists: its distro purl, the database as occurrence, the database as
+        ``evidence.identity`` (1.5+, ``manifest-analysis``), and what the database says as properties."""
+        properties = [
+            Property(name="depscan:found_by", value=package.package_manager),
+            Property(name="depscan:status", value=package.status.value),
+            Property(name="depscan:os_package:files", value=str(len(package.files))),
+        ]
+        for name, value in (("ecosystem", package.ecosystem), ("arch", package.arch),
+                            ("source_name", package.source_name), ("source_version", package.source_version)):
+            if value is not None:
+                properties.append(Property(name=f"depscan:os_package:{name}",
+                                           value=self.text(value, f"{where}: {name}", one_line=True)))
+        if package.location.layer is not None:
+            properties.append(Property(name="depscan:layer",
+                                       value=self.text(package.location.layer, f"{where}: layer")))
+        for purl, why in (*self.result.unchecked, *self.result.not_verifiable):
+            if purl == package.purl:
+                name = "unchecked" if (purl, why) in self.result.unchecked else "not_verifiable"
+                properties.append(Property(name=f"depscan:advisories:{name}",
+                                           value=self.text(why, f"{where}: {name} reason")))
+        identity: list[Identity] = []
+        if self.version >= SchemaVersion.V1_5:
+            database = self.text(f"{package.package_manager} database {package.location.path}",
+                                 f"{where}: database", one_line=True)
+            identity.append(Identity(
+                field=IdentityField.PURL, confidence=Decimal(1),
+                concluded_value=self.text(package.purl, f"{where}: purl", one_line=True),
+                methods=[Method(technique=AnalysisTechnique.MANIFEST_ANALYSIS, confidence=Decimal(1), value=database)],
+            ))
+        return dict(
+            type=ComponentType.LIBRARY,
+            name=self.text(package.name, f"{where}: name", one_line=True),
+            version=self.text(package.version, f"{where}: version", one_line=True, limit=MAX_VERSION),
+            purl=self.purl(package.purl, where),
+            bom_ref=ref,
+            evidence=self.evidence(package.locations, properties, where),
+            identity=identity,
+            properties=properties,
+        )
+
+    def identified_component(self, comp: NativeComponent, ref: str) -> Fields:
         where = self.text(f"{_short(comp.name)} ({_short(str(comp.location))})", "a location", report=False)
         try:
             return self.full_identified_component(comp, ref, where)
@@ -626,6 +732,10 @@ class _Builder:
             if purl == comp.purl:
                 properties.append(Property(name="depscan:advisories:unchecked",
                                            value=self.text(why, f"{where}: unchecked reason")))
+        for purl, why in self.result.not_verifiable:
+            if purl == comp.purl:
+                properties.append(Property(name="depscan:advisories:not_verifiable",
+                                           value=self.text(why, f"{where}: not verifiable reason")))
         identity: list[Identity] = []
         if self.version >= SchemaVersion.V1_5 and comp.evidence:
             purl_value = self.text(comp.purl, f"{where}: purl", one_line=True)
@@ -716,7 +826,16 @@ class _Builder:
         for warning in graph.warnings:
             self.warn(warning)
         dependencies = [(root, [components[i] for i in graph.top])]
-        dependencies += [(components[i], [components[j] for j in graph.requires[i]]) for i in range(len(components))]
+        # A distribution depends on what it requires and on the libraries it ships (in files its RECORD lists);
+        # an OS package on the libraries identified in the files it lists.
+        dependencies += [(components[i], [components[j] for j in graph.requires[i]]
+                          + [self.identified_refs[k] for k in self.facts.ships(i)])
+                         for i in range(len(components))]
+        by_package: dict[int, list[str]] = defaultdict(list)
+        for k, package in enumerate(self.facts.identified_os):
+            if package is not None and self.facts.identified_owner[k] is None:
+                by_package[package].append(self.identified_refs[k])
+        dependencies += [(self.os_refs[package], refs) for package, refs in sorted(by_package.items())]
         return dependencies
 
     # vulnerabilities
@@ -755,14 +874,19 @@ class _Builder:
         targets = []
         for finding in findings:
             component = finding.component
-            index = self.facts.dist_index(component) if isinstance(component, PythonDist) else None
-            if index is None:  # a finding on a component not in the result: cannot point at it
+            if isinstance(component, PythonDist):
+                index = self.facts.dist_index(component)
+                target = None if index is None else self.refs[index]
+            else:  # a library identified in an ELF file, an OS package
+                key = self.facts.key_of(component)
+                target = None if key is None else self.other_refs.get(key)
+            if target is None:  # a finding on a component not in the result: cannot point at it
                 self.warn(f"{where}: affects {finding.component.name} {finding.component.version}, not a component "
                           "of this scan; not linked")
                 continue
             status = ImpactAnalysisAffectedStatus.AFFECTED
             version = self.text(finding.component.version or "", f"{where}: version", one_line=True, limit=MAX_VERSION)
-            targets.append((self.refs[index], version, status))
+            targets.append((target, version, status))
         published = [d for a in advisories if a.published for d in [self.date(a.published, where)] if d]
         modified = [d for a in advisories for d in [self.date(a.modified, where)] if d]
         return dict(
@@ -928,6 +1052,18 @@ def _identified_ref(comp: NativeComponent, key: str) -> str:
         purl = PackageURL.from_string(comp.purl)
     except ValueError:
         return f"native-component:{quote(comp.name, safe='')}?package-id={key}"
+    qualifiers = dict(purl.qualifiers) if isinstance(purl.qualifiers, dict) else {}
+    qualifiers["package-id"] = key
+    return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,
+                          qualifiers=qualifiers, subpath=purl.subpath).to_string())
+
+
+def _os_ref(package: OsPackage, key: str) -> str:
+    """An OS package's bom-ref: its distro purl with a ``package-id`` qualifier added to its own."""
+    try:
+        purl = PackageURL.from_string(package.purl)
+    except ValueError:
+        return f"os-package:{quote(package.name, safe='')}?package-id={key}"
     qualifiers = dict(purl.qualifiers) if isinstance(purl.qualifiers, dict) else {}
     qualifiers["package-id"] = key
     return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,

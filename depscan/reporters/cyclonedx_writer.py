@@ -12,7 +12,8 @@ again at validation, and its serializer dumps each nested object to a JSON strin
   depscan's components are all libraries without a group, and bom-refs are unique, so name, version
   (none last) and bom-ref decide;
 * vulnerabilities: id, then bom-ref (unique);
-* dependencies: by ref, each ``dependsOn`` by ref, and every top-level component has an entry;
+* dependencies: by ref, each ``dependsOn`` by ref, and every top-level component has an entry (in JSON
+  every dependency target too: a nested library a distribution ships; the library's XML leaves those out);
 * affected targets: by ref, then version (one version each, all ``affected``);
 * properties: by name, then value;
 * the other small collections (hashes, licenses, occurrences, references, ratings, advisories): the
@@ -168,12 +169,15 @@ def unsupported(parts: Parts) -> str | None:
     return None
 
 
-def _dependencies(parts: Parts) -> list[tuple[str, list[str]]]:
+def _dependencies(parts: Parts, *, targets: bool) -> list[tuple[str, list[str]]]:
     merged: dict[str, set[str]] = {}
     for ref, refs in parts.dependencies:
         merged.setdefault(ref, set()).update(refs)
     for component in parts.components:  # the library gives every top-level component an entry
         merged.setdefault(component["bom_ref"], set())
+    if targets:  # JSON: and every component a dependency names (a nested one: a library a distribution ships)
+        for target in [t for targets_of in merged.values() for t in targets_of]:
+            merged.setdefault(target, set())
     return [(ref, sorted(merged[ref])) for ref in sorted(merged)]
 
 
@@ -208,7 +212,7 @@ def write_json(parts: Parts, version: SchemaVersion) -> str:
     if parts.components:
         document["components"] = [_Raw(_component_text(c, version, "    "))
                                   for c in sorted(parts.components, key=_component_order)]
-    dependencies = _dependencies(parts)
+    dependencies = _dependencies(parts, targets=True)
     if dependencies:
         e = _encode
         document["dependencies"] = [
@@ -646,7 +650,7 @@ def write_xml(parts: Parts, version: SchemaVersion) -> str:
         for component in sorted(parts.components, key=_component_order):
             _xml_component(x, 2, component, version)
         x.close(1, "components")
-    dependencies = _dependencies(parts)
+    dependencies = _dependencies(parts, targets=False)
     if dependencies:
         x.open(1, "dependencies")
         for ref, refs in dependencies:

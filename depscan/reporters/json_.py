@@ -24,6 +24,7 @@ from depscan.models import (
     NativeComponent,
     NativeLib,
     OsPackage,
+    PolicyFinding,
     PythonDist,
     ScanResult,
     Unknown,
@@ -84,7 +85,10 @@ def _dist(dist: PythonDist, facts: Facts) -> dict[str, Any]:
     }
 
 
-def _native(lib: NativeLib, key: str) -> dict[str, Any]:
+def _native(lib: NativeLib, key: str, facts: Facts) -> dict[str, Any]:
+    elf = lib.elf
+    owner = None if lib.owner is None or lib.owner_location is None else facts.index.get(
+        (lib.owner, lib.owner_location.path, lib.owner_location.layer))
     return {
         "type": "native-library",
         "id": key,
@@ -98,9 +102,29 @@ def _native(lib: NativeLib, key: str) -> dict[str, Any]:
         "sha256": lib.sha256,
         "bundled_hash": lib.bundled_hash,
         "abi_tag": lib.abi_tag,
-        "elf": {"arch": lib.arch, "class": lib.elf_class, "endianness": lib.endianness, "type": lib.elf_type},
+        "elf": {
+            "arch": lib.arch,
+            "class": lib.elf_class,
+            "endianness": lib.endianness,
+            "type": lib.elf_type,
+            # the ELF structure (found_by "elf"); null from the header alone
+            "sha256": None if elf is None else elf.sha256,
+            "soname": None if elf is None else elf.soname,
+            "needed": None if elf is None else list(elf.needed),
+            "rpath": None if elf is None else list(elf.rpath),
+            "runpath": None if elf is None else list(elf.runpath),
+            "build_id": None if elf is None else elf.build_id,
+            "version_definitions": None if elf is None else list(elf.version_definitions),
+            "version_needs": None if elf is None else [{"file": file, "versions": list(versions)}
+                                                       for file, versions in elf.version_needs],
+            "min_glibc": None if elf is None else elf.min_glibc,
+            "stripped": None if elf is None else elf.stripped,
+            "interpreter": None if elf is None else elf.interpreter,
+        },
         "owner": lib.owner,
         "owner_location": _location(lib.owner_location),
+        "owner_id": None if owner is None else facts.dist_keys[owner],
+        "os_package": lib.os_package,
     }
 
 
@@ -108,36 +132,47 @@ def _component(component: Component, facts: Facts, native_keys: dict[int, str]) 
     if isinstance(component, PythonDist):
         return _dist(component, facts)
     if isinstance(component, NativeLib):
-        return _native(component, native_keys[id(component)])
+        return _native(component, native_keys[id(component)], facts)
     if isinstance(component, NativeComponent):
-        return _native_component(component)
+        return _native_component(component, facts)
     if isinstance(component, OsPackage):
-        return _os_package(component)
+        return _os_package(component, facts)
     assert_never(component)
 
 
-def _native_component(component: NativeComponent) -> dict[str, Any]:
+def _native_component(component: NativeComponent, facts: Facts) -> dict[str, Any]:
+    key = facts.key_of(component)
+    index = None if key is None else facts.identified_at.get(key)
+    owner = None if index is None else facts.identified_owner[index]
+    file = None if index is None else facts.identified_file[index]
+    package = None if index is None else facts.identified_os[index]
     return {
         "type": "native-component",
+        "id": key,
         "name": component.name,
         "version": component.version,
         "purl": component.purl,
         "cpe": component.cpe,
         "location": _location(component.location),
+        "file_id": None if file is None else facts.native_keys[file],
         "embedded": component.embedded,
+        "confidence": component.confidence,
         "evidence": [{"method": e.method, "confidence": e.confidence, "detail": e.detail} for e in component.evidence],
         "file_sha256": component.file_sha256,
         "owner": component.owner,
         "owner_location": _location(component.owner_location),
+        "owner_id": None if owner is None else facts.dist_keys[owner],
         "os_package": component.os_package,
+        "os_package_id": None if package is None else facts.os_keys[package],
         "disagreements": list(component.disagreements),
         "status": component.status.value,
     }
 
 
-def _os_package(package: OsPackage) -> dict[str, Any]:
+def _os_package(package: OsPackage, facts: Facts) -> dict[str, Any]:
     return {
         "type": "os-package",
+        "id": facts.key_of(package),
         "name": package.name,
         "version": package.version,
         "purl": package.purl,
@@ -147,13 +182,18 @@ def _os_package(package: OsPackage) -> dict[str, Any]:
         "source_name": package.source_name,
         "source_version": package.source_version,
         "location": _location(package.location),
-        "files": len(package.files),
+        "files": list(package.files),
         "status": package.status.value,
     }
 
 
-def _finding_component(component: Matchable) -> dict[str, Any]:
+_TYPES = {PythonDist: "python-distribution", NativeComponent: "native-component", OsPackage: "os-package"}
+
+
+def _finding_component(component: Matchable, facts: Facts) -> dict[str, Any]:
     return {
+        "type": _TYPES[type(component)],
+        "id": facts.key_of(component),
         "name": component.name,
         "version": component.version,
         "purl": component.purl,
@@ -195,13 +235,13 @@ def _finding_tail(finding: Finding, baseline: BaselineDiff | None) -> dict[str, 
     }
 
 
-def _finding(finding: Finding, baseline: BaselineDiff | None) -> dict[str, Any]:
+def _finding(finding: Finding, baseline: BaselineDiff | None, facts: Facts) -> dict[str, Any]:
     return {
         "id": finding.id,
         "ids": list(finding.ids),
         "rule": finding.rule,
         "fingerprint": finding.fingerprint,
-        "component": _finding_component(finding.component),
+        "component": _finding_component(finding.component, facts),
         **_finding_group(finding),
         "fix": finding.fix,
         **_finding_ranges(finding),
@@ -231,6 +271,17 @@ def _advisories(findings: Iterable[Finding]) -> dict[str, dict[str, Any]]:
             if advisory.id not in out:
                 out[advisory.id] = _advisory(advisory)
     return dict(sorted(out.items()))
+
+
+def _policy_finding(finding: PolicyFinding) -> dict[str, Any]:
+    return {
+        "rule": finding.rule,
+        "severity": finding.level.value,
+        "location": _location(finding.location),
+        "message": finding.message,
+        "component": finding.component,
+        "fingerprint": finding.fingerprint,
+    }
 
 
 def _unknown(unknown: Unknown) -> dict[str, Any]:
@@ -287,8 +338,9 @@ def _document(result: ScanResult, finding_items: Callable[[ScanResult], Iterable
         "warnings": list(result.warnings),
         "vulnerabilities": _Items(
             len(result.findings),
-            finding_items(result) if finding_items else (_finding(f, result.baseline) for f in result.findings),
+            finding_items(result) if finding_items else (_finding(f, result.baseline, facts) for f in result.findings),
         ),
+        "policy_findings": [_policy_finding(f) for f in result.policy_findings],
         "advisories": _advisories(result.findings),
         "baseline": None
         if result.baseline is None
@@ -307,6 +359,7 @@ def _document(result: ScanResult, finding_items: Callable[[ScanResult], Iterable
             ],
         },
         "unchecked": [{"purl": purl, "reason": why} for purl, why in result.unchecked],
+        "not_verifiable": [{"purl": purl, "reason": why} for purl, why in result.not_verifiable],
         "notes": list(result.notes),
         "stats": dict(result.stats),
     }
@@ -365,6 +418,7 @@ def _finding_texts(result: ScanResult) -> Iterator[_Encoded]:
     alive (in ``result``) while this runs, so one identity is one value; equal values in distinct
     objects only miss the cache.
     """
+    facts = facts_for(result)
     components: dict[int, str] = {}
     groups: dict[tuple[Any, ...], tuple[str, str, str]] = {}
     baseline = result.baseline
@@ -374,7 +428,7 @@ def _finding_texts(result: ScanResult) -> Iterator[_Encoded]:
         component = finding.component
         comp = components.get(id(component))
         if comp is None:
-            comp = components[id(component)] = _text(_finding_component(component), 3)
+            comp = components[id(component)] = _text(_finding_component(component, facts), 3)
         key = (id(finding.ids), id(finding.advisories), id(finding.fixed_versions), id(finding.malformed_ranges),
                id(finding.summary), id(finding.range_note), id(finding.vector), finding.level, finding.score)
         parts = groups.get(key)

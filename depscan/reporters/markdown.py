@@ -7,7 +7,7 @@ be checked or read. Everything a reviewer needs to decide; the rest lives in the
 from __future__ import annotations
 
 from depscan.facts import counts as summary_counts
-from depscan.models import Finding, ScanResult, Status
+from depscan.models import Finding, NativeComponent, OsPackage, ScanResult, Status
 from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
 from depscan.text import encode_text
@@ -44,6 +44,9 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
                    "to be free of vulnerabilities.")
     elif active:
         verdict = f":x: **{len(active)} known vulnerabilit{'y' if len(active) == 1 else 'ies'}**"
+    elif result.not_verifiable:
+        verdict = (f":warning: **No known vulnerabilities in what could be checked**, but {len(result.not_verifiable)} "
+                   "component(s) are **not verifiable**: they are not known to be free of vulnerabilities.")
     else:
         verdict = ":white_check_mark: **No known vulnerabilities**"
     lines.append(verdict)
@@ -55,6 +58,18 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             f"{natives} native librar{'y' if natives == 1 else 'ies'}"
             + (f" ({unowned} not owned by any distribution)" if unowned else "")
         )
+    if counts.native_components:
+        levels = [f"{n} {level}" for n, level in ((counts.native_components_high, "high"),
+                                                   (counts.native_components_medium, "medium"),
+                                                   (counts.native_components_low, "low")) if n]
+        facts.append(f"{counts.native_components} librar{'y' if counts.native_components == 1 else 'ies'} identified "
+                     f"in native files" + (f" (confidence: {', '.join(levels)})" if levels else ""))
+    if counts.os_packages:
+        facts.append(f"{counts.os_packages} OS package{'' if counts.os_packages == 1 else 's'}")
+    if counts.not_verifiable:
+        facts.append(f"{counts.not_verifiable} component(s) not verifiable against advisories")
+    if counts.policy_findings:
+        facts.append(f"{counts.policy_findings} policy finding(s)")
     if counts.suppressed:
         facts.append(f"{counts.suppressed} finding(s) ignored by policy")
     if counts.unknowns:
@@ -77,12 +92,27 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             aliases = f" ({', '.join(finding.ids[1:])})" if len(finding.ids) > 1 else ""
             severity = finding.level.value + (f" {finding.score:.1f}" if finding.score is not None else "")
             where = " (shadowed copy)" if component.status is Status.SHADOWED else ""
+            if isinstance(component, NativeComponent):
+                where = f" in `{_cell(component.location.path)}`" + where
+            elif isinstance(component, OsPackage):
+                where = f" ({component.package_manager} package)" + where
             lines.append(
                 f"| {_cell(component.name)}{where} | {_cell(component.version or '-')} | {'**new** ' if new else ''}"
                 f"{ident} {_cell(aliases)} | {severity} | {_cell(_fix(finding))} |"
             )
         if len(active) > MAX_ROWS:
             lines.append(f"\n… and {len(active) - MAX_ROWS} more (see the JSON report).")
+    if result.policy_findings:
+        ranked = sorted(result.policy_findings, key=lambda f: -f.level.rank)
+        lines += ["", "| Policy rule | Severity | Location | Message |", "|---|---|---|---|"]
+        lines += [f"| `{_cell(f.rule)}` | {f.level.value} | `{_cell(f.location.path)}` | {_cell(f.message)} |"
+                  for f in ranked[:MAX_ROWS]]
+        if len(ranked) > MAX_ROWS:
+            lines.append(f"\n… and {len(ranked) - MAX_ROWS} more (see the JSON report).")
+    if result.not_verifiable:
+        lines += ["", "<details><summary>Not verifiable</summary>", ""]
+        lines += [f"- `{purl}`: {_cell(why)}" for purl, why in result.not_verifiable[:MAX_ROWS]]
+        lines += ["", "</details>"]
     if result.unchecked:
         lines += ["", "<details><summary>Not checked</summary>", ""]
         lines += [f"- `{purl}`: {_cell(why)}" for purl, why in result.unchecked]

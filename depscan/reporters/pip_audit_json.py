@@ -5,6 +5,10 @@ The shape is pip-audit's (``pip_audit/_format/json.py``, with ``--desc`` and ali
 "description"}]}], "fixes": []}``. Names are PEP 503 normalized as pip-audit writes them; a
 component whose lookup failed gets pip-audit's ``skip_reason``. Suppressed findings are left
 out, as pip-audit's ``--ignore-vuln`` does. One entry per distinct (name, version).
+
+pip-audit audits Python distributions only, and its shape has no place for anything else: native libraries,
+libraries identified in them, OS packages, their findings, policy findings and not-verifiable components are left
+out (every other format states them; the CLI says so when this format is asked for a scan that has them).
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         by_component.setdefault(key, [])
     seen: dict[tuple[str, str], set[str]] = {}
     for finding in result.findings:
-        if finding.suppressed is not None:
-            continue
+        if finding.suppressed is not None or not isinstance(finding.component, PythonDist):
+            continue  # pip-audit's shape is PyPI only
         key = (str(finding.component.normalized_name), finding.component.version or "")
         if finding.id in seen.setdefault(key, set()):
             continue  # the same group on another copy (a shadowed one) of the same version

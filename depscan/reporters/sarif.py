@@ -12,10 +12,17 @@ result with a region.
   not be read, so the inventory is incomplete) and ``depscan/unchecked`` (a component whose advisory
   lookup failed). ``security-severity`` (a GitHub property) is the CVSS base score when one is known;
   without it GitHub shows the result's ``level`` instead of a security severity.
+- Policy findings (``PolicyFinding``: a native library no package owns, a module built for another machine or
+  a newer glibc than the target runtime's, ...) are results of their own rules, the rule id being
+  ``PolicyFinding.rule`` (``native-unowned``); the rule's help says what the rule checks and what to do (a rule
+  depscan has no text for is described by its first finding's message). Components advisories cannot vouch
+  for (``ScanResult.not_verifiable``: a native library without a version, or of a kind no advisory data
+  covers) are results of ``depscan/not-verifiable``, at the component's file.
 - Results (3.27): one per finding, level from severity (critical/high -> error, medium -> warning,
   low/unknown -> note). Ignored findings are kept, with ``suppressions`` (3.27.23) of kind ``external``
   (the ignore lives in ``.depscan.toml``, not in the scanned files).
-- Locations (3.28): the METADATA file of the affected copy, as a URI relative to the artifact root
+- Locations (3.28): the METADATA file of the affected copy (the ELF file for a library identified in one, the
+  package database for an OS package), as a URI relative to the artifact root
   (``uriBaseId`` ARTIFACTROOT, declared in ``originalUriBaseIds`` (3.14.14) without an absolute URI:
   the artifact is a zip or an image, not a directory a viewer could open). The layer, when there is
   one, is in the location's ``properties``. The region is line 1: GitHub requires ``startLine``; the
@@ -44,7 +51,11 @@ from depscan.models import (
     BaselineDiff,
     Finding,
     Level,
+    Location,
     Matchable,
+    NativeComponent,
+    OsPackage,
+    PolicyFinding,
     PythonDist,
     ScanResult,
     Status,
@@ -60,6 +71,7 @@ URI_BASE = "ARTIFACTROOT"
 FINGERPRINT_KEY = "depscanFingerprint/v1"
 UNREADABLE_RULE = "depscan/unreadable"
 UNCHECKED_RULE = "depscan/unchecked"
+NOT_VERIFIABLE_RULE = "depscan/not-verifiable"
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_TEXT = 1024  # GitHub: shortDescription.text and fullDescription.text
@@ -182,6 +194,99 @@ _POLICY_RULES: dict[str, dict[str, Any]] = {
 }
 
 
+_POLICY_RULES[NOT_VERIFIABLE_RULE] = {
+    "id": NOT_VERIFIABLE_RULE,
+    "name": "NotVerifiable",
+    "shortDescription": {"text": "A component advisories cannot vouch for"},
+    "fullDescription": {
+        "text": "A native library identified without a version, or of a kind no advisory data covers, cannot be "
+        "matched against advisories. The absence of vulnerability results for it means nothing."
+    },
+    "defaultConfiguration": {"level": "warning"},
+    "help": {"text": "Find out which version the file is (its build, the wheel or OS package that ships it) and "
+             "check it by hand, or replace the file with one from a package that is tracked."},
+    "properties": {"tags": ["completeness", "native"], "precision": "very-high", "problem.severity": "warning"},
+}
+
+# What each policy rule checks and what to do, for its SARIF rule (3.49). A rule without an entry is described
+# by its first finding's message.
+POLICY_RULE_TEXT: dict[str, tuple[str, str, str]] = {
+    "native-unowned": (
+        "A native library no package owns",
+        "An ELF file that no Python distribution's RECORD and no OS package database lists: nothing installs it, "
+        "so nothing updates it, and nothing but its own bytes says what it is.",
+        "Ship the library inside the wheel that needs it (auditwheel repair), or install it from an OS package, "
+        "so it is tracked and updated; otherwise rebuild it from a patched upstream release.",
+    ),
+    "native-wrong-machine": (
+        "A native module built for another machine",
+        "The ELF file's machine (e_machine) is not the artifact's: the runtime cannot load it.",
+        "Install the wheel built for the target platform (manylinux x86_64 or aarch64, as the runtime is).",
+    ),
+    "native-glibc-too-new": (
+        "A native module that needs a newer glibc than the target runtime has",
+        "The ELF file needs GLIBC symbol versions newer than the target runtime's glibc: importing it fails.",
+        "Install a wheel built for an older manylinux tag, or move to a runtime with a newer glibc.",
+    ),
+    "native-wheel-tag": (
+        "A wheel whose tag does not fit the target runtime",
+        "The wheel's platform or Python tag does not match the runtime it is deployed to: its modules may not load.",
+        "Install the wheel for the runtime's Python version and platform (pip --platform/--python-version).",
+    ),
+}
+
+
+def _camel(rule: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", rule) if part) or "Policy"
+
+
+def _policy_rule(rule_id: str, findings: list[PolicyFinding]) -> dict[str, Any]:
+    short, full, help_text = POLICY_RULE_TEXT.get(
+        findings[0].rule, (f"depscan policy rule {findings[0].rule}", findings[0].message,
+                           "See the result's message for what is wrong and what to do."))
+    worst = max(findings, key=lambda f: f.level.rank).level
+    return {
+        "id": rule_id,
+        "name": _camel(findings[0].rule),
+        "shortDescription": {"text": _clip(short)},
+        "fullDescription": {"text": _clip(full)},
+        "defaultConfiguration": {"level": sarif_level(worst)},
+        "help": {"text": help_text},
+        "properties": {"tags": ["policy", "native"], "precision": "high", "problem.severity": sarif_level(worst)},
+    }
+
+
+def _policy_result(finding: PolicyFinding, rule_id: str, rule_index: int) -> dict[str, Any]:
+    loc = finding.location
+    message = finding.message.strip()
+    result: dict[str, Any] = {
+        "ruleId": rule_id,
+        "ruleIndex": rule_index,
+        "level": sarif_level(finding.level),
+        "message": {"text": message if message.endswith(".") else message + "."},
+        "locations": [_location(loc.path, loc.layer)],
+        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint, "primaryLocationLineHash": finding.fingerprint},
+        "properties": {"severity": finding.level.value},
+    }
+    if finding.component is not None:
+        result["properties"]["component"] = finding.component
+    return result
+
+
+def _not_verifiable_result(purl: str, why: str, where: Location | None, rule_index: int) -> dict[str, Any]:
+    path, layer = (".", None) if where is None else (where.path, where.layer)
+    key = _fingerprint(NOT_VERIFIABLE_RULE, purl, path)
+    return {
+        "ruleId": NOT_VERIFIABLE_RULE,
+        "ruleIndex": rule_index,
+        "level": "warning",
+        "message": {"text": f"{purl} cannot be checked against advisories: {why}."},
+        "locations": [_location(path, layer)],
+        "partialFingerprints": {FINGERPRINT_KEY: key, "primaryLocationLineHash": key},
+        "properties": {"purl": purl},
+    }
+
+
 def relative_uri(path: str) -> str:
     """A POSIX path inside the artifact as a relative URI reference (RFC 3986): spaces, ``%``, ``#``,
     ``?``, non-ASCII and ``:`` (which would read as a scheme in a first segment) percent-encoded; an
@@ -226,7 +331,15 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
     summary = finding.summary.strip()
     if summary:
         parts.append(summary if summary.endswith((".", "\u2026")) else summary + ".")
-    parts.append(f"Found at {_where(loc.path, loc.layer)}.")
+    if isinstance(dist, NativeComponent):
+        parts.append(f"Found {'linked into' if dist.embedded else 'as'} the ELF file {_where(loc.path, loc.layer)}.")
+        note = f"{dist.name} {dist.version} ({'linked into this file' if dist.embedded else 'this file'})"
+    elif isinstance(dist, OsPackage):
+        parts.append(f"Installed as a {dist.package_manager} package, listed in {_where(loc.path, loc.layer)}.")
+        note = f"{dist.name} {dist.version} in the {dist.package_manager} database"
+    else:
+        parts.append(f"Found at {_where(loc.path, loc.layer)}.")
+        note = f"{dist.name} {dist.version} metadata"
     if dist.status is Status.SHADOWED:
         parts.append("This copy is shadowed: the runtime imports another one.")
     text = " ".join(parts)
@@ -235,7 +348,7 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
         "ruleIndex": rule_index,
         "level": sarif_level(finding.level),
         "message": {"text": text},
-        "locations": [_location(loc.path, loc.layer, f"{dist.name} {dist.version} metadata")],
+        "locations": [_location(loc.path, loc.layer, note)],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint, "primaryLocationLineHash": finding.fingerprint},
         "properties": {
             "ids": list(finding.ids),
@@ -326,6 +439,28 @@ def document(result: ScanResult) -> dict[str, Any]:
             rules.append(_POLICY_RULES[rule_id])
     results += [_unknown_result(u, index[UNREADABLE_RULE]) for u in result.unknowns]
     results += [_unchecked_result(d, why, index[UNCHECKED_RULE]) for d, why in unchecked]
+
+    # Policy rules by their own id (one that an advisory group already uses is prefixed with depscan/policy/).
+    policy: dict[str, list[PolicyFinding]] = {}
+    for item in result.policy_findings:
+        policy.setdefault(item.rule, []).append(item)
+    policy_ids: dict[str, str] = {}
+    for rule, items in policy.items():
+        rule_id = _rule_id(rule if _rule_id(rule) not in index else f"depscan/policy/{rule}")
+        policy_ids[rule] = rule_id
+        index[rule_id] = len(rules)
+        rules.append(_policy_rule(rule_id, items))
+    results += [_policy_result(item, policy_ids[item.rule], index[policy_ids[item.rule]])
+                for item in result.policy_findings]
+    if result.not_verifiable:
+        index[NOT_VERIFIABLE_RULE] = len(rules)
+        rules.append(_POLICY_RULES[NOT_VERIFIABLE_RULE])
+        where_of: dict[str, Location] = {}
+        for component in result.components:
+            if component.purl is not None:
+                where_of.setdefault(component.purl, component_location(component))
+        results += [_not_verifiable_result(purl, why, where_of.get(purl), index[NOT_VERIFIABLE_RULE])
+                    for purl, why in result.not_verifiable]
 
     artifact = result.artifact
     run: dict[str, Any] = {

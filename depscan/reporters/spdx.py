@@ -64,7 +64,7 @@ from depscan.facts import (
     facts_for,
     file_name,
 )
-from depscan.models import Location, NativeComponent, NativeLib, PythonDist, ScanResult, Status
+from depscan.models import NativeComponent, NativeLib, OsPackage, PythonDist, ScanResult, Status
 from depscan.reporters import ReportOptions
 from depscan.text import encode_json
 
@@ -113,6 +113,12 @@ def identified_id(comp: NativeComponent, key: str | None = None) -> str:
     """The SPDX id of an upstream library identified in an ELF file: its name and its component key."""
     key = key or component_key(comp)
     return f"SPDXRef-NativeComponent-{_id_part(comp.name)}-{key}"
+
+
+def os_package_id(package: OsPackage, key: str | None = None) -> str:
+    """The SPDX id of an OS package: its name, version and its ``depscan.facts.component_key``."""
+    key = key or component_key(package)
+    return f"SPDXRef-OsPackage-{_id_part(package.name)}-{_id_part(package.version)}-{key}"
 
 
 def declared_license(facts: LicenseFacts) -> tuple[str, str | None]:
@@ -193,16 +199,34 @@ def _native_package(lib: NativeLib, spdx_id: str) -> dict[str, Any]:
     ]
     if lib.bundled_hash is not None:
         comment.append(f"Grafted into a wheel by auditwheel (file name hash {lib.bundled_hash}).")
-    if lib.owner is None:
+    elf = lib.elf
+    if elf is not None:
+        said = [f"SONAME {elf.soname}"] if elf.soname else []
+        said += [f"NEEDED {', '.join(elf.needed)}"] if elf.needed else []
+        said += [f"RPATH {':'.join(elf.rpath)}"] if elf.rpath else []
+        said += [f"RUNPATH {':'.join(elf.runpath)}"] if elf.runpath else []
+        said += [f"build-id {elf.build_id}"] if elf.build_id else []
+        said += [f"needs glibc {elf.min_glibc} or newer"] if elf.min_glibc else []
+        said += ["stripped" if elf.stripped else "not stripped"]
+        said += [f"interpreter {elf.interpreter}"] if elf.interpreter else []
+        comment.append(f"ELF structure: {'; '.join(said)}.")
+    if lib.os_package is not None:
+        comment.append(f"Listed by the OS package {lib.os_package}.")
+    if lib.owner is None and lib.os_package is None:
+        comment.append("No distribution's RECORD and no OS package lists this file.")
+    elif lib.owner is None:
         comment.append("No distribution's RECORD lists this file.")
-    elif lib.sha256 is not None:
+    if elf is not None and _SHA256.fullmatch(elf.sha256):
+        comment.append("Checksum: SHA-256 of the file as read.")
+    elif lib.owner is not None and lib.sha256 is not None:
         comment.append("Checksum: SHA-256 from the owning distribution's RECORD.")
     package: dict[str, Any] = {"SPDXID": spdx_id, "name": lib.name}
     if lib.version is not None:
         package["versionInfo"] = lib.version
     package |= {"supplier": NOASSERTION, "downloadLocation": NOASSERTION, "filesAnalyzed": False}
-    if lib.sha256 is not None and _SHA256.fullmatch(lib.sha256):
-        package["checksums"] = [{"algorithm": "SHA256", "checksumValue": lib.sha256}]
+    digest = lib.elf.sha256 if lib.elf is not None and _SHA256.fullmatch(lib.elf.sha256) else lib.sha256
+    if digest is not None and _SHA256.fullmatch(digest):
+        package["checksums"] = [{"algorithm": "SHA256", "checksumValue": digest}]
     package |= {"licenseConcluded": NOASSERTION, "licenseDeclared": NOASSERTION, "copyrightText": NOASSERTION}
     if lib.purl is not None and _valid_purl(lib.purl):
         package["externalRefs"] = [
@@ -242,7 +266,44 @@ def _identified_package(comp: NativeComponent, spdx_id: str) -> dict[str, Any]:
     return package
 
 
-def _identified_facts(comp: NativeComponent) -> list[tuple[str, str]]:
+def _os_package(package: OsPackage, spdx_id: str) -> dict[str, Any]:
+    loc = package.location
+    layer = f" in layer {loc.layer}" if loc.layer is not None else ""
+    comment = [f"Installed as a {package.package_manager} package"
+               + (f" of {package.ecosystem}" if package.ecosystem else " (distribution release unknown)") + "."]
+    if package.source_name is not None:
+        comment.append(f"Source package: {package.source_name}"
+                       + (f" {package.source_version}" if package.source_version else "") + ".")
+    comment.append(f"Lists {len(package.files)} file(s).")
+    out: dict[str, Any] = {"SPDXID": spdx_id, "name": package.name, "versionInfo": package.version,
+                           "supplier": NOASSERTION, "downloadLocation": NOASSERTION, "filesAnalyzed": False,
+                           "licenseConcluded": NOASSERTION, "licenseDeclared": NOASSERTION,
+                           "copyrightText": NOASSERTION}
+    if _valid_purl(package.purl):
+        out["externalRefs"] = [
+            {"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": package.purl}]
+    else:
+        comment.append(f"purl {package.purl!r} does not parse.")
+    out |= {"primaryPackagePurpose": "LIBRARY",
+            "sourceInfo": f"listed in the {package.package_manager} database {loc.path}{layer}",
+            "comment": " ".join(comment)}
+    return out
+
+
+def _os_facts(package: OsPackage, not_verifiable: dict[str, str]) -> list[tuple[str, str]]:
+    facts = [("depscan:location", package.location.path)]
+    if package.location.layer is not None:
+        facts.append(("depscan:layer", package.location.layer))
+    facts.append(("depscan:os_package:manager", package.package_manager))
+    if package.ecosystem is not None:
+        facts.append(("depscan:os_package:ecosystem", package.ecosystem))
+    facts.append(("depscan:status", package.status.value))
+    if package.purl in not_verifiable:
+        facts.append(("depscan:advisories:not_verifiable", not_verifiable[package.purl]))
+    return facts
+
+
+def _identified_facts(comp: NativeComponent, not_verifiable: dict[str, str]) -> list[tuple[str, str]]:
     facts = [("depscan:location", comp.location.path)]
     if comp.location.layer is not None:
         facts.append(("depscan:layer", comp.location.layer))
@@ -251,6 +312,23 @@ def _identified_facts(comp: NativeComponent) -> list[tuple[str, str]]:
     facts.append(("depscan:native:embedded", "true" if comp.embedded else "false"))
     if comp.os_package is not None:
         facts.append(("depscan:os_package", comp.os_package))
+    if comp.purl in not_verifiable:
+        facts.append(("depscan:advisories:not_verifiable", not_verifiable[comp.purl]))
+    return facts
+
+
+def _native_facts(lib: NativeLib) -> list[tuple[str, str]]:
+    facts: list[tuple[str, str]] = [("depscan:native:kind", lib.kind)]
+    elf = lib.elf
+    if elf is not None:
+        if elf.soname is not None:
+            facts.append(("depscan:elf:soname", elf.soname))
+        if elf.build_id is not None:
+            facts.append(("depscan:elf:build_id", elf.build_id))
+        if elf.min_glibc is not None:
+            facts.append(("depscan:elf:min_glibc", elf.min_glibc))
+    if lib.os_package is not None:
+        facts.append(("depscan:os_package", lib.os_package))
     return facts
 
 
@@ -325,27 +403,30 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
         relationships += [_relationship(ids[target], "OPTIONAL_DEPENDENCY_OF", ids[source]) for target in targets]
     for native, owner in zip(native_ids, facts.native_owner, strict=True):
         relationships.append(_relationship(ARTIFACT_ID if owner is None else ids[owner], "CONTAINS", native))
-    # Identified upstream libraries: in the ELF file's package, else the owning distribution's, else the artifact's.
-    identified = sorted((c for c in result.components if isinstance(c, NativeComponent)),
-                        key=lambda c: (c.location.path, c.location.layer or "", c.name, c.purl))
-    identified_ids = _unique_ids([identified_id(c) for c in identified])
-    file_ids = {lib.location: i for lib, i in zip(facts.natives, native_ids, strict=True)}
-    dist_ids: dict[tuple[str, Location | None], str] = {
-        (d.purl, d.metadata_location): i for d, i in zip(facts.dists, ids, strict=True)}
-    for comp, spdx_id in zip(identified, identified_ids, strict=True):
-        holder = file_ids.get(comp.location) or (
-            dist_ids.get((comp.owner, comp.owner_location)) if comp.owner is not None else None)
-        relationships.append(_relationship(holder or ARTIFACT_ID, "CONTAINS", spdx_id))
+    # OS packages: in the artifact.
+    os_ids = [os_package_id(p, key) for p, key in zip(facts.os_packages, facts.os_keys, strict=True)]
+    relationships += [_relationship(ARTIFACT_ID, "CONTAINS", spdx_id) for spdx_id in os_ids]
+    # Identified upstream libraries: in the ELF file's package, else the owning distribution's, else the OS
+    # package's that lists the file, else the artifact's.
+    identified_ids = [identified_id(c, key) for c, key in zip(facts.identified, facts.identified_keys, strict=True)]
+    for i, spdx_id in enumerate(identified_ids):
+        file, owner, package = facts.identified_file[i], facts.identified_owner[i], facts.identified_os[i]
+        holder = (native_ids[file] if file is not None else ids[owner] if owner is not None
+                  else os_ids[package] if package is not None else ARTIFACT_ID)
+        relationships.append(_relationship(holder, "CONTAINS", spdx_id))
+    not_verifiable = dict(result.not_verifiable)
     annotate = _Annotator(f"Tool: depscan-{version}", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
     packages = [annotate(_artifact_package(result), _artifact_facts(result)), *inputs]
     packages += [annotate(_dist_package(d, i, lic), _dist_facts(d))
                  for d, i, lic in zip(facts.dists, ids, facts.licenses, strict=True)]
     packages += [
-        annotate(_native_package(lib, i), [("depscan:native:kind", lib.kind)])
+        annotate(_native_package(lib, i), _native_facts(lib))
         for lib, i in zip(facts.natives, native_ids, strict=True)
     ]
-    packages += [annotate(_identified_package(c, i), _identified_facts(c))
-                 for c, i in zip(identified, identified_ids, strict=True)]
+    packages += [annotate(_identified_package(c, i), _identified_facts(c, not_verifiable))
+                 for c, i in zip(facts.identified, identified_ids, strict=True)]
+    packages += [annotate(_os_package(p, i), _os_facts(p, not_verifiable))
+                 for p, i in zip(facts.os_packages, os_ids, strict=True)]
     doc: dict[str, Any] = {
         "spdxVersion": SPDX_VERSION,
         "dataLicense": "CC0-1.0",
@@ -364,17 +445,6 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
     if comment:
         doc["comment"] = comment
     return doc
-
-
-def _unique_ids(ids: list[str]) -> list[str]:
-    """Ids made unique by a ``-<n>`` suffix on repeats (two components of one name and purl in one file)."""
-    seen: dict[str, int] = {}
-    out = []
-    for spdx_id in ids:
-        n = seen.get(spdx_id, 0)
-        seen[spdx_id] = n + 1
-        out.append(spdx_id if n == 0 else f"{spdx_id}-{n}")
-    return out
 
 
 class _Annotator:
@@ -421,6 +491,12 @@ def _document_comment(result: ScanResult) -> str | None:
         parts.append(f"Incomplete: {len(result.unknowns)} item(s) could not be read ({listed}).")
     if result.warnings:
         parts.append(f"{len(result.warnings)} scan warning(s): " + "; ".join(result.warnings) + ".")
+    if result.policy_findings:
+        listed = "; ".join(f"{f.rule} ({f.level.value}) {f.location}: {f.message}" for f in result.policy_findings)
+        parts.append(f"{len(result.policy_findings)} policy finding(s): {listed}.")
+    if result.not_verifiable:
+        listed = "; ".join(f"{purl}: {why}" for purl, why in result.not_verifiable)
+        parts.append(f"Not verifiable against advisories: {listed}.")
     return " ".join(parts) or None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from depscan.models import NativeComponent, NativeLib, PythonDist, ScanResult, Status
+from depscan.models import NativeComponent, NativeLib, OsPackage, PythonDist, ScanResult, Status
 from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
 from depscan.text import encode_text
@@ -100,7 +100,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
                 lib.name,
                 lib.version or "-",
                 lib.arch,
-                owner_label(lib.owner),
+                owner_label(lib.owner or lib.os_package),
                 lib.location.path,
                 short_layer(lib.location.layer),
             )
@@ -123,12 +123,37 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
                 comp.version or "unknown",
                 comp.confidence or "-",
                 comp.location.path,
-                owner_label(comp.owner),
+                owner_label(comp.owner or comp.os_package),
                 short_layer(comp.location.layer),
                 style="dim" if comp.status is Status.SHADOWED else None,
             )
         console.print(found)
         _more(console, MAX_ROWS, len(identified), "identified libraries")
+    packages = sorted((c for c in result.components if isinstance(c, OsPackage)),
+                      key=lambda p: (p.location.path, p.location.layer or "", p.name))
+    if packages:
+        listed = Table(title="OS packages", title_justify="left")
+        listed.add_column("Name", no_wrap=True)
+        listed.add_column("Version", no_wrap=True)
+        listed.add_column("Source", overflow="fold")
+        listed.add_column("Ecosystem", no_wrap=True)
+        listed.add_column("Database", overflow="fold")
+        listed.add_column("Layer", overflow="fold")
+        for package in packages[:MAX_ROWS]:
+            source = package.source_name or ""
+            if package.source_name and package.source_version and package.source_version != package.version:
+                source += f" {package.source_version}"
+            row(
+                listed,
+                package.name,
+                package.version,
+                source or "-",
+                package.ecosystem or "unknown release",
+                package.location.path,
+                short_layer(package.location.layer),
+            )
+        console.print(listed)
+        _more(console, MAX_ROWS, len(packages), "OS packages")
     if result.unknowns:
         unknowns = Table(title="Unknowns (could not be read)", title_justify="left")
         unknowns.add_column("Path", overflow="fold")
@@ -154,9 +179,14 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
                 summary = f"[{finding.range_note}] {summary}"
             if finding.suppressed is not None:
                 summary = f"[ignored: {finding.suppressed.reason}] {summary}"
+            where = ""
+            if isinstance(component, NativeComponent):
+                where = " (embedded)" if component.embedded else " (native)"
+            elif isinstance(component, OsPackage):
+                where = f" ({component.package_manager})"
             row(
                 vulns,
-                component.name + (" (shadowed)" if component.status is Status.SHADOWED else ""),
+                component.name + where + (" (shadowed)" if component.status is Status.SHADOWED else ""),
                 component.version or "-",
                 finding.id + (f" ({', '.join(finding.ids[1:])})" if len(finding.ids) > 1 else ""),
                 severity,
@@ -168,10 +198,30 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         _more(console, MAX_ROWS, len(result.findings), "vulnerabilities")
     elif nothing_checked(result):
         console.print("Nothing was checked: the SBOM lists no PyPI component to match against advisories.")
-    elif result.advisory_data is not None and not result.unchecked:
+    elif result.advisory_data is not None and not result.unchecked and not result.not_verifiable:
         console.print(Text(f"No known vulnerabilities (checked against {result.advisory_data.source})."))
+    elif result.advisory_data is not None and not result.unchecked:
+        console.print(Text(f"No known vulnerabilities in what could be checked (against {result.advisory_data.source}"
+                           f"); {len(result.not_verifiable)} component(s) could not be verified."))
+    if result.policy_findings:
+        policy = Table(title="Policy findings", title_justify="left")
+        policy.add_column("Rule", no_wrap=True)
+        policy.add_column("Severity", no_wrap=True)
+        policy.add_column("Location", overflow="fold")
+        policy.add_column("Layer", overflow="fold")
+        policy.add_column("Message", overflow="fold")
+        ranked = sorted(result.policy_findings, key=lambda f: -f.level.rank)
+        for item in ranked[:MAX_ROWS]:
+            row(policy, item.rule, item.level.value, item.location.path, short_layer(item.location.layer),
+                item.message, style=_STYLE.get(item.level.value))
+        console.print(policy)
+        _more(console, MAX_ROWS, len(ranked), "policy findings")
     for purl, why in result.unchecked:
         console.print(Text(f"NOT CHECKED: {purl}: {why}"))
+    for purl, why in result.not_verifiable[:MAX_ROWS]:
+        console.print(Text(f"NOT VERIFIABLE: {purl}: {why}"))
+    if len(result.not_verifiable) > MAX_ROWS:
+        console.print(f"... and {len(result.not_verifiable) - MAX_ROWS} more not verifiable; see --format json")
     for warning in result.warnings:
         console.print(Text(f"warning: {warning}"))
     return encode_text(out.getvalue())

@@ -59,3 +59,12 @@ def native_result(tmp_path: Path) -> ScanResult:
                  tags=("cp311-cp311-manylinux_2_17_x86_64",))
     files["lib/libcustom.so.1"] = elf_header(183, padding=b"custom" * 20)  # EM_AARCH64
     return run(ScanConfig(str(write_zip(tmp_path / "app.zip", files)), hash_artifact=True))
+
+
+@pytest.fixture
+def full_result(demo_result: ScanResult) -> ScanResult:
+    """The demo scan plus, built by hand, every type native identification adds (``native_types``): ELF facts,
+    identified libraries, an OS package, native and OS findings, policy findings, a not-verifiable component."""
+    from tests.reporters.native_types import with_native_types
+
+    return with_native_types(demo_result)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from builders import dist, elf_header, write_zip
@@ -59,13 +61,42 @@ def graph_result(tmp_path: Path) -> ScanResult:
     return run(ScanConfig(str(write_zip(tmp_path / "layer.zip", files)), hash_artifact=True))
 
 
-def _from_json(doc: dict[str, Any]) -> tuple[set[str], Edges, dict[str, str | None], set[str]]:
+@dataclass
+class View:
+    """What one document says, keyed by component key: the copies of each type, the Requires-Dist graph, which
+    distribution (or OS package) ships which identified library, licences and what the vulnerabilities affect."""
+
+    dists: set[str] = field(default_factory=set)
+    natives: set[str] = field(default_factory=set)
+    identified: set[str] = field(default_factory=set)
+    os_packages: set[str] = field(default_factory=set)
+    edges: Edges = field(default_factory=set)
+    ships: Edges = field(default_factory=set)
+    licences: dict[str, str | None] = field(default_factory=dict)
+    affects: set[tuple[str, str]] = field(default_factory=set)  # (vulnerability id, component key)
+    not_verifiable: set[str] = field(default_factory=set)  # component keys
+    policy: int | None = None  # policy findings stated
+
+
+def _from_json(doc: dict[str, Any]) -> View:
+    view = View()
     dists = [c for c in doc["components"] if c["type"] == "python-distribution"]
-    edges = {(c["id"], d) for c in dists for d in c["dependencies"]}
-    edges |= {("root", d) for d in doc["artifact"]["dependencies"]}
-    licences = {c["id"]: c["license_declared"]["expression"] for c in dists}
-    natives = {c["id"] for c in doc["components"] if c["type"] == "native-library"}
-    return {c["id"] for c in dists}, edges, licences, natives
+    view.dists = {c["id"] for c in dists}
+    view.edges = {(c["id"], d) for c in dists for d in c["dependencies"]}
+    view.edges |= {("root", d) for d in doc["artifact"]["dependencies"]}
+    view.licences = {c["id"]: c["license_declared"]["expression"] for c in dists}
+    view.natives = {c["id"] for c in doc["components"] if c["type"] == "native-library"}
+    identified = [c for c in doc["components"] if c["type"] == "native-component"]
+    view.identified = {c["id"] for c in identified}
+    view.os_packages = {c["id"] for c in doc["components"] if c["type"] == "os-package"}
+    view.ships = {(c["owner_id"] or c["os_package_id"], c["id"]) for c in identified
+                  if c["owner_id"] or c["os_package_id"]}
+    view.affects = {(v["id"], v["component"]["id"]) for v in doc["vulnerabilities"]}
+    unverifiable = {item["purl"] for item in doc["not_verifiable"]}
+    view.not_verifiable = {c["id"] for c in doc["components"] if c.get("purl") in unverifiable
+                           and c["type"] != "native-library"}
+    view.policy = len(doc["policy_findings"])
+    return view
 
 
 _PACKAGE_ID = re.compile(r"package-id=([0-9a-f]{16}(?:-\d+)?)")
@@ -87,105 +118,215 @@ def _cdx_licence(entries: list[dict[str, Any]]) -> str | None:
     return None  # named licences (or several): no single SPDX expression stated
 
 
-def _is_file(component: dict[str, Any]) -> bool:
-    """An ELF file's component (not an upstream library identified in one)."""
-    return any(p["name"] == "depscan:native:kind" for p in component.get("properties", []))
+def _kind(properties: dict[str, str]) -> str:
+    """Which type a CycloneDX component is, by the properties depscan gives each."""
+    if "depscan:native:kind" in properties:
+        return "native"
+    if "depscan:native:embedded" in properties:
+        return "identified"
+    if "depscan:os_package:files" in properties:
+        return "os"
+    return "dist"
 
 
-def _is_file_xml(component: Any, ns: dict[str, str]) -> bool:
-    return any(p.get("name") == "depscan:native:kind" for p in component.findall("c:properties/c:property", ns))
+def _cdx_view(components: list[tuple[str | None, str, dict[str, str], list[dict[str, Any]] | None]],
+              dependencies: list[tuple[str, list[str]]], affects: list[tuple[str, str]],
+              metadata: dict[str, list[str]]) -> View:
+    """``components``: (parent ref, ref, properties, licence entries) of every component, nested ones included."""
+    view = View()
+    kinds = {}
+    for _parent, ref, properties, licences in components:
+        key, kind = _key(ref), _kind(properties)
+        kinds[key] = kind
+        {"native": view.natives, "identified": view.identified, "os": view.os_packages, "dist": view.dists}[
+            kind].add(key)
+        if kind == "dist":
+            view.licences[key] = _cdx_licence(licences or [])
+        if "depscan:advisories:not_verifiable" in properties:
+            view.not_verifiable.add(key)
+    nested = {(_key(parent), _key(ref)) for parent, ref, _, _ in components
+              if parent is not None and kinds[_key(ref)] == "identified"}
+    for ref, targets in dependencies:
+        for target in targets:
+            edge = (_key(ref), _key(target))
+            (view.ships if kinds.get(edge[1]) == "identified" else view.edges).add(edge)
+    assert nested == view.ships  # nested in what ships it, and depended on by it
+    view.affects = {(vuln, _key(ref)) for vuln, ref in affects}
+    view.policy = len(metadata.get("depscan:policy", []))
+    return view
 
 
-def _from_cyclonedx_json(doc: dict[str, Any]) -> tuple[set[str], Edges, dict[str, str | None], set[str]]:
-    dists, licences, natives = set(), {}, set()
-    for component in doc["components"]:
-        key = _key(component["bom-ref"])
-        if component["bom-ref"].startswith("pkg:pypi/"):
-            dists.add(key)
-            licences[key] = _cdx_licence(component.get("licenses", []))
-            natives |= {_key(n["bom-ref"]) for n in component.get("components", []) if _is_file(n)}
-        elif _is_file(component):
-            natives.add(key)
-    edges = {(_key(d["ref"]), _key(t)) for d in doc["dependencies"] for t in d.get("dependsOn", [])}
-    return dists, edges, licences, natives
+def _from_cyclonedx_json(doc: dict[str, Any]) -> View:
+    components = []
+    stack: list[tuple[str | None, dict[str, Any]]] = [(None, c) for c in doc["components"]]
+    while stack:
+        parent, component = stack.pop()
+        properties = {p["name"]: p["value"] for p in component.get("properties", [])}
+        components.append((parent, component["bom-ref"], properties, component.get("licenses", [])))
+        stack += [(component["bom-ref"], child) for child in component.get("components", [])]
+    dependencies = [(d["ref"], d.get("dependsOn", [])) for d in doc["dependencies"]]
+    affects = [(v["id"], a["ref"]) for v in doc.get("vulnerabilities", []) for a in v["affects"]]
+    metadata: dict[str, list[str]] = {}
+    for prop in doc["metadata"].get("properties", []):
+        metadata.setdefault(prop["name"], []).append(prop["value"])
+    return _cdx_view(components, dependencies, affects, metadata)
 
 
-def _from_cyclonedx_xml(data: bytes) -> tuple[set[str], Edges, dict[str, str | None], set[str]]:
+def _from_cyclonedx_xml(data: bytes) -> View:
     root = ElementTree.fromstring(data)
     ns = {"c": root.tag[1:].split("}")[0]}
-    dists, licences, natives = set(), {}, set()
-    for component in root.findall("c:components/c:component", ns):
-        key = _key(component.get("bom-ref"))
-        if component.get("bom-ref").startswith("pkg:pypi/"):
-            dists.add(key)
-            entries: list[dict[str, Any]] = []
-            for item in component.findall("c:licenses/*", ns):
-                if item.tag.endswith("expression"):
-                    entries.append({"expression": item.text})
-                else:
-                    spdx = item.find("c:id", ns)
-                    entries.append({"license": {"id": spdx.text} if spdx is not None else {"name": "?"}})
-            licences[key] = _cdx_licence(entries)
-            natives |= {_key(n.get("bom-ref")) for n in component.findall("c:components/c:component", ns)
-                        if _is_file_xml(n, ns)}
-        elif _is_file_xml(component, ns):
-            natives.add(key)
-    edges = {
-        (_key(d.get("ref")), _key(t.get("ref")))
-        for d in root.findall("c:dependencies/c:dependency", ns)
-        for t in d.findall("c:dependency", ns)
-    }
-    return dists, edges, licences, natives
+
+    def properties(element: Any) -> dict[str, str]:
+        return {p.get("name"): p.text or "" for p in element.findall("c:properties/c:property", ns)}
+
+    components = []
+    stack: list[tuple[str | None, Any]] = [(None, c) for c in root.findall("c:components/c:component", ns)]
+    while stack:
+        parent, component = stack.pop()
+        entries: list[dict[str, Any]] = []
+        for item in component.findall("c:licenses/*", ns):
+            if item.tag.endswith("expression"):
+                entries.append({"expression": item.text})
+            else:
+                spdx = item.find("c:id", ns)
+                entries.append({"license": {"id": spdx.text} if spdx is not None else {"name": "?"}})
+        components.append((parent, component.get("bom-ref"), properties(component), entries))
+        stack += [(component.get("bom-ref"), child) for child in component.findall("c:components/c:component", ns)]
+    dependencies = [(d.get("ref"), [t.get("ref") for t in d.findall("c:dependency", ns)])
+                    for d in root.findall("c:dependencies/c:dependency", ns)]
+    affects = [(v.find("c:id", ns).text, t.find("c:ref", ns).text)
+               for v in root.findall("c:vulnerabilities/c:vulnerability", ns)
+               for t in v.findall("c:affects/c:target", ns)]
+    metadata: dict[str, list[str]] = {}
+    for prop in root.findall("c:metadata/c:properties/c:property", ns):
+        metadata.setdefault(prop.get("name"), []).append(prop.text or "")
+    return _cdx_view(components, dependencies, affects, metadata)
 
 
-def _from_spdx(doc: dict[str, Any]) -> tuple[set[str], Edges, dict[str, str | None], set[str]]:
+def _from_spdx(doc: dict[str, Any]) -> View:
     def key(spdx_id: str) -> str:
         return "root" if spdx_id == "SPDXRef-Artifact" else spdx_id.rsplit("-", 1)[-1]
 
-    dists = {key(p["SPDXID"]) for p in doc["packages"] if p["SPDXID"].startswith("SPDXRef-Package-python-")}
-    natives = {key(p["SPDXID"]) for p in doc["packages"] if p["SPDXID"].startswith("SPDXRef-Native-")}
-    licences = {
+    def ids(prefix: str) -> set[str]:
+        return {key(p["SPDXID"]) for p in doc["packages"] if p["SPDXID"].startswith(prefix)}
+
+    view = View(dists=ids("SPDXRef-Package-python-"), natives=ids("SPDXRef-Native-"),
+                identified=ids("SPDXRef-NativeComponent-"), os_packages=ids("SPDXRef-OsPackage-"))
+    view.licences = {
         key(p["SPDXID"]): None if p["licenseDeclared"] == "NOASSERTION" else p["licenseDeclared"]
         for p in doc["packages"] if p["SPDXID"].startswith("SPDXRef-Package-python-")
     }
-    edges = {(key(r["spdxElementId"]), key(r["relatedSpdxElement"]))
-             for r in doc["relationships"] if r["relationshipType"] == "DEPENDS_ON"}
-    return dists, edges, licences, natives
+    view.edges = {(key(r["spdxElementId"]), key(r["relatedSpdxElement"]))
+                  for r in doc["relationships"] if r["relationshipType"] == "DEPENDS_ON"}
+    contains = {(key(r["spdxElementId"]), key(r["relatedSpdxElement"]))
+                for r in doc["relationships"] if r["relationshipType"] == "CONTAINS"}
+    holder = {inner: outer for outer, inner in contains}
+    for comp in view.identified:  # the ELF file's package holds it, and a distribution holds the file
+        outer = holder[comp]
+        outer = holder.get(outer, outer) if outer in view.natives else outer
+        if outer in view.dists or outer in view.os_packages:
+            view.ships.add((outer, comp))
+    view.not_verifiable = {key(p["SPDXID"]) for p in doc["packages"]
+                           if any(a["comment"].startswith("depscan:advisories:not_verifiable=")
+                                  for a in p.get("annotations", []))}
+    comment = doc.get("comment", "")
+    found = re.search(r"(\d+) policy finding\(s\)", comment)
+    view.policy = int(found[1]) if found else 0
+    return view
 
 
 def _render(result: ScanResult, fmt: str, version: str = "1.6") -> bytes:
     return get_reporter(fmt)(result, ReportOptions(cyclonedx_version=version))
 
 
-@pytest.mark.parametrize("fixture", ["graph_result", "demo_result", "native_result"])
+@pytest.mark.parametrize("fixture", ["graph_result", "demo_result", "native_result", "full_result"])
 def test_every_format_states_the_same_components_licences_and_graph(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
     result: ScanResult = request.getfixturevalue(fixture)
     facts = facts_for(result)
-    expected_dists = set(facts.dist_keys)
-    expected_natives = set(facts.native_keys)
     keys = facts.dist_keys
-    expected_edges = {(keys[i], keys[j]) for i, targets in enumerate(facts.graph.requires) for j in targets}
-    expected_edges |= {("root", keys[i]) for i in facts.graph.top}
-    expected_licences = dict(zip(keys, (lic.expression for lic in facts.licenses), strict=True))
+    expected = View(
+        dists=set(keys), natives=set(facts.native_keys), identified=set(facts.identified_keys),
+        os_packages=set(facts.os_keys),
+        edges={(keys[i], keys[j]) for i, targets in enumerate(facts.graph.requires) for j in targets}
+        | {("root", keys[i]) for i in facts.graph.top},
+        licences=dict(zip(keys, (lic.expression for lic in facts.licenses), strict=True)),
+        policy=len(result.policy_findings),
+    )
+    for i, key in enumerate(facts.identified_keys):
+        owner, package = facts.identified_owner[i], facts.identified_os[i]
+        if owner is not None:
+            expected.ships.add((keys[owner], key))
+        elif package is not None:
+            expected.ships.add((facts.os_keys[package], key))
+    expected.affects = {(f.id, str(facts.key_of(f.component))) for f in result.findings}
+    unverifiable = {purl for purl, _ in result.not_verifiable}
+    expected.not_verifiable = {key for comp, key in zip(facts.identified, facts.identified_keys, strict=True)
+                               if comp.purl in unverifiable}
+    expected.not_verifiable |= {key for package, key in zip(facts.os_packages, facts.os_keys, strict=True)
+                                if package.purl in unverifiable}
 
     views = {"json": _from_json(json.loads(_render(result, "json")))}
     for version in ("1.6", "1.5", "1.4"):
-        cdx = json.loads(_render(result, "cyclonedx-json", version))
-        views[f"cyclonedx-json {version}"] = _from_cyclonedx_json(cdx)
+        views[f"cyclonedx-json {version}"] = _from_cyclonedx_json(json.loads(_render(result, "cyclonedx-json",
+                                                                                     version)))
         views[f"cyclonedx-xml {version}"] = _from_cyclonedx_xml(_render(result, "cyclonedx-xml", version))
     views["spdx"] = _from_spdx(json.loads(_render(result, "spdx-json")))
-    for name, (dists, edges, licences, natives) in views.items():
-        assert dists == expected_dists, name
-        assert natives == expected_natives, name
-        assert edges == expected_edges, name
+    for name, view in views.items():
+        for part in ("dists", "natives", "identified", "os_packages", "edges", "ships", "not_verifiable", "policy"):
+            assert getattr(view, part) == getattr(expected, part), (name, part)
+        if name != "spdx":  # SPDX 2.3 has no vulnerabilities
+            assert view.affects == expected.affects, name
+        licences = view.licences
         if name == "spdx":  # SPDX 2.3 cannot declare LicenseRef- ids whose text was not collected
             licences = {k: v for k, v in licences.items() if v is not None}
-            assert licences == {k: v for k, v in expected_licences.items()
+            assert licences == {k: v for k, v in expected.licences.items()
                                 if v is not None and "LicenseRef-" not in v}, name
         else:
-            assert licences == expected_licences, name
+            assert licences == expected.licences, name
+
+
+def test_the_findings_of_every_type_are_stated_by_every_findings_format(full_result: ScanResult) -> None:
+    """Vulnerabilities on distributions, identified libraries and OS packages, policy findings and not-verifiable
+    components: the same in JSON, SARIF, Markdown and the table; pip-audit's shape states the PyPI ones only."""
+    doc = json.loads(_render(full_result, "json"))
+    by_type = {(v["id"], v["component"]["type"], v["component"]["purl"], v["component"]["location"]["path"])
+               for v in doc["vulnerabilities"]}
+    assert {t for _, t, _, _ in by_type} == {"python-distribution", "native-component", "os-package"}
+    sarif = json.loads(_render(full_result, "sarif"))["runs"][0]
+    vulnerabilities = {(r["ruleId"], r["properties"]["component"]["purl"],
+                        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+                       for r in sarif["results"] if "ids" in r.get("properties", {})}
+    assert vulnerabilities == {(i, purl, quote(path, safe="/!$&'()*+,;=@")) for i, _, purl, path in by_type}
+    rules = {r["id"]: r for r in sarif["tool"]["driver"]["rules"]}
+    policy = [(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+              for r in sarif["results"] if r["ruleId"] in {f.rule for f in full_result.policy_findings}]
+    assert sorted(policy) == sorted((f.rule, f.location.path) for f in full_result.policy_findings)
+    assert all(rules[rule]["help"]["text"] for rule, _ in policy)
+    assert [(p["rule"], p["location"]["path"]) for p in doc["policy_findings"]] == [
+        (f.rule, f.location.path) for f in full_result.policy_findings]
+    unverifiable = [r["properties"]["purl"] for r in sarif["results"] if r["ruleId"] == "depscan/not-verifiable"]
+    assert unverifiable == [purl for purl, _ in full_result.not_verifiable] == [
+        item["purl"] for item in doc["not_verifiable"]]
+    markdown = _render(full_result, "markdown").decode()
+    table = _render(full_result, "table").decode()
+    for finding in full_result.findings:
+        if finding.suppressed is None:
+            assert f"[{finding.id}]" in markdown
+    for item in full_result.policy_findings:
+        assert f"`{item.rule}`" in markdown and item.rule in table
+    for purl, _ in full_result.not_verifiable:
+        assert f"`{purl}`" in markdown and f"NOT VERIFIABLE: {purl}" in table
+    counts = facts_for(full_result).counts
+    assert (doc["summary"]["native_components"], doc["summary"]["os_packages"], doc["summary"]["policy_findings"],
+            doc["summary"]["not_verifiable"]) == (counts.native_components, counts.os_packages,
+                                                   counts.policy_findings, counts.not_verifiable) == (4, 1, 2, 1)
+    pip_audit = json.loads(_render(full_result, "pip-audit-json"))
+    listed = {d["name"] for d in pip_audit["dependencies"]}
+    assert "libwebp" not in listed and "libssl3" not in listed and "markupsafe" in listed
+    from depscan.finish import pip_audit_left_out
+    assert "pip-audit-json report lists Python distributions only" in str(pip_audit_left_out(full_result))
 
 
 def test_the_graph_follows_the_import_not_the_vendored_copy(graph_result: ScanResult) -> None:

@@ -193,13 +193,14 @@ def _redact(data: bytes, tmp_path: Path, result: ScanResult) -> bytes:
 
 
 @pytest.mark.parametrize(("version", "fmt"), [("1.6", "json"), ("1.6", "xml"), ("1.5", "json"), ("1.4", "json")])
-def test_demo_golden(demo_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None],
+def test_demo_golden(full_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None],
                      validate: Callable[[bytes, str, str], None], version: str, fmt: str) -> None:
-    result = dataclasses.replace(demo_result, tool_version="VERSION")
+    """The demo with every native type (``native_types``), as the golden shows it."""
+    result = dataclasses.replace(full_result, tool_version="VERSION")
     data, repairs = _render(result, version, fmt)
     validate(data, version, fmt)
     assert repairs == []
-    golden(f"cyclonedx-{version}.{fmt}", _redact(data, tmp_path, demo_result))
+    golden(f"cyclonedx-{version}.{fmt}", _redact(data, tmp_path, full_result))
 
 
 @pytest.mark.parametrize(("version", "fmt"), [("1.5", "xml"), ("1.4", "xml")])
@@ -246,7 +247,9 @@ def test_demo_content(demo_result: ScanResult) -> None:
                                                  "additionalContext": "layer: function.zip"}]
     assert _props(libpq)["depscan:elf:arch"] == ["x86_64"]
     assert _props(libpq)["depscan:native:kind"] == ["shared-library"]
-    assert "hashes" not in libpq  # no RECORD lists it, and the file itself is not hashed
+    # no RECORD lists it: the hash is the file's own, as the ELF cataloger read it whole
+    assert libpq["hashes"] == [{"alg": "SHA-256", "content": next(
+        c.elf.sha256 for c in demo_result.components if isinstance(c, NativeLib) and c.name == "libpq" and c.elf)}]
     used, shadowed = sorted(components["urllib3"], key=lambda c: c["version"])
     assert (used["version"], shadowed["version"]) == ("1.23", "1.26.5")
     assert _props(used)["depscan:status"] == ["used"]
@@ -631,6 +634,7 @@ def test_native_libraries_nest_under_the_distribution_owning_them(native_result:
         "depscan:elf:arch": ["x86_64"],
         "depscan:elf:class": ["64"],
         "depscan:elf:endianness": ["little"],
+        "depscan:elf:stripped": ["true"],
         "depscan:elf:type": ["shared-object"],
         "depscan:found_by": ["elf"],
         "depscan:native:bundled_hash": ["040039e1"],
@@ -647,7 +651,9 @@ def test_native_libraries_nest_under_the_distribution_owning_them(native_result:
     (custom,) = top["libcustom"]
     assert (custom["version"], custom["purl"], _props(custom)["depscan:elf:arch"]) == (
         "1", "pkg:generic/libcustom@1", ["aarch64"])
-    assert "hashes" not in custom
+    # no RECORD lists it: the hash is the file's own, read whole by the ELF cataloger
+    lib = next(c for c in native_result.components if isinstance(c, NativeLib) and c.name == "libcustom")
+    assert lib.elf is not None and custom["hashes"] == [{"alg": "SHA-256", "content": lib.elf.sha256}]
     # The graph is the distributions': no library is anybody's dependency.
     targets = {r for deps in _edges(doc).values() for r in deps}
     assert not {gfortran["bom-ref"], extension["bom-ref"], custom["bom-ref"]} & targets

@@ -30,17 +30,17 @@ def _redacted(result: ScanResult, fmt: str, tmp_path: Path) -> str:
     return redact(text, extra=[(str(tmp_path), "TMP"), (str(REPO), "REPO"), (f"depscan {__version__}", "depscan V")])
 
 
-def test_json_golden(demo_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
-    golden("scan.json", _redacted(demo_result, "json", tmp_path).encode())
+def test_json_golden(full_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
+    golden("scan.json", _redacted(full_result, "json", tmp_path).encode())
 
 
-def test_pip_audit_json_golden(demo_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
-    golden("pip-audit.json", _redacted(demo_result, "pip-audit-json", tmp_path).encode())
+def test_pip_audit_json_golden(full_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
+    golden("pip-audit.json", _redacted(full_result, "pip-audit-json", tmp_path).encode())
 
 
-def test_table_golden(demo_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
-    golden("scan.table.txt", _redacted(demo_result, "table", tmp_path).encode())
+def test_table_golden(full_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
+    golden("scan.table.txt", _redacted(full_result, "table", tmp_path).encode())
 
 
-def test_markdown_golden(demo_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
-    golden("scan.md", _redacted(demo_result, "markdown", tmp_path).encode())
+def test_markdown_golden(full_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
+    golden("scan.md", _redacted(full_result, "markdown", tmp_path).encode())

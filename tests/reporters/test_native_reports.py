@@ -43,10 +43,17 @@ def test_json_lists_every_field_and_counts_them(native_result: ScanResult) -> No
         "sha256": hashlib.sha256(NUMPY_LIBS[GFORTRAN]).hexdigest(),
         "bundled_hash": "040039e1",
         "abi_tag": None,
-        "elf": {"arch": "x86_64", "class": 64, "endianness": "little", "type": "shared-object"},
+        # the header, then what the whole file's ELF structure says (a bare header: no dynamic section)
+        "elf": {"arch": "x86_64", "class": 64, "endianness": "little", "type": "shared-object",
+                "sha256": hashlib.sha256(NUMPY_LIBS[GFORTRAN]).hexdigest(), "soname": None, "needed": [],
+                "rpath": [], "runpath": [], "build_id": None, "version_definitions": [], "version_needs": [],
+                "min_glibc": None, "stripped": True, "interpreter": None},
         "owner": "pkg:pypi/numpy@1.26.4",
         "owner_location": metadata,
+        "owner_id": doc["components"][0]["id"],
+        "os_package": None,
     }
+    assert doc["components"][0]["name"] == "numpy"
     ext = libs[EXTENSION]
     assert (ext["kind"], ext["name"], ext["purl"], ext["abi_tag"]) == (
         "python-extension", "_multiarray_umath", None, "cpython-311-x86_64-linux-gnu")

@@ -79,8 +79,9 @@ def test_demo_log_is_valid_sarif(demo_result: ScanResult) -> None:
     assert driver["informationUri"] == "https://pypi.org/project/pydepscan/"
 
 
-def test_golden(demo_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
-    text = render(demo_result, ReportOptions()).decode()
+def test_golden(full_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
+    _validate(json.loads(render(full_result, ReportOptions())))
+    text = render(full_result, ReportOptions()).decode()
     repo = str(Path(__file__).resolve().parents[2])
     text = redact(text, extra=[(str(tmp_path), "TMP"), (repo, "REPO"),
                                (f'"version": "{depscan.__version__}"', '"version": "VERSION"')])

@@ -82,8 +82,9 @@ def test_demo_document_is_valid_spdx_2_3(demo_result: ScanResult) -> None:
     assert re.fullmatch(r"urn:uuid:[0-9a-f-]{36}", doc["documentNamespace"])
 
 
-def test_golden(demo_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
-    text = render(demo_result, ReportOptions()).decode()
+def test_golden(full_result: ScanResult, tmp_path: Path, golden: Callable[[str, bytes], None]) -> None:
+    _validate(json.loads(render(full_result, ReportOptions())))
+    text = render(full_result, ReportOptions()).decode()
     text = redact(text, extra=[(str(tmp_path), "TMP"), (f"depscan-{depscan.__version__}", "depscan-VERSION")])
     golden("spdx-2.3.json", text.encode())
 
@@ -340,7 +341,10 @@ def test_native_libraries_are_packages_contained_by_their_owner(native_result: S
     assert "externalRefs" not in extension and "versionInfo" not in extension
     assert "Python extension module." in extension["comment"]
     custom = packages[native_id(libs["libcustom"])]
-    assert "checksums" not in custom and "No distribution's RECORD lists this file." in custom["comment"]
+    # no RECORD lists it: the checksum is the file's own, read whole by the ELF cataloger
+    assert libs["libcustom"].elf is not None
+    assert custom["checksums"] == [{"algorithm": "SHA256", "checksumValue": libs["libcustom"].elf.sha256}]
+    assert "No distribution's RECORD and no OS package lists this file." in custom["comment"]
     assert "aarch64" in custom["comment"]
 
 
