@@ -371,3 +371,23 @@ def test_cli_runtime_option_end_to_end(tmp_path: Path) -> None:
     ]
     (tag,) = [f for f in chosen.policy_findings if f.rule == "wheel-tag-mismatch"]
     assert "cp311 is built for CPython 3.11 (target Python 3.12)" in tag.message
+
+
+def test_unowned_is_not_judged_where_an_os_database_has_no_file_lists() -> None:
+    dpkg = OsPackage("libssl3", "3.0.11-1", "pkg:deb/debian/libssl3@3.0.11-1", "dpkg", Location("var/lib/dpkg/status"))
+    site = "usr/local/lib/python3.12/site-packages"
+    comps = [
+        dpkg,
+        make_dist("six", "1.16.0", f"{site}/six-1.16.0.dist-info/METADATA", site_root=site),
+        lib("usr/lib/x86_64-linux-gnu/libssl.so.3", owner=None),  # dpkg may own it: not judged
+        lib(f"{site}/stray/libfoo.so", owner=None),  # inside site-packages: judged
+    ]
+    outcome = check(comps, "docker-archive")
+    assert rules(outcome.findings) == [("native-unowned", f"{site}/stray/libfoo.so")]
+    (note,) = outcome.notes
+    assert "native-unowned for 1 ELF file(s) outside Python site-packages (the file lists of the dpkg database" in note
+    # once libraries are attributed to packages (or the database lists files), every file is judged
+    attributed = [*comps, lib("usr/lib/libz.so.1", owner=None, os_package="pkg:deb/debian/zlib1g@1.2.13")]
+    assert len(check(attributed, "docker-archive").findings) == 2
+    listed = [replace(dpkg, files=("usr/lib/libz.so.1",)), *comps[1:]]
+    assert len(check(listed, "docker-archive").findings) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from builders import EM_X86_64, dist, elf_header, write_zip
@@ -91,7 +92,7 @@ def test_merge_agreements_disagreements_and_additions() -> None:
     assert "lists pkg:rpm/almalinux/zlib@1.2.11-25.el8" in z.evidence[1].detail
     # the bytes gave no version: the SBOM's is taken, its evidence first
     j = by_name[("libjpeg-turbo", jpeg.location.path)]
-    assert j.version == "1.5.3" and j.purl == "pkg:generic/libjpeg-turbo@1.5.3"
+    assert j.version == "1.5.3" and j.purl == "pkg:rpm/almalinux/libjpeg-turbo@1.5.3-12.el8"  # the package it is
     assert j.cpe == "cpe:2.3:a:libjpeg-turbo:libjpeg-turbo:1.5.3:*:*:*:*:*:*:*"
     assert [(e.method, e.confidence) for e in j.evidence] == [("wheel-sbom", "medium"), ("file-name", "low")]
     # disagreement: kept on the component, and a finding
@@ -148,3 +149,48 @@ def test_scan_merges_a_wheel_sbom(tmp_path: Path) -> None:
     ]
     assert any("notes.spdx: not CycloneDX JSON" in n for n in result.notes)
     assert {f.rule for f in result.policy_findings} == {"sbom-disagreement"}
+
+
+def test_bom_ref_path_hash_finds_the_exact_file() -> None:
+    """auditwheel's bom-ref ends with the SHA-256 of the path the library was copied from
+    (``/usr/lib64/libXdmcp.so.6.0.0`` in the fixture): the grafted copy is found by it, whatever the
+    package is called, and a package listed once per file is merged once per file."""
+    libraries = parse_wheel_sbom(FIXTURE.read_bytes())
+    assert not isinstance(libraries, str)
+    assert libraries[4].path_sha256 == "9ff39f57ea0ac7bb04bd9800e08992559e6b7e2f7b715df69bacf5c8cf7068ae"
+    twice = (*libraries, libraries[4])
+    sbom = WheelSbom(SBOM_AT, f"{SITE}/pillow-10.0.0.dist-info", twice)
+    xdmcp = file(f"{SITE}/pillow.libs/libXdmcp-aabbccdd.so.6.0.0")
+    jpeg_file = file(f"{SITE}/pillow.libs/libjpeg-2f7e3c1a.so.62.2.0")
+    # the bytes named this file "libjpeg" (no classifier calls a package "libjpeg"): matched by the path hash
+    jpeg = native("libjpeg", None, jpeg_file.location.path, "file-name", "low")
+    embedded = native("zlib", "1.2.13", jpeg_file.location.path)
+    embedded = replace(embedded, embedded=True)
+    merged, findings = merge([PILLOW, xdmcp, jpeg_file, jpeg, embedded], [sbom])
+    at = {(c.name, c.location.path): c for c in merged if isinstance(c, NativeComponent)}
+    x = at[("libXdmcp", xdmcp.location.path)]
+    assert x.version == "1.1.3" and x.disagreements == () and x.purl == "pkg:rpm/almalinux/libXdmcp@1.1.3-1.el8"
+    j = at[("libjpeg", jpeg_file.location.path)]
+    assert j.version == "1.5.3" and [e.method for e in j.evidence] == ["wheel-sbom", "file-name"]
+    assert at[("zlib", jpeg_file.location.path)] == embedded  # what is linked into the file is not the package
+    assert [c.name for c in merged if isinstance(c, NativeComponent)].count("libXdmcp") == 1
+    assert {f.location.path for f in findings} == {SBOM_AT.path}  # libwebp, libtiff: no file in this distribution
+
+
+def test_a_generic_entry_matches_a_library_linked_into_a_file() -> None:
+    """cryptography 50's sbom.json lists ``pkg:generic/openssl@4.0.3``: OpenSSL linked into _rust.abi3.so."""
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [
+        {"type": "library", "name": "openssl", "version": "4.0.3",
+         "purl": "pkg:generic/openssl@4.0.3?download_url=https://github.com/openssl/openssl/releases/download/"
+                 "openssl-4.0.3/openssl-4.0.3.tar.gz"},
+        {"type": "library", "name": "libfoo", "version": "1.0", "purl": "pkg:generic/libfoo@1.0"}]}
+    libraries = parse_wheel_sbom(json.dumps(doc).encode())
+    assert not isinstance(libraries, str) and not libraries[0].provides_a_file
+    rust = f"{SITE}/cryptography/hazmat/bindings/_rust.abi3.so"
+    linked = replace(native("openssl", "4.0.3", rust), embedded=True)
+    merged, findings = merge([PILLOW, linked], [WheelSbom(SBOM_AT, f"{SITE}/pillow-10.0.0.dist-info", libraries)])
+    assert findings == []  # agreement; libfoo is not seen in the bytes, which is no contradiction
+    (openssl,) = [c for c in merged if isinstance(c, NativeComponent) and c.name == "openssl"]
+    assert [e.method for e in openssl.evidence] == ["banner", "wheel-sbom"]
+    (foo,) = [c for c in merged if isinstance(c, NativeComponent) and c.name == "libfoo"]
+    assert foo.location == SBOM_AT and foo.disagreements == () and foo.version == "1.0"

@@ -16,22 +16,30 @@ format is left alone with a note; an unreadable one is an ``Unknown``.
 
 Merging (``merge``, called once after the catalogers by ``native.policy.check``), per SBOM
 library, against the ``NativeComponent`` s identified in the files of the distribution the SBOM
-belongs to:
+belongs to. An OS package entry (deb, rpm, apk purl) provided a grafted file: it is compared with
+what the bytes say of that file itself, found exactly when the entry's ``bom-ref`` ends with the
+SHA-256 of the path the library was copied from, as auditwheel writes it
+(``_files_by_build_path_hash``: every grafted library of psycopg2-binary 2.9.13 and Pillow 12.2.0 is
+found so), else by the library's name. A ``generic`` entry (cryptography 50's ``sbom.json`` lists
+``pkg:generic/openssl@4.0.3``, linked into ``_rust.abi3.so``) is compared by name, embedded
+libraries included:
 
 * same library, same upstream version (the package version without epoch and release:
   ``1:1.1.1k-12.el8_9`` -> ``1.1.1k``): ``wheel-sbom`` evidence is added;
-* same library, the bytes gave no version: the SBOM's version is taken, with ``wheel-sbom``
-  evidence (medium) first;
+* same library, the bytes gave no version: the SBOM's version (and an OS package's purl) is taken,
+  with ``wheel-sbom`` evidence (medium) first;
 * same library, another version: the disagreement is recorded on the component
   (``NativeComponent.disagreements``) and a ``sbom-disagreement`` policy finding says it;
 * a library the bytes did not identify: a new ``NativeComponent`` with ``wheel-sbom`` evidence
-  (medium), at the distribution's file of that name when there is one; when no file of the
-  distribution is that library, at the SBOM itself, with a disagreement and a finding.
+  (medium), at the distribution's file of that name when there is one, else at the SBOM itself;
+  an OS package entry that no file of the distribution is also gets a disagreement and a finding
+  (the SBOM says a file was grafted that is not there).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -57,6 +65,17 @@ MAX_WHEEL_SBOM_BYTES = 16 * 1024 * 1024  # auditwheel's are a few KB; a Rust tre
 _SBOM_PATH = re.compile(r"^(?P<dist_info>(?:.*/)?[^/]+\.dist-info)/sboms/[^/]+$")
 _LIBRARY_PURL_TYPES = frozenset({"deb", "rpm", "apk", "generic"})
 RULE = "sbom-disagreement"
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+# auditwheel's grafted name: "<stem>-<8 hex>[-<8 hex>...]<rest>" (``catalogers.native`` parses it the same way)
+_GRAFTED = re.compile(r"^(?P<stem>[^.]+?)(?:-[0-9a-f]{8})+(?P<rest>\..+)$")
+# Where build machines keep the libraries auditwheel grafts (manylinux: CentOS 7 / AlmaLinux 8 /
+# RHEL-like; musllinux: Alpine; Debian/Ubuntu multiarch), and where from-source builds install them.
+BUILD_LIBRARY_DIRS = (
+    "/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/local/lib", "/usr/local/lib64",
+    *(f"{root}/{triplet}" for root in ("/lib", "/usr/lib") for triplet in (
+        "x86_64-linux-gnu", "aarch64-linux-gnu", "i386-linux-gnu", "powerpc64le-linux-gnu", "s390x-linux-gnu",
+        "arm-linux-gnueabihf")),
+)
 
 # OS package names -> the classifier table's library name (``native/classifiers.py``), for the
 # packages manylinux (AlmaLinux, CentOS: rpm), Debian/Ubuntu (deb) and musllinux (Alpine: apk)
@@ -85,6 +104,8 @@ class SbomLibrary:
     package: str  # as the SBOM names it ("openssl-libs")
     version: str | None  # as written ("1.1.1k-12.el8_9")
     purl: str | None
+    # auditwheel's bom-ref "<purl>#<sha256 of the library's path on the build machine>": that hash
+    path_sha256: str | None = None
 
     @property
     def library(self) -> str:
@@ -94,6 +115,11 @@ class SbomLibrary:
     @property
     def upstream_version(self) -> str | None:
         return upstream_version(self.version)
+
+    @property
+    def provides_a_file(self) -> bool:
+        """An OS package (deb, rpm, apk purl): it provided a file that was grafted into the wheel."""
+        return self.purl is not None and self.purl.split("/", 1)[0].lower() in ("pkg:deb", "pkg:rpm", "pkg:apk")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -185,7 +211,11 @@ def parse_wheel_sbom(data: bytes) -> tuple[SbomLibrary, ...] | str:
         purl_type = purl[4:].split("/", 1)[0].lower() if purl and purl.startswith("pkg:") else None
         if purl_type is not None and purl_type not in _LIBRARY_PURL_TYPES:
             continue  # the wheel itself (pypi), crates compiled into it (cargo): not library files
-        libraries.append(SbomLibrary(name, version if isinstance(version, str) and version else None, purl))
+        ref = component.get("bom-ref")
+        fragment = ref.rpartition("#")[2] if isinstance(ref, str) and "#" in ref else ""
+        path_sha256 = fragment.lower() if _SHA256_HEX.match(fragment) else None
+        version = version if isinstance(version, str) and version else None
+        libraries.append(SbomLibrary(name, version, purl, path_sha256))
     return tuple(libraries)
 
 
@@ -223,36 +253,37 @@ def merge(
         if dist is None:
             continue  # a dist-info without METADATA: the Python cataloger already said so
         home = dist.metadata_location
-        owned = [i for i, c in enumerate(merged) if isinstance(c, NativeComponent) and c.owner_location == home]
         files = [c for c in merged if isinstance(c, NativeLib) and c.owner_location == home]
+        by_path_hash = _files_by_build_path_hash(files)
+        done: set[tuple[str, str | None, str]] = set()
         for library in sbom.libraries:
+            file = by_path_hash.get(library.path_sha256 or "")
+            # auditwheel lists a package once per file it provided: one merge per (package, file)
+            key = (library.package, library.version, file.location.path if file is not None else "")
+            if key in done:
+                continue
+            done.add(key)
             evidence = Evidence("wheel-sbom", "medium", f"{sbom.location.path} lists {library.purl or library.package}"
                                 + (f" {library.version}" if library.version and not library.purl else ""))
-            same = [i for i in owned if getattr(merged[i], "name", None) == library.library]
+            owned = [(i, c) for i, c in enumerate(merged)
+                     if isinstance(c, NativeComponent) and c.owner_location == home]
+            # what the bytes say of the file itself: the exact file when the path hash found it, else by
+            # name. An OS package provided a file, so a library linked into another file is not it; a
+            # generic entry (cryptography's "pkg:generic/openssl@4.0.3") may well be linked in.
+            if file is not None:
+                same = [(i, c) for i, c in owned if c.location == file.location and not c.embedded]
+            else:
+                same = [(i, c) for i, c in owned
+                        if c.name == library.library and (not c.embedded or not library.provides_a_file)]
             if same:
-                for i in same:
-                    current = merged[i]
-                    assert isinstance(current, NativeComponent)
-                    merged[i], finding = _merge_one(current, library, evidence, sbom, dist)
+                for i, current in same:
+                    merged[i], finding = _merge_one(current, library, evidence, sbom)
                     if finding is not None:
                         findings.append(finding)
                 continue
-            file = next((f for f in files if _file_matches(f, library)), None)
-            version = library.upstream_version
-            classifier = _CLASSIFIER_BY_NAME.get(library.library)
-            new = NativeComponent(
-                name=library.library,
-                version=version,
-                purl=library.purl or _generic_purl(library.library, version),
-                cpe=classifier.cpe(version) if classifier is not None else None,
-                location=file.location if file is not None else sbom.location,
-                evidence=(evidence,),
-                file_sha256=(file.elf.sha256 if file.elf is not None else file.sha256) if file is not None else None,
-                owner=dist.purl,
-                owner_location=dist.metadata_location,
-                status=dist.status,
-            )
-            if file is None:
+            file = file or next((f for f in files if _file_matches(f, library)), None)
+            new = _from_sbom(library, evidence, file, sbom, dist)
+            if file is None and library.provides_a_file:
                 said = f"{sbom.location.path} lists {library.package} {library.version or ''}".rstrip()
                 disagreement = f"{said}; no file of {dist.name} {dist.version} is that library"
                 new = dataclasses.replace(new, disagreements=(disagreement,))
@@ -261,18 +292,61 @@ def merge(
     return merged, findings
 
 
+def _from_sbom(
+    library: SbomLibrary, evidence: Evidence, file: NativeLib | None, sbom: WheelSbom, dist: PythonDist
+) -> NativeComponent:
+    version = library.upstream_version
+    classifier = _CLASSIFIER_BY_NAME.get(library.library)
+    return NativeComponent(
+        name=library.library,
+        version=version,
+        purl=library.purl or _generic_purl(library.library, version),
+        cpe=classifier.cpe(version) if classifier is not None else None,
+        location=file.location if file is not None else sbom.location,
+        evidence=(evidence,),
+        file_sha256=(file.elf.sha256 if file.elf is not None else file.sha256) if file is not None else None,
+        owner=dist.purl,
+        owner_location=dist.metadata_location,
+        status=dist.status,
+    )
+
+
+def _files_by_build_path_hash(files: Sequence[NativeLib]) -> dict[str, NativeLib]:
+    """The distribution's grafted files by the SHA-256 of each one's likely path on the build machine.
+
+    auditwheel's ``bom-ref`` for a library is ``<purl>#<sha256 of the path it copied the file from>``
+    (``/lib64/libkrb5.so.3.3``), and the grafted copy keeps that file's name with its hash inserted
+    (``libkrb5-fcafa220.so.3.3``). Hashing the original name under the usual library directories
+    finds which file each SBOM entry is, exactly, when it was copied from one of them.
+    """
+    found: dict[str, NativeLib] = {}
+    for file in files:
+        parent, _, base = file.location.path.rpartition("/")
+        grafted = _GRAFTED.match(base) if parent.endswith(".libs") else None
+        if grafted is None:
+            continue
+        original = grafted["stem"] + grafted["rest"]
+        for directory in BUILD_LIBRARY_DIRS:
+            found[hashlib.sha256(f"{directory}/{original}".encode()).hexdigest()] = file
+    return found
+
+
 def _merge_one(
-    current: NativeComponent, library: SbomLibrary, evidence: Evidence, sbom: WheelSbom, dist: PythonDist
+    current: NativeComponent, library: SbomLibrary, evidence: Evidence, sbom: WheelSbom
 ) -> tuple[NativeComponent, PolicyFinding | None]:
     version = library.upstream_version
     if version is None or current.version == version:
         return dataclasses.replace(current, evidence=_ranked((*current.evidence, evidence))), None
     if current.version is None:
+        # the bytes named the file, nothing more: the SBOM's package says what it is
         classifier = _CLASSIFIER_BY_NAME.get(current.name)
+        purl = current.purl
+        if purl.startswith("pkg:generic/"):
+            purl = library.purl if library.provides_a_file and library.purl else _generic_purl(current.name, version)
         return dataclasses.replace(
             current,
             version=version,
-            purl=_generic_purl(current.name, version) if current.purl.startswith("pkg:generic/") else current.purl,
+            purl=purl,
             cpe=classifier.cpe(version) if classifier is not None else current.cpe,
             evidence=_ranked((*current.evidence, evidence)),
         ), None

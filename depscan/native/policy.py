@@ -6,7 +6,8 @@ and each rule below turns components into ``models.PolicyFinding``. Rules, with 
 "Policy rules", is the user-facing table):
 
 * ``native-unowned`` (low): an ELF file no RECORD lists and no OS package owns: its path, its
-  SHA-256 and the best identity the bytes gave. Nobody will upgrade it.
+  SHA-256 and the best identity the bytes gave. Nobody will upgrade it. (Files outside Python
+  site-packages are not judged while an OS package database's file lists are unknown.)
 * ``native-wrong-machine`` (high): an ELF file for another machine than the target's.
 * ``native-glibc-too-new`` (high): an ELF file needing a ``GLIBC_2.x`` newer than the target's glibc.
 * ``wheel-tag-mismatch`` (high): a distribution none of whose WHEEL tags fits the target Python,
@@ -82,7 +83,8 @@ def check(
     merged, findings = merge(components, sboms)
     target = infer_target(merged, kind, runtime, arch)
     notes: list[str] = []
-    findings += unowned(merged)
+    unowned_findings, not_judged, blind = _unowned(merged)
+    findings += unowned_findings
     findings += wrong_machine(merged, target)
     findings += glibc_too_new(merged, target)
     findings += tag_mismatches(merged, target)
@@ -98,6 +100,11 @@ def check(
         isinstance(c, PythonDist) and c.wheel is not None and c.wheel.tags and not _pure(c) for c in merged
     ):
         skipped.append(f"the Python part of {TAG_MISMATCH} (the Python version is unknown: give --runtime)")
+    if not_judged:
+        skipped.append(
+            f"{UNOWNED} for {not_judged} ELF file(s) outside Python site-packages (the file lists of the "
+            f"{'/'.join(blind)} database are not read, so an OS package may own them)"
+        )
     if skipped:
         notes.append(f"policy checks skipped: {'; '.join(skipped)}; target runtime: {target.describe()}")
     return PolicyOutcome(tuple(merged), tuple(findings), target, tuple(notes))
@@ -128,16 +135,38 @@ def _identity_text(identity: NativeComponent | None) -> str:
 
 def unowned(components: Sequence[Component]) -> list[PolicyFinding]:
     """``native-unowned``: ELF files no distribution's RECORD lists and no OS package database owns."""
-    owned_by_os = {path for c in components if isinstance(c, OsPackage) for path in c.files}
+    return _unowned(components)[0]
+
+
+def _unowned(components: Sequence[Component]) -> tuple[list[PolicyFinding], int, list[str]]:
+    """The findings, and how many files were not judged because an OS package database's file lists
+    are unknown (with the package managers concerned).
+
+    A file outside every Python ``site_root`` may belong to an OS package; when the artifact has a
+    package database whose file lists depscan does not have (no package of that manager lists
+    files, and no library was attributed to a package), such a file cannot be called unowned.
+    """
+    packages = [c for c in components if isinstance(c, OsPackage)]
+    owned_by_os = {path for c in packages for path in c.files}
+    attributed = any(isinstance(c, NativeLib) and c.os_package is not None for c in components)
+    managers: list[str] = sorted({p.package_manager for p in packages})
+    blind = [m for m in managers if not any(p.files for p in packages if p.package_manager == m)]
+    roots = {c.site_root for c in components if isinstance(c, PythonDist)}
+    judge_all = not blind or attributed or "" in roots
+    prefixes = tuple(f"{root}/" for root in roots if root)
     identities: dict[tuple[str, str | None], list[NativeComponent]] = {}
     for c in components:
         if isinstance(c, NativeComponent):
             identities.setdefault((c.location.path, c.location.layer), []).append(c)
     findings = []
+    not_judged = 0
     for lib in components:
         if not isinstance(lib, NativeLib) or lib.owner is not None or lib.os_package is not None:
             continue
         if lib.location.path in owned_by_os:
+            continue
+        if not judge_all and not lib.location.path.startswith(prefixes):
+            not_judged += 1
             continue
         sha256 = lib.elf.sha256 if lib.elf is not None else lib.sha256
         best = _best_identity(identities.get((lib.location.path, lib.location.layer), ()))
@@ -148,7 +177,7 @@ def unowned(components: Sequence[Component]) -> list[PolicyFinding]:
             "install it from a package, or rebuild it and record where it comes from"
         )
         findings.append(_finding(UNOWNED, lib, message, best.purl if best is not None else lib.purl))
-    return findings
+    return findings, not_judged, blind
 
 
 def wrong_machine(components: Sequence[Component], target: TargetRuntime) -> list[PolicyFinding]:
