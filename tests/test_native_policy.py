@@ -391,3 +391,22 @@ def test_unowned_is_not_judged_where_an_os_database_has_no_file_lists() -> None:
     assert len(check(attributed, "docker-archive").findings) == 2
     listed = [replace(dpkg, files=("usr/lib/libz.so.1",)), *comps[1:]]
     assert len(check(listed, "docker-archive").findings) == 2
+
+
+def test_bench_policy_runs_on_a_small_zip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        import bench_policy
+    finally:
+        sys.path.remove(str(bench))
+    files = dist("six", "1.16.0", tags=("py2.py3-none-any",))
+    files["lib/libfoo.so"] = elf_header(EM_X86_64)
+    path = write_zip(tmp_path / "small.zip", files)
+    assert bench_policy.main([str(path), "--repeat", "1", "--runtime", "python3.12"]) == 0
+    out = capsys.readouterr().out
+    assert "policy (inferred):" in out and "findings: {'native-unowned': 1}" in out
+    assert "policy (--runtime python3.12):" in out and "glibc 2.34" in out
+    assert bench_policy.main([str(tmp_path / "missing.zip")]) == 2
