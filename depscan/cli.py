@@ -216,11 +216,26 @@ def scan(
         bool, typer.Option("--no-cache", help="Read, parse and identify every native file again; leave the "
                            "on-disk cache of native files ($DEPSCAN_CACHE_DIR, else the user cache) alone.")
     ] = False,
+    runtime: Annotated[
+        str | None,
+        typer.Option("--runtime", help="The AWS Lambda runtime the artifact runs on (python3.8 ... python3.14): its "
+                     "Python and glibc judge wheel tags and native code. Default: inferred from the artifact."),
+    ] = None,
+    arch: Annotated[
+        str | None,
+        typer.Option("--arch", help="The target machine: x86_64 or arm64. Default: the ELF files' majority."),
+    ] = None,
 ) -> None:
     """Inventory every Python distribution in an artifact and check it against OSV advisories."""
     from depscan.artifacts.limits import Limits
     from depscan.config import ScanConfig
+    from depscan.runtimes import lambda_runtime, machine_for_arch
     from depscan.scan import run
+
+    if runtime is not None:
+        lambda_runtime(runtime)  # a usage error before the artifact is read
+    if arch is not None:
+        machine_for_arch(arch)
 
     outputs = _outputs(output, format, cyclonedx_version)
     _check_verdict_options(fail_on, baseline, new_only)
@@ -243,6 +258,8 @@ def scan(
         hash_artifact=any(fmt in SBOM_FORMATS for fmt, _file in outputs),
         advisories=settings,
         native_cache=not no_cache,
+        runtime=runtime,
+        arch=arch,
     )
     started = time.perf_counter()
     progress = _DelayedProgress()

@@ -59,6 +59,8 @@ class ScanConfig:
     hash_artifact: bool = False  # sha256 of the input file (SBOM root component); costs a full read
     advisories: AdvisorySettings = field(default_factory=lambda: AdvisorySettings(mode="skip"))
     native_cache: bool = True  # what native files' bytes say, kept on disk by content hash (--no-cache: off)
+    runtime: str | None = None  # --runtime: an AWS Lambda runtime identifier (runtimes.py); None: inferred
+    arch: str | None = None  # --arch: x86_64, arm64 (aarch64); None: inferred from the ELF files
 
 
 def load_ignores(path: Path) -> list[IgnoreRule]:

@@ -483,6 +483,27 @@ class PolicyFinding:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetRuntime:
+    """The runtime a scan's native code and wheels are judged against (``runtimes.infer_target``):
+    from ``--runtime`` / ``--arch``, or inferred from the artifact. A part left None is unknown, and the
+    checks that need it are skipped (with a note)."""
+
+    runtime: str | None = None  # AWS Lambda runtime identifier ("python3.12"), when one applies
+    python: str | None = None  # "3.12"
+    machine: str | None = None  # ELF machine name, as ``NativeLib.arch``: "x86_64", "aarch64"
+    glibc: str | None = None  # "2.34"
+    basis: tuple[str, ...] = ()  # how each part was learned, one phrase each
+
+    def describe(self) -> str:
+        parts = [f"runtime {self.runtime}" if self.runtime else None,
+                 f"Python {self.python}" if self.python else None,
+                 f"glibc {self.glibc}" if self.glibc else None,
+                 f"machine {self.machine}" if self.machine else None]
+        known = ", ".join(p for p in parts if p) or "unknown"
+        return known + (f" ({'; '.join(self.basis)})" if self.basis else "")
+
+
+@dataclass(frozen=True, slots=True)
 class PreviousFinding:
     """A finding of a previous run, as its JSON report recorded it."""
 
@@ -523,3 +544,4 @@ class ScanResult:
     # (purl, why) of components advisories cannot vouch for: a native library without a version, or a
     # kind no advisory data covers. Counted in the summary and never called clean.
     not_verifiable: tuple[tuple[str, str], ...] = ()
+    target: TargetRuntime | None = None  # what policy checks judged against (None: no policy checks ran)

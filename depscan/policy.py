@@ -7,7 +7,10 @@ its code. Most serious first:
 4  advisories could not be checked for some component (a lookup failed, or the advisory source
    gave no answer), or a rescan checked nothing at all: the run is NOT known to be free of
    vulnerabilities, whatever else it found;
-1  findings at or above ``--fail-on`` (ignored ones do not count; with ``--new-only``, new ones only);
+1  findings at or above ``--fail-on`` (ignored ones do not count; with ``--new-only``, new ones only),
+   vulnerabilities and policy findings alike (``failing_policy``: a policy finding's level is its
+   rule's, README "Policy rules"; ``any`` counts them all; ``--new-only`` does not filter them, because
+   a baseline report records vulnerabilities only);
 5  ``--strict`` and something could not be read (unknowns);
 0  otherwise.
 """
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from depscan.errors import ExitCode, UsageError
-from depscan.models import Finding, Level, PythonDist, ScanResult
+from depscan.models import Finding, Level, PolicyFinding, PythonDist, ScanResult
 
 FAIL_ON = ("any", "low", "medium", "high", "critical")
 
@@ -42,6 +45,14 @@ def failing(findings: Sequence[Finding], fail_on: str) -> list[Finding]:
         return active
     threshold = _THRESHOLDS[fail_on]
     return [f for f in active if f.level.rank >= threshold.rank]
+
+
+def failing_policy(findings: Sequence[PolicyFinding], fail_on: str) -> list[PolicyFinding]:
+    """Policy findings at or above ``fail_on`` (``any``: all of them). Each has its rule's level."""
+    if fail_on == "any":
+        return list(findings)
+    threshold = _THRESHOLDS[fail_on]
+    return [f for f in findings if f.level.rank >= threshold.rank]
 
 
 def nothing_checked(result: ScanResult) -> bool:
@@ -71,7 +82,9 @@ def verdict(result: ScanResult, fail_on: str = "any", *, strict: bool = False, n
             raise UsageError("--new-only needs --baseline")
         findings = [f for f in findings if f.fingerprint in result.baseline.new]
     bad = failing(findings, fail_on)
-    also = f"; {len(bad)} finding(s) at or above --fail-on {fail_on} were found as well" if bad else ""
+    bad_policy = failing_policy(result.policy_findings, fail_on)
+    failed = len(bad) + len(bad_policy)
+    also = f"; {failed} finding(s) at or above --fail-on {fail_on} were found as well" if failed else ""
     if result.unchecked:
         names = ", ".join(purl for purl, _why in result.unchecked[:5])
         more = f" and {len(result.unchecked) - 5} more" if len(result.unchecked) > 5 else ""
@@ -89,6 +102,10 @@ def verdict(result: ScanResult, fail_on: str = "any", *, strict: bool = False, n
         )
     if bad:
         return Verdict(ExitCode.FINDINGS)
+    if bad_policy:
+        rules = ", ".join(sorted({f.rule for f in bad_policy}))
+        return Verdict(ExitCode.FINDINGS, f"{len(bad_policy)} policy finding(s) at or above --fail-on {fail_on} "
+                       f"({rules})")
     if strict and result.unknowns:
         return Verdict(ExitCode.INCOMPLETE, f"{len(result.unknowns)} unknown(s): the scan is incomplete (--strict)")
     return Verdict(ExitCode.OK)

@@ -17,6 +17,7 @@ from depscan.catalogers import Cataloger, check_order
 from depscan.catalogers.native import NativeLibCataloger
 from depscan.catalogers.os_packages import OsPackageCataloger
 from depscan.catalogers.python_dists import PythonDistCataloger
+from depscan.catalogers.wheel_sboms import WheelSbomCataloger
 from depscan.config import DB_ENV, AdvisorySettings, ScanConfig
 from depscan.gc_pause import paused_gc
 from depscan.models import ArtifactInfo, Component, InputFile, ScanResult, Unknown
@@ -26,6 +27,7 @@ from depscan.timestamps import parse_timestamp
 if TYPE_CHECKING:
     from depscan.advisories.backend import AdvisoryBackend
     from depscan.match import MatchResult
+    from depscan.native.policy import PolicyOutcome
 
 # Called with a stage name and how far it is (done, total); total 0 when unknown.
 Progress = Callable[[str, int, int], None]
@@ -34,7 +36,12 @@ Progress = Callable[[str, int, int], None]
 def default_catalogers(native_cache: bool = True) -> list[Cataloger]:
     """The catalogers every scan runs, in order: native libraries take their owners from the
     distributions the Python cataloger found before them."""
-    return [PythonDistCataloger(), OsPackageCataloger(), NativeLibCataloger(use_cache=native_cache)]
+    return [
+        PythonDistCataloger(),
+        OsPackageCataloger(),
+        NativeLibCataloger(use_cache=native_cache),
+        WheelSbomCataloger(),
+    ]
 
 
 def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
@@ -67,6 +74,7 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
             unknowns.extend(found.unknowns)
         components = attribute_os_packages(components)  # native libraries an OS package lists
         report("done", len(catalogers), len(catalogers))
+        policy = _policy(components, catalogers, view.kind, config)
         info = ArtifactInfo(
             path=config.path,
             kind=view.kind,
@@ -84,10 +92,13 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
     assert ctx.budget is not None
     result = ScanResult(
         artifact=info,
-        components=tuple(components),
+        components=policy.components,
         unknowns=tuple(unknowns),
         warnings=warnings,
         tool_version=__version__,
+        policy_findings=policy.findings,
+        target=policy.target,
+        notes=policy.notes,
         stats={
             "entries": entries,
             "bytes_read": ctx.budget.bytes_read,
@@ -99,6 +110,17 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
         return result
     report("checking advisories", 0, 0)
     return with_advisories(result, config.advisories)
+
+
+def _policy(components: list[Component], catalogers: list[Cataloger], kind: str, config: ScanConfig) -> PolicyOutcome:
+    """Wheel SBOMs merged, the target runtime settled, the policy rules applied (``native.policy``)."""
+    from depscan.native.policy import check
+
+    sboms = next((c for c in catalogers if isinstance(c, WheelSbomCataloger)), None)
+    outcome = check(components, kind, config.runtime, config.arch, sboms.sboms if sboms else ())
+    if sboms is not None and sboms.notes:
+        outcome = replace(outcome, notes=(*sboms.notes, *outcome.notes))
+    return outcome
 
 
 def with_advisories(
