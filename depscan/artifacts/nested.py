@@ -22,7 +22,7 @@ def open_bytes(data: bytes, name: str, ctx: OpenContext) -> ArtifactView | None:
     head = data[:512]
     if head.startswith(b"PK"):
         kind = ArtifactKind.WHEEL if name.lower().endswith(".whl") else ArtifactKind.ZIP
-        return open_zip(io.BytesIO(data), name, ctx, kind)
+        return open_zip(data, name, ctx, kind)
     if compression_of(head) is not None or looks_like_tar(head):
         return open_tar(io.BytesIO(data), name, ctx)
     return None

@@ -1,135 +1,376 @@
 """Zip archives: wheels, Lambda function and layer zips, plain zips.
 
-The central directory is read once to index every member; only the members a cataloger asks
-for are decompressed. Sizes declared in the central directory are checked against the budget
-before anything is read, and a read never returns more than the declared size. A prefix read
-(an ELF header) inflates only up to the bytes asked for.
+The central directory is read once and indexed in one pass over its bytes (``struct`` over the
+records, no ``zipfile.ZipInfo`` per member: building those was most of the time a zip of 15,000
+members took to open); the overlapping-members check is part of that pass. Only the members a
+cataloger asks for are decompressed, with positional reads of the archive (no shared file
+position: safe from several threads). Sizes declared in the central directory are checked against
+the budget before anything is read, and a read never returns more than the declared size. A prefix
+read (an ELF header) inflates only up to the bytes asked for.
+
+Stored and deflated members (every wheel and Lambda zip) are inflated here, with the checks
+``zipfile`` makes when it opens and reads a member (local header signature and name, the CRC-32 at
+the end); any other method or an encrypted member goes through ``zipfile.ZipExtFile`` over the same
+positional reads, so what ``zipfile`` refuses (Deflate64, encryption) is refused with its words.
+The central directory is read as ``zipfile`` reads it (the same end-record search, Zip64 records,
+prefixed archives, name encodings, extra-field checks): ``tests/test_perf_zip.py`` compares both.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
+import os
 import stat
 import struct
+import threading
 import zipfile
 import zlib
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.limits import NESTED_ENTRY_COST, check_member_size, irregular_path, safe_member_path
-from depscan.artifacts.view import PIECE, ArtifactView, Entry, EntryType, OpenContext, gc_paused, read_in_pieces
+from depscan.artifacts.view import PIECE, ArtifactView, Entry, EntryType, OpenContext, gc_paused
 from depscan.errors import CorruptArtifact, HostileArtifact, MemberError
+
+# End of central directory record (EOCD), Zip64 EOCD locator and record: APPNOTE.TXT 4.3.14-4.3.16.
+_EOCD = b"PK\x05\x06"
+_EOCD64_LOCATOR = b"PK\x06\x07"
+_EOCD64 = b"PK\x06\x06"
+_EOCD_SIZE = 22
+# The file's last bytes that hold the record (up to 64 KiB of comment after it) and the Zip64
+# locator (20 bytes) and record (56 bytes) before it.
+_TAIL = (1 << 16) + _EOCD_SIZE + 20 + 56
+_CENTRAL = b"PK\x01\x02"
+_LOCAL = b"PK\x03\x04"
+# A central directory record (APPNOTE 4.3.12), 46 bytes: the fields the index needs (signature,
+# version needed, flags, compressed and uncompressed size, name/extra/comment lengths, external
+# attributes, local header offset); the rest is skipped.
+_CD_INDEX = struct.Struct("<4s2xBxH10xLLHHH4xLL")
+# The same record with the fields a read needs (flags, method, CRC-32, sizes, lengths, offset).
+_CD_READ = struct.Struct("<8xHH4xLLLHHH8xL")
+_CD_SIZE = 46
+_LOCAL_HEADER = struct.Struct("<4s2xHHH2xLLLHH")  # APPNOTE 4.3.7: 30 bytes
+_LOCAL_SIZE = 30
+_MAX_EXTRACT_VERSION = 63  # zipfile.MAX_EXTRACT_VERSION
+_UTF8_NAME = 0x800
+_ENCRYPTED, _PATCHED, _STRONG_ENCRYPTION = 0x1, 0x20, 0x40
+_FAST_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_ZIP64 = 0xFFFF_FFFF
 
 
 def open_zip(
-    source: str | BinaryIO, name: str, ctx: OpenContext, kind: ArtifactKind = ArtifactKind.ZIP
+    source: str | bytes | BinaryIO, name: str, ctx: OpenContext, kind: ArtifactKind = ArtifactKind.ZIP
 ) -> ArtifactView:
-    """Index a zip archive. ``source`` is a filesystem path or a seekable binary file."""
+    """Index a zip archive. ``source`` is a filesystem path, the archive's bytes or a seekable binary file."""
     try:
-        _check_declared_entries(source, name, ctx)
-        with gc_paused():
-            zf = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
-        # NotImplementedError: a damaged "version needed to extract"; UnicodeDecodeError (a
-        # ValueError): a damaged UTF-8 name.
+        archive = _Source.of(source)
+    except OSError as e:
         raise CorruptArtifact(f"{name}: not a readable zip archive ({e or type(e).__name__})") from e
     view = ArtifactView(name, kind)
-    view.on_close(zf.close)
+    view.on_close(archive.close)
     try:
+        try:
+            directory = _read_directory(archive, name, ctx)
+            with gc_paused():
+                records = _records(directory)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, struct.error) as e:
+            # NotImplementedError: a damaged "version needed to extract"; UnicodeDecodeError (a
+            # ValueError): a damaged UTF-8 name.
+            raise CorruptArtifact(f"{name}: not a readable zip archive ({e or type(e).__name__})") from e
         with gc_paused():
-            _index(zf, name, ctx, view)
+            _index(_Zip(archive, directory, name, ctx), records, view)
     except BaseException:
         view.close()
         raise
     return view
 
 
-# End of central directory record (EOCD), Zip64 EOCD locator and record: APPNOTE.TXT 4.3.14-4.3.16.
-_EOCD = b"PK\x05\x06"
-_EOCD64_LOCATOR = b"PK\x06\x07"
-_EOCD64 = b"PK\x06\x06"
-_EOCD_SEARCH = 22 + 0xFFFF  # the record and the longest comment
+class _Source:
+    """Positional reads of the archive: ``pread(offset, n)`` returns up to ``n`` bytes at ``offset``."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    @staticmethod
+    def of(source: str | bytes | BinaryIO) -> _Source:
+        if isinstance(source, bytes):
+            return _Bytes(source)
+        if isinstance(source, str):
+            fh = open(source, "rb")  # noqa: SIM115 -- closed with the view
+            if hasattr(os, "pread"):
+                return _File(fh)
+            return _Stream(fh, owned=True)
+        return _Stream(source, owned=False)
+
+    def pread(self, offset: int, n: int) -> bytes:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the file (nothing for bytes)."""
+
+
+class _Bytes(_Source):
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(len(data))
+        self.data = data
+
+    def pread(self, offset: int, n: int) -> bytes:
+        if offset < 0:
+            raise ValueError(f"negative offset {offset}")
+        return self.data[offset : offset + n]
+
+
+class _File(_Source):
+    """An open file read with ``os.pread`` (no shared position)."""
+
+    __slots__ = ("fd", "fh")
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        self.fd = fh.fileno()
+        super().__init__(os.fstat(self.fd).st_size)
+
+    def pread(self, offset: int, n: int) -> bytes:
+        # Never ask for more than the file holds: pread allocates what it is asked for.
+        return os.pread(self.fd, max(0, min(n, self.size - offset)), offset)
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+class _Stream(_Source):
+    """A seekable file object, read under a lock (seek + read)."""
+
+    __slots__ = ("fh", "lock", "owned")
+
+    def __init__(self, fh: BinaryIO, *, owned: bool) -> None:
+        self.fh = fh
+        self.owned = owned
+        self.lock = threading.Lock()
+        super().__init__(fh.seek(0, io.SEEK_END))
+
+    def pread(self, offset: int, n: int) -> bytes:
+        with self.lock:
+            self.fh.seek(offset)
+            return self.fh.read(max(0, min(n, self.size - offset)))
+
+    def close(self) -> None:
+        if self.owned:
+            self.fh.close()
+
+
+class _Directory(NamedTuple):
+    """Where the central directory is and what it holds."""
+
+    data: bytes  # the central directory's bytes (fewer than ``size`` when the file is cut short)
+    size: int  # its size as the end record declares it
+    start: int  # its offset in the file (zipfile's ``start_dir``)
+    concat: int  # bytes prepended to the archive (a .pex's shebang line): added to every offset
+
+
+class _EndRecord(NamedTuple):
+    entries: int
+    size: int
+    offset: int
+    at: int  # where the EOCD record starts in the file
+    zip64: bool
+
+
+def _end_record(tail: bytes, tail_start: int) -> _EndRecord | None:
+    """The end-of-central-directory record as ``zipfile._EndRecData`` finds it: the record at the very
+    end when the archive has no comment, else the last signature in the last 64 KiB + 22 bytes; the
+    Zip64 record when its locator sits just before. ``tail`` holds the file's last bytes from
+    ``tail_start`` (at least the search window and the Zip64 records before it)."""
+    size = tail_start + len(tail)
+    if len(tail) >= _EOCD_SIZE and tail[-_EOCD_SIZE:-18] == _EOCD and tail[-2:] == b"\0\0":
+        at = len(tail) - _EOCD_SIZE
+    else:
+        window = max(size - (1 << 16) - _EOCD_SIZE, 0) - tail_start
+        at = tail.rfind(_EOCD, window)
+        if at < 0 or len(tail) - at < _EOCD_SIZE:
+            return None
+    count, cd_size, cd_offset = struct.unpack_from("<10xH2L", tail, at)
+    found = _EndRecord(count, cd_size, cd_offset, tail_start + at, False)
+    locator = at - 20
+    if tail_start + locator < 0 or locator < 0:
+        return found
+    signature, locator_disk, _offset, disks = struct.unpack_from("<4sLQL", tail, locator)
+    if signature != _EOCD64_LOCATOR:
+        return found
+    if locator_disk != 0 or disks > 1:
+        raise zipfile.BadZipFile("zipfiles that span multiple disks are not supported")
+    record = locator - 56
+    if record < 0:  # zipfile's seek before the start of the file fails
+        raise zipfile.BadZipFile("File is not a zip file")
+    signature, count64, cd_size64, cd_offset64 = struct.unpack_from("<4s28xQQQ", tail, record)
+    if signature != _EOCD64:
+        return found
+    return _EndRecord(count64, cd_size64, cd_offset64, tail_start + at, True)
+
+
+def _read_directory(archive: _Source, name: str, ctx: OpenContext) -> _Directory:
+    """The central directory's bytes and place (``zipfile.ZipFile._RealGetContents``'s first half),
+    once the entry count its end record claims has been checked against the budget."""
+    start = max(0, archive.size - _TAIL)
+    end = _end_record(archive.pread(start, archive.size - start), start)
+    if end is None:
+        raise zipfile.BadZipFile("File is not a zip file")
+    _check_declared_entries(end.entries, name, ctx)
+    # "concat" is zero unless the zip was appended to another file.
+    concat = end.at - end.size - end.offset - (56 + 20 if end.zip64 else 0)
+    cd_start = end.offset + concat
+    if cd_start < 0:
+        raise zipfile.BadZipFile("Bad offset for central directory")
+    return _Directory(archive.pread(cd_start, end.size), end.size, cd_start, concat)
 
 
 def declared_entries(fh: BinaryIO) -> int | None:
     """The entry count a zip's end-of-central-directory record claims (Zip64's when it defers to it),
-    read as ``zipfile`` finds it (the last EOCD signature; the Zip64 record just before its
-    locator), or None when there is no such record."""
+    read as ``zipfile`` finds it, or None when there is no such record."""
     size = fh.seek(0, io.SEEK_END)
-    start = max(0, size - _EOCD_SEARCH - 20 - 56)
+    start = max(0, size - _TAIL)
     fh.seek(start)
-    tail = fh.read()
-    at = tail.rfind(_EOCD)
-    if at < 0 or len(tail) - at < 22:
+    try:
+        end = _end_record(fh.read(), start)
+    except zipfile.BadZipFile:
         return None
-    count: int = struct.unpack_from("<H", tail, at + 10)[0]
-    locator = at - 20
-    if count == 0xFFFF and locator >= 56 and tail[locator : locator + 4] == _EOCD64_LOCATOR:
-        record = locator - 56
-        if tail[record : record + 4] == _EOCD64:
-            count = struct.unpack_from("<Q", tail, record + 32)[0]
-    return count
+    return None if end is None else end.entries
 
 
-def _check_declared_entries(source: str | BinaryIO, name: str, ctx: OpenContext) -> None:
+def _check_declared_entries(count: int, name: str, ctx: OpenContext) -> None:
     """Refuse a zip whose central directory claims more entries than the budget has left, before
-    ``zipfile`` builds an object for each (a nested zip of a few MB can hold millions)."""
-    if isinstance(source, str):
-        with open(source, "rb") as fh:
-            count = declared_entries(fh)
-    else:
-        where = source.tell()
-        count = declared_entries(source)
-        source.seek(where)
+    anything is built for each (a nested zip of a few MB can hold millions)."""
     # A nested archive's entries cost NESTED_ENTRY_COST each (nested.py charges the rest once indexed).
-    if count is not None and count * (NESTED_ENTRY_COST if ctx.depth else 1) > ctx.charge.entries_left():
+    if count * (NESTED_ENTRY_COST if ctx.depth else 1) > ctx.charge.entries_left():
         raise HostileArtifact(
             f"{name}: the central directory claims {count} entries: more than {ctx.limits.max_entries} entries "
             f"(max_entries) with the {ctx.charge.entries} already indexed; refusing to go on"
         )
 
 
-def overlapping(infos: list[zipfile.ZipInfo], cd_start: int) -> set[int]:
+class _Record(NamedTuple):
+    """One central directory record, as the index needs it."""
+
+    filename: str  # decoded, cut at a NUL (zipfile's ``ZipInfo.filename``)
+    at: int  # where the record starts in the central directory
+    offset: int  # of the local header in the file (concat added)
+    end: int  # offset + local header + name + compressed size: where the member's bytes end at least
+    size: int  # uncompressed (declared)
+    mode: int  # external attributes >> 16
+
+
+def _decode_name(raw: bytes, flags: int) -> str:
+    """A member name as zipfile decodes it: UTF-8 with flag bit 11, else CP437 (same as ASCII below 0x80)."""
+    if raw.isascii():
+        return raw.decode("ascii")
+    return raw.decode("utf-8" if flags & _UTF8_NAME else "cp437")
+
+
+def _zip64(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
+    """Check every extra field's length and apply the Zip64 one (``zipfile.ZipInfo._decodeExtra``)."""
+    while len(extra) >= 4:
+        kind, length = struct.unpack_from("<HH", extra)
+        if length + 4 > len(extra):
+            raise zipfile.BadZipFile(f"Corrupt extra field {kind:04x} (size={length})")
+        if kind == 0x0001:
+            data = extra[4 : length + 4]
+            field = "File size"
+            try:
+                if usize in (0xFFFF_FFFF_FFFF_FFFF, _ZIP64):
+                    (usize,) = struct.unpack_from("<Q", data)
+                    data = data[8:]
+                if csize == _ZIP64:
+                    field = "Compress size"
+                    (csize,) = struct.unpack_from("<Q", data)
+                    data = data[8:]
+                if offset == _ZIP64:
+                    field = "Header offset"
+                    (offset,) = struct.unpack_from("<Q", data)
+            except struct.error:
+                raise zipfile.BadZipFile(f"Corrupt zip64 extra field. {field} not found.") from None
+        extra = extra[length + 4 :]
+    return usize, csize, offset
+
+
+def _records(directory: _Directory) -> list[_Record]:
+    """Every central directory record, with zipfile's checks (``_RealGetContents``' loop)."""
+    data, concat, total = directory.data, directory.concat, directory.size
+    have = len(data)
+    unpack = _CD_INDEX.unpack_from
+    records: list[_Record] = []
+    append = records.append
+    pos = 0
+    while pos < total:
+        if have - pos < _CD_SIZE:
+            raise zipfile.BadZipFile("Truncated central directory")
+        signature, version, flags, csize, usize, nlen, elen, clen, attributes, offset = unpack(data, pos)
+        if signature != _CENTRAL:
+            raise zipfile.BadZipFile("Bad magic number for central directory")
+        name_at = pos + _CD_SIZE
+        filename = _decode_name(data[name_at : name_at + nlen], flags)
+        if version > _MAX_EXTRACT_VERSION:
+            raise NotImplementedError(f"zip file version {version / 10:.1f}")
+        if elen:
+            usize, csize, offset = _zip64(data[name_at + nlen : name_at + nlen + elen], usize, csize, offset)
+        if "\x00" in filename:
+            filename = filename[: filename.find("\x00")]
+        offset += concat
+        append(_Record(filename, pos, offset, offset + _LOCAL_SIZE + nlen + csize, usize, attributes >> 16))
+        pos = name_at + nlen + elen + clen
+    return records
+
+
+def _overlapping(records: list[_Record], cd_start: int) -> set[int]:
     """The indexes of members whose data would run into the next member's local header (or the
     central directory): the "overlapping files" zip bomb, where one compressed kernel is read as
-    the data of many members. Newer CPythons refuse these when a member is opened; 3.10 does not."""
-    order = sorted(range(len(infos)), key=lambda i: infos[i].header_offset)
+    the data of many members. Newer CPythons refuse these when a member is opened; 3.10 does not.
+    (The local extra field is not counted: a lower bound.)"""
+    offsets = [r.offset for r in records]
+    if all(a < b for a, b in itertools.pairwise(offsets)):  # written in order: no sort needed
+        order: list[int] | range = range(len(records))
+    else:
+        order = sorted(range(len(records)), key=offsets.__getitem__)
     bad: set[int] = set()
+    last = len(order) - 1
     for rank, i in enumerate(order):
-        info = infos[i]
-        end = infos[order[rank + 1]].header_offset if rank + 1 < len(order) else cd_start
-        # The local header is 30 bytes plus the name (and an extra field, not counted: a lower bound).
-        if info.header_offset + 30 + _name_length(info) + info.compress_size > end:
+        end = offsets[order[rank + 1]] if rank < last else cd_start
+        if records[i].end > end:
             bad.add(i)
     return bad
 
 
-def _name_length(info: zipfile.ZipInfo) -> int:
-    """The byte length of the name as stored (UTF-8 with flag bit 11, else cp437, as zipfile decoded it)."""
-    try:
-        return len(info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"))
-    except UnicodeEncodeError:
-        return 0
+class _Zip:
+    """What every member reader of one archive shares."""
+
+    __slots__ = ("archive", "ctx", "directory", "name")
+
+    def __init__(self, archive: _Source, directory: _Directory, name: str, ctx: OpenContext) -> None:
+        self.archive = archive
+        self.directory = directory
+        self.name = name
+        self.ctx = ctx
 
 
-def _index(zf: zipfile.ZipFile, name: str, ctx: OpenContext, view: ArtifactView) -> None:
-    infos = zf.infolist()
-    ctx.charge.charge_entries(len(infos), name)
-    declared = sum(i.file_size for i in infos)
+def _index(zip_: _Zip, records: list[_Record], view: ArtifactView) -> None:
+    name, ctx = zip_.name, zip_.ctx
+    ctx.charge.charge_entries(len(records), name)
+    declared = sum(r.size for r in records)
     if declared > ctx.limits.max_total_bytes:
         raise HostileArtifact(
             f"{name}: members declare {declared} bytes uncompressed, over the "
             f"{ctx.limits.max_total_bytes}-byte limit (max_total_bytes; zip bomb?)"
         )
     add = view.add
-    file_type = EntryType.FILE
-    overlaps = overlapping(infos, zf.start_dir)
-    # Members are opened by their ZipInfo (kept by each reader), never by name: zipfile's own name
-    # index and list are not needed and would hold every entry a second and third time.
-    zf.NameToInfo = {}
-    zf.filelist = []
-    for number, info in enumerate(infos):
-        filename = info.filename
+    file_type, dir_type = EntryType.FILE, EntryType.DIR
+    overlaps = _overlapping(records, zip_.directory.start)
+    is_link = stat.S_ISLNK
+    for number, record in enumerate(records):
+        filename = record.filename
         # safe_member_path, whose answer for a regular name is the name without a trailing "/".
         if filename and not irregular_path(filename):
             path: str | None = filename[:-1] if filename[-1] == "/" else filename
@@ -138,72 +379,198 @@ def _index(zf: zipfile.ZipFile, name: str, ctx: OpenContext, view: ArtifactView)
         if path is None:
             view.unknown(filename, "unsafe member path (absolute or '..'); skipped")
             continue
-        if number in overlaps:
+        if overlaps and number in overlaps:
             view.unknown(path, "its data overlaps another member's (overlapping-entries zip bomb?); not read")
             continue
-        if stat.S_ISLNK(info.external_attr >> 16):
+        if record.mode and is_link(record.mode):
             try:
-                target = _read_member(zf, info, name, ctx, 4096).decode("utf-8", errors="replace")
+                target = _Member(zip_, record.at).read(4096).decode("utf-8", errors="replace")
             except MemberError as e:
                 view.unknown(path, str(e))
                 continue
-            add(Entry(path, EntryType.SYMLINK, info.file_size, link=target), None)
+            add(Entry(path, EntryType.SYMLINK, record.size, link=target), None)
         elif filename[-1] == "/":  # ZipInfo.is_dir()
-            add(Entry(path, EntryType.DIR, 0), None)
+            add(Entry(path, dir_type, 0), None)
         else:
-            add(Entry(path, file_type, info.file_size), _Member(zf, info, name, ctx))
+            add(Entry(path, file_type, record.size), _Member(zip_, record.at))
 
 
 class _Member:
-    """Reads one zip member (``MemberReader``). Concurrent: zipfile's shared file is locked around each
-    seek and read, and members are inflated outside the lock (every zip is opened from a path or bytes)."""
+    """Reads one zip member (``MemberReader``): the archive and where its central directory record is.
+    Concurrent: the archive is read with positional reads (``os.pread``, or seek + read under a lock),
+    and each read inflates with its own decompressor."""
 
-    __slots__ = ("ctx", "info", "name", "zf")
+    __slots__ = ("at", "zip")
     concurrent = True
 
-    def __init__(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: OpenContext) -> None:
-        self.zf = zf
-        self.info = info
-        self.name = name
-        self.ctx = ctx
+    def __init__(self, zip_: _Zip, at: int) -> None:
+        self.zip = zip_
+        self.at = at
 
     def read(self, max_bytes: int) -> bytes:
-        return _read_member(self.zf, self.info, self.name, self.ctx, max_bytes)
+        member = _Fields.of(self.zip, self.at)
+        where = f"{self.zip.name}: {member.filename}"
+        ctx = self.zip.ctx
+        check_member_size(member.usize, max_bytes, ctx.limits, where)
+        _check_ratio(member, where, ctx)
+        data = _decompress(self.zip, member, where, member.usize)
+        ctx.charge.charge_bytes(len(data), self.zip.name)
+        return data
 
     def prefix(self, n: int) -> bytes:
-        info = self.info
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        member = _Fields.of(self.zip, self.at)
+        where = f"{self.zip.name}: {member.filename}"
+        if member.method not in _FAST_METHODS:
             # zipfile inflates a bzip2 / LZMA chunk whole (no max_length): keep the zip bomb guard.
-            _check_ratio(info, f"{self.name}: {info.filename}", self.ctx)
-        try:
-            with self.zf.open(info) as fh:
-                # ZipExtFile.read(n) inflates with max_length=n: the rest of the member is never
-                # decompressed (nor CRC-checked: that needs every byte, and read() does it).
-                data = fh.read(min(n, info.file_size))
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as e:
-            raise MemberError(f"{self.name}: {info.filename}: cannot decompress ({e})") from e
-        self.ctx.charge.charge_bytes(len(data), self.name)
+            _check_ratio(member, where, self.zip.ctx)
+        # Only up to n bytes are inflated; the CRC needs every byte, so it is checked when they are all read.
+        data = _decompress(self.zip, member, where, min(n, member.usize))
+        self.zip.ctx.charge.charge_bytes(len(data), self.zip.name)
         return data
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, ctx: OpenContext, max_bytes: int) -> bytes:
-    where = f"{name}: {info.filename}"
-    check_member_size(info.file_size, max_bytes, ctx.limits, where)
-    _check_ratio(info, where, ctx)
+class _Fields(NamedTuple):
+    """A member's central directory record, read again when the member is read."""
+
+    filename: str
+    raw_name: bytes
+    flags: int
+    method: int
+    crc: int
+    csize: int
+    usize: int
+    offset: int  # concat added
+
+    @staticmethod
+    def of(zip_: _Zip, at: int) -> _Fields:
+        data = zip_.directory.data
+        flags, method, crc, csize, usize, nlen, elen, _clen, offset = _CD_READ.unpack_from(data, at)
+        name_at = at + _CD_SIZE
+        raw = data[name_at : name_at + nlen]
+        if elen:
+            usize, csize, offset = _zip64(data[name_at + nlen : name_at + nlen + elen], usize, csize, offset)
+        filename = _decode_name(raw, flags)
+        if "\x00" in filename:
+            filename = filename[: filename.find("\x00")]
+        return _Fields(filename, raw, flags, method, crc, csize, usize, offset + zip_.directory.concat)
+
+
+def _decompress(zip_: _Zip, member: _Fields, where: str, want: int) -> bytes:
+    """The first ``want`` bytes of a member (all of it when ``want`` is its declared size); MemberError
+    with the reason when it cannot be read. As ``zipfile`` does, the CRC-32 is checked once the data is
+    read to its declared size or to its end, whichever comes first."""
     try:
-        with zf.open(info) as fh:
-            # zipfile stops at the declared size and checks the CRC at the end.
-            data = fh.read(info.file_size + 1) if info.file_size <= PIECE else read_in_pieces(fh, info.file_size + 1)
+        if member.method in _FAST_METHODS and not member.flags & (_ENCRYPTED | _PATCHED | _STRONG_ENCRYPTION):
+            data, ended = _inflate(zip_.archive, member, want)
+            if (ended or len(data) == member.usize) and zlib.crc32(data) != member.crc:
+                raise zipfile.BadZipFile(f"Bad CRC-32 for file {member.filename!r}")
+        else:
+            data = _read_with_zipfile(zip_.archive, member, want)  # zipfile checks the CRC
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as e:
         raise MemberError(f"{where}: cannot decompress ({e})") from e
-    ctx.charge.charge_bytes(len(data), name)
     return data
 
 
-def _check_ratio(info: zipfile.ZipInfo, where: str, ctx: OpenContext) -> None:
+def _local_data(archive: _Source, member: _Fields, first: int) -> tuple[int, bytes]:
+    """Check the member's local header as ``zipfile.ZipFile.open`` does; return where its data starts
+    and up to ``first`` bytes of that data (read with the header, one read for a small member)."""
+    nlen = len(member.raw_name)
+    head = archive.pread(member.offset, _LOCAL_SIZE + nlen + first + 64)
+    if len(head) < _LOCAL_SIZE:
+        raise zipfile.BadZipFile("Truncated file header")
+    signature, flags, _method, _time, _crc, _csize, _usize, local_nlen, local_elen = _LOCAL_HEADER.unpack_from(head)
+    if signature != _LOCAL:
+        raise zipfile.BadZipFile("Bad magic number for file header")
+    if member.flags & _PATCHED:
+        raise NotImplementedError("compressed patched data (flag bit 5)")
+    if member.flags & _STRONG_ENCRYPTION:
+        raise NotImplementedError("strong encryption (flag bit 6)")
+    local_name = head[_LOCAL_SIZE : _LOCAL_SIZE + local_nlen]
+    if local_name != member.raw_name:
+        if len(local_name) < local_nlen:
+            local_name += archive.pread(member.offset + _LOCAL_SIZE + len(local_name), local_nlen - len(local_name))
+        original = _decode_name(member.raw_name, member.flags)
+        if _decode_name(local_name, flags) != original:
+            raise zipfile.BadZipFile(f"File name in directory {original!r} and header {local_name!r} differ.")
+    start = member.offset + _LOCAL_SIZE + local_nlen + local_elen
+    skip = _LOCAL_SIZE + local_nlen + local_elen
+    return start, head[skip : skip + first]
+
+
+def _inflate(archive: _Source, member: _Fields, want: int) -> tuple[bytes, bool]:
+    """Up to ``want`` bytes of a stored or deflated member, reading and inflating no more than that
+    needs (zipfile's ``ZipExtFile`` semantics: stop at the declared size, or where the data ends), and
+    whether the data ended (the deflate stream's end, or the compressed size read) before ``want``."""
+    csize = member.csize
+    start, chunk = _local_data(archive, member, min(csize, PIECE))
+    if want <= 0:
+        return b"", False
+    position, end = start + len(chunk), start + csize
+    inflater = zlib.decompressobj(-15) if member.method == zipfile.ZIP_DEFLATED else None
+    pieces: list[bytes] = []
+    got = 0
+    ended = False
+    while got < want:
+        if not chunk:
+            if position >= end:
+                ended = True
+                break
+            chunk = archive.pread(position, min(PIECE, end - position))
+            if not chunk:
+                raise EOFError("the archive ends inside the member's data")
+            position += len(chunk)
+        if inflater is None:
+            piece = chunk[: want - got]
+            chunk = b""
+        else:
+            piece = inflater.decompress(chunk, want - got)
+            chunk = inflater.unconsumed_tail
+            if inflater.eof:
+                pieces.append(piece)
+                got += len(piece)
+                ended = got < want
+                break
+        pieces.append(piece)
+        got += len(piece)
+    return (pieces[0] if len(pieces) == 1 else b"".join(pieces)), ended
+
+
+class _Window:
+    """A file object over the archive from one offset on: what ``zipfile.ZipExtFile`` reads from."""
+
+    __slots__ = ("archive", "position")
+
+    def __init__(self, archive: _Source, position: int) -> None:
+        self.archive = archive
+        self.position = position
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            n = self.archive.size - self.position
+        data = self.archive.pread(self.position, n)
+        self.position += len(data)
+        return data
+
+    def close(self) -> None:
+        """Nothing to release: the archive is closed with its view."""
+
+
+def _read_with_zipfile(archive: _Source, member: _Fields, want: int) -> bytes:
+    """Any other compression method, or an encrypted member: ``zipfile.ZipExtFile`` reads it, or says why not."""
+    start, _ = _local_data(archive, member, 0)
+    if member.flags & _ENCRYPTED:
+        raise RuntimeError(f"File {member.filename!r} is encrypted, password required for extraction")
+    info = zipfile.ZipInfo(member.filename)
+    info.flag_bits, info.compress_type, info.CRC = member.flags, member.method, member.crc
+    info.compress_size, info.file_size, info.header_offset = member.csize, member.usize, member.offset
+    with zipfile.ZipExtFile(_Window(archive, start), "r", info, None, False) as fh:
+        return fh.read(want)
+
+
+def _check_ratio(member: _Fields, where: str, ctx: OpenContext) -> None:
     limits = ctx.limits
-    if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-        ratio = info.file_size // max(info.compress_size, 1)
+    if member.usize > limits.ratio_floor and member.usize > limits.max_ratio * max(member.csize, 1):
+        ratio = member.usize // max(member.csize, 1)
         raise MemberError(
             f"{where}: compression ratio {ratio}:1 over the {limits.max_ratio}:1 limit (zip bomb?); not read"
         )
