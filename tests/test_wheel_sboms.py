@@ -142,7 +142,10 @@ def test_scan_merges_a_wheel_sbom(tmp_path: Path) -> None:
     natives = {c.name: c for c in result.components if isinstance(c, NativeComponent)}
     webp = natives["libwebp"]
     assert webp.location.path == f"{SITE}/pillow.libs/libwebp-74f033ac.so.7.1.7"
-    assert webp.version == "1.0.0" and webp.evidence[0].method == "wheel-sbom"  # the name alone gave no version
+    # upstream's real-name table says libwebp.so.7.1.7 is 1.3.1 (low confidence); the SBOM's rpm says 1.0.0:
+    # the bytes' answer is kept, the SBOM's is a disagreement
+    assert webp.version == "1.3.1" and webp.evidence[0].method == "soname"
+    assert len(webp.disagreements) == 1 and "the bytes say 1.3.1" in webp.disagreements[0]
     assert "libXdmcp" in natives and natives["libXdmcp"].location.path.endswith("auditwheel.cdx.json")
     assert [u.reason for u in result.unknowns if "broken" in u.location.path] == [
         "wheel SBOM: not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"

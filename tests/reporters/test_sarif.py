@@ -33,6 +33,7 @@ from depscan.models import (
 from depscan.reporters import ReportOptions
 from depscan.reporters.sarif import (
     FINGERPRINT_KEY,
+    NOT_VERIFIABLE_RULE,
     UNCHECKED_RULE,
     UNREADABLE_RULE,
     _rule_id,
@@ -117,10 +118,20 @@ def test_within_github_code_scanning_subset(demo_result: ScanResult) -> None:
         assert result["partialFingerprints"]["primaryLocationLineHash"]
 
 
+def _other_rules(result: ScanResult) -> set[str]:
+    """The rules of what is not a vulnerability finding nor an unknown: policy findings, not verifiable."""
+    return {f.rule for f in result.policy_findings} | ({NOT_VERIFIABLE_RULE} if result.not_verifiable else set())
+
+
+def _other_results(result: ScanResult) -> int:
+    """Results that are not vulnerability findings: unknowns, policy findings, not-verifiable components."""
+    return len(result.unknowns) + len(result.policy_findings) + len(result.not_verifiable)
+
+
 def test_one_rule_per_advisory_group_with_fix_and_severity(demo_result: ScanResult) -> None:
     rules = {r["id"]: r for r in _run(document(demo_result))["tool"]["driver"]["rules"]}
     groups = {f.id for f in demo_result.findings}
-    assert set(rules) == groups | {UNREADABLE_RULE}
+    assert set(rules) == groups | {UNREADABLE_RULE} | _other_rules(demo_result)
     cookie = rules["PYSEC-2023-192"]  # urllib3, both copies
     assert cookie["helpUri"] == "https://osv.dev/vulnerability/PYSEC-2023-192"
     assert cookie["properties"]["security-severity"] == "8.1"
@@ -178,7 +189,7 @@ def test_suppressed_finding_is_kept_with_external_suppression(demo_result: ScanR
             "properties": {"ignoreId": "CVE-2019-10906", "expires": "2099-01-01"},
         }
     ]
-    assert len(results) == len(demo_result.findings) + len(demo_result.unknowns)
+    assert len(results) == len(demo_result.findings) + _other_results(demo_result)
 
 
 def test_unknown_is_a_policy_result(demo_result: ScanResult) -> None:
@@ -242,6 +253,8 @@ def test_not_checked_and_unchecked_are_visible(demo_result: ScanResult) -> None:
         findings=(),
         advisory_data=None,
         unknowns=(),
+        policy_findings=(),
+        not_verifiable=(),
         unchecked=((requests.purl, "OSV API: connection reset"),),
         warnings=("bin/python: symlink points outside the artifact; not followed",),
         notes=("advisory data is 400 days old",),
@@ -346,5 +359,5 @@ def test_baseline_state(demo_result: ScanResult) -> None:
     log = document(dataclasses.replace(demo_result, baseline=baseline))
     _validate(log)
     states = [r.get("baselineState") for r in _run(log)["results"]]
-    assert states == ["new"] + ["unchanged"] * len(rest) + [None] * len(demo_result.unknowns)
+    assert states == ["new"] + ["unchanged"] * len(rest) + [None] * _other_results(demo_result)
     assert all("baselineState" not in r for r in _run(document(demo_result))["results"])
