@@ -229,3 +229,16 @@ def test_concurrent_writers_do_not_fail(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / cache.FILE_NAME)
     assert db.execute("SELECT count(*) FROM entries").fetchone() == (4 * 20 * 20,)
     db.close()
+
+
+def test_two_names_for_the_same_bytes_in_one_scan_are_both_remembered(
+    library: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = dist("foo", "1.0", modules={OWNED: library, "bar.libs/libbar-99887766.so.1": library})
+    path = write_zip(tmp_path / "twice.zip", files)
+    _scan(path)
+    entry = cache.NativeCache().get(hashlib.sha256(library).hexdigest())
+    assert entry is not None and {"libfoo", "libbar"} <= set(entry.identified)
+    reads = _Reads(monkeypatch)
+    _scan(path)
+    assert reads.parsed == 0 and not [p for p in reads.read if ".so" in p]

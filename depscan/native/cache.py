@@ -225,9 +225,16 @@ class NativeCache:
 
     # -- reads and writes -------------------------------------------------------------------------
     def get_many(self, keys: Iterable[str]) -> dict[str, Entry]:
-        """The entries stored for these SHA-256 keys (hex), under the current code version."""
-        wanted = sorted(set(keys))
+        """The entries stored for these SHA-256 keys (hex), under the current code version (and those
+        ``put`` since the last ``flush``)."""
         found: dict[str, Entry] = {}
+        wanted = []
+        for key in sorted(set(keys)):
+            pending = self._pending.get(key)
+            if pending is not None:
+                found[key] = pending
+            else:
+                wanted.append(key)
         stale = int(time.time()) - TOUCH_AFTER
         for attempt in range(2):
             db = self._connect()
@@ -250,7 +257,7 @@ class NativeCache:
                             self.warnings.append(f"native cache {self.path}: damaged entry {sha256[:16]} ({e})")
                 return found
             except sqlite3.DatabaseError as e:
-                found.clear()
+                found = {key: self._pending[key] for key in found if key in self._pending}
                 if attempt:
                     self._give_up(f"unreadable ({e})")
                 else:
