@@ -159,8 +159,9 @@ def test_the_deny_list() -> None:
     from depscan.catalogers.native import may_be_elf
 
     for name in ("pkg/mod.py", "pkg/mod.cpython-311.pyc", "a/b.PYI", "x.dist-info/RECORD", "x.dist-info/METADATA",
-                 "pkg/LICENSE.txt", "pkg/LICENSE", "include/foo.h", "data/archive.tar.gz", "README.md"):
+                 "pkg/LICENSE.txt", "pkg/LICENSE", "include/foo.h", "data/archive.tar.gz", "README.md",
+                 "tzdata/zoneinfo/Europe/Paris", "pytz/zoneinfo/GMT+0"):
         assert not may_be_elf(name), name
     for name in ("pkg/_x.cpython-311-x86_64-linux-gnu.so", "usr/bin/python3.11", "lib/libz.so.1.2.13",
-                 "pkg/helper.exe", "pkg/data.bin", "noext", "pkg/mod.py.so", "tool.PY2"):
+                 "pkg/helper.exe", "pkg/data.bin", "noext", "pkg/mod.py.so", "tool.PY2", "zoneinfo_x/lib.bin"):
         assert may_be_elf(name), name
