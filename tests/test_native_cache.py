@@ -242,3 +242,11 @@ def test_two_names_for_the_same_bytes_in_one_scan_are_both_remembered(
     reads = _Reads(monkeypatch)
     _scan(path)
     assert reads.parsed == 0 and not [p for p in reads.read if ".so" in p]
+
+
+def test_a_scan_without_elf_files_never_opens_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "untouched"))
+    modules = {"foo/__init__.py": b"", "foo/data.bin": b"\0" * 100, "foo/tool": b"#!/bin/sh\n"}
+    files = dist("foo", "1.0", modules=modules)
+    result = _scan(write_zip(tmp_path / "pure.zip", files))
+    assert not natives(result) and not (tmp_path / "untouched").exists()

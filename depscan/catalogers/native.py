@@ -60,7 +60,7 @@ import hashlib
 import os
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -308,10 +308,11 @@ class NativeLibCataloger(Cataloger):
         if not candidates:
             return CatalogResult((), ())
         owners = _owners(earlier, {e.path for e in candidates})
-        store = self._open_cache()
+        work = _Run(view, self._open_cache)
         try:
-            outcomes = _Run(view, store).run(candidates, owners)
+            outcomes = work.run(candidates, owners)
         finally:
+            store = work.opened
             if store is not None:
                 store.flush()
                 store.close()
@@ -379,14 +380,28 @@ READ_AHEAD_BYTES = 64 * 1024 * 1024
 class _Run:
     """One catalog pass: cache lookups, prefix checks, whole reads (threaded), parse and identify."""
 
-    def __init__(self, view: ArtifactView, store: NativeCache | None) -> None:
+    def __init__(self, view: ArtifactView, open_store: Callable[[], NativeCache | None]) -> None:
         self.view = view
-        self.store = store
+        self._open_store = open_store
+        self._asked = False
+        self.opened: NativeCache | None = None
+
+    @property
+    def store(self) -> NativeCache | None:
+        """The cache, opened at the first lookup: a scan without ELF files never touches it (nor imports sqlite3)."""
+        if not self._asked:
+            self._asked = True
+            self.opened = self._open_store()
+        return self.opened
 
     def run(self, candidates: list[Entry], owners: dict[str, list[_Claim]]) -> list[_Outcome | None]:
         claims = [_owner(owners.get(entry.path), entry) for entry in candidates]
         recorded = [_recorded_sha256(claim, entry) for claim, entry in zip(claims, candidates, strict=True)]
-        hits = self.store.get_many(key for key in recorded if key) if self.store is not None else {}
+        # Looked up before anything is read: files named like libraries. Any other file is looked up by
+        # its content hash once its first bytes showed the ELF magic.
+        named = [key for key, entry in zip(recorded, candidates, strict=True) if key and is_candidate(entry.path)]
+        store = self.store if named else None
+        hits = store.get_many(named) if store is not None else {}
         outcomes: list[_Outcome | None] = [None] * len(candidates)
         pending: list[int] = []
         for index, entry in enumerate(candidates):
