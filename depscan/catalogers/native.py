@@ -61,7 +61,6 @@ import os
 import re
 import struct
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
@@ -85,6 +84,8 @@ from depscan.native import Identification, elf
 from depscan.native.identify import identify
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from depscan.native.cache import Entry as CacheEntry
     from depscan.native.cache import NativeCache
 
@@ -420,7 +421,7 @@ class _Run:
     ) -> None:
         view = self.view
         threads = workers()
-        pool = ThreadPoolExecutor(threads, thread_name_prefix="depscan-elf") if threads > 1 else None
+        pool: ThreadPoolExecutor | None = None  # started with the first file read in a worker
         in_flight: dict[Future[_Fetched], tuple[int, ElfHeader]] = {}
         ahead = 0
 
@@ -430,6 +431,13 @@ class _Run:
             ahead -= candidates[index].size
             outcomes[index] = self._analyze(candidates[index], claims[index], header, future)
 
+        def finish_one_or_more() -> None:
+            from concurrent.futures import FIRST_COMPLETED, wait
+
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                finish(future)
+
         try:
             for index in pending:
                 entry = candidates[index]
@@ -437,21 +445,21 @@ class _Run:
                 if isinstance(header, _Outcome) or header is None:
                     outcomes[index] = header
                     continue
-                if pool is None or not view.concurrent(entry.path):
+                if threads == 1 or not view.concurrent(entry.path):
                     outcomes[index] = self._analyze(entry, claims[index], header, None)
                     continue
+                if pool is None:
+                    from concurrent.futures import ThreadPoolExecutor  # only for scans with ELF files
+
+                    pool = ThreadPoolExecutor(threads, thread_name_prefix="depscan-elf")
                 while in_flight and (ahead + entry.size > READ_AHEAD_BYTES or len(in_flight) >= 2 * threads):
-                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        finish(future)
+                    finish_one_or_more()
                 in_flight[pool.submit(_fetch, view, entry.path)] = (index, header)
                 ahead += entry.size
                 for future in [f for f in in_flight if f.done()]:
                     finish(future)  # parse what is ready while the workers inflate the rest
             while in_flight:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    finish(future)
+                finish_one_or_more()
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
