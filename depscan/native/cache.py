@@ -10,9 +10,9 @@ name the file name or SONAME suggests: ``identify`` answers depend on it). A fil
 file at all is remembered too (the magic check of a file found by content costs a read).
 
 Every row carries the version of the code that produced it (``code_version``: this module's format,
-``identify.IDENT_VERSION`` for the classifier code and table, and the field names of the models it
-stores), so a new classifier table or a new ``ElfFacts`` field makes old rows misses; rows of other
-versions are deleted when new rows are written.
+depscan's version, ``identify.IDENT_VERSION`` for the classifier code and table, and the field names
+of the models it stores), so a new depscan, a new classifier table or a new ``ElfFacts`` field makes
+old rows misses; rows of other versions are deleted when new rows are written.
 
 SQLite, one file in the user cache directory (``platformdirs.user_cache_dir("depscan")``;
 ``$DEPSCAN_CACHE_DIR`` overrides it; ``depscan scan --no-cache`` bypasses it). Safe under concurrent
@@ -41,7 +41,7 @@ from depscan.native.identify import IDENT_VERSION
 ENV = "DEPSCAN_CACHE_DIR"
 FILE_NAME = "native-elf.sqlite"
 FORMAT = 1  # bump when what is stored (or how elf.py / the header parser read files) changes
-MAX_ROWS = 200_000  # about 1 KB each; the oldest-used rows go first
+MAX_ROWS = 50_000  # about 1.3 KB each (65 MB); the rows used longest ago go first
 TOUCH_AFTER = 86_400  # seconds: a hit on a row last used longer ago marks it used again (at flush)
 BUSY_TIMEOUT = 10.0  # seconds a write waits for another scan's write to finish
 _CHUNK = 500  # keys per lookup query (SQLite's default variable limit is 999 in old builds)
@@ -63,8 +63,10 @@ def _fields(cls: Any) -> str:
 
 def code_version() -> str:
     """The version of everything a row depends on: a row written under another is a miss."""
+    from depscan import __version__
+
     shapes = f"{_fields(ElfFacts)};{_fields(Evidence)};{','.join(Identification._fields)}"
-    return f"{FORMAT}|{IDENT_VERSION}|{shapes}"
+    return f"{FORMAT}|{__version__}|{IDENT_VERSION}|{shapes}"
 
 
 def default_directory() -> Path:
