@@ -61,7 +61,11 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
         caps = [c.read_limit(path) for c in catalogers if c.wants(path)]
         return None if not caps or None in caps else max(cap for cap in caps if cap is not None)
 
-    ctx = OpenContext(limits=config.limits, wants=wants, wants_prefix=wants_prefix, read_limit=read_limit)
+    def keep_whole(path: str, head: bytes) -> bool:
+        return any(c.keep_whole(path, head) for c in catalogers)
+
+    ctx = OpenContext(limits=config.limits, wants=wants, wants_prefix=wants_prefix, read_limit=read_limit,
+                      keep_whole=keep_whole)
     report("opening", 0, 0)
     with open_artifact(config.path, ctx, config.kind, config.layers) as view:
         opened = time.perf_counter()

@@ -230,3 +230,24 @@ def test_concurrent_writers_do_not_fail(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / cache.FILE_NAME)
     assert db.execute("SELECT count(*) FROM entries").fetchone() == (4 * 20 * 20,)
     db.close()
+
+
+def test_two_names_for_the_same_bytes_in_one_scan_are_both_remembered(
+    library: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = dist("foo", "1.0", modules={OWNED: library, "bar.libs/libbar-99887766.so.1": library})
+    path = write_zip(tmp_path / "twice.zip", files)
+    _scan(path)
+    entry = cache.NativeCache().get(hashlib.sha256(library).hexdigest())
+    assert entry is not None and {"libfoo", "libbar"} <= set(entry.identified)
+    reads = _Reads(monkeypatch)
+    _scan(path)
+    assert reads.parsed == 0 and not [p for p in reads.read if ".so" in p]
+
+
+def test_a_scan_without_elf_files_never_opens_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "untouched"))
+    modules = {"foo/__init__.py": b"", "foo/data.bin": b"\0" * 100, "foo/tool": b"#!/bin/sh\n"}
+    files = dist("foo", "1.0", modules=modules)
+    result = _scan(write_zip(tmp_path / "pure.zip", files))
+    assert not natives(result) and not (tmp_path / "untouched").exists()

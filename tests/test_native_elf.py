@@ -101,12 +101,14 @@ def test_the_cataloger_parses_whole_files_and_identifies_them(library: bytes, tm
     grafted = "foo.libs/libfoo-0a1b2c3d.so.1.2"
     corrupt = "foo.libs/libbar-11223344.so.3"
     files = dist("foo", "1.0", modules={grafted: library, corrupt: library[:3000], "foo/__init__.py": b""})
-    files["lib/mystery"] = library  # no library name: only ".libs" or ".so" names are candidates today
+    files["lib/mystery"] = library  # no library name: found by its magic
+    files["lib/not-elf.py"] = library  # a deny-listed name: never checked
     files["other.libs/renamed.bin"] = library  # a candidate whose file name is not a library name
     result = scan(write_zip(tmp_path / "function.zip", files))
 
     libs = natives(result)
-    assert "lib/mystery" not in libs  # today a candidate needs a library-like name; the magic only confirms it
+    assert libs["lib/mystery"].found_by == "elf" and libs["lib/mystery"].owner is None
+    assert "lib/not-elf.py" not in libs
     lib = libs[grafted]
     assert lib.found_by == "elf" and lib.elf is not None
     assert lib.elf.soname == "libfoo.so.1" and lib.elf.sha256 == hashlib.sha256(library).hexdigest()
@@ -129,3 +131,37 @@ def lib_status(result: object, name: str) -> object:
     assert isinstance(result, ScanResult)
     (owner,) = [c for c in result.components if isinstance(c, PythonDist) and c.name == name]
     return owner.status
+
+
+@needs_cc
+def test_elf_files_are_found_by_magic_in_a_streamed_tar(library: bytes, tmp_path: Path) -> None:
+    """A compressed tar is read in one pass: a member named like nothing is kept whole once its first
+    bytes show the ELF magic (and a text file with a library's name is still not an ELF file)."""
+    from fixtures.builders import write_tar
+
+    files = {
+        "usr/bin/tool": library,
+        "opt/app/plugin.bin": library,
+        "usr/lib/libfake.so.1": b"INPUT(-lfoo)\n",  # a linker script named like a library
+        "usr/share/doc/readme.txt": b"\x7fELF but deny-listed by its suffix",
+        "etc/data": b"plain data",
+    }
+    result = scan(write_tar(tmp_path / "root fs.tar.gz", files, mode="w:gz"))
+    libs = natives(result)
+    assert set(libs) == {"usr/bin/tool", "opt/app/plugin.bin"}
+    for lib in libs.values():
+        assert lib.found_by == "elf" and lib.elf is not None and lib.elf.soname == "libfoo.so.1"
+        assert lib.elf.sha256 == hashlib.sha256(library).hexdigest()
+    assert not result.unknowns
+
+
+def test_the_deny_list() -> None:
+    from depscan.catalogers.native import may_be_elf
+
+    for name in ("pkg/mod.py", "pkg/mod.cpython-311.pyc", "a/b.PYI", "x.dist-info/RECORD", "x.dist-info/METADATA",
+                 "pkg/LICENSE.txt", "pkg/LICENSE", "include/foo.h", "data/archive.tar.gz", "README.md",
+                 "tzdata/zoneinfo/Europe/Paris", "pytz/zoneinfo/GMT+0"):
+        assert not may_be_elf(name), name
+    for name in ("pkg/_x.cpython-311-x86_64-linux-gnu.so", "usr/bin/python3.11", "lib/libz.so.1.2.13",
+                 "pkg/helper.exe", "pkg/data.bin", "noext", "pkg/mod.py.so", "tool.PY2", "zoneinfo_x/lib.bin"):
+        assert may_be_elf(name), name

@@ -41,6 +41,11 @@ class Cataloger(ABC):
         member no cataloger ``wants`` whole."""
         return 0
 
+    def keep_whole(self, path: str, head: bytes) -> bool:
+        """Whether a member this cataloger asked a prefix of (``wants_prefix``) is read whole after all,
+        given those first bytes (an ELF file found by its magic): streaming passes then keep it whole."""
+        return False
+
     def read_limit(self, path: str) -> int | None:
         """The most bytes this cataloger reads of the member at ``path`` when it ``wants`` it whole
         (None: up to ``Limits.max_member_bytes``). Streaming passes keep no larger member."""

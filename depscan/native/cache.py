@@ -10,9 +10,9 @@ name the file name or SONAME suggests: ``identify`` answers depend on it). A fil
 file at all is remembered too (the magic check of a file found by content costs a read).
 
 Every row carries the version of the code that produced it (``code_version``: this module's format,
-``identify.IDENT_VERSION`` for the classifier code and table, and the field names of the models it
-stores), so a new classifier table or a new ``ElfFacts`` field makes old rows misses; rows of other
-versions are deleted when new rows are written.
+depscan's version, ``identify.IDENT_VERSION`` for the classifier code and table, and the field names
+of the models it stores), so a new depscan, a new classifier table or a new ``ElfFacts`` field makes
+old rows misses; rows of other versions are deleted when new rows are written.
 
 SQLite, one file in the user cache directory (``platformdirs.user_cache_dir("depscan")``;
 ``$DEPSCAN_CACHE_DIR`` overrides it; ``depscan scan --no-cache`` bypasses it). Safe under concurrent
@@ -41,7 +41,7 @@ from depscan.native.identify import IDENT_VERSION
 ENV = "DEPSCAN_CACHE_DIR"
 FILE_NAME = "native-elf.sqlite"
 FORMAT = 1  # bump when what is stored (or how elf.py / the header parser read files) changes
-MAX_ROWS = 200_000  # about 1 KB each; the oldest-used rows go first
+MAX_ROWS = 50_000  # about 1.3 KB each (65 MB); the rows used longest ago go first
 TOUCH_AFTER = 86_400  # seconds: a hit on a row last used longer ago marks it used again (at flush)
 BUSY_TIMEOUT = 10.0  # seconds a write waits for another scan's write to finish
 _CHUNK = 500  # keys per lookup query (SQLite's default variable limit is 999 in old builds)
@@ -63,8 +63,10 @@ def _fields(cls: Any) -> str:
 
 def code_version() -> str:
     """The version of everything a row depends on: a row written under another is a miss."""
+    from depscan import __version__
+
     shapes = f"{_fields(ElfFacts)};{_fields(Evidence)};{','.join(Identification._fields)}"
-    return f"{FORMAT}|{IDENT_VERSION}|{shapes}"
+    return f"{FORMAT}|{__version__}|{IDENT_VERSION}|{shapes}"
 
 
 def default_directory() -> Path:
@@ -225,9 +227,16 @@ class NativeCache:
 
     # -- reads and writes -------------------------------------------------------------------------
     def get_many(self, keys: Iterable[str]) -> dict[str, Entry]:
-        """The entries stored for these SHA-256 keys (hex), under the current code version."""
-        wanted = sorted(set(keys))
+        """The entries stored for these SHA-256 keys (hex), under the current code version (and those
+        ``put`` since the last ``flush``)."""
         found: dict[str, Entry] = {}
+        wanted = []
+        for key in sorted(set(keys)):
+            pending = self._pending.get(key)
+            if pending is not None:
+                found[key] = pending
+            else:
+                wanted.append(key)
         stale = int(time.time()) - TOUCH_AFTER
         for attempt in range(2):
             db = self._connect()
@@ -250,7 +259,7 @@ class NativeCache:
                             self.warnings.append(f"native cache {self.path}: damaged entry {sha256[:16]} ({e})")
                 return found
             except sqlite3.DatabaseError as e:
-                found.clear()
+                found = {key: self._pending[key] for key in found if key in self._pending}
                 if attempt:
                     self._give_up(f"unreadable ({e})")
                 else:

@@ -91,6 +91,11 @@ def _enum_decoder(table: Any, field: str) -> Any:
 class Elf(ELFFile):
     """pyelftools' ``ELFFile`` over a file's bytes, with its header tables read by struct (see above)."""
 
+    # Set once the structs are known; until then (an older pyelftools reads the section header string
+    # table inside its own __init__) headers are pyelftools' own.
+    _sh_type: Any = None
+    _p_type: Any = None
+
     def __init__(self, data: bytes) -> None:
         self._data = data
         self._shdrs: dict[int, Container] = {}
@@ -138,6 +143,8 @@ class Elf(ELFFile):
         found = self._shdrs.get(n)
         if found is not None:
             return found
+        if self._sh_type is None:
+            return super()._get_section_header(n)
         at = self._section_offset(n)
         if at > self.stream_len:
             raise ELFParseError(f"Reading section {n} at offset {at} past EOF {self.stream_len}")
@@ -153,6 +160,8 @@ class Elf(ELFFile):
         found = self._phdrs.get(n)
         if found is not None:
             return found
+        if self._p_type is None:
+            return super()._get_segment_header(n)
         at = self._segment_offset(n)
         if at < 0 or at + self._phdr.size > len(self._data):
             raise ELFParseError(f"program header {n} at offset {at} runs past the end of the file")
