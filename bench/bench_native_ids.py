@@ -168,7 +168,7 @@ def main() -> int:
     print("| wheel | file | library | version | method | confidence | evidence |")
     print("|---|---|---|---|---|---|---|")
     for wheel, name, library, version, method, confidence, detail in rows:
-        short = wheel.split("-cp3")[0]
+        short = wheel.split("-cp3")[0] + (" aarch64" if "aarch64" in wheel else "")
         print(f"| {short} | {name} | {library} | {version} | {method} | {confidence} | {detail[:60]} |")
 
     megabytes = sum(len(m.data) for m in members) / 1e6

@@ -125,6 +125,42 @@ class Classifier:
         return f"cpe:2.3:a:{self.vendor}:{self.product}:{version}:*:*:*:*:*:*:*"
 
 
+# FreeType's docs/VERSIONS.TXT, section 2 (release -> shared object number), 2.14.0 back to 2.5.0
+_FREETYPE_SONAMES: tuple[tuple[str, str], ...] = (
+    (r"libfreetype\.so\.6\.20\.3", "2.14.0"),
+    (r"libfreetype\.so\.6\.20\.2", "2.13.3"),
+    (r"libfreetype\.so\.6\.20\.1", "2.13.2"),
+    (r"libfreetype\.so\.6\.20\.0", "2.13.1"),
+    (r"libfreetype\.so\.6\.19\.0", "2.13.0"),
+    (r"libfreetype\.so\.6\.18\.3", "2.12.1"),
+    (r"libfreetype\.so\.6\.18\.2", "2.12.0"),
+    (r"libfreetype\.so\.6\.18\.1", "2.11.1"),
+    (r"libfreetype\.so\.6\.18\.0", "2.11.0"),
+    (r"libfreetype\.so\.6\.17\.4", "2.10.4"),
+    (r"libfreetype\.so\.6\.17\.3", "2.10.3"),
+    (r"libfreetype\.so\.6\.17\.2", "2.10.2"),
+    (r"libfreetype\.so\.6\.17\.1", "2.10.1"),
+    (r"libfreetype\.so\.6\.17\.0", "2.10.0"),
+    (r"libfreetype\.so\.6\.16\.1", "2.9.1"),
+    (r"libfreetype\.so\.6\.16\.0", "2.9.0"),
+    (r"libfreetype\.so\.6\.15\.0", "2.8.1"),
+    (r"libfreetype\.so\.6\.14\.0", "2.8.0"),
+    (r"libfreetype\.so\.6\.13\.0", "2.7.1"),
+    (r"libfreetype\.so\.6\.12\.6", "2.7.0"),
+    (r"libfreetype\.so\.6\.12\.5", "2.6.5"),
+    (r"libfreetype\.so\.6\.12\.4", "2.6.4"),
+    (r"libfreetype\.so\.6\.12\.3", "2.6.3"),
+    (r"libfreetype\.so\.6\.12\.2", "2.6.2"),
+    (r"libfreetype\.so\.6\.12\.1", "2.6.1"),
+    (r"libfreetype\.so\.6\.12\.0", "2.6.0"),
+    (r"libfreetype\.so\.6\.11\.4", "2.5.5"),
+    (r"libfreetype\.so\.6\.11\.3", "2.5.4"),
+    (r"libfreetype\.so\.6\.11\.2", "2.5.3"),
+    (r"libfreetype\.so\.6\.11\.1", "2.5.2"),
+    (r"libfreetype\.so\.6\.11\.0", "2.5.1"),
+    (r"libfreetype\.so\.6\.10\.2", "2.5.0"),
+)
+
 _NUM = rb"(\d+\.\d+\.\d+)"  # a string accessor that returns exactly "X.Y.Z"
 _DOTTED = r"(\d+(?:\.\d+)+)"  # a real name whose version suffix is the release
 
@@ -266,10 +302,10 @@ CLASSIFIERS: tuple[Classifier, ...] = (
         # library object (set in FT_New_Library), not a constant.
         (),
         (),
-        # docs/VERSIONS.TXT of FreeType maps releases to libtool versions and real names; the entries checked
-        # against real files: 2.13.1 -> libfreetype.so.6.20.0 (Pillow 10.0.0's libfreetype-8b16add1.so.6.20.0),
-        # 2.12.1 -> libfreetype.so.6.18.3 (Debian 12's libfreetype6 2.12.1+dfsg)
-        ((r"libfreetype\.so\.6\.20\.0", "2.13.1"), (r"libfreetype\.so\.6\.18\.3", "2.12.1")),
+        # FreeType's docs/VERSIONS.TXT publishes, per release since 2.5.0, the shared object number "found on
+        # most systems, but not all" (hence low): "2.13.1  26.0.20  6.20.0" -- checked against Pillow 10.0.0's
+        # libfreetype-8b16add1.so.6.20.0 and Debian 12's libfreetype.so.6.18.3 (libfreetype6 2.12.1+dfsg)
+        _FREETYPE_SONAMES,
     ),
     Classifier(
         "libwebp",
@@ -387,7 +423,8 @@ CLASSIFIERS: tuple[Classifier, ...] = (
         # the real name carries the release: libopenblas64_p-r0.3.23.dev.so (auditwheel's hash removed),
         # libopenblasp-r0.3.21.so
         ((r"libopenblas(?:64_)?p?-r(\d+\.\d+\.\d+(?:\.dev)?)\.so", r"\1"),),
-        r"libopenblas[A-Za-z0-9_]*(?:-r[0-9.a-z]+)?",
+        # SciPy's builds (scipy-openblas): libscipy_openblas-b75cc656.so, libscipy_openblas64_-56d6093b.so
+        r"lib(?:scipy_)?openblas[A-Za-z0-9_]*(?:-r[0-9.a-z]+)?",
     ),
     Classifier(
         "libffi",
@@ -491,6 +528,37 @@ CLASSIFIERS: tuple[Classifier, ...] = (
         (),
         # pcre_version() returns "8.32 2012-11-30" (psycopg2-binary 2.9.7's libpcre-9513aab5.so.1.2.0)
         (Accessor("pcre_version", "str", pattern=rb"(\d+\.\d+) \d{4}-\d\d-\d\d"),),
+    ),
+    Classifier(
+        "libavif",
+        "aomedia",
+        "libavif",
+        ("libavif",),
+        ("avifVersion", "avifDecoderCreate", "avifEncoderCreate", "avifImageCreate"),
+        (),
+        # Pillow's libavif-0b1c2ae7.so.16.4.1 (the benchmark Lambda zip): avifVersion = 48 8d 05 a9 bf 63 00 c3
+        # (lea rax,[rip+..]; ret) -> AVIF_VERSION_STRING "1.4.1"
+        (Accessor("avifVersion", "str", pattern=_NUM),),
+    ),
+    Classifier(
+        "dav1d",
+        "videolan",
+        "dav1d",
+        ("libdav1d",),
+        ("dav1d_version", "dav1d_open", "dav1d_send_data", "dav1d_get_picture"),
+        (),
+        # linked into the same libavif and exported: dav1d_version = 48 8d 05 8b 51 6e 00 c3 (lea; ret) -> "1.5.3"
+        (Accessor("dav1d_version", "str", pattern=_NUM),),
+    ),
+    Classifier(
+        "libaom",
+        "aomedia",
+        "aomedia",
+        ("libaom",),
+        ("aom_codec_version", "aom_codec_encode", "aom_codec_decode", "aom_codec_enc_init_ver"),
+        # the encoder interface's name: "AOMedia Project AV1 Encoder 3.13.2" (the same libavif, aom linked in
+        # statically); "AOMedia Project AV1 Decoder v3.8.2" in other builds
+        (rb"AOMedia Project AV1 (?:Encoder|Decoder) v?(\d+\.\d+\.\d+)",),
     ),
     Classifier(
         "libgfortran",

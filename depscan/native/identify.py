@@ -45,7 +45,7 @@ from depscan.native.classifiers import (
     classifier_for,
 )
 
-IDENT_VERSION = "2"
+IDENT_VERSION = "3"
 """Bumped whenever the classifier table or the rules change what ``identify`` answers for the same bytes
 (the ELF cataloger's on-disk cache is keyed on it)."""
 
@@ -132,9 +132,19 @@ class _Sections:
         return self._made[name]
 
 
+# Allocated, non-executable sections that hold no string data: unwind tables (.eh_frame is megabytes in C++
+# libraries: a third of grpc's cygrpc module's data), pointer tables and relocated pointers (const pointers and
+# tables of them live in .data.rel.ro; the strings they point to in .rodata).
+_NO_STRINGS = frozenset({
+    ".eh_frame", ".eh_frame_hdr", ".gcc_except_table", ".got", ".got.plt", ".init_array", ".fini_array",
+    ".preinit_array", ".ctors", ".dtors", ".data.rel.ro", ".tdata",
+})  # fmt: skip
+
+
 def _data_regions(sections: _Sections, data: bytes) -> list[memoryview]:
-    """The file's allocated, non-executable PROGBITS sections (.rodata, .data.rel.ro, .data); the whole file
-    when it has no section headers (stripped of them) or some are damaged."""
+    """The file's allocated, non-executable PROGBITS sections that can hold strings (.rodata, .data and the
+    like, not ``_NO_STRINGS``); the whole file when it has no section headers (stripped of them) or some are
+    damaged."""
     view = memoryview(data)
     if sections.damaged:
         return [view]
@@ -142,6 +152,8 @@ def _data_regions(sections: _Sections, data: bytes) -> list[memoryview]:
     for section in sections.headers:
         flags = section.flags
         if section.type != _SHT_PROGBITS or not flags & SH_FLAGS.SHF_ALLOC or flags & SH_FLAGS.SHF_EXECINSTR:
+            continue
+        if section.name in _NO_STRINGS:
             continue
         if section.size and section.offset < len(data):
             regions.append(view[section.offset : section.offset + section.size])
@@ -168,7 +180,6 @@ class _Symbols:
         dynsym = sections.get(".dynsym")
         self._dynsym = dynsym if isinstance(dynsym, SymbolTableSection) else None
         self._walked: dict[str, Symbol] | None = None
-        self._undefined: set[str] = set()
 
     def defined(self, name: str) -> Symbol | None:
         symbol = None
@@ -183,10 +194,28 @@ class _Symbols:
             return None
         return symbol
 
-    def imported(self, name: str) -> bool:
-        """Whether ``name`` is an undefined (imported) dynamic symbol: one walk of .dynsym, done on first use."""
-        self._walk()
-        return name in self._undefined
+    def imported(self, name: str, strings: bytes) -> bool:
+        """Whether ``name`` is an undefined (imported) dynamic symbol, ``strings`` being b"\\0" + .dynstr: the
+        offsets where ``name`` ends a string, then the raw .dynsym entries (``struct``, no pyelftools symbol
+        objects: libscipy_openblas has 10,000 of them) for an undefined one whose name starts there."""
+        if self._dynsym is None:
+            return False
+        encoded = name.encode() + b"\0"
+        offsets = set()
+        at = strings.find(encoded)
+        while at > 0:
+            offsets.add(at - 1)  # strings has one NUL in front of .dynstr
+            at = strings.find(encoded, at + 1)
+        if not offsets:
+            return False
+        wide = self._dynsym.elffile.elfclass == 64
+        layout = struct.Struct(("<" if self._dynsym.elffile.little_endian else ">") + ("IBBHQQ" if wide else "IIIBBH"))
+        table = self._dynsym.data()
+        for entry in layout.iter_unpack(table[: len(table) // layout.size * layout.size]):
+            st_name, st_shndx = entry[0], entry[3] if wide else entry[5]
+            if st_name in offsets and st_shndx == 0:  # SHN_UNDEF
+                return True
+        return False
 
     def _walk(self) -> dict[str, Symbol]:
         if self._walked is None:
@@ -195,8 +224,6 @@ class _Symbols:
                 for symbol in self._dynsym.iter_symbols():
                     if symbol["st_shndx"] != "SHN_UNDEF":
                         self._walked.setdefault(symbol.name, symbol)
-                    else:
-                        self._undefined.add(symbol.name)
         return self._walked
 
 
@@ -346,7 +373,7 @@ def _imports_only(symbols: _Symbols, strings: bytes, candidates: list[Classifier
                 break
             encoded = name.encode() + b"\0"
             if not imports and encoded in strings:
-                imports = b"\0" + encoded in strings or symbols.imported(name)
+                imports = b"\0" + encoded in strings or symbols.imported(name, strings)
         if imports and not defines:
             result.add(classifier.name)
     return result
