@@ -371,3 +371,33 @@ def test_an_accessor_pointing_past_the_end_does_not_crash(tmp_path: Path) -> Non
     data[at : at + 8] = bytes.fromhex("488d05ffffff7fc3")  # lea rax, [rip + 0x7fffffff]; ret
     assert summary(ids(lib, "libz", data=bytes(data))) == [("zlib", None, "file-name", "low", False)]
     assert identify_module.IDENT_VERSION == IDENT_VERSION
+
+
+def _damage(data: bytes, name: str) -> bytes:
+    out = bytearray(data)
+    section = ELFFile(BytesIO(data)).get_section_by_name(name)
+    assert section is not None
+    start, size = section["sh_offset"], section["sh_size"]
+    out[start : start + size] = b"\xff" * size
+    return bytes(out)
+
+
+@needs_cc
+@pytest.mark.parametrize(("hash_style", "table"), [("gnu", ".gnu.hash"), ("sysv", ".hash")])
+def test_a_damaged_hash_table_falls_back_to_the_symbols(tmp_path: Path, hash_style: str, table: str) -> None:
+    lib = build(tmp_path, "libwebp", WEBP, "-O2", f"-Wl,--hash-style={hash_style}")
+    data = _damage(lib.read_bytes(), table)
+    assert summary(ids(lib, "libwebp", data=data)) == [("libwebp", "1.3.1", "accessor", "high", False)]
+
+
+@needs_cc
+def test_a_sysv_hash_chain_that_loops_ends(tmp_path: Path) -> None:
+    lib = build(tmp_path, "libwebp", WEBP, "-O2", "-Wl,--hash-style=sysv")
+    data = bytearray(lib.read_bytes())
+    section = ELFFile(BytesIO(bytes(data))).get_section_by_name(".hash")
+    start = section["sh_offset"]
+    nbucket, nchain = struct.unpack_from("<II", data, start)
+    # every bucket and chain entry points at symbol 1, whose chain points at itself
+    struct.pack_into(f"<{nbucket + nchain}I", data, start + 8, *([1] * (nbucket + nchain)))
+    found = ids(lib, "libwebp", data=bytes(data))  # returns (the loop is cut at nchain steps)
+    assert [i.library for i in found] == ["libwebp"]

@@ -20,6 +20,7 @@ A library found in a file named after another library (zlib inside libfreetype, 
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from dataclasses import dataclass, field
@@ -28,10 +29,7 @@ from typing import NamedTuple
 from elftools.common.exceptions import ELFError
 from elftools.construct.core import ConstructError
 from elftools.elf.constants import SH_FLAGS
-from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
-from elftools.elf.hash import ELFHashSection, GNUHashSection
-from elftools.elf.sections import Section, StringTableSection, Symbol, SymbolTableSection
 from packageurl import PackageURL
 
 from depscan.models import Confidence, Evidence
@@ -49,12 +47,11 @@ IDENT_VERSION = "3"
 """Bumped whenever the classifier table or the rules change what ``identify`` answers for the same bytes
 (the ELF cataloger's on-disk cache is keyed on it)."""
 
-# what pyelftools raises on a damaged table (ELFParseError is an ELFError); struct offsets past the end
-# of the data surface as ValueError/EOFError from the stream
-_DAMAGED = (ELFError, ConstructError, ValueError, EOFError)
+# what a damaged file raises: pyelftools (ELFParseError is an ELFError; offsets past the end of the data
+# surface as ValueError/EOFError from its stream) and struct reads of out-of-range tables
+_DAMAGED = (ELFError, ConstructError, ValueError, EOFError, struct.error, IndexError, OverflowError, UnicodeDecodeError)
 
 _MAX_BANNERS = 64  # matches read per file; a library's banners are few, a file of repeated text is not evidence
-_MAX_ACCESSORS = 16  # accessor names looked up per file
 _RANK: dict[Confidence, int] = {"high": 0, "medium": 1, "low": 2}
 _AUDITWHEEL_HASH = re.compile(r"-[0-9a-f]{8}(?=[.-])")
 
@@ -81,21 +78,17 @@ _SHDR = {  # (ELFCLASS, little-endian) -> sh_name, sh_type, sh_flags, sh_addr, s
 
 
 class _Sections:
-    """The file's section headers (read at once with ``struct``), and pyelftools' section objects by name,
-    made only for the few sections identification reads (.gnu.hash/.hash, .dynsym, .dynstr, .dynamic).
-
-    ``damaged``: the headers could not all be read (the data regions are then the whole file). A section
-    whose pyelftools object cannot be made is absent (a damaged .gnu.hash: the symbols are walked)."""
+    """The file's section headers, read at once with ``struct``, by position and by name (the first of a
+    name). ``damaged``: the headers could not all be read (the data regions are then the whole file)."""
 
     def __init__(self, elf: ELFFile, data: bytes) -> None:
         self._elf = elf
         self.headers: list[_Header] = []
         self.damaged = False
         self._by_name: dict[str, _Header] = {}
-        self._made: dict[str, Section | None] = {}
         try:
             self._read(elf, data)
-        except (*_DAMAGED, struct.error, UnicodeDecodeError, IndexError):
+        except _DAMAGED:
             self.headers, self._by_name, self.damaged = [], {}, True
 
     def _read(self, elf: ELFFile, data: bytes) -> None:
@@ -121,15 +114,6 @@ class _Sections:
 
     def header(self, name: str) -> _Header | None:
         return self._by_name.get(name)
-
-    def get(self, name: str) -> Section | None:
-        if name not in self._made:
-            header = self._by_name.get(name)
-            try:
-                self._made[name] = self._elf.get_section(header.number) if header is not None else None
-            except _DAMAGED:
-                self._made[name] = None
-        return self._made[name]
 
 
 # Allocated, non-executable sections that hold no string data: unwind tables (.eh_frame is megabytes in C++
@@ -171,70 +155,192 @@ class _Found:
         self.versions.setdefault(version, []).append(evidence)
 
 
+class _Sym(NamedTuple):
+    """One dynamic symbol, read with ``struct`` from the raw .dynsym entry."""
+
+    name: bytes
+    value: int
+    type: int  # STT_*: 1 object, 2 function
+    shndx: int  # 0: undefined (imported)
+
+
+_STT_OBJECT, _STT_FUNC = 1, 2
+_SHT_STRTAB, _SHT_HASH, _SHT_DYNAMIC, _SHT_DYNSYM, _SHT_GNU_HASH = 3, 5, 6, 11, 0x6FFFFFF6
+_DT_NULL, _DT_SONAME = 0, 14
+
+
+@functools.lru_cache(maxsize=1024)  # the table's names, asked of every file
+def _gnu_hash(name: bytes) -> int:
+    h = 5381
+    for c in name:
+        h = (h * 33 + c) & 0xFFFFFFFF
+    return h
+
+
+@functools.lru_cache(maxsize=1024)
+def _sysv_hash(name: bytes) -> int:
+    h = 0
+    for c in name:
+        h = ((h << 4) + c) & 0xFFFFFFFF
+        g = h & 0xF0000000
+        if g:
+            h ^= g >> 24
+        h &= ~g & 0xFFFFFFFF
+    return h
+
+
 class _Symbols:
-    """Dynamic symbols by name: the hash table when there is one, else one walk of .dynsym."""
+    """The file's dynamic symbols, read with ``struct`` from the raw sections (pyelftools' symbol and hash
+    objects cost about a millisecond a file to build, and its SysV lookup follows a hash chain without
+    bound): by name through .gnu.hash (its Bloom filter first) or .hash, each walk bounded by its section;
+    one pass over .dynsym when there is no hash table."""
 
-    def __init__(self, sections: _Sections) -> None:
-        table = sections.get(".gnu.hash") or sections.get(".hash")
-        self._table = table if isinstance(table, GNUHashSection | ELFHashSection) else None
-        dynsym = sections.get(".dynsym")
-        self._dynsym = dynsym if isinstance(dynsym, SymbolTableSection) else None
-        self._walked: dict[str, Symbol] | None = None
+    def __init__(self, elf: ELFFile, sections: _Sections, data: bytes) -> None:
+        self._data = data
+        self._order = "<" if elf.little_endian else ">"
+        self._wide = elf.elfclass == 64
+        self._entry = struct.Struct(self._order + ("IBBHQQ" if self._wide else "IIIBBH"))
+        self._shndx = 3 if self._wide else 5  # st_shndx's place in an entry
+        self._table = self._bounds(sections.header(".dynsym"), _SHT_DYNSYM)
+        self._strings = self._bounds(sections.header(".dynstr"), _SHT_STRTAB)
+        self._gnu = self._bounds(sections.header(".gnu.hash"), _SHT_GNU_HASH)
+        self._sysv = self._bounds(sections.header(".hash"), _SHT_HASH)
+        self._gnu_params = self._gnu_layout(*self._gnu) if self._gnu is not None else None
+        if self._gnu_params is None:
+            self._gnu = None  # absent or damaged: the other table, or one walk of .dynsym
+        self._sysv_params = self._sysv_layout(*self._sysv) if self._sysv is not None else None
+        if self._sysv_params is None:
+            self._sysv = None
+        self._walked: dict[bytes, _Sym] | None = None
 
-    def defined(self, name: str) -> Symbol | None:
-        symbol = None
-        if self._table is not None:
-            try:
-                symbol = self._table.get_symbol(name)
-            except _DAMAGED:
-                self._table = None  # a damaged hash table: walk the symbols instead
-        if self._table is None:
-            symbol = self._walk().get(name)
-        if symbol is None or symbol["st_shndx"] == "SHN_UNDEF":
+    def _gnu_layout(self, start: int, end: int) -> tuple[int, int, int, int, int] | None:
+        """nbuckets, symoffset, bloom_size, bloom_shift, where the chains start; None if they do not fit."""
+        if end - start < 16:
             return None
-        return symbol
+        nbuckets, symoffset, bloom_size, bloom_shift = struct.unpack_from(self._order + "4I", self._data, start)
+        chains = start + 16 + bloom_size * (8 if self._wide else 4) + nbuckets * 4
+        if not nbuckets or not bloom_size or chains > end:
+            return None
+        return nbuckets, symoffset, bloom_size, bloom_shift, chains
+
+    def _sysv_layout(self, start: int, end: int) -> tuple[int, int] | None:
+        """nbucket, nchain; None if they do not fit."""
+        if end - start < 8:
+            return None
+        nbucket, nchain = struct.unpack_from(self._order + "II", self._data, start)
+        return (nbucket, nchain) if nbucket and start + 8 + (nbucket + nchain) * 4 <= end else None
+
+    def _bounds(self, header: _Header | None, kind: int) -> tuple[int, int] | None:
+        if header is None or header.type != kind or not header.size:
+            return None
+        end = header.offset + header.size
+        return (header.offset, end) if end <= len(self._data) else None
+
+    def strings(self) -> bytes:
+        """b"\\0" + .dynstr (empty without one)."""
+        return b"\0" + self._data[self._strings[0] : self._strings[1]] if self._strings else b""
+
+    def _name(self, offset: int) -> bytes:
+        if self._strings is None:
+            return b""
+        start = self._strings[0] + offset
+        end = self._data.find(b"\0", start, self._strings[1])
+        return self._data[start:end] if end >= 0 else b""
+
+    def _symbol(self, index: int) -> _Sym | None:
+        if self._table is None:
+            return None
+        at = self._table[0] + index * self._entry.size
+        if index < 0 or at + self._entry.size > self._table[1]:
+            return None
+        return self._make(self._entry.unpack_from(self._data, at))
+
+    def _make(self, row: tuple[int, ...]) -> _Sym:
+        if self._wide:  # st_name, st_info, st_other, st_shndx, st_value, st_size
+            return _Sym(self._name(row[0]), row[4], row[1] & 0xF, row[3])
+        return _Sym(self._name(row[0]), row[1], row[3] & 0xF, row[5])  # st_name, st_value, st_size, st_info...
+
+    def defined(self, name: str) -> _Sym | None:
+        encoded = name.encode()
+        if self._gnu is not None:
+            symbol = self._gnu_lookup(encoded, *self._gnu)
+        elif self._sysv is not None:
+            symbol = self._sysv_lookup(encoded, *self._sysv)
+        else:
+            symbol = self._walk().get(encoded)
+        return symbol if symbol is not None and symbol.shndx != 0 else None
+
+    def _gnu_lookup(self, name: bytes, start: int, end: int) -> _Sym | None:
+        if self._gnu_params is None:
+            return None
+        nbuckets, symoffset, bloom_size, bloom_shift, chains = self._gnu_params
+        word = 8 if self._wide else 4
+        buckets = chains - nbuckets * 4
+        h = _gnu_hash(name)
+        bits = word * 8
+        bloom_at = start + 16 + (h // bits) % bloom_size * word
+        (bloom,) = struct.unpack_from(self._order + ("Q" if self._wide else "I"), self._data, bloom_at)
+        mask = (1 << (h % bits)) | (1 << ((h >> bloom_shift) % bits))
+        if bloom & mask != mask:
+            return None
+        (index,) = struct.unpack_from(self._order + "I", self._data, buckets + h % nbuckets * 4)
+        if index < symoffset:
+            return None
+        while True:  # bounded: each step moves 4 bytes along the chain array, which ends with the section
+            at = chains + (index - symoffset) * 4
+            if at + 4 > end:
+                return None
+            (chain,) = struct.unpack_from(self._order + "I", self._data, at)
+            if chain | 1 == h | 1:
+                symbol = self._symbol(index)
+                if symbol is not None and symbol.name == name:
+                    return symbol
+            if chain & 1:
+                return None
+            index += 1
+
+    def _sysv_lookup(self, name: bytes, start: int, end: int) -> _Sym | None:
+        if self._sysv_params is None:
+            return None
+        nbucket, nchain = self._sysv_params
+        chains = start + 8 + nbucket * 4
+        (index,) = struct.unpack_from(self._order + "I", self._data, start + 8 + _sysv_hash(name) % nbucket * 4)
+        for _ in range(nchain):  # a chain that loops is cut at the table's length
+            if index == 0 or index >= nchain:
+                return None
+            symbol = self._symbol(index)
+            if symbol is not None and symbol.name == name:
+                return symbol
+            (index,) = struct.unpack_from(self._order + "I", self._data, chains + index * 4)
+        return None
+
+    def _rows(self) -> list[tuple[int, ...]]:
+        if self._table is None:
+            return []
+        start, end = self._table
+        end -= (end - start) % self._entry.size
+        return list(self._entry.iter_unpack(self._data[start:end]))
+
+    def _walk(self) -> dict[bytes, _Sym]:
+        if self._walked is None:
+            self._walked = {}
+            for row in self._rows():
+                if row[self._shndx] != 0:
+                    symbol = self._make(row)
+                    self._walked.setdefault(symbol.name, symbol)
+        return self._walked
 
     def imported(self, name: str, strings: bytes) -> bool:
         """Whether ``name`` is an undefined (imported) dynamic symbol, ``strings`` being b"\\0" + .dynstr: the
-        offsets where ``name`` ends a string, then the raw .dynsym entries (``struct``, no pyelftools symbol
-        objects: libscipy_openblas has 10,000 of them) for an undefined one whose name starts there."""
-        if self._dynsym is None:
-            return False
+        offsets where ``name`` ends a string, then the raw .dynsym entries for an undefined one whose name
+        starts there (the linker stores a name as the tail of a longer one, with no NUL in front of it)."""
         encoded = name.encode() + b"\0"
         offsets = set()
         at = strings.find(encoded)
         while at > 0:
             offsets.add(at - 1)  # strings has one NUL in front of .dynstr
             at = strings.find(encoded, at + 1)
-        if not offsets:
-            return False
-        wide = self._dynsym.elffile.elfclass == 64
-        layout = struct.Struct(("<" if self._dynsym.elffile.little_endian else ">") + ("IBBHQQ" if wide else "IIIBBH"))
-        table = self._dynsym.data()
-        for entry in layout.iter_unpack(table[: len(table) // layout.size * layout.size]):
-            st_name, st_shndx = entry[0], entry[3] if wide else entry[5]
-            if st_name in offsets and st_shndx == 0:  # SHN_UNDEF
-                return True
-        return False
-
-    def _walk(self) -> dict[str, Symbol]:
-        if self._walked is None:
-            self._walked = {}
-            if self._dynsym is not None:
-                for symbol in self._dynsym.iter_symbols():
-                    if symbol["st_shndx"] != "SHN_UNDEF":
-                        self._walked.setdefault(symbol.name, symbol)
-        return self._walked
-
-
-def _dynstr(sections: _Sections) -> bytes:
-    dynstr = sections.get(".dynstr")
-    if not isinstance(dynstr, StringTableSection):
-        return b""
-    try:
-        return b"\0" + dynstr.data()
-    except _DAMAGED:
-        return b""
+        return bool(offsets) and any(row[0] in offsets and row[self._shndx] == 0 for row in self._rows())
 
 
 def _address_map(elf: ELFFile, sections: _Sections, size: int) -> AddressMap:
@@ -264,11 +370,11 @@ class _Reader:
             self._map = _address_map(self._elf, self._sections, len(self._data))
         return self._map
 
-    def version(self, accessor: Accessor, symbol: Symbol) -> tuple[str, str] | None:
+    def version(self, accessor: Accessor, symbol: _Sym) -> tuple[str, str] | None:
         """(version, what was seen) from a defined accessor symbol, or None when its value is not decoded."""
-        address = symbol["st_value"]
+        address = symbol.value
         if accessor.kind in ("int", "str"):
-            if self._decode is None or symbol["st_info"]["type"] != "STT_FUNC":
+            if self._decode is None or symbol.type != _STT_FUNC:
                 return None
             start = self.addresses.offset(address)
             if start is None:
@@ -279,7 +385,7 @@ class _Reader:
             if accessor.kind == "int":
                 return self._from_int(accessor, returned.value, f"{accessor.symbol}() returns {returned.value:#x}")
             return self._from_string(accessor, returned.value, f"{accessor.symbol}() returns")
-        if symbol["st_info"]["type"] != "STT_OBJECT":
+        if symbol.type != _STT_OBJECT:
             return None
         width = 4 if accessor.kind == "data-int" else self._elf.elfclass // 8
         start = self.addresses.offset(address, width)
@@ -379,32 +485,21 @@ def _imports_only(symbols: _Symbols, strings: bytes, candidates: list[Classifier
     return result
 
 
-def _imports_only_by_walk(sections: _Sections, candidates: list[Classifier]) -> set[str]:
-    wanted = {symbol: c.name for c in candidates for symbol in c.symbols}
-    defined: set[str] = set()
-    imported: set[str] = set()
-    dynsym = sections.get(".dynsym")
-    if not isinstance(dynsym, SymbolTableSection):
-        return set()
-    for symbol in dynsym.iter_symbols():
-        library = wanted.get(symbol.name)
-        if library is not None:
-            (imported if symbol["st_shndx"] == "SHN_UNDEF" else defined).add(library)
-    return imported - defined
-
-
-def _soname(sections: _Sections) -> str | None:
-    dynamic = sections.get(".dynamic")
-    if not isinstance(dynamic, DynamicSection):
+def _soname(sections: _Sections, symbols: _Symbols, data: bytes, elf: ELFFile) -> str | None:
+    """DT_SONAME from the raw .dynamic entries (bounded by the section), or None."""
+    dynamic = sections.header(".dynamic")
+    strings = symbols.strings()
+    if dynamic is None or dynamic.type != _SHT_DYNAMIC or not strings:
         return None
-    try:
-        for tag in dynamic.iter_tags():
-            if tag.entry.d_tag == "DT_SONAME":
-                return str(getattr(tag, "soname", "")) or None
-            if tag.entry.d_tag == "DT_NULL":
-                break
-    except _DAMAGED:
-        return None
+    entry = struct.Struct(("<" if elf.little_endian else ">") + ("qQ" if elf.elfclass == 64 else "iI"))
+    end = min(dynamic.offset + dynamic.size, len(data))
+    for at in range(dynamic.offset, end - entry.size + 1, entry.size):
+        tag, value = entry.unpack_from(data, at)
+        if tag == _DT_NULL:
+            return None
+        if tag == _DT_SONAME and 0 <= value < len(strings) - 1:
+            name = strings[value + 1 : strings.find(b"\0", value + 1)]
+            return name.decode("utf-8", "replace") or None
     return None
 
 
@@ -439,9 +534,9 @@ def identify(elf: ELFFile, data: bytes, hint: str | None, file_name: str | None 
     file's base name, optional) lets the SONAME tables read the real name (``libwebp-8b6d8948.so.7.1.7``)."""
     named = classifier_for(hint)
     sections = _Sections(elf, data)
-    strings = _dynstr(sections)
+    symbols = _Symbols(elf, sections, data)
+    strings = symbols.strings()
     found: dict[str, _Found] = {}
-    symbols = _Symbols(sections)
     defining = _accessors(_Reader(elf, sections, data), symbols, found)
     bannered = _banners(_data_regions(sections, data), found)
     # the own-code rule, for banners only: accessors are defined by the file itself, and a file named after a
@@ -449,13 +544,7 @@ def identify(elf: ELFFile, data: bytes, hint: str | None, file_name: str | None 
     candidates = [
         found[name].classifier for name in sorted(bannered - defining) if named is None or name != named.name
     ]
-    try:
-        imports_only = _imports_only(symbols, strings, candidates)
-    except _DAMAGED:
-        try:  # a damaged hash table: the symbols one by one
-            imports_only = _imports_only_by_walk(sections, candidates)
-        except _DAMAGED:
-            imports_only = set()  # damaged dynamic symbols: the banners stand (the cataloger reports the damage)
+    imports_only = _imports_only(symbols, strings, candidates)
     for library in imports_only:
         entry = found[library]
         for version in list(entry.versions):
@@ -467,7 +556,7 @@ def identify(elf: ELFFile, data: bytes, hint: str | None, file_name: str | None 
 
     by_name = Evidence("file-name", "low", f"file named {hint}") if hint else None
     if named is not None and named.sonames:
-        soname = _soname(sections)
+        soname = _soname(sections, symbols, data, elf)
         names = [("file", file_name)] if file_name else []
         table = _by_real_name(named, names + ([("SONAME", soname)] if soname else []))
         if table is not None:
