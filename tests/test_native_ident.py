@@ -160,9 +160,19 @@ def test_table_names_and_hints() -> None:
         assert c.symbols, c.name  # the own-code rule needs each library's API
         for banner in c.banners:
             assert re.compile(banner).groups == 1
-    for _, pattern in BANNERS:
-        # a literal first (re's fast substring search): no group, class, escape or alternation up front
-        assert pattern.pattern[:1] not in (b"(", b"[", b"\\", b".", b"^"), pattern.pattern
+    for _, pattern, anchor in BANNERS:
+        # a literal first (found with bytes.find), and the regex starts with exactly that literal
+        assert len(anchor) >= 5 and pattern.pattern.startswith(anchor), pattern.pattern
+
+
+def test_a_banner_s_literal_start_stops_before_metacharacters_and_quantified_characters() -> None:
+    from depscan.native.classifiers import _literal_prefix
+
+    assert _literal_prefix(rb"OpenSSL (\d+)") == b"OpenSSL "
+    assert _literal_prefix(rb"libcurl/(\d+)") == b"libcurl/"
+    assert _literal_prefix(rb"colou?r (\d)") == b"colo"  # the "u" is optional: not part of the literal
+    assert _literal_prefix(rb"ab{2}c") == b"a"
+    assert _literal_prefix(rb"\x00abc") == b""
 
 
 def test_a_file_without_section_headers_is_searched_whole(tmp_path: Path) -> None:
