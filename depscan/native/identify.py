@@ -4,12 +4,13 @@ Evidence, strongest first (the classifier table is ``classifiers.CLASSIFIERS``):
 
 - accessor (high): an exported function the library defines that returns a constant, read from its code
   (``WebPGetDecoderVersion`` -> ``0x10301`` = libwebp 1.3.1; ``accessors.py``), or exported data holding one.
-  Only accessors the file DEFINES count; ONE regex over ``.dynstr`` says which of the table's accessor names
-  the file mentions, and each is then looked up by name in ``.gnu.hash``/``.hash`` (no walk of ``.dynsym``).
+  Only accessors the file DEFINES count: each of the table's accessor names is looked up in ``.gnu.hash``
+  (its Bloom filter answers most with no) or ``.hash``, read with ``struct`` (no walk of ``.dynsym``).
 - banner (medium): a version string the library itself defines (``OpenSSL 1.1.1k  25 Mar 2021``,
-  `` inflate 1.2.13 Copyright 1995-``), found by ONE compiled regex over the file's allocated, non-executable
-  data sections. Own code only: a banner of a library whose API the file imports (undefined dynamic symbols)
-  without defining any of it is that other library's header text, and does not count.
+  `` inflate 1.2.13 Copyright 1995-``), each found by its literal start (``bytes.find``) in the file's
+  allocated, non-executable data sections, then matched by its regex there. Own code only: a banner of a
+  library whose API the file imports (undefined dynamic symbols) without defining any of it is that other
+  library's header text, and does not count.
 - soname (low): the file's real name or SONAME in the library's table (``libwebp.so.7.1.7`` is 1.3.1,
   ``libz.so.1.2.13`` is 1.2.13), for the library the file is named after.
 - file-name (low): the library the file is named after (``hint``, auditwheel's renaming undone), no version.
