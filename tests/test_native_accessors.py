@@ -371,3 +371,67 @@ def test_an_accessor_pointing_past_the_end_does_not_crash(tmp_path: Path) -> Non
     data[at : at + 8] = bytes.fromhex("488d05ffffff7fc3")  # lea rax, [rip + 0x7fffffff]; ret
     assert summary(ids(lib, "libz", data=bytes(data))) == [("zlib", None, "file-name", "low", False)]
     assert identify_module.IDENT_VERSION == IDENT_VERSION
+
+
+def _damage(data: bytes, name: str) -> bytes:
+    out = bytearray(data)
+    section = ELFFile(BytesIO(data)).get_section_by_name(name)
+    assert section is not None
+    start, size = section["sh_offset"], section["sh_size"]
+    out[start : start + size] = b"\xff" * size
+    return bytes(out)
+
+
+@needs_cc
+@pytest.mark.parametrize(("hash_style", "table"), [("gnu", ".gnu.hash"), ("sysv", ".hash")])
+def test_a_damaged_hash_table_falls_back_to_the_symbols(tmp_path: Path, hash_style: str, table: str) -> None:
+    lib = build(tmp_path, "libwebp", WEBP, "-O2", f"-Wl,--hash-style={hash_style}")
+    data = _damage(lib.read_bytes(), table)
+    assert summary(ids(lib, "libwebp", data=data)) == [("libwebp", "1.3.1", "accessor", "high", False)]
+
+
+@needs_cc
+def test_a_sysv_hash_chain_that_loops_ends(tmp_path: Path) -> None:
+    lib = build(tmp_path, "libwebp", WEBP, "-O2", "-Wl,--hash-style=sysv")
+    data = bytearray(lib.read_bytes())
+    section = ELFFile(BytesIO(bytes(data))).get_section_by_name(".hash")
+    start = section["sh_offset"]
+    nbucket, nchain = struct.unpack_from("<II", data, start)
+    # every bucket and chain entry points at symbol 1, whose chain points at itself
+    struct.pack_into(f"<{nbucket + nchain}I", data, start + 8, *([1] * (nbucket + nchain)))
+    found = ids(lib, "libwebp", data=bytes(data))  # returns (the loop is cut at nchain steps)
+    assert [i.library for i in found] == ["libwebp"]
+
+
+@needs_cc
+def test_a_scan_reports_the_version_the_accessor_returns(tmp_path: Path) -> None:
+    # the case, end to end: a Pillow-like wheel grafting libwebp 1.3.1 under auditwheel's name, and a
+    # _webp module that calls it; the scan says which libwebp, how, and that the module is not libwebp
+    from depscan.models import NativeComponent
+    from fixtures.builders import dist, write_zip
+    from tests.helpers import scan
+
+    lib = build(tmp_path, "libwebp", WEBP, "-O2", "-Wl,-soname,libwebp-74f033ac.so.7.1.7").read_bytes()
+    module = build(tmp_path, "_webp", WEBP_IMPORTER, "-O2").read_bytes()
+    files = dist(
+        "pillow",
+        "10.0.0",
+        modules={
+            "Pillow.libs/libwebp-74f033ac.so.7.1.7": lib,
+            "PIL/_webp.cpython-311-x86_64-linux-gnu.so": module,
+            "PIL/__init__.py": b"",
+        },
+    )
+    result = scan(write_zip(tmp_path / "function.zip", files))
+    found = [c for c in result.components if isinstance(c, NativeComponent)]
+    assert [(c.location.path, c.name, c.version, c.embedded) for c in found] == [
+        ("Pillow.libs/libwebp-74f033ac.so.7.1.7", "libwebp", "1.3.1", False)
+    ]
+    (webp,) = found
+    assert webp.purl == "pkg:generic/libwebp@1.3.1" and webp.cpe == "cpe:2.3:a:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*"
+    assert [(e.method, e.confidence) for e in webp.evidence] == [
+        ("accessor", "high"),
+        ("soname", "low"),  # the real name agrees: libwebp.so.7.1.7 is 1.3.1
+        ("file-name", "low"),
+    ]
+    assert webp.owner == "pkg:pypi/pillow@10.0.0"

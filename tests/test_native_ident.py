@@ -56,9 +56,9 @@ def build(tmp_path: Path, name: str, source: str, *flags: str) -> Path:
     return out
 
 
-def ids(path: Path, hint: str | None) -> list[Identification]:
+def ids(path: Path, hint: str | None, file_name: str | None = None) -> list[Identification]:
     data = path.read_bytes()
-    return identify(ELFFile(BytesIO(data)), data, hint)
+    return identify(ELFFile(BytesIO(data)), data, hint, file_name)
 
 
 def summary(found: list[Identification]) -> list[tuple[str, str | None, str, str, bool]]:
@@ -160,9 +160,19 @@ def test_table_names_and_hints() -> None:
         assert c.symbols, c.name  # the own-code rule needs each library's API
         for banner in c.banners:
             assert re.compile(banner).groups == 1
-    for _, pattern in BANNERS:
-        # a literal first (re's fast substring search): no group, class, escape or alternation up front
-        assert pattern.pattern[:1] not in (b"(", b"[", b"\\", b".", b"^"), pattern.pattern
+    for _, pattern, anchor in BANNERS:
+        # a literal first (found with bytes.find), and the regex starts with exactly that literal
+        assert len(anchor) >= 5 and pattern.pattern.startswith(anchor), pattern.pattern
+
+
+def test_a_banner_s_literal_start_stops_before_metacharacters_and_quantified_characters() -> None:
+    from depscan.native.classifiers import _literal_prefix
+
+    assert _literal_prefix(rb"OpenSSL (\d+)") == b"OpenSSL "
+    assert _literal_prefix(rb"libcurl/(\d+)") == b"libcurl/"
+    assert _literal_prefix(rb"colou?r (\d)") == b"colo"  # the "u" is optional: not part of the literal
+    assert _literal_prefix(rb"ab{2}c") == b"a"
+    assert _literal_prefix(rb"\x00abc") == b""
 
 
 def test_a_file_without_section_headers_is_searched_whole(tmp_path: Path) -> None:
@@ -205,3 +215,77 @@ def test_damaged_tables_do_not_crash_and_keep_the_own_code_rule(tmp_path: Path, 
     data = _overwrite_section(static, damaged)
     expected = [] if damaged == ".rodata" else [("libpng", "1.6.37", "banner", "medium", True)]
     assert summary(identify(ELFFile(BytesIO(data)), data, None)) == expected
+
+
+# zlib's banner in a module that imports zlib's `deflate`; the module also defines `gz_deflate`, so the linker
+# stores "deflate" as the tail of "gz_deflate" in .dynstr (no NUL in front of it)
+ZLIB_TAIL_IMPORTER = r"""
+extern int deflate(void *strm, int flush);
+__attribute__((used)) const char c[] = " deflate 1.2.11 Copyright 1995-2017 Jean-loup Gailly and Mark Adler ";
+int gz_deflate(void *strm) { return deflate(strm, c[0]); }
+"""
+ZLIB_TAIL_ONLY = r"""
+__attribute__((used)) const char c[] = " deflate 1.2.11 Copyright 1995-2017 Jean-loup Gailly and Mark Adler ";
+int gz_deflate(void *strm) { return c[strm != 0]; }
+"""
+
+
+@needs_cc
+def test_an_import_stored_as_the_tail_of_another_name_still_counts(tmp_path: Path) -> None:
+    importer = build(tmp_path, "importer", ZLIB_TAIL_IMPORTER)
+    dynstr = ELFFile(BytesIO(importer.read_bytes())).get_section_by_name(".dynstr").data()
+    assert b"gz_deflate\x00" in dynstr and b"\x00deflate\x00" not in dynstr  # merged: the case under test
+    assert ids(importer, None) == []
+    # control: the same names with no import of deflate: zlib linked in
+    tail_only = build(tmp_path, "tail", ZLIB_TAIL_ONLY)
+    assert summary(ids(tail_only, None)) == [("zlib", "1.2.11", "banner", "medium", True)]
+
+
+@needs_cc
+def test_a_banner_in_writable_data_counts(tmp_path: Path) -> None:
+    # MIT krb5 keeps its brand in a writable array (.data): "KRB5_BRAND: krb5-1.15.1-final 1.15.1 20170302"
+    source = (
+        'char krb5_brand[] = "KRB5_BRAND: krb5-1.15.1-final 1.15.1 20170302";\n'
+        "int krb5_init_context(void **c) { return krb5_brand[0] + !c; }\n"
+        'const char *krb5_cc_default_name(void) { return "FILE:/tmp/krb5cc"; }\n'  # a .rodata too
+    )
+    lib = build(tmp_path, "libkrb5", source)
+    section = ELFFile(BytesIO(lib.read_bytes())).get_section_by_name(".data")
+    assert section is not None and b"KRB5_BRAND" in section.data()
+    assert ELFFile(BytesIO(lib.read_bytes())).get_section_by_name(".rodata") is not None
+    assert summary(ids(lib, "libkrb5")) == [("krb5", "1.15.1", "banner", "medium", False)]
+
+
+@pytest.mark.parametrize(
+    ("hint", "library"),
+    [
+        ("libopenblas64_p-r0.3.23.dev", "openblas"),  # numpy 1.25.2's, auditwheel's hash removed
+        ("libscipy_openblas", "openblas"),  # scipy's
+        ("libscipy_openblas64_", "openblas"),  # numpy 2's
+        ("libwebpdemux", "libwebp"),
+        ("libcrypto", "openssl"),
+        ("libopenblasfoo-bar", None),
+    ],
+)
+def test_stems_name_their_library(hint: str, library: str | None) -> None:
+    from depscan.native.classifiers import classifier_for
+
+    found = classifier_for(hint)
+    assert (found.name if found else None) == library
+
+
+@needs_cc
+@pytest.mark.parametrize(
+    ("file_name", "version"),
+    [
+        ("libfreetype-8b16add1.so.6.20.0", "2.13.1"),  # Pillow 10.0.0's
+        ("libfreetype.so.6.18.3", "2.12.1"),  # Debian 12's
+        ("libfreetype.so.6.10.2", "2.5.0"),  # the oldest row of FreeType's docs/VERSIONS.TXT
+        ("libfreetype.so.6.20.6", None),  # newer than the table: named only
+    ],
+)
+def test_freetype_s_published_table(tmp_path: Path, file_name: str, version: str | None) -> None:
+    lib = build(tmp_path, "plain", "int FT_Init_FreeType(void **l) { return !l; }\n")
+    (freetype,) = ids(lib, "libfreetype", file_name)
+    assert (freetype.library, freetype.version) == ("freetype", version)
+    assert freetype.evidence[0].method == ("soname" if version else "file-name")

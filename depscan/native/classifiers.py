@@ -125,6 +125,42 @@ class Classifier:
         return f"cpe:2.3:a:{self.vendor}:{self.product}:{version}:*:*:*:*:*:*:*"
 
 
+# FreeType's docs/VERSIONS.TXT, section 2 (release -> shared object number), 2.14.0 back to 2.5.0
+_FREETYPE_SONAMES: tuple[tuple[str, str], ...] = (
+    (r"libfreetype\.so\.6\.20\.3", "2.14.0"),
+    (r"libfreetype\.so\.6\.20\.2", "2.13.3"),
+    (r"libfreetype\.so\.6\.20\.1", "2.13.2"),
+    (r"libfreetype\.so\.6\.20\.0", "2.13.1"),
+    (r"libfreetype\.so\.6\.19\.0", "2.13.0"),
+    (r"libfreetype\.so\.6\.18\.3", "2.12.1"),
+    (r"libfreetype\.so\.6\.18\.2", "2.12.0"),
+    (r"libfreetype\.so\.6\.18\.1", "2.11.1"),
+    (r"libfreetype\.so\.6\.18\.0", "2.11.0"),
+    (r"libfreetype\.so\.6\.17\.4", "2.10.4"),
+    (r"libfreetype\.so\.6\.17\.3", "2.10.3"),
+    (r"libfreetype\.so\.6\.17\.2", "2.10.2"),
+    (r"libfreetype\.so\.6\.17\.1", "2.10.1"),
+    (r"libfreetype\.so\.6\.17\.0", "2.10.0"),
+    (r"libfreetype\.so\.6\.16\.1", "2.9.1"),
+    (r"libfreetype\.so\.6\.16\.0", "2.9.0"),
+    (r"libfreetype\.so\.6\.15\.0", "2.8.1"),
+    (r"libfreetype\.so\.6\.14\.0", "2.8.0"),
+    (r"libfreetype\.so\.6\.13\.0", "2.7.1"),
+    (r"libfreetype\.so\.6\.12\.6", "2.7.0"),
+    (r"libfreetype\.so\.6\.12\.5", "2.6.5"),
+    (r"libfreetype\.so\.6\.12\.4", "2.6.4"),
+    (r"libfreetype\.so\.6\.12\.3", "2.6.3"),
+    (r"libfreetype\.so\.6\.12\.2", "2.6.2"),
+    (r"libfreetype\.so\.6\.12\.1", "2.6.1"),
+    (r"libfreetype\.so\.6\.12\.0", "2.6.0"),
+    (r"libfreetype\.so\.6\.11\.4", "2.5.5"),
+    (r"libfreetype\.so\.6\.11\.3", "2.5.4"),
+    (r"libfreetype\.so\.6\.11\.2", "2.5.3"),
+    (r"libfreetype\.so\.6\.11\.1", "2.5.2"),
+    (r"libfreetype\.so\.6\.11\.0", "2.5.1"),
+    (r"libfreetype\.so\.6\.10\.2", "2.5.0"),
+)
+
 _NUM = rb"(\d+\.\d+\.\d+)"  # a string accessor that returns exactly "X.Y.Z"
 _DOTTED = r"(\d+(?:\.\d+)+)"  # a real name whose version suffix is the release
 
@@ -266,10 +302,10 @@ CLASSIFIERS: tuple[Classifier, ...] = (
         # library object (set in FT_New_Library), not a constant.
         (),
         (),
-        # docs/VERSIONS.TXT of FreeType maps releases to libtool versions and real names; the entries checked
-        # against real files: 2.13.1 -> libfreetype.so.6.20.0 (Pillow 10.0.0's libfreetype-8b16add1.so.6.20.0),
-        # 2.12.1 -> libfreetype.so.6.18.3 (Debian 12's libfreetype6 2.12.1+dfsg)
-        ((r"libfreetype\.so\.6\.20\.0", "2.13.1"), (r"libfreetype\.so\.6\.18\.3", "2.12.1")),
+        # FreeType's docs/VERSIONS.TXT publishes, per release since 2.5.0, the shared object number "found on
+        # most systems, but not all" (hence low): "2.13.1  26.0.20  6.20.0" -- checked against Pillow 10.0.0's
+        # libfreetype-8b16add1.so.6.20.0 and Debian 12's libfreetype.so.6.18.3 (libfreetype6 2.12.1+dfsg)
+        _FREETYPE_SONAMES,
     ),
     Classifier(
         "libwebp",
@@ -387,7 +423,8 @@ CLASSIFIERS: tuple[Classifier, ...] = (
         # the real name carries the release: libopenblas64_p-r0.3.23.dev.so (auditwheel's hash removed),
         # libopenblasp-r0.3.21.so
         ((r"libopenblas(?:64_)?p?-r(\d+\.\d+\.\d+(?:\.dev)?)\.so", r"\1"),),
-        r"libopenblas[A-Za-z0-9_]*(?:-r[0-9.a-z]+)?",
+        # SciPy's builds (scipy-openblas): libscipy_openblas-b75cc656.so, libscipy_openblas64_-56d6093b.so
+        r"lib(?:scipy_)?openblas[A-Za-z0-9_]*(?:-r[0-9.a-z]+)?",
     ),
     Classifier(
         "libffi",
@@ -493,6 +530,37 @@ CLASSIFIERS: tuple[Classifier, ...] = (
         (Accessor("pcre_version", "str", pattern=rb"(\d+\.\d+) \d{4}-\d\d-\d\d"),),
     ),
     Classifier(
+        "libavif",
+        "aomedia",
+        "libavif",
+        ("libavif",),
+        ("avifVersion", "avifDecoderCreate", "avifEncoderCreate", "avifImageCreate"),
+        (),
+        # Pillow's libavif-0b1c2ae7.so.16.4.1 (the benchmark Lambda zip): avifVersion = 48 8d 05 a9 bf 63 00 c3
+        # (lea rax,[rip+..]; ret) -> AVIF_VERSION_STRING "1.4.1"
+        (Accessor("avifVersion", "str", pattern=_NUM),),
+    ),
+    Classifier(
+        "dav1d",
+        "videolan",
+        "dav1d",
+        ("libdav1d",),
+        ("dav1d_version", "dav1d_open", "dav1d_send_data", "dav1d_get_picture"),
+        (),
+        # linked into the same libavif and exported: dav1d_version = 48 8d 05 8b 51 6e 00 c3 (lea; ret) -> "1.5.3"
+        (Accessor("dav1d_version", "str", pattern=_NUM),),
+    ),
+    Classifier(
+        "libaom",
+        "aomedia",
+        "aomedia",
+        ("libaom",),
+        ("aom_codec_version", "aom_codec_encode", "aom_codec_decode", "aom_codec_enc_init_ver"),
+        # the encoder interface's name: "AOMedia Project AV1 Encoder 3.13.2" (the same libavif, aom linked in
+        # statically); "AOMedia Project AV1 Decoder v3.8.2" in other builds
+        (rb"AOMedia Project AV1 (?:Encoder|Decoder) v?(\d+\.\d+\.\d+)",),
+    ),
+    Classifier(
         "libgfortran",
         "gnu",
         "gcc",
@@ -531,19 +599,37 @@ def classifier_for(hint: str | None) -> Classifier | None:
     return None
 
 
-# Every banner compiled on its own, with its library: each starts with a literal (`re` then finds candidates
-# with a fast substring search; an alternation of all of them is about 3x slower over the same data).
-BANNERS: tuple[tuple[Classifier, re.Pattern[bytes]], ...] = tuple(
-    (c, re.compile(banner)) for c in CLASSIFIERS for banner in c.banners
+_META = frozenset(b"\\()[]{}.*+?|^$")
+
+
+def _literal_prefix(banner: bytes) -> bytes:
+    """The literal text a banner regex starts with (up to its first metacharacter; a character that a
+    quantifier follows is not part of it)."""
+    end = 0
+    while end < len(banner) and banner[end] not in _META:
+        end += 1
+    if end < len(banner) and banner[end] in b"*+?{":
+        end -= 1
+    return banner[:end]
+
+
+# Every banner compiled on its own, with its library and the literal it starts with: ``identify`` finds each
+# literal with ``bytes.find`` (a C substring search) and tries the regex only there. One alternation of all
+# banners is about 3x slower over the same data (``re`` then tests every byte that could start any of them),
+# and each regex's own ``finditer`` about 1.3x (docs/native.md).
+BANNERS: tuple[tuple[Classifier, re.Pattern[bytes], bytes], ...] = tuple(
+    (c, re.compile(banner), _literal_prefix(banner)) for c in CLASSIFIERS for banner in c.banners
 )
-for _classifier, _pattern in BANNERS:
+for _classifier, _pattern, _anchor in BANNERS:
     if _pattern.groups != 1:
         raise ValueError(f"banner {_pattern.pattern!r}: needs exactly one capturing group (the version)")
+    if len(_anchor) < 5:
+        raise ValueError(f"banner {_pattern.pattern!r}: needs a literal start of 5 bytes or more")
 
 
 def search_banner(text: bytes) -> tuple[Classifier, re.Match[bytes]] | None:
     """The first banner in ``text`` (for tests and tools; ``identify`` searches a file's data regions)."""
-    hits = [(m.start(), c, m) for c, p in BANNERS if (m := p.search(text)) is not None]
+    hits = [(m.start(), c, m) for c, p, _ in BANNERS if (m := p.search(text)) is not None]
     if not hits:
         return None
     _, classifier, match = min(hits, key=lambda hit: hit[0])

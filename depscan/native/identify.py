@@ -4,12 +4,13 @@ Evidence, strongest first (the classifier table is ``classifiers.CLASSIFIERS``):
 
 - accessor (high): an exported function the library defines that returns a constant, read from its code
   (``WebPGetDecoderVersion`` -> ``0x10301`` = libwebp 1.3.1; ``accessors.py``), or exported data holding one.
-  Only accessors the file DEFINES count; ONE regex over ``.dynstr`` says which of the table's accessor names
-  the file mentions, and each is then looked up by name in ``.gnu.hash``/``.hash`` (no walk of ``.dynsym``).
+  Only accessors the file DEFINES count: each of the table's accessor names is looked up in ``.gnu.hash``
+  (its Bloom filter answers most with no) or ``.hash``, read with ``struct`` (no walk of ``.dynsym``).
 - banner (medium): a version string the library itself defines (``OpenSSL 1.1.1k  25 Mar 2021``,
-  `` inflate 1.2.13 Copyright 1995-``), found by ONE compiled regex over the file's allocated, non-executable
-  data sections. Own code only: a banner of a library whose API the file imports (undefined dynamic symbols)
-  without defining any of it is that other library's header text, and does not count.
+  `` inflate 1.2.13 Copyright 1995-``), each found by its literal start (``bytes.find``) in the file's
+  allocated, non-executable data sections, then matched by its regex there. Own code only: a banner of a
+  library whose API the file imports (undefined dynamic symbols) without defining any of it is that other
+  library's header text, and does not count.
 - soname (low): the file's real name or SONAME in the library's table (``libwebp.so.7.1.7`` is 1.3.1,
   ``libz.so.1.2.13`` is 1.2.13), for the library the file is named after.
 - file-name (low): the library the file is named after (``hint``, auditwheel's renaming undone), no version.
@@ -20,6 +21,7 @@ A library found in a file named after another library (zlib inside libfreetype, 
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from dataclasses import dataclass, field
@@ -28,10 +30,7 @@ from typing import NamedTuple
 from elftools.common.exceptions import ELFError
 from elftools.construct.core import ConstructError
 from elftools.elf.constants import SH_FLAGS
-from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
-from elftools.elf.hash import ELFHashSection, GNUHashSection
-from elftools.elf.sections import Section, StringTableSection, Symbol, SymbolTableSection
 from packageurl import PackageURL
 
 from depscan.models import Confidence, Evidence
@@ -45,18 +44,17 @@ from depscan.native.classifiers import (
     classifier_for,
 )
 
-IDENT_VERSION = "2"
+IDENT_VERSION = "3"
 """Bumped whenever the classifier table or the rules change what ``identify`` answers for the same bytes
 (the ELF cataloger's on-disk cache is keyed on it)."""
 
-# what pyelftools raises on a damaged table (ELFParseError is an ELFError); struct offsets past the end
-# of the data surface as ValueError/EOFError from the stream
-_DAMAGED = (ELFError, ConstructError, ValueError, EOFError)
+# what a damaged file raises: pyelftools (ELFParseError is an ELFError; offsets past the end of the data
+# surface as ValueError/EOFError from its stream) and struct reads of out-of-range tables
+_DAMAGED = (ELFError, ConstructError, ValueError, EOFError, struct.error, IndexError, OverflowError, UnicodeDecodeError)
 
 IDENT_VERSION = "1"  # bump with any change to what identify() answers (code or table): the native cache keys on it
 
 _MAX_BANNERS = 64  # matches read per file; a library's banners are few, a file of repeated text is not evidence
-_MAX_ACCESSORS = 16  # accessor names looked up per file
 _RANK: dict[Confidence, int] = {"high": 0, "medium": 1, "low": 2}
 _AUDITWHEEL_HASH = re.compile(r"-[0-9a-f]{8}(?=[.-])")
 
@@ -83,21 +81,17 @@ _SHDR = {  # (ELFCLASS, little-endian) -> sh_name, sh_type, sh_flags, sh_addr, s
 
 
 class _Sections:
-    """The file's section headers (read at once with ``struct``), and pyelftools' section objects by name,
-    made only for the few sections identification reads (.gnu.hash/.hash, .dynsym, .dynstr, .dynamic).
-
-    ``damaged``: the headers could not all be read (the data regions are then the whole file). A section
-    whose pyelftools object cannot be made is absent (a damaged .gnu.hash: the symbols are walked)."""
+    """The file's section headers, read at once with ``struct``, by position and by name (the first of a
+    name). ``damaged``: the headers could not all be read (the data regions are then the whole file)."""
 
     def __init__(self, elf: ELFFile, data: bytes) -> None:
         self._elf = elf
         self.headers: list[_Header] = []
         self.damaged = False
         self._by_name: dict[str, _Header] = {}
-        self._made: dict[str, Section | None] = {}
         try:
             self._read(elf, data)
-        except (*_DAMAGED, struct.error, UnicodeDecodeError, IndexError):
+        except _DAMAGED:
             self.headers, self._by_name, self.damaged = [], {}, True
 
     def _read(self, elf: ELFFile, data: bytes) -> None:
@@ -124,30 +118,32 @@ class _Sections:
     def header(self, name: str) -> _Header | None:
         return self._by_name.get(name)
 
-    def get(self, name: str) -> Section | None:
-        if name not in self._made:
-            header = self._by_name.get(name)
-            try:
-                self._made[name] = self._elf.get_section(header.number) if header is not None else None
-            except _DAMAGED:
-                self._made[name] = None
-        return self._made[name]
+
+# Allocated, non-executable sections that hold no string data: unwind tables (.eh_frame is megabytes in C++
+# libraries: a third of grpc's cygrpc module's data), pointer tables and relocated pointers (const pointers and
+# tables of them live in .data.rel.ro; the strings they point to in .rodata).
+_NO_STRINGS = frozenset({
+    ".eh_frame", ".eh_frame_hdr", ".gcc_except_table", ".got", ".got.plt", ".init_array", ".fini_array",
+    ".preinit_array", ".ctors", ".dtors", ".data.rel.ro", ".tdata",
+})  # fmt: skip
 
 
-def _data_regions(sections: _Sections, data: bytes) -> list[memoryview]:
-    """The file's allocated, non-executable PROGBITS sections (.rodata, .data.rel.ro, .data); the whole file
-    when it has no section headers (stripped of them) or some are damaged."""
-    view = memoryview(data)
+def _data_regions(sections: _Sections, data: bytes) -> list[tuple[int, int]]:
+    """Where (start, end) the file's allocated, non-executable PROGBITS sections that can hold strings are
+    (.rodata, .data and the like, not ``_NO_STRINGS``); the whole file when it has no section headers
+    (stripped of them) or some are damaged."""
     if sections.damaged:
-        return [view]
+        return [(0, len(data))]
     regions = []
     for section in sections.headers:
         flags = section.flags
         if section.type != _SHT_PROGBITS or not flags & SH_FLAGS.SHF_ALLOC or flags & SH_FLAGS.SHF_EXECINSTR:
             continue
+        if section.name in _NO_STRINGS:
+            continue
         if section.size and section.offset < len(data):
-            regions.append(view[section.offset : section.offset + section.size])
-    return regions or [view]
+            regions.append((section.offset, min(section.offset + section.size, len(data))))
+    return regions or [(0, len(data))]
 
 
 @dataclass
@@ -161,55 +157,192 @@ class _Found:
         self.versions.setdefault(version, []).append(evidence)
 
 
+class _Sym(NamedTuple):
+    """One dynamic symbol, read with ``struct`` from the raw .dynsym entry."""
+
+    name: bytes
+    value: int
+    type: int  # STT_*: 1 object, 2 function
+    shndx: int  # 0: undefined (imported)
+
+
+_STT_OBJECT, _STT_FUNC = 1, 2
+_SHT_STRTAB, _SHT_HASH, _SHT_DYNAMIC, _SHT_DYNSYM, _SHT_GNU_HASH = 3, 5, 6, 11, 0x6FFFFFF6
+_DT_NULL, _DT_SONAME = 0, 14
+
+
+@functools.lru_cache(maxsize=1024)  # the table's names, asked of every file
+def _gnu_hash(name: bytes) -> int:
+    h = 5381
+    for c in name:
+        h = (h * 33 + c) & 0xFFFFFFFF
+    return h
+
+
+@functools.lru_cache(maxsize=1024)
+def _sysv_hash(name: bytes) -> int:
+    h = 0
+    for c in name:
+        h = ((h << 4) + c) & 0xFFFFFFFF
+        g = h & 0xF0000000
+        if g:
+            h ^= g >> 24
+        h &= ~g & 0xFFFFFFFF
+    return h
+
+
 class _Symbols:
-    """Dynamic symbols by name: the hash table when there is one, else one walk of .dynsym."""
+    """The file's dynamic symbols, read with ``struct`` from the raw sections (pyelftools' symbol and hash
+    objects cost about a millisecond a file to build, and its SysV lookup follows a hash chain without
+    bound): by name through .gnu.hash (its Bloom filter first) or .hash, each walk bounded by its section;
+    one pass over .dynsym when there is no hash table."""
 
-    def __init__(self, sections: _Sections) -> None:
-        table = sections.get(".gnu.hash") or sections.get(".hash")
-        self._table = table if isinstance(table, GNUHashSection | ELFHashSection) else None
-        dynsym = sections.get(".dynsym")
-        self._dynsym = dynsym if isinstance(dynsym, SymbolTableSection) else None
-        self._walked: dict[str, Symbol] | None = None
-        self._undefined: set[str] = set()
+    def __init__(self, elf: ELFFile, sections: _Sections, data: bytes) -> None:
+        self._data = data
+        self._order = "<" if elf.little_endian else ">"
+        self._wide = elf.elfclass == 64
+        self._entry = struct.Struct(self._order + ("IBBHQQ" if self._wide else "IIIBBH"))
+        self._shndx = 3 if self._wide else 5  # st_shndx's place in an entry
+        self._table = self._bounds(sections.header(".dynsym"), _SHT_DYNSYM)
+        self._strings = self._bounds(sections.header(".dynstr"), _SHT_STRTAB)
+        self._gnu = self._bounds(sections.header(".gnu.hash"), _SHT_GNU_HASH)
+        self._sysv = self._bounds(sections.header(".hash"), _SHT_HASH)
+        self._gnu_params = self._gnu_layout(*self._gnu) if self._gnu is not None else None
+        if self._gnu_params is None:
+            self._gnu = None  # absent or damaged: the other table, or one walk of .dynsym
+        self._sysv_params = self._sysv_layout(*self._sysv) if self._sysv is not None else None
+        if self._sysv_params is None:
+            self._sysv = None
+        self._walked: dict[bytes, _Sym] | None = None
 
-    def defined(self, name: str) -> Symbol | None:
-        symbol = None
-        if self._table is not None:
-            try:
-                symbol = self._table.get_symbol(name)
-            except _DAMAGED:
-                self._table = None  # a damaged hash table: walk the symbols instead
-        if self._table is None:
-            symbol = self._walk().get(name)
-        if symbol is None or symbol["st_shndx"] == "SHN_UNDEF":
+    def _gnu_layout(self, start: int, end: int) -> tuple[int, int, int, int, int] | None:
+        """nbuckets, symoffset, bloom_size, bloom_shift, where the chains start; None if they do not fit."""
+        if end - start < 16:
             return None
-        return symbol
+        nbuckets, symoffset, bloom_size, bloom_shift = struct.unpack_from(self._order + "4I", self._data, start)
+        chains = start + 16 + bloom_size * (8 if self._wide else 4) + nbuckets * 4
+        if not nbuckets or not bloom_size or chains > end:
+            return None
+        return nbuckets, symoffset, bloom_size, bloom_shift, chains
 
-    def imported(self, name: str) -> bool:
-        """Whether ``name`` is an undefined (imported) dynamic symbol: one walk of .dynsym, done on first use."""
-        self._walk()
-        return name in self._undefined
+    def _sysv_layout(self, start: int, end: int) -> tuple[int, int] | None:
+        """nbucket, nchain; None if they do not fit."""
+        if end - start < 8:
+            return None
+        nbucket, nchain = struct.unpack_from(self._order + "II", self._data, start)
+        return (nbucket, nchain) if nbucket and start + 8 + (nbucket + nchain) * 4 <= end else None
 
-    def _walk(self) -> dict[str, Symbol]:
+    def _bounds(self, header: _Header | None, kind: int) -> tuple[int, int] | None:
+        if header is None or header.type != kind or not header.size:
+            return None
+        end = header.offset + header.size
+        return (header.offset, end) if end <= len(self._data) else None
+
+    def strings(self) -> bytes:
+        """b"\\0" + .dynstr (empty without one)."""
+        return b"\0" + self._data[self._strings[0] : self._strings[1]] if self._strings else b""
+
+    def _name(self, offset: int) -> bytes:
+        if self._strings is None:
+            return b""
+        start = self._strings[0] + offset
+        end = self._data.find(b"\0", start, self._strings[1])
+        return self._data[start:end] if end >= 0 else b""
+
+    def _symbol(self, index: int) -> _Sym | None:
+        if self._table is None:
+            return None
+        at = self._table[0] + index * self._entry.size
+        if index < 0 or at + self._entry.size > self._table[1]:
+            return None
+        return self._make(self._entry.unpack_from(self._data, at))
+
+    def _make(self, row: tuple[int, ...]) -> _Sym:
+        if self._wide:  # st_name, st_info, st_other, st_shndx, st_value, st_size
+            return _Sym(self._name(row[0]), row[4], row[1] & 0xF, row[3])
+        return _Sym(self._name(row[0]), row[1], row[3] & 0xF, row[5])  # st_name, st_value, st_size, st_info...
+
+    def defined(self, name: str) -> _Sym | None:
+        encoded = name.encode()
+        if self._gnu is not None:
+            symbol = self._gnu_lookup(encoded, *self._gnu)
+        elif self._sysv is not None:
+            symbol = self._sysv_lookup(encoded, *self._sysv)
+        else:
+            symbol = self._walk().get(encoded)
+        return symbol if symbol is not None and symbol.shndx != 0 else None
+
+    def _gnu_lookup(self, name: bytes, start: int, end: int) -> _Sym | None:
+        if self._gnu_params is None:
+            return None
+        nbuckets, symoffset, bloom_size, bloom_shift, chains = self._gnu_params
+        word = 8 if self._wide else 4
+        buckets = chains - nbuckets * 4
+        h = _gnu_hash(name)
+        bits = word * 8
+        bloom_at = start + 16 + (h // bits) % bloom_size * word
+        (bloom,) = struct.unpack_from(self._order + ("Q" if self._wide else "I"), self._data, bloom_at)
+        mask = (1 << (h % bits)) | (1 << ((h >> bloom_shift) % bits))
+        if bloom & mask != mask:
+            return None
+        (index,) = struct.unpack_from(self._order + "I", self._data, buckets + h % nbuckets * 4)
+        if index < symoffset:
+            return None
+        while True:  # bounded: each step moves 4 bytes along the chain array, which ends with the section
+            at = chains + (index - symoffset) * 4
+            if at + 4 > end:
+                return None
+            (chain,) = struct.unpack_from(self._order + "I", self._data, at)
+            if chain | 1 == h | 1:
+                symbol = self._symbol(index)
+                if symbol is not None and symbol.name == name:
+                    return symbol
+            if chain & 1:
+                return None
+            index += 1
+
+    def _sysv_lookup(self, name: bytes, start: int, end: int) -> _Sym | None:
+        if self._sysv_params is None:
+            return None
+        nbucket, nchain = self._sysv_params
+        chains = start + 8 + nbucket * 4
+        (index,) = struct.unpack_from(self._order + "I", self._data, start + 8 + _sysv_hash(name) % nbucket * 4)
+        for _ in range(nchain):  # a chain that loops is cut at the table's length
+            if index == 0 or index >= nchain:
+                return None
+            symbol = self._symbol(index)
+            if symbol is not None and symbol.name == name:
+                return symbol
+            (index,) = struct.unpack_from(self._order + "I", self._data, chains + index * 4)
+        return None
+
+    def _rows(self) -> list[tuple[int, ...]]:
+        if self._table is None:
+            return []
+        start, end = self._table
+        end -= (end - start) % self._entry.size
+        return list(self._entry.iter_unpack(self._data[start:end]))
+
+    def _walk(self) -> dict[bytes, _Sym]:
         if self._walked is None:
             self._walked = {}
-            if self._dynsym is not None:
-                for symbol in self._dynsym.iter_symbols():
-                    if symbol["st_shndx"] != "SHN_UNDEF":
-                        self._walked.setdefault(symbol.name, symbol)
-                    else:
-                        self._undefined.add(symbol.name)
+            for row in self._rows():
+                if row[self._shndx] != 0:
+                    symbol = self._make(row)
+                    self._walked.setdefault(symbol.name, symbol)
         return self._walked
 
-
-def _dynstr(sections: _Sections) -> bytes:
-    dynstr = sections.get(".dynstr")
-    if not isinstance(dynstr, StringTableSection):
-        return b""
-    try:
-        return b"\0" + dynstr.data()
-    except _DAMAGED:
-        return b""
+    def imported(self, name: str, strings: bytes) -> bool:
+        """Whether ``name`` is an undefined (imported) dynamic symbol, ``strings`` being b"\\0" + .dynstr: the
+        offsets where ``name`` ends a string, then the raw .dynsym entries for an undefined one whose name
+        starts there (the linker stores a name as the tail of a longer one, with no NUL in front of it)."""
+        encoded = name.encode() + b"\0"
+        offsets = set()
+        at = strings.find(encoded)
+        while at > 0:
+            offsets.add(at - 1)  # strings has one NUL in front of .dynstr
+            at = strings.find(encoded, at + 1)
+        return bool(offsets) and any(row[0] in offsets and row[self._shndx] == 0 for row in self._rows())
 
 
 def _address_map(elf: ELFFile, sections: _Sections, size: int) -> AddressMap:
@@ -239,11 +372,11 @@ class _Reader:
             self._map = _address_map(self._elf, self._sections, len(self._data))
         return self._map
 
-    def version(self, accessor: Accessor, symbol: Symbol) -> tuple[str, str] | None:
+    def version(self, accessor: Accessor, symbol: _Sym) -> tuple[str, str] | None:
         """(version, what was seen) from a defined accessor symbol, or None when its value is not decoded."""
-        address = symbol["st_value"]
+        address = symbol.value
         if accessor.kind in ("int", "str"):
-            if self._decode is None or symbol["st_info"]["type"] != "STT_FUNC":
+            if self._decode is None or symbol.type != _STT_FUNC:
                 return None
             start = self.addresses.offset(address)
             if start is None:
@@ -254,7 +387,7 @@ class _Reader:
             if accessor.kind == "int":
                 return self._from_int(accessor, returned.value, f"{accessor.symbol}() returns {returned.value:#x}")
             return self._from_string(accessor, returned.value, f"{accessor.symbol}() returns")
-        if symbol["st_info"]["type"] != "STT_OBJECT":
+        if symbol.type != _STT_OBJECT:
             return None
         width = 4 if accessor.kind == "data-int" else self._elf.elfclass // 8
         start = self.addresses.offset(address, width)
@@ -311,15 +444,19 @@ def _accessors(reader: _Reader, symbols: _Symbols, found: dict[str, _Found]) -> 
     return defining
 
 
-def _banners(regions: list[memoryview], found: dict[str, _Found]) -> set[str]:
-    """Evidence from every banner in the file's data; the libraries seen. Each banner is its own compiled
-    regex starting with a literal, which ``re`` finds with a fast substring search; one alternation of them
-    all is about 3x slower (``re`` then tests every byte that can start any of them: docs/native.md)."""
+def _banners(data: bytes, regions: list[tuple[int, int]], found: dict[str, _Found]) -> set[str]:
+    """Evidence from every banner in the file's data regions; the libraries seen. Each banner's literal start
+    is found with ``bytes.find``, its regex tried only there (see ``classifiers.BANNERS``)."""
     seen_libraries: set[str] = set()
     seen = 0
-    for region in regions:
-        for classifier, pattern in BANNERS:
-            for match in pattern.finditer(region):
+    for start, end in regions:
+        for classifier, pattern, anchor in BANNERS:
+            at = data.find(anchor, start, end)
+            while at >= 0:
+                match = pattern.match(data, at, end)
+                at = data.find(anchor, at + 1, end)
+                if match is None:
+                    continue
                 version = match.group(1).decode("ascii")
                 text = match.group(0).decode("ascii", "replace").strip("\x00 ").replace("\n", "\\n")
                 entry = found.setdefault(classifier.name, _Found(classifier))
@@ -348,38 +485,27 @@ def _imports_only(symbols: _Symbols, strings: bytes, candidates: list[Classifier
                 break
             encoded = name.encode() + b"\0"
             if not imports and encoded in strings:
-                imports = b"\0" + encoded in strings or symbols.imported(name)
+                imports = b"\0" + encoded in strings or symbols.imported(name, strings)
         if imports and not defines:
             result.add(classifier.name)
     return result
 
 
-def _imports_only_by_walk(sections: _Sections, candidates: list[Classifier]) -> set[str]:
-    wanted = {symbol: c.name for c in candidates for symbol in c.symbols}
-    defined: set[str] = set()
-    imported: set[str] = set()
-    dynsym = sections.get(".dynsym")
-    if not isinstance(dynsym, SymbolTableSection):
-        return set()
-    for symbol in dynsym.iter_symbols():
-        library = wanted.get(symbol.name)
-        if library is not None:
-            (imported if symbol["st_shndx"] == "SHN_UNDEF" else defined).add(library)
-    return imported - defined
-
-
-def _soname(sections: _Sections) -> str | None:
-    dynamic = sections.get(".dynamic")
-    if not isinstance(dynamic, DynamicSection):
+def _soname(sections: _Sections, symbols: _Symbols, data: bytes, elf: ELFFile) -> str | None:
+    """DT_SONAME from the raw .dynamic entries (bounded by the section), or None."""
+    dynamic = sections.header(".dynamic")
+    strings = symbols.strings()
+    if dynamic is None or dynamic.type != _SHT_DYNAMIC or not strings:
         return None
-    try:
-        for tag in dynamic.iter_tags():
-            if tag.entry.d_tag == "DT_SONAME":
-                return str(getattr(tag, "soname", "")) or None
-            if tag.entry.d_tag == "DT_NULL":
-                break
-    except _DAMAGED:
-        return None
+    entry = struct.Struct(("<" if elf.little_endian else ">") + ("qQ" if elf.elfclass == 64 else "iI"))
+    end = min(dynamic.offset + dynamic.size, len(data))
+    for at in range(dynamic.offset, end - entry.size + 1, entry.size):
+        tag, value = entry.unpack_from(data, at)
+        if tag == _DT_NULL:
+            return None
+        if tag == _DT_SONAME and 0 <= value < len(strings) - 1:
+            name = strings[value + 1 : strings.find(b"\0", value + 1)]
+            return name.decode("utf-8", "replace") or None
     return None
 
 
@@ -414,23 +540,17 @@ def identify(elf: ELFFile, data: bytes, hint: str | None, file_name: str | None 
     file's base name, optional) lets the SONAME tables read the real name (``libwebp-8b6d8948.so.7.1.7``)."""
     named = classifier_for(hint)
     sections = _Sections(elf, data)
-    strings = _dynstr(sections)
+    symbols = _Symbols(elf, sections, data)
+    strings = symbols.strings()
     found: dict[str, _Found] = {}
-    symbols = _Symbols(sections)
     defining = _accessors(_Reader(elf, sections, data), symbols, found)
-    bannered = _banners(_data_regions(sections, data), found)
+    bannered = _banners(data, _data_regions(sections, data), found)
     # the own-code rule, for banners only: accessors are defined by the file itself, and a file named after a
     # library is that library (libssl imports libcrypto's API and carries the OpenSSL banner of its own)
     candidates = [
         found[name].classifier for name in sorted(bannered - defining) if named is None or name != named.name
     ]
-    try:
-        imports_only = _imports_only(symbols, strings, candidates)
-    except _DAMAGED:
-        try:  # a damaged hash table: the symbols one by one
-            imports_only = _imports_only_by_walk(sections, candidates)
-        except _DAMAGED:
-            imports_only = set()  # damaged dynamic symbols: the banners stand (the cataloger reports the damage)
+    imports_only = _imports_only(symbols, strings, candidates)
     for library in imports_only:
         entry = found[library]
         for version in list(entry.versions):
@@ -442,7 +562,7 @@ def identify(elf: ELFFile, data: bytes, hint: str | None, file_name: str | None 
 
     by_name = Evidence("file-name", "low", f"file named {hint}") if hint else None
     if named is not None and named.sonames:
-        soname = _soname(sections)
+        soname = _soname(sections, symbols, data, elf)
         names = [("file", file_name)] if file_name else []
         table = _by_real_name(named, names + ([("SONAME", soname)] if soname else []))
         if table is not None:
