@@ -15,6 +15,7 @@ databases, each catalogued in a directory (best of ``--repeat``):
 * an rpm database: ``fixtures/ospkg/rpmdb.sqlite`` (real, written by rpm) with its two header
   rows copied ``--rpm-rows`` times in all (an Amazon Linux 2023 Lambda base image has about 110
   packages): rows, files, milliseconds;
+* the Berkeley DB twin of that fixture (``fixtures/ospkg/rpm-Packages``), parsed;
 * attribution (``depscan.ospkg.attribution.attribute``) against those packages of one native
   library per listed ``.so`` path of the dpkg database.
 
@@ -45,6 +46,7 @@ from depscan.catalogers.native import NativeLibCataloger
 from depscan.catalogers.os_packages import OsPackageCataloger
 from depscan.models import Component, Location, NativeLib, OsPackage
 from depscan.ospkg.attribution import attribute
+from depscan.ospkg.rpm import parse_rpmdb
 
 RPMDB = Path(__file__).resolve().parent.parent / "fixtures" / "ospkg" / "rpmdb.sqlite"
 
@@ -149,6 +151,9 @@ def main() -> int:
         rows, files, took = rpm_database(work, args.rpm_rows, args.repeat)
         print(f"rpm database ({args.rpm_rows} header rows): {rows} packages, {files:,} listed paths", end="")
         print(f" in {took * 1000:.1f} ms")
+        bdb = RPMDB.with_name("rpm-Packages").read_bytes()
+        took = best(lambda: parse_rpmdb(bdb, berkeley=True), args.repeat)
+        print(f"rpm Berkeley DB fixture ({len(bdb):,} bytes, 2 packages): {took * 1000:.2f} ms")
         return 0 if ratio <= TARGET else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)

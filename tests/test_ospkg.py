@@ -143,6 +143,8 @@ def test_wants_names_the_databases() -> None:
         "lib/apk/db/installed",
         "var/lib/rpm/rpmdb.sqlite",
         "usr/lib/sysimage/rpm/rpmdb.sqlite",
+        "var/lib/rpm/rpmdb.sqlite-wal",
+        "var/lib/rpm/Packages",
         "etc/os-release",
     ):
         assert cataloger.wants(path), path
@@ -150,7 +152,9 @@ def test_wants_names_the_databases() -> None:
         "var/lib/dpkg/status-old",
         "var/lib/dpkg/info/libssl3:amd64.md5sums",
         "var/lib/dpkg/info/sub/x.list",
-        "var/lib/rpm/Packages",
+        "var/lib/rpm/Name",
+        "var/lib/rpm/rpmdb.sqlite-shm",
+        "var/lib/rpm/other-wal",
         "usr/lib/python3/dist-packages/x/status",
         "etc/passwd",
     ):

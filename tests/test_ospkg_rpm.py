@@ -18,6 +18,7 @@ from tests.helpers import scan
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ospkg"
 RPMDB = (FIXTURES / "rpmdb.sqlite").read_bytes()
+BDB = (FIXTURES / "rpm-Packages").read_bytes()  # the same two headers in Berkeley DB (build_rpmdb.sh)
 AL2023_RELEASE = (
     b'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n'
     b'PLATFORM_ID="platform:al2023"\nPRETTY_NAME="Amazon Linux 2023.6.20241010"\n'
@@ -131,14 +132,71 @@ def test_without_os_release_no_namespace(tmp_path: Path) -> None:
     assert libs.ecosystem is None
 
 
-def test_berkeley_db_is_an_unknown_not_a_guess(tmp_path: Path) -> None:
-    # Amazon Linux 2's database: a BerkeleyDB hash file (magic 0x00061561 at offset 12).
-    berkeley = b"\x00" * 12 + struct.pack("<I", 0x00061561) + b"\x00" * 4080
-    result = scan(write_root(tmp_path, {"var/lib/rpm/Packages": berkeley}))
+def test_berkeley_db_packages_of_amazon_linux_2(tmp_path: Path) -> None:
+    root = write_root(
+        tmp_path,
+        {"var/lib/rpm/Packages": BDB, "etc/os-release": b'ID="amzn"\nVERSION_ID="2"\n'},
+    )
+    result = scan(root)
+    assert not result.unknowns
+    libs = packages(result)["openssl-libs"]
+    assert libs.purl == "pkg:rpm/amzn/openssl-libs@3.0.8-1.amzn2023.0.14?arch=x86_64&distro=amzn-2&epoch=1"
+    assert (libs.location.path, libs.files) == ("var/lib/rpm/Packages", LIBS_FILES)
+    # The same headers as the sqlite database: one parser behind both storage formats.
+    assert rpm.parse_rpmdb(BDB, berkeley=True) == rpm.parse_rpmdb(RPMDB)
+
+
+def test_sqlite_database_wins_over_a_leftover_berkeley_db(tmp_path: Path) -> None:
+    root = write_root(tmp_path, {"var/lib/rpm/Packages": b"stale", "var/lib/rpm/rpmdb.sqlite": RPMDB})
+    result = scan(root)
+    assert not result.unknowns
+    assert {p.location.path for p in packages(result).values()} == {"var/lib/rpm/rpmdb.sqlite"}
+
+
+def test_ndb_is_an_unknown_not_a_guess(tmp_path: Path) -> None:
+    result = scan(write_root(tmp_path, {"usr/lib/sysimage/rpm/Packages.db": b"RpmP" + b"\x00" * 60}))
     assert [(str(u.location), u.reason) for u in result.unknowns] == [
-        ("var/lib/rpm/Packages", "BerkeleyDB rpm database (Amazon Linux 2, RHEL/CentOS 7-8): format not read")
+        ("usr/lib/sysimage/rpm/Packages.db", "ndb rpm database (openSUSE/SLES): format not read")
     ]
     assert not packages(result)
+
+
+def bdb_page(data: bytes, number: int) -> int:
+    return number * struct.unpack_from("<I", data, 20)[0]
+
+
+def _bdb_broken_overflow() -> bytes:
+    data = bytearray(BDB)
+    for number in range(1, len(data) // 4096):
+        if data[bdb_page(data, number) + 25] == 7:  # the first overflow page -> not an overflow page
+            data[bdb_page(data, number) + 25] = 5
+            break
+    return bytes(data)
+
+
+def _bdb_item_outside() -> bytes:
+    data = bytearray(BDB)
+    struct.pack_into("<H", data, bdb_page(data, 1) + 26, 5000)  # page 1's first item offset past the page
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (BDB[:300], "too short for a Berkeley DB database"),
+        (b"\x00" * 4096, "not a Berkeley DB hash database"),
+        (BDB[:25] + b"\x09" + BDB[26:], "metadata page of type 9, not a hash database"),
+        (BDB[:24] + b"\x01" + BDB[25:], "encrypted Berkeley DB database"),
+        (BDB[:26] + b"\x01" + BDB[27:], "page checksums: not read"),
+        (BDB[:20] + struct.pack("<I", 1000) + BDB[24:], "page size 1000"),
+        (BDB[: 4096 * 3], "Berkeley DB page [0-9]+ outside the file's 3 pages"),
+        (_bdb_broken_overflow(), "overflow chain from page [0-9]+ broken at page"),
+        (_bdb_item_outside(), "page 1: item 0 at 5000..4096 outside the page"),
+    ],
+)
+def test_corrupt_berkeley_db(data: bytes, problem: str) -> None:
+    with pytest.raises(DatabaseError, match=problem):
+        rpm.parse_rpmdb(data, berkeley=True)
 
 
 # -- header blobs -------------------------------------------------------------------------
@@ -236,3 +294,29 @@ def test_corrupt_rpmdb_is_one_unknown(tmp_path: Path, make: object, reason: str)
     assert str(unknown.location) == "var/lib/rpm/rpmdb.sqlite"
     assert re.match(reason, unknown.reason), unknown.reason
     assert "\n" not in unknown.reason
+
+
+def test_transactions_still_in_the_write_ahead_log_are_read(tmp_path: Path) -> None:
+    """A layer saved while rpm had the database open: the last transaction (openssl removed) is
+    only in rpmdb.sqlite-wal. Both files are copied while a connection holds the log open."""
+    live = tmp_path / "live" / "rpmdb.sqlite"
+    live.parent.mkdir()
+    shutil.copyfile(FIXTURES / "rpmdb.sqlite", live)
+    connection = sqlite3.connect(live)
+    try:
+        connection.execute("PRAGMA wal_autocheckpoint = 0")
+        with connection:
+            connection.execute("DELETE FROM Packages WHERE hnum = 2")
+        main, wal = live.read_bytes(), Path(f"{live}-wal").read_bytes()
+    finally:
+        connection.close()
+    assert wal and main == RPMDB  # the removal is in the log only
+    root = write_root(tmp_path / "root", {"var/lib/rpm/rpmdb.sqlite": main})
+    assert sorted(packages(scan(root))) == ["openssl", "openssl-libs"]
+    (root / "var/lib/rpm/rpmdb.sqlite-wal").write_bytes(wal)
+    result = scan(root)
+    assert not result.unknowns
+    assert sorted(packages(result)) == ["openssl-libs"]
+    # An empty log (rpm closed the database cleanly) changes nothing.
+    (root / "var/lib/rpm/rpmdb.sqlite-wal").write_bytes(b"")
+    assert sorted(packages(scan(root))) == ["openssl", "openssl-libs"]

@@ -5,7 +5,9 @@ Reads, at the root of the artifact (a container image's merged filesystem, a lay
 directory): ``var/lib/dpkg/status`` with the ``var/lib/dpkg/info/*.list`` file lists, every
 paragraph file under ``var/lib/dpkg/status.d/`` with its ``.md5sums`` file list,
 ``lib/apk/db/installed`` (files from its F/R lines), ``var/lib/rpm/rpmdb.sqlite`` (or
-``usr/lib/sysimage/rpm/rpmdb.sqlite``; files from BASENAMES/DIRNAMES/DIRINDEXES), and
+``usr/lib/sysimage/rpm/rpmdb.sqlite``, with its ``-wal`` log when one is left; else the Berkeley DB
+``var/lib/rpm/Packages`` of Amazon Linux 2 and RHEL/CentOS 7-8; files from
+BASENAMES/DIRNAMES/DIRINDEXES), and
 ``etc/os-release`` (else ``usr/lib/os-release``) for the release: the OSV ecosystem
 (``Debian:12``) and the purl's namespace and ``distro`` qualifier
 (``pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12``,
@@ -16,8 +18,8 @@ manager's home distribution (``debian``, ``alpine``; none for rpm) and the ecosy
 A database that cannot be read (binary, a malformed line, a package without a name or version, a
 corrupt sqlite file or rpm header) is one ``Unknown`` naming the file and the problem; its
 packages are not reported. A file list that cannot be read is an Unknown too; its package is
-reported without files. rpm's BerkeleyDB and ndb databases are recognised and reported as
-Unknowns (format not read).
+reported without files. rpm's ndb database (openSUSE) is recognised and reported as an Unknown
+(format not read).
 """
 
 from __future__ import annotations
@@ -44,14 +46,14 @@ from depscan.ospkg.dpkg import (
     parse_status,
 )
 from depscan.ospkg.osrelease import OS_RELEASE_PATHS, OsRelease, parse_os_release
-from depscan.ospkg.rpm import RPMDB_SQLITE, UNREAD, parse_rpmdb
+from depscan.ospkg.rpm import RPMDB_BDB, RPMDB_SQLITE, UNREAD, parse_rpmdb
 
 # Every database or file list this cataloger reads or reports starts with one of these: one C-level
 # prefix test per entry (this runs in every scan, over every entry; bench/bench_ospkg.py). "var/lib/"
 # covers dpkg and rpm at once: one prefix fewer to test than both directories.
 _PREFIXES = ("var/lib/", INSTALLED, "usr/lib/sysimage/rpm/")
 _WANTED_PREFIXES = (*_PREFIXES, *OS_RELEASE_PATHS)
-_DATABASES = (STATUS, INSTALLED, *RPMDB_SQLITE)
+_DATABASES = (STATUS, INSTALLED, *RPMDB_SQLITE, RPMDB_BDB)
 
 # (name, version, arch, source name, source version, files, purl version, extra purl qualifiers)
 _Row = tuple[str, str, str | None, str, str, tuple[str, ...], str, dict[str, str]]
@@ -91,6 +93,7 @@ class OsPackageCataloger(Cataloger):
             or is_status_d(path)
             or _is_md5sums(path)
             or is_list(path)
+            or (path.endswith("-wal") and path[:-4] in RPMDB_SQLITE)
         )
 
     def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
@@ -99,7 +102,11 @@ class OsPackageCataloger(Cataloger):
             return CatalogResult((), ())
         files = {e.path: e for e in candidates if e.type is EntryType.FILE}
         databases = [e for path, e in files.items() if path in _DATABASES or is_status_d(path)]
-        unread = [] if any(p in files for p in RPMDB_SQLITE) else [e for p, e in files.items() if p in UNREAD]
+        if any(p in files for p in RPMDB_SQLITE):  # rpm >= 4.16 reads only its sqlite database: leftovers
+            databases = [e for e in databases if e.path != RPMDB_BDB]  # of an older format are not installed
+            unread = []
+        else:
+            unread = [e for p, e in files.items() if p in UNREAD]
         if not databases and not unread:
             return CatalogResult((), ())
         unknowns: list[Unknown] = [Unknown(e.location, UNREAD[e.path]) for e in sorted(unread, key=lambda e: e.path)]
@@ -162,10 +169,12 @@ class OsPackageCataloger(Cataloger):
             rows = [
                 (p.name, p.version, p.arch, p.origin, p.version, p.files, p.version, {}) for p in parse_installed(data)
             ]
-        elif entry.path in RPMDB_SQLITE:
+        elif entry.path in RPMDB_SQLITE or entry.path == RPMDB_BDB:
             manager, purl_type, namespace = "rpm", "rpm", None
+            log = files.get(f"{entry.path}-wal")
+            wal = view.read(log.path) if log is not None and log.size else b""
             rows = []
-            for r in parse_rpmdb(data):
+            for r in parse_rpmdb(data, wal, berkeley=entry.path == RPMDB_BDB):
                 source_name, source_version = r.source
                 epoch = {"epoch": str(r.epoch)} if r.epoch is not None else {}
                 purl_version = f"{r.version}-{r.release}"  # the purl spec's rpm type: epoch as a qualifier
@@ -200,6 +209,6 @@ class OsPackageCataloger(Cataloger):
 def _kind(path: str) -> str:
     if path == INSTALLED:
         return "apk installed database"
-    if path in RPMDB_SQLITE:
+    if path in RPMDB_SQLITE or path == RPMDB_BDB:
         return "rpm database"
     return "dpkg status"

@@ -8,8 +8,10 @@ and openSUSE keep the database under ``usr/lib/sysimage/rpm/`` (``var/lib/rpm`` 
 The database is opened from memory (``sqlite3.Connection.deserialize``; Python 3.10, which lacks
 it, gets a private temporary copy opened read-only). rpm leaves its database in WAL mode (file
 format bytes 18-19 = 2); SQLite cannot open an in-memory WAL database, so those two bytes of the
-copy are set to 1 (rollback journal). Transactions still in a ``-wal`` file beside the database
-are not read.
+copy are set to 1 (rollback journal). SQLite folds the write-ahead log into the database when the
+last connection closes; a non-empty ``rpmdb.sqlite-wal`` beside it (a layer saved while rpm had the
+database open) holds transactions the main file lacks, so then both are copied into a private
+temporary directory and opened there, and SQLite reads the log.
 
 A blob is an rpm header without the 8-byte magic/reserved prefix of a package file (rpm's
 ``doc/manual/format.md``, "Header"; ``lib/header.c``, ``hdrblobInit``): big-endian ``il`` (index
@@ -19,8 +21,13 @@ store. Only the tags listed below are decoded; a later entry for a tag replaces 
 are not installable from PyPI, and ``rpmfile`` reads package files (lead, signature, magic
 headers), without bounds checks on offsets, rather than database blobs.
 
-The BerkeleyDB ``Packages`` file (Amazon Linux 2, RHEL/CentOS 7-8) and the ``Packages.db`` ndb
-file (openSUSE) are recognised but not read: the cataloger reports them as Unknowns.
+Older rpm (Amazon Linux 2 -- the AWS Lambda base images of python3.8 to python3.11 --, RHEL/CentOS
+7-8) keeps ``var/lib/rpm/Packages``, a Berkeley DB hash database (Berkeley DB's ``dbinc/db_page.h``
+layout): a metadata page (magic 0x061561, its byte order the database's), hash pages whose items
+pair a 4-byte key (the header number; 0 is rpm's own counter) with the header blob, stored on a
+chain of overflow pages (``H_OFFPAGE``) or inline (``H_KEYDATA``). The other pages and the index
+files beside it are not needed. The ``Packages.db`` ndb file (openSUSE) is recognised but not read:
+the cataloger reports it as an Unknown.
 """
 
 from __future__ import annotations
@@ -34,9 +41,9 @@ from pathlib import Path
 from depscan.ospkg import DatabaseError
 
 RPMDB_SQLITE = ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite")
+RPMDB_BDB = "var/lib/rpm/Packages"
 # Formats recognised but not read, with the reason the Unknown gives.
 UNREAD = {
-    "var/lib/rpm/Packages": "BerkeleyDB rpm database (Amazon Linux 2, RHEL/CentOS 7-8): format not read",
     "usr/lib/sysimage/rpm/Packages.db": "ndb rpm database (openSUSE/SLES): format not read",
     "var/lib/rpm/Packages.db": "ndb rpm database (openSUSE/SLES): format not read",
 }
@@ -193,14 +200,30 @@ def _query(connection: sqlite3.Connection) -> list[tuple[int, bytes]]:
     return blobs
 
 
-def read_blobs(data: bytes) -> list[tuple[int, bytes]]:
-    """(hnum, header blob) of every row of the ``Packages`` table of an ``rpmdb.sqlite``."""
+def _open_copy(directory: str, image: bytes, wal: bytes, uri_options: str) -> list[tuple[int, bytes]]:
+    path = Path(directory) / "rpmdb.sqlite"
+    path.write_bytes(image)
+    if wal:
+        Path(f"{path}-wal").write_bytes(wal)
+    connection = sqlite3.connect(f"{path.as_uri()}{uri_options}", uri=True)
+    try:
+        return _query(connection)
+    finally:
+        connection.close()
+
+
+def read_blobs(data: bytes, wal: bytes = b"") -> list[tuple[int, bytes]]:
+    """(hnum, header blob) of every row of the ``Packages`` table of an ``rpmdb.sqlite`` (with the
+    transactions of its ``-wal`` file, when given)."""
     if not data.startswith(_SQLITE_MAGIC) or len(data) < 100:
         raise DatabaseError("not an SQLite database (no 'SQLite format 3' header)")
-    image = bytearray(data)
-    if image[18] == 2 or image[19] == 2:  # WAL mode: not openable in memory (see the module docstring)
-        image[18] = image[19] = 1
     try:
+        if wal:  # the log applies to the file as it is (WAL mode): a private copy SQLite may write beside
+            with tempfile.TemporaryDirectory(prefix="depscan-rpmdb-") as tmp:
+                return _open_copy(tmp, data, wal, "")
+        image = bytearray(data)
+        if image[18] == 2 or image[19] == 2:  # WAL mode: not openable in memory (see the module docstring)
+            image[18] = image[19] = 1
         if DESERIALIZE:
             connection = sqlite3.connect(":memory:")
             try:
@@ -209,22 +232,105 @@ def read_blobs(data: bytes) -> list[tuple[int, bytes]]:
             finally:
                 connection.close()
         with tempfile.TemporaryDirectory(prefix="depscan-rpmdb-") as tmp:
-            path = Path(tmp) / "rpmdb.sqlite"
-            path.write_bytes(image)
-            connection = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
-            try:
-                return _query(connection)
-            finally:
-                connection.close()
+            return _open_copy(tmp, bytes(image), b"", "?mode=ro&immutable=1")
     except sqlite3.Error as e:
         raise DatabaseError(f"SQLite: {e}") from None
 
 
-def parse_rpmdb(data: bytes) -> list[RpmPackage]:
-    """The packages an ``rpmdb.sqlite`` lists, in install order. A bad header is a DatabaseError
-    naming its row."""
+# Berkeley DB (dbinc/db_page.h): metadata and page header fields, page and item types.
+_BDB_MAGIC = 0x00061561
+_P_HASH_UNSORTED, _P_OVERFLOW, _P_HASHMETA, _P_HASH = 2, 7, 8, 13
+_H_KEYDATA, _H_OFFPAGE = 1, 3
+_PAGE_HEADER = 26  # lsn 8, pgno 4, prev_pgno 4, next_pgno 4, entries 2, hf_offset 2, level 1, type 1
+
+
+def _hash_items(page: bytes, number: int, order: str) -> list[bytes]:
+    """The items of a hash page: an index of offsets after the header, items stored from the end
+    of the page down (item i ends where item i-1 starts; item 0 at the page's end)."""
+    entries = struct.unpack_from(f"{order}H", page, 20)[0]
+    floor = _PAGE_HEADER + 2 * entries
+    if floor > len(page):
+        raise DatabaseError(f"Berkeley DB page {number}: {entries} items cannot fit")
+    items: list[bytes] = []
+    end = len(page)
+    for index, start in enumerate(struct.unpack_from(f"{order}{entries}H", page, _PAGE_HEADER)):
+        if not floor <= start < end:
+            raise DatabaseError(f"Berkeley DB page {number}: item {index} at {start}..{end} outside the page")
+        items.append(page[start:end])
+        end = start
+    return items
+
+
+def read_bdb_blobs(data: bytes) -> list[tuple[int, bytes]]:
+    """(header number, header blob) of every record of a Berkeley DB hash ``Packages`` file."""
+    if len(data) < 512:
+        raise DatabaseError(f"{len(data)} bytes: too short for a Berkeley DB database")
+    for order in "<>":
+        if struct.unpack_from(f"{order}I", data, 12)[0] == _BDB_MAGIC:
+            break
+    else:
+        raise DatabaseError("not a Berkeley DB hash database (no 0x061561 magic at byte 12)")
+    pagesize = struct.unpack_from(f"{order}I", data, 20)[0]
+    if data[25] != _P_HASHMETA:
+        raise DatabaseError(f"Berkeley DB metadata page of type {data[25]}, not a hash database")
+    if data[24]:
+        raise DatabaseError("encrypted Berkeley DB database")
+    if data[26] & 0x01:  # DBMETA_CHKSUM: every page carries a checksum after its header (rpm never set it)
+        raise DatabaseError("Berkeley DB database with page checksums: not read")
+    if pagesize < 512 or pagesize > 65536 or pagesize & (pagesize - 1):
+        raise DatabaseError(f"Berkeley DB page size {pagesize}: not a power of two in 512..65536")
+    pages = len(data) // pagesize
+    u16, u32 = f"{order}H", f"{order}I"
+
+    def page(number: int) -> bytes:
+        if not 0 < number < pages:
+            raise DatabaseError(f"Berkeley DB page {number} outside the file's {pages} pages")
+        return data[number * pagesize : (number + 1) * pagesize]
+
+    def overflow(first: int, length: int) -> bytes:
+        chunks: list[bytes] = []
+        got, number, hops = 0, first, 0
+        while got < length:
+            current = page(number)
+            hops += 1
+            if current[25] != _P_OVERFLOW or hops > pages:
+                raise DatabaseError(f"Berkeley DB overflow chain from page {first} broken at page {number}")
+            used = struct.unpack_from(u16, current, 22)[0]  # hf_offset: the bytes this page holds
+            chunks.append(current[_PAGE_HEADER : _PAGE_HEADER + min(used, pagesize - _PAGE_HEADER)])
+            got += len(chunks[-1])
+            number = struct.unpack_from(u32, current, 16)[0]
+            if number == 0 and got < length:
+                raise DatabaseError(f"Berkeley DB overflow chain from page {first}: {got} of {length} bytes")
+        return b"".join(chunks)[:length]
+
+    blobs: list[tuple[int, bytes]] = []
+    for number in range(1, pages):
+        current = page(number)
+        if current[25] not in (_P_HASH, _P_HASH_UNSORTED):
+            continue
+        items = _hash_items(current, number, order)
+        for index in range(0, len(items) - 1, 2):
+            key, value = items[index], items[index + 1]
+            if key[0] != _H_KEYDATA or len(key) != 5:
+                raise DatabaseError(f"Berkeley DB page {number}: item {index} is not a 4-byte header number")
+            hnum = struct.unpack_from(u32, key, 1)[0]
+            if value[0] == _H_OFFPAGE and len(value) >= 12:
+                first, length = struct.unpack_from(f"{order}II", value, 4)
+                blob = overflow(first, length)
+            elif value[0] == _H_KEYDATA:
+                blob = value[1:]
+            else:
+                raise DatabaseError(f"Berkeley DB page {number}: item {index + 1} of type {value[0]} unexpected")
+            if hnum != 0:  # key 0: rpm's next-header-number counter, not a package
+                blobs.append((hnum, blob))
+    return sorted(blobs)
+
+
+def parse_rpmdb(data: bytes, wal: bytes = b"", *, berkeley: bool = False) -> list[RpmPackage]:
+    """The packages an ``rpmdb.sqlite`` (and its ``-wal`` log) lists, or a Berkeley DB ``Packages``
+    file with ``berkeley``, in install order. A bad header is a DatabaseError naming its row."""
     packages: list[RpmPackage] = []
-    for hnum, blob in read_blobs(data):
+    for hnum, blob in read_bdb_blobs(data) if berkeley else read_blobs(data, wal):
         try:
             found = package(blob)
         except DatabaseError as e:
