@@ -384,3 +384,60 @@ def test_a_library_an_os_package_owns_is_matched_through_the_package(database: P
                    os_package="pkg:deb/debian/libwebp7@1.2.4-0.2%2Bdeb12u1?arch=amd64&distro=debian-12")
     result = _match(database, [owned])
     assert result.findings == [] and result.not_verifiable == [] and result.unchecked == {}
+
+
+# -- odd data, ignores, the exit code --------------------------------------------------------------
+
+
+def test_odd_records_and_versions_never_raise() -> None:
+    from depscan.advisories.distro_versions import in_distro_range
+    from depscan.advisories.native_match import evaluate
+    from depscan.advisories.osv_schema import parse_osv
+    from depscan.models import AffectedRange, RangeEvent
+
+    odd = parse_osv({
+        "id": "ODD-1", "modified": "2024-01-01T00:00:00Z",
+        "affected": [
+            {"ranges": [{"type": "GIT", "repo": 42, "events": [{"fixed": "x"}]}]},  # repo not a string: ignored
+            {"ranges": [{"type": "GIT", "repo": "https://github.com/openssl/openssl",
+                         "events": [{"introduced": "OpenSSL-engine-0_1"}, {"fixed": "not a tag"}]}],
+             "versions": ["", "v", "OpenSSL_", "1_", "_1"]},
+            {"package": {"ecosystem": "Debian:12", "name": "openssl"},
+             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": ":::"}, {"fixed": "~~~-"}]}]},
+        ],
+    }, "odd")
+    for version in ("1.1.1k", "", "~", "1:", "-", "::", "a" * 500):
+        evaluate(odd, PackageQuery("GIT", "github.com/openssl/openssl", version))
+        evaluate(odd, PackageQuery("Debian:12", "openssl", version))
+        for compare in (dpkg_compare, rpm_compare, apk_compare):
+            compare(version, "1.0-r1")
+            in_distro_range(version, AffectedRange("ECOSYSTEM", (RangeEvent("fixed", version),)), compare)
+    assert evaluate(odd, PackageQuery("GIT", "github.com/openssl/openssl", "1.1.1k")) == (False, None)
+
+
+def test_ignores_apply_to_native_findings(database: Path) -> None:
+    from datetime import date
+
+    from depscan.config import IgnoreRule
+
+    backend = OfflineDatabase(database)
+    try:
+        result = match([native("libwebp", "1.3.1")], backend,
+                       [IgnoreRule("CVE-2023-4863", "rebuilt with 1.3.2 next sprint", None)], date(2026, 1, 1))
+    finally:
+        backend.close()
+    (finding,) = result.findings
+    assert finding.suppressed is not None and finding.suppressed.id == "CVE-2023-4863"
+
+
+def test_not_verifiable_components_do_not_change_the_exit_code() -> None:
+    from depscan.models import AdvisoryData, ArtifactInfo, ScanResult
+    from depscan.policy import verdict
+
+    result = ScanResult(
+        artifact=ArtifactInfo("a.zip", "zip", 1), components=(), unknowns=(),
+        advisory_data=AdvisoryData("offline:x", 1, None),
+        not_verifiable=(("pkg:generic/sqlite", "x.so: sqlite identified, version unknown"),),
+    )
+    assert verdict(result).code == 0
+    assert verdict(result, strict=True).code == 0
