@@ -9,7 +9,10 @@ here for its library (the classifier table's names, ``depscan/native/classifiers
 ``tags`` are how the project spells a release tag, ``{v}`` the dotted version and ``{u}`` it with
 ``_`` for ``.``: the online backend asks the OSV API by tag (the API matches the version of a GIT
 query against tags as written), and the normalizer (``git_tags.normalize_tag``) strips the same
-prefixes. Each URL is commented with where it appears in real OSV records.
+prefixes. Each URL is commented with the OSV records that name it (osv.dev's CVE records,
+OSS-Fuzz's, the projects' own feeds); the spellings were taken from those records as published,
+not re-fetched when this table was written (no network), so a record naming a mirror the table
+lacks is not matched: add the URL here.
 """
 
 from __future__ import annotations
