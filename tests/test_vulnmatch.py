@@ -441,3 +441,21 @@ def test_not_verifiable_components_do_not_change_the_exit_code() -> None:
     )
     assert verdict(result).code == 0
     assert verdict(result, strict=True).code == 0
+
+
+def test_cli_scan_of_a_debian_root_with_an_offline_database_exits_1(database: Path, tmp_path: Path) -> None:
+    from tests.helpers import cli
+
+    fixtures = RECORDS.parent.parent / "ospkg"
+    root = tmp_path / "root fs"
+    (root / "etc").mkdir(parents=True)
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "etc/os-release").write_bytes((fixtures / "os-release-debian").read_bytes())
+    status = (fixtures / "dpkg-status").read_text().replace("3.0.19-1~deb12u2", "3.0.11-1~deb12u1")
+    (root / "var/lib/dpkg/status").write_text(status)
+    done = cli("scan", root, "--db", database, "--max-db-age", "100000")
+    assert done.returncode == 1, done.stderr
+    assert "DSA-5532-1" in done.stdout
+    (root / "var/lib/dpkg/status").write_text((fixtures / "dpkg-status").read_text())  # 3.0.19: fixed
+    done = cli("scan", root, "--db", database, "--max-db-age", "100000")
+    assert done.returncode == 0, done.stderr
