@@ -459,3 +459,45 @@ def test_cli_scan_of_a_debian_root_with_an_offline_database_exits_1(database: Pa
     (root / "var/lib/dpkg/status").write_text((fixtures / "dpkg-status").read_text())  # 3.0.19: fixed
     done = cli("scan", root, "--db", database, "--max-db-age", "100000")
     assert done.returncode == 0, done.stderr
+
+
+VERSIONS = RECORDS.parent / "versions"
+
+
+def _apk_cases() -> list[tuple[str, str, int]]:
+    cases = []
+    for line in (VERSIONS / "apk-version.data").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            a, op, b = line.split()
+            cases.append((a, b, {"<": -1, "=": 0, ">": 1}[op]))
+    return cases
+
+
+def _rpm_cases() -> list[tuple[str, str, int]]:
+    lines = (VERSIONS / "rpmvercmp.txt").read_text().splitlines()
+    return [(a, b, int(w)) for a, b, w in (line.split() for line in lines)]
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), _apk_cases())
+def test_apk_order_against_apk_tools_test_data(a: str, b: str, expected: int) -> None:
+    assert apk_compare(a, b) == expected
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), _rpm_cases())
+def test_rpmvercmp_against_rpm_test_suite(a: str, b: str, expected: int) -> None:
+    assert rpmvercmp(a, b) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [  # dpkg's lib/dpkg/t/t-version.c: compare and parse cases, as version strings
+        ("0-0", "0-00", 0), ("00-0", "0-0", 0), ("1:2-3", "1:2-3", 0), ("0:0-0", "1:0-0", -1), ("a-0", "b-0", -1),
+        ("0-a", "0-b", -1), ("1-1", "2-1", -1), ("1-1", "1-2", -1), ("0", "0:0", 0), ("0:0-", "0", 0),
+        ("0:0.0-0.0", "0.0-0.0", 0), ("5:1", "5:1", 0), ("0:0-0-0", "0-0-0", 0), ("0:0:0-0", "0:0:0-0", 0),
+        ("  \t0:0-1", "0:0-1", 0), ("0:0-1\t  ", "0-1", 0),
+    ],
+)
+def test_dpkg_order_against_dpkg_test_suite(a: str, b: str, expected: int) -> None:
+    assert dpkg_compare(a, b) == expected
+    assert dpkg_compare(b, a) == -expected
