@@ -310,6 +310,9 @@ def test_online_git_queries_ask_by_tag_and_distro_queries_by_release() -> None:
     answers = {
         ("GIT", "https://github.com/openssl/openssl", "OpenSSL_1_1_1k"): [],
         ("GIT", "https://github.com/openssl/openssl", "openssl-1.1.1k"): [],
+        ("GIT", "https://github.com/openssl/openssl", "1.1.1k"): [],
+        ("GIT", "https://chromium.googlesource.com/webm/libwebp", "1.3.1"): [webp],
+        ("GIT", "https://github.com/webmproject/libwebp", "1.3.1"): [],
         ("GIT", "https://chromium.googlesource.com/webm/libwebp", "v1.3.1"): [webp],
         ("GIT", "https://github.com/webmproject/libwebp", "v1.3.1"): [webp],
         ("Debian:12", "openssl", "3.0.11-1~deb12u1"): [dsa],
@@ -501,3 +504,16 @@ def test_rpmvercmp_against_rpm_test_suite(a: str, b: str, expected: int) -> None
 def test_dpkg_order_against_dpkg_test_suite(a: str, b: str, expected: int) -> None:
     assert dpkg_compare(a, b) == expected
     assert dpkg_compare(b, a) == -expected
+
+
+def test_online_git_queries_cover_every_spelling_of_the_repository() -> None:
+    from depscan.advisories.osv_api import _git_queries
+
+    asked = PackageQuery("GIT", "github.com/curl/curl", "8.3.0")
+    sent, origin, failed = _git_queries([asked, PackageQuery("GIT", "example.org/unknown", "1.0")])
+    assert {(q.name, q.version) for q in sent} == {
+        (url, v) for url in ("https://github.com/curl/curl", "https://github.com/curl/curl.git")
+        for v in ("curl-8_3_0", "8.3.0")
+    }
+    assert all(origin[q] == [asked] for q in sent)
+    assert list(failed) == [PackageQuery("GIT", "example.org/unknown", "1.0")]

@@ -43,8 +43,8 @@ UPSTREAMS: dict[str, Upstream] = {
     # mirror), versions "version-3.39.4", ...
     "sqlite": Upstream(("https://github.com/sqlite/sqlite",), ("version-{v}",)),
     # CVE-2023-38545 and curl's own OSV feed (curl.se/docs/vuln.json, CURL-CVE-...): repo
-    # "https://github.com/curl/curl", versions "curl-8_3_0", ...
-    "curl": Upstream(("https://github.com/curl/curl",), ("curl-{u}",)),
+    # "https://github.com/curl/curl" (curl's feed writes ".git"), versions "curl-8_3_0" / "8.3.0", ...
+    "curl": Upstream(("https://github.com/curl/curl", "https://github.com/curl/curl.git"), ("curl-{u}",)),
     # CVE-2019-7317: repo "https://github.com/glennrp/libpng" (the official GitHub mirror),
     # OSS-Fuzz libpng records: "https://github.com/pnggroup/libpng"; versions "v1.6.36", ...
     "libpng": Upstream(("https://github.com/glennrp/libpng", "https://github.com/pnggroup/libpng"), ("v{v}",)),
@@ -88,9 +88,9 @@ def normalize_repo_url(url: str) -> str:
 
 @lru_cache(maxsize=64)
 def repos_for(library: str) -> tuple[str, ...]:
-    """The normalized repository URLs of a library, () when the table has none."""
+    """The normalized repository URLs of a library (each once), () when the table has none."""
     upstream = UPSTREAMS.get(library)
-    return tuple(normalize_repo_url(u) for u in upstream.repos) if upstream else ()
+    return tuple(dict.fromkeys(normalize_repo_url(u) for u in upstream.repos)) if upstream else ()
 
 
 @lru_cache(maxsize=64)
