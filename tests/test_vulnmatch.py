@@ -517,3 +517,18 @@ def test_online_git_queries_cover_every_spelling_of_the_repository() -> None:
     }
     assert all(origin[q] == [asked] for q in sent)
     assert list(failed) == [PackageQuery("GIT", "example.org/unknown", "1.0")]
+
+
+def test_a_database_without_the_ecosystem_cannot_call_anything_clean(database: Path, tmp_path: Path) -> None:
+    pypi_only = tmp_path / "pypi only.sqlite"
+    import_sources(pypi_only, [RECORDS.parent / "pypi-subset.zip"])
+    components = [native("openssl", "3.0.1"), ospkg("openssl", "3.0.11-1~deb12u1", "Debian:12")]
+    result = _match(pypi_only, components)
+    reasons = dict(result.not_verifiable)
+    assert result.findings == [] and result.unchecked == {}
+    assert "no record for the repository of any native library" in reasons["pkg:generic/openssl@3.0.1"]
+    assert "holds no Debian:12 records" in reasons["pkg:x/openssl@3.0.11-1~deb12u1"]
+    # the fixture database has Debian:10 and Debian:12 records, none of Debian:11
+    result = _match(database, [ospkg("openssl", "3.0.9-1", "Debian:11")])
+    ((_purl, why),) = result.not_verifiable
+    assert "holds no Debian:11 records" in why and result.findings == []
