@@ -202,6 +202,12 @@ def _other_findings(
     if any(q not in lookup.affected for q in wanted):
         result.unchecked[component.purl] = "the advisory source gave no answer for it"
         return []
+    uncovered = [lookup.uncovered[q] for q in wanted if q in lookup.uncovered]
+    if len(uncovered) == len(wanted):  # nothing to compare with: an empty answer means nothing
+        result.not_verifiable.append((component.purl, (
+            f"{component.location.path}: {component.name} {component.version}: {uncovered[0]}"
+        )))
+        return []
     first_query: dict[str, PackageQuery] = {}
     by_id: dict[str, Advisory] = {}
     for q in wanted:

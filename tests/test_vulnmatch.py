@@ -310,6 +310,9 @@ def test_online_git_queries_ask_by_tag_and_distro_queries_by_release() -> None:
     answers = {
         ("GIT", "https://github.com/openssl/openssl", "OpenSSL_1_1_1k"): [],
         ("GIT", "https://github.com/openssl/openssl", "openssl-1.1.1k"): [],
+        ("GIT", "https://github.com/openssl/openssl", "1.1.1k"): [],
+        ("GIT", "https://chromium.googlesource.com/webm/libwebp", "1.3.1"): [webp],
+        ("GIT", "https://github.com/webmproject/libwebp", "1.3.1"): [],
         ("GIT", "https://chromium.googlesource.com/webm/libwebp", "v1.3.1"): [webp],
         ("GIT", "https://github.com/webmproject/libwebp", "v1.3.1"): [webp],
         ("Debian:12", "openssl", "3.0.11-1~deb12u1"): [dsa],
@@ -384,3 +387,148 @@ def test_a_library_an_os_package_owns_is_matched_through_the_package(database: P
                    os_package="pkg:deb/debian/libwebp7@1.2.4-0.2%2Bdeb12u1?arch=amd64&distro=debian-12")
     result = _match(database, [owned])
     assert result.findings == [] and result.not_verifiable == [] and result.unchecked == {}
+
+
+# -- odd data, ignores, the exit code --------------------------------------------------------------
+
+
+def test_odd_records_and_versions_never_raise() -> None:
+    from depscan.advisories.distro_versions import in_distro_range
+    from depscan.advisories.native_match import evaluate
+    from depscan.advisories.osv_schema import parse_osv
+    from depscan.models import AffectedRange, RangeEvent
+
+    odd = parse_osv({
+        "id": "ODD-1", "modified": "2024-01-01T00:00:00Z",
+        "affected": [
+            {"ranges": [{"type": "GIT", "repo": 42, "events": [{"fixed": "x"}]}]},  # repo not a string: ignored
+            {"ranges": [{"type": "GIT", "repo": "https://github.com/openssl/openssl",
+                         "events": [{"introduced": "OpenSSL-engine-0_1"}, {"fixed": "not a tag"}]}],
+             "versions": ["", "v", "OpenSSL_", "1_", "_1"]},
+            {"package": {"ecosystem": "Debian:12", "name": "openssl"},
+             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": ":::"}, {"fixed": "~~~-"}]}]},
+        ],
+    }, "odd")
+    for version in ("1.1.1k", "", "~", "1:", "-", "::", "a" * 500):
+        evaluate(odd, PackageQuery("GIT", "github.com/openssl/openssl", version))
+        evaluate(odd, PackageQuery("Debian:12", "openssl", version))
+        for compare in (dpkg_compare, rpm_compare, apk_compare):
+            compare(version, "1.0-r1")
+            in_distro_range(version, AffectedRange("ECOSYSTEM", (RangeEvent("fixed", version),)), compare)
+    assert evaluate(odd, PackageQuery("GIT", "github.com/openssl/openssl", "1.1.1k")) == (False, None)
+
+
+def test_ignores_apply_to_native_findings(database: Path) -> None:
+    from datetime import date
+
+    from depscan.config import IgnoreRule
+
+    backend = OfflineDatabase(database)
+    try:
+        result = match([native("libwebp", "1.3.1")], backend,
+                       [IgnoreRule("CVE-2023-4863", "rebuilt with 1.3.2 next sprint", None)], date(2026, 1, 1))
+    finally:
+        backend.close()
+    (finding,) = result.findings
+    assert finding.suppressed is not None and finding.suppressed.id == "CVE-2023-4863"
+
+
+def test_not_verifiable_components_do_not_change_the_exit_code() -> None:
+    from depscan.models import AdvisoryData, ArtifactInfo, ScanResult
+    from depscan.policy import verdict
+
+    result = ScanResult(
+        artifact=ArtifactInfo("a.zip", "zip", 1), components=(), unknowns=(),
+        advisory_data=AdvisoryData("offline:x", 1, None),
+        not_verifiable=(("pkg:generic/sqlite", "x.so: sqlite identified, version unknown"),),
+    )
+    assert verdict(result).code == 0
+    assert verdict(result, strict=True).code == 0
+
+
+def test_cli_scan_of_a_debian_root_with_an_offline_database_exits_1(database: Path, tmp_path: Path) -> None:
+    from tests.helpers import cli
+
+    fixtures = RECORDS.parent.parent / "ospkg"
+    root = tmp_path / "root fs"
+    (root / "etc").mkdir(parents=True)
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "etc/os-release").write_bytes((fixtures / "os-release-debian").read_bytes())
+    status = (fixtures / "dpkg-status").read_text().replace("3.0.19-1~deb12u2", "3.0.11-1~deb12u1")
+    (root / "var/lib/dpkg/status").write_text(status)
+    done = cli("scan", root, "--db", database, "--max-db-age", "100000")
+    assert done.returncode == 1, done.stderr
+    assert "DSA-5532-1" in done.stdout
+    (root / "var/lib/dpkg/status").write_text((fixtures / "dpkg-status").read_text())  # 3.0.19: fixed
+    done = cli("scan", root, "--db", database, "--max-db-age", "100000")
+    assert done.returncode == 0, done.stderr
+
+
+VERSIONS = RECORDS.parent / "versions"
+
+
+def _apk_cases() -> list[tuple[str, str, int]]:
+    cases = []
+    for line in (VERSIONS / "apk-version.data").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            a, op, b = line.split()
+            cases.append((a, b, {"<": -1, "=": 0, ">": 1}[op]))
+    return cases
+
+
+def _rpm_cases() -> list[tuple[str, str, int]]:
+    lines = (VERSIONS / "rpmvercmp.txt").read_text().splitlines()
+    return [(a, b, int(w)) for a, b, w in (line.split() for line in lines)]
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), _apk_cases())
+def test_apk_order_against_apk_tools_test_data(a: str, b: str, expected: int) -> None:
+    assert apk_compare(a, b) == expected
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), _rpm_cases())
+def test_rpmvercmp_against_rpm_test_suite(a: str, b: str, expected: int) -> None:
+    assert rpmvercmp(a, b) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [  # dpkg's lib/dpkg/t/t-version.c: compare and parse cases, as version strings
+        ("0-0", "0-00", 0), ("00-0", "0-0", 0), ("1:2-3", "1:2-3", 0), ("0:0-0", "1:0-0", -1), ("a-0", "b-0", -1),
+        ("0-a", "0-b", -1), ("1-1", "2-1", -1), ("1-1", "1-2", -1), ("0", "0:0", 0), ("0:0-", "0", 0),
+        ("0:0.0-0.0", "0.0-0.0", 0), ("5:1", "5:1", 0), ("0:0-0-0", "0-0-0", 0), ("0:0:0-0", "0:0:0-0", 0),
+        ("  \t0:0-1", "0:0-1", 0), ("0:0-1\t  ", "0-1", 0),
+    ],
+)
+def test_dpkg_order_against_dpkg_test_suite(a: str, b: str, expected: int) -> None:
+    assert dpkg_compare(a, b) == expected
+    assert dpkg_compare(b, a) == -expected
+
+
+def test_online_git_queries_cover_every_spelling_of_the_repository() -> None:
+    from depscan.advisories.osv_api import _git_queries
+
+    asked = PackageQuery("GIT", "github.com/curl/curl", "8.3.0")
+    sent, origin, failed = _git_queries([asked, PackageQuery("GIT", "example.org/unknown", "1.0")])
+    assert {(q.name, q.version) for q in sent} == {
+        (url, v) for url in ("https://github.com/curl/curl", "https://github.com/curl/curl.git")
+        for v in ("curl-8_3_0", "8.3.0")
+    }
+    assert all(origin[q] == [asked] for q in sent)
+    assert list(failed) == [PackageQuery("GIT", "example.org/unknown", "1.0")]
+
+
+def test_a_database_without_the_ecosystem_cannot_call_anything_clean(database: Path, tmp_path: Path) -> None:
+    pypi_only = tmp_path / "pypi only.sqlite"
+    import_sources(pypi_only, [RECORDS.parent / "pypi-subset.zip"])
+    components = [native("openssl", "3.0.1"), ospkg("openssl", "3.0.11-1~deb12u1", "Debian:12")]
+    result = _match(pypi_only, components)
+    reasons = dict(result.not_verifiable)
+    assert result.findings == [] and result.unchecked == {}
+    assert "no record for the repository of any native library" in reasons["pkg:generic/openssl@3.0.1"]
+    assert "holds no Debian:12 records" in reasons["pkg:x/openssl@3.0.11-1~deb12u1"]
+    # the fixture database has Debian:10 and Debian:12 records, none of Debian:11
+    result = _match(database, [ospkg("openssl", "3.0.9-1", "Debian:11")])
+    ((_purl, why),) = result.not_verifiable
+    assert "holds no Debian:11 records" in why and result.findings == []

@@ -40,6 +40,9 @@ class LookupResult:
     # Records that name the queried package but cannot say whether its version is affected (a GIT
     # range given by commits only): (advisory id, why), per query. Never read as "not affected".
     unverifiable: dict[PackageQuery, list[tuple[str, str]]] = field(default_factory=dict)
+    # Queries the source holds no data for at all (an offline database without the ecosystem's
+    # export): an empty answer there means nothing, so the component is not verifiable (why).
+    uncovered: dict[PackageQuery, str] = field(default_factory=dict)
 
 
 class AdvisoryBackend(ABC):

@@ -72,6 +72,7 @@ def normalize_version(version: str) -> str:
     return version.strip().lower()
 
 
+@lru_cache(maxsize=65536)
 def is_commit(value: str) -> bool:
     """Whether a range event is a commit hash (hex, 7 to 64 digits) rather than a tag."""
     return bool(_COMMIT.match(value.lower())) and not value.isdigit()
@@ -98,10 +99,21 @@ class GitVerdict:
 def entry_repos(entry: AffectedPackage) -> frozenset[str]:
     """The normalized repositories an entry describes: its GIT ranges' ``repo``, and the package
     name when the package is of the ``GIT`` ecosystem."""
+    known = _REPOS.get(id(entry))
+    if known is not None and known[0] is entry:
+        return known[1]
     repos = {normalize_repo_url(r.repo) for r in entry.ranges if r.type == "GIT" and r.repo}
     if entry.ecosystem == "GIT" and entry.name:
         repos.add(normalize_repo_url(entry.name))
-    return frozenset(repos)
+    made = frozenset(repos)
+    if len(_REPOS) >= _MAX_PREPARED:
+        _REPOS.clear()
+    _REPOS[id(entry)] = (entry, made)
+    return made
+
+
+# id(entry) -> (entry, its repositories); the entry is kept so its id is not reused while cached.
+_REPOS: dict[int, tuple[AffectedPackage, frozenset[str]]] = {}
 
 
 @lru_cache(maxsize=16384)
@@ -109,45 +121,24 @@ def _tags(versions: tuple[str, ...]) -> frozenset[str]:
     return frozenset(t for t in map(normalize_tag, versions) if t is not None)
 
 
-def git_verdict(entry: AffectedPackage, repo: str, version: str) -> GitVerdict:
-    """Whether ``entry`` covers ``version`` (the library's spelling) of the repository ``repo`` (normalized)."""
-    wanted = normalize_version(version)
-    ranges = [r for r in entry.ranges if r.type == "GIT" and (r.repo is None or normalize_repo_url(r.repo) == repo)]
-    fixes = tuple(
-        sorted(
-            {t for r in (*ranges, *(r for r in entry.ranges if r.type == "SEMVER")) for e in r.events
-             if e.kind == "fixed" and not is_commit(e.value) and (t := normalize_tag(e.value)) is not None},
-            key=lambda t: release_key(t) or ((), t),
-        )
-    )
-    if wanted in _tags(entry.versions):
-        return GitVerdict(True, fixes=fixes)
-    key = release_key(wanted)
-    commit_only = False
-    for rng in ranges:
-        values = [e for e in rng.events if not (e.kind == "introduced" and e.value == "0")
-                  and not (e.kind == "limit" and e.value == "*")]
-        if any(is_commit(e.value) for e in values):
-            commit_only = True
-            continue
-        if key is None:
-            continue
-        if _in_tag_range(key, rng.events):
-            return GitVerdict(True, fixes=fixes)
-    if key is not None and any(_in_tag_range(key, r.events) for r in entry.ranges if r.type == "SEMVER"):
-        return GitVerdict(True, fixes=fixes)  # curl's own records: a SEMVER range beside the GIT one
-    if commit_only and not entry.versions:
-        return GitVerdict(
-            False,
-            unverifiable="its GIT range is given by commits only and it lists no affected tags",
-            fixes=fixes,
-        )
-    return GitVerdict(False, fixes=fixes)
+_Key = tuple[tuple[int, ...], str]
+# A range prepared for the walk: (opened by introduced "0", sorted (key, rank, kind) events), or
+# None when one of its tags has no release order (the range is then not evaluated).
+_Walk = tuple[bool, tuple[tuple[_Key, int, str], ...]] | None
+_RANK = {"introduced": 0, "last_affected": 1, "fixed": 2, "limit": 3}
 
 
-def _in_tag_range(key: tuple[tuple[int, ...], str], events: tuple[RangeEvent, ...]) -> bool:
-    """The OSV sorted walk over a GIT range whose events are all tags with plain release numbers
-    (a range with any other tag is not evaluated: False)."""
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """One entry's view of one repository, computed once."""
+
+    tags: frozenset[str]  # the normalized ``versions`` tags
+    walks: tuple[_Walk, ...]  # GIT ranges of the repository given by tags, and SEMVER ranges
+    commit_only: bool  # a GIT range of the repository is given by commits
+    fixes: tuple[str, ...]  # normalized ``fixed`` tags, in release order
+
+
+def _walk(events: tuple[RangeEvent, ...]) -> _Walk:
     walk = []
     opened = False
     for event in events:
@@ -160,9 +151,73 @@ def _in_tag_range(key: tuple[tuple[int, ...], str], events: tuple[RangeEvent, ..
         tag = normalize_tag(value)
         tag_key = release_key(tag) if tag is not None else None
         if tag_key is None:
-            return False
-        walk.append((tag_key, {"introduced": 0, "last_affected": 1, "fixed": 2, "limit": 3}[kind], kind))
+            return None
+        walk.append((tag_key, _RANK[kind], kind))
     walk.sort()
+    return opened, tuple(walk)
+
+
+def _prepare(entry: AffectedPackage, repo: str) -> _Prepared:
+    ranges = [r for r in entry.ranges if r.type == "GIT" and (r.repo is None or normalize_repo_url(r.repo) == repo)]
+    semver = [r for r in entry.ranges if r.type == "SEMVER"]
+    commit_only = False
+    walks: list[_Walk] = []
+    for rng in ranges:
+        if any(is_commit(e.value) for e in rng.events
+               if not (e.kind == "introduced" and e.value == "0") and not (e.kind == "limit" and e.value == "*")):
+            commit_only = True
+        else:
+            walks.append(_walk(rng.events))
+    walks.extend(_walk(r.events) for r in semver)
+    fixes = sorted(
+        {t for r in (*ranges, *semver) for e in r.events
+         if e.kind == "fixed" and not is_commit(e.value) and (t := normalize_tag(e.value)) is not None},
+        key=lambda t: release_key(t) or ((), t),
+    )
+    return _Prepared(_tags(entry.versions), tuple(walks), commit_only, tuple(fixes))
+
+
+# (id(entry), repo) -> (entry, prepared): the entry is kept, so its id cannot be reused while cached.
+_PREPARED: dict[tuple[int, str], tuple[AffectedPackage, _Prepared]] = {}
+_MAX_PREPARED = 65536
+
+
+def _prepared(entry: AffectedPackage, repo: str) -> _Prepared:
+    known = _PREPARED.get((id(entry), repo))
+    if known is not None and known[0] is entry:
+        return known[1]
+    made = _prepare(entry, repo)
+    if len(_PREPARED) >= _MAX_PREPARED:
+        _PREPARED.clear()
+    _PREPARED[(id(entry), repo)] = (entry, made)
+    return made
+
+
+def git_verdict(entry: AffectedPackage, repo: str, version: str) -> GitVerdict:
+    """Whether ``entry`` covers ``version`` (the library's spelling) of the repository ``repo`` (normalized)."""
+    prepared = _prepared(entry, repo)
+    wanted = normalize_version(version)
+    if wanted in prepared.tags:
+        return GitVerdict(True, fixes=prepared.fixes)
+    key = release_key(wanted)
+    if key is not None and any(walk is not None and _walked(key, *walk) for walk in prepared.walks):
+        return GitVerdict(True, fixes=prepared.fixes)
+    if prepared.commit_only and not entry.versions:
+        return GitVerdict(
+            False,
+            unverifiable="its GIT range is given by commits only and it lists no affected tags",
+            fixes=prepared.fixes,
+        )
+    return GitVerdict(False, fixes=prepared.fixes)
+
+
+def entry_fixes(entry: AffectedPackage, repo: str) -> tuple[str, ...]:
+    """The normalized ``fixed`` tags of an entry's ranges for a repository (commits left out)."""
+    return _prepared(entry, repo).fixes
+
+
+def _walked(key: _Key, opened: bool, walk: tuple[tuple[_Key, int, str], ...]) -> bool:
+    """The OSV sorted walk over a range prepared by ``_walk``."""
     affected = opened
     for tag_key, _rank, kind in walk:
         if kind == "limit":
@@ -177,3 +232,11 @@ def _in_tag_range(key: tuple[tuple[int, ...], str], events: tuple[RangeEvent, ..
         elif key > tag_key:
             affected = False
     return affected
+
+
+def clear_caches() -> None:
+    """Forget prepared entries and normalized tags (benchmarks measure cold matching)."""
+    _PREPARED.clear()
+    _REPOS.clear()
+    for cached in (normalize_tag, release_key, _tags, is_commit):
+        cached.cache_clear()

@@ -12,7 +12,7 @@ from functools import cmp_to_key
 
 from depscan.advisories.backend import PackageQuery
 from depscan.advisories.distro_versions import in_distro_range, order_for
-from depscan.advisories.git_tags import entry_repos, git_verdict, release_key
+from depscan.advisories.git_tags import entry_fixes, entry_repos, git_verdict, release_key
 from depscan.advisories.native_repos import normalize_repo_url
 from depscan.models import Advisory, AffectedPackage
 
@@ -74,7 +74,7 @@ def fixed_candidates(advisory: Advisory, query: PackageQuery) -> list[str]:
     out: list[str] = []
     for entry in entries_for(advisory, query):
         if query.ecosystem == "GIT":
-            out.extend(git_verdict(entry, query.name, query.version).fixes)
+            out.extend(entry_fixes(entry, query.name))
         else:
             out.extend(e.value for r in entry.ranges if r.type == "ECOSYSTEM" for e in r.events if e.kind == "fixed")
     return out

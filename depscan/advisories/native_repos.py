@@ -9,7 +9,10 @@ here for its library (the classifier table's names, ``depscan/native/classifiers
 ``tags`` are how the project spells a release tag, ``{v}`` the dotted version and ``{u}`` it with
 ``_`` for ``.``: the online backend asks the OSV API by tag (the API matches the version of a GIT
 query against tags as written), and the normalizer (``git_tags.normalize_tag``) strips the same
-prefixes. Each URL is commented with where it appears in real OSV records.
+prefixes. Each URL is commented with the OSV records that name it (osv.dev's CVE records,
+OSS-Fuzz's, the projects' own feeds); the spellings were taken from those records as published,
+not re-fetched when this table was written (no network), so a record naming a mirror the table
+lacks is not matched: add the URL here.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ UPSTREAMS: dict[str, Upstream] = {
     # mirror), versions "version-3.39.4", ...
     "sqlite": Upstream(("https://github.com/sqlite/sqlite",), ("version-{v}",)),
     # CVE-2023-38545 and curl's own OSV feed (curl.se/docs/vuln.json, CURL-CVE-...): repo
-    # "https://github.com/curl/curl", versions "curl-8_3_0", ...
-    "curl": Upstream(("https://github.com/curl/curl",), ("curl-{u}",)),
+    # "https://github.com/curl/curl" (curl's feed writes ".git"), versions "curl-8_3_0" / "8.3.0", ...
+    "curl": Upstream(("https://github.com/curl/curl", "https://github.com/curl/curl.git"), ("curl-{u}",)),
     # CVE-2019-7317: repo "https://github.com/glennrp/libpng" (the official GitHub mirror),
     # OSS-Fuzz libpng records: "https://github.com/pnggroup/libpng"; versions "v1.6.36", ...
     "libpng": Upstream(("https://github.com/glennrp/libpng", "https://github.com/pnggroup/libpng"), ("v{v}",)),
@@ -85,9 +88,9 @@ def normalize_repo_url(url: str) -> str:
 
 @lru_cache(maxsize=64)
 def repos_for(library: str) -> tuple[str, ...]:
-    """The normalized repository URLs of a library, () when the table has none."""
+    """The normalized repository URLs of a library (each once), () when the table has none."""
     upstream = UPSTREAMS.get(library)
-    return tuple(normalize_repo_url(u) for u in upstream.repos) if upstream else ()
+    return tuple(dict.fromkeys(normalize_repo_url(u) for u in upstream.repos)) if upstream else ()
 
 
 @lru_cache(maxsize=64)

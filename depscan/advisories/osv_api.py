@@ -246,8 +246,9 @@ class OnlineOSV(AdvisoryBackend):
 
         A ``GIT`` query (a native library: normalized repository URL, version as the library
         spells it) is sent as the API's GIT-ecosystem queries: the repository URL as OSV records
-        write it and one query per tag spelling of the version (``native_repos.tag_spellings``:
-        ``OpenSSL_1_1_1k`` and ``openssl-1.1.1k``); their answers are merged back.
+        write it (the API matches it against the record's range ``repo`` as written) and one
+        query per tag spelling of the version (``native_repos.tag_spellings``: ``OpenSSL_1_1_1k``,
+        ``openssl-1.1.1k``) plus the bare version; their answers are merged back.
         """
         sent, origin, failed = _git_queries(queries)
         with self.client.phase():
@@ -363,11 +364,15 @@ def _git_queries(
             failed[query] = f"no tag spelling known for {query.name}: the OSV API cannot be asked by version"
             continue
         library, upstream = known
-        url = next(u for u in upstream.repos if normalize_repo_url(u) == query.name)
-        for tag in tag_spellings(library, query.version):
-            asked = PackageQuery("GIT", url, tag)
-            sent[asked] = None
-            origin.setdefault(asked, []).append(query)
+        urls = [u for u in upstream.repos if normalize_repo_url(u) == query.name]
+        # The tags as the project spells them, and the bare version: the API compares a GIT query's
+        # version with the records' tags as written, then both normalized (osv.dev's API server,
+        # gcp/api/server.py ``_query_by_generic_version``), so either may be the one that matches.
+        for url in urls:  # every spelling records use for this repository ("...curl" and "...curl.git")
+            for tag in dict.fromkeys((*tag_spellings(library, query.version), query.version)):
+                asked = PackageQuery("GIT", url, tag)
+                sent[asked] = None
+                origin.setdefault(asked, []).append(query)
     return list(sent), origin, failed
 
 

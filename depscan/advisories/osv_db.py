@@ -726,11 +726,41 @@ class OfflineDatabase(AdvisoryBackend):
                 result.unverifiable.setdefault(query, []).append((ident, why))
         result.affected[query] = affected
 
+    def _uncovered(self, ecosystem: str) -> str | None:
+        """Why the database cannot answer for an ecosystem at all, or None when it holds its data.
+
+        A distribution release counts as covered when any record names it; GIT when any record
+        names a repository of ``native_repos.UPSTREAMS`` (PyPI records carry GIT ranges on the
+        Python projects' own repositories, so GIT keys alone say nothing)."""
+        if ecosystem == "GIT":
+            from depscan.advisories.native_repos import UPSTREAMS, repos_for
+
+            repos = sorted({r for name in UPSTREAMS for r in repos_for(name)})
+            marks = ",".join("?" * len(repos))
+            row = self._conn.execute(
+                f"SELECT 1 FROM packages WHERE ecosystem = 'GIT' AND name IN ({marks}) LIMIT 1", repos
+            ).fetchone()
+            return None if row else (
+                f"the advisory database {self.path} holds no record for the repository of any native library "
+                "depscan identifies (import OSV's records with GIT ranges)"
+            )
+        row = self._conn.execute("SELECT 1 FROM packages WHERE ecosystem = ? LIMIT 1", (ecosystem,)).fetchone()
+        return None if row else (
+            f"the advisory database {self.path} holds no {ecosystem} records "
+            f"(import the {ecosystem.split(':', 1)[0]} export: depscan db update --ecosystem "
+            f"'{ecosystem.split(':', 1)[0]}')"
+        )
+
     def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
         result = LookupResult(data=self.info())
         try:
             for ecosystem in sorted({q.ecosystem for q in queries}):
                 relevant = [q for q in queries if q.ecosystem == ecosystem]
+                if ecosystem != "PyPI" and (why := self._uncovered(ecosystem)) is not None:
+                    for query in relevant:
+                        result.affected[query] = []
+                        result.uncovered[query] = why
+                    continue
                 candidates = self._candidates(ecosystem, [q.name for q in relevant])
                 for query in relevant:
                     idents = candidates.get(query.name, ())
