@@ -25,7 +25,18 @@ format and version depscan writes):
 * the artifact the SBOM describes: CycloneDX ``metadata.component`` (with its layers,
   ``depscan:artifact:layer:<n>``), the SPDX package the document DESCRIBES (with the same
   annotations), the SPDX 3 ``rootElement`` / ``describes`` target.
-* native libraries depscan listed (``depscan:native:kind``): counted, not matched.
+* native libraries depscan listed (``depscan:native:kind``, the ELF files): counted, not matched (their
+  ``pkg:generic`` version is the file name's, not the release's).
+
+**Native components and OS packages** are read back so a rescan checks them as a scan does: a component
+with a ``pkg:generic`` purl (a library identified in an ELF file, from depscan's SBOMs or another tool's) is
+a ``NativeComponent`` with its CPE (CycloneDX ``cpe``, SPDX 2 ``SECURITY cpe23Type`` reference, SPDX 3
+``cpe23`` identifier), ``depscan:native:embedded`` and ``depscan:os_package`` when depscan wrote them; a
+``pkg:deb``, ``pkg:apk`` or ``pkg:rpm`` purl is an ``OsPackage`` whose OSV ecosystem is depscan's
+``depscan:os_package:ecosystem`` or, from another tool, the purl's ``distro`` qualifier (``debian-12`` ->
+``Debian:12``, ``alpine-3.19.1`` -> ``Alpine:v3.19``; Ubuntu's cannot say LTS, so none), its source package the
+property or the purl's ``upstream`` qualifier. How the SBOM says they were identified is not read back:
+their evidence is empty.
 """
 
 from __future__ import annotations
@@ -35,13 +46,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from packageurl import PackageURL
 from packaging.utils import NormalizedName, canonicalize_name
 
 from depscan.errors import ArtifactError
-from depscan.models import Location, PythonDist, Status
+from depscan.models import Location, NativeComponent, OsPackage, PythonDist, Status
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -75,6 +86,8 @@ class SbomContents:
     skipped_total: int = 0  # every skipped slot, listed or not
     subject_layers: tuple[str, ...] = ()  # its layers, lowest first (depscan:artifact:layer:<n>)
     entries: int = 0  # component / package entries read (before any was set aside)
+    natives: tuple[NativeComponent, ...] = ()  # pkg:generic components (libraries identified in ELF files)
+    os_packages: tuple[OsPackage, ...] = ()  # pkg:deb, pkg:apk, pkg:rpm components
 
 
 @dataclass(slots=True)
@@ -88,6 +101,12 @@ class _Raw:
     native: bool = False
     status: str | None = None
     shadowed_by: str | None = None
+    cpe: str | None = None
+    embedded: bool = False
+    os_package: str | None = None
+    ecosystem: str | None = None
+    source_name: str | None = None
+    source_version: str | None = None
 
 
 @dataclass(slots=True)
@@ -174,6 +193,8 @@ def _contents(fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _
             found = names[name] = canonicalize_name(name)
         return found
 
+    natives: dict[tuple[str, Location], NativeComponent] = {}
+    packages: dict[tuple[str, Location], OsPackage] = {}
     for raw in raws:
         if raw.native:
             native += 1
@@ -186,6 +207,18 @@ def _contents(fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _
             without += 1
             continue
         purl_type, purl_name, purl_version = parts
+        if purl_type == "generic":
+            where = Location(raw.location or f"sbom:{raw.ref}", raw.layer)
+            natives.setdefault((raw.purl, where), _native_component(raw, purl_name, purl_version, where))
+            continue
+        if purl_type in _PACKAGE_MANAGERS:
+            where = Location(raw.location or f"sbom:{raw.ref}", raw.layer)
+            package = _os_package(raw, purl_type, purl_name, purl_version, where)
+            if package is None:
+                without += 1
+            else:
+                packages.setdefault((raw.purl, where), package)
+            continue
         if purl_type != "pypi":
             others[purl_type] = others.get(purl_type, 0) + 1
             continue
@@ -231,7 +264,69 @@ def _contents(fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _
         skipped_total=skips.total,
         subject_layers=layers,
         entries=len(raws),
+        natives=tuple(sorted(natives.values(), key=lambda c: (c.name, c.version or "", c.location.path))),
+        os_packages=tuple(sorted(packages.values(), key=lambda p: (p.name, p.version, p.location.path))),
     )
+
+
+_PACKAGE_MANAGERS: dict[str, Literal["dpkg", "apk", "rpm"]] = {"deb": "dpkg", "apk": "apk", "rpm": "rpm"}
+
+
+def _native_component(raw: _Raw, name: str, version: str | None, where: Location) -> NativeComponent:
+    """A ``pkg:generic`` component: a library identified in an ELF file (depscan's), or a binary another tool
+    identified. The purl is kept as written; the name is the SBOM's when it gives one."""
+    return NativeComponent(
+        name=raw.name or name,
+        version=version or raw.version,
+        purl=raw.purl,
+        cpe=raw.cpe,
+        location=where,
+        evidence=(),
+        embedded=raw.embedded,
+        os_package=raw.os_package,
+        status=Status.SHADOWED if raw.status == Status.SHADOWED.value else Status.USED,
+    )
+
+
+def _os_package(raw: _Raw, purl_type: str, name: str, version: str | None, where: Location) -> OsPackage | None:
+    """A ``pkg:deb`` / ``pkg:apk`` / ``pkg:rpm`` component; None without a version."""
+    version = version or raw.version
+    if not version:
+        return None
+    qualifiers = _qualifiers(raw.purl)
+    upstream = qualifiers.get("upstream")
+    return OsPackage(
+        name=name,
+        version=version,
+        purl=raw.purl,
+        package_manager=_PACKAGE_MANAGERS[purl_type],
+        location=where,
+        ecosystem=raw.ecosystem or _ecosystem(qualifiers.get("distro")),
+        arch=qualifiers.get("arch"),
+        source_name=raw.source_name or (upstream.split("@")[0] if upstream else None),
+        source_version=raw.source_version,
+    )
+
+
+def _qualifiers(text: str) -> dict[str, str]:
+    try:
+        qualifiers = PackageURL.from_string(text).qualifiers
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in qualifiers.items()} if isinstance(qualifiers, dict) else {}
+
+
+def _ecosystem(distro: str | None) -> str | None:
+    """The OSV ecosystem a purl ``distro`` qualifier names (``debian-12``, ``alpine-3.19.1``); None when it does
+    not say enough (Ubuntu's does not say LTS, which OSV's Ubuntu ecosystems spell out)."""
+    from depscan.ospkg.osrelease import OsRelease
+
+    if not distro or "-" not in distro:
+        return None
+    distro_id, _, release = distro.partition("-")
+    if distro_id.lower() == "ubuntu":
+        return None
+    return OsRelease(id=distro_id.lower(), version_id=release).ecosystem
 
 
 def _purl_parts(text: str) -> tuple[str, str, str | None] | None:
@@ -273,6 +368,16 @@ def _component_property(raw: _Raw, name: str, value: str) -> None:
         raw.shadowed_by = value
     elif name == "depscan:location" and raw.location is None:
         raw.location = value
+    elif name == "depscan:native:embedded":
+        raw.embedded = value == "true"
+    elif name == "depscan:os_package":
+        raw.os_package = value
+    elif name == "depscan:os_package:ecosystem":
+        raw.ecosystem = value
+    elif name == "depscan:os_package:source_name":
+        raw.source_name = value
+    elif name == "depscan:os_package:source_version":
+        raw.source_version = value
 
 
 # -- typed access to untrusted JSON ----------------------------------------------------------------
@@ -381,7 +486,7 @@ def _cyclonedx_component(component: dict[str, Any], where: str, js: _Json) -> _R
     name = js.text(component, "name", where)
     ref = js.text(component, "bom-ref", where) or name or where
     raw = _Raw(purl=js.text(component, "purl", where) or "", ref=ref, name=name,
-               version=js.text(component, "version", where))
+               version=js.text(component, "version", where), cpe=js.text(component, "cpe", where))
     evidence = js.get(component, "evidence", dict, where)
     if evidence is not None:
         for slot, occurrence in js.objects(evidence, "occurrences", f"{where}.evidence"):
@@ -422,7 +527,7 @@ def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subjec
         where, component, depth = stack.pop()
         name = xml.text(component, "name", where)
         raw = _Raw(purl=xml.text(component, "purl", where) or "", ref=component.get("bom-ref") or name or where,
-                   name=name, version=xml.text(component, "version", where))
+                   name=name, version=xml.text(component, "version", where), cpe=xml.text(component, "cpe", where))
         evidence = xml.container(component, "evidence", where)
         occurrences = None if evidence is None else xml.container(evidence, "occurrences", f"{where}/evidence")
         first = None if occurrences is None else occurrences.find(f"{ns}occurrence")
@@ -520,11 +625,14 @@ def _spdx_json(doc: dict[str, Any], js: _Json) -> tuple[str, _Subject, list[_Raw
         ident = js.text(package, "SPDXID", where) or where
         name = js.text(package, "name", where)
         purl = ""
+        cpe = None
         for slot, ref in js.objects(package, "externalRefs", where):
             locator = js.text(ref, "referenceLocator", slot)
-            if js.text(ref, "referenceType", slot) == "purl" and locator is not None:
+            ref_type = js.text(ref, "referenceType", slot)
+            if ref_type == "purl" and locator is not None and not purl:
                 purl = locator
-                break
+            elif ref_type in ("cpe23Type", "cpe22Type") and locator is not None and cpe is None:
+                cpe = locator
         annotations = list(_depscan_annotations(package, where, js))
         if ident in described and subject.name is None:
             subject.name = name
@@ -534,7 +642,7 @@ def _spdx_json(doc: dict[str, Any], js: _Json) -> tuple[str, _Subject, list[_Raw
                 continue  # the artifact itself, not a dependency
         if not purl and ident in parts and js.text(package, "primaryPackagePurpose", where) == "ARCHIVE":
             continue  # an input archive of the artifact (a layer zip), not a dependency
-        raw = _Raw(purl=purl, ref=ident, name=name, version=js.text(package, "versionInfo", where))
+        raw = _Raw(purl=purl, ref=ident, name=name, version=js.text(package, "versionInfo", where), cpe=cpe)
         for key, value in annotations:
             _component_property(raw, key, value)
         raws.append(raw)
@@ -598,17 +706,21 @@ def _spdx3_jsonld(doc: dict[str, Any], js: _Json) -> tuple[_Subject, list[_Raw]]
         spdx_id = ident(element, where) or where
         name = js.text(element, "name", where)
         purl = js.text(element, "software_packageUrl", where) or ""
+        cpe = None
         for key in ("externalIdentifier", "externalIdentifiers"):  # the spec's name, and a common variant
             for slot, identifier in js.objects(element, key, where):
                 id_type = js.text(identifier, "externalIdentifierType", slot)
                 value = js.text(identifier, "identifier", slot)
                 if not purl and id_type is not None and id_type.lower() == "packageurl" and value is not None:
                     purl = value
+                elif cpe is None and id_type is not None and id_type.lower() in ("cpe23", "cpe22") and value:
+                    cpe = value
         if spdx_id in roots and subject.name is None:
             subject.name = name
             if not purl:
                 continue  # the artifact itself, not a dependency
-        raws.append(_Raw(purl=purl, ref=spdx_id, name=name, version=js.text(element, "software_packageVersion", where)))
+        raws.append(_Raw(purl=purl, ref=spdx_id, name=name, version=js.text(element, "software_packageVersion", where),
+                         cpe=cpe))
     if subject.name is None:  # the root may be a file or a container image rather than a package
         for where, element in elements:
             if ident(element, where) in roots and kind(element, where) not in _SPDX3_ROOTS:
