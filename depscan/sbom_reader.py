@@ -35,8 +35,10 @@ a ``NativeComponent`` with its CPE (CycloneDX ``cpe``, SPDX 2 ``SECURITY cpe23Ty
 ``pkg:deb``, ``pkg:apk`` or ``pkg:rpm`` purl is an ``OsPackage`` whose OSV ecosystem is depscan's
 ``depscan:os_package:ecosystem`` or, from another tool, the purl's ``distro`` qualifier (``debian-12`` ->
 ``Debian:12``, ``alpine-3.19.1`` -> ``Alpine:v3.19``; Ubuntu's cannot say LTS, so none), its source package the
-property or the purl's ``upstream`` qualifier. How the SBOM says they were identified is not read back:
-their evidence is empty.
+property or the purl's ``upstream`` qualifier. What ships a native component comes back from where the SBOM
+puts it: the CycloneDX component it is nested in, the SPDX package that CONTAINS it (or the ELF file's package
+that does): a ``pkg:pypi`` one is its owner, a distro one its OS package. How the SBOM says it was identified is
+not read back: its evidence is empty.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class _Raw:
     ecosystem: str | None = None
     source_name: str | None = None
     source_version: str | None = None
+    parent: _Raw | None = None  # what holds it: the CycloneDX component it is nested in, the SPDX package CONTAINing it
 
 
 @dataclass(slots=True)
@@ -275,6 +278,16 @@ _PACKAGE_MANAGERS: dict[str, Literal["dpkg", "apk", "rpm"]] = {"deb": "dpkg", "a
 def _native_component(raw: _Raw, name: str, version: str | None, where: Location) -> NativeComponent:
     """A ``pkg:generic`` component: a library identified in an ELF file (depscan's), or a binary another tool
     identified. The purl is kept as written; the name is the SBOM's when it gives one."""
+    holder = raw.parent
+    if holder is not None and holder.native:  # the ELF file's component (SPDX): what holds the file ships it
+        holder = holder.parent
+    owner = os_package = None
+    if holder is not None and holder.purl:
+        parts = _purl_parts(holder.purl)
+        if parts is not None and parts[0] == "pypi":
+            owner = holder
+        elif parts is not None and parts[0] in _PACKAGE_MANAGERS:
+            os_package = holder.purl
     return NativeComponent(
         name=raw.name or name,
         version=version or raw.version,
@@ -283,7 +296,10 @@ def _native_component(raw: _Raw, name: str, version: str | None, where: Location
         location=where,
         evidence=(),
         embedded=raw.embedded,
-        os_package=raw.os_package,
+        owner=None if owner is None else owner.purl,
+        # as the distribution read back from the same SBOM is located (its evidence, else its ref)
+        owner_location=None if owner is None else Location(owner.location or f"sbom:{owner.ref}", owner.layer),
+        os_package=raw.os_package or os_package,
         status=Status.SHADOWED if raw.status == Status.SHADOWED.value else Status.USED,
     )
 
@@ -470,15 +486,18 @@ def _cyclonedx_json(doc: dict[str, Any], js: _Json) -> tuple[str, _Subject, list
                 _subject_property(subject, name, value)
     raws: list[_Raw] = []
     # Depth first, in document order, without recursion (nesting depth is the document's choice).
-    stack = [(where, component, 1) for where, component in reversed(list(js.objects(doc, "components", "")))]
+    stack: list[tuple[str, dict[str, Any], int, _Raw | None]] = [
+        (where, component, 1, None) for where, component in reversed(list(js.objects(doc, "components", "")))]
     while stack:
-        where, component, depth = stack.pop()
-        raws.append(_cyclonedx_component(component, where, js))
+        where, component, depth, parent = stack.pop()
+        raw = _cyclonedx_component(component, where, js)
+        raw.parent = parent
+        raws.append(raw)
         if depth == MAX_NESTING and component.get("components"):
             js.skips.skip(f"{where}.components", f"components nested deeper than {MAX_NESTING} levels")
             continue
-        stack.extend((slot, child, depth + 1) for slot, child in reversed(list(js.objects(component, "components",
-                                                                                         where))))
+        stack.extend((slot, child, depth + 1, raw) for slot, child in reversed(list(js.objects(component, "components",
+                                                                                              where))))
     return spec, subject, raws
 
 
@@ -522,12 +541,14 @@ def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subjec
             _subject_property(subject, prop_name, value)
     raws: list[_Raw] = []
     top = xml.container(root, "components", "")
-    stack = [] if top is None else [(where, c, 1) for where, c in reversed(xml.components(top, "components"))]
+    stack: list[tuple[str, Element, int, _Raw | None]] = [] if top is None else [
+        (where, c, 1, None) for where, c in reversed(xml.components(top, "components"))]
     while stack:
-        where, component, depth = stack.pop()
+        where, component, depth, parent = stack.pop()
         name = xml.text(component, "name", where)
         raw = _Raw(purl=xml.text(component, "purl", where) or "", ref=component.get("bom-ref") or name or where,
-                   name=name, version=xml.text(component, "version", where), cpe=xml.text(component, "cpe", where))
+                   name=name, version=xml.text(component, "version", where), cpe=xml.text(component, "cpe", where),
+                   parent=parent)
         evidence = xml.container(component, "evidence", where)
         occurrences = None if evidence is None else xml.container(evidence, "occurrences", f"{where}/evidence")
         first = None if occurrences is None else occurrences.find(f"{ns}occurrence")
@@ -547,7 +568,8 @@ def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subjec
             if len(nested):
                 skips.skip(f"{where}/components", f"components nested deeper than {MAX_NESTING} levels")
         elif nested is not None:
-            stack.extend((slot, c, depth + 1) for slot, c in reversed(xml.components(nested, f"{where}/components")))
+            stack.extend((slot, c, depth + 1, raw)
+                         for slot, c in reversed(xml.components(nested, f"{where}/components")))
     return spec, subject, raws
 
 
@@ -646,6 +668,10 @@ def _spdx_json(doc: dict[str, Any], js: _Json) -> tuple[str, _Subject, list[_Raw
         for key, value in annotations:
             _component_property(raw, key, value)
         raws.append(raw)
+    by_id = {raw.ref: raw for raw in raws}
+    for element, related in contains:  # what holds each package (a distribution, an ELF file, an OS package)
+        if element in by_id and related in by_id and by_id[related].parent is None:
+            by_id[related].parent = by_id[element]
     return spec, subject, raws
 
 

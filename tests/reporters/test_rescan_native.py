@@ -21,7 +21,7 @@ SUBSET = REPO / "fixtures" / "advisories" / "pypi-subset.zip"
 
 def _native_facts(comp: NativeComponent) -> tuple[Any, ...]:
     return (comp.name, comp.version, comp.purl, comp.cpe, comp.location.path, comp.location.layer, comp.embedded,
-            comp.os_package)
+            comp.os_package, comp.owner, comp.owner_location)
 
 
 def _package_facts(package: OsPackage) -> tuple[Any, ...]:
@@ -42,6 +42,10 @@ def test_depscans_own_sboms_give_back_every_native_component_and_os_package(
     assert [_package_facts(p) for p in contents.os_packages] == expected_packages
     # the ELF files themselves (their pkg:generic version is the file name's): counted, never matched
     assert contents.native == 3 and contents.other_ecosystems == {}
+    # what ships each comes back too (the zlib in MarkupSafe's extension), located as the distribution read back is
+    (zlib,) = [c for c in contents.natives if c.name == "zlib"]
+    (markupsafe,) = [d for d in contents.components if d.normalized_name == "markupsafe"]
+    assert (zlib.owner, zlib.owner_location) == (markupsafe.purl, markupsafe.metadata_location)
 
 
 def test_another_tools_generic_and_distro_purls(tmp_path: Path) -> None:
@@ -64,7 +68,8 @@ def test_another_tools_generic_and_distro_purls(tmp_path: Path) -> None:
     contents = parse_sbom(json.dumps(bom).encode(), tmp_path / "syft.cdx.json")
     (openssl,) = contents.natives
     assert _native_facts(openssl) == ("openssl", "1.1.1k", "pkg:generic/openssl@1.1.1k",
-                                      "cpe:2.3:a:openssl:openssl:1.1.1k:*:*:*:*:*:*:*", "sbom:a", None, False, None)
+                                      "cpe:2.3:a:openssl:openssl:1.1.1k:*:*:*:*:*:*:*", "sbom:a", None, False, None,
+                                      None, None)
     assert [(p.name, p.package_manager, p.ecosystem, p.arch, p.source_name) for p in contents.os_packages] == [
         ("libssl3", "dpkg", "Debian:12", "amd64", "openssl"),
         ("libssl3", "dpkg", None, "amd64", "openssl"),  # Ubuntu: LTS or not is not in the purl
@@ -101,3 +106,7 @@ def test_a_rescan_lists_them_beside_the_distributions(full_result: ScanResult, t
     assert result.stats["sbom_native_components"] == 4 and result.stats["sbom_os_packages"] == 1
     doc = json.loads(get_reporter("json")(result, ReportOptions()))
     assert doc["summary"]["native_components"] == 4 and doc["summary"]["os_packages"] == 1
+    ids = {(c["type"], c["name"]): c for c in doc["components"]}
+    # the rescan's reports say again who ships what
+    assert ids[("native-component", "zlib")]["owner_id"] == ids[("python-distribution", "MarkupSafe")]["id"]
+    assert ids[("native-component", "openssl")]["os_package_id"] == ids[("os-package", "libssl3")]["id"]
