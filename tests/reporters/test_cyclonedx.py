@@ -203,10 +203,13 @@ def test_demo_golden(full_result: ScanResult, tmp_path: Path, golden: Callable[[
     golden(f"cyclonedx-{version}.{fmt}", _redact(data, tmp_path, full_result))
 
 
+@pytest.mark.parametrize("fixture", ["demo_result", "full_result"])
 @pytest.mark.parametrize(("version", "fmt"), [("1.5", "xml"), ("1.4", "xml")])
-def test_demo_valid_in_every_version_and_format(demo_result: ScanResult, validate: Callable[[bytes, str, str], None],
+def test_demo_valid_in_every_version_and_format(fixture: str, request: pytest.FixtureRequest,
+                                                validate: Callable[[bytes, str, str], None],
                                                 version: str, fmt: str) -> None:
-    data, repairs = _render(demo_result, version, fmt)
+    """(``full_result``: with every native type; the autouse fixture holds the writer to the library's bytes.)"""
+    data, repairs = _render(request.getfixturevalue(fixture), version, fmt)
     validate(data, version, fmt)
     assert repairs == []
 
