@@ -37,8 +37,8 @@ a ``NativeComponent`` with its CPE (CycloneDX ``cpe``, SPDX 2 ``SECURITY cpe23Ty
 ``Debian:12``, ``alpine-3.19.1`` -> ``Alpine:v3.19``; Ubuntu's cannot say LTS, so none), its source package the
 property or the purl's ``upstream`` qualifier. What ships a native component comes back from where the SBOM
 puts it: the CycloneDX component it is nested in, the SPDX package that CONTAINS it (or the ELF file's package
-that does): a ``pkg:pypi`` one is its owner, a distro one its OS package. How the SBOM says it was identified is
-not read back: its evidence is empty.
+that does): a ``pkg:pypi`` one is its owner, a distro one its OS package. How it was identified is
+read back from ``depscan:native:evidence`` (depscan's SBOMs; strongest first), empty from other tools'.
 """
 
 from __future__ import annotations
@@ -48,13 +48,22 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from packageurl import PackageURL
 from packaging.utils import NormalizedName, canonicalize_name
 
 from depscan.errors import ArtifactError
-from depscan.models import Location, NativeComponent, OsPackage, PythonDist, Status
+from depscan.models import (
+    Confidence,
+    Evidence,
+    EvidenceMethod,
+    Location,
+    NativeComponent,
+    OsPackage,
+    PythonDist,
+    Status,
+)
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -109,6 +118,7 @@ class _Raw:
     ecosystem: str | None = None
     source_name: str | None = None
     source_version: str | None = None
+    evidence: list[Evidence] = field(default_factory=list)  # depscan:native:evidence, as depscan wrote it
     parent: _Raw | None = None  # what holds it: the CycloneDX component it is nested in, the SPDX package CONTAINing it
 
 
@@ -294,7 +304,8 @@ def _native_component(raw: _Raw, name: str, version: str | None, where: Location
         purl=raw.purl,
         cpe=raw.cpe,
         location=where,
-        evidence=(),
+        # strongest first (CycloneDX properties come sorted by value, not by strength)
+        evidence=tuple(sorted(raw.evidence, key=lambda e: _RANK[e.confidence])),
         embedded=raw.embedded,
         owner=None if owner is None else owner.purl,
         # as the distribution read back from the same SBOM is located (its evidence, else its ref)
@@ -322,6 +333,22 @@ def _os_package(raw: _Raw, purl_type: str, name: str, version: str | None, where
         source_name=raw.source_name or (upstream.split("@")[0] if upstream else None),
         source_version=raw.source_version,
     )
+
+
+_EVIDENCE = re.compile(r"([a-z-]+) \(([a-z]+)\): (.*)", re.S)
+_METHODS: dict[str, EvidenceMethod] = {m: m for m in get_args(EvidenceMethod)}
+_CONFIDENCES: dict[str, Confidence] = {c: c for c in get_args(Confidence)}
+_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def _evidence(text: str) -> Evidence | None:
+    """``<method> (<confidence>): <detail>`` as depscan writes a piece of evidence; None for anything else."""
+    match = _EVIDENCE.fullmatch(text)
+    method = None if match is None else _METHODS.get(match[1])
+    confidence = None if match is None else _CONFIDENCES.get(match[2])
+    if match is None or method is None or confidence is None:
+        return None
+    return Evidence(method, confidence, match[3])
 
 
 def _qualifiers(text: str) -> dict[str, str]:
@@ -386,6 +413,10 @@ def _component_property(raw: _Raw, name: str, value: str) -> None:
         raw.location = value
     elif name == "depscan:native:embedded":
         raw.embedded = value == "true"
+    elif name == "depscan:native:evidence":
+        evidence = _evidence(value)
+        if evidence is not None:
+            raw.evidence.append(evidence)
     elif name == "depscan:os_package":
         raw.os_package = value
     elif name == "depscan:os_package:ecosystem":

@@ -32,7 +32,8 @@ Choices:
   owning distribution's package, else by the OS package's that lists the file, else by the artifact's.
   ``externalRefs`` (7.21): ``SECURITY cpe23Type`` with the CPE and ``PACKAGE-MANAGER purl`` with the purl;
   how it was identified (method, confidence, what was seen) in the package comment; ``depscan:location``,
-  ``depscan:native:confidence`` and ``depscan:native:embedded`` annotations.
+  ``depscan:native:confidence``, ``depscan:native:embedded`` and one ``depscan:native:evidence``
+  (``<method> (<confidence>): <detail>``, read back by ``rescan``) annotation per piece of evidence.
 - A native library parsed whole (``NativeLib.elf``) has its file's own SHA-256 as checksum, and SONAME, NEEDED,
   RPATH/RUNPATH, build-id, the glibc it needs and whether it is stripped in the comment (``depscan:elf:soname``,
   ``:build_id``, ``:min_glibc`` annotations).
@@ -323,6 +324,7 @@ def _identified_facts(comp: NativeComponent, not_verifiable: dict[str, str]) -> 
     facts.append(("depscan:native:embedded", "true" if comp.embedded else "false"))
     if comp.os_package is not None:
         facts.append(("depscan:os_package", comp.os_package))
+    facts += [("depscan:native:evidence", f"{e.method} ({e.confidence}): {e.detail}") for e in comp.evidence]
     if comp.purl in not_verifiable:
         facts.append(("depscan:advisories:not_verifiable", not_verifiable[comp.purl]))
     return facts

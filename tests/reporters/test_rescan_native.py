@@ -21,7 +21,7 @@ SUBSET = REPO / "fixtures" / "advisories" / "pypi-subset.zip"
 
 def _native_facts(comp: NativeComponent) -> tuple[Any, ...]:
     return (comp.name, comp.version, comp.purl, comp.cpe, comp.location.path, comp.location.layer, comp.embedded,
-            comp.os_package, comp.owner, comp.owner_location)
+            comp.os_package, comp.owner, comp.owner_location, comp.evidence)
 
 
 def _package_facts(package: OsPackage) -> tuple[Any, ...]:
@@ -69,7 +69,7 @@ def test_another_tools_generic_and_distro_purls(tmp_path: Path) -> None:
     (openssl,) = contents.natives
     assert _native_facts(openssl) == ("openssl", "1.1.1k", "pkg:generic/openssl@1.1.1k",
                                       "cpe:2.3:a:openssl:openssl:1.1.1k:*:*:*:*:*:*:*", "sbom:a", None, False, None,
-                                      None, None)
+                                      None, None, ())  # another tool's: no depscan evidence
     assert [(p.name, p.package_manager, p.ecosystem, p.arch, p.source_name) for p in contents.os_packages] == [
         ("libssl3", "dpkg", "Debian:12", "amd64", "openssl"),
         ("libssl3", "dpkg", None, "amd64", "openssl"),  # Ubuntu: LTS or not is not in the purl
@@ -106,6 +106,9 @@ def test_a_rescan_lists_them_beside_the_distributions(full_result: ScanResult, t
     assert result.stats["sbom_native_components"] == 4 and result.stats["sbom_os_packages"] == 1
     doc = json.loads(get_reporter("json")(result, ReportOptions()))
     assert doc["summary"]["native_components"] == 4 and doc["summary"]["os_packages"] == 1
+    # the evidence came back with them: the same confidence counts as the scan's
+    assert (doc["summary"]["native_components_high"], doc["summary"]["native_components_medium"],
+            doc["summary"]["native_components_low"]) == (2, 1, 1)
     ids = {(c["type"], c["name"]): c for c in doc["components"]}
     # the rescan's reports say again who ships what
     assert ids[("native-component", "zlib")]["owner_id"] == ids[("python-distribution", "MarkupSafe")]["id"]
