@@ -25,7 +25,20 @@ format and version depscan writes):
 * the artifact the SBOM describes: CycloneDX ``metadata.component`` (with its layers,
   ``depscan:artifact:layer:<n>``), the SPDX package the document DESCRIBES (with the same
   annotations), the SPDX 3 ``rootElement`` / ``describes`` target.
-* native libraries depscan listed (``depscan:native:kind``): counted, not matched.
+* native libraries depscan listed (``depscan:native:kind``, the ELF files): counted, not matched (their
+  ``pkg:generic`` version is the file name's, not the release's).
+
+**Native components and OS packages** are read back so a rescan checks them as a scan does: a component
+with a ``pkg:generic`` purl (a library identified in an ELF file, from depscan's SBOMs or another tool's) is
+a ``NativeComponent`` with its CPE (CycloneDX ``cpe``, SPDX 2 ``SECURITY cpe23Type`` reference, SPDX 3
+``cpe23`` identifier), ``depscan:native:embedded`` and ``depscan:os_package`` when depscan wrote them; a
+``pkg:deb``, ``pkg:apk`` or ``pkg:rpm`` purl is an ``OsPackage`` whose OSV ecosystem is depscan's
+``depscan:os_package:ecosystem`` or, from another tool, the purl's ``distro`` qualifier (``debian-12`` ->
+``Debian:12``, ``alpine-3.19.1`` -> ``Alpine:v3.19``; Ubuntu's cannot say LTS, so none), its source package the
+property or the purl's ``upstream`` qualifier. What ships a native component comes back from where the SBOM
+puts it: the CycloneDX component it is nested in, the SPDX package that CONTAINS it (or the ELF file's package
+that does): a ``pkg:pypi`` one is its owner, a distro one its OS package. How it was identified is
+read back from ``depscan:native:evidence`` (depscan's SBOMs; strongest first), empty from other tools'.
 """
 
 from __future__ import annotations
@@ -35,13 +48,22 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from packageurl import PackageURL
 from packaging.utils import NormalizedName, canonicalize_name
 
 from depscan.errors import ArtifactError
-from depscan.models import Location, PythonDist, Status
+from depscan.models import (
+    Confidence,
+    Evidence,
+    EvidenceMethod,
+    Location,
+    NativeComponent,
+    OsPackage,
+    PythonDist,
+    Status,
+)
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -75,6 +97,8 @@ class SbomContents:
     skipped_total: int = 0  # every skipped slot, listed or not
     subject_layers: tuple[str, ...] = ()  # its layers, lowest first (depscan:artifact:layer:<n>)
     entries: int = 0  # component / package entries read (before any was set aside)
+    natives: tuple[NativeComponent, ...] = ()  # pkg:generic components (libraries identified in ELF files)
+    os_packages: tuple[OsPackage, ...] = ()  # pkg:deb, pkg:apk, pkg:rpm components
 
 
 @dataclass(slots=True)
@@ -88,6 +112,14 @@ class _Raw:
     native: bool = False
     status: str | None = None
     shadowed_by: str | None = None
+    cpe: str | None = None
+    embedded: bool = False
+    os_package: str | None = None
+    ecosystem: str | None = None
+    source_name: str | None = None
+    source_version: str | None = None
+    evidence: list[Evidence] = field(default_factory=list)  # depscan:native:evidence, as depscan wrote it
+    parent: _Raw | None = None  # what holds it: the CycloneDX component it is nested in, the SPDX package CONTAINing it
 
 
 @dataclass(slots=True)
@@ -174,6 +206,8 @@ def _contents(fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _
             found = names[name] = canonicalize_name(name)
         return found
 
+    natives: dict[tuple[str, Location], NativeComponent] = {}
+    packages: dict[tuple[str, Location], OsPackage] = {}
     for raw in raws:
         if raw.native:
             native += 1
@@ -186,6 +220,18 @@ def _contents(fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _
             without += 1
             continue
         purl_type, purl_name, purl_version = parts
+        if purl_type == "generic":
+            where = Location(raw.location or f"sbom:{raw.ref}", raw.layer)
+            natives.setdefault((raw.purl, where), _native_component(raw, purl_name, purl_version, where))
+            continue
+        if purl_type in _PACKAGE_MANAGERS:
+            where = Location(raw.location or f"sbom:{raw.ref}", raw.layer)
+            package = _os_package(raw, purl_type, purl_name, purl_version, where)
+            if package is None:
+                without += 1
+            else:
+                packages.setdefault((raw.purl, where), package)
+            continue
         if purl_type != "pypi":
             others[purl_type] = others.get(purl_type, 0) + 1
             continue
@@ -231,7 +277,99 @@ def _contents(fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _
         skipped_total=skips.total,
         subject_layers=layers,
         entries=len(raws),
+        natives=tuple(sorted(natives.values(), key=lambda c: (c.name, c.version or "", c.location.path))),
+        os_packages=tuple(sorted(packages.values(), key=lambda p: (p.name, p.version, p.location.path))),
     )
+
+
+_PACKAGE_MANAGERS: dict[str, Literal["dpkg", "apk", "rpm"]] = {"deb": "dpkg", "apk": "apk", "rpm": "rpm"}
+
+
+def _native_component(raw: _Raw, name: str, version: str | None, where: Location) -> NativeComponent:
+    """A ``pkg:generic`` component: a library identified in an ELF file (depscan's), or a binary another tool
+    identified. The purl is kept as written; the name is the SBOM's when it gives one."""
+    holder = raw.parent
+    if holder is not None and holder.native:  # the ELF file's component (SPDX): what holds the file ships it
+        holder = holder.parent
+    owner = os_package = None
+    if holder is not None and holder.purl:
+        parts = _purl_parts(holder.purl)
+        if parts is not None and parts[0] == "pypi":
+            owner = holder
+        elif parts is not None and parts[0] in _PACKAGE_MANAGERS:
+            os_package = holder.purl
+    return NativeComponent(
+        name=raw.name or name,
+        version=version or raw.version,
+        purl=raw.purl,
+        cpe=raw.cpe,
+        location=where,
+        # strongest first (CycloneDX properties come sorted by value, not by strength)
+        evidence=tuple(sorted(raw.evidence, key=lambda e: _RANK[e.confidence])),
+        embedded=raw.embedded,
+        owner=None if owner is None else owner.purl,
+        # as the distribution read back from the same SBOM is located (its evidence, else its ref)
+        owner_location=None if owner is None else Location(owner.location or f"sbom:{owner.ref}", owner.layer),
+        os_package=raw.os_package or os_package,
+        status=Status.SHADOWED if raw.status == Status.SHADOWED.value else Status.USED,
+    )
+
+
+def _os_package(raw: _Raw, purl_type: str, name: str, version: str | None, where: Location) -> OsPackage | None:
+    """A ``pkg:deb`` / ``pkg:apk`` / ``pkg:rpm`` component; None without a version."""
+    version = version or raw.version
+    if not version:
+        return None
+    qualifiers = _qualifiers(raw.purl)
+    upstream = qualifiers.get("upstream")
+    return OsPackage(
+        name=name,
+        version=version,
+        purl=raw.purl,
+        package_manager=_PACKAGE_MANAGERS[purl_type],
+        location=where,
+        ecosystem=raw.ecosystem or _ecosystem(qualifiers.get("distro")),
+        arch=qualifiers.get("arch"),
+        source_name=raw.source_name or (upstream.split("@")[0] if upstream else None),
+        source_version=raw.source_version,
+    )
+
+
+_EVIDENCE = re.compile(r"([a-z-]+) \(([a-z]+)\): (.*)", re.S)
+_METHODS: dict[str, EvidenceMethod] = {m: m for m in get_args(EvidenceMethod)}
+_CONFIDENCES: dict[str, Confidence] = {c: c for c in get_args(Confidence)}
+_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def _evidence(text: str) -> Evidence | None:
+    """``<method> (<confidence>): <detail>`` as depscan writes a piece of evidence; None for anything else."""
+    match = _EVIDENCE.fullmatch(text)
+    method = None if match is None else _METHODS.get(match[1])
+    confidence = None if match is None else _CONFIDENCES.get(match[2])
+    if match is None or method is None or confidence is None:
+        return None
+    return Evidence(method, confidence, match[3])
+
+
+def _qualifiers(text: str) -> dict[str, str]:
+    try:
+        qualifiers = PackageURL.from_string(text).qualifiers
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in qualifiers.items()} if isinstance(qualifiers, dict) else {}
+
+
+def _ecosystem(distro: str | None) -> str | None:
+    """The OSV ecosystem a purl ``distro`` qualifier names (``debian-12``, ``alpine-3.19.1``); None when it does
+    not say enough (Ubuntu's does not say LTS, which OSV's Ubuntu ecosystems spell out)."""
+    from depscan.ospkg.osrelease import OsRelease
+
+    if not distro or "-" not in distro:
+        return None
+    distro_id, _, release = distro.partition("-")
+    if distro_id.lower() == "ubuntu":
+        return None
+    return OsRelease(id=distro_id.lower(), version_id=release).ecosystem
 
 
 def _purl_parts(text: str) -> tuple[str, str, str | None] | None:
@@ -273,6 +411,20 @@ def _component_property(raw: _Raw, name: str, value: str) -> None:
         raw.shadowed_by = value
     elif name == "depscan:location" and raw.location is None:
         raw.location = value
+    elif name == "depscan:native:embedded":
+        raw.embedded = value == "true"
+    elif name == "depscan:native:evidence":
+        evidence = _evidence(value)
+        if evidence is not None:
+            raw.evidence.append(evidence)
+    elif name == "depscan:os_package":
+        raw.os_package = value
+    elif name == "depscan:os_package:ecosystem":
+        raw.ecosystem = value
+    elif name == "depscan:os_package:source_name":
+        raw.source_name = value
+    elif name == "depscan:os_package:source_version":
+        raw.source_version = value
 
 
 # -- typed access to untrusted JSON ----------------------------------------------------------------
@@ -365,15 +517,18 @@ def _cyclonedx_json(doc: dict[str, Any], js: _Json) -> tuple[str, _Subject, list
                 _subject_property(subject, name, value)
     raws: list[_Raw] = []
     # Depth first, in document order, without recursion (nesting depth is the document's choice).
-    stack = [(where, component, 1) for where, component in reversed(list(js.objects(doc, "components", "")))]
+    stack: list[tuple[str, dict[str, Any], int, _Raw | None]] = [
+        (where, component, 1, None) for where, component in reversed(list(js.objects(doc, "components", "")))]
     while stack:
-        where, component, depth = stack.pop()
-        raws.append(_cyclonedx_component(component, where, js))
+        where, component, depth, parent = stack.pop()
+        raw = _cyclonedx_component(component, where, js)
+        raw.parent = parent
+        raws.append(raw)
         if depth == MAX_NESTING and component.get("components"):
             js.skips.skip(f"{where}.components", f"components nested deeper than {MAX_NESTING} levels")
             continue
-        stack.extend((slot, child, depth + 1) for slot, child in reversed(list(js.objects(component, "components",
-                                                                                         where))))
+        stack.extend((slot, child, depth + 1, raw) for slot, child in reversed(list(js.objects(component, "components",
+                                                                                              where))))
     return spec, subject, raws
 
 
@@ -381,7 +536,7 @@ def _cyclonedx_component(component: dict[str, Any], where: str, js: _Json) -> _R
     name = js.text(component, "name", where)
     ref = js.text(component, "bom-ref", where) or name or where
     raw = _Raw(purl=js.text(component, "purl", where) or "", ref=ref, name=name,
-               version=js.text(component, "version", where))
+               version=js.text(component, "version", where), cpe=js.text(component, "cpe", where))
     evidence = js.get(component, "evidence", dict, where)
     if evidence is not None:
         for slot, occurrence in js.objects(evidence, "occurrences", f"{where}.evidence"):
@@ -417,12 +572,14 @@ def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subjec
             _subject_property(subject, prop_name, value)
     raws: list[_Raw] = []
     top = xml.container(root, "components", "")
-    stack = [] if top is None else [(where, c, 1) for where, c in reversed(xml.components(top, "components"))]
+    stack: list[tuple[str, Element, int, _Raw | None]] = [] if top is None else [
+        (where, c, 1, None) for where, c in reversed(xml.components(top, "components"))]
     while stack:
-        where, component, depth = stack.pop()
+        where, component, depth, parent = stack.pop()
         name = xml.text(component, "name", where)
         raw = _Raw(purl=xml.text(component, "purl", where) or "", ref=component.get("bom-ref") or name or where,
-                   name=name, version=xml.text(component, "version", where))
+                   name=name, version=xml.text(component, "version", where), cpe=xml.text(component, "cpe", where),
+                   parent=parent)
         evidence = xml.container(component, "evidence", where)
         occurrences = None if evidence is None else xml.container(evidence, "occurrences", f"{where}/evidence")
         first = None if occurrences is None else occurrences.find(f"{ns}occurrence")
@@ -442,7 +599,8 @@ def _cyclonedx_xml(path: Path, data: bytes, skips: _Skips) -> tuple[str, _Subjec
             if len(nested):
                 skips.skip(f"{where}/components", f"components nested deeper than {MAX_NESTING} levels")
         elif nested is not None:
-            stack.extend((slot, c, depth + 1) for slot, c in reversed(xml.components(nested, f"{where}/components")))
+            stack.extend((slot, c, depth + 1, raw)
+                         for slot, c in reversed(xml.components(nested, f"{where}/components")))
     return spec, subject, raws
 
 
@@ -520,11 +678,14 @@ def _spdx_json(doc: dict[str, Any], js: _Json) -> tuple[str, _Subject, list[_Raw
         ident = js.text(package, "SPDXID", where) or where
         name = js.text(package, "name", where)
         purl = ""
+        cpe = None
         for slot, ref in js.objects(package, "externalRefs", where):
             locator = js.text(ref, "referenceLocator", slot)
-            if js.text(ref, "referenceType", slot) == "purl" and locator is not None:
+            ref_type = js.text(ref, "referenceType", slot)
+            if ref_type == "purl" and locator is not None and not purl:
                 purl = locator
-                break
+            elif ref_type in ("cpe23Type", "cpe22Type") and locator is not None and cpe is None:
+                cpe = locator
         annotations = list(_depscan_annotations(package, where, js))
         if ident in described and subject.name is None:
             subject.name = name
@@ -534,10 +695,14 @@ def _spdx_json(doc: dict[str, Any], js: _Json) -> tuple[str, _Subject, list[_Raw
                 continue  # the artifact itself, not a dependency
         if not purl and ident in parts and js.text(package, "primaryPackagePurpose", where) == "ARCHIVE":
             continue  # an input archive of the artifact (a layer zip), not a dependency
-        raw = _Raw(purl=purl, ref=ident, name=name, version=js.text(package, "versionInfo", where))
+        raw = _Raw(purl=purl, ref=ident, name=name, version=js.text(package, "versionInfo", where), cpe=cpe)
         for key, value in annotations:
             _component_property(raw, key, value)
         raws.append(raw)
+    by_id = {raw.ref: raw for raw in raws}
+    for element, related in contains:  # what holds each package (a distribution, an ELF file, an OS package)
+        if element in by_id and related in by_id and by_id[related].parent is None:
+            by_id[related].parent = by_id[element]
     return spec, subject, raws
 
 
@@ -598,17 +763,21 @@ def _spdx3_jsonld(doc: dict[str, Any], js: _Json) -> tuple[_Subject, list[_Raw]]
         spdx_id = ident(element, where) or where
         name = js.text(element, "name", where)
         purl = js.text(element, "software_packageUrl", where) or ""
+        cpe = None
         for key in ("externalIdentifier", "externalIdentifiers"):  # the spec's name, and a common variant
             for slot, identifier in js.objects(element, key, where):
                 id_type = js.text(identifier, "externalIdentifierType", slot)
                 value = js.text(identifier, "identifier", slot)
                 if not purl and id_type is not None and id_type.lower() == "packageurl" and value is not None:
                     purl = value
+                elif cpe is None and id_type is not None and id_type.lower() in ("cpe23", "cpe22") and value:
+                    cpe = value
         if spdx_id in roots and subject.name is None:
             subject.name = name
             if not purl:
                 continue  # the artifact itself, not a dependency
-        raws.append(_Raw(purl=purl, ref=spdx_id, name=name, version=js.text(element, "software_packageVersion", where)))
+        raws.append(_Raw(purl=purl, ref=spdx_id, name=name, version=js.text(element, "software_packageVersion", where),
+                         cpe=cpe))
     if subject.name is None:  # the root may be a file or a container image rather than a package
         for where, element in elements:
             if ident(element, where) in roots and kind(element, where) not in _SPDX3_ROOTS:

@@ -254,6 +254,9 @@ def _rescan(sbom: str, settings: AdvisorySettings, backend: AdvisoryBackend | No
     if contents.native:
         notes.append(f"{contents.native} native librar{'y' if contents.native == 1 else 'ies'} in the SBOM: "
                      "PyPI advisories do not apply to them")
+    if contents.natives or contents.os_packages:
+        notes.append(f"{len(contents.natives)} native component(s) (pkg:generic) and {len(contents.os_packages)} OS "
+                     "package(s) (pkg:deb, pkg:apk, pkg:rpm) read from the SBOM")
     if contents.without_purl:
         notes.append(f"{contents.without_purl} component(s) in the SBOM have no usable purl and were not checked")
     notes += [f"SBOM entry skipped (wrong type): {note}" for note in contents.skipped]
@@ -268,7 +271,7 @@ def _rescan(sbom: str, settings: AdvisorySettings, backend: AdvisoryBackend | No
             sha256=file_sha256(Path(sbom)),
             describes=contents.subject,
         ),
-        components=tuple(contents.components),
+        components=(*contents.components, *contents.natives, *contents.os_packages),
         unknowns=(),
         tool_version=__version__,
         stats={
@@ -279,6 +282,8 @@ def _rescan(sbom: str, settings: AdvisorySettings, backend: AdvisoryBackend | No
             "sbom_other_ecosystems": sum(contents.other_ecosystems.values()),
             "sbom_without_purl": contents.without_purl,
             "sbom_native": contents.native,
+            "sbom_native_components": len(contents.natives),
+            "sbom_os_packages": len(contents.os_packages),
             "sbom_skipped": contents.skipped_total,
         },
         notes=tuple(notes),

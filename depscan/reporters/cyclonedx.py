@@ -75,7 +75,8 @@ ships libwebp (the library writes a JSON ``dependencies`` entry for each such ne
 ``confidence`` is the strongest evidence's (high 0.9, medium 0.6, low 0.3) and whose ``methods`` are every
 piece of evidence: ``binary-analysis`` for version accessors, banners and SONAMEs, ``filename`` for file
 names, ``manifest-analysis`` for OS package databases and wheel SBOMs, the detail as ``value``; 1.6 adds
-``concludedValue`` (the purl). 1.4 has no identity: each piece is a ``depscan:native:evidence`` property.
+``concludedValue`` (the purl). 1.4 has no identity. In every version each piece is also a
+``depscan:native:evidence`` property, ``<method> (<confidence>): <detail>``, which ``rescan`` reads back.
 Properties: ``depscan:native:embedded``, ``depscan:native:confidence``, ``depscan:native:file_sha256`` (the
 file's digest, not the library's), ``depscan:os_package``, ``depscan:native:disagreement``, and
 ``depscan:advisories:not_verifiable`` (why advisories cannot vouch for it). Their bom-refs are the purl with
@@ -710,7 +711,7 @@ class _Builder:
 
     def full_identified_component(self, comp: NativeComponent, ref: str, where: str) -> Fields:
         """An upstream library identified in an ELF file: purl and CPE, how it was identified as
-        ``evidence.identity`` (1.5+; 1.4: ``depscan:native:evidence`` properties) and the file as occurrence."""
+        ``evidence.identity`` (1.5+) and ``depscan:native:evidence`` properties, and the file as occurrence."""
         properties = [
             Property(name="depscan:found_by", value="elf"),
             Property(name="depscan:native:embedded", value="true" if comp.embedded else "false"),
@@ -745,10 +746,11 @@ class _Builder:
                 concluded_value=purl_value,
                 methods=[self.method(e, where) for e in comp.evidence],
             ))
-        elif comp.evidence:
-            properties += [Property(name="depscan:native:evidence",
-                                    value=self.text(f"{e.method} ({e.confidence}): {e.detail}", f"{where}: evidence"))
-                           for e in comp.evidence]
+        # Every version: each piece as depscan names it, so a rescan reads the evidence back (identity's
+        # techniques do not tell an accessor from a banner).
+        properties += [Property(name="depscan:native:evidence",
+                                value=self.text(f"{e.method} ({e.confidence}): {e.detail}", f"{where}: evidence"))
+                       for e in comp.evidence]
         return dict(
             type=ComponentType.LIBRARY,
             name=self.text(comp.name, f"{where}: name", one_line=True),

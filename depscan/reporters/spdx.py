@@ -27,12 +27,22 @@ Choices:
   hashed), the ``pkg:generic`` purl when there is one (extension modules have none), and the ELF header
   (machine, class, byte order, type) in the package comment.
 - Upstream libraries identified in ELF files (``NativeComponent``: libwebp in Pillow's grafted file,
-  OpenSSL linked into an extension) are one package each, ``SPDXRef-NativeComponent-<name>-<hash>``,
+  OpenSSL linked into an extension) are one package each, ``SPDXRef-NativeComponent-<name>-<key>``,
   CONTAINed by the package of the ELF file that holds them (the native library package), else by the
-  owning distribution's package, else by the artifact's. ``externalRefs`` (7.21): ``SECURITY cpe23Type``
-  with the CPE and ``PACKAGE-MANAGER purl`` with the purl; how it was identified (method, confidence,
-  what was seen) in the package comment; ``depscan:location``, ``depscan:native:confidence`` and
-  ``depscan:native:embedded`` annotations.
+  owning distribution's package, else by the OS package's that lists the file, else by the artifact's.
+  ``externalRefs`` (7.21): ``SECURITY cpe23Type`` with the CPE and ``PACKAGE-MANAGER purl`` with the purl;
+  how it was identified (method, confidence, what was seen) in the package comment; ``depscan:location``,
+  ``depscan:native:confidence``, ``depscan:native:embedded`` and one ``depscan:native:evidence``
+  (``<method> (<confidence>): <detail>``, read back by ``rescan``) annotation per piece of evidence.
+- A native library parsed whole (``NativeLib.elf``) has its file's own SHA-256 as checksum, and SONAME, NEEDED,
+  RPATH/RUNPATH, build-id, the glibc it needs and whether it is stripped in the comment (``depscan:elf:soname``,
+  ``:build_id``, ``:min_glibc`` annotations).
+- OS packages (dpkg, apk, rpm databases) are packages ``SPDXRef-OsPackage-<name>-<version>-<key>`` CONTAINed by
+  the artifact, with the distro purl (``PACKAGE-MANAGER purl``), the database as ``sourceInfo``, and
+  ``depscan:os_package:manager``, ``:ecosystem``, ``:source_name``, ``:source_version`` annotations.
+- A component advisories cannot vouch for (``ScanResult.not_verifiable``) has a
+  ``depscan:advisories:not_verifiable=<why>`` annotation; policy findings and the not-verifiable list are in
+  the document comment (SPDX 2.3 has no element for findings).
 - Package annotations (clause 12, ``annotationType`` OTHER, one ``depscan:<name>=<value>`` comment
   each, the names of the CycloneDX properties) carry what ``depscan rescan`` needs and no SPDX 2.3
   field holds: a distribution's ``depscan:location`` (METADATA path: part of finding fingerprints),
@@ -295,8 +305,10 @@ def _os_facts(package: OsPackage, not_verifiable: dict[str, str]) -> list[tuple[
     if package.location.layer is not None:
         facts.append(("depscan:layer", package.location.layer))
     facts.append(("depscan:os_package:manager", package.package_manager))
-    if package.ecosystem is not None:
-        facts.append(("depscan:os_package:ecosystem", package.ecosystem))
+    for name, value in (("ecosystem", package.ecosystem), ("source_name", package.source_name),
+                        ("source_version", package.source_version)):
+        if value is not None:
+            facts.append((f"depscan:os_package:{name}", value))
     facts.append(("depscan:status", package.status.value))
     if package.purl in not_verifiable:
         facts.append(("depscan:advisories:not_verifiable", not_verifiable[package.purl]))
@@ -312,6 +324,7 @@ def _identified_facts(comp: NativeComponent, not_verifiable: dict[str, str]) -> 
     facts.append(("depscan:native:embedded", "true" if comp.embedded else "false"))
     if comp.os_package is not None:
         facts.append(("depscan:os_package", comp.os_package))
+    facts += [("depscan:native:evidence", f"{e.method} ({e.confidence}): {e.detail}") for e in comp.evidence]
     if comp.purl in not_verifiable:
         facts.append(("depscan:advisories:not_verifiable", not_verifiable[comp.purl]))
     return facts

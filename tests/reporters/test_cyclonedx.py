@@ -203,10 +203,13 @@ def test_demo_golden(full_result: ScanResult, tmp_path: Path, golden: Callable[[
     golden(f"cyclonedx-{version}.{fmt}", _redact(data, tmp_path, full_result))
 
 
+@pytest.mark.parametrize("fixture", ["demo_result", "full_result"])
 @pytest.mark.parametrize(("version", "fmt"), [("1.5", "xml"), ("1.4", "xml")])
-def test_demo_valid_in_every_version_and_format(demo_result: ScanResult, validate: Callable[[bytes, str, str], None],
+def test_demo_valid_in_every_version_and_format(fixture: str, request: pytest.FixtureRequest,
+                                                validate: Callable[[bytes, str, str], None],
                                                 version: str, fmt: str) -> None:
-    data, repairs = _render(demo_result, version, fmt)
+    """(``full_result``: with every native type; the autouse fixture holds the writer to the library's bytes.)"""
+    data, repairs = _render(request.getfixturevalue(fixture), version, fmt)
     validate(data, version, fmt)
     assert repairs == []
 
@@ -678,7 +681,7 @@ def test_native_libraries_in_1_4_carry_their_path_as_a_property(native_result: S
     assert _props(custom)["depscan:location"] == ["lib/libcustom.so.1"]
 
 
-def test_rescan_of_an_sbom_with_native_libraries_reads_back_only_the_distributions(
+def test_rescan_of_an_sbom_with_native_libraries_reads_back_distributions_and_identified_libraries(
         native_result: ScanResult, tmp_path: Path) -> None:
     from depscan.sbom_reader import read_sbom
 
@@ -689,10 +692,10 @@ def test_rescan_of_an_sbom_with_native_libraries_reads_back_only_the_distributio
         assert [c.purl for c in contents.components] == ["pkg:pypi/numpy@1.26.4"]
         # libgfortran (nested), libcustom and the extension module: depscan's native libraries
         assert contents.native == 3
-        # The upstream libraries identified in them (pkg:generic, no depscan:native:kind): not matched on a
-        # rescan yet, and counted as such rather than dropped.
-        identified = sum(isinstance(c, NativeComponent) for c in native_result.components)
-        assert identified and contents.other_ecosystems == {"generic": identified} and contents.without_purl == 0
+        # The upstream libraries identified in them (pkg:generic, no depscan:native:kind): native components again
+        identified = sorted(c.purl for c in native_result.components if isinstance(c, NativeComponent))
+        assert identified and sorted(c.purl for c in contents.natives) == identified
+        assert contents.other_ecosystems == {} and contents.without_purl == 0
 
 
 @pytest.mark.parametrize("direct_url", [

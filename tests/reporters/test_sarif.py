@@ -89,9 +89,11 @@ def test_golden(full_result: ScanResult, tmp_path: Path, golden: Callable[[str, 
     golden("scan.sarif", text.encode())
 
 
-def test_within_github_code_scanning_subset(demo_result: ScanResult) -> None:
-    """The limits and required properties of GitHub's "SARIF support for code scanning" page."""
-    log = document(demo_result)
+@pytest.mark.parametrize("fixture", ["demo_result", "full_result"])
+def test_within_github_code_scanning_subset(fixture: str, request: pytest.FixtureRequest) -> None:
+    """The limits and required properties of GitHub's "SARIF support for code scanning" page (also for native and
+    OS findings, policy findings and not-verifiable components)."""
+    log = document(request.getfixturevalue(fixture))
     assert log["$schema"].startswith("https://")
     run_ = _run(log)
     rules = run_["tool"]["driver"]["rules"]

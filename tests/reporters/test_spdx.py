@@ -157,8 +157,10 @@ def test_round_trip_through_the_sbom_reader(demo_result: ScanResult, tmp_path: P
     contents = read_sbom(path)
     assert sorted(c.purl for c in contents.components) == sorted(d.purl for d in _dists(demo_result))
     assert contents.without_purl == 0
-    # libpq.so.5: not matched, counted; the libpq identified in it (pkg:generic): not matched on a rescan yet, counted
-    assert contents.other_ecosystems == {"generic": 1} and contents.native == 1
+    # libpq.so.5: not matched, counted; the libpq identified in it (pkg:generic): a native component again
+    assert contents.other_ecosystems == {} and contents.native == 1
+    assert [(c.name, c.purl, c.version, c.location.path) for c in contents.natives] == [
+        ("libpq", "pkg:generic/libpq", None, "var/task/lib/libpq.so.5")]
     again = document(dataclasses.replace(demo_result, components=contents.components, unknowns=()))
     _validate(again)
     for package in again["packages"]:
