@@ -102,6 +102,15 @@ _SITE = re.compile(r"(?:^|/)lib/python(3\.\d+)/site-packages$")
 _CPYTHON_TAG = re.compile(r"^cpython-3(\d+)")
 
 
+def site_python(path: str) -> str | None:
+    """The Python version a ``.../lib/python3.X/site-packages/...`` path belongs to (``"3.12"``), or None."""
+    marker = path.find("/site-packages")
+    if marker < 0:
+        return None
+    site = _SITE.search(path[:marker + len("/site-packages")])
+    return site[1] if site is not None else None
+
+
 def lambda_runtime(identifier: str) -> LambdaRuntime:
     """The table's row for ``identifier`` (``python3.12``), or a usage error listing the known ones."""
     runtime = RUNTIMES_BY_ID.get(identifier)

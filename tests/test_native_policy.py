@@ -410,3 +410,23 @@ def test_bench_policy_runs_on_a_small_zip(tmp_path: Path, capsys: pytest.Capture
     assert "policy (inferred):" in out and "findings: {'native-unowned': 1}" in out
     assert "policy (--runtime python3.12):" in out and "glibc 2.34" in out
     assert bench_policy.main([str(tmp_path / "missing.zip")]) == 2
+
+
+def test_another_pythons_site_packages_is_not_judged() -> None:
+    """A layer built for two runtimes: python3.12 imports only python/lib/python3.12/site-packages."""
+    old_site = "python/lib/python3.11/site-packages"
+    comps = [
+        wheel_dist("numpy", "2.2.0", "cp312-cp312-manylinux_2_17_x86_64", site="python/lib/python3.12/site-packages"),
+        wheel_dist("numpy", "2.2.0", "cp311-cp311-manylinux_2_17_x86_64", site=old_site),
+        lib(f"{old_site}/numpy/_core.cpython-311-x86_64-linux-gnu.so", kind="python-extension", owner=None,
+            abi_tag="cpython-311-x86_64-linux-gnu"),
+    ]
+    assert tag_mismatches(comps, PY312_AL2023) == []
+    assert tag_mismatches(comps, PY311_AL2) == []
+    # no site-packages of the target's own (python3.13): everything is judged, nothing would be imported
+    py313 = replace(PY312_AL2023, runtime="python3.13", python="3.13")
+    assert len(tag_mismatches(comps, py313)) == 3
+    from depscan.runtimes import site_python
+
+    assert site_python("opt/python/lib/python3.12/site-packages/x/y.so") == "3.12"
+    assert site_python("var/task/x.so") is None and site_python("a/site-packages/x") is None

@@ -37,7 +37,7 @@ from depscan.models import (
     Status,
     TargetRuntime,
 )
-from depscan.runtimes import infer_target, version_tuple
+from depscan.runtimes import infer_target, site_python, version_tuple
 
 UNOWNED = "native-unowned"
 WRONG_MACHINE = "native-wrong-machine"
@@ -217,11 +217,24 @@ def glibc_too_new(components: Sequence[Component], target: TargetRuntime) -> lis
 
 def tag_mismatches(components: Sequence[Component], target: TargetRuntime) -> list[PolicyFinding]:
     """``wheel-tag-mismatch``: installed wheels none of whose tags fit the target, and extension
-    modules tagged for another Python (skipped when their distribution is already reported)."""
+    modules tagged for another Python (skipped when their distribution is already reported).
+
+    Not judged when the artifact also has the target's own ``lib/python3.X/site-packages``: what
+    lives under another Python's (a layer built for several runtimes ships one directory per version,
+    and the target imports only its own). Without one, everything is judged: nothing would be imported."""
     findings = []
     reported: set[tuple[str, str | None]] = set()
+    sites = {site_python(c.metadata_location.path) for c in components if isinstance(c, PythonDist)}
+    own_site = target.python is not None and target.python in sites
+
+    def elsewhere(path: str) -> bool:
+        version = site_python(path)
+        return own_site and version is not None and version != target.python
+
     for dist in components:
         if not isinstance(dist, PythonDist) or dist.status is not Status.USED or dist.wheel is None:
+            continue
+        if elsewhere(dist.metadata_location.path):
             continue
         problems = wheel_tag_problems(dist.wheel.tags, target)
         if problems:
@@ -238,6 +251,8 @@ def tag_mismatches(components: Sequence[Component], target: TargetRuntime) -> li
         if not isinstance(lib, NativeLib) or lib.kind != "python-extension" or not lib.abi_tag:
             continue
         if lib.owner_location is not None and (lib.owner_location.path, lib.owner_location.layer) in reported:
+            continue
+        if elsewhere(lib.location.path):
             continue
         problem = _module_tag_problem(lib.abi_tag, want)
         if problem is not None:
