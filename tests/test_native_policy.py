@@ -44,8 +44,9 @@ from depscan.scan import run
 from tests.helpers import cli, make_dist
 
 SITE = "opt/python/lib/python3.12/site-packages"
-PY312_AL2023 = TargetRuntime(runtime="python3.12", python="3.12", machine="x86_64", glibc="2.34")
-PY311_AL2 = TargetRuntime(runtime="python3.11", python="3.11", machine="x86_64", glibc="2.26")
+PY312_AL2023 = TargetRuntime(runtime="python3.12", python="3.12", machine="x86_64", glibc="2.34", libc="glibc")
+PY311_AL2 = TargetRuntime(runtime="python3.11", python="3.11", machine="x86_64", glibc="2.26", libc="glibc")
+ALPINE = TargetRuntime(python="3.12", machine="x86_64", libc="musl")
 
 
 def lib(
@@ -228,7 +229,27 @@ def test_glibc_too_new_compares_versions_numerically() -> None:
                                                              ("native-glibc-too-new", "new.so")]
     assert finding.level is Level.HIGH and "needs GLIBC_2.28, the target (python3.11) has glibc 2.26" in finding.message
     assert policy.glibc_too_new(comps, PY312_AL2023) == []
-    assert policy.glibc_too_new(comps, replace(PY311_AL2, glibc=None)) == []
+    assert policy.glibc_too_new(comps, replace(PY311_AL2, glibc=None, libc=None)) == []
+    on_musl = policy.glibc_too_new(comps, ALPINE)  # any GLIBC_ need fails on musl
+    assert len(on_musl) == 3 and "runs musl libc" in on_musl[0].message
+
+
+def test_the_c_library_comes_from_the_os_package_database() -> None:
+    site = "usr/local/lib/python3.12/site-packages"
+    six = make_dist("six", "1.16.0", f"{site}/six-1.16.0.dist-info/METADATA", site_root=site)
+    libc6 = OsPackage("libc6", "2.36-9+deb12u4", "pkg:deb/debian/libc6@2.36-9+deb12u4", "dpkg",
+                      Location("var/lib/dpkg/status"))
+    target = infer_target([six, libc6], "docker-archive")
+    assert (target.python, target.libc, target.glibc, target.runtime) == ("3.12", "glibc", "2.36", None)
+    assert "glibc 2.36 from the dpkg package libc6 2.36-9+deb12u4" in target.basis
+    glibc_rpm = OsPackage("glibc", "2.34-100.amzn2023.0.2", "pkg:rpm/amzn/glibc@2.34-100.amzn2023.0.2", "rpm",
+                          Location("var/lib/rpm/rpmdb.sqlite"))
+    assert infer_target([glibc_rpm], "oci-dir").glibc == "2.34"
+    musl = OsPackage("musl", "1.2.4-r2", "pkg:apk/alpine/musl@1.2.4-r2", "apk", Location("lib/apk/db/installed"))
+    alpine = infer_target([six, musl], "docker-archive")
+    assert (alpine.libc, alpine.glibc) == ("musl", None) and "musl libc" in alpine.describe()
+    # --runtime wins over the database
+    assert infer_target([musl], "zip", runtime="python3.12").libc == "glibc"
 
 
 # -- wheel-tag-mismatch -----------------------------------------------------------------------
@@ -262,6 +283,10 @@ def test_glibc_too_new_compares_versions_numerically() -> None:
         # the Python known, the glibc not: only the Python is judged
         (("cp312-cp312-manylinux_2_39_x86_64",), TargetRuntime(python="3.12"), []),
         (("not a tag",), PY312_AL2023, []),
+        # a musl target (Alpine's musl package): musllinux fits, manylinux does not
+        (("cp312-cp312-musllinux_1_2_x86_64",), ALPINE, []),
+        (("cp312-cp312-manylinux_2_17_x86_64",), ALPINE,
+         ["manylinux_2_17_x86_64 is for glibc (the target runs musl libc)"]),
     ],
 )
 def test_wheel_tag_problems(tags: tuple[str, ...], target: TargetRuntime, expected: list[str]) -> None:
