@@ -455,3 +455,18 @@ def test_another_pythons_site_packages_is_not_judged() -> None:
 
     assert site_python("opt/python/lib/python3.12/site-packages/x/y.so") == "3.12"
     assert site_python("var/task/x.so") is None and site_python("a/site-packages/x") is None
+
+
+def test_files_of_a_shadowed_copy_are_not_judged() -> None:
+    """The runtime imports the copy that shadows it: the shadowed copy's files are never loaded."""
+    old = replace(wheel_dist("numpy", "1.0", "cp39-cp39-manylinux_2_28_aarch64", site="opt/python"),
+                  status=Status.SHADOWED)
+    arm = lib("opt/python/numpy/_core.cpython-39-aarch64-linux-gnu.so", arch="aarch64", min_glibc="2.28",
+              kind="python-extension", abi_tag="cpython-39-aarch64-linux-gnu", owner_location=old.metadata_location)
+    comps = [old, arm]
+    assert policy.wrong_machine(comps, PY311_AL2) == []
+    assert policy.glibc_too_new(comps, PY311_AL2) == []
+    assert tag_mismatches(comps, PY311_AL2) == []
+    used = [replace(old, status=Status.USED), arm]
+    assert {f.rule for f in check(used, "zip", runtime="python3.11", arch="x86_64").findings} == {
+        "native-wrong-machine", "native-glibc-too-new", "wheel-tag-mismatch"}

@@ -182,13 +182,20 @@ def _unowned(components: Sequence[Component]) -> tuple[list[PolicyFinding], int,
     return findings, not_judged, blind
 
 
+def _loaded(components: Sequence[Component]) -> list[NativeLib]:
+    """The ELF files the runtime may load: not those of a shadowed copy of a distribution (the
+    runtime imports the copy that shadows it)."""
+    shadowed = {c.metadata_location for c in components if isinstance(c, PythonDist) and c.status is Status.SHADOWED}
+    return [c for c in components if isinstance(c, NativeLib) and c.owner_location not in shadowed]
+
+
 def wrong_machine(components: Sequence[Component], target: TargetRuntime) -> list[PolicyFinding]:
     """``native-wrong-machine``: ELF files built for another machine than the target's."""
     if target.machine is None:
         return []
     findings = []
-    for lib in components:
-        if isinstance(lib, NativeLib) and lib.arch not in ("unknown", target.machine):
+    for lib in _loaded(components):
+        if lib.arch not in ("unknown", target.machine):
             message = (
                 f"{lib.location.path}: built for {lib.arch}, the target machine is {target.machine}: "
                 "the runtime cannot load it; install the build for the target's architecture"
@@ -206,8 +213,8 @@ def glibc_too_new(components: Sequence[Component], target: TargetRuntime) -> lis
     have = version_tuple(target.glibc) if target.glibc else ()
     runtime = f"the target ({target.runtime})" if target.runtime else "the target"
     findings = []
-    for lib in components:
-        if not isinstance(lib, NativeLib) or lib.elf is None or not lib.elf.min_glibc:
+    for lib in _loaded(components):
+        if lib.elf is None or not lib.elf.min_glibc:
             continue
         if musl:
             message = (
@@ -258,8 +265,8 @@ def tag_mismatches(components: Sequence[Component], target: TargetRuntime) -> li
     if target.python is None:
         return findings
     want = version_tuple(target.python)
-    for lib in components:
-        if not isinstance(lib, NativeLib) or lib.kind != "python-extension" or not lib.abi_tag:
+    for lib in _loaded(components):
+        if lib.kind != "python-extension" or not lib.abi_tag:
             continue
         if lib.owner_location is not None and (lib.owner_location.path, lib.owner_location.layer) in reported:
             continue
