@@ -493,11 +493,12 @@ class TargetRuntime:
     machine: str | None = None  # ELF machine name, as ``NativeLib.arch``: "x86_64", "aarch64"
     glibc: str | None = None  # "2.34"
     basis: tuple[str, ...] = ()  # how each part was learned, one phrase each
+    libc: str | None = None  # "glibc" or "musl" (None: unknown)
 
     def describe(self) -> str:
         parts = [f"runtime {self.runtime}" if self.runtime else None,
                  f"Python {self.python}" if self.python else None,
-                 f"glibc {self.glibc}" if self.glibc else None,
+                 f"glibc {self.glibc}" if self.glibc else ("musl libc" if self.libc == "musl" else None),
                  f"machine {self.machine}" if self.machine else None]
         known = ", ".join(p for p in parts if p) or "unknown"
         return known + (f" ({'; '.join(self.basis)})" if self.basis else "")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from depscan.errors import UsageError
-from depscan.models import Component, NativeLib, PythonDist, Status, TargetRuntime
+from depscan.models import Component, NativeLib, OsPackage, PythonDist, Status, TargetRuntime
 
 TABLE_CHECKED = date(2026, 2, 11)  # when the rows below were compared with the AWS pages
 
@@ -102,6 +102,15 @@ _SITE = re.compile(r"(?:^|/)lib/python(3\.\d+)/site-packages$")
 _CPYTHON_TAG = re.compile(r"^cpython-3(\d+)")
 
 
+def site_python(path: str) -> str | None:
+    """The Python version a ``.../lib/python3.X/site-packages/...`` path belongs to (``"3.12"``), or None."""
+    marker = path.find("/site-packages")
+    if marker < 0:
+        return None
+    site = _SITE.search(path[:marker + len("/site-packages")])
+    return site[1] if site is not None else None
+
+
 def lambda_runtime(identifier: str) -> LambdaRuntime:
     """The table's row for ``identifier`` (``python3.12``), or a usage error listing the known ones."""
     runtime = RUNTIMES_BY_ID.get(identifier)
@@ -141,26 +150,31 @@ def infer_target(
     Without them: the Python version from the site-packages paths of the distributions the runtime
     imports (``python/lib/python3.X/site-packages`` in a layer), else from the extension modules'
     ``cpython-3XY`` tags (the most common one); the machine from the ELF files (the most common
-    one; a tie is unknown); the glibc only when the Python version names a Lambda runtime and the
-    artifact is a Lambda deployment (a Lambda kind, or a Lambda layer's path): elsewhere the C
-    library is the image's own, which the table cannot tell. A part left None skips the checks
-    that need it (the caller says so).
+    one; a tie is unknown); the C library from the artifact's own OS package database when it has
+    one (a container image: dpkg ``libc6``, rpm ``glibc``, apk ``musl``), else, when the Python
+    version names a Lambda runtime and the artifact is a Lambda deployment (a Lambda kind, or a
+    Lambda layer's path), that runtime's glibc. A part left None skips the checks that need it (the
+    caller says so).
     """
     kind = str(getattr(kind, "value", kind))  # an ArtifactKind hashes by its member name, not its value
     basis: list[str] = []
-    python = glibc = machine = chosen = None
+    python = glibc = machine = chosen = libc = None
     if runtime is not None:
         row = lambda_runtime(runtime)
-        python, glibc, chosen = row.python, row.glibc, row.identifier
+        python, glibc, chosen, libc = row.python, row.glibc, row.identifier, "glibc"
         basis.append(f"Python {python} and glibc {glibc} ({row.os}) from --runtime {runtime}")
     else:
         python, how, lambda_path = _python_version(components)
         if python is not None:
             basis.append(f"Python {python} from {how}")
-            row_for_python = _BY_PYTHON.get(python)
-            if row_for_python is not None and (kind in LAMBDA_KINDS or lambda_path):
-                chosen, glibc = row_for_python.identifier, row_for_python.glibc
-                basis.append(f"glibc {glibc} from the Lambda runtime {chosen} ({row_for_python.os})")
+        installed = _os_libc(components)
+        row_for_python = _BY_PYTHON.get(python) if python is not None else None
+        if installed is not None:
+            libc, glibc, how = installed
+            basis.append(how)
+        elif row_for_python is not None and (kind in LAMBDA_KINDS or lambda_path):
+            chosen, glibc, libc = row_for_python.identifier, row_for_python.glibc, "glibc"
+            basis.append(f"glibc {glibc} from the Lambda runtime {chosen} ({row_for_python.os})")
     if arch is not None:
         machine = machine_for_arch(arch)
         basis.append(f"machine {machine} from --arch {arch}")
@@ -168,7 +182,25 @@ def infer_target(
         machine, how = _machine(components)
         if machine is not None:
             basis.append(f"machine {machine} from {how}")
-    return TargetRuntime(runtime=chosen, python=python, machine=machine, glibc=glibc, basis=tuple(basis))
+    return TargetRuntime(runtime=chosen, python=python, machine=machine, glibc=glibc, libc=libc, basis=tuple(basis))
+
+
+# The C library's package in each package manager's database.
+_LIBC_PACKAGES = {("dpkg", "libc6"): "glibc", ("rpm", "glibc"): "glibc", ("apk", "musl"): "musl"}
+
+
+def _os_libc(components: Sequence[Component]) -> tuple[str, str | None, str] | None:
+    """(libc, glibc version or None, how) from an OS package database's C library package."""
+    for c in components:
+        if isinstance(c, OsPackage) and c.status is Status.USED:
+            libc = _LIBC_PACKAGES.get((c.package_manager, c.name))
+            if libc is None:
+                continue
+            # "2.36-9+deb12u4" (dpkg), "2.34-100.amzn2023.0.2" (rpm), "1.2.4-r2" (apk): the upstream part
+            upstream = ".".join(str(n) for n in version_tuple(re.sub(r"^\d+:", "", c.version)))
+            how = f"{libc} {upstream} from the {c.package_manager} package {c.name} {c.version}"
+            return libc, upstream if libc == "glibc" and upstream else None, how
+    return None
 
 
 def _python_version(components: Sequence[Component]) -> tuple[str | None, str, bool]:

@@ -44,8 +44,9 @@ from depscan.scan import run
 from tests.helpers import cli, make_dist
 
 SITE = "opt/python/lib/python3.12/site-packages"
-PY312_AL2023 = TargetRuntime(runtime="python3.12", python="3.12", machine="x86_64", glibc="2.34")
-PY311_AL2 = TargetRuntime(runtime="python3.11", python="3.11", machine="x86_64", glibc="2.26")
+PY312_AL2023 = TargetRuntime(runtime="python3.12", python="3.12", machine="x86_64", glibc="2.34", libc="glibc")
+PY311_AL2 = TargetRuntime(runtime="python3.11", python="3.11", machine="x86_64", glibc="2.26", libc="glibc")
+ALPINE = TargetRuntime(python="3.12", machine="x86_64", libc="musl")
 
 
 def lib(
@@ -228,7 +229,27 @@ def test_glibc_too_new_compares_versions_numerically() -> None:
                                                              ("native-glibc-too-new", "new.so")]
     assert finding.level is Level.HIGH and "needs GLIBC_2.28, the target (python3.11) has glibc 2.26" in finding.message
     assert policy.glibc_too_new(comps, PY312_AL2023) == []
-    assert policy.glibc_too_new(comps, replace(PY311_AL2, glibc=None)) == []
+    assert policy.glibc_too_new(comps, replace(PY311_AL2, glibc=None, libc=None)) == []
+    on_musl = policy.glibc_too_new(comps, ALPINE)  # any GLIBC_ need fails on musl
+    assert len(on_musl) == 3 and "runs musl libc" in on_musl[0].message
+
+
+def test_the_c_library_comes_from_the_os_package_database() -> None:
+    site = "usr/local/lib/python3.12/site-packages"
+    six = make_dist("six", "1.16.0", f"{site}/six-1.16.0.dist-info/METADATA", site_root=site)
+    libc6 = OsPackage("libc6", "2.36-9+deb12u4", "pkg:deb/debian/libc6@2.36-9+deb12u4", "dpkg",
+                      Location("var/lib/dpkg/status"))
+    target = infer_target([six, libc6], "docker-archive")
+    assert (target.python, target.libc, target.glibc, target.runtime) == ("3.12", "glibc", "2.36", None)
+    assert "glibc 2.36 from the dpkg package libc6 2.36-9+deb12u4" in target.basis
+    glibc_rpm = OsPackage("glibc", "2.34-100.amzn2023.0.2", "pkg:rpm/amzn/glibc@2.34-100.amzn2023.0.2", "rpm",
+                          Location("var/lib/rpm/rpmdb.sqlite"))
+    assert infer_target([glibc_rpm], "oci-dir").glibc == "2.34"
+    musl = OsPackage("musl", "1.2.4-r2", "pkg:apk/alpine/musl@1.2.4-r2", "apk", Location("lib/apk/db/installed"))
+    alpine = infer_target([six, musl], "docker-archive")
+    assert (alpine.libc, alpine.glibc) == ("musl", None) and "musl libc" in alpine.describe()
+    # --runtime wins over the database
+    assert infer_target([musl], "zip", runtime="python3.12").libc == "glibc"
 
 
 # -- wheel-tag-mismatch -----------------------------------------------------------------------
@@ -262,6 +283,10 @@ def test_glibc_too_new_compares_versions_numerically() -> None:
         # the Python known, the glibc not: only the Python is judged
         (("cp312-cp312-manylinux_2_39_x86_64",), TargetRuntime(python="3.12"), []),
         (("not a tag",), PY312_AL2023, []),
+        # a musl target (Alpine's musl package): musllinux fits, manylinux does not
+        (("cp312-cp312-musllinux_1_2_x86_64",), ALPINE, []),
+        (("cp312-cp312-manylinux_2_17_x86_64",), ALPINE,
+         ["manylinux_2_17_x86_64 is for glibc (the target runs musl libc)"]),
     ],
 )
 def test_wheel_tag_problems(tags: tuple[str, ...], target: TargetRuntime, expected: list[str]) -> None:
@@ -410,3 +435,38 @@ def test_bench_policy_runs_on_a_small_zip(tmp_path: Path, capsys: pytest.Capture
     assert "policy (inferred):" in out and "findings: {'native-unowned': 1}" in out
     assert "policy (--runtime python3.12):" in out and "glibc 2.34" in out
     assert bench_policy.main([str(tmp_path / "missing.zip")]) == 2
+
+
+def test_another_pythons_site_packages_is_not_judged() -> None:
+    """A layer built for two runtimes: python3.12 imports only python/lib/python3.12/site-packages."""
+    old_site = "python/lib/python3.11/site-packages"
+    comps = [
+        wheel_dist("numpy", "2.2.0", "cp312-cp312-manylinux_2_17_x86_64", site="python/lib/python3.12/site-packages"),
+        wheel_dist("numpy", "2.2.0", "cp311-cp311-manylinux_2_17_x86_64", site=old_site),
+        lib(f"{old_site}/numpy/_core.cpython-311-x86_64-linux-gnu.so", kind="python-extension", owner=None,
+            abi_tag="cpython-311-x86_64-linux-gnu"),
+    ]
+    assert tag_mismatches(comps, PY312_AL2023) == []
+    assert tag_mismatches(comps, PY311_AL2) == []
+    # no site-packages of the target's own (python3.13): everything is judged, nothing would be imported
+    py313 = replace(PY312_AL2023, runtime="python3.13", python="3.13")
+    assert len(tag_mismatches(comps, py313)) == 3
+    from depscan.runtimes import site_python
+
+    assert site_python("opt/python/lib/python3.12/site-packages/x/y.so") == "3.12"
+    assert site_python("var/task/x.so") is None and site_python("a/site-packages/x") is None
+
+
+def test_files_of_a_shadowed_copy_are_not_judged() -> None:
+    """The runtime imports the copy that shadows it: the shadowed copy's files are never loaded."""
+    old = replace(wheel_dist("numpy", "1.0", "cp39-cp39-manylinux_2_28_aarch64", site="opt/python"),
+                  status=Status.SHADOWED)
+    arm = lib("opt/python/numpy/_core.cpython-39-aarch64-linux-gnu.so", arch="aarch64", min_glibc="2.28",
+              kind="python-extension", abi_tag="cpython-39-aarch64-linux-gnu", owner_location=old.metadata_location)
+    comps = [old, arm]
+    assert policy.wrong_machine(comps, PY311_AL2) == []
+    assert policy.glibc_too_new(comps, PY311_AL2) == []
+    assert tag_mismatches(comps, PY311_AL2) == []
+    used = [replace(old, status=Status.USED), arm]
+    assert {f.rule for f in check(used, "zip", runtime="python3.11", arch="x86_64").findings} == {
+        "native-wrong-machine", "native-glibc-too-new", "wheel-tag-mismatch"}

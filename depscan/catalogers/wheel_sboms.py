@@ -248,13 +248,22 @@ def merge(
     dists = {
         (c.metadata_dir, c.metadata_location.layer): c for c in components if isinstance(c, PythonDist)
     }
+    # the ELF files and the identified libraries of each distribution, by its METADATA location (one pass)
+    files_of: dict[Location, list[NativeLib]] = {}
+    identified_in: dict[Location, list[int]] = {}
+    for i, c in enumerate(merged):
+        if isinstance(c, NativeLib) and c.owner_location is not None:
+            files_of.setdefault(c.owner_location, []).append(c)
+        elif isinstance(c, NativeComponent) and c.owner_location is not None:
+            identified_in.setdefault(c.owner_location, []).append(i)
     for sbom in sboms:
         dist = dists.get((sbom.dist_info, sbom.location.layer))
         if dist is None:
             continue  # a dist-info without METADATA: the Python cataloger already said so
         home = dist.metadata_location
-        files = [c for c in merged if isinstance(c, NativeLib) and c.owner_location == home]
+        files = files_of.get(home, [])
         by_path_hash = _files_by_build_path_hash(files)
+        owned_at = identified_in.setdefault(home, [])
         done: set[tuple[str, str | None, str]] = set()
         for library in sbom.libraries:
             file = by_path_hash.get(library.path_sha256 or "")
@@ -265,8 +274,7 @@ def merge(
             done.add(key)
             evidence = Evidence("wheel-sbom", "medium", f"{sbom.location.path} lists {library.purl or library.package}"
                                 + (f" {library.version}" if library.version and not library.purl else ""))
-            owned = [(i, c) for i, c in enumerate(merged)
-                     if isinstance(c, NativeComponent) and c.owner_location == home]
+            owned = [(i, c) for i in owned_at if isinstance(c := merged[i], NativeComponent)]
             # what the bytes say of the file itself: the exact file when the path hash found it, else by
             # name. An OS package provided a file, so a library linked into another file is not it; a
             # generic entry (cryptography's "pkg:generic/openssl@4.0.3") may well be linked in.
@@ -288,6 +296,7 @@ def merge(
                 disagreement = f"{said}; no file of {dist.name} {dist.version} is that library"
                 new = dataclasses.replace(new, disagreements=(disagreement,))
                 findings.append(_disagreement(new, disagreement))
+            owned_at.append(len(merged))
             merged.append(new)
     return merged, findings
 

@@ -9,7 +9,8 @@ and each rule below turns components into ``models.PolicyFinding``. Rules, with 
   SHA-256 and the best identity the bytes gave. Nobody will upgrade it. (Files outside Python
   site-packages are not judged while an OS package database's file lists are unknown.)
 * ``native-wrong-machine`` (high): an ELF file for another machine than the target's.
-* ``native-glibc-too-new`` (high): an ELF file needing a ``GLIBC_2.x`` newer than the target's glibc.
+* ``native-glibc-too-new`` (high): an ELF file needing a ``GLIBC_2.x`` newer than the target's glibc
+  (or any, on a musl target).
 * ``wheel-tag-mismatch`` (high): a distribution none of whose WHEEL tags fits the target Python,
   machine and glibc; an extension module whose ``cpython-3XY`` tag names another Python.
 * ``sbom-disagreement`` (low): a wheel's own SBOM (PEP 770) says another version than the bytes,
@@ -37,7 +38,7 @@ from depscan.models import (
     Status,
     TargetRuntime,
 )
-from depscan.runtimes import infer_target, version_tuple
+from depscan.runtimes import infer_target, site_python, version_tuple
 
 UNOWNED = "native-unowned"
 WRONG_MACHINE = "native-wrong-machine"
@@ -94,7 +95,8 @@ def check(
     skipped = []
     if libs and target.machine is None:
         skipped.append(f"{WRONG_MACHINE} (the machine is unknown: give --arch)")
-    if target.glibc is None and any(lib.elf is not None and lib.elf.min_glibc for lib in libs):
+    needs_glibc = any(lib.elf is not None and lib.elf.min_glibc for lib in libs)
+    if target.glibc is None and target.libc != "musl" and needs_glibc:
         skipped.append(f"{GLIBC_TOO_NEW} (the glibc is unknown: give --runtime)")
     if target.python is None and any(
         isinstance(c, PythonDist) and c.wheel is not None and c.wheel.tags and not _pure(c) for c in merged
@@ -180,13 +182,20 @@ def _unowned(components: Sequence[Component]) -> tuple[list[PolicyFinding], int,
     return findings, not_judged, blind
 
 
+def _loaded(components: Sequence[Component]) -> list[NativeLib]:
+    """The ELF files the runtime may load: not those of a shadowed copy of a distribution (the
+    runtime imports the copy that shadows it)."""
+    shadowed = {c.metadata_location for c in components if isinstance(c, PythonDist) and c.status is Status.SHADOWED}
+    return [c for c in components if isinstance(c, NativeLib) and c.owner_location not in shadowed]
+
+
 def wrong_machine(components: Sequence[Component], target: TargetRuntime) -> list[PolicyFinding]:
     """``native-wrong-machine``: ELF files built for another machine than the target's."""
     if target.machine is None:
         return []
     findings = []
-    for lib in components:
-        if isinstance(lib, NativeLib) and lib.arch not in ("unknown", target.machine):
+    for lib in _loaded(components):
+        if lib.arch not in ("unknown", target.machine):
             message = (
                 f"{lib.location.path}: built for {lib.arch}, the target machine is {target.machine}: "
                 "the runtime cannot load it; install the build for the target's architecture"
@@ -196,32 +205,54 @@ def wrong_machine(components: Sequence[Component], target: TargetRuntime) -> lis
 
 
 def glibc_too_new(components: Sequence[Component], target: TargetRuntime) -> list[PolicyFinding]:
-    """``native-glibc-too-new``: ELF files whose ``GLIBC_2.x`` needs exceed the target's glibc."""
-    if target.glibc is None:
+    """``native-glibc-too-new``: ELF files whose ``GLIBC_2.x`` needs exceed the target's glibc (or
+    that need glibc at all on a musl target)."""
+    musl = target.libc == "musl"
+    if target.glibc is None and not musl:
         return []
-    have = version_tuple(target.glibc)
+    have = version_tuple(target.glibc) if target.glibc else ()
     runtime = f"the target ({target.runtime})" if target.runtime else "the target"
     findings = []
-    for lib in components:
-        if not isinstance(lib, NativeLib) or lib.elf is None or not lib.elf.min_glibc:
+    for lib in _loaded(components):
+        if lib.elf is None or not lib.elf.min_glibc:
             continue
-        if version_tuple(lib.elf.min_glibc) > have:
+        if musl:
+            message = (
+                f"{lib.location.path}: needs GLIBC_{lib.elf.min_glibc}, {runtime} runs musl libc: loading it fails; "
+                "use a musllinux build"
+            )
+        elif version_tuple(lib.elf.min_glibc) > have:
             message = (
                 f"{lib.location.path}: needs GLIBC_{lib.elf.min_glibc}, {runtime} has glibc {target.glibc}: "
                 "loading it fails (version `GLIBC_...' not found); use a build for an older glibc "
                 "(a manylinux tag at or below the runtime's)"
             )
-            findings.append(_finding(GLIBC_TOO_NEW, lib, message, lib.purl or lib.owner))
+        else:
+            continue
+        findings.append(_finding(GLIBC_TOO_NEW, lib, message, lib.purl or lib.owner))
     return findings
 
 
 def tag_mismatches(components: Sequence[Component], target: TargetRuntime) -> list[PolicyFinding]:
     """``wheel-tag-mismatch``: installed wheels none of whose tags fit the target, and extension
-    modules tagged for another Python (skipped when their distribution is already reported)."""
+    modules tagged for another Python (skipped when their distribution is already reported).
+
+    Not judged when the artifact also has the target's own ``lib/python3.X/site-packages``: what
+    lives under another Python's (a layer built for several runtimes ships one directory per version,
+    and the target imports only its own). Without one, everything is judged: nothing would be imported."""
     findings = []
     reported: set[tuple[str, str | None]] = set()
+    sites = {site_python(c.metadata_location.path) for c in components if isinstance(c, PythonDist)}
+    own_site = target.python is not None and target.python in sites
+
+    def elsewhere(path: str) -> bool:
+        version = site_python(path)
+        return own_site and version is not None and version != target.python
+
     for dist in components:
         if not isinstance(dist, PythonDist) or dist.status is not Status.USED or dist.wheel is None:
+            continue
+        if elsewhere(dist.metadata_location.path):
             continue
         problems = wheel_tag_problems(dist.wheel.tags, target)
         if problems:
@@ -234,10 +265,12 @@ def tag_mismatches(components: Sequence[Component], target: TargetRuntime) -> li
     if target.python is None:
         return findings
     want = version_tuple(target.python)
-    for lib in components:
-        if not isinstance(lib, NativeLib) or lib.kind != "python-extension" or not lib.abi_tag:
+    for lib in _loaded(components):
+        if lib.kind != "python-extension" or not lib.abi_tag:
             continue
         if lib.owner_location is not None and (lib.owner_location.path, lib.owner_location.layer) in reported:
+            continue
+        if elsewhere(lib.location.path):
             continue
         problem = _module_tag_problem(lib.abi_tag, want)
         if problem is not None:
@@ -337,8 +370,10 @@ def _platform_problem(platform: str, target: TargetRuntime) -> str | None:
     machine = _TAG_MACHINES.get(machine, machine)
     if target.machine is not None and machine and machine != target.machine:
         return f"{platform} is for {machine} (target machine {target.machine})"
-    if musl and target.glibc is not None:
-        return f"{platform} is for musl libc (the target runs glibc {target.glibc})"
+    if musl and target.libc == "glibc":
+        return f"{platform} is for musl libc (the target runs glibc{' ' + target.glibc if target.glibc else ''})"
+    if glibc is not None and target.libc == "musl":
+        return f"{platform} is for glibc (the target runs musl libc)"
     if glibc is not None and target.glibc is not None and glibc > version_tuple(target.glibc):
         return f"{platform} needs glibc {glibc[0]}.{glibc[1]} (the target has {target.glibc})"
     return None
