@@ -284,6 +284,7 @@ def _records(directory: _Directory) -> list[_Record]:
     unpack = _CD_INDEX.unpack_from
     records: list[_Record] = []
     append = records.append
+    new = tuple.__new__  # _Record(...) without its Python-level __new__: tens of thousands of records
     pos = 0
     while pos < total:
         if have - pos < _CD_SIZE:
@@ -292,7 +293,8 @@ def _records(directory: _Directory) -> list[_Record]:
         if signature != _CENTRAL:
             raise zipfile.BadZipFile("Bad magic number for central directory")
         name_at = pos + _CD_SIZE
-        filename = _decode_name(data[name_at : name_at + nlen], flags)
+        raw = data[name_at : name_at + nlen]
+        filename = raw.decode("ascii") if raw.isascii() else _decode_name(raw, flags)
         if version > _MAX_EXTRACT_VERSION:
             raise NotImplementedError(f"zip file version {version / 10:.1f}")
         if elen:
@@ -300,7 +302,7 @@ def _records(directory: _Directory) -> list[_Record]:
         if "\x00" in filename:
             filename = filename[: filename.find("\x00")]
         offset += concat
-        append(_Record(filename, pos, offset, offset + _LOCAL_SIZE + nlen + csize, usize, attributes >> 16))
+        append(new(_Record, (filename, pos, offset, offset + _LOCAL_SIZE + nlen + csize, usize, attributes >> 16)))
         pos = name_at + nlen + elen + clen
     return records
 
@@ -349,6 +351,7 @@ def _index(zip_: _Zip, records: list[_Record], view: ArtifactView) -> None:
     file_type, dir_type = EntryType.FILE, EntryType.DIR
     overlaps = _overlapping(records, zip_.directory.start)
     is_link = stat.S_ISLNK
+    new = tuple.__new__  # Entry(...) without its Python-level __new__
     for number, record in enumerate(records):
         filename = record.filename
         # safe_member_path, whose answer for a regular name is the name without a trailing "/".
@@ -370,9 +373,9 @@ def _index(zip_: _Zip, records: list[_Record], view: ArtifactView) -> None:
                 continue
             add(Entry(path, EntryType.SYMLINK, record.size, link=target), None)
         elif filename[-1] == "/":  # ZipInfo.is_dir()
-            add(Entry(path, dir_type, 0), None)
+            add(new(Entry, (path, dir_type, 0, None, None)), None)
         else:
-            add(Entry(path, file_type, record.size), _Member(zip_, record.at))
+            add(new(Entry, (path, file_type, record.size, None, None)), _Member(zip_, record.at))
 
 
 class _Member:
