@@ -8,6 +8,7 @@ Heavy modules are imported inside the commands so that ``depscan --help`` starts
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import re
 import signal
@@ -537,4 +538,10 @@ def db_status(db: DbOption = None) -> None:
 
 def main() -> None:
     """Entry point of the ``depscan`` console script."""
-    app()
+    from depscan.gc_pause import freeze_after_pauses
+
+    freeze_after_pauses()  # a one-shot process: what a scan builds is never walked by the collector twice
+    try:
+        app()
+    finally:
+        gc.freeze()  # nor by the interpreter's last collection at exit: the process ends here

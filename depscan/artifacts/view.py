@@ -22,6 +22,7 @@ from depscan.artifacts.limits import MAX_LINK_HOPS, Budget, Limits, Link, follow
 from depscan.artifacts.limits import NEST as NEST  # re-exported: nesting is part of the view's paths
 from depscan.artifacts.limits import split_nested as split_nested
 from depscan.errors import MemberError
+from depscan.gc_pause import resume_gc
 from depscan.models import Location, Unknown
 
 
@@ -40,7 +41,7 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.enable()
+        resume_gc()  # with depscan.gc_pause.freeze_after_pauses (the CLI), what the block built is frozen
 
 
 # Members larger than this are read in pieces (``read_in_pieces``).

@@ -3,15 +3,15 @@
 The central directory is read once and indexed in one pass over its bytes (``struct`` over the
 records, no ``zipfile.ZipInfo`` per member: building those was most of the time a zip of 15,000
 members took to open); the overlapping-members check is part of that pass. Only the members a
-cataloger asks for are decompressed, with positional reads of the archive (no shared file
-position: safe from several threads). Sizes declared in the central directory are checked against
-the budget before anything is read, and a read never returns more than the declared size. A prefix
-read (an ELF header) inflates only up to the bytes asked for.
+cataloger asks for are decompressed (each read of the archive is a seek and a read under a lock:
+safe from several threads, which inflate outside it). Sizes declared in the central directory are
+checked against the budget before anything is read, and a read never returns more than the
+declared size. A prefix read (an ELF header) inflates only up to the bytes asked for.
 
 Stored and deflated members (every wheel and Lambda zip) are inflated here, with the checks
 ``zipfile`` makes when it opens and reads a member (local header signature and name, the CRC-32 at
 the end); any other method or an encrypted member goes through ``zipfile.ZipExtFile`` over the same
-positional reads, so what ``zipfile`` refuses (Deflate64, encryption) is refused with its words.
+reads, so what ``zipfile`` refuses (Deflate64, encryption) is refused with its words.
 The central directory is read as ``zipfile`` reads it (the same end-record search, Zip64 records,
 prefixed archives, name encodings, extra-field checks): ``tests/test_perf_zip.py`` compares both.
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 import stat
 import struct
 import threading
@@ -99,10 +98,9 @@ class _Source:
         if isinstance(source, bytes):
             return _Bytes(source)
         if isinstance(source, str):
-            fh = open(source, "rb")  # noqa: SIM115 -- closed with the view
-            if hasattr(os, "pread"):
-                return _File(fh)
-            return _Stream(fh, owned=True)
+            # Buffered: the members a scan reads sit side by side (METADATA, RECORD, WHEEL of one
+            # distribution), so most reads come from the buffer (os.pread was five times slower).
+            return _Stream(open(source, "rb"), owned=True)  # closed with the view
         return _Stream(source, owned=False)
 
     def pread(self, offset: int, n: int) -> bytes:
@@ -125,26 +123,8 @@ class _Bytes(_Source):
         return self.data[offset : offset + n]
 
 
-class _File(_Source):
-    """An open file read with ``os.pread`` (no shared position)."""
-
-    __slots__ = ("fd", "fh")
-
-    def __init__(self, fh: BinaryIO) -> None:
-        self.fh = fh
-        self.fd = fh.fileno()
-        super().__init__(os.fstat(self.fd).st_size)
-
-    def pread(self, offset: int, n: int) -> bytes:
-        # Never ask for more than the file holds: pread allocates what it is asked for.
-        return os.pread(self.fd, max(0, min(n, self.size - offset)), offset)
-
-    def close(self) -> None:
-        self.fh.close()
-
-
 class _Stream(_Source):
-    """A seekable file object, read under a lock (seek + read)."""
+    """A seekable file object, read under a lock (seek + read: one position, shared by threads)."""
 
     __slots__ = ("fh", "lock", "owned")
 
@@ -304,6 +284,7 @@ def _records(directory: _Directory) -> list[_Record]:
     unpack = _CD_INDEX.unpack_from
     records: list[_Record] = []
     append = records.append
+    new = tuple.__new__  # _Record(...) without its Python-level __new__: tens of thousands of records
     pos = 0
     while pos < total:
         if have - pos < _CD_SIZE:
@@ -312,7 +293,8 @@ def _records(directory: _Directory) -> list[_Record]:
         if signature != _CENTRAL:
             raise zipfile.BadZipFile("Bad magic number for central directory")
         name_at = pos + _CD_SIZE
-        filename = _decode_name(data[name_at : name_at + nlen], flags)
+        raw = data[name_at : name_at + nlen]
+        filename = raw.decode("ascii") if raw.isascii() else _decode_name(raw, flags)
         if version > _MAX_EXTRACT_VERSION:
             raise NotImplementedError(f"zip file version {version / 10:.1f}")
         if elen:
@@ -320,7 +302,7 @@ def _records(directory: _Directory) -> list[_Record]:
         if "\x00" in filename:
             filename = filename[: filename.find("\x00")]
         offset += concat
-        append(_Record(filename, pos, offset, offset + _LOCAL_SIZE + nlen + csize, usize, attributes >> 16))
+        append(new(_Record, (filename, pos, offset, offset + _LOCAL_SIZE + nlen + csize, usize, attributes >> 16)))
         pos = name_at + nlen + elen + clen
     return records
 
@@ -369,6 +351,7 @@ def _index(zip_: _Zip, records: list[_Record], view: ArtifactView) -> None:
     file_type, dir_type = EntryType.FILE, EntryType.DIR
     overlaps = _overlapping(records, zip_.directory.start)
     is_link = stat.S_ISLNK
+    new = tuple.__new__  # Entry(...) without its Python-level __new__
     for number, record in enumerate(records):
         filename = record.filename
         # safe_member_path, whose answer for a regular name is the name without a trailing "/".
@@ -390,9 +373,9 @@ def _index(zip_: _Zip, records: list[_Record], view: ArtifactView) -> None:
                 continue
             add(Entry(path, EntryType.SYMLINK, record.size, link=target), None)
         elif filename[-1] == "/":  # ZipInfo.is_dir()
-            add(Entry(path, dir_type, 0), None)
+            add(new(Entry, (path, dir_type, 0, None, None)), None)
         else:
-            add(Entry(path, file_type, record.size), _Member(zip_, record.at))
+            add(new(Entry, (path, file_type, record.size, None, None)), _Member(zip_, record.at))
 
 
 class _Member:
