@@ -267,10 +267,7 @@ class NativeCache:
         return found
 
     def get(self, key: str) -> Entry | None:
-        """The entry for ``key``: one ``put`` in this scan and not yet flushed first (the same bytes under
-        several names add their identifications to one entry), else the stored one."""
-        pending = self._pending.get(key)
-        return pending if pending is not None else self.get_many((key,)).get(key)
+        return self.get_many((key,)).get(key)
 
     def put(self, key: str, entry: Entry) -> None:
         """Remember ``entry`` under ``key``; written by ``flush``."""
