@@ -44,15 +44,13 @@ from depscan.native.classifiers import (
     classifier_for,
 )
 
-IDENT_VERSION = "3"
+IDENT_VERSION = "4"
 """Bumped whenever the classifier table or the rules change what ``identify`` answers for the same bytes
 (the ELF cataloger's on-disk cache is keyed on it)."""
 
 # what a damaged file raises: pyelftools (ELFParseError is an ELFError; offsets past the end of the data
 # surface as ValueError/EOFError from its stream) and struct reads of out-of-range tables
 _DAMAGED = (ELFError, ConstructError, ValueError, EOFError, struct.error, IndexError, OverflowError, UnicodeDecodeError)
-
-IDENT_VERSION = "1"  # bump with any change to what identify() answers (code or table): the native cache keys on it
 
 _MAX_BANNERS = 64  # matches read per file; a library's banners are few, a file of repeated text is not evidence
 _RANK: dict[Confidence, int] = {"high": 0, "medium": 1, "low": 2}
