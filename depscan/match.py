@@ -128,35 +128,33 @@ def match(
         for facts in query_facts:
             finding = facts.finding(component)
             if ignores:
-                suppression, expired = _suppression(finding, ignores, today)
-                for rule in expired:
-                    if rule.id not in expired_seen:
-                        expired_seen.add(rule.id)
-                        result.notes.append(
-                            f"ignore for {rule.id} expired on {rule.expires}; it no longer suppresses ({rule.reason})"
-                        )
-                if suppression is not None:
-                    finding = replace(finding, suppressed=suppression)
+                finding = _ignored(finding, ignores, today, expired_seen, result)
             # Sorted below by severity, name, version, id; the running number keeps ties in input order.
             ranked.append((-facts.level.rank, component.normalized_name, component.version, facts.ids[0], len(ranked),
                            finding))
     for other, wanted in others:
         for finding in _other_findings(other, wanted, lookup, result):
             if ignores:
-                suppression, expired = _suppression(finding, ignores, today)
-                for rule in expired:
-                    if rule.id not in expired_seen:
-                        expired_seen.add(rule.id)
-                        result.notes.append(
-                            f"ignore for {rule.id} expired on {rule.expires}; it no longer suppresses ({rule.reason})"
-                        )
-                if suppression is not None:
-                    finding = replace(finding, suppressed=suppression)
+                finding = _ignored(finding, ignores, today, expired_seen, result)
             ranked.append((-finding.level.rank, other.normalized_name, other.version or "", finding.ids[0],
                            len(ranked), finding))
     ranked.sort()
     result.findings = _link_covered([entry[-1] for entry in ranked]) if others else [entry[-1] for entry in ranked]
     return result
+
+
+def _ignored(
+    finding: Finding, ignores: Sequence[IgnoreRule], today: date, expired_seen: set[str], result: MatchResult
+) -> Finding:
+    """The finding, suppressed when an ignore rule covers it; an expired rule is noted once."""
+    suppression, expired = _suppression(finding, ignores, today)
+    for rule in expired:
+        if rule.id not in expired_seen:
+            expired_seen.add(rule.id)
+            result.notes.append(
+                f"ignore for {rule.id} expired on {rule.expires}; it no longer suppresses ({rule.reason})"
+            )
+    return finding if suppression is None else replace(finding, suppressed=suppression)
 
 
 def other_queries(component: NativeComponent | OsPackage) -> tuple[list[PackageQuery], str | None]:

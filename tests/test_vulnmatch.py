@@ -532,3 +532,27 @@ def test_a_database_without_the_ecosystem_cannot_call_anything_clean(database: P
     result = _match(database, [ospkg("openssl", "3.0.9-1", "Debian:11")])
     ((_purl, why),) = result.not_verifiable
     assert "holds no Debian:11 records" in why and result.findings == []
+
+
+def test_online_an_ecosystem_the_api_refuses_leaves_only_its_own_packages_unchecked() -> None:
+    import json
+
+    import requests
+    import responses
+
+    from depscan.advisories.osv_api import OnlineOSV, OSVClient
+
+    def batch(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        assert request.body is not None
+        queries = json.loads(request.body)["queries"]
+        if any(q["package"]["ecosystem"] == "Mageia:9" for q in queries):
+            return 400, {}, json.dumps({"code": 3, "message": "Invalid ecosystem."})
+        return 200, {}, json.dumps({"results": [{} for _ in queries]})
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, f"{BASE}/v1/querybatch", callback=batch)
+        backend = OnlineOSV(OSVClient(requests.Session(), base_url=BASE, sleep=lambda _s: None))
+        result = match([_pillow("10.0.1"), ospkg("openssl", "3.0.7-1.mga9", "Mageia:9", "rpm")], backend)
+    assert list(result.unchecked) == ["pkg:x/openssl@3.0.7-1.mga9"]
+    assert "HTTP 400" in result.unchecked["pkg:x/openssl@3.0.7-1.mga9"]
+    assert result.findings == []

@@ -261,8 +261,15 @@ class OnlineOSV(AdvisoryBackend):
         result = LookupResult()
         ids_for: dict[PackageQuery, dict[str, str | None]] = {}
         seen: set[str] = set()  # every id listed so far, to bound what one lookup fetches
-        for start in range(0, len(queries), BATCH_SIZE):
-            chunk = list(queries[start : start + BATCH_SIZE])
+        # One ecosystem per batch: the API refuses a whole batch (HTTP 400, "Invalid ecosystem") for
+        # one query naming an ecosystem it does not know, and a distribution release OSV lacks must
+        # not leave the PyPI distributions unchecked.
+        by_ecosystem: dict[str, list[PackageQuery]] = {}
+        for query in queries:
+            by_ecosystem.setdefault(query.ecosystem, []).append(query)
+        chunks = [group[start : start + BATCH_SIZE] for group in by_ecosystem.values()
+                  for start in range(0, len(group), BATCH_SIZE)]
+        for chunk in chunks:
             try:
                 ids_for.update(self._batch(chunk, seen))
             except LookupFailed as e:
