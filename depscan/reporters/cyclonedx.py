@@ -112,6 +112,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import cached_property
 from urllib.parse import quote
 
 from cyclonedx.exception.model import InvalidUriException
@@ -675,11 +676,7 @@ class _Builder:
         if package.location.layer is not None:
             properties.append(Property(name="depscan:layer",
                                        value=self.text(package.location.layer, f"{where}: layer")))
-        for purl, why in (*self.result.unchecked, *self.result.not_verifiable):
-            if purl == package.purl:
-                name = "unchecked" if (purl, why) in self.result.unchecked else "not_verifiable"
-                properties.append(Property(name=f"depscan:advisories:{name}",
-                                           value=self.text(why, f"{where}: {name} reason")))
+        properties += self.advisory_gaps(package.purl, where)
         identity: list[Identity] = []
         if self.version >= SchemaVersion.V1_5:
             database = self.text(f"{package.package_manager} database {package.location.path}",
@@ -699,6 +696,21 @@ class _Builder:
             identity=identity,
             properties=properties,
         )
+
+    def advisory_gaps(self, purl: str, where: str) -> list[Property]:
+        """Why advisories could not be checked for a component (``depscan:advisories:unchecked``) or cannot
+        vouch for it (``depscan:advisories:not_verifiable``): by purl, from lists indexed once."""
+        gaps = self.gaps.get(purl, ())
+        return [Property(name=f"depscan:advisories:{name}", value=self.text(why, f"{where}: {name} reason"))
+                for name, why in gaps]
+
+    @cached_property
+    def gaps(self) -> dict[str, list[tuple[str, str]]]:
+        found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for name, items in (("unchecked", self.result.unchecked), ("not_verifiable", self.result.not_verifiable)):
+            for purl, why in items:
+                found[purl].append((name, why))
+        return found
 
     def identified_component(self, comp: NativeComponent, ref: str) -> Fields:
         where = self.text(f"{_short(comp.name)} ({_short(str(comp.location))})", "a location", report=False)
@@ -729,14 +741,7 @@ class _Builder:
                        for d in comp.disagreements]
         if comp.location.layer is not None:
             properties.append(Property(name="depscan:layer", value=self.text(comp.location.layer, f"{where}: layer")))
-        for purl, why in self.result.unchecked:
-            if purl == comp.purl:
-                properties.append(Property(name="depscan:advisories:unchecked",
-                                           value=self.text(why, f"{where}: unchecked reason")))
-        for purl, why in self.result.not_verifiable:
-            if purl == comp.purl:
-                properties.append(Property(name="depscan:advisories:not_verifiable",
-                                           value=self.text(why, f"{where}: not verifiable reason")))
+        properties += self.advisory_gaps(comp.purl, where)
         identity: list[Identity] = []
         if self.version >= SchemaVersion.V1_5 and comp.evidence:
             purl_value = self.text(comp.purl, f"{where}: purl", one_line=True)
