@@ -289,3 +289,23 @@ def test_freetype_s_published_table(tmp_path: Path, file_name: str, version: str
     (freetype,) = ids(lib, "libfreetype", file_name)
     assert (freetype.library, freetype.version) == ("freetype", version)
     assert freetype.evidence[0].method == ("soname" if version else "file-name")
+
+
+def test_repeated_text_is_bounded(tmp_path: Path) -> None:
+    # a file of one banner's literal start over and over, then a real banner: the search stops trying
+    # (bounded work), and a file of real banners stops at the match cap
+    from depscan.native import identify as identify_module
+
+    header = bytearray(64)
+    header[:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
+    header[16:18] = (3).to_bytes(2, "little")
+    header[18:20] = (62).to_bytes(2, "little")
+    header[20:24] = (1).to_bytes(4, "little")
+    header[52:54] = (64).to_bytes(2, "little")
+    noise = b"OpenSSL x" * (identify_module._MAX_TRIES + 10)
+    data = bytes(header) + noise + b"\x00expat_2.2.10\x00OpenSSL 1.1.1k  25 Mar 2021\x00"
+    found = summary(identify(ELFFile(BytesIO(data)), data, None))
+    assert found == [("expat", "2.2.10", "banner", "medium", True)]  # openssl's tries ran out in the noise
+    many = bytes(header) + b"".join(b"\x00expat_2.%d.0\x00" % i for i in range(200))
+    versions = identify(ELFFile(BytesIO(many)), many, None)
+    assert len(versions) == identify_module._MAX_BANNERS

@@ -53,6 +53,7 @@ IDENT_VERSION = "4"
 _DAMAGED = (ELFError, ConstructError, ValueError, EOFError, struct.error, IndexError, OverflowError, UnicodeDecodeError)
 
 _MAX_BANNERS = 64  # matches read per file; a library's banners are few, a file of repeated text is not evidence
+_MAX_TRIES = 4096  # places a banner's literal start is tried per file (libssl's error texts say "OpenSSL " often)
 _RANK: dict[Confidence, int] = {"high": 0, "medium": 1, "low": 2}
 _AUDITWHEEL_HASH = re.compile(r"-[0-9a-f]{8}(?=[.-])")
 
@@ -450,7 +451,9 @@ def _banners(data: bytes, regions: list[tuple[int, int]], found: dict[str, _Foun
     for start, end in regions:
         for classifier, pattern, anchor in BANNERS:
             at = data.find(anchor, start, end)
-            while at >= 0:
+            tries = 0
+            while at >= 0 and tries < _MAX_TRIES:
+                tries += 1
                 match = pattern.match(data, at, end)
                 at = data.find(anchor, at + 1, end)
                 if match is None:
