@@ -318,7 +318,7 @@ def counts(result: ScanResult) -> Counts:
         python_distributions=len(dists),
         shadowed=sum(1 for d in dists if d.status is Status.SHADOWED),
         native_libraries=len(natives),
-        native_libraries_unowned=sum(1 for lib in natives if lib.owner is None),
+        native_libraries_unowned=sum(1 for lib in natives if lib.owner is None and lib.os_package is None),
         native_components=len(identified),
         native_components_high=confidence["high"],
         native_components_medium=confidence["medium"],

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from builders import elf_header
 
+from depscan.facts import counts
 from depscan.models import Component, Location, NativeComponent, NativeLib, OsPackage, ScanResult
 from depscan.ospkg.attribution import attribute, usr_merged
 from tests.artifacts.test_image import DIR, docker_legacy, tar_bytes, write_tar_file
@@ -112,9 +113,12 @@ def test_rpm_owned_library_and_an_unowned_one(tmp_path: Path) -> None:
             "opt/vendor/lib/libcrypto.so.3": elf_header(padding=b"vendored" * 20),
         },
     )
-    found = attributed(scan(root))
+    result = scan(root)
+    found = attributed(result)
     assert found["NativeLib usr/lib64/libcrypto.so.3.0.8"] == OPENSSL_LIBS
     assert found["NativeLib opt/vendor/lib/libcrypto.so.3"] is None
+    # the summary's "unowned" counts the vendored copy only: the rpm-owned one has its OS package
+    assert counts(result).native_libraries_unowned == 1
 
 
 @pytest.mark.skipif(CC is None, reason="no C compiler (cc/gcc) to build the test library")

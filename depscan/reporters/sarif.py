@@ -228,10 +228,16 @@ POLICY_RULE_TEXT: dict[str, tuple[str, str, str]] = {
         "The ELF file needs GLIBC symbol versions newer than the target runtime's glibc: importing it fails.",
         "Install a wheel built for an older manylinux tag, or move to a runtime with a newer glibc.",
     ),
-    "native-wheel-tag": (
+    "wheel-tag-mismatch": (
         "A wheel whose tag does not fit the target runtime",
         "The wheel's platform or Python tag does not match the runtime it is deployed to: its modules may not load.",
         "Install the wheel for the runtime's Python version and platform (pip --platform/--python-version).",
+    ),
+    "sbom-disagreement": (
+        "A wheel's own SBOM disagrees with its bytes",
+        "The wheel's embedded SBOM (PEP 770, *.dist-info/sboms/) lists another version of a library than the "
+        "library's bytes say, or a library no file of the distribution holds.",
+        "Believe the bytes; rebuild or re-repair the wheel so that its SBOM describes what it ships.",
     ),
 }
 

@@ -363,3 +363,11 @@ def test_baseline_state(demo_result: ScanResult) -> None:
     states = [r.get("baselineState") for r in _run(log)["results"]]
     assert states == ["new"] + ["unchanged"] * len(rest) + [None] * _other_results(demo_result)
     assert all("baselineState" not in r for r in _run(document(demo_result))["results"])
+
+
+def test_every_policy_rule_has_its_own_sarif_text() -> None:
+    """Each rule the policy step can raise is described by its own text, not the generic fallback."""
+    from depscan.native.policy import RULES
+    from depscan.reporters.sarif import POLICY_RULE_TEXT
+
+    assert set(RULES) <= set(POLICY_RULE_TEXT)
