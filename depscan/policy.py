@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from depscan.errors import ExitCode, UsageError
-from depscan.models import Finding, Level, PolicyFinding, PythonDist, ScanResult
+from depscan.models import Finding, Level, NativeComponent, OsPackage, PolicyFinding, PythonDist, ScanResult
 
 FAIL_ON = ("any", "low", "medium", "high", "critical")
 
@@ -56,11 +56,17 @@ def failing_policy(findings: Sequence[PolicyFinding], fail_on: str) -> list[Poli
 
 
 def nothing_checked(result: ScanResult) -> bool:
-    """A rescan whose SBOM lists no PyPI component (none at all, or only other ecosystems): no
-    advisory was matched against anything, so the run must not look clean. (A scan of an artifact
-    without Python distributions is an inventory, and passes.)"""
-    return result.source_kind == "sbom" and (
-        result.advisory_data is None or not any(isinstance(c, PythonDist) for c in result.components)
+    """A rescan whose SBOM lists nothing an advisory could be matched against (no PyPI component, and
+    no identified native library or OS package that was verifiable): the run must not look clean. (A
+    scan of an artifact without Python distributions is an inventory, and passes.)"""
+    if result.source_kind != "sbom":
+        return False
+    if result.advisory_data is None:
+        return True
+    unverifiable = {purl for purl, _reason in result.not_verifiable}
+    return not any(
+        isinstance(c, PythonDist) or (isinstance(c, NativeComponent | OsPackage) and c.purl not in unverifiable)
+        for c in result.components
     )
 
 

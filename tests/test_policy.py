@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import date
 
@@ -21,6 +22,7 @@ from depscan.models import (
     Finding,
     Level,
     Location,
+    NativeComponent,
     NativeLib,
     ScanResult,
     Suppression,
@@ -191,6 +193,13 @@ def test_a_rescan_that_checked_nothing_does_not_pass() -> None:
     assert verdict(result(source_kind="sbom", advisory_data=None)).code is ExitCode.LOOKUP_FAILED
     # A scan of an artifact without Python distributions is an inventory: it passes.
     assert verdict(result(components=())).code is ExitCode.OK
+    # An identified library with a version was checked (against its repository's records); one that is
+    # not verifiable was not.
+    webp = NativeComponent("libwebp", "1.3.1", "pkg:generic/libwebp@1.3.1", None, Location("lib/libwebp.so.7", None), ())
+    assert verdict(result(components=(webp,), source_kind="sbom")).code is ExitCode.OK
+    unknown = result(components=(webp,), source_kind="sbom")
+    unknown = dataclasses.replace(unknown, not_verifiable=((webp.purl, "no repository"),))
+    assert verdict(unknown).code is ExitCode.LOOKUP_FAILED
 
 
 def make_native() -> Component:
