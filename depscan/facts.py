@@ -296,7 +296,8 @@ class Counts:
     unknowns: int
     warnings: int
     policy_findings: int
-    vulnerabilities: int | None
+    vulnerabilities: int | None  # active findings, a bundled library's finding its distribution's covers left out
+    covered: int | None  # active findings of bundled libraries linked to their distribution's (Finding.covered_by)
     suppressed: int | None
     unchecked: int | None
     not_verifiable: int | None  # components advisories cannot vouch for; None when advisories were not checked
@@ -313,6 +314,7 @@ def counts(result: ScanResult) -> Counts:
             confidence[comp.confidence] += 1
     checked = result.advisory_data is not None
     active = sum(1 for f in result.findings if f.suppressed is None)
+    covered = sum(1 for f in result.findings if f.suppressed is None and f.covered_by is not None)
     return Counts(
         components=len(result.components),
         python_distributions=len(dists),
@@ -328,7 +330,8 @@ def counts(result: ScanResult) -> Counts:
         unknowns=len(result.unknowns),
         warnings=len(result.warnings),
         policy_findings=len(result.policy_findings),
-        vulnerabilities=active if checked else None,
+        vulnerabilities=active - covered if checked else None,
+        covered=covered if checked else None,
         suppressed=len(result.findings) - active if checked else None,
         unchecked=len(result.unchecked) if checked else None,
         not_verifiable=len(result.not_verifiable) if checked else None,

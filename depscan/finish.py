@@ -155,8 +155,10 @@ def summary_line(result: ScanResult, seconds: float) -> str:
         parts.append(f"{counts.os_packages} OS package{'' if counts.os_packages == 1 else 's'}")
     parts.append(f"{counts.unknowns} unknowns")
     if counts.vulnerabilities is not None:
-        parts.append(f"{counts.vulnerabilities} vulnerabilities"
-                     + (f" ({counts.suppressed} ignored)" if counts.suppressed else ""))
+        extra = [f"{counts.suppressed} ignored"] if counts.suppressed else []
+        if counts.covered:
+            extra.append(f"+{counts.covered} in bundled libraries, covered by their distribution's")
+        parts.append(f"{counts.vulnerabilities} vulnerabilities" + (f" ({'; '.join(extra)})" if extra else ""))
         if counts.unchecked:
             parts.append(f"{counts.unchecked} NOT CHECKED")
         if counts.not_verifiable:

@@ -195,7 +195,8 @@ def test_a_rescan_that_checked_nothing_does_not_pass() -> None:
     assert verdict(result(components=())).code is ExitCode.OK
     # An identified library with a version was checked (against its repository's records); one that is
     # not verifiable was not.
-    webp = NativeComponent("libwebp", "1.3.1", "pkg:generic/libwebp@1.3.1", None, Location("lib/libwebp.so.7", None), ())
+    webp = NativeComponent("libwebp", "1.3.1", "pkg:generic/libwebp@1.3.1", None, Location("lib/libwebp.so.7", None),
+                           ())
     assert verdict(result(components=(webp,), source_kind="sbom")).code is ExitCode.OK
     unknown = result(components=(webp,), source_kind="sbom")
     unknown = dataclasses.replace(unknown, not_verifiable=((webp.purl, "no repository"),))

@@ -244,6 +244,7 @@ def _finding(finding: Finding, baseline: BaselineDiff | None, facts: Facts) -> d
         "component": _finding_component(finding.component, facts),
         **_finding_group(finding),
         "fix": finding.fix,
+        "covered_by": finding.covered_by,
         **_finding_ranges(finding),
         **_finding_tail(finding, baseline),
     }
@@ -442,10 +443,11 @@ def _finding_texts(result: ScanResult) -> Iterator[_Encoded]:
         head, group, ranges = parts
         tail = (no_tail if baseline is None and finding.suppressed is None
                 else _members(_finding_tail(finding, baseline), 3))
-        fix = finding.fix
+        fix, covered = finding.fix, finding.covered_by
         yield _Encoded(
             head + encode_basestring(finding.rule) + "," + pad + '"fingerprint": "' + finding.fingerprint + '",'
             + pad + '"component": ' + comp + "," + group + ("null" if fix is None else encode_basestring(fix))
+            + "," + pad + '"covered_by": ' + ("null" if covered is None else encode_basestring(covered))
             + "," + ranges + tail + "\n    }"
         )
 

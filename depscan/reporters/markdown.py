@@ -43,7 +43,11 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         verdict = (f":warning: **{len(result.unchecked)} component(s) could not be checked**: they are not known "
                    "to be free of vulnerabilities.")
     elif active:
-        verdict = f":x: **{len(active)} known vulnerabilit{'y' if len(active) == 1 else 'ies'}**"
+        distinct = len(active) - sum(1 for f in active if f.covered_by is not None)
+        verdict = f":x: **{distinct} known vulnerabilit{'y' if distinct == 1 else 'ies'}**"
+        if distinct != len(active):
+            verdict += (f" (and {len(active) - distinct} finding(s) in bundled libraries that their "
+                        "distribution's advisory already covers)")
     elif result.not_verifiable:
         verdict = (f":warning: **No known vulnerabilities in what could be checked**, but {len(result.not_verifiable)} "
                    "component(s) are **not verifiable**: they are not known to be free of vulnerabilities.")
@@ -94,6 +98,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             where = " (shadowed copy)" if component.status is Status.SHADOWED else ""
             if isinstance(component, NativeComponent):
                 where = f" in `{_cell(component.location.path)}`" + where
+                if finding.covered_by is not None:
+                    where += f", covered by {_cell(finding.covered_by)}"
             elif isinstance(component, OsPackage):
                 where = f" ({component.package_manager} package)" + where
             lines.append(

@@ -339,6 +339,8 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
         parts.append(summary if summary.endswith((".", "\u2026")) else summary + ".")
     if isinstance(dist, NativeComponent):
         parts.append(f"Found {'linked into' if dist.embedded else 'as'} the ELF file {_where(loc.path, loc.layer)}.")
+        if finding.covered_by is not None:
+            parts.append(f"The distribution that ships it reports the same vulnerability as {finding.covered_by}.")
         note = f"{dist.name} {dist.version} ({'linked into this file' if dist.embedded else 'this file'})"
     elif isinstance(dist, OsPackage):
         parts.append(f"Installed as a {dist.package_manager} package, listed in {_where(loc.path, loc.layer)}.")
@@ -367,6 +369,8 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
         result["properties"]["score"] = finding.score
     if finding.vector is not None:
         result["properties"]["vector"] = finding.vector
+    if finding.covered_by is not None:
+        result["properties"]["coveredBy"] = finding.covered_by
     if baseline is not None:  # --baseline: 3.27.24 (GitHub ignores it; other viewers filter on it)
         result["baselineState"] = "new" if finding.fingerprint in baseline.new else "unchanged"
     if finding.suppressed is not None:

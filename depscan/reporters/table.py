@@ -177,6 +177,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             summary = finding.summary
             if finding.range_note is not None:
                 summary = f"[{finding.range_note}] {summary}"
+            if finding.covered_by is not None:
+                summary = f"[covered by {finding.covered_by} of its distribution] {summary}"
             if finding.suppressed is not None:
                 summary = f"[ignored: {finding.suppressed.reason}] {summary}"
             where = ""
