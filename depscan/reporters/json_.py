@@ -27,6 +27,7 @@ from depscan.models import (
     PolicyFinding,
     PythonDist,
     ScanResult,
+    TargetRuntime,
     Unknown,
     assert_never,
     component_location,
@@ -299,6 +300,17 @@ class _Items:
         self.items = items
 
 
+def _target(target: TargetRuntime) -> dict[str, Any]:
+    return {
+        "runtime": target.runtime,
+        "python": target.python,
+        "machine": target.machine,
+        "glibc": target.glibc,
+        "libc": target.libc,
+        "basis": list(target.basis),
+    }
+
+
 def document(result: ScanResult) -> dict[str, Any]:
     """The JSON document as a dict."""
     return {key: list(value.items) if isinstance(value, _Items) else value for key, value in _document(result).items()}
@@ -342,6 +354,7 @@ def _document(result: ScanResult, finding_items: Callable[[ScanResult], Iterable
             finding_items(result) if finding_items else (_finding(f, result.baseline, facts) for f in result.findings),
         ),
         "policy_findings": [_policy_finding(f) for f in result.policy_findings],
+        "target": None if result.target is None else _target(result.target),
         "advisories": _advisories(result.findings),
         "baseline": None
         if result.baseline is None
