@@ -377,14 +377,14 @@ _USUAL_PATH = r"[^,\n./\\:][^,\n/\\:]*(?:/(?![./])[^,\n/\\:]*)*"
 _USUAL_ROW = rf"{_USUAL_PATH},(?:[A-Za-z0-9_]+=[A-Za-z0-9_\-]+=*)?,[0-9]*\r?"
 _USUAL_RECORD = re.compile(rf"(?:(?:{_USUAL_ROW}|[./][^\n]*|\r)?\n)*(?:{_USUAL_ROW}|[./][^\n]*|\r)?")
 _DIGEST = re.compile(r"=([A-Za-z0-9_\-]+)=*,")
-_OFF_USUAL = re.compile('["\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]')
+_OFF_USUAL = '"\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029'  # each tested with "in": faster than a regex
 
 
 def _usual_rows(text: str, base: str) -> tuple[list[RecordEntry | list[str]], bool] | None:
     """The rows of a RECORD of usual rows (see above), checked in bulk by regex passes: each usual row
     as its entry (built without a test per row), any other row split at its commas for
     ``_parse_record``'s loop; and whether there is any other row. None for any other RECORD."""
-    if _OFF_USUAL.search(text) is not None or text.count("\r") != text.count("\r\n"):
+    if any(character in text for character in _OFF_USUAL) or text.count("\r") != text.count("\r\n"):
         return None
     if _USUAL_RECORD.fullmatch(text) is None:
         return None
