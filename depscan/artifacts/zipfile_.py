@@ -490,14 +490,15 @@ def _inflate(archive: _Source, member: _Fields, want: int) -> tuple[bytes, bool]
         return b"", False
     position, end = start + len(chunk), start + csize
     inflater = zlib.decompressobj(-15) if member.method == zipfile.ZIP_DEFLATED else None
-    pieces: list[bytes] = []
+    # One piece is returned as it is; more are gathered in a BytesIO, whose getvalue hands its buffer
+    # over without a copy (joining a list of pieces would hold a large member twice at the peak).
+    result = b""
+    gathered: io.BytesIO | None = None
     got = 0
-    ended = False
     while got < want:
         if not chunk:
             if position >= end:
-                ended = True
-                break
+                return (result if gathered is None else gathered.getvalue()), True
             chunk = archive.pread(position, min(PIECE, end - position))
             if not chunk:
                 raise EOFError("the archive ends inside the member's data")
@@ -508,14 +509,19 @@ def _inflate(archive: _Source, member: _Fields, want: int) -> tuple[bytes, bool]
         else:
             piece = inflater.decompress(chunk, want - got)
             chunk = inflater.unconsumed_tail
-            if inflater.eof:
-                pieces.append(piece)
-                got += len(piece)
-                ended = got < want
-                break
-        pieces.append(piece)
+        if gathered is not None:
+            gathered.write(piece)
+        elif not result:
+            result = piece
+        elif piece:
+            gathered = io.BytesIO()
+            gathered.write(result)
+            gathered.write(piece)
+            result = b""
         got += len(piece)
-    return (pieces[0] if len(pieces) == 1 else b"".join(pieces)), ended
+        if inflater is not None and inflater.eof:
+            return (result if gathered is None else gathered.getvalue()), got < want
+    return (result if gathered is None else gathered.getvalue()), False
 
 
 class _Window:

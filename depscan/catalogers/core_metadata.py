@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:  # packaging.metadata imports the email package: kept off the scan path
@@ -28,6 +29,10 @@ if TYPE_CHECKING:  # packaging.metadata imports the email package: kept off the 
 _HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
 # email.feedparser splits on "\r\n", "\r" and "\n" only (str.splitlines knows more breaks).
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+# The breaks str.splitlines knows besides "\n" that can appear in a block decoded as ASCII with
+# surrogateescape (bytes from 0x80 up are surrogates there, so never "\x85" or "\u2028").
+_OTHER_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e"
+_SMALL_BLOCK = 64 * 1024  # a list of its lines is at most this many strings
 
 # The fields the inventory reads: email field name -> RawMetadata key.
 SINGLE_FIELDS = {
@@ -56,17 +61,24 @@ def parse_headers(block: bytes) -> RawMetadata:
     """The inventory's fields of a core metadata header block, as ``parse_email(block)[0]`` has them."""
     values: dict[str, list[list[str]]] = {}  # field name (lower case) -> the lines of each occurrence
     current: list[str] | None = None
-    # Lines are taken one at a time and only the fields read below are kept: a header block of a
-    # million distinct fields costs time in proportion and no memory.
-    for found in _LINES.finditer(block.decode("ascii", "surrogateescape")):
-        line = found.group()
-        if _HEADER_LINE.match(line) is None:
-            break  # the empty line closing the headers, or a line that starts the body early
+    text = block.decode("ascii", "surrogateescape")
+    lines: Iterable[str]
+    if len(text) <= _SMALL_BLOCK and not any(character in text for character in _OTHER_BREAKS):
+        # A usual block (a few KB, "\n" breaks only): str.splitlines breaks it exactly where email
+        # does, and faster than the pattern.
+        lines = text.splitlines(keepends=True)
+    else:
+        # Lines are taken one at a time and only the fields read below are kept: a header block of a
+        # million distinct fields costs time in proportion and no memory.
+        lines = (found.group() for found in _LINES.finditer(text))
+    for line in lines:
         first = line[0]
-        if first == " " or first == "\t":
+        if first == " " or first == "\t":  # what _HEADER_LINE's last branch accepts
             if current is not None:  # a continuation before any field is dropped, as email does
                 current.append(line)
             continue
+        if _HEADER_LINE.match(line) is None:
+            break  # the empty line closing the headers, or a line that starts the body early
         if line.startswith("From "):
             current = None  # an mbox envelope line: email keeps it out of the headers
             continue

@@ -302,39 +302,29 @@ def _parse_record(
     """RECORD rows resolved inside the artifact, and how many name files outside it."""
     entries: list[RecordEntry] = []
     bad = 0
-    if len(data) >= MAX_RECORD_ROWS:  # shorter, it cannot have more lines than that
+    if len(data) >= MAX_RECORD_ROWS:  # shorter, it cannot have more lines than that (_end_of_line: ten passes)
         cut = _end_of_line(data, MAX_RECORD_ROWS)
         if cut < len(data):
             unknowns.append(Unknown(Location(path, layer), f"more than {MAX_RECORD_ROWS} rows; the rest not read"))
             data = data[:cut]
     text = data.decode("utf-8", errors="replace")
+    try:
+        if '"' in text or "\x00" in text:
+            rows = list(csv.reader(text.splitlines()))
+        else:
+            # Without quotes (nearly every RECORD), csv splits each line at every comma and nothing
+            # else; NUL is left to csv too (Python 3.10's csv refuses it).
+            rows = [line.split(",") if line else [] for line in text.splitlines()]
+    except csv.Error as e:
+        unknowns.append(Unknown(Location(path, layer), f"unreadable CSV ({e})"))
+        return (), 0
+    outside = 0
     prefix, inner_root = split_nested(site_root + "/")
     base = prefix + inner_root.strip("/")
     if base and not base.endswith("/"):
         base += "/"
-    rows: list[RecordEntry | list[str]] | list[list[str]]
-    usual = _usual_rows(text, base)
-    if usual is not None:
-        rows, others = usual
-        if not others:
-            return tuple(rows), 0  # type: ignore[arg-type]  # every row is an entry
-    else:
-        try:
-            if '"' in text or "\x00" in text:
-                rows = list(csv.reader(text.splitlines()))
-            else:
-                # Without quotes (nearly every RECORD), csv splits each line at every comma and nothing
-                # else; NUL is left to csv too (Python 3.10's csv refuses it).
-                rows = [line.split(",") if line else [] for line in text.splitlines()]
-        except csv.Error as e:
-            unknowns.append(Unknown(Location(path, layer), f"unreadable CSV ({e})"))
-            return (), 0
-    outside = 0
     hash_match = _HASH.match
     for number, row in enumerate(rows, start=1):
-        if isinstance(row, RecordEntry):  # a usual row, built by _usual_rows
-            entries.append(row)
-            continue
         if len(row) == 3:
             # The usual row, inline: a plain relative path, "<alg>=<digest>" or nothing, ASCII
             # digits or nothing. Anything else takes _record_row, which says what is wrong.
@@ -366,52 +356,6 @@ def _parse_record(
     if bad > MAX_BAD_RECORD_ROWS:
         unknowns.append(Unknown(Location(path, layer), f"{bad - MAX_BAD_RECORD_ROWS} more bad RECORD lines"))
     return tuple(entries), outside
-
-
-# A RECORD made only of usual rows (a relative path irregular_path passes, "<alg>=<digest>" or
-# nothing, ASCII digits or nothing), blank lines, and rows whose path starts with "." or "/" (scripts
-# under ../../bin: left to _parse_record's loop), with "\n" or "\r\n" line breaks. The usual row's
-# path has no "\\", NUL or ":" (a drive letter), no "/." and no "//". Quotes (csv's business) and
-# other line breaks keep a RECORD off this reading altogether.
-_USUAL_PATH = r"[^,\n./\\:][^,\n/\\:]*(?:/(?![./])[^,\n/\\:]*)*"
-_USUAL_ROW = rf"{_USUAL_PATH},(?:[A-Za-z0-9_]+=[A-Za-z0-9_\-]+=*)?,[0-9]*\r?"
-_USUAL_RECORD = re.compile(rf"(?:(?:{_USUAL_ROW}|[./][^\n]*|\r)?\n)*(?:{_USUAL_ROW}|[./][^\n]*|\r)?")
-_DIGEST = re.compile(r"=([A-Za-z0-9_\-]+)=*,")
-_OFF_USUAL = re.compile('["\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]')
-
-
-def _usual_rows(text: str, base: str) -> tuple[list[RecordEntry | list[str]], bool] | None:
-    """The rows of a RECORD of usual rows (see above), checked in bulk by regex passes: each usual row
-    as its entry (built without a test per row), any other row split at its commas for
-    ``_parse_record``'s loop; and whether there is any other row. None for any other RECORD."""
-    if _OFF_USUAL.search(text) is not None or text.count("\r") != text.count("\r\n"):
-        return None
-    if _USUAL_RECORD.fullmatch(text) is None:
-        return None
-    if any(len(digest) % 4 == 1 for digest in _DIGEST.findall(text)):  # no base64 string has that length
-        return None
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    if text.endswith("\n"):
-        text = text[:-1]  # str.splitlines has no empty line after the last line break
-    new = tuple.__new__
-    split = [line.split(",") for line in text.split("\n")]
-    rows: list[RecordEntry | list[str]] = [
-        # A row whose path starts with "." or "/" (and a blank line, [""]) is left to the loop.
-        row
-        if row[0][:1] in "./"
-        else new(
-            RecordEntry,
-            (
-                base + row[0],
-                (alg := row[1].partition("=")[0]).lower() or None,
-                row[1][len(alg) + 1 :].rstrip("=") or None,
-                int(row[2]) if row[2] else None,
-            ),
-        )
-        for row in split
-    ]
-    return rows, any(row.__class__ is list for row in rows)
 
 
 # Every line break str.splitlines knows, as UTF-8 bytes (\r\n counted once by the pattern).

@@ -128,6 +128,8 @@ EDGE_CASES = {
     "empty": b"",
     "only body": b"\nName: demo\n",
     "description header and body": b"Name: demo\nVersion: 1.0\nDescription: short\n\nlong\n",
+    # Over 64 KiB: split line by line by the pattern, not all at once (core_metadata._SMALL_BLOCK).
+    "large block": b"Name: demo\nVersion: 1.0\nLicense: a\n  folded\n" + b"Classifier: Topic :: X\n" * 3000 + b"\n",
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from depscan.artifacts.view import ArtifactView
-from depscan.catalogers.python_dists import MAX_BAD_RECORD_ROWS, _parse_record, _record_row, _usual_rows
+from depscan.catalogers.python_dists import MAX_BAD_RECORD_ROWS, _parse_record, _record_row
 from depscan.models import Location, RecordEntry, Unknown
 
 BENCH_WORKDIR = Path(os.environ.get("DEPSCAN_BENCH_WORKDIR", "~/.cache/depscan-bench")).expanduser()
@@ -68,7 +68,7 @@ ROWS = {
     "nul": b"a\x00b.py,,1\n",
     "many bad rows": b"".join(b"bad%d.py,,x\n" % i for i in range(9)),
     "non-utf8": b"caf\xe9.py,,1\n",
-    # The bulk reading (_usual_rows) and what keeps a RECORD off it.
+    # What pip writes (CRLF, scripts under ../../bin), and characters next to the usual ones.
     "usual with scripts outside": b"a.py,sha256=AAAA,3\r\n../../bin/x,sha256=AAAA,10\r\n./b.py,,\r\n/c,,\r\nd,,4\r\n",
     "usual, no final line break": b"a.py,sha256=AAAA==,1\r\nb.py,SHA256=AAA,2",
     "usual, blank lines at the end": b"a.py,,1\r\n\r\n\n",
@@ -98,24 +98,13 @@ def test_rows_are_read() -> None:
     )
 
 
-def test_usual_records_are_read_in_bulk() -> None:
-    # The bulk reading applies to what pip writes (CRLF, scripts under ../../bin) and not otherwise.
-    assert _usual_rows(ROWS["plain"].decode(), "site/") == (list(assert_same(ROWS["plain"])), False)
-    rows, others = _usual_rows(ROWS["usual with scripts outside"].decode(), "") or ([], False)
-    assert others and [type(row).__name__ for row in rows] == ["RecordEntry", "list", "list", "list", "RecordEntry"]
-    for name in ("quoted", "nul", "colon", "lone carriage return", "vertical tab", "digest of 4n+1 characters"):
-        assert _usual_rows(ROWS[name].decode("utf-8", "replace"), "") is None, name
-
-
 @pytest.mark.skipif(not BENCH_ZIPS, reason=f"no benchmark corpora in {BENCH_WORKDIR} (bench/bench_inventory.py)")
 @pytest.mark.parametrize("archive", BENCH_ZIPS, ids=lambda p: p.name)
 def test_benchmark_corpora(archive: Path) -> None:
-    count = bulk = 0
+    count = 0
     with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
             if info.filename.endswith(".dist-info/RECORD"):
                 assert_same(zf.read(info))
                 count += 1
-                bulk += _usual_rows(zf.read(info).decode("utf-8", "replace"), "") is not None
     assert count >= 300
-    assert bulk >= 0.9 * count  # nearly every real RECORD is read in bulk
