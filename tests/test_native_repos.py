@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from depscan.advisories.backend import PackageQuery
 from depscan.advisories.git_tags import development_build, normalize_tag
 from depscan.advisories.native_repos import (
     NO_GIT_SOURCE,
@@ -77,14 +78,30 @@ def test_no_two_libraries_share_a_repository() -> None:
         ("OSV-2022-416", "openjpeg"), ("OSV-2023-181", "libxslt"), ("OSV-2022-674", "dav1d"),
         ("OSV-2024-151", "libaom"), ("OSV-2020-1066", "libavif"), ("OSV-2024-1293", "krb5"),
         ("OSV-2020-1611", "libyaml"), ("CVE-2020-8927", "brotli"), ("CVE-2021-4048", "openblas"),
+        ("CVE-2023-36054", "krb5"),
     ],
 )
 def test_each_record_names_a_repository_of_its_library(record: str, library: str) -> None:
     data = json.loads((RECORDS / f"{record}.json").read_text(encoding="utf-8"))
     repos = {normalize_repo_url(r["repo"]) for a in data["affected"] for r in a["ranges"] if r["type"] == "GIT"}
     assert repos and repos <= set(repos_for(library))
-    # the first spelling (the one the online API is asked with) is the one the record writes
-    assert any(r["repo"] == UPSTREAMS[library].repos[0] for a in data["affected"] for r in a["ranges"])
+    # the spelling as written is one the online API is asked with (it compares URLs as written)
+    written = {r["repo"] for a in data["affected"] for r in a["ranges"] if r["type"] == "GIT"}
+    assert written <= set(UPSTREAMS[library].repos)
+
+
+def test_online_queries_ask_every_spelling_with_the_project_tag() -> None:
+    from depscan.advisories.osv_api import _git_queries
+
+    asked = [PackageQuery("GIT", repos_for("krb5")[0], "1.21.3"), PackageQuery("GIT", repos_for("lcms2")[0], "2.15")]
+    sent, _origin, failed = _git_queries(asked)
+    assert failed == {}
+    assert {(q.name, q.version) for q in sent} == {
+        *((url, v) for url in ("https://github.com/krb5/krb5.git", "https://github.com/krb5/krb5")
+          for v in ("krb5-1.21.3-final", "1.21.3")),
+        *((url, v) for url in ("https://github.com/mm2/Little-CMS.git", "https://github.com/mm2/Little-CMS")
+          for v in ("lcms2.15", "2.15")),
+    }
 
 
 # -- tag spellings ------------------------------------------------------------------------------------------
@@ -180,18 +197,29 @@ def test_cve_records_by_tag_list_and_fix_commit(database: Path) -> None:
 
 
 def test_records_without_tags_leave_the_library_not_verifiable(database: Path) -> None:
-    # libxslt, krb5 and libyaml: OSS-Fuzz records whose copy lists no affected tags, given by commits
+    # libxslt and libyaml: OSS-Fuzz records whose copy lists no affected tags, given by commits
     result = _match(database, [
-        native("libxslt", "1.1.38", "lxml/etree.so"), native("krb5", "1.15.1", "p.libs/libkrb5-fcafa220.so.3.3"),
-        native("libyaml", "0.2.5", "yaml/_yaml.so"),
+        native("libxslt", "1.1.38", "lxml/etree.so"), native("libyaml", "0.2.5", "yaml/_yaml.so"),
     ])
     assert result.findings == []
     reasons = dict(result.not_verifiable)
     assert "OSV-2023-181" in reasons["pkg:generic/libxslt@1.1.38"] and "lxml/etree.so" in reasons[
         "pkg:generic/libxslt@1.1.38"]
-    assert "OSV-2024-1293" in reasons["pkg:generic/krb5@1.15.1"]
     assert "OSV-2020-1611" in reasons["pkg:generic/libyaml@0.2.5"]
     assert all("commits only" in why for why in reasons.values())
+
+
+def test_krb5_final_tags_and_a_commit_only_record(database: Path) -> None:
+    # psycopg2-binary 2.9.7's libkrb5 says "krb5-1.15.1-final 1.15.1": CVE-2023-36054 lists that tag;
+    # 1.21.1 (the fix's release) and 1.20.2 are not listed; a beta tag never stands for the release.
+    result = _match(database, [
+        native("krb5", "1.15.1", "p.libs/libkrb5-fcafa220.so.3.3"), native("krb5", "1.20.1", "b.so"),
+        native("krb5", "1.20.2", "c.so"), native("krb5", "1.21.1", "d.so"),
+    ])
+    assert _found(result) == {("krb5", "1.15.1", "CVE-2023-36054"), ("krb5", "1.20.1", "CVE-2023-36054")}
+    # OSS-Fuzz's OSV-2024-1293 (commits, no tags) cannot say anything about any of them
+    reasons = dict(result.not_verifiable)
+    assert len(reasons) == 4 and all("OSV-2024-1293" in why and "commits only" in why for why in reasons.values())
 
 
 def test_a_development_build_is_not_verifiable_and_never_clean(database: Path) -> None:

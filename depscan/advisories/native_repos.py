@@ -71,17 +71,26 @@ UPSTREAMS: dict[str, Upstream] = {
     # osv.dev publishes) unless said otherwise; "versions: []" in a record there means its affected tags were
     # not listed in that copy (osv.dev computes them from the repository), so the tag spelling is the project's.
     # OSV-2023-137 (harfbuzz): repo "https://github.com/harfbuzz/harfbuzz.git", versions "7.1.0", "7.3.0", "8.0.0"...
-    "harfbuzz": Upstream(("https://github.com/harfbuzz/harfbuzz.git",), ("{v}",)),
+    # CVE-2024-56732 (hb_cairo_glyphs_from_buffer) references the fix commit
+    # "https://github.com/harfbuzz/harfbuzz/commit/1767f99e..." (copied by JLSEC-2026-776): the spelling without
+    # ".git" that a record converted from it writes, listed for the online API (which compares URLs as written).
+    "harfbuzz": Upstream(
+        ("https://github.com/harfbuzz/harfbuzz.git", "https://github.com/harfbuzz/harfbuzz"), ("{v}",)
+    ),
     # OSV-2022-955 (project "lcms"): repo "https://github.com/mm2/Little-CMS.git", versions "lcms2.13",
     # "lcms2.13.1", "lcms2.13rc1", "lcms2.14"; OSV-2024-655: "lcms2.16", "lcms2.17rc0" (and the upstream typo
     # tag "lcm2.16rc1", a release candidate, left unnormalized). The classifier says "2.15" for lcms2.15.
-    "lcms2": Upstream(("https://github.com/mm2/Little-CMS.git",), ("lcms{v}",)),
+    # CVE-2018-16435 references "https://github.com/mm2/Little-CMS/commit/768f70ca..." (JLSEC-2026-490 copies it).
+    "lcms2": Upstream(("https://github.com/mm2/Little-CMS.git", "https://github.com/mm2/Little-CMS"), ("lcms{v}",)),
     # OSV-2022-416 and OSV-2025-219 (openjpeg): repo "https://github.com/uclouvain/openjpeg" (no ".git"),
     # versions "v2.5.0" / "v2.5.3", "v2.5.4".
     "openjpeg": Upstream(("https://github.com/uclouvain/openjpeg",), ("v{v}",)),
     # OSV-2020-1065, OSV-2023-181 (libxslt): repo "https://gitlab.gnome.org/GNOME/libxslt.git", versions [];
-    # release tags "v1.1.37", "v1.1.45" (gitlab.gnome.org/GNOME/libxslt/-/tags/v1.1.37).
-    "libxslt": Upstream(("https://gitlab.gnome.org/GNOME/libxslt.git",), ("v{v}",)),
+    # release tags "v1.1.37", "v1.1.45" (gitlab.gnome.org/GNOME/libxslt/-/tags/v1.1.37). CVE-2024-55549's fix
+    # "https://gitlab.gnome.org/GNOME/libxslt/-/commit/c7c7f1f7..." is in "v1.1.43" (Debian's tracker).
+    "libxslt": Upstream(
+        ("https://gitlab.gnome.org/GNOME/libxslt.git", "https://gitlab.gnome.org/GNOME/libxslt"), ("v{v}",)
+    ),
     # OSV-2022-674 (dav1d): repo "https://code.videolan.org/videolan/dav1d.git", versions "1.0.0".
     "dav1d": Upstream(("https://code.videolan.org/videolan/dav1d.git",), ("{v}",)),
     # OSV-2024-151, OSV-2024-517 (libaom): repo "https://aomedia.googlesource.com/aom", versions "v3.8.2",
@@ -92,7 +101,9 @@ UPSTREAMS: dict[str, Upstream] = {
     "libavif": Upstream(("https://github.com/AOMediaCodec/libavif.git",), ("v{v}",)),
     # OSV-2024-1293 (krb5): repo "https://github.com/krb5/krb5.git", versions []; MIT's release tags are
     # "krb5-1.21.3-final" (KRB5_RELTAG in its generated patchlevel header; "krb5-1.20-beta1" for a beta).
-    "krb5": Upstream(("https://github.com/krb5/krb5.git",), ("krb5-{v}-final",)),
+    # CVE-2023-36054 references "https://github.com/krb5/krb5/commit/ef08b09c..." and the compare URLs
+    # "krb5-1.20.1-final...krb5-1.20.2-final", "krb5-1.21-final...krb5-1.21.1-final" (JLSEC-2026-92 copies them).
+    "krb5": Upstream(("https://github.com/krb5/krb5.git", "https://github.com/krb5/krb5"), ("krb5-{v}-final",)),
     # OSV-2020-1611 (libyaml): repo "https://github.com/yaml/libyaml" (no ".git"), versions []; release tags
     # are the bare version ("0.2.5": github.com/yaml/libyaml/archive/refs/tags/0.2.5.tar.gz).
     "libyaml": Upstream(("https://github.com/yaml/libyaml",), ("{v}",)),
