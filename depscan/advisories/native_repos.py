@@ -91,14 +91,21 @@ UPSTREAMS: dict[str, Upstream] = {
     "libxslt": Upstream(
         ("https://gitlab.gnome.org/GNOME/libxslt.git", "https://gitlab.gnome.org/GNOME/libxslt"), ("v{v}",)
     ),
-    # OSV-2022-674 (dav1d): repo "https://code.videolan.org/videolan/dav1d.git", versions "1.0.0".
-    "dav1d": Upstream(("https://code.videolan.org/videolan/dav1d.git",), ("{v}",)),
+    # OSV-2022-674 (dav1d): repo "https://code.videolan.org/videolan/dav1d.git", versions "1.0.0". CVE-2023-32570
+    # (before 1.2.0) references "https://code.videolan.org/videolan/dav1d/-/commit/cf617fda..." and the tag page
+    # ".../dav1d/-/tags/1.2.0"; CVE-2024-1580 the commit 2b475307.
+    "dav1d": Upstream(
+        ("https://code.videolan.org/videolan/dav1d.git", "https://code.videolan.org/videolan/dav1d"), ("{v}",)
+    ),
     # OSV-2024-151, OSV-2024-517 (libaom): repo "https://aomedia.googlesource.com/aom", versions "v3.8.2",
     # "v3.8.2-rc1", "v3.9.0".
     "libaom": Upstream(("https://aomedia.googlesource.com/aom",), ("v{v}",)),
     # OSV-2020-1066 (libavif): repo "https://github.com/AOMediaCodec/libavif.git", versions "v0.5.5" ... "v0.7.2";
-    # OSV-2025-4 the same repo.
-    "libavif": Upstream(("https://github.com/AOMediaCodec/libavif.git",), ("v{v}",)),
+    # OSV-2025-4 the same repo. CVE-2025-48174 / CVE-2025-48175 reference fix commits
+    # "https://github.com/AOMediaCodec/libavif/commit/64d956ed..." (JLSEC records copy them).
+    "libavif": Upstream(
+        ("https://github.com/AOMediaCodec/libavif.git", "https://github.com/AOMediaCodec/libavif"), ("v{v}",)
+    ),
     # OSV-2024-1293 (krb5): repo "https://github.com/krb5/krb5.git", versions []; MIT's release tags are
     # "krb5-1.21.3-final" (KRB5_RELTAG in its generated patchlevel header; "krb5-1.20-beta1" for a beta).
     # CVE-2023-36054 references "https://github.com/krb5/krb5/commit/ef08b09c..." and the compare URLs
