@@ -21,8 +21,9 @@ from packaging.version import Version
 
 from depscan.advisories.backend import AdvisoryBackend, LookupResult, PackageQuery
 from depscan.advisories.distro_versions import order_for
+from depscan.advisories.git_tags import development_build
 from depscan.advisories.native_match import fixes_above
-from depscan.advisories.native_repos import repos_for
+from depscan.advisories.native_repos import no_repository_reason, repos_for
 from depscan.advisories.ranges import matcher, parse_version
 from depscan.config import IgnoreRule
 from depscan.models import (
@@ -165,9 +166,11 @@ def other_queries(component: NativeComponent | OsPackage) -> tuple[list[PackageQ
             return [], f"{where}: {component.name} identified, version unknown: no advisory can be matched"
         repos = repos_for(component.name)
         if not repos:
+            return [], f"{where}: {component.name} {component.version}: {no_repository_reason(component.name)}"
+        if development_build(component.version):
             return [], (
-                f"{where}: {component.name} {component.version}: no upstream repository known for "
-                f"{component.name}, so no advisory data covers it"
+                f"{where}: {component.name} {component.version} is a development build: no release tag names "
+                "it and it cannot be placed between releases, so no advisory can be matched"
             )
         return [PackageQuery("GIT", repo, component.version) for repo in repos], None
     if component.ecosystem is None:

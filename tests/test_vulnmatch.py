@@ -212,12 +212,12 @@ def test_commit_only_ranges_are_not_verifiable(database: Path) -> None:
 def test_components_that_cannot_be_matched_say_why(database: Path) -> None:
     result = _match(database, [
         native("libwebp", None, "p/libwebp.so"),
-        native("openblas", "0.3.21", "n/libopenblas.so"),
+        native("libffi", "3.4.4", "n/libffi.so.8"),
         ospkg("openssl", "3.0.11-1~deb12u1", None),
     ])
     reasons = dict(result.not_verifiable)
     assert "version unknown" in reasons["pkg:generic/libwebp"]
-    assert "no upstream repository" in reasons["pkg:generic/openblas@0.3.21"]
+    assert "no GIT-range advisory source for libffi" in reasons["pkg:generic/libffi@3.4.4"]
     assert "release is unknown" in reasons["pkg:x/openssl@3.0.11-1~deb12u1"]
     assert result.findings == []
 

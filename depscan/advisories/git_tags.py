@@ -6,19 +6,22 @@ compared normalized (``native_repos.normalize_repo_url``). The identified versio
 is compared with the entry's ``versions`` tags through a conservative normalizer:
 
 * a known project prefix is stripped, case-insensitively (``v``, ``OpenSSL_``, ``openssl-``,
-  ``curl-``, ``libwebp-``, ``version-``, ``R_``, ``VER-``, ...);
+  ``curl-``, ``libwebp-``, ``version-``, ``R_``, ``VER-``, ``lcms`` (``lcms2.15``), ``krb5-``, ...);
+  after ``krb5-`` the release suffix ``-final`` too (``krb5-1.21.3-final``; ``-beta1`` is kept);
 * ``_`` between two digits becomes ``.`` (``1_1_1k`` -> ``1.1.1k``); ``-`` too, but only when the
   rest is nothing but digits and ``-`` (freetype's ``VER-2-12-0``);
 * letters are lower-cased and kept: ``1.1.1k`` never equals ``1.1.1w``; the result must start
   with a digit, else the tag names no release (``OpenSSL-fips-2_0_16`` strips to text, not kept).
 
-Equality is exact after normalizing (``1.2`` is not ``1.2.0``). Range events that are tags (not
-40-hex commit hashes) are evaluated as a range with a release order that only accepts
-``digits(.digits)*`` plus an optional lower-case letter run (OpenSSL's ``1.0.2za``); anything else
-is not ordered; a ``SEMVER`` range on such an entry (curl's own records put one beside the GIT
-range) is evaluated the same way. A range whose events are commits, on an entry without a ``versions`` list, says
-nothing about a version: the record is "not verifiable" for that component (depscan has no clone
-of the repository to resolve commits to tags).
+Equality is exact after normalizing (``1.2`` is not ``1.2.0``). A component version that is a
+development build (OpenBLAS ``0.3.23.dev``, curl ``8.4.0-DEV``) is never compared: it is neither the
+release before nor the one after, so ``match.py`` reports it not verifiable (``development_build``).
+Range events that are tags (not 40-hex commit hashes) are evaluated as a range with a release order
+that only accepts ``digits(.digits)*`` plus an optional lower-case letter run (OpenSSL's
+``1.0.2za``); anything else is not ordered; a ``SEMVER`` range on such an entry (curl's own records
+put one beside the GIT range) is evaluated the same way. A range whose events are commits, on an
+entry without a ``versions`` list, says nothing about a version: the record is "not verifiable" for
+that component (depscan has no clone of the repository to resolve commits to tags).
 """
 
 from __future__ import annotations
@@ -36,12 +39,18 @@ _PREFIXES = tuple(
         (
             "openssl_", "openssl-", "curl-", "libwebp-", "version-", "release-", "sqlite-", "zlib-",
             "libpng-", "expat-", "r_", "ver-", "tiff-", "libtiff-", "libxml2-", "freetype-", "zstd-", "xz-",
-            "libjpeg-turbo-", "v",
+            "libjpeg-turbo-", "lcms", "krb5-", "v",
         ),
         key=len,
         reverse=True,
     )
 )
+# What a project writes after the release in its tags, stripped only after that project's prefix:
+# MIT krb5 tags a release "krb5-1.21.3-final" (and a beta "krb5-1.20-beta1", kept: not the release).
+_SUFFIXES = {"krb5-": "-final"}
+# A development build between releases: OpenBLAS "0.3.23.dev" (numpy's bundled libopenblas), curl
+# "8.4.0-DEV". No release tag names it, and it is neither the release before nor the one after.
+_DEVELOPMENT = re.compile(r"[.\-_]dev\d*$", re.IGNORECASE)
 _DIGIT_UNDERSCORE = re.compile(r"(?<=\d)_(?=\d)")
 _ONLY_DIGITS_HYPHENS = re.compile(r"^\d+(?:-\d+)+$")
 _COMMIT = re.compile(r"^[0-9a-f]{7,64}$")
@@ -58,6 +67,9 @@ def normalize_tag(tag: str) -> str | None:
     for prefix in _PREFIXES:
         if text.startswith(prefix) and len(text) > len(prefix) and text[len(prefix)].isdigit():
             text = text[len(prefix) :]
+            suffix = _SUFFIXES.get(prefix)
+            if suffix is not None and text.endswith(suffix):
+                text = text[: -len(suffix)]
             break
     if not text[:1].isdigit():
         return None
@@ -65,6 +77,12 @@ def normalize_tag(tag: str) -> str | None:
     if _ONLY_DIGITS_HYPHENS.match(text):
         text = text.replace("-", ".")
     return text
+
+
+def development_build(version: str) -> bool:
+    """Whether a component's version names a development build (``0.3.23.dev``, ``8.4.0-DEV``), which
+    no release tag names and no release order places: it is matched against nothing."""
+    return bool(_DEVELOPMENT.search(version.strip()))
 
 
 def normalize_version(version: str) -> str:

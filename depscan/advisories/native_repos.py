@@ -67,7 +67,89 @@ UPSTREAMS: dict[str, Upstream] = {
     "zstd": Upstream(("https://github.com/facebook/zstd",), ("v{v}",)),
     # CVE-2024-3094 (the xz backdoor): repo "https://github.com/tukaani-project/xz", versions "v5.6.0", ...
     "xz": Upstream(("https://github.com/tukaani-project/xz",), ("v{v}",)),
+    # The entries below were read in google/oss-fuzz-vulns (vulns/<project>/OSV-*.yaml, the OSS-Fuzz records
+    # osv.dev publishes) unless said otherwise; "versions: []" in a record there means its affected tags were
+    # not listed in that copy (osv.dev computes them from the repository), so the tag spelling is the project's.
+    # OSV-2023-137 (harfbuzz): repo "https://github.com/harfbuzz/harfbuzz.git", versions "7.1.0", "7.3.0", "8.0.0"...
+    # CVE-2024-56732 (hb_cairo_glyphs_from_buffer) references the fix commit
+    # "https://github.com/harfbuzz/harfbuzz/commit/1767f99e..." (copied by JLSEC-2026-776): the spelling without
+    # ".git" that a record converted from it writes, listed for the online API (which compares URLs as written).
+    "harfbuzz": Upstream(
+        ("https://github.com/harfbuzz/harfbuzz.git", "https://github.com/harfbuzz/harfbuzz"), ("{v}",)
+    ),
+    # OSV-2022-955 (project "lcms"): repo "https://github.com/mm2/Little-CMS.git", versions "lcms2.13",
+    # "lcms2.13.1", "lcms2.13rc1", "lcms2.14"; OSV-2024-655: "lcms2.16", "lcms2.17rc0" (and the upstream typo
+    # tag "lcm2.16rc1", a release candidate, left unnormalized). The classifier says "2.15" for lcms2.15.
+    # CVE-2018-16435 references "https://github.com/mm2/Little-CMS/commit/768f70ca..." (JLSEC-2026-490 copies it).
+    "lcms2": Upstream(("https://github.com/mm2/Little-CMS.git", "https://github.com/mm2/Little-CMS"), ("lcms{v}",)),
+    # OSV-2022-416 and OSV-2025-219 (openjpeg): repo "https://github.com/uclouvain/openjpeg" (no ".git"),
+    # versions "v2.5.0" / "v2.5.3", "v2.5.4".
+    "openjpeg": Upstream(("https://github.com/uclouvain/openjpeg",), ("v{v}",)),
+    # OSV-2020-1065, OSV-2023-181 (libxslt): repo "https://gitlab.gnome.org/GNOME/libxslt.git", versions [];
+    # release tags "v1.1.37", "v1.1.45" (gitlab.gnome.org/GNOME/libxslt/-/tags/v1.1.37). CVE-2024-55549's fix
+    # "https://gitlab.gnome.org/GNOME/libxslt/-/commit/c7c7f1f7..." is in "v1.1.43" (Debian's tracker).
+    "libxslt": Upstream(
+        ("https://gitlab.gnome.org/GNOME/libxslt.git", "https://gitlab.gnome.org/GNOME/libxslt"), ("v{v}",)
+    ),
+    # OSV-2022-674 (dav1d): repo "https://code.videolan.org/videolan/dav1d.git", versions "1.0.0". CVE-2023-32570
+    # (before 1.2.0) references "https://code.videolan.org/videolan/dav1d/-/commit/cf617fda..." and the tag page
+    # ".../dav1d/-/tags/1.2.0"; CVE-2024-1580 the commit 2b475307.
+    "dav1d": Upstream(
+        ("https://code.videolan.org/videolan/dav1d.git", "https://code.videolan.org/videolan/dav1d"), ("{v}",)
+    ),
+    # OSV-2024-151, OSV-2024-517 (libaom): repo "https://aomedia.googlesource.com/aom", versions "v3.8.2",
+    # "v3.8.2-rc1", "v3.9.0".
+    "libaom": Upstream(("https://aomedia.googlesource.com/aom",), ("v{v}",)),
+    # OSV-2020-1066 (libavif): repo "https://github.com/AOMediaCodec/libavif.git", versions "v0.5.5" ... "v0.7.2";
+    # OSV-2025-4 the same repo. CVE-2025-48174 / CVE-2025-48175 reference fix commits
+    # "https://github.com/AOMediaCodec/libavif/commit/64d956ed..." (JLSEC records copy them).
+    "libavif": Upstream(
+        ("https://github.com/AOMediaCodec/libavif.git", "https://github.com/AOMediaCodec/libavif"), ("v{v}",)
+    ),
+    # OSV-2024-1293 (krb5): repo "https://github.com/krb5/krb5.git", versions []; MIT's release tags are
+    # "krb5-1.21.3-final" (KRB5_RELTAG in its generated patchlevel header; "krb5-1.20-beta1" for a beta).
+    # CVE-2023-36054 references "https://github.com/krb5/krb5/commit/ef08b09c..." and the compare URLs
+    # "krb5-1.20.1-final...krb5-1.20.2-final", "krb5-1.21-final...krb5-1.21.1-final" (JLSEC-2026-92 copies them).
+    "krb5": Upstream(("https://github.com/krb5/krb5.git", "https://github.com/krb5/krb5"), ("krb5-{v}-final",)),
+    # OSV-2020-1611 (libyaml): repo "https://github.com/yaml/libyaml" (no ".git"), versions []; release tags
+    # are the bare version ("0.2.5": github.com/yaml/libyaml/archive/refs/tags/0.2.5.tar.gz).
+    "libyaml": Upstream(("https://github.com/yaml/libyaml",), ("{v}",)),
+    # No OSS-Fuzz records; CVE-2020-8927's references (NVD, copied by GHSA-5v8v-66v8-mwm7 and PYSEC-2020-29)
+    # name the fix commit "https://github.com/google/brotli/commit/223d80cf...", from which osv.dev's CVE
+    # conversion takes its GIT range repo ("https://github.com/google/brotli"); the osv.dev record itself was not
+    # seen here. Release tags "v1.0.8", "v1.0.9" (github.com/google/brotli/releases/tag/v1.0.9).
+    "brotli": Upstream(("https://github.com/google/brotli",), ("v{v}",)),
+    # CVE-2021-4048 (LAPACK's xLARRV, in OpenBLAS before 0.3.18): its references (copied by JLSEC-2025-6) name
+    # fix commits "https://github.com/xianyi/OpenBLAS/commit/2be5ee3c..." (the project's old home; it moved to
+    # github.com/OpenMathLib/OpenBLAS, which later records may name: add it when seen). Release tags "v0.3.21".
+    # The osv.dev record itself was not seen here. "0.3.23.dev" builds are not releases (``git_tags``).
+    "openblas": Upstream(("https://github.com/xianyi/OpenBLAS",), ("v{v}",)),
 }
+
+# Libraries the classifier table names but for which no OSV source with GIT ranges was found: each says what
+# was looked for, and a component of them is "not verifiable" with that reason (never called clean).
+NO_GIT_SOURCE: dict[str, str] = {
+    "bzip2": "no OSS-Fuzz records; CVE-2019-12900 names its fix commit in a personal fork "
+             "(gitlab.com/federicomenaquintero/bzip2), not the upstream sourceware.org/git/bzip2.git",
+    "libffi": "no OSS-Fuzz records and no OSV record with a GIT range on github.com/libffi/libffi was found",
+    "libiconv": "GNU libiconv (git.savannah.gnu.org) has no OSS-Fuzz records and no OSV GIT-range record was found",
+    "libpq": "PostgreSQL's CVEs point at postgresql.org announcements, not fix commits: no OSV record carries a "
+             "GIT range on its repository",
+    "libgfortran": "part of GCC: no OSV record carries a GIT range for GCC's runtime libraries",
+    "libquadmath": "part of GCC: no OSV record carries a GIT range for GCC's runtime libraries",
+    "libsharpyuv": "built from libwebp's repository but versioned on its own (0.2.1 in libwebp 1.3.1): "
+                   "libwebp's tags do not name its releases",
+    "pcre": "PCRE1 (8.x) is no longer developed; OSV's GIT records (OSS-Fuzz's pcre2, "
+            "github.com/PCRE2Project/pcre2) cover PCRE2, a different library",
+}
+
+
+def no_repository_reason(library: str) -> str:
+    """Why a library has no repository to match against: the table's own reason, else the generic one."""
+    known = NO_GIT_SOURCE.get(library)
+    if known is not None:
+        return f"no GIT-range advisory source for {library} ({known}), so no advisory data covers it"
+    return f"no upstream repository known for {library}, so no advisory data covers it"
 
 
 @lru_cache(maxsize=8192)
