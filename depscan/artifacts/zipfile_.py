@@ -400,6 +400,11 @@ class _Member:
         ctx.charge.charge_bytes(len(data), self.zip.name)
         return data
 
+    def fingerprint(self) -> str:
+        """CRC-32 and size from the central directory (``ArtifactView.fingerprint``): nothing is read."""
+        member = _Fields.of(self.zip, self.at)
+        return f"zip:{member.crc:08x}:{member.usize}"
+
     def prefix(self, n: int) -> bytes:
         member = _Fields.of(self.zip, self.at)
         where = f"{self.zip.name}: {member.filename}"

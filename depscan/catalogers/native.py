@@ -294,6 +294,26 @@ class NativeLibCataloger(Cataloger):
     def __init__(self, use_cache: bool = True, cache_dir: Path | None = None) -> None:
         self.use_cache = use_cache
         self.cache_dir = cache_dir
+        self._prefetch: _Prefetch | None = None
+
+    def prefetch(self, view: ArtifactView) -> None:
+        """Start reading (inflating and hashing) the files named like libraries in worker threads now, while
+        the catalogers before this one run; ``catalog`` takes the bytes from there. Files the cache is
+        likely to know (``ArtifactView.fingerprint`` -> a stored entry) and files without a fingerprint are
+        left to ``catalog``, which reads what it needs as before: what a file is reported as never depends
+        on this. The threads stop when ``catalog`` is done or the view is closed, whichever comes first."""
+        if self._prefetch is not None or workers() == 1:
+            return
+        named = [e for e in view.entries() if e.type is EntryType.FILE and is_candidate(e.path)]
+        prints = {e.path: view.fingerprint(e.path) for e in named if view.concurrent(e.path)}
+        known_prints = {path: fingerprint for path, fingerprint in prints.items() if fingerprint is not None}
+        if not known_prints:
+            return
+        store = self._open_cache()
+        known = store.known_members(known_prints.values()) if store is not None else set()
+        chosen = [e for e in named if e.path in known_prints and known_prints[e.path] not in known]
+        self._prefetch = _Prefetch(view, chosen, store)
+        view.on_close(self._prefetch.abandon)  # runs before the archive is closed (closers run last first)
 
     def wants(self, path: str) -> bool:
         return is_candidate(path)  # the whole file: its structure is parsed
@@ -305,14 +325,22 @@ class NativeLibCataloger(Cataloger):
         return head.startswith(ELF_MAGIC)  # found by its magic: parsed whole
 
     def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None and prefetch.view is not view:
+            prefetch.abandon()
+            prefetch = None
         candidates = [e for e in view.entries() if e.type is EntryType.FILE and may_be_elf(e.path)]
         if not candidates:
+            if prefetch is not None:
+                prefetch.abandon()
             return CatalogResult((), ())
         owners = _owners(earlier, {e.path for e in candidates})
-        work = _Run(view, self._open_cache)
+        work = _Run(view, self._open_cache if prefetch is None else prefetch.hand_over_store, prefetch)
         try:
             outcomes = work.run(candidates, owners)
         finally:
+            if prefetch is not None:
+                prefetch.stop()
             store = work.opened
             if store is not None:
                 store.flush()
@@ -378,12 +406,117 @@ MAX_WORKERS = 4
 READ_AHEAD_BYTES = 64 * 1024 * 1024
 
 
+class _Prefetch:
+    """Whole reads of the files named like libraries, started as soon as the view is open (the prefix is
+    checked first: a file without the ELF magic is not read whole), in ``workers()`` threads that take the
+    files in the view's order; ``catalog`` takes each file's bytes (``take``) in the same order and says
+    when it is done with them (``release``). Files read and not yet released hold at most
+    ``READ_AHEAD_BYTES`` (a larger file is read alone), whatever the catalogers before this one are doing.
+    An error reading a file is its future's exception, raised where ``catalog`` takes it, as for a read of
+    its own."""
+
+    def __init__(self, view: ArtifactView, entries: list[Entry], store: NativeCache | None) -> None:
+        import threading
+        from concurrent.futures import Future
+
+        self.view = view
+        self._store: NativeCache | None = store
+        self._store_handed_over = False
+        self._entries = entries
+        self._futures: dict[str, Future[_Fetched | None]] = {e.path: Future() for e in entries}
+        self._sizes: dict[str, int] = {}  # path -> bytes counted as read ahead (taken by a worker, not released)
+        self._next = 0
+        self._ahead = 0
+        self._stopped = False
+        self._lock = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"depscan-elf-prefetch-{n}", daemon=True)
+            for n in range(min(workers(), len(entries)))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _claim(self) -> Entry | None:
+        """The next file to read (waiting while the files read ahead fill the window), None when done."""
+        with self._lock:
+            while True:
+                if self._stopped or self._next >= len(self._entries):
+                    return None
+                entry = self._entries[self._next]
+                if entry.path not in self._futures:  # released before it was read: not needed
+                    self._next += 1
+                    continue
+                if self._ahead and self._ahead + entry.size > READ_AHEAD_BYTES:
+                    self._lock.wait()
+                    continue
+                self._next += 1
+                self._sizes[entry.path] = entry.size
+                self._ahead += entry.size
+                return entry
+
+    def _work(self) -> None:
+        while (entry := self._claim()) is not None:
+            with self._lock:
+                future = self._futures.get(entry.path)
+            if future is None or not future.set_running_or_notify_cancel():
+                continue
+            try:
+                head = self.view.read_prefix(entry.path, PREFIX_BYTES)
+                future.set_result(_fetch(self.view, entry.path) if head.startswith(ELF_MAGIC) else None)
+            except BaseException as e:  # handed to the thread that takes the file
+                future.set_exception(e)
+
+    def take(self, path: str) -> Future[_Fetched | None] | None:
+        """The read of ``path`` (done or coming), or None when it is not read ahead."""
+        with self._lock:
+            return self._futures.get(path)
+
+    def release(self, path: str) -> None:
+        """``catalog`` is done with ``path`` (or does not need it): its bytes leave the window."""
+        with self._lock:
+            future = self._futures.pop(path, None)
+            if future is not None:
+                future.cancel()  # not started yet: never read
+            size = self._sizes.pop(path, 0)
+            if size:
+                self._ahead -= size
+                self._lock.notify_all()
+
+    def hand_over_store(self) -> NativeCache | None:
+        """The cache opened for the fingerprint lookups: from now on ``catalog`` flushes and closes it."""
+        self._store_handed_over = True
+        return self._store
+
+    def stop(self) -> None:
+        """No more files are started; the threads end once the files being read are (their bytes dropped)."""
+        with self._lock:
+            self._stopped = True
+            futures, self._futures = self._futures, {}
+            self._sizes.clear()
+            self._ahead = 0
+            self._lock.notify_all()
+        for future in futures.values():
+            future.cancel()
+        for thread in self._threads:
+            thread.join()
+
+    def abandon(self) -> None:
+        """``stop``, and close the cache when ``catalog`` never took it over (the scan ended before it)."""
+        self.stop()
+        if self._store is not None and not self._store_handed_over:
+            self._store_handed_over = True
+            self._store.close()
+
+
 class _Run:
     """One catalog pass: cache lookups, prefix checks, whole reads (threaded), parse and identify."""
 
-    def __init__(self, view: ArtifactView, open_store: Callable[[], NativeCache | None]) -> None:
+    def __init__(
+        self, view: ArtifactView, open_store: Callable[[], NativeCache | None], prefetch: _Prefetch | None = None
+    ) -> None:
         self.view = view
         self._open_store = open_store
+        self._prefetch = prefetch
         self._asked = False
         self.opened: NativeCache | None = None
 
@@ -413,6 +546,10 @@ class _Run:
                 outcomes[index] = outcome  # a warm run: the file is not read at all
             else:
                 pending.append(index)
+        if self._prefetch is not None:
+            for index, outcome in enumerate(outcomes):
+                if outcome is not None:
+                    self._prefetch.release(candidates[index].path)  # known by its RECORD hash: not needed
         self._read_and_analyze(candidates, claims, pending, outcomes)
         return outcomes
 
@@ -420,16 +557,20 @@ class _Run:
         self, candidates: list[Entry], claims: list[_Claim | None], pending: list[int], outcomes: list[_Outcome | None]
     ) -> None:
         view = self.view
+        prefetch = self._prefetch
         threads = workers()
         pool: ThreadPoolExecutor | None = None  # started with the first file read in a worker
-        in_flight: dict[Future[_Fetched], tuple[int, ElfHeader]] = {}
+        # future -> (candidate index, its header, bytes it counts in ``ahead``: 0 when read ahead by prefetch)
+        in_flight: dict[Future[_Fetched | None], tuple[int, ElfHeader, int]] = {}
         ahead = 0
 
-        def finish(future: Future[_Fetched]) -> None:
+        def finish(future: Future[_Fetched | None]) -> None:
             nonlocal ahead
-            index, header = in_flight.pop(future)
-            ahead -= candidates[index].size
+            index, header, counted = in_flight.pop(future)
+            ahead -= counted
             outcomes[index] = self._analyze(candidates[index], claims[index], header, future)
+            if prefetch is not None and not counted:
+                prefetch.release(candidates[index].path)
 
         def finish_one_or_more() -> None:
             from concurrent.futures import FIRST_COMPLETED, wait
@@ -444,6 +585,14 @@ class _Run:
                 header = self._header(entry)
                 if isinstance(header, _Outcome) or header is None:
                     outcomes[index] = header
+                    if prefetch is not None:
+                        prefetch.release(entry.path)
+                    continue
+                early = prefetch.take(entry.path) if prefetch is not None else None
+                if early is not None:
+                    in_flight[early] = (index, header, 0)
+                    for future in [f for f in in_flight if f.done()]:
+                        finish(future)
                     continue
                 if threads == 1 or not view.concurrent(entry.path):
                     outcomes[index] = self._analyze(entry, claims[index], header, None)
@@ -454,7 +603,7 @@ class _Run:
                     pool = ThreadPoolExecutor(threads, thread_name_prefix="depscan-elf")
                 while in_flight and (ahead + entry.size > READ_AHEAD_BYTES or len(in_flight) >= 2 * threads):
                     finish_one_or_more()
-                in_flight[pool.submit(_fetch, view, entry.path)] = (index, header)
+                in_flight[pool.submit(_fetch, view, entry.path)] = (index, header, entry.size)
                 ahead += entry.size
                 for future in [f for f in in_flight if f.done()]:
                     finish(future)  # parse what is ready while the workers inflate the rest
@@ -479,14 +628,20 @@ class _Run:
         return header
 
     def _analyze(
-        self, entry: Entry, claim: _Claim | None, header: ElfHeader, future: Future[_Fetched] | None
+        self, entry: Entry, claim: _Claim | None, header: ElfHeader, future: Future[_Fetched | None] | None
     ) -> _Outcome:
         """Parse and identify one ELF file read whole (or take what the cache knows of its bytes)."""
         try:
-            fetched = future.result() if future is not None else _fetch(self.view, entry.path)
+            fetched = future.result() if future is not None else None
+            if fetched is None:  # not read ahead, or read ahead before it was replaced (its header is ELF now)
+                fetched = _fetch(self.view, entry.path)
         except MemberError as e:
             lib = _component(entry, header, claim)
             return _Outcome(lib, (), (Unknown(entry.location, f"ELF structure not read: {e}"),))
+        if self.store is not None:
+            fingerprint = self.view.fingerprint(entry.path)
+            if fingerprint is not None:
+                self.store.remember_member(fingerprint, fetched.sha256)
         stored = self.store.get(fetched.sha256) if self.store is not None else None
         if stored is not None and stored.header is not None:
             outcome = _from_cache(entry, claim, stored)
