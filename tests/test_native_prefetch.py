@@ -4,16 +4,22 @@ stay within its window and leave no thread or open cache behind, whatever happen
 
 from __future__ import annotations
 
+import hashlib
+import random
 import threading
+import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
 
 import depscan.catalogers.native as native
-from depscan.artifacts.view import ArtifactView
+from depscan.artifacts import zipfile_
+from depscan.artifacts.view import PIECE, ArtifactView, OpenContext
+from depscan.artifacts.zipfile_ import open_zip
 from depscan.catalogers.python_dists import PythonDistCataloger
 from depscan.config import ScanConfig
-from depscan.errors import HostileArtifact
+from depscan.errors import HostileArtifact, MemberError
 from depscan.models import NativeComponent, ScanResult
 from depscan.native import cache
 from depscan.scan import run
@@ -186,3 +192,66 @@ def test_an_artifact_error_in_a_prefetch_thread_ends_the_scan(library: bytes, tm
     with pytest.raises(HostileArtifact, match="lib04"):
         run(ScanConfig(str(path), native_cache=False))
     assert _no_prefetch_threads()
+
+
+@pytest.mark.parametrize("whole_read_bytes", [zipfile_.WHOLE_READ_BYTES, 1])
+def test_a_whole_read_in_one_piece_or_many_is_the_same(tmp_path: Path, whole_read_bytes: int,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Members read whole are inflated in one call (up to ``WHOLE_READ_BYTES`` compressed), others piece by
+    piece: the same bytes, the same CRC check, the same refusal of a member longer than it says."""
+    monkeypatch.setattr(zipfile_, "WHOLE_READ_BYTES", whole_read_bytes)
+    data = random.Random(9).randbytes(3 * PIECE) + bytes(2 * PIECE)  # over PIECE compressed
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("big.so", data)
+        zf.writestr("stored.so", data, compress_type=zipfile.ZIP_STORED)
+    with open_zip(str(path), "a.zip", OpenContext()) as view:
+        assert view.read("big.so") == data and view.read("stored.so") == data
+        assert view.read_prefix("big.so", 64) == data[:64]
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"big.so", raw.find(b"PK\x01\x02"))  # the central directory's name: its CRC is 30 bytes before
+    raw[at - 30] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with open_zip(str(path), "a.zip", OpenContext()) as view, pytest.raises(MemberError, match="Bad CRC-32"):
+        view.read("big.so")
+
+
+def _outcomes(path: Path) -> list[object]:
+    found: list[object] = []
+    with open_zip(str(path), "m.zip", OpenContext()) as view:
+        for entry in view.entries():
+            for read in (lambda p: view.read(p), lambda p: view.read_prefix(p, 100)):
+                try:
+                    found.append(hashlib.sha256(read(entry.path)).hexdigest())
+                except MemberError as e:
+                    found.append(type(e).__name__)
+    return found
+
+
+def test_isal_and_zlib_inflate_damaged_members_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ISA-L (python-isal) inflates zip members when installed: on intact and on damaged deflate data it
+    gives zlib's bytes or a MemberError where zlib gives one (its own error class is caught too)."""
+    isal_zlib = pytest.importorskip("isal.isal_zlib")
+    rng = random.Random(7)
+    data = {f"m{n}.so": rng.randbytes(rng.randrange(10, 4000)) + bytes(rng.randrange(0, 300_000)) for n in range(4)}
+    path = tmp_path / "m.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in data.items():
+            zf.writestr(name, content)
+    original = path.read_bytes()
+    directory = original.find(b"PK\x01\x02")
+    compared = 0
+    for trial in range(60):
+        damaged = bytearray(original)
+        for _ in range(1 + trial % 3):  # flip bytes inside the members' data (not the central directory)
+            damaged[rng.randrange(40, directory)] ^= 1 << rng.randrange(8)
+        mutated = tmp_path / f"m{trial}.zip"
+        mutated.write_bytes(bytes(damaged))
+        monkeypatch.setattr(zipfile_, "_zlib", isal_zlib)
+        monkeypatch.setattr(zipfile_, "_ZLIB_ERROR", isal_zlib.error)
+        with_isal = _outcomes(mutated)
+        monkeypatch.setattr(zipfile_, "_zlib", zlib)
+        monkeypatch.setattr(zipfile_, "_ZLIB_ERROR", zlib.error)
+        assert _outcomes(mutated) == with_isal
+        compared += with_isal.count("MemberError")
+    assert compared > 20  # damage was seen, not only intact reads

@@ -25,7 +25,7 @@ import struct
 import threading
 import zipfile
 import zlib
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.limits import NESTED_ENTRY_COST, check_member_size, irregular_path, safe_member_path
@@ -56,6 +56,20 @@ _UTF8_NAME = 0x800
 _ENCRYPTED, _PATCHED, _STRONG_ENCRYPTION = 0x1, 0x20, 0x40
 _FAST_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _ZIP64 = 0xFFFF_FFFF
+
+# Inflation and CRC-32 with ISA-L (python-isal, ``isal_zlib``: zlib's interface and results, the same raw
+# deflate), else the standard library's zlib. Measured on the 454 MB of ELF files of the benchmark Lambda zip
+# (bench/README.md): inflate 0.59 s of CPU instead of 1.2 s, CRC-32 five times faster, and a thread
+# inflating while the main thread runs Python gets 3x the work done (it holds the GIL for less).
+_zlib: Any
+try:
+    from isal import isal_zlib
+
+    _zlib = isal_zlib
+except ImportError:  # a platform without its wheels
+    _zlib = zlib
+_ZLIB_ERROR: type[Exception] = _zlib.error
+WHOLE_READ_BYTES = 64 * 1024 * 1024  # compressed bytes of a member read whole in one read (``_inflate``)
 
 
 def open_zip(
@@ -450,11 +464,12 @@ def _decompress(zip_: _Zip, member: _Fields, where: str, want: int) -> bytes:
     try:
         if member.method in _FAST_METHODS and not member.flags & (_ENCRYPTED | _PATCHED | _STRONG_ENCRYPTION):
             data, ended = _inflate(zip_.archive, member, want)
-            if (ended or len(data) == member.usize) and zlib.crc32(data) != member.crc:
+            if (ended or len(data) == member.usize) and _zlib.crc32(data) != member.crc:
                 raise zipfile.BadZipFile(f"Bad CRC-32 for file {member.filename!r}")
         else:
             data = _read_with_zipfile(zip_.archive, member, want)  # zipfile checks the CRC
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as e:
+    except (zipfile.BadZipFile, zlib.error, _ZLIB_ERROR, EOFError, OSError, NotImplementedError, RuntimeError,
+            ValueError) as e:
         raise MemberError(f"{where}: cannot decompress ({e})") from e
     return data
 
@@ -490,11 +505,15 @@ def _inflate(archive: _Source, member: _Fields, want: int) -> tuple[bytes, bool]
     needs (zipfile's ``ZipExtFile`` semantics: stop at the declared size, or where the data ends), and
     whether the data ended (the deflate stream's end, or the compressed size read) before ``want``."""
     csize = member.csize
-    start, chunk = _local_data(archive, member, min(csize, PIECE))
+    # A whole read takes the compressed data in one read and inflates it in one call (no pieces joined,
+    # a few hand-overs of the GIL instead of several per piece): the threads inflating ELF files for the
+    # native cataloger spend least that way. Prefix reads and huge members go piece by piece.
+    whole = want >= member.usize and csize <= WHOLE_READ_BYTES
+    start, chunk = _local_data(archive, member, csize if whole else min(csize, PIECE))
     if want <= 0:
         return b"", False
     position, end = start + len(chunk), start + csize
-    inflater = zlib.decompressobj(-15) if member.method == zipfile.ZIP_DEFLATED else None
+    inflater = _zlib.decompressobj(-15) if member.method == zipfile.ZIP_DEFLATED else None
     pieces: list[bytes] = []
     got = 0
     ended = False
