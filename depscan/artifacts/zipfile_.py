@@ -70,6 +70,7 @@ except ImportError:  # a platform without its wheels
     _zlib = zlib
 _ZLIB_ERROR: type[Exception] = _zlib.error
 WHOLE_READ_BYTES = 64 * 1024 * 1024  # compressed bytes of a member read whole in one read (``_inflate``)
+PREFIX_SLACK = 4096  # compressed bytes read first beyond the n of a prefix read of n bytes (``_inflate``)
 
 
 def open_zip(
@@ -508,8 +509,10 @@ def _inflate(archive: _Source, member: _Fields, want: int) -> tuple[bytes, bool]
     # A whole read takes the compressed data in one read and inflates it in one call (no pieces joined,
     # a few hand-overs of the GIL instead of several per piece): the threads inflating ELF files for the
     # native cataloger spend least that way. Prefix reads and huge members go piece by piece.
+    # A prefix read (an ELF header: 64 bytes) starts with what that needs (the compressed bytes of n output
+    # bytes are about n, after a block header of at most some hundred bytes) and reads more only if not.
     whole = want >= member.usize and csize <= WHOLE_READ_BYTES
-    start, chunk = _local_data(archive, member, csize if whole else min(csize, PIECE))
+    start, chunk = _local_data(archive, member, csize if whole else min(csize, PIECE, want + PREFIX_SLACK))
     if want <= 0:
         return b"", False
     position, end = start + len(chunk), start + csize

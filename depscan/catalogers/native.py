@@ -517,6 +517,7 @@ class _Run:
         self.view = view
         self._open_store = open_store
         self._prefetch = prefetch
+        self._missed: set[str] = set()
         self._asked = False
         self.opened: NativeCache | None = None
 
@@ -536,6 +537,7 @@ class _Run:
         named = [key for key, entry in zip(recorded, candidates, strict=True) if key and is_candidate(entry.path)]
         store = self.store if named else None
         hits = store.get_many(named) if store is not None else {}
+        self._missed = set(named) - hits.keys()  # not in the file when the scan began
         outcomes: list[_Outcome | None] = [None] * len(candidates)
         pending: list[int] = []
         for index, entry in enumerate(candidates):
@@ -642,7 +644,12 @@ class _Run:
             fingerprint = self.view.fingerprint(entry.path)
             if fingerprint is not None:
                 self.store.remember_member(fingerprint, fetched.sha256)
-        stored = self.store.get(fetched.sha256) if self.store is not None else None
+        if self.store is None:
+            stored = None
+        elif fetched.sha256 in self._missed:  # its RECORD hash, not in the file: only this scan's entries
+            stored = self.store.get_pending(fetched.sha256)
+        else:
+            stored = self.store.get(fetched.sha256)
         if stored is not None and stored.header is not None:
             outcome = _from_cache(entry, claim, stored)
             if outcome is not None:

@@ -282,6 +282,10 @@ class NativeCache:
     def get(self, key: str) -> Entry | None:
         return self.get_many((key,)).get(key)
 
+    def get_pending(self, key: str) -> Entry | None:
+        """The entry ``put`` under ``key`` since the last ``flush`` (the file is not asked)."""
+        return self._pending.get(key)
+
     def put(self, key: str, entry: Entry) -> None:
         """Remember ``entry`` under ``key``; written by ``flush``."""
         self._pending[key] = entry
