@@ -205,8 +205,18 @@ def test_a_whole_read_in_one_piece_or_many_is_the_same(tmp_path: Path, whole_rea
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("big.so", data)
         zf.writestr("stored.so", data, compress_type=zipfile.ZIP_STORED)
+    direct: list[int] = []
+    real_pread = zipfile_._pread
+
+    def pread(fd: int, offset: int, n: int) -> bytes:
+        direct.append(n)
+        return real_pread(fd, offset, n)
+
+    monkeypatch.setattr(zipfile_, "_pread", pread)
     with open_zip(str(path), "a.zip", OpenContext()) as view:
         assert view.read("big.so") == data and view.read("stored.so") == data
+        assert direct  # reads of a megabyte or more: os.pread, outside the lock
+        assert (max(direct) > 2 * PIECE) == (whole_read_bytes > 1)  # a whole read: all its compressed bytes at once
         for slack in (zipfile_.PREFIX_SLACK, 0):  # 0: the first compressed bytes read are too few, more follow
             monkeypatch.setattr(zipfile_, "PREFIX_SLACK", slack)
             for n in (64, 5000, 3 * PIECE + 10):
@@ -259,3 +269,24 @@ def test_isal_and_zlib_inflate_damaged_members_alike(tmp_path: Path, monkeypatch
         assert _outcomes(mutated) == with_isal
         compared += with_isal.count("MemberError")
     assert compared > 20  # damage was seen, not only intact reads
+
+
+def test_a_member_error_in_a_read_ahead_is_reported_as_without_it(library: bytes, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_zip(tmp_path / "a.zip", _files(library))
+    real = native._fetch
+
+    def fetch(view: ArtifactView, member: str) -> object:
+        if member.endswith("lib03-0a1b2c03.so.1"):
+            raise MemberError(f"a.zip: {member}: cannot decompress (Error -3 while decompressing data)")
+        return real(view, member)
+
+    monkeypatch.setattr(native, "_fetch", fetch)
+    results = []
+    for threads in (2, 1):
+        monkeypatch.setattr(native, "workers", lambda threads=threads: threads)
+        results.append(run(ScanConfig(str(path), native_cache=False)))
+    early, alone = results
+    assert _natives(early) == _natives(alone)
+    assert any(u.location.path.endswith("lib03-0a1b2c03.so.1") and "ELF structure not read" in u.reason
+               for u in early.unknowns)

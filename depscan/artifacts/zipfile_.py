@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import stat
 import struct
 import threading
@@ -70,6 +71,7 @@ except ImportError:  # a platform without its wheels
     _zlib = zlib
 _ZLIB_ERROR: type[Exception] = _zlib.error
 WHOLE_READ_BYTES = 64 * 1024 * 1024  # compressed bytes of a member read whole in one read (``_inflate``)
+DIRECT_READ_BYTES = 1024 * 1024  # reads this large go around the buffered file and its lock (``_Stream``)
 PREFIX_SLACK = 4096  # compressed bytes read first beyond the n of a prefix read of n bytes (``_inflate``)
 
 
@@ -115,7 +117,8 @@ class _Source:
         if isinstance(source, str):
             # Buffered: the members a scan reads sit side by side (METADATA, RECORD, WHEEL of one
             # distribution), so most reads come from the buffer (os.pread was five times slower).
-            return _Stream(open(source, "rb"), owned=True)  # closed with the view
+            fh = open(source, "rb")  # noqa: SIM115 - closed with the view
+            return _Stream(fh, owned=True, fd=fh.fileno())
         return _Stream(source, owned=False)
 
     def pread(self, offset: int, n: int) -> bytes:
@@ -139,17 +142,22 @@ class _Bytes(_Source):
 
 
 class _Stream(_Source):
-    """A seekable file object, read under a lock (seek + read: one position, shared by threads)."""
+    """A seekable file object, read under a lock (seek + read: one position, shared by threads). A large
+    read of a file depscan opened itself (``fd``) is an ``os.pread``, outside the lock: a thread reading a
+    member of megabytes whole does not hold up the small reads of the others."""
 
-    __slots__ = ("fh", "lock", "owned")
+    __slots__ = ("fd", "fh", "lock", "owned")
 
-    def __init__(self, fh: BinaryIO, *, owned: bool) -> None:
+    def __init__(self, fh: BinaryIO, *, owned: bool, fd: int | None = None) -> None:
         self.fh = fh
         self.owned = owned
+        self.fd = fd
         self.lock = threading.Lock()
         super().__init__(fh.seek(0, io.SEEK_END))
 
     def pread(self, offset: int, n: int) -> bytes:
+        if self.fd is not None and n >= DIRECT_READ_BYTES and 0 <= offset < self.size:
+            return _pread(self.fd, offset, min(n, self.size - offset))
         with self.lock:
             self.fh.seek(offset)
             return self.fh.read(max(0, min(n, self.size - offset)))
@@ -157,6 +165,22 @@ class _Stream(_Source):
     def close(self) -> None:
         if self.owned:
             self.fh.close()
+
+
+def _pread(fd: int, offset: int, n: int) -> bytes:
+    """``n`` bytes at ``offset`` (fewer only at the end of the file), however many reads that takes."""
+    data = os.pread(fd, n, offset)
+    if len(data) == n or not data:
+        return data
+    pieces = [data]
+    got = len(data)
+    while got < n:
+        piece = os.pread(fd, n - got, offset + got)
+        if not piece:
+            break
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)
 
 
 class _Directory(NamedTuple):

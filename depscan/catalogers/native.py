@@ -49,7 +49,10 @@ neither decompresses nor parses it; any other file is read and hashed, then look
 parsed. Whole reads (decompression and hashing, which release the GIL) run in worker threads
 (``workers()``: one per CPU, at most ``MAX_WORKERS``) while the main thread parses and identifies the
 files already read, at most ``READ_AHEAD_BYTES`` ahead; a view whose readers share a file position
-(a plain tar) is read in the main thread. Results do not depend on the order files finish in.
+(a plain tar) is read in the main thread. Results do not depend on the order files finish in. The reads
+start before ``catalog`` does: ``prefetch(view)``, called by ``scan.run`` once the view is open, reads the
+files named like libraries in those threads while the Python cataloger runs, except the files whose zip
+fingerprint (CRC-32, size) leads to a cache entry (a warm scan finds them by their RECORD hash unread).
 
 """
 
@@ -60,6 +63,7 @@ import hashlib
 import os
 import re
 import struct
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -562,17 +566,17 @@ class _Run:
         prefetch = self._prefetch
         threads = workers()
         pool: ThreadPoolExecutor | None = None  # started with the first file read in a worker
-        # future -> (candidate index, its header, bytes it counts in ``ahead``: 0 when read ahead by prefetch)
-        in_flight: dict[Future[_Fetched | None], tuple[int, ElfHeader, int]] = {}
+        in_flight: dict[Future[_Fetched], tuple[int, ElfHeader]] = {}
         ahead = 0
+        # Files read ahead (``prefetch``), in the order its threads read them: finished in that order, each
+        # header taken from the bytes read (the main thread reads no prefix of them).
+        early: deque[tuple[int, Future[_Fetched | None]]] = deque()
 
-        def finish(future: Future[_Fetched | None]) -> None:
+        def finish(future: Future[_Fetched]) -> None:
             nonlocal ahead
-            index, header, counted = in_flight.pop(future)
-            ahead -= counted
+            index, header = in_flight.pop(future)
+            ahead -= candidates[index].size
             outcomes[index] = self._analyze(candidates[index], claims[index], header, future)
-            if prefetch is not None and not counted:
-                prefetch.release(candidates[index].path)
 
         def finish_one_or_more() -> None:
             from concurrent.futures import FIRST_COMPLETED, wait
@@ -581,20 +585,26 @@ class _Run:
             for future in done:
                 finish(future)
 
+        def finish_ready(block: bool = False) -> None:
+            for future in [f for f in in_flight if f.done()]:
+                finish(future)  # parse what is ready while the workers inflate the rest
+            while early and (block or early[0][1].done()):
+                index, ready = early.popleft()
+                outcomes[index] = self._read_ahead(candidates[index], claims[index], ready)
+                assert prefetch is not None
+                prefetch.release(candidates[index].path)
+
         try:
             for index in pending:
                 entry = candidates[index]
+                read_ahead = prefetch.take(entry.path) if prefetch is not None else None
+                if read_ahead is not None:
+                    early.append((index, read_ahead))
+                    finish_ready()
+                    continue
                 header = self._header(entry)
                 if isinstance(header, _Outcome) or header is None:
                     outcomes[index] = header
-                    if prefetch is not None:
-                        prefetch.release(entry.path)
-                    continue
-                early = prefetch.take(entry.path) if prefetch is not None else None
-                if early is not None:
-                    in_flight[early] = (index, header, 0)
-                    for future in [f for f in in_flight if f.done()]:
-                        finish(future)
                     continue
                 if threads == 1 or not view.concurrent(entry.path):
                     outcomes[index] = self._analyze(entry, claims[index], header, None)
@@ -605,15 +615,33 @@ class _Run:
                     pool = ThreadPoolExecutor(threads, thread_name_prefix="depscan-elf")
                 while in_flight and (ahead + entry.size > READ_AHEAD_BYTES or len(in_flight) >= 2 * threads):
                     finish_one_or_more()
-                in_flight[pool.submit(_fetch, view, entry.path)] = (index, header, entry.size)
+                in_flight[pool.submit(_fetch, view, entry.path)] = (index, header)
                 ahead += entry.size
-                for future in [f for f in in_flight if f.done()]:
-                    finish(future)  # parse what is ready while the workers inflate the rest
+                finish_ready()
             while in_flight:
                 finish_one_or_more()
+            finish_ready(block=True)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read_ahead(self, entry: Entry, claim: _Claim | None, future: Future[_Fetched | None]) -> _Outcome | None:
+        """The outcome of a file ``prefetch`` read: its header from its first bytes (None: not an ELF file).
+        When the read failed with a MemberError, the file goes the way of a file not read ahead (its prefix,
+        then a whole read), which reports the problem as such a file's would be."""
+        try:
+            fetched = future.result()
+        except MemberError:
+            header = self._header(entry)
+            if isinstance(header, _Outcome) or header is None:
+                return header
+            return self._analyze(entry, claim, header, None)
+        if fetched is None:
+            return None  # its first bytes are not the ELF magic
+        parsed = parse_header(fetched.data[:PREFIX_BYTES])
+        if isinstance(parsed, str):
+            return _Outcome(None, (), (Unknown(entry.location, parsed),))
+        return self._analyze(entry, claim, parsed, future)
 
     def _header(self, entry: Entry) -> ElfHeader | _Outcome | None:
         """The file's ELF header (its first bytes), None when it is not an ELF file, or an outcome
@@ -630,12 +658,16 @@ class _Run:
         return header
 
     def _analyze(
-        self, entry: Entry, claim: _Claim | None, header: ElfHeader, future: Future[_Fetched | None] | None
+        self,
+        entry: Entry,
+        claim: _Claim | None,
+        header: ElfHeader,
+        future: Future[_Fetched] | Future[_Fetched | None] | None,
     ) -> _Outcome:
         """Parse and identify one ELF file read whole (or take what the cache knows of its bytes)."""
         try:
             fetched = future.result() if future is not None else None
-            if fetched is None:  # not read ahead, or read ahead before it was replaced (its header is ELF now)
+            if fetched is None:  # not read yet
                 fetched = _fetch(self.view, entry.path)
         except MemberError as e:
             lib = _component(entry, header, claim)
