@@ -98,7 +98,7 @@ def test_prefetch_overlaps_the_python_cataloger(library: bytes, tmp_path: Path,
 
     def catalog(self: PythonDistCataloger, view: ArtifactView, earlier: object = ()) -> object:
         deadline = threading.Event()
-        for _ in range(200):  # wait (at most 2 s) for the first read ahead to happen meanwhile
+        for _ in range(1000):  # wait (at most 10 s: loaded CI machines) for the first read ahead meanwhile
             if fetches.paths:
                 break
             deadline.wait(0.01)
