@@ -11,6 +11,9 @@ What it measures, interleaved in each round (the machines here are noisy and sha
   sha256 are not read at all. Target: warm / baseline <= 0.35;
 * peak memory (max RSS from ``os.wait4``) of every scan. Target: < 300 MB.
 
+Each run's line ends with the load average after it: on a shared machine the wall times follow the load
+(a scan whose threads get no second core runs about as long as its CPU time), the CPU times much less.
+
 The advisories are real: ``--export`` (default ``../shared/advisories/osv-pypi-pysec-2024-10-10.zip`` next to
 the repository) is imported into a temporary database before the timing (``depscan db import``), so
 the scans match the inventory against offline PyPI advisories too. Wall time is what the targets use;
@@ -164,7 +167,7 @@ def run(zip_path: Path, args: argparse.Namespace) -> int:
                 if what != "baseline":
                     reports[what] = native_summary(tmp / f"{what}.json")
                 print(f"  round {number + 1} {what:8} wall {result.wall:6.2f} s  cpu {result.cpu:6.2f} s  "
-                      f"rss {result.max_rss_mb:6.1f} MB")
+                      f"rss {result.max_rss_mb:6.1f} MB  load {os.getloadavg()[0]:.1f}")
             shutil.rmtree(cache, ignore_errors=True)
     return summarize(figures, reports, args)
 

@@ -69,6 +69,9 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
     report("opening", 0, 0)
     with open_artifact(config.path, ctx, config.kind, config.layers) as view:
         opened = time.perf_counter()
+        for cataloger in catalogers:
+            if isinstance(cataloger, NativeLibCataloger):
+                cataloger.prefetch(view)  # ELF files read in threads while the catalogers before it run
         components: list[Component] = []
         unknowns: list[Unknown] = list(view.unknowns)
         for number, cataloger in enumerate(catalogers):

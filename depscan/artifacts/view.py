@@ -350,6 +350,17 @@ class ArtifactView:
         except MemberError:
             return False
 
+    def fingerprint(self, path: str) -> str | None:
+        """What the artifact's index says about the file's bytes without reading them (a zip member's
+        CRC-32 and size from the central directory), or None when its reader knows nothing cheap: a hint
+        for scheduling reads, never a content hash."""
+        try:
+            reader = self._reader(path)
+        except MemberError:
+            return None
+        fingerprint = getattr(reader, "fingerprint", None)
+        return fingerprint() if fingerprint is not None else None
+
     def read_text(self, path: str, max_bytes: int | None = None) -> str:
         """``read`` decoded as UTF-8 (with replacement: metadata is not always clean)."""
         return self.read(path, max_bytes).decode("utf-8", errors="replace")
@@ -385,6 +396,9 @@ class _Delegated:
     def __init__(self, sub: ArtifactView, path: str) -> None:
         self.sub = sub
         self.path = path
+
+    def fingerprint(self) -> str | None:
+        return self.sub.fingerprint(self.path)
 
     def read(self, max_bytes: int) -> bytes:
         return self.sub.read(self.path, max_bytes)

@@ -49,7 +49,10 @@ neither decompresses nor parses it; any other file is read and hashed, then look
 parsed. Whole reads (decompression and hashing, which release the GIL) run in worker threads
 (``workers()``: one per CPU, at most ``MAX_WORKERS``) while the main thread parses and identifies the
 files already read, at most ``READ_AHEAD_BYTES`` ahead; a view whose readers share a file position
-(a plain tar) is read in the main thread. Results do not depend on the order files finish in.
+(a plain tar) is read in the main thread. Results do not depend on the order files finish in. The reads
+start before ``catalog`` does: ``prefetch(view)``, called by ``scan.run`` once the view is open, reads the
+files named like libraries in those threads while the Python cataloger runs, except the files whose zip
+fingerprint (CRC-32, size) leads to a cache entry (a warm scan finds them by their RECORD hash unread).
 
 """
 
@@ -60,6 +63,7 @@ import hashlib
 import os
 import re
 import struct
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -293,6 +297,26 @@ class NativeLibCataloger(Cataloger):
     def __init__(self, use_cache: bool = True, cache_dir: Path | None = None) -> None:
         self.use_cache = use_cache
         self.cache_dir = cache_dir
+        self._prefetch: _Prefetch | None = None
+
+    def prefetch(self, view: ArtifactView) -> None:
+        """Start reading (inflating and hashing) the files named like libraries in worker threads now, while
+        the catalogers before this one run; ``catalog`` takes the bytes from there. Files the cache is
+        likely to know (``ArtifactView.fingerprint`` -> a stored entry) and files without a fingerprint are
+        left to ``catalog``, which reads what it needs as before: what a file is reported as never depends
+        on this. The threads stop when ``catalog`` is done or the view is closed, whichever comes first."""
+        if self._prefetch is not None or workers() == 1:
+            return
+        named = [e for e in view.entries() if e.type is EntryType.FILE and is_candidate(e.path)]
+        prints = {e.path: view.fingerprint(e.path) for e in named if view.concurrent(e.path)}
+        known_prints = {path: fingerprint for path, fingerprint in prints.items() if fingerprint is not None}
+        if not known_prints:
+            return
+        store = self._open_cache()
+        known = store.known_members(known_prints.values()) if store is not None else set()
+        chosen = [e for e in named if e.path in known_prints and known_prints[e.path] not in known]
+        self._prefetch = _Prefetch(view, chosen, store)
+        view.on_close(self._prefetch.abandon)  # runs before the archive is closed (closers run last first)
 
     def wants(self, path: str) -> bool:
         return is_candidate(path)  # the whole file: its structure is parsed
@@ -304,14 +328,22 @@ class NativeLibCataloger(Cataloger):
         return head.startswith(ELF_MAGIC)  # found by its magic: parsed whole
 
     def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None and prefetch.view is not view:
+            prefetch.abandon()
+            prefetch = None
         candidates = [e for e in view.entries() if e.type is EntryType.FILE and may_be_elf(e.path)]
         if not candidates:
+            if prefetch is not None:
+                prefetch.abandon()
             return CatalogResult((), ())
         owners = _owners(earlier, {e.path for e in candidates})
-        work = _Run(view, self._open_cache)
+        work = _Run(view, self._open_cache if prefetch is None else prefetch.hand_over_store, prefetch)
         try:
             outcomes = work.run(candidates, owners)
         finally:
+            if prefetch is not None:
+                prefetch.stop()
             store = work.opened
             if store is not None:
                 store.flush()
@@ -377,12 +409,118 @@ MAX_WORKERS = 4
 READ_AHEAD_BYTES = 64 * 1024 * 1024
 
 
+class _Prefetch:
+    """Whole reads of the files named like libraries, started as soon as the view is open (the prefix is
+    checked first: a file without the ELF magic is not read whole), in ``workers()`` threads that take the
+    files in the view's order; ``catalog`` takes each file's bytes (``take``) in the same order and says
+    when it is done with them (``release``). Files read and not yet released hold at most
+    ``READ_AHEAD_BYTES`` (a larger file is read alone), whatever the catalogers before this one are doing.
+    An error reading a file is its future's exception, raised where ``catalog`` takes it, as for a read of
+    its own."""
+
+    def __init__(self, view: ArtifactView, entries: list[Entry], store: NativeCache | None) -> None:
+        import threading
+        from concurrent.futures import Future
+
+        self.view = view
+        self._store: NativeCache | None = store
+        self._store_handed_over = False
+        self._entries = entries
+        self._futures: dict[str, Future[_Fetched | None]] = {e.path: Future() for e in entries}
+        self._sizes: dict[str, int] = {}  # path -> bytes counted as read ahead (taken by a worker, not released)
+        self._next = 0
+        self._ahead = 0
+        self._stopped = False
+        self._lock = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"depscan-elf-prefetch-{n}", daemon=True)
+            for n in range(min(workers(), len(entries)))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _claim(self) -> Entry | None:
+        """The next file to read (waiting while the files read ahead fill the window), None when done."""
+        with self._lock:
+            while True:
+                if self._stopped or self._next >= len(self._entries):
+                    return None
+                entry = self._entries[self._next]
+                if entry.path not in self._futures:  # released before it was read: not needed
+                    self._next += 1
+                    continue
+                if self._ahead and self._ahead + entry.size > READ_AHEAD_BYTES:
+                    self._lock.wait()
+                    continue
+                self._next += 1
+                self._sizes[entry.path] = entry.size
+                self._ahead += entry.size
+                return entry
+
+    def _work(self) -> None:
+        while (entry := self._claim()) is not None:
+            with self._lock:
+                future = self._futures.get(entry.path)
+            if future is None or not future.set_running_or_notify_cancel():
+                continue
+            try:
+                head = self.view.read_prefix(entry.path, PREFIX_BYTES)
+                future.set_result(_fetch(self.view, entry.path) if head.startswith(ELF_MAGIC) else None)
+            except BaseException as e:  # handed to the thread that takes the file
+                future.set_exception(e)
+
+    def take(self, path: str) -> Future[_Fetched | None] | None:
+        """The read of ``path`` (done or coming), or None when it is not read ahead."""
+        with self._lock:
+            return self._futures.get(path)
+
+    def release(self, path: str) -> None:
+        """``catalog`` is done with ``path`` (or does not need it): its bytes leave the window."""
+        with self._lock:
+            future = self._futures.pop(path, None)
+            if future is not None:
+                future.cancel()  # not started yet: never read
+            size = self._sizes.pop(path, 0)
+            if size:
+                self._ahead -= size
+                self._lock.notify_all()
+
+    def hand_over_store(self) -> NativeCache | None:
+        """The cache opened for the fingerprint lookups: from now on ``catalog`` flushes and closes it."""
+        self._store_handed_over = True
+        return self._store
+
+    def stop(self) -> None:
+        """No more files are started; the threads end once the files being read are (their bytes dropped)."""
+        with self._lock:
+            self._stopped = True
+            futures, self._futures = self._futures, {}
+            self._sizes.clear()
+            self._ahead = 0
+            self._lock.notify_all()
+        for future in futures.values():
+            future.cancel()
+        for thread in self._threads:
+            thread.join()
+
+    def abandon(self) -> None:
+        """``stop``, and close the cache when ``catalog`` never took it over (the scan ended before it)."""
+        self.stop()
+        if self._store is not None and not self._store_handed_over:
+            self._store_handed_over = True
+            self._store.close()
+
+
 class _Run:
     """One catalog pass: cache lookups, prefix checks, whole reads (threaded), parse and identify."""
 
-    def __init__(self, view: ArtifactView, open_store: Callable[[], NativeCache | None]) -> None:
+    def __init__(
+        self, view: ArtifactView, open_store: Callable[[], NativeCache | None], prefetch: _Prefetch | None = None
+    ) -> None:
         self.view = view
         self._open_store = open_store
+        self._prefetch = prefetch
+        self._missed: set[str] = set()
         self._asked = False
         self.opened: NativeCache | None = None
 
@@ -402,6 +540,7 @@ class _Run:
         named = [key for key, entry in zip(recorded, candidates, strict=True) if key and is_candidate(entry.path)]
         store = self.store if named else None
         hits = store.get_many(named) if store is not None else {}
+        self._missed = set(named) - hits.keys()  # not in the file when the scan began
         outcomes: list[_Outcome | None] = [None] * len(candidates)
         pending: list[int] = []
         for index, entry in enumerate(candidates):
@@ -412,6 +551,10 @@ class _Run:
                 outcomes[index] = outcome  # a warm run: the file is not read at all
             else:
                 pending.append(index)
+        if self._prefetch is not None:
+            for index, outcome in enumerate(outcomes):
+                if outcome is not None:
+                    self._prefetch.release(candidates[index].path)  # known by its RECORD hash: not needed
         self._read_and_analyze(candidates, claims, pending, outcomes)
         return outcomes
 
@@ -419,10 +562,14 @@ class _Run:
         self, candidates: list[Entry], claims: list[_Claim | None], pending: list[int], outcomes: list[_Outcome | None]
     ) -> None:
         view = self.view
+        prefetch = self._prefetch
         threads = workers()
         pool: ThreadPoolExecutor | None = None  # started with the first file read in a worker
         in_flight: dict[Future[_Fetched], tuple[int, ElfHeader]] = {}
         ahead = 0
+        # Files read ahead (``prefetch``), in the order its threads read them: finished in that order, each
+        # header taken from the bytes read (the main thread reads no prefix of them).
+        early: deque[tuple[int, Future[_Fetched | None]]] = deque()
 
         def finish(future: Future[_Fetched]) -> None:
             nonlocal ahead
@@ -437,9 +584,23 @@ class _Run:
             for future in done:
                 finish(future)
 
+        def finish_ready(block: bool = False) -> None:
+            for future in [f for f in in_flight if f.done()]:
+                finish(future)  # parse what is ready while the workers inflate the rest
+            while early and (block or early[0][1].done()):
+                index, ready = early.popleft()
+                outcomes[index] = self._read_ahead(candidates[index], claims[index], ready)
+                assert prefetch is not None
+                prefetch.release(candidates[index].path)
+
         try:
             for index in pending:
                 entry = candidates[index]
+                read_ahead = prefetch.take(entry.path) if prefetch is not None else None
+                if read_ahead is not None:
+                    early.append((index, read_ahead))
+                    finish_ready()
+                    continue
                 header = self._header(entry)
                 if isinstance(header, _Outcome) or header is None:
                     outcomes[index] = header
@@ -455,13 +616,31 @@ class _Run:
                     finish_one_or_more()
                 in_flight[pool.submit(_fetch, view, entry.path)] = (index, header)
                 ahead += entry.size
-                for future in [f for f in in_flight if f.done()]:
-                    finish(future)  # parse what is ready while the workers inflate the rest
+                finish_ready()
             while in_flight:
                 finish_one_or_more()
+            finish_ready(block=True)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read_ahead(self, entry: Entry, claim: _Claim | None, future: Future[_Fetched | None]) -> _Outcome | None:
+        """The outcome of a file ``prefetch`` read: its header from its first bytes (None: not an ELF file).
+        When the read failed with a MemberError, the file goes the way of a file not read ahead (its prefix,
+        then a whole read), which reports the problem as such a file's would be."""
+        try:
+            fetched = future.result()
+        except MemberError:
+            header = self._header(entry)
+            if isinstance(header, _Outcome) or header is None:
+                return header
+            return self._analyze(entry, claim, header, None)
+        if fetched is None:
+            return None  # its first bytes are not the ELF magic
+        parsed = parse_header(fetched.data[:PREFIX_BYTES])
+        if isinstance(parsed, str):
+            return _Outcome(None, (), (Unknown(entry.location, parsed),))
+        return self._analyze(entry, claim, parsed, future)
 
     def _header(self, entry: Entry) -> ElfHeader | _Outcome | None:
         """The file's ELF header (its first bytes), None when it is not an ELF file, or an outcome
@@ -478,15 +657,30 @@ class _Run:
         return header
 
     def _analyze(
-        self, entry: Entry, claim: _Claim | None, header: ElfHeader, future: Future[_Fetched] | None
+        self,
+        entry: Entry,
+        claim: _Claim | None,
+        header: ElfHeader,
+        future: Future[_Fetched] | Future[_Fetched | None] | None,
     ) -> _Outcome:
         """Parse and identify one ELF file read whole (or take what the cache knows of its bytes)."""
         try:
-            fetched = future.result() if future is not None else _fetch(self.view, entry.path)
+            fetched = future.result() if future is not None else None
+            if fetched is None:  # not read yet
+                fetched = _fetch(self.view, entry.path)
         except MemberError as e:
             lib = _component(entry, header, claim)
             return _Outcome(lib, (), (Unknown(entry.location, f"ELF structure not read: {e}"),))
-        stored = self.store.get(fetched.sha256) if self.store is not None else None
+        if self.store is not None:
+            fingerprint = self.view.fingerprint(entry.path)
+            if fingerprint is not None:
+                self.store.remember_member(fingerprint, fetched.sha256)
+        if self.store is None:
+            stored = None
+        elif fetched.sha256 in self._missed:  # its RECORD hash, not in the file: only this scan's entries
+            stored = self.store.get_pending(fetched.sha256)
+        else:
+            stored = self.store.get(fetched.sha256)
         if stored is not None and stored.header is not None:
             outcome = _from_cache(entry, claim, stored)
             if outcome is not None:

@@ -55,6 +55,17 @@ CREATE TABLE IF NOT EXISTS entries (
     PRIMARY KEY (code, sha256)
 )
 """
+# Which content hash a file of an artifact's index had when it was last read (a zip member's CRC-32 and
+# size: ``ArtifactView.fingerprint``). Only a scheduling hint: a file whose fingerprint leads to a stored
+# entry is not read ahead (a warm scan then finds it by its RECORD hash without reading it); the entry a
+# file gets is always chosen by its RECORD hash or by the hash of its bytes, never by its fingerprint.
+_MEMBERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS members (
+    fingerprint TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    used INTEGER NOT NULL
+)
+"""
 
 
 def _fields(cls: Any) -> str:
@@ -172,6 +183,7 @@ class NativeCache:
         self._broken = False  # given up for this scan (unwritable directory, a rebuild that failed)
         self._pending: dict[str, Entry] = {}
         self._hits: set[str] = set()
+        self._members: dict[str, str] = {}  # fingerprint -> sha256, written by flush
 
     # -- lifetime ---------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection | None:
@@ -193,6 +205,7 @@ class NativeCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
+            db.execute(_MEMBERS_SCHEMA)
             db.execute("SELECT count(*) FROM entries WHERE code = ? AND sha256 = ''", (self.code,)).fetchone()
         except BaseException:
             db.close()
@@ -269,16 +282,48 @@ class NativeCache:
     def get(self, key: str) -> Entry | None:
         return self.get_many((key,)).get(key)
 
+    def get_pending(self, key: str) -> Entry | None:
+        """The entry ``put`` under ``key`` since the last ``flush`` (the file is not asked)."""
+        return self._pending.get(key)
+
     def put(self, key: str, entry: Entry) -> None:
         """Remember ``entry`` under ``key``; written by ``flush``."""
         self._pending[key] = entry
+
+    def remember_member(self, fingerprint: str, sha256: str) -> None:
+        """Remember that the file with this fingerprint had these bytes (a hint for ``known_members``)."""
+        self._members[fingerprint] = sha256
+
+    def known_members(self, fingerprints: Iterable[str]) -> set[str]:
+        """The fingerprints whose last-seen bytes have an entry under the current code version: files a
+        scan need not read ahead (a hint only; see ``_MEMBERS_SCHEMA``). Empty when the cache is unusable."""
+        wanted = sorted(set(fingerprints))
+        db = self._connect()
+        if db is None or not wanted:
+            return set()
+        known: set[str] = set()
+        try:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    "SELECT m.fingerprint FROM members m JOIN entries e ON e.code = ? AND e.sha256 = m.sha256 "
+                    f"WHERE m.fingerprint IN ({marks})",
+                    (self.code, *chunk),
+                ).fetchall()
+                known.update(fingerprint for (fingerprint,) in rows)
+        except sqlite3.DatabaseError as e:  # a hint: a damaged file is found (and rebuilt) by get_many
+            self.warnings.append(f"native cache {self.path}: members not read ({e})")
+            return set()
+        return known
 
     def flush(self) -> None:
         """Write what ``put`` collected, in one transaction; drop rows of other code versions and the
         oldest-used rows over ``MAX_ROWS``. A failure is a warning (the next scan recomputes)."""
         pending, self._pending = self._pending, {}
         touched, self._hits = self._hits - pending.keys(), set()
-        if not pending and not touched:
+        members, self._members = self._members, {}
+        if not pending and not touched and not members:
             return
         db = self._connect()
         if db is None:
@@ -299,6 +344,15 @@ class NativeCache:
                         "DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries ORDER BY used LIMIT ?)",
                         (count - MAX_ROWS,),
                     )
+                if members:
+                    db.executemany("INSERT OR REPLACE INTO members (fingerprint, sha256, used) VALUES (?, ?, ?)",
+                                   [(fingerprint, sha256, now) for fingerprint, sha256 in members.items()])
+                    (count,) = db.execute("SELECT count(*) FROM members").fetchone()
+                    if count > MAX_ROWS:
+                        db.execute(
+                            "DELETE FROM members WHERE rowid IN (SELECT rowid FROM members ORDER BY used LIMIT ?)",
+                            (count - MAX_ROWS,),
+                        )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")

@@ -139,6 +139,27 @@ class Elf(ELFFile):
         self.stream.seek(0)
         self.stream_loader = None
 
+    def _section_offset(self, n: int) -> int:
+        """pyelftools' own, with the header size from struct (it asks construct for ``Elf_Shdr.sizeof()``,
+        about 10 us, at every header)."""
+        layout: struct.Struct | None = self.__dict__.get("_shdr")
+        if layout is None:
+            return int(super()._section_offset(n))
+        shentsize: int = self["e_shentsize"]
+        if self["e_shoff"] > 0 and shentsize < layout.size:
+            raise ELFError(f"Too small e_shentsize: {shentsize}")
+        return int(self["e_shoff"]) + n * shentsize
+
+    def _segment_offset(self, n: int) -> int:
+        """pyelftools' own, with the header size from struct (see ``_section_offset``)."""
+        layout: struct.Struct | None = self.__dict__.get("_phdr")
+        if layout is None:
+            return int(super()._segment_offset(n))
+        phentsize: int = self["e_phentsize"]
+        if self["e_phoff"] > 0 and phentsize < layout.size:
+            raise ELFError(f"Too small e_phentsize: {phentsize}")
+        return int(self["e_phoff"]) + n * phentsize
+
     def _get_section_header(self, n: int) -> Container:
         found = self._shdrs.get(n)
         if found is not None:
