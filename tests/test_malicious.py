@@ -24,7 +24,7 @@ from depscan.advisories import osv_db
 from depscan.advisories.backend import PackageQuery
 from depscan.advisories.osv_api import OnlineOSV, OSVClient
 from depscan.match import MALICIOUS_NOTE, match
-from depscan.models import Level, PythonDist
+from depscan.models import Level, PythonDist, Suppression
 from tests.advisories.osv_records import record
 from tests.helpers import cli, make_dist, scan
 
@@ -200,8 +200,15 @@ def test_malicious_fails_the_run_at_any_fail_on(function_zip: Path, export_zip: 
         proc = cli("scan", function_zip, "--advisories", export_zip, "--fail-on", fail_on, "-f", "json",
                    cwd=tmp_path)
         assert proc.returncode == 1, proc.stderr
+        assert "2 vulnerabilities (2 KNOWN-MALICIOUS)" in proc.stderr  # the summary line
         assert "2 known-malicious package(s) installed: aiohtt 0.2 (MAL-2023-1578), requestz 2.31.0 " \
                "(MAL-2099-0002) (fails the run at any --fail-on)" in proc.stderr
+    baseline = tmp_path / "baseline.json"
+    first = cli("scan", function_zip, "--advisories", export_zip, "-o", f"json={baseline}", cwd=tmp_path)
+    assert first.returncode == 1, first.stderr
+    proc = cli("scan", function_zip, "--advisories", export_zip, "--baseline", baseline, "--new-only",
+               "--fail-on", "critical", cwd=tmp_path)
+    assert proc.returncode == 1 and "2 known-malicious package(s)" in proc.stderr  # not new, still malicious
     (tmp_path / ".depscan.toml").write_text(
         '[[ignore]]\nid = "MAL-2023-1578"\nreason = "our own test package"\n'
         '[[ignore]]\nid = "GHSA-9999-mal0-0002"\nreason = "reviewed"\n'
@@ -262,3 +269,51 @@ def test_scan_helper_sees_the_distributions(function_zip: Path) -> None:
     """The fixture zip holds what the tests above assume (three distributions under python/)."""
     names = sorted(c.name for c in scan(function_zip).components if isinstance(c, PythonDist))
     assert names == ["aiohtt", "demo", "requestz"]
+
+
+@pytest.mark.parametrize("version", ["1.4", "1.5", "1.6"])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_cyclonedx_writer_matches_the_library_for_a_malicious_rating(
+    function_zip: Path, database: osv_db.OfflineDatabase, version: str, fmt: str
+) -> None:
+    """The critical rating without a score or vector and the ``depscan:malicious`` property are written
+    byte for byte as cyclonedx-python-lib writes them (the reporter tests' rule)."""
+    import dataclasses
+    import re
+
+    from cyclonedx.output import OutputFormat
+
+    from depscan.reporters import ReportOptions, cyclonedx
+
+    result = scan(function_zip)
+    matched = match(result.components, database)
+    result = dataclasses.replace(result, findings=tuple(matched.findings), advisory_data=matched.data)
+    options = ReportOptions(cyclonedx_version=version)
+    output_format = OutputFormat.JSON if fmt == "json" else OutputFormat.XML
+    data, repairs = cyclonedx._render(result, options, output_format)
+    reference, reference_repairs = cyclonedx.render_with_library(result, options, output_format)
+    volatile = re.compile(rb"urn:uuid:[0-9a-f-]{36}|(?<=<timestamp>)[^<]+|(?<=\"timestamp\": \")[^\"]+")
+    assert volatile.sub(b"X", data) == volatile.sub(b"X", reference) and repairs == reference_repairs
+    assert b"depscan:malicious" in data and b"critical" in data
+
+
+def test_a_failed_lookup_still_exits_4_and_names_the_malicious_packages(
+    function_zip: Path, database: osv_db.OfflineDatabase
+) -> None:
+    import dataclasses
+
+    from depscan.errors import ExitCode
+    from depscan.policy import verdict
+
+    result = scan(function_zip)
+    matched = match(result.components, database)
+    result = dataclasses.replace(result, findings=tuple(matched.findings), advisory_data=matched.data)
+    assert verdict(result, "critical").code is ExitCode.FINDINGS
+    broken = dataclasses.replace(result, unchecked=(("pkg:pypi/other@1.0", "HTTP 503"),))
+    judged = verdict(broken, "critical")
+    assert judged.code is ExitCode.LOOKUP_FAILED
+    assert judged.message is not None and judged.message.endswith(
+        "; 2 known-malicious package(s) installed: aiohtt 0.2 (MAL-2023-1578), requestz 2.31.0 (MAL-2099-0002)")
+    suppressed = dataclasses.replace(result, findings=tuple(
+        dataclasses.replace(f, suppressed=Suppression(f.id, "reviewed", None)) for f in result.findings))
+    assert verdict(suppressed, "critical").code is ExitCode.OK
