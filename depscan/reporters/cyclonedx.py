@@ -32,6 +32,10 @@ so tools that key on it keep working. A path suffix was the alternative: readabl
 carries a 71-character layer digest and makes refs unwieldy. The root is ``artifact:<file name>``,
 vulnerabilities ``vulnerability:<id>`` (``...:ignored`` for the ignored part of a split group).
 
+**Known-malicious packages** (OSV ``MAL-`` records, ``Finding.malicious``) are vulnerabilities like any
+finding, with a ``critical`` rating (method ``other``: no CVSS vector), the recommendation to remove the
+package, and the property ``depscan:malicious=true``.
+
 **Ignored findings** (``.depscan.toml``) get ``analysis.state = not_affected``, ``analysis.detail`` the
 rule's reason, id and expiry verbatim, and ``depscan:ignored:*`` properties. ``not_affected`` is what
 depscan itself does with them (an ignored finding never fails a run) and what VEX consumers act on

@@ -20,7 +20,9 @@ result with a region.
   covers) are results of ``depscan/not-verifiable``, at the component's file.
 - Results (3.27): one per finding, level from severity (critical/high -> error, medium -> warning,
   low/unknown -> note). Ignored findings are kept, with ``suppressions`` (3.27.23) of kind ``external``
-  (the ignore lives in ``.depscan.toml``, not in the scanned files).
+  (the ignore lives in ``.depscan.toml``, not in the scanned files). A known-malicious package (an OSV
+  ``MAL-`` record, ``Finding.malicious``) is critical, so ``error``; its rule is tagged ``malicious`` with
+  ``security-severity`` 10.0, and its result says so first and has ``properties.malicious``.
 - Locations (3.28): the METADATA file of the affected copy (the ELF file for a library identified in one, the
   package database for an OS package), as a URI relative to the artifact root
   (``uriBaseId`` ARTIFACTROOT, declared in ``originalUriBaseIds`` (3.14.14) without an absolute URI:

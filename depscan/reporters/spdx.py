@@ -42,7 +42,8 @@ Choices:
   ``depscan:os_package:manager``, ``:ecosystem``, ``:source_name``, ``:source_version`` annotations.
 - A component advisories cannot vouch for (``ScanResult.not_verifiable``) has a
   ``depscan:advisories:not_verifiable=<why>`` annotation; policy findings and the not-verifiable list are in
-  the document comment (SPDX 2.3 has no element for findings).
+  the document comment (SPDX 2.3 has no element for findings). A known-malicious distribution (an OSV ``MAL-``
+  record) has a ``depscan:malicious=<id>`` annotation, and the document comment names it first.
 - Package annotations (clause 12, ``annotationType`` OTHER, one ``depscan:<name>=<value>`` comment
   each, the names of the CycloneDX properties) carry what ``depscan rescan`` needs and no SPDX 2.3
   field holds: a distribution's ``depscan:location`` (METADATA path: part of finding fingerprints),
