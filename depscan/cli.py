@@ -139,7 +139,8 @@ IgnoreFile = Annotated[
     str | None, typer.Option("--ignore-file", help="Ignore rules (default: ./.depscan.toml if present).")
 ]
 FailOn = Annotated[
-    str, typer.Option("--fail-on", help="Exit 1 on findings at or above: any, low, medium, high, critical.")
+    str, typer.Option("--fail-on", help="Exit 1 on findings at or above: any, low, medium, high, critical. A "
+                      "known-malicious package (OSV MAL- record) exits 1 at any level.")
 ]
 OnlyFixed = Annotated[bool, typer.Option("--only-fixed", help="Leave out findings that have no fix.")]
 MaxDbAge = Annotated[

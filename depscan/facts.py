@@ -301,6 +301,7 @@ class Counts:
     suppressed: int | None
     unchecked: int | None
     not_verifiable: int | None  # components advisories cannot vouch for; None when advisories were not checked
+    malicious: int | None = None  # active findings of known-malicious packages (OSV MAL- records), also counted above
 
 
 def counts(result: ScanResult) -> Counts:
@@ -335,6 +336,7 @@ def counts(result: ScanResult) -> Counts:
         suppressed=len(result.findings) - active if checked else None,
         unchecked=len(result.unchecked) if checked else None,
         not_verifiable=len(result.not_verifiable) if checked else None,
+        malicious=sum(1 for f in result.findings if f.suppressed is None and f.malicious) if checked else None,
     )
 
 

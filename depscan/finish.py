@@ -156,6 +156,8 @@ def summary_line(result: ScanResult, seconds: float) -> str:
     parts.append(f"{counts.unknowns} unknowns")
     if counts.vulnerabilities is not None:
         extra = [f"{counts.suppressed} ignored"] if counts.suppressed else []
+        if counts.malicious:
+            extra.insert(0, f"{counts.malicious} KNOWN-MALICIOUS")
         if counts.covered:
             extra.append(f"+{counts.covered} in bundled libraries, covered by their distribution's")
         parts.append(f"{counts.vulnerabilities} vulnerabilities" + (f" ({'; '.join(extra)})" if extra else ""))

@@ -24,6 +24,7 @@ from depscan.advisories.distro_versions import order_for
 from depscan.advisories.git_tags import development_build
 from depscan.advisories.native_match import fixes_above
 from depscan.advisories.native_repos import no_repository_reason, repos_for
+from depscan.advisories.osv_schema import is_malicious_id
 from depscan.advisories.ranges import matcher, parse_version
 from depscan.config import IgnoreRule
 from depscan.models import (
@@ -131,8 +132,9 @@ def match(
             if ignores:
                 finding = _ignored(finding, ignores, today, expired_seen, result)
             # Sorted below by severity, name, version, id; the running number keeps ties in input order.
-            ranked.append((-facts.level.rank, component.normalized_name, component.version, facts.ids[0], len(ranked),
-                           finding))
+            # Known-malicious packages first, then by severity.
+            rank = -facts.level.rank - 10 * facts.malicious
+            ranked.append((rank, component.normalized_name, component.version, facts.ids[0], len(ranked), finding))
     for other, wanted in others:
         for finding in _other_findings(other, wanted, lookup, result):
             if ignores:
@@ -320,10 +322,11 @@ class _GroupFacts:
     range_note: str | None
     fixed_parsed: tuple[Version, ...]  # fixed_versions parsed, same (ascending) order
     fixes: dict[str, str | None] = field(default_factory=dict)  # installed version -> fix_for it, as computed
+    malicious: bool = False
 
     def fix_for(self, installed: Version | None) -> str | None:
         """``smallest_fix_above`` for these (sorted) fixed versions and a parsed installed version."""
-        if installed is None or not self.fixed_parsed:
+        if installed is None or not self.fixed_parsed or self.malicious:
             return None
         at = bisect_right(self.fixed_parsed, installed)
         return self.fixed_versions[at] if at < len(self.fixed_versions) else None
@@ -347,6 +350,7 @@ class _GroupFacts:
             fix=fix,
             malformed_ranges=self.malformed_ranges,
             range_note=self.range_note,
+            malicious=self.malicious,
         )
 
 
@@ -398,6 +402,8 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
             for text, parsed in candidates.items()
             if not any(m.covers(parsed, text) for _, m in matchers)
         )
+    if any(map(is_malicious_id, ids)):
+        return _malicious_facts(ids, summary, group)
     malformed: dict[str, list[str]] = {}
     for ident, m in matchers:
         for event in m.malformed:
@@ -415,6 +421,30 @@ def _group_facts(query: PackageQuery, group: list[Advisory]) -> _GroupFacts:
         malformed_ranges=tuple(malformed),
         range_note=_range_note(malformed),
         fixed_parsed=tuple(parsed for parsed, _text in fixes),
+    )
+
+
+MALICIOUS_NOTE = (
+    "known-malicious package (OSV MAL- record, OpenSSF malicious-packages): the whole project is malicious, "
+    "so every version is affected whatever the record's version list says; remove it and treat the "
+    "environment it ran in as compromised"
+)
+
+
+def _malicious_facts(ids: tuple[str, ...], summary: str, group: list[Advisory]) -> _GroupFacts:
+    """A group holding a ``MAL-`` record: critical, no fix to upgrade to, the note saying why."""
+    return _GroupFacts(
+        ids=ids,
+        level=Level.CRITICAL,
+        score=None,
+        vector=None,
+        summary=summary,
+        fixed_versions=(),
+        advisories=tuple(group),
+        malformed_ranges=(),
+        range_note=MALICIOUS_NOTE,
+        fixed_parsed=(),
+        malicious=True,
     )
 
 

@@ -443,6 +443,10 @@ class Finding:
     # reports (Pillow's advisory for the libwebp it bundles): that finding's primary id. The two are
     # one vulnerability; counts and exit codes count it once (docs/advisories.md, "Linking").
     covered_by: str | None = None
+    # A known-malicious package: an OSV ``MAL-`` record (OpenSSF malicious-packages) is in the group.
+    # The whole project is malicious, so any installed version matches; level critical; it fails the
+    # run at any --fail-on (docs/advisories.md, "Known-malicious packages").
+    malicious: bool = False
 
     @property
     def id(self) -> str:

@@ -7,6 +7,8 @@ its code. Most serious first:
 4  advisories could not be checked for some component (a lookup failed, or the advisory source
    gave no answer), or a rescan checked nothing at all: the run is NOT known to be free of
    vulnerabilities, whatever else it found;
+1  a known-malicious package (a finding of an OSV ``MAL-`` record), whatever ``--fail-on`` and
+   ``--new-only`` say (only an ignore rule naming its id suppresses it);
 1  findings at or above ``--fail-on`` (ignored ones do not count; with ``--new-only``, new ones only),
    vulnerabilities and policy findings alike (``failing_policy``: a policy finding's level is its
    rule's, README "Policy rules"; ``any`` counts them all; ``--new-only`` does not filter them, because
@@ -45,6 +47,11 @@ def failing(findings: Sequence[Finding], fail_on: str) -> list[Finding]:
         return active
     threshold = _THRESHOLDS[fail_on]
     return [f for f in active if f.level.rank >= threshold.rank]
+
+
+def malicious(findings: Sequence[Finding]) -> list[Finding]:
+    """Unsuppressed findings of known-malicious packages: they fail the run at any ``--fail-on``."""
+    return [f for f in findings if f.malicious and f.suppressed is None]
 
 
 def failing_policy(findings: Sequence[PolicyFinding], fail_on: str) -> list[PolicyFinding]:
@@ -89,8 +96,11 @@ def verdict(result: ScanResult, fail_on: str = "any", *, strict: bool = False, n
         findings = [f for f in findings if f.fingerprint in result.baseline.new]
     bad = failing(findings, fail_on)
     bad_policy = failing_policy(result.policy_findings, fail_on)
+    evil = malicious(result.findings)
     failed = len(bad) + len(bad_policy)
     also = f"; {failed} finding(s) at or above --fail-on {fail_on} were found as well" if failed else ""
+    if evil:
+        also += f"; {_malicious_line(evil)}"
     if result.unchecked:
         names = ", ".join(purl for purl, _why in result.unchecked[:5])
         more = f" and {len(result.unchecked) - 5} more" if len(result.unchecked) > 5 else ""
@@ -106,6 +116,8 @@ def verdict(result: ScanResult, fail_on: str = "any", *, strict: bool = False, n
             f"{result.artifact.path}: nothing was checked: the SBOM lists no PyPI component to match against "
             "advisories; it is NOT known to be free of vulnerabilities",
         )
+    if evil:
+        return Verdict(ExitCode.FINDINGS, _malicious_line(evil) + " (fails the run at any --fail-on)")
     if bad:
         return Verdict(ExitCode.FINDINGS)
     if bad_policy:
@@ -115,3 +127,10 @@ def verdict(result: ScanResult, fail_on: str = "any", *, strict: bool = False, n
     if strict and result.unknowns:
         return Verdict(ExitCode.INCOMPLETE, f"{len(result.unknowns)} unknown(s): the scan is incomplete (--strict)")
     return Verdict(ExitCode.OK)
+
+
+def _malicious_line(evil: Sequence[Finding]) -> str:
+    """One sentence naming the known-malicious packages found."""
+    names = sorted({f"{f.component.name} {f.component.version or ''}".strip() + f" ({f.id})" for f in evil})
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"{len(names)} known-malicious package(s) installed: {shown}"

@@ -3,6 +3,10 @@
 1. ``POST /v1/querybatch`` in chunks of at most 1000 queries. A result may carry
    ``next_page_token``: only those queries are sent again, with ``page_token``, until none does
    (a page can hold only a token and no vulns).
+   Each PyPI package is also asked once without a version (the API then lists every record of
+   the package): of that answer only the ``MAL-`` ids are kept (OpenSSF malicious-packages
+   records), because a malicious project is malicious at every version, listed or not; they join
+   the answer of every queried version of the package.
 2. ``GET /v1/vulns/{id}`` for each unique id, with bounded concurrency, unless the on-disk cache
    holds that id at the ``modified`` the batch reported.
 
@@ -24,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -40,7 +45,7 @@ from depscan.advisories.http import (
     request_timeout,
     tracked_session,
 )
-from depscan.advisories.osv_schema import OSVError, parse_osv
+from depscan.advisories.osv_schema import OSVError, is_malicious_id, parse_osv
 from depscan.config import OSV_API_URL, OSV_TIMEOUT
 from depscan.models import Advisory, AdvisoryData
 from depscan.timestamps import latest, parse_timestamp
@@ -55,6 +60,12 @@ MAX_RECORD_BYTES = 8 * 1024 * 1024  # one /v1/vulns/{id} record, decoded (as the
 MAX_PAGES = 100  # per query; a runaway token loop must end
 MAX_ADVISORIES = 50_000  # distinct ids one lookup fetches (a big image lists a few thousand)
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class _AnyVersion(PackageQuery):
+    """A PyPI package asked for without a version (``version`` unused): only its ``MAL-`` ids are
+    kept. Another class, so it never equals a real query of the same name."""
 
 
 class LookupFailed(Exception):
@@ -236,10 +247,16 @@ class OnlineOSV(AdvisoryBackend):
 
     name = "online"
 
-    def __init__(self, client: OSVClient, cache: RecordCache | None = None, *, concurrency: int = 8) -> None:
+    def __init__(
+        self, client: OSVClient, cache: RecordCache | None = None, *, concurrency: int = 8,
+        malicious_any_version: bool = True,
+    ) -> None:
+        """``malicious_any_version``: ask each PyPI package without a version too, for its ``MAL-``
+        records (module docstring); off, only the versioned queries are sent."""
         self.client = client
         self.cache = cache
         self.concurrency = concurrency
+        self.malicious_any_version = malicious_any_version
 
     def lookup(self, queries: Sequence[PackageQuery]) -> LookupResult:
         """One lookup phase, within the client's deadline: what is not answered by then is failed.
@@ -267,6 +284,10 @@ class OnlineOSV(AdvisoryBackend):
         by_ecosystem: dict[str, list[PackageQuery]] = {}
         for query in queries:
             by_ecosystem.setdefault(query.ecosystem, []).append(query)
+        any_version = ({q.name: _AnyVersion("PyPI", q.name, "") for q in by_ecosystem.get("PyPI", ())}
+                       if self.malicious_any_version else {})
+        if any_version:
+            by_ecosystem["PyPI"] = [*by_ecosystem["PyPI"], *any_version.values()]
         chunks = [group[start : start + BATCH_SIZE] for group in by_ecosystem.values()
                   for start in range(0, len(group), BATCH_SIZE)]
         for chunk in chunks:
@@ -275,6 +296,8 @@ class OnlineOSV(AdvisoryBackend):
             except LookupFailed as e:
                 for query in chunk:
                     result.failed[query] = str(e)
+        if any_version:
+            _join_any_version(any_version, ids_for, result)
         wanted: dict[str, str | None] = {}
         for found in ids_for.values():
             wanted.update(found)
@@ -297,17 +320,19 @@ class OnlineOSV(AdvisoryBackend):
                 return found
             body = []
             for query, token in pending:
-                item: dict[str, Any] = {
-                    "package": {"name": query.name, "ecosystem": query.ecosystem},
-                    "version": query.version,
-                }
+                item: dict[str, Any] = {"package": {"name": query.name, "ecosystem": query.ecosystem}}
+                if not isinstance(query, _AnyVersion):
+                    item["version"] = query.version
                 if token is not None:
                     item["page_token"] = token
                 body.append(item)
             results = self.client.querybatch(body)
             next_pending: list[tuple[PackageQuery, str | None]] = []
             for (query, _token), res in zip(pending, results, strict=True):
+                every_record = isinstance(query, _AnyVersion)
                 for vuln in res.get("vulns") or []:  # shape checked in querybatch
+                    if every_record and not is_malicious_id(vuln["id"]):
+                        continue  # the versioned query answers for the other records
                     modified = vuln.get("modified")
                     found[query][vuln["id"]] = modified if isinstance(modified, str) else None
                     seen.add(vuln["id"])
@@ -351,6 +376,31 @@ class OnlineOSV(AdvisoryBackend):
                 else:
                     records[ident] = advisory
         return records, errors
+
+
+def _join_any_version(
+    any_version: dict[str, _AnyVersion], ids_for: dict[PackageQuery, dict[str, str | None]], result: LookupResult
+) -> None:
+    """Add each package's ``MAL-`` ids (its query without a version) to every queried version of it;
+    a version whose package could not be asked so fails too (a malicious package must not pass
+    unseen). The queries without a version leave ``ids_for`` and ``result.failed``."""
+    malicious: dict[str, dict[str, str | None]] = {}
+    failed: dict[str, str] = {}
+    for name, asked in any_version.items():
+        found = ids_for.pop(asked, None)
+        if found is not None:
+            malicious[name] = found
+        why = result.failed.pop(asked, None)
+        if why is not None:
+            failed[name] = why
+    for query in list(ids_for):
+        if query.ecosystem != "PyPI":
+            continue
+        if query.name in failed:
+            del ids_for[query]
+            result.failed.setdefault(query, failed[query.name])
+        elif query.name in malicious:
+            ids_for[query].update(malicious[query.name])
 
 
 def _git_queries(

@@ -7,7 +7,8 @@ database intact; imports into one database hold a lock (``import_lock``), so con
 in turn and none loses the other's records. Sources are regular files or directories; an import
 reads at most ``MAX_IMPORT_BYTES`` of records (the zip members' declared sizes), YAML without
 aliases, and skips with a note the members it cannot read (Deflate64, encrypted, names that are
-not UTF-8). Records of every ecosystem are kept and indexed by (ecosystem, normalized package
+not UTF-8). Records of every ecosystem are kept and indexed (OSV ``MAL-`` records of malicious
+packages too: a lookup matches them for any version of the package they name) by (ecosystem, normalized package
 name), a distribution's with its release (``Debian:12``), and by ("GIT", repository URL) for every
 GIT range (``native_match.index_keys``): a lookup is one query per package name, and range
 evaluation happens in Python (``ranges.py`` for PyPI, ``native_match.py`` for GIT and distributions).
@@ -36,7 +37,7 @@ from typing import Any
 
 from depscan.advisories.backend import AdvisoryBackend, AdvisoryError, LookupResult, PackageQuery
 from depscan.advisories.native_match import evaluate, index_keys
-from depscan.advisories.osv_schema import OSVError, parse_osv
+from depscan.advisories.osv_schema import OSVError, is_malicious_id, parse_osv
 from depscan.advisories.ranges import Matcher, canonical_versions, is_affected, matcher, parse_version
 from depscan.config import DB_ENV
 from depscan.errors import ArtifactError
@@ -597,8 +598,10 @@ def affects(advisory: Advisory, query: PackageQuery) -> bool:
     """Whether any ``affected`` entry of the advisory covers the queried package version."""
     if query.ecosystem != "PyPI":
         return evaluate(advisory, query)[0]
+    malicious = is_malicious_id(advisory.id)  # a malicious project: every version, listed or not
     return any(
-        a.ecosystem == query.ecosystem and a.normalized_name == query.name and is_affected(query.version, a)
+        a.ecosystem == query.ecosystem and a.normalized_name == query.name
+        and (malicious or is_affected(query.version, a))
         for a in advisory.affected
     )
 
@@ -708,6 +711,9 @@ class OfflineDatabase(AdvisoryBackend):
         out = []
         for ident in idents:
             advisory, by_package = self._parsed[ident]
+            if is_malicious_id(ident) and package in by_package:
+                out.append(advisory)  # a malicious project: every version, listed or not
+                continue
             for m in by_package.get(package, ()):
                 if m.covers(parsed, version) if parsed is not None else m(version):
                     out.append(advisory)

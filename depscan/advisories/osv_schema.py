@@ -21,6 +21,14 @@ from depscan.errors import DepscanError
 from depscan.models import Advisory, AffectedPackage, AffectedRange, RangeEvent, Severity
 
 _EVENT_KINDS = frozenset({"introduced", "fixed", "last_affected", "limit"})
+# OSV's id prefix for the OpenSSF malicious-packages data (``MAL-2024-1234``), published in the
+# ecosystem exports and served by the API like any advisory.
+MALICIOUS_PREFIX = "MAL-"
+
+
+def is_malicious_id(ident: str) -> bool:
+    """Whether an OSV id (or alias) names a known-malicious package record."""
+    return ident.startswith(MALICIOUS_PREFIX)
 
 
 class OSVError(DepscanError):

@@ -32,6 +32,10 @@ so tools that key on it keep working. A path suffix was the alternative: readabl
 carries a 71-character layer digest and makes refs unwieldy. The root is ``artifact:<file name>``,
 vulnerabilities ``vulnerability:<id>`` (``...:ignored`` for the ignored part of a split group).
 
+**Known-malicious packages** (OSV ``MAL-`` records, ``Finding.malicious``) are vulnerabilities like any
+finding, with a ``critical`` rating (method ``other``: no CVSS vector), the recommendation to remove the
+package, and the property ``depscan:malicious=true``.
+
 **Ignored findings** (``.depscan.toml``) get ``analysis.state = not_affected``, ``analysis.detail`` the
 rule's reason, id and expiry verbatim, and ``depscan:ignored:*`` properties. ``not_affected`` is what
 depscan itself does with them (an ignored finding never fails a run) and what VEX consumers act on
@@ -910,7 +914,8 @@ class _Builder:
             updated=max(modified) if modified else None,
             analysis=None if first.suppressed is None else self.analysis(first.suppressed, where),
             affects=targets,
-            properties=self.ignore_properties(first.suppressed, where),
+            properties=self.ignore_properties(first.suppressed, where)
+            + ([Property(name="depscan:malicious", value="true")] if first.malicious else []),
         )
 
     def references(self, aliases: Iterable[str], where: str) -> list[VulnerabilityReference]:
@@ -931,6 +936,9 @@ class _Builder:
         ]
         if not vectors and findings[0].vector is not None:
             vectors = [(None, "", findings[0].vector, findings[0].score)]
+        if findings[0].malicious:  # critical without a CVSS vector: the record's judgement, not a score
+            ratings.append(VulnerabilityRating(source=_osv_source(findings[0].id), severity=_SEVERITY[Level.CRITICAL],
+                                               method=VulnerabilityScoreSource.OTHER))
         for advisory, kind, vector, score in vectors:
             method = _method(kind, vector)
             if method is None or vector in seen:
@@ -1117,6 +1125,8 @@ def _method(kind: str, vector: str) -> VulnerabilityScoreSource | None:
 
 def _recommendation(findings: Sequence[Finding]) -> str:
     """``Upgrade <name> to <smallest fixed version above the installed one>``, per distinct installed copy."""
+    if findings[0].malicious:
+        return f"Remove {findings[0].component.name}: a known-malicious package (every version)"
     advice = {}
     for finding in findings:
         component = finding.component

@@ -212,6 +212,7 @@ def _finding_group(finding: Finding) -> dict[str, Any]:
         "vector": finding.vector,
         "summary": finding.summary,
         "fixed_versions": list(finding.fixed_versions),
+        "malicious": finding.malicious,  # a known-malicious package (OSV MAL- record): every version
     }
 
 

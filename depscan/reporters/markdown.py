@@ -1,13 +1,14 @@
 """``--format markdown``: a summary for a pull-request comment (GitHub-flavoured Markdown).
 
-Short on purpose: the verdict first, then one table row per vulnerability, then what could not
-be checked or read. Everything a reviewer needs to decide; the rest lives in the JSON/SARIF reports.
+Short on purpose: known-malicious packages first (their own line and table), then the verdict, then one
+table row per vulnerability, then what could not be checked or read. Everything a reviewer needs to
+decide; the rest lives in the JSON/SARIF reports.
 """
 
 from __future__ import annotations
 
 from depscan.facts import counts as summary_counts
-from depscan.models import Finding, NativeComponent, OsPackage, ScanResult, Status
+from depscan.models import Finding, NativeComponent, OsPackage, ScanResult, Status, component_location
 from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
 from depscan.text import encode_text
@@ -30,11 +31,18 @@ def _fix(finding: Finding) -> str:
 def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     """The Markdown summary."""
     counts = summary_counts(result)
-    active = [f for f in result.findings if f.suppressed is None]
+    evil = [f for f in result.findings if f.suppressed is None and f.malicious]
+    active = [f for f in result.findings if f.suppressed is None and not f.malicious]
     name = result.artifact.path.rsplit("/", 1)[-1]
     if result.artifact.describes is not None:  # a rescan: the artifact, and the SBOM describing it
         name = result.artifact.label
     lines = [f"## depscan: `{_cell(name)}`", ""]
+    if evil:  # the first line: nothing else matters as much
+        packages = sorted({f"`{_cell(f.component.name)} {_cell(f.component.version or '')}`".replace(" `", "`")
+                           for f in evil})
+        lines += [f":skull: **{len(packages)} known-malicious package{'' if len(packages) == 1 else 's'}**: "
+                  f"{', '.join(packages)}. The whole project is malicious (every version): remove it and treat "
+                  "the environment it ran in as compromised.", ""]
     if result.advisory_data is None:
         verdict = "Advisories were **not checked** (`--source skip`)."
     elif nothing_checked(result):
@@ -48,6 +56,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         if distinct != len(active):
             verdict += (f" (and {len(active) - distinct} finding(s) in bundled libraries that their "
                         "distribution's advisory already covers)")
+    elif evil:
+        verdict = "No other known vulnerabilities."
     elif result.not_verifiable:
         verdict = (f":warning: **No known vulnerabilities in what could be checked**, but {len(result.not_verifiable)} "
                    "component(s) are **not verifiable**: they are not known to be free of vulnerabilities.")
@@ -87,6 +97,16 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             f"{len(result.baseline.unchanged)} unchanged"
         )
     lines.extend(f"- {fact}" for fact in facts)
+    if evil:
+        lines += ["", "### Malicious packages", "", "| Package | Version | Advisory | Location |", "|---|---|---|---|"]
+        for finding in evil[:MAX_ROWS]:
+            component = finding.component
+            ident = f"[{finding.id}](https://osv.dev/vulnerability/{finding.id})"
+            aliases = f" ({', '.join(finding.ids[1:])})" if len(finding.ids) > 1 else ""
+            lines.append(f"| {_cell(component.name)} | {_cell(component.version or '-')} | {ident} {_cell(aliases)} "
+                         f"| `{_cell(component_location(component).path)}` |")
+        if len(evil) > MAX_ROWS:
+            lines.append(f"\n… and {len(evil) - MAX_ROWS} more (see the JSON report).")
     if active:
         lines += ["", "| Package | Version | Advisory | Severity | Fixed in |", "|---|---|---|---|---|"]
         for finding in active[:MAX_ROWS]:

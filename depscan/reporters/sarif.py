@@ -20,7 +20,9 @@ result with a region.
   covers) are results of ``depscan/not-verifiable``, at the component's file.
 - Results (3.27): one per finding, level from severity (critical/high -> error, medium -> warning,
   low/unknown -> note). Ignored findings are kept, with ``suppressions`` (3.27.23) of kind ``external``
-  (the ignore lives in ``.depscan.toml``, not in the scanned files).
+  (the ignore lives in ``.depscan.toml``, not in the scanned files). A known-malicious package (an OSV
+  ``MAL-`` record, ``Finding.malicious``) is critical, so ``error``; its rule is tagged ``malicious`` with
+  ``security-severity`` 10.0, and its result says so first and has ``properties.malicious``.
 - Locations (3.28): the METADATA file of the affected copy (the ELF file for a library identified in one, the
   package database for an OS package), as a URI relative to the artifact root
   (``uriBaseId`` ARTIFACTROOT, declared in ``originalUriBaseIds`` (3.14.14) without an absolute URI:
@@ -46,7 +48,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from depscan.match import smallest_fix_above
+from depscan.match import MALICIOUS_NOTE, smallest_fix_above
 from depscan.models import (
     BaselineDiff,
     Finding,
@@ -150,6 +152,11 @@ def _vulnerability_rule(rule_id: str, findings: list[Finding]) -> dict[str, Any]
     worst = max(findings, key=lambda f: f.level.rank).level
     properties: dict[str, Any] = {"tags": ["security", "vulnerability"], "precision": "high"}
     security_severity = _score_text(max(scores) if scores else None)
+    if first.malicious:  # a known-malicious package: critical on GitHub whatever the record scores
+        properties["tags"] = ["security", "malicious"]
+        security_severity = "10.0"
+        help_lines.insert(1, MALICIOUS_NOTE)
+        markdown[1:1] = ["", f"**{MALICIOUS_NOTE}**"]
     if security_severity is not None:
         properties["security-severity"] = security_severity
     return {
@@ -334,6 +341,9 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
     also = f" ({', '.join(aliases)})" if aliases else ""
     # GitHub titles the alert with the first sentence: package, version and ids come first, then the fix.
     parts = [f"{dist.name} {dist.version} is affected by {finding.id}{also}.", fix_text(finding)]
+    if finding.malicious:
+        parts = [f"{dist.name} {dist.version} is a known-malicious package ({finding.id}{also}).",
+                 MALICIOUS_NOTE[0].upper() + MALICIOUS_NOTE[1:] + "."]
     summary = finding.summary.strip()
     if summary:
         parts.append(summary if summary.endswith((".", "\u2026")) else summary + ".")
@@ -371,6 +381,9 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
         result["properties"]["vector"] = finding.vector
     if finding.covered_by is not None:
         result["properties"]["coveredBy"] = finding.covered_by
+    if finding.malicious:
+        result["properties"]["malicious"] = True
+        result["properties"]["tags"] = ["malicious"]
     if baseline is not None:  # --baseline: 3.27.24 (GitHub ignores it; other viewers filter on it)
         result["baselineState"] = "new" if finding.fingerprint in baseline.new else "unchanged"
     if finding.suppressed is not None:

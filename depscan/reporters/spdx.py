@@ -42,7 +42,8 @@ Choices:
   ``depscan:os_package:manager``, ``:ecosystem``, ``:source_name``, ``:source_version`` annotations.
 - A component advisories cannot vouch for (``ScanResult.not_verifiable``) has a
   ``depscan:advisories:not_verifiable=<why>`` annotation; policy findings and the not-verifiable list are in
-  the document comment (SPDX 2.3 has no element for findings).
+  the document comment (SPDX 2.3 has no element for findings). A known-malicious distribution (an OSV ``MAL-``
+  record) has a ``depscan:malicious=<id>`` annotation, and the document comment names it first.
 - Package annotations (clause 12, ``annotationType`` OTHER, one ``depscan:<name>=<value>`` comment
   each, the names of the CycloneDX properties) carry what ``depscan rescan`` needs and no SPDX 2.3
   field holds: a distribution's ``depscan:location`` (METADATA path: part of finding fingerprints),
@@ -430,8 +431,15 @@ def document(result: ScanResult, *, namespace: str | None = None, created: datet
     not_verifiable = dict(result.not_verifiable)
     annotate = _Annotator(f"Tool: depscan-{version}", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
     packages = [annotate(_artifact_package(result), _artifact_facts(result)), *inputs]
-    packages += [annotate(_dist_package(d, i, lic), _dist_facts(d))
-                 for d, i, lic in zip(facts.dists, ids, facts.licenses, strict=True)]
+    # A known-malicious distribution says so on its package (SPDX 2.3 has no vulnerability element).
+    evil: dict[int, list[tuple[str, str]]] = {}
+    for finding in result.findings:
+        if finding.malicious and isinstance(finding.component, PythonDist):
+            index = facts.dist_index(finding.component)
+            if index is not None and ("depscan:malicious", finding.id) not in evil.setdefault(index, []):
+                evil[index].append(("depscan:malicious", finding.id))
+    packages += [annotate(_dist_package(d, i, lic), _dist_facts(d) + evil.get(n, []))
+                 for n, (d, i, lic) in enumerate(zip(facts.dists, ids, facts.licenses, strict=True))]
     packages += [
         annotate(_native_package(lib, i), _native_facts(lib))
         for lib, i in zip(facts.natives, native_ids, strict=True)
@@ -499,6 +507,11 @@ def _artifact_facts(result: ScanResult) -> list[tuple[str, str]]:
 def _document_comment(result: ScanResult) -> str | None:
     """Clause 6.11 (document comment): say when the inventory is incomplete (unreadable metadata, warnings)."""
     parts = []
+    evil = [f for f in result.findings if f.malicious and f.suppressed is None]
+    if evil:
+        listed = "; ".join(f"{f.component.name} {f.component.version} ({f.id})" for f in evil)
+        parts.append(f"KNOWN-MALICIOUS PACKAGES: {len(evil)} ({listed}): the whole project is malicious; "
+                     "remove it and treat the environment it ran in as compromised.")
     if result.unknowns:
         listed = "; ".join(f"{u.location}: {u.reason}" for u in result.unknowns)
         parts.append(f"Incomplete: {len(result.unknowns)} item(s) could not be read ({listed}).")

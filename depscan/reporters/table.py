@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from depscan.models import NativeComponent, NativeLib, OsPackage, PythonDist, ScanResult, Status
+from depscan.models import NativeComponent, NativeLib, OsPackage, PythonDist, ScanResult, Status, component_location
 from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
 from depscan.text import encode_text
@@ -63,6 +63,31 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=color, no_color=not color, width=width, highlight=False)
+    evil = [f for f in result.findings if f.malicious]
+    if evil:  # first: a known-malicious package is the one thing nobody may miss
+        mal = Table(title="Malicious packages (known-malicious: the whole project is malicious, every version)",
+                    title_justify="left")
+        mal.add_column("Package", no_wrap=True)
+        mal.add_column("Version", no_wrap=True)
+        mal.add_column("ID (aliases)", overflow="fold")
+        mal.add_column("Location", overflow="fold")
+        mal.add_column("Summary", overflow="fold")
+        for finding in evil[:MAX_ROWS]:
+            component = finding.component
+            summary = finding.summary
+            if finding.suppressed is not None:
+                summary = f"[ignored: {finding.suppressed.reason}] {summary}"
+            row(
+                mal,
+                component.name + (" (shadowed)" if component.status is Status.SHADOWED else ""),
+                component.version or "-",
+                finding.id + (f" ({', '.join(finding.ids[1:])})" if len(finding.ids) > 1 else ""),
+                component_location(component).path,
+                summary,
+                style="dim" if finding.suppressed is not None else _STYLE["critical"],
+            )
+        console.print(mal)
+        _more(console, MAX_ROWS, len(evil), "malicious packages")
     dists = [c for c in result.components if isinstance(c, PythonDist)]
     table = Table(title=Text(f"{result.artifact.label} ({result.artifact.kind})"), title_justify="left")
     table.add_column("Name", no_wrap=True)
@@ -163,7 +188,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             row(unknowns, unknown.location.path, short_layer(unknown.location.layer), unknown.reason)
         console.print(unknowns)
         _more(console, MAX_ROWS, len(result.unknowns), "unknowns")
-    if result.findings:
+    others = [f for f in result.findings if not f.malicious] if evil else result.findings
+    if others:
         vulns = Table(title="Vulnerabilities", title_justify="left")
         vulns.add_column("Package", no_wrap=True)
         vulns.add_column("Version", no_wrap=True)
@@ -171,7 +197,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         vulns.add_column("Severity", no_wrap=True)
         vulns.add_column("Fixed in", overflow="fold")
         vulns.add_column("Summary", overflow="fold")
-        for finding in result.findings[:MAX_ROWS]:
+        for finding in others[:MAX_ROWS]:
             component = finding.component
             severity = finding.level.value + (f" {finding.score:.1f}" if finding.score is not None else "")
             summary = finding.summary
@@ -197,7 +223,9 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
                 style="dim" if finding.suppressed is not None else _STYLE.get(finding.level.value),
             )
         console.print(vulns)
-        _more(console, MAX_ROWS, len(result.findings), "vulnerabilities")
+        _more(console, MAX_ROWS, len(others), "vulnerabilities")
+    elif evil:
+        console.print("No other known vulnerabilities.")
     elif nothing_checked(result):
         console.print("Nothing was checked: the SBOM lists no PyPI component to match against advisories.")
     elif result.advisory_data is not None and not result.unchecked and not result.not_verifiable:

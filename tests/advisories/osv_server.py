@@ -131,11 +131,12 @@ class FakeOSV:
     def batch_answer(self, body: dict[str, Any]) -> dict[str, Any]:
         results = []
         for item in body.get("queries", []):
-            name, version = item["package"]["name"], item["version"]
+            name, version = item["package"]["name"], item.get("version")  # no version: every record of the package
             hits = [
                 {"id": r["id"], "modified": r["modified"]}
                 for r in self.records.values()
-                if any(a["package"]["name"] == name and version in a.get("versions", []) for a in r["affected"])
+                if any(a["package"]["name"] == name and (version is None or version in a.get("versions", []))
+                       for a in r["affected"])
             ]
             results.append({"vulns": hits} if hits else {})
         return {"results": results}

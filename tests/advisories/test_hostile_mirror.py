@@ -48,7 +48,7 @@ MiB = 1024 * 1024
 def lookup(server: FakeOSV, *queries: PackageQuery, timeout: float = DEADLINE) -> tuple[LookupResult, float]:
     client = OSVClient(base_url=server.url, timeout=timeout, retries=2, backoff=0.05)
     started = time.monotonic()
-    result = OnlineOSV(client).lookup(list(queries or (Q_DEMO, Q_SIX)))
+    result = OnlineOSV(client, malicious_any_version=False).lookup(list(queries or (Q_DEMO, Q_SIX)))
     return result, time.monotonic() - started
 
 
@@ -108,7 +108,7 @@ def test_a_declared_length_over_the_cap_is_refused_before_reading() -> None:
         mock.post("https://osv.test/v1/querybatch", json={"results": [{"vulns": [{"id": "OSV-1"}]}]})
         mock.get("https://osv.test/v1/vulns/OSV-1", body=b"x" * 2048, headers={"Content-Length": "2048"})
         client = OSVClient(requests.Session(), "https://osv.test", max_record_bytes=1024)
-        result = OnlineOSV(client).lookup([Q_DEMO])
+        result = OnlineOSV(client, malicious_any_version=False).lookup([Q_DEMO])
     assert "answer of 2,048 bytes is over the 1,024-byte limit" in result.failed[Q_DEMO]
 
 
@@ -135,7 +135,7 @@ def test_retry_after_beyond_the_deadline_fails_at_once() -> None:
     with responses.RequestsMock() as mock:
         mock.post("https://osv.test/v1/querybatch", status=429, headers={"Retry-After": "60"})
         client = OSVClient(requests.Session(), "https://osv.test", timeout=5, sleep=sleeps.append)
-        result = OnlineOSV(client).lookup([Q_DEMO])
+        result = OnlineOSV(client, malicious_any_version=False).lookup([Q_DEMO])
     assert sleeps == []  # waiting 60 s would pass the 5 s deadline: give up now
     assert result.failed[Q_DEMO].endswith("HTTP 429; no complete answer within the 5 s deadline (--osv-timeout)")
 
@@ -147,7 +147,8 @@ def test_an_answer_listing_too_many_advisories_fails_before_fetching_any() -> No
     stubs = [{"id": f"OSV-{n}"} for n in range(MAX_ADVISORIES + 1)]
     with responses.RequestsMock() as mock:
         mock.post("https://osv.test/v1/querybatch", json={"results": [{"vulns": stubs}]})
-        result = OnlineOSV(OSVClient(requests.Session(), "https://osv.test")).lookup([Q_DEMO])
+        backend = OnlineOSV(OSVClient(requests.Session(), "https://osv.test"), malicious_any_version=False)
+        result = backend.lookup([Q_DEMO])
         assert len(mock.calls) == 1  # no record was fetched
     assert result.failed[Q_DEMO].endswith(f"list more than {MAX_ADVISORIES:,} distinct advisories, "
                                           "more than one lookup fetches")

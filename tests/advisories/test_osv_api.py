@@ -2,7 +2,9 @@
 
 Every exchange goes through a real ``requests.Session`` intercepted by ``responses``; ``sleep`` is
 a recorder, so retries and backoff are checked without waiting. Request bodies are asserted
-exactly, since they are what the OSV API (or a mirror of it) sees.
+exactly, since they are what the OSV API (or a mirror of it) sees. These are the versioned queries'
+exchanges: the backend's second query per package (no version, for ``MAL-`` records) is off here
+(``malicious_any_version=False``) and tested in ``tests/test_malicious.py``.
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ def record(
     return out
 
 
+def versioned(client: OSVClient, cache: RecordCache | None = None) -> OnlineOSV:
+    """The backend sending the versioned queries only (module docstring)."""
+    return OnlineOSV(client, cache, malicious_any_version=False)
+
+
 def stub(rec: dict[str, Any]) -> dict[str, str]:
     """What ``/v1/querybatch`` reports for a record: its id and ``modified`` only."""
     return {"id": rec["id"], "modified": rec["modified"]}
@@ -130,7 +137,7 @@ def test_querybatch_body_names_package_ecosystem_and_version(
     mock: responses.RequestsMock, client: OSVClient
 ) -> None:
     mock.post(BATCH, json={"results": [{}, {}]})
-    OnlineOSV(client).lookup([q("zope-interface", "5.4.0"), q("requests", "2.19.1")])
+    versioned(client).lookup([q("zope-interface", "5.4.0"), q("requests", "2.19.1")])
     assert body(0, mock) == {
         "queries": [query_body("zope-interface", "5.4.0"), query_body("requests", "2.19.1")]
     }
@@ -141,7 +148,7 @@ def test_results_map_back_to_their_queries(mock: responses.RequestsMock, client:
     a, b = record("OSV-A", "alpha"), record("OSV-B", "beta")
     mock.post(BATCH, json={"results": [{"vulns": [stub(a)]}, {}, {"vulns": [stub(b)]}]})
     serve_vulns(mock, a, b)
-    result = OnlineOSV(client).lookup([q("alpha", "1.0"), q("clean", "1.0"), q("beta", "1.0")])
+    result = versioned(client).lookup([q("alpha", "1.0"), q("clean", "1.0"), q("beta", "1.0")])
     assert not result.failed
     assert {query: [adv.id for adv in advs] for query, advs in result.affected.items()} == {
         q("alpha", "1.0"): ["OSV-A"],
@@ -158,7 +165,7 @@ def test_each_unique_id_is_fetched_once(mock: responses.RequestsMock, client: OS
         json={"results": [{"vulns": [stub(shared)]}, {"vulns": [stub(shared), stub(own)]}, {"vulns": [stub(shared)]}]},
     )
     serve_vulns(mock, shared, own)
-    result = OnlineOSV(client).lookup([q("demo", "1.0"), q("demo", "1.1"), q("demo", "1.2")])
+    result = versioned(client).lookup([q("demo", "1.0"), q("demo", "1.1"), q("demo", "1.2")])
     gets = sorted(u for u in urls(mock) if "/v1/vulns/" in u)
     assert gets == [f"{BASE}/v1/vulns/OSV-OWN", f"{BASE}/v1/vulns/OSV-SHARED"]
     assert [a.id for a in result.affected[q("demo", "1.1")]] == ["OSV-OWN", "OSV-SHARED"]
@@ -168,7 +175,7 @@ def test_withdrawn_records_are_dropped(mock: responses.RequestsMock, client: OSV
     live, gone = record("OSV-LIVE"), record("OSV-GONE", withdrawn="2024-02-01T00:00:00Z")
     mock.post(BATCH, json={"results": [{"vulns": [stub(live), stub(gone)]}]})
     serve_vulns(mock, live, gone)
-    result = OnlineOSV(client).lookup([q("demo", "1.0")])
+    result = versioned(client).lookup([q("demo", "1.0")])
     assert [a.id for a in result.affected[q("demo", "1.0")]] == ["OSV-LIVE"]
     assert not result.failed
 
@@ -179,13 +186,13 @@ def test_lookup_data_names_source_record_count_and_newest_modified(
     old, new = record("OSV-OLD", modified="2021-05-05T00:00:00Z"), record("OSV-NEW", modified="2023-07-07T12:00:00Z")
     mock.post(BATCH, json={"results": [{"vulns": [stub(old)]}, {"vulns": [stub(new), stub(old)]}]})
     serve_vulns(mock, old, new)
-    data = OnlineOSV(client).lookup([q("a", "1"), q("b", "1")]).data
+    data = versioned(client).lookup([q("a", "1"), q("b", "1")]).data
     assert data is not None
     assert (data.source, data.records, data.newest_modified) == (f"online:{BASE}", 2, "2023-07-07T12:00:00Z")
 
 
 def test_no_queries_make_no_requests(mock: responses.RequestsMock, client: OSVClient) -> None:
-    result = OnlineOSV(client).lookup([])
+    result = versioned(client).lookup([])
     assert not mock.calls
     assert result.affected == {} and result.failed == {}
 
@@ -193,7 +200,7 @@ def test_no_queries_make_no_requests(mock: responses.RequestsMock, client: OSVCl
 def test_1001_queries_are_sent_in_chunks_of_1000_and_1(mock: responses.RequestsMock, client: OSVClient) -> None:
     mock.add_callback(responses.POST, BATCH, callback=empty_results())
     queries = [q("demo", f"1.{i}") for i in range(1001)]
-    result = OnlineOSV(client).lookup(queries)
+    result = versioned(client).lookup(queries)
     assert [len(body(i, mock)["queries"]) for i in range(len(mock.calls))] == [1000, 1]
     assert body(1, mock) == {"queries": [query_body("demo", "1.1000")]}
     assert body(0, mock)["queries"][0] == query_body("demo", "1.0")
@@ -214,7 +221,7 @@ def test_next_page_token_resends_only_the_paged_queries(mock: responses.Requests
     mock.post(BATCH, json={"results": [{"vulns": [stub(p3)]}]})
     serve_vulns(mock, p1, p3, other)
     queries = [q("paged", "1.0"), q("other", "1.0"), q("clean", "1.0")]
-    result = OnlineOSV(client).lookup(queries)
+    result = versioned(client).lookup(queries)
     posts = [i for i, call in enumerate(mock.calls) if call.request.method == "POST"]
     assert [body(i, mock) for i in posts] == [
         {"queries": [query_body("paged", "1.0"), query_body("other", "1.0"), query_body("clean", "1.0")]},
@@ -232,7 +239,7 @@ def test_next_page_token_resends_only_the_paged_queries(mock: responses.Requests
 def test_429_honours_retry_after(mock: responses.RequestsMock, client: OSVClient, sleeps: list[float]) -> None:
     mock.post(BATCH, status=429, headers={"Retry-After": "3"})
     mock.post(BATCH, json={"results": [{}]})
-    result = OnlineOSV(client).lookup([q("demo", "1.0")])
+    result = versioned(client).lookup([q("demo", "1.0")])
     assert sleeps == [3.0]
     assert len(mock.calls) == 2 and body(1, mock) == body(0, mock)
     assert result.affected == {q("demo", "1.0"): []} and not result.failed
@@ -243,7 +250,7 @@ def test_retry_after_is_capped_at_a_minute(
 ) -> None:
     mock.post(BATCH, status=429, headers={"Retry-After": "86400"})
     mock.post(BATCH, json={"results": [{}]})
-    OnlineOSV(client).lookup([q("demo", "1.0")])
+    versioned(client).lookup([q("demo", "1.0")])
     assert sleeps == [60.0]
 
 
@@ -254,7 +261,7 @@ def test_503_then_success_backs_off_exponentially(
     mock.post(BATCH, status=502)
     mock.post(BATCH, status=500)
     mock.post(BATCH, json={"results": [{}]})
-    result = OnlineOSV(client).lookup([q("demo", "1.0")])
+    result = versioned(client).lookup([q("demo", "1.0")])
     assert sleeps == [0.5, 1.0, 2.0]
     assert not result.failed
 
@@ -265,7 +272,7 @@ def test_connection_error_then_success(mock: responses.RequestsMock, client: OSV
     mock.post(BATCH, json={"results": [{"vulns": [stub(rec)]}]})
     mock.get(f"{BASE}/v1/vulns/OSV-1", body=requests.ConnectionError("connection reset by peer"))
     serve_vulns(mock, rec)
-    result = OnlineOSV(client).lookup([q("demo", "1.0")])
+    result = versioned(client).lookup([q("demo", "1.0")])
     assert sleeps == [0.5, 0.5]
     assert [a.id for a in result.affected[q("demo", "1.0")]] == ["OSV-1"]
 
@@ -275,7 +282,7 @@ def test_exhausted_retries_fail_every_query_of_the_chunk(
 ) -> None:
     mock.post(BATCH, status=503)
     queries = [q("a", "1.0"), q("b", "2.0")]
-    result = OnlineOSV(client).lookup(queries)
+    result = versioned(client).lookup(queries)
     assert len(mock.calls) == 5  # 1 + retries=4
     assert sleeps == [0.5, 1.0, 2.0, 4.0]
     assert set(result.failed) == set(queries) and not result.affected
@@ -289,7 +296,7 @@ def test_a_failed_chunk_fails_only_its_own_queries(mock: responses.RequestsMock,
     queries = [q("demo", f"1.{i}") for i in range(1001)]
     # ``responses`` pops the first of several matches, the last one stays: first chunk -> callback,
     # then every later POST -> the connection error.
-    result = OnlineOSV(client).lookup(queries)
+    result = versioned(client).lookup(queries)
     assert list(result.failed) == [q("demo", "1.1000")]
     assert "ConnectionError: down" in result.failed[q("demo", "1.1000")]
     assert len(result.affected) == 1000
@@ -305,7 +312,7 @@ def test_failing_record_fetch_fails_only_the_queries_needing_it(
     )
     mock.get(f"{BASE}/v1/vulns/OSV-BROKEN", status=500)
     serve_vulns(mock, fine)
-    result = OnlineOSV(client).lookup([q("demo", "1.0"), q("demo", "1.1"), q("clean", "1.0")])
+    result = versioned(client).lookup([q("demo", "1.0"), q("demo", "1.1"), q("clean", "1.0")])
     assert result.failed == {q("demo", "1.0"): f"GET {BASE}/v1/vulns/OSV-BROKEN: HTTP 500 after 5 attempts"}
     assert [a.id for a in result.affected[q("demo", "1.1")]] == ["OSV-FINE"]
     assert result.affected[q("clean", "1.0")] == []
@@ -318,7 +325,7 @@ def test_invalid_osv_record_fails_only_the_queries_needing_it(mock: responses.Re
     good = record("OSV-GOOD")
     mock.post(BATCH, json={"results": [{"vulns": [{"id": "OSV-BAD"}]}, {"vulns": [stub(good)]}]})
     serve_vulns(mock, bad, good)
-    result = OnlineOSV(client).lookup([q("a", "1.0"), q("b", "1.0")])
+    result = versioned(client).lookup([q("a", "1.0"), q("b", "1.0")])
     assert list(result.failed) == [q("a", "1.0")]
     assert "OSV-BAD" in result.failed[q("a", "1.0")] and "modified" in result.failed[q("a", "1.0")]
     assert [a.id for a in result.affected[q("b", "1.0")]] == ["OSV-GOOD"]
@@ -326,14 +333,14 @@ def test_invalid_osv_record_fails_only_the_queries_needing_it(mock: responses.Re
 
 def test_http_400_fails_without_retrying(mock: responses.RequestsMock, client: OSVClient, sleeps: list[float]) -> None:
     mock.post(BATCH, status=400, json={"code": 3, "message": "Invalid query"})
-    result = OnlineOSV(client).lookup([q("demo", "1.0")])
+    result = versioned(client).lookup([q("demo", "1.0")])
     assert len(mock.calls) == 1 and sleeps == []
     assert result.failed == {q("demo", "1.0"): f"POST {BATCH}: HTTP 400"}
 
 
 def test_malformed_json_fails(mock: responses.RequestsMock, client: OSVClient, sleeps: list[float]) -> None:
     mock.post(BATCH, body="<html>proxy error</html>", content_type="text/html")
-    result = OnlineOSV(client).lookup([q("demo", "1.0")])
+    result = versioned(client).lookup([q("demo", "1.0")])
     assert result.failed == {q("demo", "1.0"): f"POST {BATCH}: response is not JSON"}
     assert sleeps == []
 
@@ -345,7 +352,7 @@ def test_malformed_json_fails(mock: responses.RequestsMock, client: OSVClient, s
 )
 def test_answer_not_matching_the_queries_fails(mock: responses.RequestsMock, client: OSVClient, answer: Any) -> None:
     mock.post(BATCH, json=answer)
-    result = OnlineOSV(client).lookup([q("a", "1.0"), q("b", "1.0")])
+    result = versioned(client).lookup([q("a", "1.0"), q("b", "1.0")])
     assert set(result.failed) == {q("a", "1.0"), q("b", "1.0")}
     assert result.failed[q("a", "1.0")] == f"POST {BATCH}: answer does not match the 2 queries"
 
@@ -353,7 +360,7 @@ def test_answer_not_matching_the_queries_fails(mock: responses.RequestsMock, cli
 def test_non_object_record_answer_fails_that_query(mock: responses.RequestsMock, client: OSVClient) -> None:
     mock.post(BATCH, json={"results": [{"vulns": [{"id": "OSV-X", "modified": "2024-01-01T00:00:00Z"}]}]})
     mock.get(f"{BASE}/v1/vulns/OSV-X", json=["not", "a", "record"])
-    result = OnlineOSV(client).lookup([q("demo", "1.0")])
+    result = versioned(client).lookup([q("demo", "1.0")])
     assert result.failed == {q("demo", "1.0"): f"GET {BASE}/v1/vulns/OSV-X: not an OSV record"}
 
 
@@ -366,7 +373,7 @@ def test_garbled_result_for_a_query_is_failed_not_clean(
     mock: responses.RequestsMock, client: OSVClient, result: Any
 ) -> None:
     mock.post(BATCH, json={"results": [result, {}]})
-    lookup = OnlineOSV(client).lookup([q("garbled", "1.0"), q("clean", "1.0")])
+    lookup = versioned(client).lookup([q("garbled", "1.0"), q("clean", "1.0")])
     assert q("garbled", "1.0") in lookup.failed  # (failing the whole chunk would do too)
     assert q("garbled", "1.0") not in lookup.affected
 
@@ -375,13 +382,13 @@ def test_connection_dropped_mid_body_is_a_failed_lookup_not_a_crash(
     mock: responses.RequestsMock, client: OSVClient
 ) -> None:
     mock.post(BATCH, body=requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead"))
-    result = OnlineOSV(client).lookup([q("demo", "1.0")])
+    result = versioned(client).lookup([q("demo", "1.0")])
     assert list(result.failed) == [q("demo", "1.0")]
 
 
 def test_requests_identify_depscan_in_the_user_agent(mock: responses.RequestsMock, client: OSVClient) -> None:
     mock.post(BATCH, json={"results": [{}]})
-    OnlineOSV(client).lookup([q("demo", "1.0")])
+    versioned(client).lookup([q("demo", "1.0")])
     assert str(mock.calls[0].request.headers["User-Agent"]).startswith("depscan/")
 
 
@@ -394,9 +401,9 @@ def test_cached_record_at_the_same_modified_is_not_fetched_again(
     rec = record("OSV-1")
     mock.post(BATCH, json={"results": [{"vulns": [stub(rec)]}]})
     serve_vulns(mock, rec)
-    backend = OnlineOSV(client, RecordCache(tmp_path / "records"))
+    backend = versioned(client, RecordCache(tmp_path / "records"))
     first = backend.lookup([q("demo", "1.0")])
-    second = OnlineOSV(client, RecordCache(tmp_path / "records")).lookup([q("demo", "1.0")])
+    second = versioned(client, RecordCache(tmp_path / "records")).lookup([q("demo", "1.0")])
     assert [u for u in urls(mock) if "/v1/vulns/" in u] == [f"{BASE}/v1/vulns/OSV-1"]
     assert first.affected == second.affected
     assert [a.id for a in second.affected[q("demo", "1.0")]] == ["OSV-1"]
@@ -412,8 +419,8 @@ def test_changed_modified_fetches_the_record_again(
     mock.get(f"{BASE}/v1/vulns/OSV-1", json=old)
     mock.get(f"{BASE}/v1/vulns/OSV-1", json=new)
     cache = RecordCache(tmp_path)
-    OnlineOSV(client, cache).lookup([q("demo", "1.0")])
-    result = OnlineOSV(client, cache).lookup([q("demo", "1.0")])
+    versioned(client, cache).lookup([q("demo", "1.0")])
+    result = versioned(client, cache).lookup([q("demo", "1.0")])
     assert [u for u in urls(mock) if "/v1/vulns/" in u] == [f"{BASE}/v1/vulns/OSV-1"] * 2
     (advisory,) = result.affected[q("demo", "1.0")]
     assert advisory.modified == "2024-03-01T00:00:00Z"
@@ -427,7 +434,7 @@ def test_corrupt_cache_entry_is_fetched_again(
     (tmp_path / "OSV-1.json").write_text("{truncated", encoding="utf-8")
     mock.post(BATCH, json={"results": [{"vulns": [stub(rec)]}]})
     serve_vulns(mock, rec)
-    result = OnlineOSV(client, RecordCache(tmp_path)).lookup([q("demo", "1.0")])
+    result = versioned(client, RecordCache(tmp_path)).lookup([q("demo", "1.0")])
     assert [a.id for a in result.affected[q("demo", "1.0")]] == ["OSV-1"]
     assert json.loads((tmp_path / "OSV-1.json").read_text(encoding="utf-8")) == rec
 
@@ -440,7 +447,7 @@ def test_unwritable_cache_dir_does_not_break_the_lookup(
     blocker.write_text("a file where the cache directory should be")  # unwritable even for root
     mock.post(BATCH, json={"results": [{"vulns": [stub(rec)]}]})
     serve_vulns(mock, rec)
-    backend = OnlineOSV(client, RecordCache(blocker / "records"))
+    backend = versioned(client, RecordCache(blocker / "records"))
     for _ in range(2):
         result = backend.lookup([q("demo", "1.0")])
         assert not result.failed
@@ -465,7 +472,7 @@ def test_custom_base_url_is_used_for_every_call(mock: responses.RequestsMock, ba
     mock.post(f"{root}/v1/querybatch", json={"results": [{"vulns": [stub(rec)]}]})
     serve_vulns(mock, rec, base=root)
     client = OSVClient(requests.Session(), base_url=base_url, sleep=lambda _s: None)
-    result = OnlineOSV(client).lookup([q("demo", "1.0")])
+    result = versioned(client).lookup([q("demo", "1.0")])
     assert not result.failed
     assert urls(mock) == [f"{root}/v1/querybatch", f"{root}/v1/vulns/OSV-1"]
     assert result.data is not None and result.data.source == f"online:{root}"
@@ -533,7 +540,7 @@ RECORDS = [
 def test_match_groups_findings_by_alias(mock: responses.RequestsMock, client: OSVClient, tmp_path: Path) -> None:
     install(mock, *fake_osv(RECORDS))
     comps = components(tmp_path)
-    result = match(comps, OnlineOSV(client))
+    result = match(comps, versioned(client))
     assert body(0, mock)["queries"] == [  # sorted, PEP 503 names ("Zope.Interface" -> "zope-interface")
         query_body("requests", "2.19.1"),
         query_body("six", "1.16.0"),
@@ -555,7 +562,7 @@ def test_failed_lookup_leaves_the_component_unchecked(
 ) -> None:
     install(mock, *fake_osv(RECORDS, broken=frozenset({"OSV-ZOPE-1"})))
     comps = components(tmp_path)
-    result = match(comps, OnlineOSV(client))
+    result = match(comps, versioned(client))
     zope = next(c for c in comps if c.normalized_name == "zope-interface")
     assert result.unchecked == {zope.purl: f"GET {BASE}/v1/vulns/OSV-ZOPE-1: HTTP 500 after 5 attempts"}
     assert {f.component.normalized_name for f in result.findings} == {"requests"}
@@ -566,6 +573,6 @@ def test_unreachable_api_leaves_every_component_unchecked(
 ) -> None:
     mock.post(BATCH, body=requests.ConnectionError("no route to host"))
     comps = components(tmp_path)
-    result = match(comps, OnlineOSV(client))
+    result = match(comps, versioned(client))
     assert sorted(result.unchecked) == sorted(c.purl for c in comps)  # six included: never "clean"
     assert not result.findings

@@ -119,15 +119,16 @@ def osv_records() -> dict[str, dict[str, Any]]:
     return records
 
 
-def affecting(name: str, version: str) -> list[dict[str, Any]]:
-    """Records naming ``name`` whose ``versions`` list holds exactly ``version`` (withdrawn too)."""
+def affecting(name: str, version: str | None) -> list[dict[str, Any]]:
+    """Records naming ``name`` whose ``versions`` list holds exactly ``version`` (withdrawn too); every
+    record naming it for a query without a version, as the API answers one."""
     return [
         rec
         for _ident, rec in sorted(osv_records().items())
         if any(
             a.get("package", {}).get("ecosystem") == "PyPI"
             and _normalize(a.get("package", {}).get("name", "")) == _normalize(name)
-            and version in a.get("versions", [])
+            and (version is None or version in a.get("versions", []))
             for a in rec.get("affected", [])
         )
     ]
@@ -150,7 +151,7 @@ class FakeOSV:
         assert request.body is not None
         results = []
         for item in json.loads(request.body)["queries"]:
-            hits = affecting(item["package"]["name"], item["version"])
+            hits = affecting(item["package"]["name"], item.get("version"))
             results.append({"vulns": [{"id": r["id"], "modified": r["modified"]} for r in hits]} if hits else {})
         return 200, {}, json.dumps({"results": results})
 

@@ -79,7 +79,7 @@ def test_online_cache_hit_when_the_same_time_is_written_differently(tmp_path: Pa
     cache = RecordCache(tmp_path / "records")
     cache.put("OSV-1", rec)
     client = OSVClient(base_url=base, retries=0, sleep=lambda _s: None)
-    result = OnlineOSV(client, cache).lookup([PackageQuery("PyPI", "demo", "1.0")])
+    result = OnlineOSV(client, cache, malicious_any_version=False).lookup([PackageQuery("PyPI", "demo", "1.0")])
     assert [a.id for a in result.affected[PackageQuery("PyPI", "demo", "1.0")]] == ["OSV-1"]
     assert [c.request.url for c in responses.calls] == [f"{base}/v1/querybatch"]  # nothing fetched again
     assert cache.get("OSV-1", "2023-12-31T23:00:00-01:00") == rec  # the same instant again
