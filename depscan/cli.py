@@ -226,6 +226,10 @@ def scan(
         str | None,
         typer.Option("--arch", help="The target machine: x86_64 or arm64. Default: the ELF files' majority."),
     ] = None,
+    verify_record: Annotated[
+        bool, typer.Option("--verify-record", help="Read every file each RECORD lists and report files modified "
+                           "(sha256 or size), missing, or added unlisted in a distribution's directories.")
+    ] = False,
 ) -> None:
     """Inventory every Python distribution in an artifact and check it against OSV advisories."""
     from depscan.artifacts.limits import Limits
@@ -261,6 +265,7 @@ def scan(
         native_cache=not no_cache,
         runtime=runtime,
         arch=arch,
+        verify_record=verify_record,
     )
     started = time.perf_counter()
     progress = _DelayedProgress()
