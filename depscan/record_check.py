@@ -37,7 +37,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from depscan.artifacts.view import ArtifactView, EntryType
-from depscan.catalogers.native import workers
 from depscan.errors import MemberError
 from depscan.models import (
     Component,
@@ -213,27 +212,16 @@ def _hashable(row: RecordEntry) -> bool:
 
 def _hash_all(view: ArtifactView, dists: Sequence[PythonDist]) -> dict[tuple[str, str], tuple[str, int] | str]:
     """Every listed file with a usable hash, read and hashed once: ``(path, algorithm)`` -> (digest, size), or
-    why it could not be read. Members that may be read concurrently (zip members, directory files) are read
-    and hashed in worker threads (zlib and hashlib release the GIL), the others here; each worker holds one
-    file at a time."""
-    wanted: dict[tuple[str, str], None] = {}
+    why it could not be read. In this thread: worker threads (as the native cataloger uses) were measured
+    slower here (bench/README.md, ``bench_verify_record.py``): most of the time is inflating, file by file."""
+    results: dict[tuple[str, str], tuple[str, int] | str] = {}
     for dist in dists:
         for row in dist.record:
-            if row.algorithm is not None and _hashable(row):
-                entry = view.get(row.path)
-                if entry is not None and entry.type is not EntryType.DIR:
-                    wanted[(row.path, row.algorithm)] = None
-    results: dict[tuple[str, str], tuple[str, int] | str] = {}
-    threads = workers()
-    parallel = [key for key in wanted if view.concurrent(key[0])] if threads > 1 else []
-    if len(parallel) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(threads, thread_name_prefix="depscan-record") as pool:
-            results.update(zip(parallel, pool.map(lambda key: _hash(view, *key), parallel), strict=True))
-    for key in wanted:
-        if key not in results:
-            results[key] = _hash(view, *key)
+            if row.algorithm is None or not _hashable(row) or (row.path, row.algorithm) in results:
+                continue
+            entry = view.get(row.path)
+            if entry is not None and entry.type is not EntryType.DIR:
+                results[(row.path, row.algorithm)] = _hash(view, row.path, row.algorithm)
     return results
 
 
@@ -267,8 +255,10 @@ def _modified(dist: PythonDist, row: RecordEntry, where: Location, digest: str, 
 
 def _missing(dist: PythonDist, row: RecordEntry, layer: str | None) -> PolicyFinding:
     size = "" if row.size is None else f", {row.size} bytes"
+    code = row.path.endswith((".py", ".so")) or ".cpython-" in row.path
+    consequence = "importing it fails at runtime" if code else "what reads it fails at runtime"
     message = (f"{row.path}: listed in the RECORD of {_label(dist)} ({row.algorithm}={row.encoded_digest}{size}) "
-               "but not in the artifact: removed after install; an import of it fails at runtime")
+               f"but not in the artifact: removed after install; {consequence}")
     return PolicyFinding(MISSING, RULES[MISSING], Location(row.path, layer), message, dist.purl)
 
 

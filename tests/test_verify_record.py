@@ -8,12 +8,12 @@ import hashlib
 import json
 from pathlib import Path
 
-from builders import dist, write_zip, zip_bytes
+from builders import dist, write_tar, write_zip, zip_bytes
 
 from depscan.artifacts.limits import Limits
 from depscan.config import ScanConfig
 from depscan.models import Level, Location, PolicyFinding, ScanResult
-from depscan.record_check import MAX_PER_RULE, MISSING, MODIFIED, UNLISTED
+from depscan.record_check import MAX_PER_RULE, MAX_UNREADABLE, MISSING, MODIFIED, UNLISTED
 from depscan.scan import run
 from tests.helpers import cli, view_of
 
@@ -236,3 +236,21 @@ def test_members_of_a_listed_nested_archive_are_not_unlisted(tmp_path: Path) -> 
     with view_of(path) as view:
         assert view.get("requests/certs.zip!/ca/one.pem") is not None  # grafted, yet not reported
     assert result.policy_findings == ()
+
+
+def test_a_plain_tar_is_verified_and_a_compressed_one_says_what_it_could_not_read(tmp_path: Path) -> None:
+    files = {f"usr/lib/python3.12/site-packages/{p}": d for p, d in requests_like().items()}
+    files["usr/lib/python3.12/site-packages/requests/api.py"] = b"tampered\n"
+    (finding,) = verified(write_tar(tmp_path / "rootfs.tar", files)).policy_findings
+    assert finding.rule == MODIFIED and finding.location.path.endswith("requests/api.py")
+    # A compressed tar is read in one streaming pass that keeps only the metadata files: the rest cannot
+    # be verified, and says so (an Unknown per file, then one counting the rest), never a verdict.
+    many = dist("lots", "1.0", root="usr/lib/python3.12/site-packages",
+                modules={f"lots/m{n}.py": b"" for n in range(MAX_UNREADABLE + 2)})
+    result = verified(write_tar(tmp_path / "rootfs.tar.gz", files | many, mode="w:gz"))
+    assert result.policy_findings == ()
+    reasons = [u.reason for u in result.unknowns if "--verify-record" in u.reason]
+    assert len(reasons) == MAX_UNREADABLE + MAX_UNREADABLE + 1  # requests: 5 (its nested zip is kept); lots: 5 + 1
+    (summary,) = [r for r in reasons if "more file(s)" in r]
+    assert summary.startswith("--verify-record: 2 more file(s) of lots 1.0")
+    assert all("not kept during the streaming pass" in r for r in reasons if r != summary)
