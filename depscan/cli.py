@@ -228,7 +228,7 @@ def scan(
     ] = None,
     verify_record: Annotated[
         bool, typer.Option("--verify-record", help="Read every file each RECORD lists and report files modified "
-                           "(sha256 or size), missing, or added unlisted in a distribution's directories.")
+                           "(sha256 or size), missing, or present in a distribution's directories but listed nowhere.")
     ] = False,
 ) -> None:
     """Inventory every Python distribution in an artifact and check it against OSV advisories."""

@@ -210,6 +210,7 @@ def test_cli_option_sarif_rules_and_fail_on(tmp_path: Path) -> None:
     run_ = json.loads(sarif.read_text())["runs"][0]
     (rule,) = run_["tool"]["driver"]["rules"]
     assert rule["shortDescription"]["text"] == "A file its distribution's RECORD lists is missing"
+    assert rule["properties"]["tags"] == ["policy", "integrity"]
     assert run_["results"][0]["properties"]["component"] == "pkg:pypi/requests@2.31.0"
     # record-missing is low: --fail-on medium lets it pass; without the option nothing is checked
     assert cli("scan", path, "--source", "skip", "--verify-record", "--fail-on", "medium").returncode == 0

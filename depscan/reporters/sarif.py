@@ -277,7 +277,8 @@ def _policy_rule(rule_id: str, findings: list[PolicyFinding]) -> dict[str, Any]:
         "fullDescription": {"text": _clip(full)},
         "defaultConfiguration": {"level": sarif_level(worst)},
         "help": {"text": help_text},
-        "properties": {"tags": ["policy", "native"], "precision": "high", "problem.severity": sarif_level(worst)},
+        "properties": {"tags": ["policy", "integrity" if findings[0].rule.startswith("record-") else "native"],
+                       "precision": "high", "problem.severity": sarif_level(worst)},
     }
 
 
