@@ -13,8 +13,10 @@ from builders import dist, write_tar, write_zip, zip_bytes
 from depscan.artifacts.limits import Limits
 from depscan.config import ScanConfig
 from depscan.models import Level, Location, PolicyFinding, ScanResult
-from depscan.record_check import MAX_PER_RULE, MAX_UNREADABLE, MISSING, MODIFIED, UNLISTED
+from depscan.record_check import MAX_PER_RULE, MAX_UNREADABLE, MISSING, MODIFIED, RULES, UNLISTED
+from depscan.reporters.sarif import POLICY_RULE_TEXT
 from depscan.scan import run
+from tests.artifacts.test_image import docker_25, tar_bytes, write_tar_file
 from tests.helpers import cli, view_of
 
 SITE = "python/lib/python3.12/site-packages"
@@ -255,3 +257,26 @@ def test_a_plain_tar_is_verified_and_a_compressed_one_says_what_it_could_not_rea
     (summary,) = [r for r in reasons if "more file(s)" in r]
     assert summary.startswith("--verify-record: 2 more file(s) of lots 1.0")
     assert all("not kept during the streaming pass" in r for r in reasons if r != summary)
+
+
+def test_an_image_layer_that_changes_removes_and_adds_files_is_seen_with_its_layer(tmp_path: Path) -> None:
+    site = "usr/local/lib/python3.12/site-packages"
+    base = tar_bytes(dict(dist("requests", "2.31.0", root=site, modules={
+        "requests/__init__.py": b"", "requests/api.py": b"def get(): pass\n", "requests/help.py": b"# help\n"})))
+    patch = tar_bytes({f"{site}/requests/api.py": b"def get(): steal()\n",  # an upper layer rewrites it
+                       f"{site}/requests/.wh.help.py": b"",  # and deletes this one (a whiteout)
+                       f"{site}/requests/hook.py": b"import os\n"})
+    members, diff_ids = docker_25([base, patch])
+    result = verified(write_tar_file(tmp_path / "image.tar", members, ""))
+    found = {f.rule: f for f in result.policy_findings}
+    assert set(found) == {MODIFIED, MISSING, UNLISTED}
+    assert found[MODIFIED].location == Location(f"{site}/requests/api.py", diff_ids[1])
+    assert found[MISSING].location.path == f"{site}/requests/help.py"
+    assert found[UNLISTED].location == Location(f"{site}/requests/hook.py", diff_ids[1])
+
+
+def test_rule_levels_are_documented_and_every_rule_has_sarif_texts() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for rule, level in RULES.items():
+        assert f"| `{rule}` | {level.value}" in readme
+    assert set(RULES) <= set(POLICY_RULE_TEXT)
