@@ -248,6 +248,9 @@ def _modified(dist: PythonDist, row: RecordEntry, where: Location, digest: str, 
         level = BYTECODE_MODIFIED
         advice = ("a byte-code cache: Python rewrites it when its source's timestamp changes, and a planted "
                   "one runs instead of the source; reinstall the distribution")
+    elif row.path.endswith(".so") or ".so." in row.path.rpartition("/")[2]:
+        advice = ("the native code is not what the wheel shipped (stripping debug symbols, as serverless "
+                  "slim packaging does, changes it too); find what changed it and reinstall")
     else:
         advice = "the installed code or data is not what the wheel shipped; find what changed it and reinstall"
     return PolicyFinding(MODIFIED, level, where, f"{what}; {advice}", dist.purl)

@@ -280,3 +280,12 @@ def test_rule_levels_are_documented_and_every_rule_has_sarif_texts() -> None:
     for rule, level in RULES.items():
         assert f"| `{rule}` | {level.value}" in readme
     assert set(RULES) <= set(POLICY_RULE_TEXT)
+
+
+def test_a_modified_shared_library_mentions_stripping(tmp_path: Path) -> None:
+    files = dist("lxml", "5.2.1", modules={"lxml/__init__.py": b"", "lxml/etree.cpython-312-x86_64-linux-gnu.so":
+                                          b"\x7fELF" + bytes(60) + b"symbols"})
+    files["lxml/etree.cpython-312-x86_64-linux-gnu.so"] = b"\x7fELF" + bytes(60)
+    modified = by_rule(verified(write_zip(tmp_path / "f.zip", files)), MODIFIED)
+    assert [f.location.path for f in modified] == ["lxml/etree.cpython-312-x86_64-linux-gnu.so"]
+    assert "stripping debug symbols" in modified[0].message and modified[0].level is Level.HIGH
