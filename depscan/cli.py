@@ -227,6 +227,10 @@ def scan(
         str | None,
         typer.Option("--arch", help="The target machine: x86_64 or arm64. Default: the ELF files' majority."),
     ] = None,
+    verify_record: Annotated[
+        bool, typer.Option("--verify-record", help="Read every file each RECORD lists and report files modified "
+                           "(sha256 or size), missing, or present in a distribution's directories but listed nowhere.")
+    ] = False,
 ) -> None:
     """Inventory every Python distribution in an artifact and check it against OSV advisories."""
     from depscan.artifacts.limits import Limits
@@ -262,6 +266,7 @@ def scan(
         native_cache=not no_cache,
         runtime=runtime,
         arch=arch,
+        verify_record=verify_record,
     )
     started = time.perf_counter()
     progress = _DelayedProgress()

@@ -61,6 +61,7 @@ class ScanConfig:
     native_cache: bool = True  # what native files' bytes say, kept on disk by content hash (--no-cache: off)
     runtime: str | None = None  # --runtime: an AWS Lambda runtime identifier (runtimes.py); None: inferred
     arch: str | None = None  # --arch: x86_64, arm64 (aarch64); None: inferred from the ELF files
+    verify_record: bool = False  # --verify-record: every file a RECORD lists read and hashed (record_check.py)
 
 
 def load_ignores(path: Path) -> list[IgnoreRule]:

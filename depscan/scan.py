@@ -82,6 +82,15 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
         components = attribute_os_packages(components)  # native libraries an OS package lists
         report("done", len(catalogers), len(catalogers))
         policy = _policy(components, catalogers, view.kind, config)
+        record_stats: dict[str, int] = {}
+        if config.verify_record:  # every listed file read: only when asked
+            from depscan.record_check import verify
+
+            checked = verify(view, policy.components)
+            policy = replace(policy, findings=(*policy.findings, *checked.findings),
+                             notes=(*policy.notes, *checked.notes))
+            unknowns.extend(checked.unknowns)
+            record_stats = checked.stats
         info = ArtifactInfo(
             path=config.path,
             kind=view.kind,
@@ -111,6 +120,7 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
             "bytes_read": ctx.budget.bytes_read,
             "open_seconds": round(opened - started, 4),
             "total_seconds": round(finished - started, 4),
+            **record_stats,
         },
     )
     if config.advisories.mode == "skip":

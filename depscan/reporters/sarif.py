@@ -246,6 +246,25 @@ POLICY_RULE_TEXT: dict[str, tuple[str, str, str]] = {
         "library's bytes say, or a library no file of the distribution holds.",
         "Believe the bytes; rebuild or re-repair the wheel so that its SBOM describes what it ships.",
     ),
+    "record-modified": (
+        "A file changed since its distribution was installed",
+        "With --verify-record: a file whose sha256 or size differs from its row in the distribution's RECORD "
+        "(PEP 376): the installed code or data is not what the wheel shipped. A changed certifi/cacert.pem "
+        "means root certificates were added to (or removed from) the CA bundle.",
+        "Find what changed the file (a build step, a patch, an intrusion) and reinstall the distribution.",
+    ),
+    "record-missing": (
+        "A file its distribution's RECORD lists is missing",
+        "With --verify-record: a file the distribution's RECORD lists with a hash is not in the artifact: it "
+        "was removed after install, and importing it fails at runtime.",
+        "Reinstall the distribution, or trim it with a tool that rewrites its RECORD.",
+    ),
+    "record-unlisted": (
+        "A file no RECORD lists inside a distribution's directories",
+        "With --verify-record: a file inside a directory of an installed distribution (its packages, its "
+        ".dist-info) that no RECORD lists: it was added after install (__pycache__ and .pyc files aside).",
+        "Find what added the file; reinstall the distribution.",
+    ),
 }
 
 
@@ -265,7 +284,8 @@ def _policy_rule(rule_id: str, findings: list[PolicyFinding]) -> dict[str, Any]:
         "fullDescription": {"text": _clip(full)},
         "defaultConfiguration": {"level": sarif_level(worst)},
         "help": {"text": help_text},
-        "properties": {"tags": ["policy", "native"], "precision": "high", "problem.severity": sarif_level(worst)},
+        "properties": {"tags": ["policy", "integrity" if findings[0].rule.startswith("record-") else "native"],
+                       "precision": "high", "problem.severity": sarif_level(worst)},
     }
 
 
