@@ -239,6 +239,22 @@ POLICY_RULE_TEXT: dict[str, tuple[str, str, str]] = {
         "library's bytes say, or a library no file of the distribution holds.",
         "Believe the bytes; rebuild or re-repair the wheel so that its SBOM describes what it ships.",
     ),
+    "requirement-missing": (
+        "A requirement of an installed distribution is not installed",
+        "A Requires-Dist line of a distribution the runtime imports (its marker true for the target runtime, "
+        "extras followed) names a distribution no copy of which is installed, as pip check reports it: "
+        "importing the code that needs it fails.",
+        "Install the missing distribution into the deployment (pip install -r requirements.txt --target), "
+        "or remove what requires it.",
+    ),
+    "requirement-conflict": (
+        "An installed distribution's version is outside what another one requires",
+        "A Requires-Dist line of a distribution the runtime imports excludes the version of the copy it "
+        "imports, as pip check reports it; when a Lambda layer's copy and the function's shadow each other, "
+        "the finding names both copies.",
+        "Install a version that satisfies every requirement (let one resolver install the whole set), or drop "
+        "the copy that shadows the one that fits.",
+    ),
 }
 
 
