@@ -38,12 +38,15 @@ Requirements of shadowed copies are never judged: the runtime never imports them
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from typing import Any, cast
 
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from depscan.facts import ParsedRequirement, _target, parse_requirement
@@ -62,6 +65,7 @@ LAMBDA_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "pyt
 
 _PYTHON_VARIABLES = frozenset({"python_version", "python_full_version", "implementation_version"})
 _FULL_VERSION_VARIABLES = frozenset({"python_full_version", "implementation_version"})
+_NOT_EVALUABLE = "(a comparison packaging cannot evaluate)"
 _ALWAYS_UNKNOWN = frozenset({"platform_release", "platform_version"})
 # ELF machine names (TargetRuntime.machine) that ``uname -m`` spells otherwise.
 _UNAME_MACHINES = {"i386": "i686", "arm": "armv7l"}
@@ -98,18 +102,23 @@ class _Judge:
     def __init__(self, target: TargetRuntime) -> None:
         self.env, self.unknown = marker_environment(target)
         self.python = target.python
+        # markers naming these are evaluated atom by atom (an unknown part, or the patch level of Python)
+        self.slow = self.unknown | _FULL_VERSION_VARIABLES
         self.cache: dict[tuple[str, frozenset[str]], tuple[bool | None, frozenset[str]]] = {}
 
-    def holds(self, marker: Marker | None, extras: frozenset[str]) -> tuple[bool | None, frozenset[str]]:
-        """Whether ``marker`` holds for any of ``extras`` ("" included); None: undecided, with the unknown
-        variables that left it so."""
+    def holds(self, line: str, marker: Marker | None, extras: frozenset[str]) -> tuple[bool | None, frozenset[str]]:
+        """Whether ``marker`` (of the Requires-Dist ``line``) holds for any of ``extras`` ("" included);
+        None: undecided, with the unknown variables that left it so."""
         if marker is None:
             return True, frozenset()
-        key = (str(marker), extras)
+        key = (line, extras)
         found = self.cache.get(key)
         if found is None:
             missing: set[str] = set()
-            results = [self._group(marker._markers, extra, missing) for extra in sorted(extras)]
+            if _variables(marker) & self.slow:
+                results = [self._group(marker._markers, extra, missing) for extra in sorted(extras)]
+            else:  # every variable known: packaging's own evaluation
+                results = [_evaluate(marker, {**self.env, "extra": extra}, missing) for extra in sorted(extras)]
             value = True if any(r is True for r in results) else (None if None in results else False)
             found = self.cache[key] = (value, frozenset(missing) if value is None else frozenset())
         return found
@@ -129,33 +138,82 @@ class _Judge:
         return True if True in values else (None if None in values else False)
 
     def _atom(self, atom: tuple[object, ...], extra: str, missing: set[str]) -> bool | None:
-        names = {getattr(part, "value", "") for part in atom if type(part).__name__ == "Variable"}
+        names = {str(getattr(part, "value", "")) for part in atom if type(part).__name__ == "Variable"}
         unknown = names & self.unknown
         if unknown:
             missing |= unknown
             return None
-        text = " ".join(str(part.serialize()) for part in atom)  # type: ignore[attr-defined]
+        marker = Marker.__new__(Marker)  # the atom alone, without parsing it again
+        marker._markers = [cast(Any, atom)]
         env = {**self.env, "extra": extra}
         if names & _FULL_VERSION_VARIABLES and self.python is not None:
-            answers = {_evaluate(text, _with_full(env, full)) for full in _patch_candidates(self.python, atom)}
+            answers = {_evaluate(marker, _with_full(env, full), missing)
+                       for full in _patch_candidates(self.python, atom)}
             if len(answers) > 1:
                 missing.add("python_full_version")
                 return None
             return answers.pop()
-        return _evaluate(text, env)
+        return _evaluate(marker, env, missing)
 
 
 def _all(values: list[bool | None]) -> bool | None:
     return False if False in values else (None if None in values else True)
 
 
-def _evaluate(text: str, env: dict[str, str]) -> bool:
-    return _marker(text).evaluate(env)
+def _evaluate(marker: Marker, env: dict[str, str], missing: set[str]) -> bool | None:
+    try:
+        return marker.evaluate(env)
+    except Exception:  # an undefined comparison (packaging's UndefinedComparison, InvalidVersion, ...)
+        missing.add(_NOT_EVALUABLE)
+        return None
 
 
-@lru_cache(maxsize=4096)
-def _marker(text: str) -> Marker:
-    return Marker(text)
+def _variables(marker: Marker) -> set[str]:
+    """The marker variables ``marker`` compares (walking packaging's parsed structure)."""
+    found: set[str] = set()
+    stack: list[object] = [marker._markers]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif type(item).__name__ == "Variable":
+            found.add(str(getattr(item, "value", "")))
+    return found
+
+
+@lru_cache(maxsize=16384)
+def _extra_gate(line: str) -> str | None:
+    """The extra a Requires-Dist line holds only under, when its marker is ``extra == "x"`` or
+    ``<anything without a top-level or> and extra == "x"`` (most lines of real metadata): such a line
+    is skipped without being parsed while nobody asks for ``x``. None: any other form."""
+    _, semicolon, marker = line.rpartition(";")
+    if not semicolon:
+        return None
+    gate = _GATE.fullmatch(marker)
+    if gate is None:
+        return None
+    before = gate["before"]
+    if before is not None and _OR.search(before) and not _wrapped(before):
+        return None
+    return canonicalize_name(gate["name"])
+
+
+_GATE = re.compile(r"""\s*(?:(?P<before>.*?)\s+and\s+)?extra\s*==\s*(?P<q>["'])(?P<name>[^"']*)(?P=q)\s*""", re.S)
+_OR = re.compile(r"\bor\b")
+
+
+def _wrapped(text: str) -> bool:
+    """``text`` is one parenthesized group: ``(a or b)``, not ``(a) or (b)``."""
+    text = text.strip()
+    if not text.startswith("(") or not text.endswith(")"):
+        return False
+    depth = 0
+    for position, char in enumerate(text):
+        depth += char == "("
+        depth -= char == ")"
+        if depth == 0 and position < len(text) - 1:
+            return False
+    return True
 
 
 def _with_full(env: dict[str, str], full: str) -> dict[str, str]:
@@ -191,28 +249,38 @@ def check(components: Sequence[Component], target: TargetRuntime, kind: str = ""
     for i, dist in enumerate(dists):
         by_name[dist.normalized_name].append(i)
     used = [i for i, d in enumerate(dists) if d.status is Status.USED]
-    parsed: dict[int, list[tuple[str, ParsedRequirement]]] = {}
-    for i in used:
-        parsed[i] = [(line, req) for line in dists[i].requires_dist
-                     if not isinstance(req := parse_requirement(line), str)]  # a bad line: the graph warns
     judge = _Judge(target)
+    extras: dict[int, frozenset[str]] = {i: frozenset({""}) for i in range(len(dists))}
+
+    def requirements(i: int, asking: bool = False) -> Iterator[tuple[str, ParsedRequirement]]:
+        """The parsed Requires-Dist lines of ``dists[i]`` but those of extras nobody asked for (``asking``:
+        only lines that can ask for extras themselves)."""
+        for line in dists[i].requires_dist:
+            if asking and "[" not in line:
+                continue
+            gate = _extra_gate(line)
+            if gate is not None and gate not in extras[i]:
+                continue
+            req = parse_requirement(line)
+            if not isinstance(req, str):  # a line that does not parse: the dependency graph warns
+                yield line, req
 
     def imported(i: int, req: ParsedRequirement) -> int | None:
         if req.name == dists[i].normalized_name:
             return i
         return _target(dists, by_name.get(req.name, []), i)
 
-    extras: dict[int, frozenset[str]] = {i: frozenset({""}) for i in range(len(dists))}
+    is_used = {i: True for i in used}
     pending = list(used)
     while pending:  # requirements that hold can ask for extras, which switch on more requirements
         i = pending.pop()
-        for _, req in parsed.get(i, ()):
-            if not req.extras or judge.holds(req.marker, extras[i])[0] is not True:
+        for line, req in requirements(i, asking=True):
+            if not req.extras or judge.holds(line, req.marker, extras[i])[0] is not True:
                 continue
             j = imported(i, req)
             if j is not None and not req.extras <= extras[j]:
                 extras[j] |= req.extras
-                if j in parsed:
+                if j in is_used:
                     pending.append(j)
 
     lambda_deployment = kind in LAMBDA_KINDS or target.runtime is not None
@@ -222,8 +290,8 @@ def check(components: Sequence[Component], target: TargetRuntime, kind: str = ""
     invalid: list[str] = []
     for i in used:
         source = dists[i]
-        for line, req in parsed[i]:
-            holds, unknown = judge.holds(req.marker, extras[i])
+        for line, req in requirements(i):
+            holds, unknown = judge.holds(line, req.marker, extras[i])
             if holds is None:
                 undecided |= unknown
                 not_judged += 1
@@ -264,15 +332,17 @@ def check(components: Sequence[Component], target: TargetRuntime, kind: str = ""
     if undecided:
         what = []
         if undecided & _PYTHON_VARIABLES and target.python is None:
-            what.append("the Python version (give --runtime)")
+            what.append("the Python version (unknown: give --runtime)")
         if "python_full_version" in undecided and target.python is not None:
-            what.append(f"the patch release of Python {target.python}")
+            what.append(f"the patch release of Python {target.python} (unknown)")
         if "platform_machine" in undecided:
-            what.append("the machine (give --arch)")
+            what.append("the machine (unknown: give --arch)")
         if undecided & _ALWAYS_UNKNOWN:
-            what.append("the kernel release")
+            what.append("the kernel release (unknown)")
+        if _NOT_EVALUABLE in undecided:
+            what.append("a comparison packaging cannot evaluate")
         notes.append(f"{MISSING}/{CONFLICT}: {not_judged} requirement(s) not judged: their markers depend on "
-                     f"{' and '.join(dict.fromkeys(what))}, which the target runtime leaves unknown")
+                     f"{'; '.join(what)}")
     if invalid:
         shown = ", ".join(dict.fromkeys(invalid))
         notes.append(f"{CONFLICT}: versions that are not PEP 440 cannot be compared with a specifier: {shown}")

@@ -75,7 +75,7 @@ def test_marker_on_an_unknown_python_is_not_judged_and_a_note_says_so() -> None:
     findings, notes = check([app], UNKNOWN_PYTHON)
     assert rules(findings) == [(MISSING, "pkg:pypi/app@1.0", "missing-one")]  # the dev extra: false anyway
     (note,) = notes
-    assert "1 requirement(s) not judged" in note and "Python version (give --runtime)" in note
+    assert "1 requirement(s) not judged" in note and "the Python version (unknown: give --runtime)" in note
 
 
 def test_unknown_machine_and_patch_release() -> None:
@@ -83,7 +83,7 @@ def test_unknown_machine_and_patch_release() -> None:
     findings, notes = check([app], TargetRuntime(python="3.12", machine=None))
     assert findings == ()
     assert "2 requirement(s) not judged" in notes[0]
-    assert "the machine (give --arch)" in notes[0] and "patch release of Python 3.12" in notes[0]
+    assert "the machine (unknown: give --arch)" in notes[0] and "patch release of Python 3.12" in notes[0]
     env, unknown = marker_environment(TargetRuntime(python="3.11", machine="aarch64"))
     assert env["python_full_version"] == "3.11.0" and env["platform_machine"] == "aarch64"
     assert unknown == {"platform_release", "platform_version"}
@@ -124,6 +124,27 @@ def test_two_findings_of_one_distribution_have_distinct_fingerprints() -> None:
     plain = PolicyFinding("native-unowned", Level.LOW, Location("x.so"), "m", "pkg:generic/x")
     assert plain.fingerprint == PolicyFinding("native-unowned", Level.LOW, Location("x.so"), "other", "pkg:generic/x",
                                               ).fingerprint
+
+
+def test_extra_gate_skips_lines_without_parsing_them() -> None:
+    from depscan.requirements_check import _extra_gate
+
+    assert _extra_gate('pytest; extra == "test"') == "test"
+    assert _extra_gate("x ; (python_version < '3.8') and extra == 'Dev_Tools'") == "dev-tools"
+    assert _extra_gate('x; python_version < "3.8" and extra == "a"') == "a"
+    # a top-level "or" binds looser than "and": the line can hold without the extra
+    assert _extra_gate('x; sys_platform == "linux" or python_version < "3" and extra == "a"') is None
+    assert _extra_gate('x; (sys_platform == "linux" or python_version < "3") and extra == "a"') == "a"
+    assert _extra_gate('x; (a == "1") or (b == "2") and extra == "a"') is None
+    assert _extra_gate("x>=1") is None and _extra_gate('x; python_version < "3.8"') is None
+    # an "or" line with an extra is judged by its marker: linux makes it hold without the extra
+    findings, _ = check([d("app", "1", 'gone; sys_platform == "linux" or extra == "a"')], PY312)
+    assert rules(findings) == [(MISSING, "pkg:pypi/app@1", "gone")]
+
+
+def test_a_marker_packaging_cannot_evaluate_is_noted() -> None:
+    findings, notes = check([d("app", "1", 'gone; python_version ~= "3"')], PY312)
+    assert findings == () and "a comparison packaging cannot evaluate" in notes[0]
 
 
 def test_a_version_that_is_not_pep_440_is_noted() -> None:
