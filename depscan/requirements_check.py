@@ -304,7 +304,7 @@ def check(components: Sequence[Component], target: TargetRuntime, kind: str = ""
                 provided = lambda_deployment and req.name in LAMBDA_PROVIDED
                 message = (f"{source.name} {source.version} requires {req.name} ({stated!r}), which is not installed"
                            + ("; the Lambda runtime provides its own copy, whose version is not checked"
-                              if provided else ""))
+                              if provided else "; install it into the deployment or drop what requires it"))
                 findings.append(PolicyFinding(MISSING, Level.LOW if provided else RULES[MISSING],
                                               source.metadata_location, message, source.purl, about=req.name))
                 continue
@@ -326,6 +326,7 @@ def check(components: Sequence[Component], target: TargetRuntime, kind: str = ""
                 message += "; the copy " + ", ".join(f"{d.name} {d.version} at {d.metadata_location}"
                                                      for d in behind) + (
                     " would satisfy it but " + ("is" if len(behind) == 1 else "are") + " shadowed by that copy")
+            message += "; install a version that satisfies every requirement on it"
             findings.append(PolicyFinding(CONFLICT, RULES[CONFLICT], source.metadata_location, message,
                                           source.purl, about=req.name))
     notes = []
