@@ -13,7 +13,7 @@ from depscan.models import Level, Location, PolicyFinding, PythonDist, Status, T
 from depscan.policy import failing_policy
 from depscan.requirements_check import CONFLICT, MISSING, check, marker_environment
 from depscan.scan import run
-from tests.helpers import make_dist
+from tests.helpers import cli, make_dist
 
 PY312 = TargetRuntime(python="3.12", machine="x86_64")
 UNKNOWN_PYTHON = TargetRuntime(python=None, machine="x86_64")
@@ -193,10 +193,30 @@ def test_conflict_created_by_a_layer_names_both_copies(tmp_path: Path) -> None:
 
 
 def test_scan_reports_reach_json_and_sarif(tmp_path: Path) -> None:
+    import json
+
     from depscan.reporters import json_, sarif
 
     zipped = write_zip(tmp_path / "function.zip", {**dist("app", "1.0", requires=("missing-lib>=1",))})
     result = run(ScanConfig(str(zipped)))
     assert [(f.rule, f.about) for f in result.policy_findings] == [(MISSING, "missing-lib")]
     assert b"requirement-missing" in json_.render(result)
-    assert b"A requirement of an installed distribution is not installed" in sarif.render(result)
+    document = json.loads(sarif.render(result))
+    (rule,) = [r for r in document["runs"][0]["tool"]["driver"]["rules"] if r["name"] == "RequirementMissing"]
+    assert rule["shortDescription"]["text"] == "A requirement of an installed distribution is not installed"
+    assert rule["properties"]["tags"] == ["policy", "requirements"]
+
+
+def test_the_command_line_fails_on_a_conflict_at_medium_not_at_high(tmp_path: Path) -> None:
+    import json
+
+    files = {**dist("app", "1.0", requires=("lib<2",)), **dist("lib", "2.1")}
+    zipped = write_zip(tmp_path / "function zip.zip", files)
+    out = tmp_path / "scan.json"
+    failing = cli("scan", zipped, "--source", "skip", "--fail-on", "medium", "-o", f"json={out}")
+    assert failing.returncode == 1, failing.stderr
+    (finding,) = json.loads(out.read_text())["policy_findings"]
+    assert finding["rule"] == CONFLICT and finding["severity"] == "medium"
+    assert "'Requires-Dist: lib<2'" in finding["message"] and "lib 2.1" in finding["message"]
+    passing = cli("scan", zipped, "--source", "skip", "--fail-on", "high")
+    assert passing.returncode == 0, passing.stderr

@@ -274,7 +274,8 @@ def _policy_rule(rule_id: str, findings: list[PolicyFinding]) -> dict[str, Any]:
         "fullDescription": {"text": _clip(full)},
         "defaultConfiguration": {"level": sarif_level(worst)},
         "help": {"text": help_text},
-        "properties": {"tags": ["policy", "native"], "precision": "high", "problem.severity": sarif_level(worst)},
+        "properties": {"tags": ["policy", "requirements" if findings[0].rule.startswith("requirement-") else "native"],
+                       "precision": "high", "problem.severity": sarif_level(worst)},
     }
 
 
