@@ -34,6 +34,11 @@ undecided is not judged, and a note counts them and says what to give (``--runti
 requirements, to a fixed point (only requirements of used copies ask for extras). A requirement
 of a distribution on itself (``foo[bar]`` in foo's own metadata) is judged against that copy.
 Requirements of shadowed copies are never judged: the runtime never imports them.
+
+**Cost.** This runs in every scan. Most lines of real metadata are ``...; extra == "x"``
+(``_extra_gate``): while nobody asks for ``x`` they are skipped without being parsed. A marker whose
+variables are all known is evaluated by packaging itself; only markers naming an unknown part are
+walked atom by atom (bench/README.md, ``bench_requirements_check.py``).
 """
 
 from __future__ import annotations
@@ -252,6 +257,8 @@ def check(components: Sequence[Component], target: TargetRuntime, kind: str = ""
     judge = _Judge(target)
     extras: dict[int, frozenset[str]] = {i: frozenset({""}) for i in range(len(dists))}
 
+    unparsed: list[str] = []
+
     def requirements(i: int, asking: bool = False) -> Iterator[tuple[str, ParsedRequirement]]:
         """The parsed Requires-Dist lines of ``dists[i]`` but those of extras nobody asked for (``asking``:
         only lines that can ask for extras themselves)."""
@@ -262,15 +269,17 @@ def check(components: Sequence[Component], target: TargetRuntime, kind: str = ""
             if gate is not None and gate not in extras[i]:
                 continue
             req = parse_requirement(line)
-            if not isinstance(req, str):  # a line that does not parse: the dependency graph warns
+            if not isinstance(req, str):
                 yield line, req
+            elif not asking:
+                unparsed.append(f"{dists[i].name} {dists[i].version} ({dists[i].metadata_location}): {line!r}")
 
     def imported(i: int, req: ParsedRequirement) -> int | None:
         if req.name == dists[i].normalized_name:
             return i
         return _target(dists, by_name.get(req.name, []), i)
 
-    is_used = {i: True for i in used}
+    is_used = set(used)
     pending = list(used)
     while pending:  # requirements that hold can ask for extras, which switch on more requirements
         i = pending.pop()
@@ -344,6 +353,10 @@ def check(components: Sequence[Component], target: TargetRuntime, kind: str = ""
             what.append("a comparison packaging cannot evaluate")
         notes.append(f"{MISSING}/{CONFLICT}: {not_judged} requirement(s) not judged: their markers depend on "
                      f"{'; '.join(what)}")
+    if unparsed:
+        shown = "; ".join(unparsed[:5]) + (f"; and {len(unparsed) - 5} more" if len(unparsed) > 5 else "")
+        notes.append(f"{MISSING}/{CONFLICT}: {len(unparsed)} Requires-Dist line(s) do not parse (PEP 508) and "
+                     f"were not judged: {shown}")
     if invalid:
         shown = ", ".join(dict.fromkeys(invalid))
         notes.append(f"{CONFLICT}: versions that are not PEP 440 cannot be compared with a specifier: {shown}")

@@ -147,6 +147,12 @@ def test_a_marker_packaging_cannot_evaluate_is_noted() -> None:
     assert findings == () and "a comparison packaging cannot evaluate" in notes[0]
 
 
+def test_a_line_that_does_not_parse_is_noted() -> None:
+    findings, notes = check([d("app", "1", "gone>=", "other")], PY312)
+    assert rules(findings) == [(MISSING, "pkg:pypi/app@1", "other")]
+    assert "1 Requires-Dist line(s) do not parse" in notes[0] and "'gone>='" in notes[0]
+
+
 def test_a_version_that_is_not_pep_440_is_noted() -> None:
     findings, notes = check([d("app", "1.0", "old>=1.0"), d("old", "1.0-custom-build_x")], PY312)
     assert findings == ()
