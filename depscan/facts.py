@@ -431,11 +431,13 @@ def dependency_graph(dists: Sequence[PythonDist], env: dict[str, str]) -> Graph:
 
 class ParsedRequirement(NamedTuple):
     """What the graph needs of a ``Requires-Dist`` line: the PEP 503 name, the extras asked for (PEP 685
-    normalized) and the marker. The version specifier is checked, not kept: the copy installed is the copy."""
+    normalized) and the marker; and the version specifier (the graph links the copy installed whatever it
+    says; ``requirements_check`` judges it)."""
 
     name: str
     extras: frozenset[str]
     marker: Marker | None
+    specifier: SpecifierSet | None = None  # None: none given (a bare name or a URL requirement)
 
 
 _REQ_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
@@ -456,19 +458,21 @@ def parse_requirement(line: str) -> ParsedRequirement | str:
     if match is not None:
         name, extras, specifier, marker = match.groups()
         try:
-            _specifier(specifier[1:-1] if specifier.startswith("(") and specifier.endswith(")") else specifier)
+            parsed_specifier = _specifier(
+                specifier[1:-1] if specifier.startswith("(") and specifier.endswith(")") else specifier)
             parsed_marker = _marker(marker) if marker else None
         except (InvalidSpecifier, InvalidMarker):
             pass  # packaging's parser says what is wrong
         else:
             asked = frozenset(canonicalize_name(x.strip()) for x in extras.split(",")) if extras else frozenset()
-            return ParsedRequirement(canonicalize_name(name), asked, parsed_marker)
+            return ParsedRequirement(canonicalize_name(name), asked, parsed_marker, parsed_specifier or None)
     try:
         requirement = Requirement(line)
     except InvalidRequirement as e:
         return str(e)
     return ParsedRequirement(canonicalize_name(requirement.name),
-                             frozenset(canonicalize_name(x) for x in requirement.extras), requirement.marker)
+                             frozenset(canonicalize_name(x) for x in requirement.extras), requirement.marker,
+                             requirement.specifier or None)
 
 
 @lru_cache(maxsize=4096)

@@ -477,12 +477,17 @@ class PolicyFinding:
     location: Location
     message: str  # one sentence: what is wrong and what to do
     component: str | None = None  # purl (or the file's component key) the rule is about
+    # What in that component the finding is about, when one rule can fire several times on it (the
+    # required distribution's name, for requirement rules); part of the fingerprint when set.
+    about: str | None = None
 
     @property
     def fingerprint(self) -> str:
         import hashlib
 
         key = f"{self.rule}|{self.component or ''}|{self.location.path}"
+        if self.about is not None:
+            key += f"|{self.about}"
         return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

@@ -137,6 +137,11 @@ def _policy(components: list[Component], catalogers: list[Cataloger], kind: str,
     outcome = check(components, kind, config.runtime, config.arch, sboms.sboms if sboms else ())
     if sboms is not None and sboms.notes:
         outcome = replace(outcome, notes=(*sboms.notes, *outcome.notes))
+    from depscan import requirements_check  # Requires-Dist of the used copies against what is installed
+
+    found, notes = requirements_check.check(outcome.components, outcome.target, kind)
+    if found or notes:
+        outcome = replace(outcome, findings=(*outcome.findings, *found), notes=(*outcome.notes, *notes))
     return outcome
 
 

@@ -29,21 +29,22 @@ EDGE_CASES = [
 ]
 
 
-def _packaging(line: str) -> tuple[str, frozenset[str], str | None] | None:
+def _packaging(line: str) -> tuple[str, frozenset[str], str | None, str] | None:
     try:
         req = Requirement(line)
     except InvalidRequirement:
         return None
     return (canonicalize_name(req.name), frozenset(canonicalize_name(x) for x in req.extras),
-            None if req.marker is None else str(req.marker))
+            None if req.marker is None else str(req.marker), str(req.specifier))
 
 
-def _ours(line: str) -> tuple[str, frozenset[str], str | None] | None:
+def _ours(line: str) -> tuple[str, frozenset[str], str | None, str] | None:
     parsed = parse_requirement(line)
     if isinstance(parsed, str):
         return None
     assert isinstance(parsed, ParsedRequirement)
-    return parsed.name, parsed.extras, None if parsed.marker is None else str(parsed.marker)
+    return (parsed.name, parsed.extras, None if parsed.marker is None else str(parsed.marker),
+            "" if parsed.specifier is None else str(parsed.specifier))
 
 
 @pytest.mark.parametrize("line", EDGE_CASES)

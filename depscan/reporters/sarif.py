@@ -265,11 +265,36 @@ POLICY_RULE_TEXT: dict[str, tuple[str, str, str]] = {
         ".dist-info) that no RECORD lists: it was added after install (__pycache__ and .pyc files aside).",
         "Find what added the file; reinstall the distribution.",
     ),
+    "requirement-missing": (
+        "A requirement of an installed distribution is not installed",
+        "A Requires-Dist line of a distribution the runtime imports (its marker true for the target runtime, "
+        "extras followed) names a distribution no copy of which is installed, as pip check reports it: "
+        "importing the code that needs it fails.",
+        "Install the missing distribution into the deployment (pip install -r requirements.txt --target), "
+        "or remove what requires it.",
+    ),
+    "requirement-conflict": (
+        "An installed distribution's version is outside what another one requires",
+        "A Requires-Dist line of a distribution the runtime imports excludes the version of the copy it "
+        "imports, as pip check reports it; when a Lambda layer's copy and the function's shadow each other, "
+        "the finding names both copies.",
+        "Install a version that satisfies every requirement (let one resolver install the whole set), or drop "
+        "the copy that shadows the one that fits.",
+    ),
 }
 
 
 def _camel(rule: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", rule) if part) or "Policy"
+
+
+def _policy_tag(rule: str) -> str:
+    """The SARIF tag of a policy rule's family: file integrity, requirements, or native code."""
+    if rule.startswith("record-"):
+        return "integrity"
+    if rule.startswith("requirement-"):
+        return "requirements"
+    return "native"
 
 
 def _policy_rule(rule_id: str, findings: list[PolicyFinding]) -> dict[str, Any]:
@@ -284,7 +309,7 @@ def _policy_rule(rule_id: str, findings: list[PolicyFinding]) -> dict[str, Any]:
         "fullDescription": {"text": _clip(full)},
         "defaultConfiguration": {"level": sarif_level(worst)},
         "help": {"text": help_text},
-        "properties": {"tags": ["policy", "integrity" if findings[0].rule.startswith("record-") else "native"],
+        "properties": {"tags": ["policy", _policy_tag(findings[0].rule)],
                        "precision": "high", "problem.severity": sarif_level(worst)},
     }
 
