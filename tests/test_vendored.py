@@ -170,3 +170,31 @@ def test_vendored_copies_are_matched_against_advisories(tmp_path: Path) -> None:
     assert finding.component.status is Status.VENDORED
     assert finding.component.metadata_location.path == "pip/_vendor/urllib3/__init__.py"
     assert finding.fix == "1.26.17"
+
+
+def test_reports_carry_vendored_copies_and_rescan_reads_them_back(tmp_path: Path) -> None:
+    from depscan.config import AdvisorySettings
+    from depscan.reporters import ReportOptions, get_reporter
+    from depscan.scan import rescan
+
+    result = scan(write_zip(tmp_path / "site.zip", pip_files()))
+    doc = json.loads(get_reporter("json")(result, ReportOptions()))
+    urllib3 = next(c for c in doc["components"] if c.get("name") == "urllib3")
+    assert urllib3["status"] == "vendored" and urllib3["found_by"] == "vendored-code"
+    assert urllib3["vendored_by"]["path"] == "pip-20.0.dist-info/METADATA"
+    assert urllib3["evidence"][0] == {"method": "vendor-list", "confidence": "high",
+                                      "detail": "pip/_vendor/vendor.txt pins urllib3==1.25.7"}
+    pip = next(c for c in doc["components"] if c.get("name") == "pip")
+    assert "vendored_by" not in pip and pip["status"] == "used"
+    for fmt, name in (("cyclonedx-json", "bom.cdx.json"), ("spdx-json", "bom.spdx.json")):
+        sbom = tmp_path / name
+        sbom.write_bytes(get_reporter(fmt)(result, ReportOptions()))
+        if fmt == "cyclonedx-json":
+            props = {p["name"]: p["value"] for c in json.loads(sbom.read_text())["components"]
+                     if c["name"] == "urllib3" for p in c.get("properties", [])}
+            assert props["depscan:status"] == "vendored"
+            assert props["depscan:vendored_by"] == "pip-20.0.dist-info/METADATA"
+        back = rescan(str(sbom), AdvisorySettings(mode="skip"))
+        statuses = {(c.name.lower(), c.version): c.status for c in back.components if isinstance(c, PythonDist)}
+        assert statuses[("urllib3", "1.25.7")] is Status.VENDORED, fmt
+        assert statuses[("pip", "20.0")] is Status.USED, fmt

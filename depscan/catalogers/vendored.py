@@ -37,10 +37,10 @@ whose RECORD lists them.
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -52,6 +52,9 @@ from depscan.catalogers.python_dists import _purl
 from depscan.errors import MemberError
 from depscan.models import Component, Evidence, Location, OsPackage, PythonDist, Status, Unknown
 from depscan.vendored_names import IMPORT_NAMES
+
+if TYPE_CHECKING:
+    import ast
 
 VENDOR_DIRS = frozenset({"_vendor", "vendor", "vendored", "_vendored", "extern", "packages", "_vendored_packages"})
 # Names used for nothing but vendored copies (the others also name a package's own subpackages).
@@ -169,9 +172,10 @@ class VendoredCodeCataloger(Cataloger):
         pin_lists: dict[str, str] = {}  # vendor directory -> its pin list's path
         metadata_dirs: set[tuple[str, str]] = set()  # (root, PEP 503 name) of every *.dist-info/METADATA
         vendor_segment = _VENDOR_SEGMENT.search
+        verdict_of = verdicts.get
         for entry in view.entries():
             path = entry.path
-            if not path.endswith(".py"):
+            if path[-3:] != ".py":
                 if path.endswith("/vendor.txt") and entry.type is not EntryType.DIR:
                     pin_lists[path.rpartition("/")[0]] = path
                 elif path.endswith(".dist-info/METADATA"):
@@ -189,9 +193,9 @@ class VendoredCodeCataloger(Cataloger):
             parent, _, base = path.rpartition("/")
             if base == "__init__.py":
                 root, _, name = parent.rpartition("/")
-                if parent and is_root(root):
+                if parent and (verdict_of(root) or is_root(root)):
                     candidates.append(_Candidate(name, path, parent, root, entry.layer, None))
-            elif is_root(parent):
+            elif verdict_of(parent) is not False and is_root(parent):
                 candidates.append(_Candidate(base[:-3], path, None, parent, entry.layer, None))
         if not candidates:
             return CatalogResult((), ())
@@ -317,6 +321,8 @@ def source_version(source: bytes) -> str | None:
     lines = [m.group(0) for m in _VERSION_LINE.finditer(source)]
     if not lines:
         return None
+    import ast  # only when a file states a version (most scans parse none)
+
     try:
         tree = ast.parse(b"\n".join(lines))
     except (SyntaxError, ValueError):
@@ -341,6 +347,8 @@ def source_version(source: bytes) -> str | None:
 
 
 def _evaluate(node: ast.expr, values: dict[str, ast.expr], depth: int) -> str | None:
+    import ast
+
     if depth > 4:
         return None
     text: str | None = None
