@@ -17,7 +17,7 @@ from depscan.catalogers import Cataloger, check_order
 from depscan.catalogers.native import NativeLibCataloger
 from depscan.catalogers.os_packages import OsPackageCataloger
 from depscan.catalogers.python_dists import PythonDistCataloger
-from depscan.catalogers.vendored import VendoredCodeCataloger, mark_vendored_dists
+from depscan.catalogers.vendored import VendoredCodeCataloger, attribute_natives, mark_vendored_dists
 from depscan.catalogers.wheel_sboms import WheelSbomCataloger
 from depscan.config import DB_ENV, AdvisorySettings, ScanConfig
 from depscan.gc_pause import paused_gc
@@ -80,6 +80,7 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
             unknowns.extend(found.unknowns)
         components = attribute_os_packages(components)  # native libraries an OS package lists
         components = mark_vendored_dists(components)  # dist-info inside another distribution's _vendor/
+        components = attribute_natives(components)  # native libraries inside a vendored copy belong to it
         report("done", len(catalogers), len(catalogers))
         policy = _policy(components, catalogers, view.kind, config)
         info = ArtifactInfo(

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from builders import dist, write_tar, write_zip
+from builders import dist, elf_header, write_tar, write_zip
 from vendored import function_files, pip_files, setuptools_files
 
 from depscan.catalogers.vendored import source_version
-from depscan.models import Location, PythonDist, ScanResult, Status
+from depscan.models import Location, NativeLib, PythonDist, ScanResult, Status
 from tests.helpers import scan
 
 
@@ -198,3 +198,16 @@ def test_reports_carry_vendored_copies_and_rescan_reads_them_back(tmp_path: Path
         statuses = {(c.name.lower(), c.version): c.status for c in back.components if isinstance(c, PythonDist)}
         assert statuses[("urllib3", "1.25.7")] is Status.VENDORED, fmt
         assert statuses[("pip", "20.0")] is Status.USED, fmt
+
+
+def test_native_libraries_in_a_vendored_copy_belong_to_it(tmp_path: Path) -> None:
+    files = function_files()
+    files["yaml/_yaml.cpython-312-x86_64-linux-gnu.so"] = elf_header()
+    files["lib/libcopied.so.1"] = elf_header(padding=b"\x01" * 64)  # no package around it: still unowned
+    result = scan(write_zip(tmp_path / "function.zip", files))
+    libs = {lib.location.path: lib for lib in result.components if isinstance(lib, NativeLib)}
+    ext = libs["yaml/_yaml.cpython-312-x86_64-linux-gnu.so"]
+    assert (ext.owner, ext.owner_location) == ("pkg:pypi/pyyaml@5.3.1", Location("yaml/__init__.py"))
+    assert libs["lib/libcopied.so.1"].owner is None
+    unowned = [f.location.path for f in result.policy_findings if f.rule == "native-unowned"]
+    assert unowned == ["lib/libcopied.so.1"]

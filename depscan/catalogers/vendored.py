@@ -51,7 +51,17 @@ from depscan.artifacts.view import ArtifactView, EntryType
 from depscan.catalogers import Cataloger, CatalogResult
 from depscan.catalogers.python_dists import _purl
 from depscan.errors import MemberError
-from depscan.models import Component, Evidence, Location, OsPackage, PythonDist, Status, Unknown
+from depscan.models import (
+    Component,
+    Evidence,
+    Location,
+    NativeComponent,
+    NativeLib,
+    OsPackage,
+    PythonDist,
+    Status,
+    Unknown,
+)
 from depscan.vendored_names import IMPORT_NAMES
 
 if TYPE_CHECKING:
@@ -404,5 +414,27 @@ def mark_vendored_dists(components: list[Component]) -> list[Component]:
             vendoring = by_metadata.get(c.metadata_location.path)
             c = replace(c, status=Status.VENDORED, vendored_by=vendoring.metadata_location if vendoring else None,
                         evidence=(Evidence("dist-info", "high", c.metadata_dir),))
+        out.append(c)
+    return out
+
+
+def attribute_natives(components: list[Component]) -> list[Component]:
+    """Native libraries inside a vendored copy's package directory belong to that copy (``owner``,
+    ``owner_location``): ``yaml/_yaml.cpython-311-x86_64-linux-gnu.so`` beside a PyYAML whose dist-info
+    was deleted, a ``.so`` in ``pip/_vendor/<package>/``. Run before the policy rules."""
+    trees = {(c.metadata_dir, c.metadata_location.layer): c for c in components if isinstance(c, PythonDist)
+             and c.found_by == "vendored-code" and c.metadata_dir != c.metadata_location.path}
+    if not trees:
+        return components
+    out: list[Component] = []
+    for c in components:
+        if isinstance(c, (NativeLib, NativeComponent)):
+            directory = c.location.path.rpartition("/")[0]
+            while directory:
+                copy = trees.get((directory, c.location.layer))
+                if copy is not None:
+                    c = replace(c, owner=copy.purl, owner_location=copy.metadata_location)
+                    break
+                directory = directory.rpartition("/")[0]
         out.append(c)
     return out
