@@ -211,3 +211,16 @@ def test_native_libraries_in_a_vendored_copy_belong_to_it(tmp_path: Path) -> Non
     assert libs["lib/libcopied.so.1"].owner is None
     unowned = [f.location.path for f in result.policy_findings if f.rule == "native-unowned"]
     assert unowned == ["lib/libcopied.so.1"]
+
+
+def test_the_dependency_graph_never_points_at_a_vendored_copy(tmp_path: Path) -> None:
+    from depscan.facts import facts_for
+
+    # botocore requires urllib3, but only pip's vendored copy is there: no edge (the import would fail).
+    files = pip_files() | dist("botocore", "1.29.0", requires=("urllib3<1.27",)) | setuptools_files()
+    files |= dist("setuptools-user", "1.0", requires=("packaging",))
+    facts = facts_for(scan(write_zip(tmp_path / "site.zip", files)))
+    edges = {(facts.dists[i].name, facts.dists[j].name, facts.dists[j].status.value)
+             for i, targets in enumerate(facts.graph.requires) for j in targets}
+    assert not any(target == "urllib3" for _, target, _ in edges)
+    assert not any(source == "setuptools-user" for source, _, _ in edges)  # setuptools' packaging is not it
