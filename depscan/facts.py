@@ -491,8 +491,10 @@ def _marker_extras(marker: Marker) -> set[str]:
 
 
 def _target(dists: Sequence[PythonDist], candidates: list[int], source: int) -> int | None:
-    """The copy ``source`` imports: a used one, in the same site root if there are several."""
-    candidates = [j for j in candidates if j != source]
+    """The copy ``source`` imports: a used one, in the same site root if there are several. A vendored
+    copy (pip/_vendor/urllib3) is imported only by the vendored code beside it, never by name."""
+    vendored = dists[source].status is Status.VENDORED
+    candidates = [j for j in candidates if j != source and (vendored or dists[j].status is not Status.VENDORED)]
     if not candidates:
         return None
     used = [j for j in candidates if dists[j].status is Status.USED] or candidates

@@ -70,6 +70,9 @@ class Status(str, Enum):
 
     USED = "used"
     SHADOWED = "shadowed"
+    # A copy inside another distribution's tree (pip/_vendor/urllib3) or Python code no RECORD lists,
+    # identified by catalogers/vendored.py: advisories apply, the runtime's import of the name does not.
+    VENDORED = "vendored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,7 @@ class PythonDist:
     normalized_name: NormalizedName  # PEP 503
     version: str  # as spelled in METADATA
     purl: str
-    found_by: Literal["python-dist-info", "python-egg-info", "sbom"]
+    found_by: Literal["python-dist-info", "python-egg-info", "sbom", "vendored-code"]
     metadata_location: Location  # the METADATA / PKG-INFO file
     metadata_sha256: str | None  # hex SHA-256 of that file's bytes (None when read back from an SBOM)
     metadata_dir: str  # the .dist-info / .egg-info directory (or the egg-info file)
@@ -100,6 +103,10 @@ class PythonDist:
     record_outside: int = 0  # RECORD rows naming files outside the artifact (e.g. ../../bin/x)
     status: Status = Status.USED
     shadowed_by: Location | None = None
+    # Status.VENDORED: the METADATA location of the distribution whose tree holds the copy (None: the
+    # copy lies at an import root, with no distribution around it), and how the copy was identified.
+    vendored_by: Location | None = None
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def locations(self) -> tuple[Location, ...]:
@@ -163,7 +170,9 @@ class NativeLib:
 
 Confidence = Literal["high", "medium", "low"]
 # How a native library's identity or version was established, strongest first.
-EvidenceMethod = Literal["accessor", "banner", "soname", "file-name", "wheel-sbom", "os-package"]
+EvidenceMethod = Literal["accessor", "banner", "soname", "file-name", "wheel-sbom", "os-package",
+                         # vendored Python code (catalogers/vendored.py)
+                         "vendor-list", "dist-info", "module-version", "import-name"]
 
 
 @dataclass(frozen=True, slots=True)

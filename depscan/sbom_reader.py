@@ -259,7 +259,8 @@ def _contents(fmt: str, spec: str, subject: _Subject, raws: list[_Raw], skips: _
                 metadata_sha256=None,
                 metadata_dir=location.path,
                 site_root="",
-                status=Status.SHADOWED if shadowed else Status.USED,
+                status=Status.SHADOWED if shadowed else (
+                    Status.VENDORED if raw.status == Status.VENDORED.value else Status.USED),
                 shadowed_by=_shadowing(raw.shadowed_by, by_text) if shadowed else None,
             )
         )

@@ -17,6 +17,7 @@ from depscan.catalogers import Cataloger, check_order
 from depscan.catalogers.native import NativeLibCataloger
 from depscan.catalogers.os_packages import OsPackageCataloger
 from depscan.catalogers.python_dists import PythonDistCataloger
+from depscan.catalogers.vendored import VendoredCodeCataloger, attribute_natives, mark_vendored_dists
 from depscan.catalogers.wheel_sboms import WheelSbomCataloger
 from depscan.config import DB_ENV, AdvisorySettings, ScanConfig
 from depscan.gc_pause import paused_gc
@@ -39,6 +40,7 @@ def default_catalogers(native_cache: bool = True) -> list[Cataloger]:
     return [
         PythonDistCataloger(),
         OsPackageCataloger(),
+        VendoredCodeCataloger(),
         NativeLibCataloger(use_cache=native_cache),
         WheelSbomCataloger(),
     ]
@@ -80,6 +82,8 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
             components.extend(found.components)
             unknowns.extend(found.unknowns)
         components = attribute_os_packages(components)  # native libraries an OS package lists
+        components = mark_vendored_dists(components)  # dist-info inside another distribution's _vendor/
+        components = attribute_natives(components)  # native libraries inside a vendored copy belong to it
         report("done", len(catalogers), len(catalogers))
         policy = _policy(components, catalogers, view.kind, config)
         record_stats: dict[str, int] = {}
@@ -114,7 +118,7 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
         tool_version=__version__,
         policy_findings=policy.findings,
         target=policy.target,
-        notes=policy.notes,
+        notes=(*(n for c in catalogers if isinstance(c, VendoredCodeCataloger) for n in c.notes), *policy.notes),
         stats={
             "entries": entries,
             "bytes_read": ctx.budget.bytes_read,

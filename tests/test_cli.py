@@ -23,7 +23,8 @@ def test_exit_0_table_and_summary(demo: tuple[Path, Path]) -> None:
     proc = cli("scan", function, "--layer", layer, "--source", "skip", "--fail-on", "medium")
     assert proc.returncode == 0, proc.stderr
     assert "requests" in proc.stdout and "2.19.1" in proc.stdout and "urllib3 (shadowed)" in proc.stdout
-    (summary,) = proc.stderr.strip().splitlines()
+    note, summary = proc.stderr.strip().splitlines()
+    assert note.startswith("depscan: note: Python code at the top") and note.endswith("own code: app.py")
     assert ("8 Python distributions, 1 shadowed, 1 native library (1 unowned), 1 identified library (1 low "
             "confidence), 0 unknowns") in summary
     assert "Native libraries" in proc.stdout and "libpq" in proc.stdout

@@ -554,6 +554,9 @@ class _Builder:
         if dist.shadowed_by is not None:
             value = self.text(str(dist.shadowed_by), f"{where}: shadowed_by")
             properties.append(Property(name="depscan:shadowed_by", value=value))
+        if dist.vendored_by is not None:
+            value = self.text(str(dist.vendored_by), f"{where}: vendored_by")
+            properties.append(Property(name="depscan:vendored_by", value=value))
         for purl, why in self.result.unchecked:
             if purl == dist.purl:
                 value = self.text(why, f"{where}: unchecked reason")

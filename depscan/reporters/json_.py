@@ -27,6 +27,7 @@ from depscan.models import (
     PolicyFinding,
     PythonDist,
     ScanResult,
+    Status,
     TargetRuntime,
     Unknown,
     assert_never,
@@ -83,6 +84,15 @@ def _dist(dist: PythonDist, facts: Facts) -> dict[str, Any]:
         "direct_url": dist.direct_url,
         "record_files": len(dist.record),
         "record_files_outside": dist.record_outside,
+        **(_vendored(dist) if dist.status is Status.VENDORED else {}),
+    }
+
+
+def _vendored(dist: PythonDist) -> dict[str, Any]:
+    """A vendored copy's extra fields: the distribution whose tree holds it, and how it was identified."""
+    return {
+        "vendored_by": _location(dist.vendored_by),
+        "evidence": [{"method": e.method, "confidence": e.confidence, "detail": e.detail} for e in dist.evidence],
     }
 
 

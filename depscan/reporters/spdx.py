@@ -493,6 +493,8 @@ def _dist_facts(dist: PythonDist) -> list[tuple[str, str]]:
     facts.append(("depscan:status", dist.status.value))
     if dist.shadowed_by is not None:
         facts.append(("depscan:shadowed_by", str(dist.shadowed_by)))
+    if dist.vendored_by is not None:
+        facts.append(("depscan:vendored_by", str(dist.vendored_by)))
     return facts
 
 

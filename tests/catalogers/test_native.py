@@ -370,7 +370,8 @@ def test_without_the_python_cataloger_nothing_is_owned(tmp_path: Path) -> None:
 
 def test_catalogers_run_in_an_order_that_honours_needs() -> None:
     check_order(default_catalogers())
-    assert [c.name for c in default_catalogers()] == ["python-dists", "os-packages", "native-libs", "wheel-sboms"]
+    assert [c.name for c in default_catalogers()] == ["python-dists", "os-packages", "vendored-code", "native-libs",
+                                                         "wheel-sboms"]
     with pytest.raises(ValueError, match="cataloger 'native-libs' needs python-dists to run before it"):
         check_order([NativeLibCataloger(), PythonDistCataloger()])
 
