@@ -287,6 +287,7 @@ class Counts:
     components: int
     python_distributions: int
     shadowed: int
+    vendored: int  # copies with status vendored (no dist-info, or inside another distribution's tree)
     native_libraries: int
     native_libraries_unowned: int
     native_components: int  # upstream libraries identified in ELF files
@@ -322,6 +323,7 @@ def counts(result: ScanResult) -> Counts:
         components=len(result.components),
         python_distributions=len(dists),
         shadowed=sum(1 for d in dists if d.status is Status.SHADOWED),
+        vendored=sum(1 for d in dists if d.status is Status.VENDORED),
         native_libraries=len(natives),
         native_libraries_unowned=sum(1 for lib in natives if lib.owner is None and lib.os_package is None),
         native_components=len(identified),

@@ -244,3 +244,20 @@ def test_the_dependency_graph_never_points_at_a_vendored_copy(tmp_path: Path) ->
              for i, targets in enumerate(facts.graph.requires) for j in targets}
     assert not any(target == "urllib3" for _, target, _ in edges)
     assert not any(source == "setuptools-user" for source, _, _ in edges)  # setuptools' packaging is not it
+
+
+def test_vendored_copies_are_counted_in_every_summary(tmp_path: Path) -> None:
+    from depscan.facts import facts_for
+    from depscan.finish import summary_line
+    from depscan.reporters import ReportOptions, get_reporter
+
+    result = scan(write_zip(tmp_path / "site.zip", pip_files()))
+    assert facts_for(result).counts.vendored == 4  # cachecontrol, six, urllib3, urllib3's six
+    assert facts_for(result).counts.python_distributions == 5
+    assert "5 Python distributions, 4 vendored, " in summary_line(result, 1.0)
+    doc = json.loads(get_reporter("json")(result, ReportOptions()))
+    assert (doc["summary"]["vendored"], doc["summary"]["shadowed"]) == (4, 0)
+    assert "5 Python distributions (4 vendored)" in get_reporter("markdown")(result, ReportOptions()).decode()
+    assert "urllib3 (vendored)" in get_reporter("table")(result, ReportOptions(width=200)).decode()
+    plain = scan(write_zip(tmp_path / "plain.zip", dist("idna", "3.7")))
+    assert facts_for(plain).counts.vendored == 0 and " vendored" not in summary_line(plain, 1.0).split(": ", 1)[1]
