@@ -325,7 +325,8 @@ def counts(result: ScanResult) -> Counts:
         shadowed=sum(1 for d in dists if d.status is Status.SHADOWED),
         vendored=sum(1 for d in dists if d.status is Status.VENDORED),
         native_libraries=len(natives),
-        native_libraries_unowned=sum(1 for lib in natives if lib.owner is None and lib.os_package is None),
+        native_libraries_unowned=sum(1 for lib in natives if lib.owner is None and lib.os_package is None)
+        + len(_held_without_record(result.components, dists)),
         native_components=len(identified),
         native_components_high=confidence["high"],
         native_components_medium=confidence["medium"],
@@ -342,6 +343,15 @@ def counts(result: ScanResult) -> Counts:
         not_verifiable=len(result.not_verifiable) if checked else None,
         malicious=sum(1 for f in result.findings if f.suppressed is None and f.malicious) if checked else None,
     )
+
+
+def _held_without_record(components: Sequence[Component], dists: list[PythonDist]) -> dict[int, PythonDist]:
+    """ELF files inside a vendored copy no RECORD lists (``catalogers.vendored.held_without_record``)."""
+    if not any(d.found_by == "vendored-code" for d in dists):
+        return {}
+    from depscan.catalogers.vendored import held_without_record  # only when there are such copies
+
+    return held_without_record(components)
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,6 +216,9 @@ def test_native_libraries_in_a_vendored_copy_belong_to_it(tmp_path: Path) -> Non
     assert "(inside PyYAML 5.3.1, a copy without dist-info (no RECORD of its own))" in finding.message
     assert finding.level.value == "low" and finding.component == "pkg:pypi/pyyaml@5.3.1"
     assert "inside" not in unowned["lib/libcopied.so.1"].message
+    from depscan.facts import facts_for
+
+    assert facts_for(result).counts.native_libraries_unowned == 2  # the counts agree with the rule
 
 
 def test_native_files_in_a_vendor_tree_unless_a_record_lists_them(tmp_path: Path) -> None:
@@ -231,6 +234,9 @@ def test_native_files_in_a_vendor_tree_unless_a_record_lists_them(tmp_path: Path
     (finding,) = [f for f in result.policy_findings if f.rule == "native-unowned"]
     assert finding.location.path == added
     assert "(inside urllib3 1.25.7 vendored by pip 20.0 (no RECORD of its own))" in finding.message
+    from depscan.facts import facts_for
+
+    assert facts_for(result).counts.native_libraries_unowned == 1
 
 
 def test_the_dependency_graph_never_points_at_a_vendored_copy(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from packaging.tags import Tag, parse_tag
 
+from depscan.catalogers.vendored import held_without_record
 from depscan.catalogers.wheel_sboms import WheelSbom, merge
 from depscan.models import (
     Component,
@@ -162,18 +163,7 @@ def _unowned(components: Sequence[Component]) -> tuple[list[PolicyFinding], int,
     for c in components:
         if isinstance(c, NativeComponent):
             identities.setdefault((c.location.path, c.location.layer), []).append(c)
-    copies = {(c.metadata_location.path, c.metadata_location.layer): c for c in components
-              if isinstance(c, PythonDist) and c.found_by == "vendored-code"}
-    held: list[tuple[NativeLib, PythonDist]] = []  # files the vendored-code cataloger gave to a copy
-    for lib in components:
-        if copies and isinstance(lib, NativeLib) and lib.owner_location is not None and lib.os_package is None:
-            copy = copies.get((lib.owner_location.path, lib.owner_location.layer))
-            if copy is not None:
-                held.append((lib, copy))
-    in_copy: dict[int, PythonDist] = {}  # id(file) -> the copy holding it, when no real RECORD lists the file
-    if held:  # a file the vendoring distribution's RECORD lists is that distribution's to update
-        listed = {row.path for c in components if isinstance(c, PythonDist) for row in c.record}
-        in_copy = {id(lib): copy for lib, copy in held if lib.location.path not in listed}
+    in_copy = held_without_record(components)  # id(file) -> the vendored copy holding it
     by_metadata = {(c.metadata_location.path, c.metadata_location.layer): c for c in components
                    if isinstance(c, PythonDist)} if in_copy else {}
     findings = []
