@@ -21,7 +21,9 @@ several classifiers, whose relation (AND? OR?) the metadata does not state, are 
 
 **Dependencies.** ``Requires-Dist`` entries evaluated with the artifact's marker environment
 (``depscan.environment``). Extras asked for by a requirement (``requests[socks]``) switch on the
-target's requirements under that extra, to a fixed point. An edge goes to the copy the source
+target's requirements under that extra, to a fixed point; a distribution asking for its own extra
+(``foo[bar]`` in foo's own Requires-Dist) switches it on in itself, with no edge to itself or to another
+copy of foo. An edge goes to the copy the source
 imports: a used copy, in the source's own site root when there are several (a vendored
 ``py/_vendored_packages/iniconfig`` is not what ``pytest`` imports). A requirement that holds only
 under an extra nobody asked for is an *optional* edge. A marker that cannot be evaluated keeps the
@@ -285,6 +287,7 @@ class Counts:
     components: int
     python_distributions: int
     shadowed: int
+    vendored: int  # copies with status vendored (no dist-info, or inside another distribution's tree)
     native_libraries: int
     native_libraries_unowned: int
     native_components: int  # upstream libraries identified in ELF files
@@ -320,8 +323,10 @@ def counts(result: ScanResult) -> Counts:
         components=len(result.components),
         python_distributions=len(dists),
         shadowed=sum(1 for d in dists if d.status is Status.SHADOWED),
+        vendored=sum(1 for d in dists if d.status is Status.VENDORED),
         native_libraries=len(natives),
-        native_libraries_unowned=sum(1 for lib in natives if lib.owner is None and lib.os_package is None),
+        native_libraries_unowned=sum(1 for lib in natives if lib.owner is None and lib.os_package is None)
+        + len(_held_without_record(result.components, dists)),
         native_components=len(identified),
         native_components_high=confidence["high"],
         native_components_medium=confidence["medium"],
@@ -338,6 +343,15 @@ def counts(result: ScanResult) -> Counts:
         not_verifiable=len(result.not_verifiable) if checked else None,
         malicious=sum(1 for f in result.findings if f.suppressed is None and f.malicious) if checked else None,
     )
+
+
+def _held_without_record(components: Sequence[Component], dists: list[PythonDist]) -> dict[int, PythonDist]:
+    """ELF files inside a vendored copy no RECORD lists (``catalogers.vendored.held_without_record``)."""
+    if not any(d.found_by == "vendored-code" for d in dists):
+        return {}
+    from depscan.catalogers.vendored import held_without_record  # only when there are such copies
+
+    return held_without_record(components)
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,10 +408,12 @@ def dependency_graph(dists: Sequence[PythonDist], env: dict[str, str]) -> Graph:
         for req in requirements[i]:
             if req.marker is not None and not holds(i, req.marker, extras[i]):
                 continue
-            j = _target(dists, by_name.get(req.name, []), i)
+            # Its own extra (``foo[bar]`` in foo's Requires-Dist) switches on more of the copy itself: no edge.
+            j = i if req.name == dists[i].normalized_name else _target(dists, by_name.get(req.name, []), i)
             if j is None:
                 continue
-            requires[i].add(j)
+            if j != i:
+                requires[i].add(j)
             wanted = req.extras - extras[j]
             if wanted:
                 extras[j] |= wanted
@@ -408,7 +424,8 @@ def dependency_graph(dists: Sequence[PythonDist], env: dict[str, str]) -> Graph:
             if req.marker is None:
                 continue
             named = _marker_extras(req.marker) - extras[i]
-            if not named or holds(i, req.marker, extras[i]) or not holds(i, req.marker, named):
+            if (not named or req.name == dists[i].normalized_name or holds(i, req.marker, extras[i])
+                    or not holds(i, req.marker, named)):
                 continue
             j = _target(dists, by_name.get(req.name, []), i)
             if j is not None and j not in requires[i]:
@@ -492,7 +509,8 @@ def _marker_extras(marker: Marker) -> set[str]:
 
 def _target(dists: Sequence[PythonDist], candidates: list[int], source: int) -> int | None:
     """The copy ``source`` imports: a used one, in the same site root if there are several. A vendored
-    copy (pip/_vendor/urllib3) is imported only by the vendored code beside it, never by name."""
+    copy (pip/_vendor/urllib3) is imported only by the vendored code beside it, never by name. Never
+    ``source`` itself (a requirement on its own name is handled by ``dependency_graph``)."""
     vendored = dists[source].status is Status.VENDORED
     candidates = [j for j in candidates if j != source and (vendored or dists[j].status is not Status.VENDORED)]
     if not candidates:

@@ -140,6 +140,8 @@ def summary_line(result: ScanResult, seconds: float) -> str:
     parts = [f"{counts.python_distributions} Python distributions"]
     if counts.shadowed:
         parts.append(f"{counts.shadowed} shadowed")
+    if counts.vendored:
+        parts.append(f"{counts.vendored} vendored")
     natives, unowned = counts.native_libraries, counts.native_libraries_unowned
     if natives:
         parts.append(f"{natives} native librar{'y' if natives == 1 else 'ies'}" + (f" ({unowned} unowned)" if unowned

@@ -1,7 +1,9 @@
 """DATA: top-level import name -> the PyPI distribution that installs it (generated; do not edit).
 
 Generated 2026-12-01 by ``python bench/gen_vendored_names.py`` from the dist-info directories of
-real wheels installed by pip from PyPI (read: top_level.txt, else the RECORD's top level):
+real wheels installed by pip from PyPI (read: top_level.txt, else the RECORD's top level; also the
+dist-info of wheels vendored inside them, and the modules a pin list such as pip/_vendor/vendor.txt names),
+plus the generator's documented EXTRA names (pkg_resources), from:
 ``pure-python.zip``,
 ``lambda-function.zip``.
 The benchmark zips pin their releases in bench/pure-requirements.txt and bench/lambda-requirements.txt.
@@ -38,6 +40,7 @@ IMPORT_NAMES: dict[str, str] = {
     "annotated_types": "annotated-types",
     "anthropic": "anthropic",
     "anyio": "anyio",
+    "apipkg": "apipkg",
     "apispec": "apispec",
     "appdirs": "appdirs",
     "apscheduler": "APScheduler",
@@ -52,6 +55,7 @@ IMPORT_NAMES: dict[str, str] = {
     "attr": "attrs",
     "attrs": "attrs",
     "authlib": "Authlib",
+    "autocommand": "autocommand",
     "autopep8": "autopep8",
     "avro": "avro",
     "aws_encryption_sdk": "aws-encryption-sdk",
@@ -281,6 +285,7 @@ IMPORT_NAMES: dict[str, str] = {
     "pexpect": "pexpect",
     "pika": "pika",
     "pip": "pip",
+    "pkg_resources": "setuptools",
     "platformdirs": "platformdirs",
     "playhouse": "peewee",
     "pluggy": "pluggy",
@@ -358,6 +363,7 @@ IMPORT_NAMES: dict[str, str] = {
     "requests_mock": "requests-mock",
     "requests_oauthlib": "requests-oauthlib",
     "requests_toolbelt": "requests-toolbelt",
+    "resolvelib": "resolvelib",
     "responses": "responses",
     "rest_framework": "djangorestframework",
     "retry": "retry",
@@ -407,6 +413,7 @@ IMPORT_NAMES: dict[str, str] = {
     "tiktoken_ext": "tiktoken",
     "tlz": "toolz",
     "toml": "toml",
+    "tomli": "tomli",
     "tomli_w": "tomli_w",
     "tomlkit": "tomlkit",
     "toolz": "toolz",

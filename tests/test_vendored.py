@@ -209,8 +209,34 @@ def test_native_libraries_in_a_vendored_copy_belong_to_it(tmp_path: Path) -> Non
     ext = libs["yaml/_yaml.cpython-312-x86_64-linux-gnu.so"]
     assert (ext.owner, ext.owner_location) == ("pkg:pypi/pyyaml@5.3.1", Location("yaml/__init__.py"))
     assert libs["lib/libcopied.so.1"].owner is None
-    unowned = [f.location.path for f in result.policy_findings if f.rule == "native-unowned"]
-    assert unowned == ["lib/libcopied.so.1"]
+    # Nothing installs or updates the copy either: the file is reported, naming the copy that holds it.
+    unowned = {f.location.path: f for f in result.policy_findings if f.rule == "native-unowned"}
+    assert set(unowned) == {"lib/libcopied.so.1", "yaml/_yaml.cpython-312-x86_64-linux-gnu.so"}
+    finding = unowned["yaml/_yaml.cpython-312-x86_64-linux-gnu.so"]
+    assert "(inside PyYAML 5.3.1, a copy without dist-info (no RECORD of its own))" in finding.message
+    assert finding.level.value == "low" and finding.component == "pkg:pypi/pyyaml@5.3.1"
+    assert "inside" not in unowned["lib/libcopied.so.1"].message
+    from depscan.facts import facts_for
+
+    assert facts_for(result).counts.native_libraries_unowned == 2  # the counts agree with the rule
+
+
+def test_native_files_in_a_vendor_tree_unless_a_record_lists_them(tmp_path: Path) -> None:
+    files = pip_files()
+    listed, added = "pip/_vendor/urllib3/_listed.cpython-312-x86_64-linux-gnu.so", "pip/_vendor/urllib3/libadded.so"
+    files[listed] = elf_header()
+    record = next(p for p in files if p.endswith("dist-info/RECORD"))
+    files[record] += f"{listed},,{len(files[listed])}\n".encode()
+    files[added] = elf_header(padding=b"\x02" * 64)  # copied in later: pip's RECORD does not list it
+    result = scan(write_zip(tmp_path / "site.zip", files))
+    owners = {lib.location.path: lib.owner for lib in result.components if isinstance(lib, NativeLib)}
+    assert owners == {listed: "pkg:pypi/urllib3@1.25.7", added: "pkg:pypi/urllib3@1.25.7"}
+    (finding,) = [f for f in result.policy_findings if f.rule == "native-unowned"]
+    assert finding.location.path == added
+    assert "(inside urllib3 1.25.7 vendored by pip 20.0 (no RECORD of its own))" in finding.message
+    from depscan.facts import facts_for
+
+    assert facts_for(result).counts.native_libraries_unowned == 1
 
 
 def test_the_dependency_graph_never_points_at_a_vendored_copy(tmp_path: Path) -> None:
@@ -224,3 +250,20 @@ def test_the_dependency_graph_never_points_at_a_vendored_copy(tmp_path: Path) ->
              for i, targets in enumerate(facts.graph.requires) for j in targets}
     assert not any(target == "urllib3" for _, target, _ in edges)
     assert not any(source == "setuptools-user" for source, _, _ in edges)  # setuptools' packaging is not it
+
+
+def test_vendored_copies_are_counted_in_every_summary(tmp_path: Path) -> None:
+    from depscan.facts import facts_for
+    from depscan.finish import summary_line
+    from depscan.reporters import ReportOptions, get_reporter
+
+    result = scan(write_zip(tmp_path / "site.zip", pip_files()))
+    assert facts_for(result).counts.vendored == 4  # cachecontrol, six, urllib3, urllib3's six
+    assert facts_for(result).counts.python_distributions == 5
+    assert "5 Python distributions, 4 vendored, " in summary_line(result, 1.0)
+    doc = json.loads(get_reporter("json")(result, ReportOptions()))
+    assert (doc["summary"]["vendored"], doc["summary"]["shadowed"]) == (4, 0)
+    assert "5 Python distributions (4 vendored)" in get_reporter("markdown")(result, ReportOptions()).decode()
+    assert "urllib3 (vendored)" in get_reporter("table")(result, ReportOptions(width=200)).decode()
+    plain = scan(write_zip(tmp_path / "plain.zip", dist("idna", "3.7")))
+    assert facts_for(plain).counts.vendored == 0 and " vendored" not in summary_line(plain, 1.0).split(": ", 1)[1]

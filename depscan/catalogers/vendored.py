@@ -418,6 +418,27 @@ def mark_vendored_dists(components: list[Component]) -> list[Component]:
     return out
 
 
+def held_without_record(components: Sequence[Component]) -> dict[int, PythonDist]:
+    """``id(file)`` -> the vendored copy without a RECORD of its own (found by this cataloger) that
+    ``attribute_natives`` made the owner of the ELF file, for the files no real RECORD lists (one the
+    vendoring distribution's RECORD lists is that distribution's to update). Nothing installs or
+    updates such a file: ``native-unowned`` reports it, and the counts call it unowned."""
+    copies = {(c.metadata_location.path, c.metadata_location.layer): c for c in components
+              if isinstance(c, PythonDist) and c.found_by == "vendored-code"}
+    if not copies:
+        return {}
+    held: list[tuple[NativeLib, PythonDist]] = []
+    for lib in components:
+        if isinstance(lib, NativeLib) and lib.owner_location is not None and lib.os_package is None:
+            copy = copies.get((lib.owner_location.path, lib.owner_location.layer))
+            if copy is not None:
+                held.append((lib, copy))
+    if not held:
+        return {}
+    listed = {row.path for c in components if isinstance(c, PythonDist) for row in c.record}
+    return {id(lib): copy for lib, copy in held if lib.location.path not in listed}
+
+
 def attribute_natives(components: list[Component]) -> list[Component]:
     """Native libraries inside a vendored copy's package directory belong to that copy (``owner``,
     ``owner_location``): ``yaml/_yaml.cpython-311-x86_64-linux-gnu.so`` beside a PyYAML whose dist-info

@@ -7,7 +7,9 @@ and each rule below turns components into ``models.PolicyFinding``. Rules, with 
 
 * ``native-unowned`` (low): an ELF file no RECORD lists and no OS package owns: its path, its
   SHA-256 and the best identity the bytes gave. Nobody will upgrade it. (Files outside Python
-  site-packages are not judged while an OS package database's file lists are unknown.)
+  site-packages are not judged while an OS package database's file lists are unknown.) A file
+  inside a vendored copy that has no RECORD of its own (``catalogers.vendored.attribute_natives``
+  makes the copy its owner) is reported too, naming the copy: no installer updates that copy either.
 * ``native-wrong-machine`` (high): an ELF file for another machine than the target's.
 * ``native-glibc-too-new`` (high): an ELF file needing a ``GLIBC_2.x`` newer than the target's glibc
   (or any, on a musl target).
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 
 from packaging.tags import Tag, parse_tag
 
+from depscan.catalogers.vendored import held_without_record
 from depscan.catalogers.wheel_sboms import WheelSbom, merge
 from depscan.models import (
     Component,
@@ -160,10 +163,16 @@ def _unowned(components: Sequence[Component]) -> tuple[list[PolicyFinding], int,
     for c in components:
         if isinstance(c, NativeComponent):
             identities.setdefault((c.location.path, c.location.layer), []).append(c)
+    in_copy = held_without_record(components)  # id(file) -> the vendored copy holding it
+    by_metadata = {(c.metadata_location.path, c.metadata_location.layer): c for c in components
+                   if isinstance(c, PythonDist)} if in_copy else {}
     findings = []
     not_judged = 0
     for lib in components:
-        if not isinstance(lib, NativeLib) or lib.owner is not None or lib.os_package is not None:
+        if not isinstance(lib, NativeLib) or lib.os_package is not None:
+            continue
+        copy = in_copy.get(id(lib))
+        if lib.owner is not None and copy is None:
             continue
         if lib.location.path in owned_by_os:
             continue
@@ -173,13 +182,24 @@ def _unowned(components: Sequence[Component]) -> tuple[list[PolicyFinding], int,
         sha256 = lib.elf.sha256 if lib.elf is not None else lib.sha256
         best = _best_identity(identities.get((lib.location.path, lib.location.layer), ()))
         what = "extension module" if lib.kind == "python-extension" else "shared library"
+        where = f" ({_copy_text(copy, by_metadata)})" if copy is not None else ""
         message = (
-            f"{lib.location.path}: an ELF {what} no RECORD lists and no OS package owns "
+            f"{lib.location.path}: an ELF {what} no RECORD lists and no OS package owns{where} "
             f"(sha256 {sha256 or 'not computed'}; {_identity_text(best)}): nothing will upgrade it; "
             "install it from a package, or rebuild it and record where it comes from"
         )
-        findings.append(_finding(UNOWNED, lib, message, best.purl if best is not None else lib.purl))
+        purl = best.purl if best is not None else lib.purl
+        findings.append(_finding(UNOWNED, lib, message, purl if purl is not None or copy is None else copy.purl))
     return findings, not_judged, blind
+
+
+def _copy_text(copy: PythonDist, by_metadata: dict[tuple[str, str | None], PythonDist]) -> str:
+    """``inside urllib3 1.25.7 vendored by pip 20.0 (no RECORD of its own)``."""
+    vendoring = None
+    if copy.vendored_by is not None:
+        vendoring = by_metadata.get((copy.vendored_by.path, copy.vendored_by.layer))
+    by = f" vendored by {vendoring.name} {vendoring.version}" if vendoring is not None else ", a copy without dist-info"
+    return f"inside {copy.name} {copy.version}{by} (no RECORD of its own)"
 
 
 def _loaded(components: Sequence[Component]) -> list[NativeLib]:

@@ -66,7 +66,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     lines.append(verdict)
     lines.append("")
     shadowed, natives, unowned = counts.shadowed, counts.native_libraries, counts.native_libraries_unowned
-    facts = [f"{counts.python_distributions} Python distributions" + (f" ({shadowed} shadowed)" if shadowed else "")]
+    statuses = [f"{n} {status}" for n, status in ((shadowed, "shadowed"), (counts.vendored, "vendored")) if n]
+    facts = [f"{counts.python_distributions} Python distributions" + (f" ({', '.join(statuses)})" if statuses else "")]
     if natives:
         facts.append(
             f"{natives} native librar{'y' if natives == 1 else 'ies'}"

@@ -99,6 +99,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         name = dist.name
         if dist.status is Status.SHADOWED:
             name += " (shadowed)"
+        elif dist.status is Status.VENDORED:
+            name += " (vendored)"
         row(
             table,
             name,
