@@ -48,11 +48,12 @@ RECORD gives its sha256 (and the size agrees) is looked up before anything is re
 neither decompresses nor parses it; any other file is read and hashed, then looked up before it is
 parsed. Whole reads (decompression and hashing, which release the GIL) run in worker threads
 (``workers()``: one per CPU, at most ``MAX_WORKERS``) while the main thread parses and identifies the
-files already read, at most ``READ_AHEAD_BYTES`` ahead; a view whose readers share a file position
-(a plain tar) is read in the main thread. Results do not depend on the order files finish in. The reads
-start before ``catalog`` does: ``prefetch(view)``, called by ``scan.run`` once the view is open, reads the
-files named like libraries in those threads while the Python cataloger runs, except the files whose zip
-fingerprint (CRC-32, size) leads to a cache entry (a warm scan finds them by their RECORD hash unread).
+files already read, at most ``READ_AHEAD_BYTES`` ahead (twice that before ``catalog``); a view whose
+readers share a file position (a plain tar) is read in the main thread. Results do not depend on the
+order files finish in. The reads start before ``catalog`` does: ``prefetch(view)``, called by
+``scan.run`` once the view is open, reads the files named like libraries in those threads while the
+Python cataloger runs, except the files whose zip fingerprint (CRC-32, size) leads to a cache entry
+(a warm scan finds them by their RECORD hash unread).
 
 """
 
@@ -337,6 +338,8 @@ class NativeLibCataloger(Cataloger):
             if prefetch is not None:
                 prefetch.abandon()
             return CatalogResult((), ())
+        if prefetch is not None:
+            prefetch.begin()
         owners = _owners(earlier, {e.path for e in candidates})
         work = _Run(view, self._open_cache if prefetch is None else prefetch.hand_over_store, prefetch)
         try:
@@ -405,8 +408,12 @@ def workers() -> int:
 
 MAX_WORKERS = 4
 # Bytes of ELF files read ahead of the parser at most (plus the file being parsed): the peak memory
-# the threads add. A file larger than this is read alone.
+# the threads add. A file larger than this is read alone, or beside at most a quarter of it.
 READ_AHEAD_BYTES = 64 * 1024 * 1024
+# The window is this many times wider until ``catalog`` takes its first file: the catalogers before it
+# (METADATA and RECORD files) hold little memory, and the threads would otherwise wait for ``catalog``
+# with a core free (the Lambda zip: about 0.35 s).
+EARLY_WINDOW = 2
 
 
 class _Prefetch:
@@ -414,7 +421,8 @@ class _Prefetch:
     checked first: a file without the ELF magic is not read whole), in ``workers()`` threads that take the
     files in the view's order; ``catalog`` takes each file's bytes (``take``) in the same order and says
     when it is done with them (``release``). Files read and not yet released hold at most
-    ``READ_AHEAD_BYTES`` (a larger file is read alone), whatever the catalogers before this one are doing.
+    ``READ_AHEAD_BYTES`` (a larger file is read alone, or beside at most a quarter of that), or
+    ``EARLY_WINDOW`` times that until ``catalog`` begins (``begin``).
     An error reading a file is its future's exception, raised where ``catalog`` takes it, as for a read of
     its own."""
 
@@ -430,6 +438,7 @@ class _Prefetch:
         self._sizes: dict[str, int] = {}  # path -> bytes counted as read ahead (taken by a worker, not released)
         self._next = 0
         self._ahead = 0
+        self._window = EARLY_WINDOW * READ_AHEAD_BYTES  # READ_AHEAD_BYTES once ``catalog`` begins
         self._stopped = False
         self._lock = threading.Condition()
         self._threads = [
@@ -449,7 +458,10 @@ class _Prefetch:
                 if entry.path not in self._futures:  # released before it was read: not needed
                     self._next += 1
                     continue
-                if self._ahead and self._ahead + entry.size > READ_AHEAD_BYTES:
+                # a file larger than the window waits only until the window is three quarters empty: it is
+                # read while ``catalog`` parses the last files before it, not after them
+                full = self._ahead and self._ahead + entry.size > self._window
+                if full and (entry.size <= self._window or self._ahead > self._window // 4):
                     self._lock.wait()
                     continue
                 self._next += 1
@@ -484,6 +496,11 @@ class _Prefetch:
             if size:
                 self._ahead -= size
                 self._lock.notify_all()
+
+    def begin(self) -> None:
+        """``catalog`` takes files from now on: the window narrows to ``READ_AHEAD_BYTES``."""
+        with self._lock:
+            self._window = READ_AHEAD_BYTES
 
     def hand_over_store(self) -> NativeCache | None:
         """The cache opened for the fingerprint lookups: from now on ``catalog`` flushes and closes it."""
