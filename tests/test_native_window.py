@@ -119,3 +119,35 @@ def test_a_file_larger_than_the_window_starts_beside_a_quarter_of_it(library: by
     reads = _Reads(monkeypatch)
     assert _natives(run(ScanConfig(str(path), native_cache=False))) == _natives(alone)
     assert claimed_beside == [True]
+
+
+def test_a_file_still_being_read_does_not_hold_up_the_ready_ones_after_it(library: bytes, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main thread parses a file read after one that is still being read (a large one, say), instead of
+    waiting for that one first; the answers are the same as without threads."""
+    modules = {f"foo.libs/lib{n:02d}-0a1b2c{n:02x}.so.1": library + bytes(n) for n in range(6)}
+    path = write_zip(tmp_path / "a.zip", dist("foo", "1.0", modules=modules))
+    monkeypatch.setattr(native, "workers", lambda: 1)
+    alone = run(ScanConfig(str(path), native_cache=False))
+    monkeypatch.setattr(native, "workers", lambda: 2)
+    slow, later = list(modules)[1], list(modules)[3]
+    later_released = threading.Event()
+    waited: list[bool] = []
+    real_fetch = native._fetch
+    real_release = native._Prefetch.release
+
+    def fetch(view: ArtifactView, member: str) -> object:
+        if member == slow:
+            waited.append(later_released.wait(5))  # a read lasting until a file after it is done with (<= 5 s)
+        return real_fetch(view, member)
+
+    def release(prefetch: native._Prefetch, member: str) -> None:
+        if member == later:
+            later_released.set()
+        real_release(prefetch, member)
+
+    monkeypatch.setattr(native, "_fetch", fetch)
+    monkeypatch.setattr(native._Prefetch, "release", release)
+    result = run(ScanConfig(str(path), native_cache=False))
+    assert waited == [True]  # released while the file before it was still being read
+    assert _natives(result) == _natives(alone)

@@ -66,6 +66,7 @@ import re
 import struct
 from collections import deque
 from collections.abc import Callable, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
@@ -414,6 +415,8 @@ READ_AHEAD_BYTES = 64 * 1024 * 1024
 # (METADATA and RECORD files) hold little memory, and the threads would otherwise wait for ``catalog``
 # with a core free (the Lambda zip: about 0.35 s).
 EARLY_WINDOW = 2
+# Files read ahead that ``catalog`` looks at for one that is ready (the next in order may not be).
+LOOK_AHEAD = 16
 
 
 class _Prefetch:
@@ -604,11 +607,25 @@ class _Run:
         def finish_ready(block: bool = False) -> None:
             for future in [f for f in in_flight if f.done()]:
                 finish(future)  # parse what is ready while the workers inflate the rest
-            while early and (block or early[0][1].done()):
-                index, ready = early.popleft()
-                outcomes[index] = self._read_ahead(candidates[index], claims[index], ready)
-                assert prefetch is not None
-                prefetch.release(candidates[index].path)
+            # Any of the next few files that is read, not only the first: a large file being read does
+            # not hold up the main thread while the small ones after it are ready (the workers read in
+            # order, so the ready ones are near the front). Blocking: wait for one of them.
+            while early:
+                near = list(islice(early, LOOK_AHEAD))
+                ready = [item for item in near if item[1].done()]
+                if not ready:
+                    if not block:
+                        return
+                    from concurrent.futures import FIRST_COMPLETED, wait
+
+                    wait([future for _, future in near], return_when=FIRST_COMPLETED)
+                    continue
+                for item in ready:
+                    early.remove(item)
+                    index, done = item
+                    outcomes[index] = self._read_ahead(candidates[index], claims[index], done)
+                    assert prefetch is not None
+                    prefetch.release(candidates[index].path)
 
         try:
             for index in pending:
