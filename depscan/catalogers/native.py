@@ -48,11 +48,12 @@ RECORD gives its sha256 (and the size agrees) is looked up before anything is re
 neither decompresses nor parses it; any other file is read and hashed, then looked up before it is
 parsed. Whole reads (decompression and hashing, which release the GIL) run in worker threads
 (``workers()``: one per CPU, at most ``MAX_WORKERS``) while the main thread parses and identifies the
-files already read, at most ``READ_AHEAD_BYTES`` ahead; a view whose readers share a file position
-(a plain tar) is read in the main thread. Results do not depend on the order files finish in. The reads
-start before ``catalog`` does: ``prefetch(view)``, called by ``scan.run`` once the view is open, reads the
-files named like libraries in those threads while the Python cataloger runs, except the files whose zip
-fingerprint (CRC-32, size) leads to a cache entry (a warm scan finds them by their RECORD hash unread).
+files already read, at most ``READ_AHEAD_BYTES`` ahead (twice that before ``catalog``); a view whose
+readers share a file position (a plain tar) is read in the main thread. Results do not depend on the
+order files finish in. The reads start before ``catalog`` does: ``prefetch(view)``, called by
+``scan.run`` once the view is open, reads the files named like libraries in those threads while the
+Python cataloger runs, except the files whose zip fingerprint (CRC-32, size) leads to a cache entry
+(a warm scan finds them by their RECORD hash unread).
 
 """
 
@@ -65,6 +66,7 @@ import re
 import struct
 from collections import deque
 from collections.abc import Callable, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
@@ -337,6 +339,8 @@ class NativeLibCataloger(Cataloger):
             if prefetch is not None:
                 prefetch.abandon()
             return CatalogResult((), ())
+        if prefetch is not None:
+            prefetch.begin()
         owners = _owners(earlier, {e.path for e in candidates})
         work = _Run(view, self._open_cache if prefetch is None else prefetch.hand_over_store, prefetch)
         try:
@@ -405,8 +409,14 @@ def workers() -> int:
 
 MAX_WORKERS = 4
 # Bytes of ELF files read ahead of the parser at most (plus the file being parsed): the peak memory
-# the threads add. A file larger than this is read alone.
+# the threads add. A file larger than this is read alone, or beside at most a quarter of it.
 READ_AHEAD_BYTES = 64 * 1024 * 1024
+# The window is this many times wider until ``catalog`` takes its first file: the catalogers before it
+# (METADATA and RECORD files) hold little memory, and the threads would otherwise wait for ``catalog``
+# with a core free (the Lambda zip: about 0.35 s).
+EARLY_WINDOW = 2
+# Files read ahead that ``catalog`` looks at for one that is ready (the next in order may not be).
+LOOK_AHEAD = 16
 
 
 class _Prefetch:
@@ -414,7 +424,8 @@ class _Prefetch:
     checked first: a file without the ELF magic is not read whole), in ``workers()`` threads that take the
     files in the view's order; ``catalog`` takes each file's bytes (``take``) in the same order and says
     when it is done with them (``release``). Files read and not yet released hold at most
-    ``READ_AHEAD_BYTES`` (a larger file is read alone), whatever the catalogers before this one are doing.
+    ``READ_AHEAD_BYTES`` (a larger file is read alone, or beside at most a quarter of that), or
+    ``EARLY_WINDOW`` times that until ``catalog`` begins (``begin``).
     An error reading a file is its future's exception, raised where ``catalog`` takes it, as for a read of
     its own."""
 
@@ -430,6 +441,7 @@ class _Prefetch:
         self._sizes: dict[str, int] = {}  # path -> bytes counted as read ahead (taken by a worker, not released)
         self._next = 0
         self._ahead = 0
+        self._window = EARLY_WINDOW * READ_AHEAD_BYTES  # READ_AHEAD_BYTES once ``catalog`` begins
         self._stopped = False
         self._lock = threading.Condition()
         self._threads = [
@@ -449,7 +461,10 @@ class _Prefetch:
                 if entry.path not in self._futures:  # released before it was read: not needed
                     self._next += 1
                     continue
-                if self._ahead and self._ahead + entry.size > READ_AHEAD_BYTES:
+                # a file larger than the window waits only until the window is three quarters empty: it is
+                # read while ``catalog`` parses the last files before it, not after them
+                full = self._ahead and self._ahead + entry.size > self._window
+                if full and (entry.size <= self._window or self._ahead > self._window // 4):
                     self._lock.wait()
                     continue
                 self._next += 1
@@ -484,6 +499,11 @@ class _Prefetch:
             if size:
                 self._ahead -= size
                 self._lock.notify_all()
+
+    def begin(self) -> None:
+        """``catalog`` takes files from now on: the window narrows to ``READ_AHEAD_BYTES``."""
+        with self._lock:
+            self._window = READ_AHEAD_BYTES
 
     def hand_over_store(self) -> NativeCache | None:
         """The cache opened for the fingerprint lookups: from now on ``catalog`` flushes and closes it."""
@@ -587,11 +607,25 @@ class _Run:
         def finish_ready(block: bool = False) -> None:
             for future in [f for f in in_flight if f.done()]:
                 finish(future)  # parse what is ready while the workers inflate the rest
-            while early and (block or early[0][1].done()):
-                index, ready = early.popleft()
-                outcomes[index] = self._read_ahead(candidates[index], claims[index], ready)
-                assert prefetch is not None
-                prefetch.release(candidates[index].path)
+            # Any of the next few files that is read, not only the first: a large file being read does
+            # not hold up the main thread while the small ones after it are ready (the workers read in
+            # order, so the ready ones are near the front). Blocking: wait for one of them.
+            while early:
+                near = list(islice(early, LOOK_AHEAD))
+                ready = [item for item in near if item[1].done()]
+                if not ready:
+                    if not block:
+                        return
+                    from concurrent.futures import FIRST_COMPLETED, wait
+
+                    wait([future for _, future in near], return_when=FIRST_COMPLETED)
+                    continue
+                for item in ready:
+                    early.remove(item)
+                    index, done = item
+                    outcomes[index] = self._read_ahead(candidates[index], claims[index], done)
+                    assert prefetch is not None
+                    prefetch.release(candidates[index].path)
 
         try:
             for index in pending:
