@@ -170,6 +170,11 @@ def test_vendored_copies_are_matched_against_advisories(tmp_path: Path) -> None:
     assert finding.component.status is Status.VENDORED
     assert finding.component.metadata_location.path == "pip/_vendor/urllib3/__init__.py"
     assert finding.fix == "1.26.17"
+    # the finding's row says the copy is vendored (upgrading it means upgrading what vendors it)
+    from depscan.reporters import markdown, table
+
+    assert "urllib3 (vendored)" in table.render(result).decode()
+    assert "urllib3 (vendored copy at `pip/_vendor/urllib3/__init__.py`)" in markdown.render(result).decode()
 
 
 def test_reports_carry_vendored_copies_and_rescan_reads_them_back(tmp_path: Path) -> None:

@@ -117,6 +117,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             aliases = f" ({', '.join(finding.ids[1:])})" if len(finding.ids) > 1 else ""
             severity = finding.level.value + (f" {finding.score:.1f}" if finding.score is not None else "")
             where = " (shadowed copy)" if component.status is Status.SHADOWED else ""
+            if component.status is Status.VENDORED:
+                where = f" (vendored copy at `{_cell(component_location(component).path)}`)"
             if isinstance(component, NativeComponent):
                 where = f" in `{_cell(component.location.path)}`" + where
                 if finding.covered_by is not None:

@@ -19,6 +19,11 @@ _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow"}
 MAX_ROWS = 1000
 
 
+# How a finding's row marks a copy the runtime does not import as installed (shadowed) or that no
+# installer put there (vendored: upgrading it means upgrading what vendors it).
+_STATUS_MARK = {Status.SHADOWED: " (shadowed)", Status.VENDORED: " (vendored)"}
+
+
 def _more(console: Console, shown: int, total: int, what: str) -> None:
     """The line under a table cut at ``shown`` rows."""
     if total > shown:
@@ -216,7 +221,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
                 where = f" ({component.package_manager})"
             row(
                 vulns,
-                component.name + where + (" (shadowed)" if component.status is Status.SHADOWED else ""),
+                component.name + where + _STATUS_MARK.get(component.status, ""),
                 component.version or "-",
                 finding.id + (f" ({', '.join(finding.ids[1:])})" if len(finding.ids) > 1 else ""),
                 severity,
