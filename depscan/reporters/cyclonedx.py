@@ -1042,10 +1042,16 @@ def _bom_ref(dist: PythonDist, key: str) -> str:
     """The purl with a ``package-id`` qualifier naming this copy (``depscan.facts.component_key``)."""
     if _PLAIN_PURL.fullmatch(dist.purl):  # the common case, without parsing (a fifth of the document's cost)
         return f"{dist.purl}?package-id={key}"
+    return _with_package_id(dist.purl, key, f"python-dist:{quote(dist.normalized_name, safe='')}")
+
+
+def _with_package_id(purl_text: str, key: str, fallback: str) -> str:
+    """``purl_text`` with a ``package-id`` qualifier added to its own; ``fallback?package-id=...`` when it
+    is not a valid purl."""
     try:
-        purl = PackageURL.from_string(dist.purl)
+        purl = PackageURL.from_string(purl_text)
     except ValueError:
-        return f"python-dist:{quote(dist.normalized_name, safe='')}?package-id={key}"
+        return f"{fallback}?package-id={key}"
     qualifiers = dict(purl.qualifiers) if isinstance(purl.qualifiers, dict) else {}
     qualifiers["package-id"] = key
     return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,
@@ -1066,26 +1072,12 @@ _CONFIDENCE = {"high": Decimal("0.9"), "medium": Decimal("0.6"), "low": Decimal(
 
 def _identified_ref(comp: NativeComponent, key: str) -> str:
     """An identified library's bom-ref: its purl with a ``package-id`` naming this copy in this file."""
-    try:
-        purl = PackageURL.from_string(comp.purl)
-    except ValueError:
-        return f"native-component:{quote(comp.name, safe='')}?package-id={key}"
-    qualifiers = dict(purl.qualifiers) if isinstance(purl.qualifiers, dict) else {}
-    qualifiers["package-id"] = key
-    return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,
-                          qualifiers=qualifiers, subpath=purl.subpath).to_string())
+    return _with_package_id(comp.purl, key, f"native-component:{quote(comp.name, safe='')}")
 
 
 def _os_ref(package: OsPackage, key: str) -> str:
     """An OS package's bom-ref: its distro purl with a ``package-id`` qualifier added to its own."""
-    try:
-        purl = PackageURL.from_string(package.purl)
-    except ValueError:
-        return f"os-package:{quote(package.name, safe='')}?package-id={key}"
-    qualifiers = dict(purl.qualifiers) if isinstance(purl.qualifiers, dict) else {}
-    qualifiers["package-id"] = key
-    return str(PackageURL(type=purl.type, namespace=purl.namespace, name=purl.name, version=purl.version,
-                          qualifiers=qualifiers, subpath=purl.subpath).to_string())
+    return _with_package_id(package.purl, key, f"os-package:{quote(package.name, safe='')}")
 
 
 def _native_ref(lib: NativeLib, key: str) -> str:
