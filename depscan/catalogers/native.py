@@ -827,13 +827,11 @@ def _owner(claims: list[_Claim] | None, entry: Entry) -> _Claim | None:
 
 def _component(entry: Entry, header: ElfHeader, claim: _Claim | None) -> NativeLib:
     named = parse_name(entry.path)
-    sha256 = owner = owner_location = None
+    owner = owner_location = None
     if claim is not None:
-        dist, row = claim
-        owner, owner_location = dist.purl, dist.metadata_location
-        # RECORD's hash describes the file as installed: believe it only while the size agrees.
-        if row.algorithm == "sha256" and (row.size is None or row.size == entry.size):
-            sha256 = row.digest
+        owner, owner_location = claim[0].purl, claim[0].metadata_location
+    # RECORD's hash describes the file as installed: believe it only while the size agrees.
+    sha256 = _recorded_sha256(claim, entry)
     return NativeLib(
         name=named.name,
         kind=named.kind,
