@@ -79,7 +79,9 @@ def _dpkg_part(a: str, b: str) -> int:
     return 0
 
 
-def _dpkg_split(version: str) -> tuple[int, str, str]:
+def _split_evr(version: str) -> tuple[int, str, str]:
+    """``[epoch:]version[-release]`` (dpkg: upstream and Debian revision; rpm: version and release) split
+    the same way by both: the epoch before the first ``:`` when numeric, the release after the last ``-``."""
     version = version.strip()
     epoch = 0
     if ":" in version:
@@ -94,8 +96,8 @@ def _dpkg_split(version: str) -> tuple[int, str, str]:
 
 def dpkg_compare(a: str, b: str) -> int:
     """-1, 0 or 1 as dpkg orders versions ``a`` and ``b`` (``dpkg --compare-versions``)."""
-    ea, ua, ra = _dpkg_split(a)
-    eb, ub, rb = _dpkg_split(b)
+    ea, ua, ra = _split_evr(a)
+    eb, ub, rb = _split_evr(b)
     if ea != eb:
         return _sign(ea - eb)
     return _dpkg_part(ua, ub) or _dpkg_part(ra, rb)
@@ -151,24 +153,11 @@ def rpmvercmp(a: str, b: str) -> int:
         i += 1
 
 
-def _rpm_split(version: str) -> tuple[int, str, str]:
-    version = version.strip()
-    epoch = 0
-    if ":" in version:
-        head, rest = version.split(":", 1)
-        if head.isdigit():
-            epoch, version = int(head), rest
-    ver, _, release = version.rpartition("-")
-    if not ver:
-        ver, release = version, ""
-    return epoch, ver, release
-
-
 def rpm_compare(a: str, b: str) -> int:
     """-1, 0 or 1 as rpm orders ``[epoch:]version[-release]`` strings (a missing epoch is 0; a
     missing release on either side is not compared, as ``rpmdev-vercmp`` does for EVRs)."""
-    ea, va, ra = _rpm_split(a)
-    eb, vb, rb = _rpm_split(b)
+    ea, va, ra = _split_evr(a)
+    eb, vb, rb = _split_evr(b)
     if ea != eb:
         return _sign(ea - eb)
     diff = rpmvercmp(va, vb)
