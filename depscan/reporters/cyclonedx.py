@@ -589,14 +589,18 @@ class _Builder:
         return references
 
     def native_component(self, lib: NativeLib, ref: str) -> Fields:
-        where = f"{_short(lib.name)} ({_short(str(lib.location))})"
-        where = self.text(where, "a location", report=False)
+        return self._or_by_name(lib.name, lib.location, ref, lambda where: self.full_native_component(lib, ref, where))
+
+    def _or_by_name(self, name: str, location: Location, ref: str, full: Callable[[str], Fields]) -> Fields:
+        """``full(where)``; a library component with only its name when that fails: one odd library
+        must not cost the SBOM (the failure is a warning)."""
+        where = self.text(f"{_short(name)} ({_short(str(location))})", "a location", report=False)
         try:
-            return self.full_native_component(lib, ref, where)
-        except Exception as e:  # one odd library must not cost the SBOM
+            return full(where)
+        except Exception as e:
             self.warn(f"{where}: described by name only ({type(e).__name__}: {e})")
             return dict(type=ComponentType.LIBRARY, bom_ref=ref,
-                        name=self.text(lib.name, where, one_line=True, report=False))
+                        name=self.text(name, where, one_line=True, report=False))
 
     def full_native_component(self, lib: NativeLib, ref: str, where: str) -> Fields:
         location = lib.location
@@ -720,13 +724,8 @@ class _Builder:
         return found
 
     def identified_component(self, comp: NativeComponent, ref: str) -> Fields:
-        where = self.text(f"{_short(comp.name)} ({_short(str(comp.location))})", "a location", report=False)
-        try:
-            return self.full_identified_component(comp, ref, where)
-        except Exception as e:  # one odd component must not cost the SBOM
-            self.warn(f"{where}: described by name only ({type(e).__name__}: {e})")
-            return dict(type=ComponentType.LIBRARY, bom_ref=ref,
-                        name=self.text(comp.name, where, one_line=True, report=False))
+        return self._or_by_name(comp.name, comp.location, ref,
+                                lambda where: self.full_identified_component(comp, ref, where))
 
     def full_identified_component(self, comp: NativeComponent, ref: str, where: str) -> Fields:
         """An upstream library identified in an ELF file: purl and CPE, how it was identified as
