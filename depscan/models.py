@@ -489,11 +489,17 @@ class PolicyFinding:
     # What in that component the finding is about, when one rule can fire several times on it (the
     # required distribution's name, for requirement rules); part of the fingerprint when set.
     about: str | None = None
+    # Where in a text file (a requirements line of a repository check): the 1-based line, the offending
+    # text as written, and the fix in one sentence. None for findings about an artifact's members.
+    line: int | None = None
+    text: str | None = None
+    fix: str | None = None
 
     @property
     def fingerprint(self) -> str:
         import hashlib
 
+        # the line is left out on purpose: inserting a line above must not make a finding "new"
         key = f"{self.rule}|{self.component or ''}|{self.location.path}"
         if self.about is not None:
             key += f"|{self.about}"
@@ -564,3 +570,51 @@ class ScanResult:
     # kind no advisory data covers. Counted in the summary and never called clean.
     not_verifiable: tuple[tuple[str, str], ...] = ()
     target: TargetRuntime | None = None  # what policy checks judged against (None: no policy checks ran)
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredRequirement:
+    """One requirement a project declares (a requirements file, pyproject.toml, a lock file), where it is
+    written. Made by the parsers of ``depscan/declared/``; judged by the repository rules (DS0xx)."""
+
+    file: str  # path of the declaring file, relative to the checked root (POSIX)
+    line: int  # 1-based line where the requirement starts (0 when the format gives no line)
+    text: str  # the requirement as written (continuation lines joined, comment removed)
+    name: str | None  # canonical (PEP 503) name; None when it cannot be known (a bare URL)
+    specifier: str = ""  # the version specifier as packaging prints it ("" when none)
+    extras: tuple[str, ...] = ()
+    marker: str | None = None
+    url: str | None = None  # URL or VCS requirement (``name @ url``, ``git+https://...``, a local path)
+    editable: bool = False  # ``-e`` / ``--editable`` / an editable lock entry
+    hashes: tuple[str, ...] = ()  # ``--hash`` values / lock hashes as "algorithm:hexdigest"
+    pinned: str | None = None  # the version when the requirement pins exactly one (``==1.2.3``, ``===x``, a lock entry)
+    source: str = "requirements"  # requirements | constraints | pyproject | lock | pipfile | setup.cfg
+    group: str | None = None  # extra / dependency group / Pipfile section the requirement belongs to
+    ignored: tuple[str, ...] = ()  # rule ids silenced on this line (``# depscan: ignore[DS001]``; "*" = all)
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredOption:
+    """A global option of a requirements file (``--index-url``, ``--extra-index-url``, ``--trusted-host``,
+    ``--find-links``, ``--require-hashes`` ...), where it is written."""
+
+    file: str
+    line: int
+    name: str  # the long option name, normalized: "--extra-index-url"
+    value: str | None
+    text: str  # the line as written
+    ignored: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredFile:
+    """What one declared-dependency file says, and what in it could not be read (line + reason)."""
+
+    path: str  # relative to the checked root (POSIX)
+    # requirements | pyproject | poetry.lock | Pipfile | Pipfile.lock | uv.lock | pdm.lock | pylock | setup.cfg
+    kind: str
+    is_lock: bool  # a lock file: every entry should be an exact pin with hashes
+    requirements: tuple[DeclaredRequirement, ...] = ()
+    options: tuple[DeclaredOption, ...] = ()
+    errors: tuple[tuple[int, str], ...] = ()  # (line or 0, one-line reason); the rest of the file is still read
+    includes: tuple[str, ...] = ()  # files this one includes (``-r``/``-c``), resolved, relative to the root
