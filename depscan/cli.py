@@ -170,6 +170,17 @@ NewOnly = Annotated[bool, typer.Option("--new-only", help="With --baseline, --fa
 Strict = Annotated[bool, typer.Option(help="Exit 5 when anything could not be read (unknowns), instead of 0.")]
 
 SBOM_FORMATS = frozenset({"cyclonedx-json", "cyclonedx-xml", "spdx-json"})
+DependencyTrackOption = Annotated[
+    str | None,
+    typer.Option("--dependency-track", help="Upload the CycloneDX SBOM to this Dependency-Track server (base URL; "
+                 "API key from $DEPSCAN_DTRACK_API_KEY) and wait until it is processed. A failed upload exits 4."),
+]
+DtrackProject = Annotated[
+    str | None, typer.Option("--dtrack-project", help="Dependency-Track project name (default: the file's name).")
+]
+DtrackVersion = Annotated[
+    str, typer.Option("--dtrack-version", help="Dependency-Track project version (e.g. the commit being built).")
+]
 
 
 @_command(app)
@@ -231,6 +242,9 @@ def scan(
         bool, typer.Option("--verify-record", help="Read every file each RECORD lists and report files modified "
                            "(sha256 or size), missing, or present in a distribution's directories but listed nowhere.")
     ] = False,
+    dependency_track: DependencyTrackOption = None,
+    dtrack_project: DtrackProject = None,
+    dtrack_version: DtrackVersion = "latest",
 ) -> None:
     """Inventory every Python distribution in an artifact and check it against OSV advisories."""
     from depscan.artifacts.limits import Limits
@@ -247,6 +261,8 @@ def scan(
     _check_verdict_options(fail_on, baseline, new_only)
     settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries,
                                   osv_timeout)
+    upload = _Upload.make(dependency_track, dtrack_project or os.path.basename(os.path.normpath(path)),
+                          dtrack_version, cyclonedx_version)
     limits = Limits(
         max_total_bytes=parse_size(max_total_bytes),
         max_entries=max_entries,
@@ -261,7 +277,7 @@ def scan(
         kind=kind,
         limits=limits,
         strict=strict,
-        hash_artifact=any(fmt in SBOM_FORMATS for fmt, _file in outputs),
+        hash_artifact=upload is not None or any(fmt in SBOM_FORMATS for fmt, _file in outputs),
         advisories=settings,
         native_cache=not no_cache,
         runtime=runtime,
@@ -275,7 +291,7 @@ def scan(
     finally:
         progress.stop()
     _finish(result, outputs, started, cyclonedx_version=cyclonedx_version, baseline=baseline, fail_on=fail_on,
-            strict=strict, new_only=new_only)
+            strict=strict, new_only=new_only, upload=upload)
 
 
 @_command(app)
@@ -296,6 +312,9 @@ def rescan(
     cyclonedx_version: CycloneDXVersion = "1.6",
     baseline: Baseline = None,
     new_only: NewOnly = False,
+    dependency_track: DependencyTrackOption = None,
+    dtrack_project: DtrackProject = None,
+    dtrack_version: DtrackVersion = "latest",
 ) -> None:
     """Check the components of a stored SBOM against current advisories (no rebuild needed)."""
     from depscan.scan import rescan as run_rescan
@@ -306,10 +325,12 @@ def rescan(
                                   osv_timeout)
     if settings.mode == "skip":
         raise _fail("rescan exists to check advisories: --source skip makes no sense here", ExitCode.USAGE)
+    upload = _Upload.make(dependency_track, dtrack_project or os.path.basename(os.path.normpath(sbom)),
+                          dtrack_version, cyclonedx_version)
     started = time.perf_counter()
     result = run_rescan(sbom, settings)
     _finish(result, outputs, started, cyclonedx_version=cyclonedx_version, baseline=baseline, fail_on=fail_on,
-            strict=False, new_only=new_only)
+            strict=False, new_only=new_only, upload=upload)
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
@@ -363,6 +384,7 @@ def _finish(
     fail_on: str,
     strict: bool,
     new_only: bool,
+    upload: _Upload | None = None,
 ) -> None:
     """Reports, notes, the summary line and the exit code: ``finish.finish`` decides, this prints."""
     from depscan.finish import finish
@@ -381,9 +403,32 @@ def _finish(
     )
     for line in done.lines:
         typer.echo(line, err=True)
+    if upload is not None and not upload.send(result) and done.verdict.code == ExitCode.OK:
+        raise _fail("the SBOM upload to Dependency-Track failed", ExitCode.LOOKUP_FAILED)
     if done.verdict.message:
         raise _fail(done.verdict.message, done.verdict.code)
     raise typer.Exit(int(done.verdict.code))
+
+
+class _Upload:
+    """``--dependency-track``: the result's CycloneDX JSON SBOM uploaded after the reports are written."""
+
+    def __init__(self, tracker: Any, project: str, version: str, cyclonedx_version: str) -> None:
+        self.tracker, self.project, self.version = tracker, project, version
+        self.cyclonedx_version = cyclonedx_version
+
+    @classmethod
+    def make(cls, url: str | None, project: str, version: str, cyclonedx_version: str) -> _Upload | None:
+        tracker = _dependency_track(url)  # a missing API key is a usage error before anything is read
+        return None if tracker is None else cls(tracker, project, version, cyclonedx_version)
+
+    def send(self, result: Any) -> bool:
+        from depscan.reporters import ReportOptions, get_reporter
+
+        bom = get_reporter("cyclonedx-json")(result, ReportOptions(cyclonedx_version=self.cyclonedx_version))
+        sent = self.tracker.upload(self.project, self.version, bom)
+        typer.echo(f"depscan: dependency-track: {sent.project} {sent.version}: {sent.message}", err=True)
+        return bool(sent.ok)
 
 
 MAX_DEADLINE = 86_400.0  # a day: a deadline option above it is a mistake
@@ -540,6 +585,130 @@ def db_status(db: DbOption = None) -> None:
 
     for line in status_lines(db_path(db)):
         typer.echo(line)
+
+
+aws_app = typer.Typer(help="Scan what is deployed in an AWS account (needs the aws extra: boto3).",
+                      no_args_is_help=True)
+app.add_typer(aws_app, name="aws")
+
+
+@_command(aws_app, "lambda")
+def aws_lambda(
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="A region to scan (repeat). Default: the boto3 chain's.")
+    ] = None,
+    function: Annotated[
+        list[str] | None, typer.Option("--function", help="A function name or ARN to scan (repeat).")
+    ] = None,
+    all_functions: Annotated[bool, typer.Option("--all", help="Scan every function of each region.")] = False,
+    out_dir: Annotated[
+        str | None, typer.Option("--out-dir", help="Write each function's CycloneDX SBOM and JSON report here, "
+                                 "as REGION/FUNCTION.cdx.json and REGION/FUNCTION.json.")
+    ] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="The Lambda API endpoint (local emulators).")
+    ] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="An AWS profile of the shared config.")] = None,
+    stale_days: Annotated[
+        int, typer.Option("--stale-days", help="A function not modified for this many days is stale.")
+    ] = 365,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="Downloads in flight at once.")] = 4,
+    max_download: Annotated[
+        str, typer.Option("--max-download", help="Largest function or layer zip downloaded (e.g. 512M).")
+    ] = "512M",
+    format: Annotated[str, typer.Option("--format", "-f", help="Fleet summary format: table or json.")] = "table",
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the fleet summary to this file (atomically).")
+    ] = None,
+    advisories: Advisories = None,
+    db: Db = None,
+    source: Source = "auto",
+    osv_url: OsvUrl = OSV_API_URL,
+    osv_retries: OsvRetries = 4,
+    osv_timeout: OsvTimeout = OSV_TIMEOUT,
+    ignore_file: IgnoreFile = None,
+    fail_on: FailOn = "any",
+    only_fixed: OnlyFixed = False,
+    max_db_age: MaxDbAge = 7,
+    cyclonedx_version: CycloneDXVersion = "1.6",
+    strict: Annotated[
+        bool, typer.Option(help="Exit 5 when a function was not scanned (a container image) or had unknowns.")
+    ] = False,
+    dependency_track: DependencyTrackOption = None,
+) -> None:
+    """Scan deployed Lambda functions with their layers: inventory, findings, runtime and age, per function."""
+    from pathlib import Path
+
+    from depscan.aws.fleet_report import render_json, render_table
+    from depscan.aws.lambda_fleet import FleetOptions, fleet_exit, report_stem, scan_fleet
+    from depscan.output import write_output
+    from depscan.policy import FAIL_ON
+
+    if not function and not all_functions:
+        raise _fail("name functions with --function, or scan them all with --all", ExitCode.USAGE)
+    _check_choice("--format", format, ("table", "json"))
+    _check_choice("--fail-on", fail_on, FAIL_ON)
+    _check_choice("--cyclonedx-version", cyclonedx_version, ("1.6", "1.5", "1.4"))
+    if stale_days < 1 or concurrency < 1:
+        raise _fail("--stale-days and --concurrency must be at least 1", ExitCode.USAGE)
+    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries,
+                                  osv_timeout)
+    tracker = _dependency_track(dependency_track)
+    options = FleetOptions(
+        regions=tuple(region) if region else (None,),
+        functions=tuple(function or ()),
+        all_functions=all_functions,
+        out_dir=Path(out_dir) if out_dir else None,
+        endpoint_url=endpoint_url,
+        profile=profile,
+        stale_days=stale_days,
+        concurrency=concurrency,
+        max_download=parse_size(max_download),
+        advisories=settings,
+        cyclonedx_version=cyclonedx_version,
+        fail_on=fail_on,
+        strict=strict,
+    )
+    failed_uploads: list[str] = []
+
+    def upload(done: Any) -> None:
+        if tracker is None or done.sbom is None:
+            return
+        sent = tracker.upload(report_stem(done.info).replace("/", ":"), done.info.code_sha256 or "latest", done.sbom)
+        typer.echo(f"depscan: dependency-track: {sent.project}: {sent.message}", err=True)
+        if not sent.ok:
+            failed_uploads.append(sent.project)
+
+    progress = _DelayedProgress()
+    try:
+        fleet = scan_fleet(options, progress=lambda done, total, what: progress.update(what, done, total),
+                           on_function=upload)
+    finally:
+        progress.stop()
+    code = fleet_exit(fleet, strict=strict)
+    if failed_uploads and code == ExitCode.OK:
+        code = ExitCode.LOOKUP_FAILED
+    if format == "json":
+        data = render_json(fleet, int(code))
+    else:
+        width = os.get_terminal_size().columns if sys.stdout.isatty() and output is None else None
+        data = render_table(fleet, width=width or 160, color=width is not None)
+    write_output(output or "-", data)
+    for function_report in fleet.functions:
+        if function_report.outcome == "failed":
+            typer.echo(f"depscan: error: {function_report.reason}", err=True)
+    if failed_uploads:
+        typer.echo(f"depscan: error: {len(failed_uploads)} SBOM upload(s) to Dependency-Track failed", err=True)
+    raise typer.Exit(int(code))
+
+
+def _dependency_track(url: str | None) -> Any:
+    """A Dependency-Track client for ``--dependency-track`` (key from $DEPSCAN_DTRACK_API_KEY), or None."""
+    if url is None:
+        return None
+    from depscan.dtrack import DependencyTrack
+
+    return DependencyTrack.from_env(url)
 
 
 def main() -> None:

@@ -1,0 +1,112 @@
+"""``--dependency-track``: SBOM uploads to Dependency-Track (``PUT /api/v1/bom``, then the token polled),
+against ``responses`` in the request and response shapes Dependency-Track documents."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+import responses
+from typer.testing import CliRunner
+
+from depscan.cli import app
+from depscan.dtrack import API_KEY_ENV, DependencyTrack
+from depscan.errors import ExitCode, UsageError
+from fixtures.builders import dist, write_zip
+
+SERVER = "https://dtrack.example.test"
+TOKEN = "3a1d6e62-9f31-4d44-b3b0-1e1d8f0a3c51"
+
+
+def _bom_body(call: responses.Call) -> dict[str, object]:
+    body = call.request.body
+    assert body is not None
+    document: dict[str, object] = json.loads(body)
+    return document
+
+
+@responses.activate
+def test_upload_polls_until_processed() -> None:
+    responses.put(f"{SERVER}/api/v1/bom", json={"token": TOKEN})
+    responses.get(f"{SERVER}/api/v1/event/token/{TOKEN}", json={"processing": True})
+    responses.get(f"{SERVER}/api/v1/event/token/{TOKEN}", json={"processing": False})
+    slept: list[float] = []
+    client = DependencyTrack(SERVER + "/", "key-1", sleep=slept.append, poll_seconds=0.5)
+    sent = client.upload("shop-api", "1.4.2", b'{"bomFormat": "CycloneDX"}')
+    assert sent.ok and sent.token == TOKEN and sent.message == "processed"
+    assert slept == [0.5]
+    put = responses.calls[0]
+    assert put.request.headers["X-Api-Key"] == "key-1"
+    body = _bom_body(put)
+    assert body["projectName"] == "shop-api" and body["projectVersion"] == "1.4.2" and body["autoCreate"] is True
+    assert base64.b64decode(str(body["bom"])) == b'{"bomFormat": "CycloneDX"}'
+
+
+@responses.activate
+def test_refused_uploads_say_why() -> None:
+    responses.put(f"{SERVER}/api/v1/bom", status=401)
+    sent = DependencyTrack(SERVER, "bad", sleep=lambda s: None).upload("p", "v", b"{}")
+    assert not sent.ok and "HTTP 401" in sent.message and "API key was refused" in sent.message
+    responses.replace(responses.PUT, f"{SERVER}/api/v1/bom", status=403)
+    sent = DependencyTrack(SERVER, "weak", sleep=lambda s: None).upload("p", "v", b"{}")
+    assert not sent.ok and "BOM_UPLOAD" in sent.message
+    responses.replace(responses.PUT, f"{SERVER}/api/v1/bom", json={"no": "token"})
+    sent = DependencyTrack(SERVER, "k", sleep=lambda s: None).upload("p", "v", b"{}")
+    assert not sent.ok and "without a token" in sent.message
+
+
+@responses.activate
+def test_processing_deadline() -> None:
+    responses.put(f"{SERVER}/api/v1/bom", json={"token": TOKEN})
+    responses.get(f"{SERVER}/api/v1/event/token/{TOKEN}", json={"processing": True})
+    client = DependencyTrack(SERVER, "k", sleep=lambda s: None, poll_seconds=1.0, deadline=3.0)
+    sent = client.upload("p", "v", b"{}")
+    assert not sent.ok and "still processing after 3 s" in sent.message
+    assert len([c for c in responses.calls if "/event/token/" in c.request.url]) == 4
+
+
+def test_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    with pytest.raises(UsageError, match=API_KEY_ENV):
+        DependencyTrack.from_env(SERVER)
+    monkeypatch.setenv(API_KEY_ENV, "k")
+    with pytest.raises(UsageError, match="base URL"):
+        DependencyTrack.from_env("dtrack.example.test")
+
+
+@pytest.fixture
+def artifact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(API_KEY_ENV, "key-2")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    return write_zip(tmp_path / "function.zip", dist("six", "1.16.0"))
+
+
+@responses.activate
+def test_scan_uploads_its_sbom(artifact: Path) -> None:
+    responses.put(f"{SERVER}/api/v1/bom", json={"token": TOKEN})
+    responses.get(f"{SERVER}/api/v1/event/token/{TOKEN}", json={"processing": False})
+    result = CliRunner().invoke(app, ["scan", str(artifact), "--source", "skip", "--dependency-track", SERVER,
+                                      "--dtrack-version", "abc123"])
+    assert result.exit_code == 0, result.output
+    body = _bom_body(responses.calls[0])
+    assert body["projectName"] == "function.zip" and body["projectVersion"] == "abc123"
+    bom = json.loads(base64.b64decode(str(body["bom"])))
+    assert bom["bomFormat"] == "CycloneDX" and [c["name"] for c in bom["components"]] == ["six"]
+    assert "dependency-track: function.zip abc123: processed" in result.output
+
+
+@responses.activate
+def test_scan_exits_4_when_the_upload_fails(artifact: Path) -> None:
+    responses.put(f"{SERVER}/api/v1/bom", status=503)
+    result = CliRunner().invoke(app, ["scan", str(artifact), "--source", "skip", "--dependency-track", SERVER])
+    assert result.exit_code == ExitCode.LOOKUP_FAILED
+    assert "HTTP 503" in result.output and "upload to Dependency-Track failed" in result.output
+
+
+def test_scan_refuses_dependency_track_without_a_key(artifact: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(API_KEY_ENV)
+    result = CliRunner().invoke(app, ["scan", str(artifact), "--source", "skip", "--dependency-track", SERVER])
+    assert result.exit_code == ExitCode.USAGE and API_KEY_ENV in result.output
