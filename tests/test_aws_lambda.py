@@ -179,6 +179,8 @@ def test_fleet_scans_functions_with_their_layers(server: str, demo: tuple[Path, 
     assert sum(demo_report.findings.values()) == 16
     assert demo_report.packages == 8 and demo_report.exit_code == ExitCode.FINDINGS
     assert demo_report.runtime.status == "supported" and demo_report.info.architectures == ("arm64",)
+    # lib/libpq.so.5 is an x86_64 ELF file in an arm64 function: the runtime could not load it
+    assert demo_report.wrong_machine == 1
     sbom = json.loads((tmp_path / "out" / REGION / "demo.cdx.json").read_text())
     assert {c["name"] for c in sbom["components"]} >= {"requests", "urllib3", "Jinja2"}
     report = json.loads((tmp_path / "out" / REGION / "demo.json").read_text())
@@ -198,6 +200,7 @@ def test_fleet_scans_functions_with_their_layers(server: str, demo: tuple[Path, 
     assert document["summary"]["deprecated_runtime"] == 1 and document["summary"]["shared_layers"] == 1
     table = render_table(fleet, width=200).decode()
     assert "python3.8 (deprecated)" in table and f"{REGION}/demo" in table
+    assert "1 native file(s) for another architecture" in table
 
 
 def test_one_failing_function_or_layer_does_not_stop_the_others(server: str, tmp_path: Path) -> None:

@@ -100,7 +100,8 @@ def _age(function: FunctionReport) -> str:
 
 def _outcome(function: FunctionReport) -> str:
     if function.outcome == "scanned":
-        return "scanned"
+        wrong = f"; {function.wrong_machine} native file(s) for another architecture" if function.wrong_machine else ""
+        return "scanned" + wrong
     return f"{function.outcome}: {function.reason}"
 
 
