@@ -228,7 +228,7 @@ class PagingProxy:
     ``Marker`` -> ``NextMarker``): moto 5.2 answers every function in one page. Everything else is
     forwarded unchanged."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, deny_layers: tuple[str, ...] = ()) -> None:
         import http.server
         import threading
         import urllib.parse
@@ -244,6 +244,17 @@ class PagingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 parts = urllib.parse.urlsplit(self.path)
+                if any(name in urllib.parse.unquote(self.path) for name in deny_layers) and "/layers" in parts.path:
+                    # what Lambda answers a caller without lambda:GetLayerVersion on that layer
+                    denied = json.dumps({"Type": "User", "Message": "User: arn:aws:iam::123456789012:user/ci is "
+                                         "not authorized to perform: lambda:GetLayerVersion"}).encode()
+                    self.send_response(403)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("x-amzn-ErrorType", "AccessDeniedException")
+                    self.send_header("Content-Length", str(len(denied)))
+                    self.end_headers()
+                    self.wfile.write(denied)
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                 request = urllib.request.Request(upstream + parts.path + (f"?{parts.query}" if parts.query else ""),
                                                  data=body, headers=headers, method=self.command)
@@ -393,3 +404,25 @@ def test_without_boto3_the_command_says_how_to_install_it(monkeypatch: pytest.Mo
     result = CliRunner().invoke(app, ["aws", "lambda", "--all", "--region", REGION, "--source", "skip"])
     assert result.exit_code == ExitCode.USAGE
     assert "pip install 'pydepscan[aws]'" in result.output
+
+
+def test_access_denied_on_one_layer(server: str) -> None:
+    account = Account(server)
+    secret = account.layer("secret-deps", zip_bytes(dist("six", "1.16.0", root="python")))
+    account.function("uses-secret", small_function(), layers=(secret,))
+    account.function("plain", small_function())
+    proxy = PagingProxy(server, deny_layers=("secret-deps",))
+    try:
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            account.serve(mock)
+            fleet = scan_fleet(options(proxy.url), fetcher=LayerLocationFetcher())
+    finally:
+        proxy.close()
+    by_name = {f.info.name: f for f in fleet.functions}
+    denied = by_name["uses-secret"]
+    assert denied.outcome == "failed"
+    assert "AccessDeniedException" in (denied.reason or "") or "not authorized" in (denied.reason or "")
+    assert secret in (denied.reason or "")
+    assert by_name["plain"].outcome == "scanned"
+    assert [(layer.outcome, layer.users) for layer in fleet.layers] == [("failed", 1)]
+    assert fleet_exit(fleet) == ExitCode.LOOKUP_FAILED

@@ -110,3 +110,20 @@ def test_scan_refuses_dependency_track_without_a_key(artifact: Path, monkeypatch
     monkeypatch.delenv(API_KEY_ENV)
     result = CliRunner().invoke(app, ["scan", str(artifact), "--source", "skip", "--dependency-track", SERVER])
     assert result.exit_code == ExitCode.USAGE and API_KEY_ENV in result.output
+
+
+@responses.activate
+def test_rescan_uploads_the_rescanned_sbom(artifact: Path, tmp_path: Path) -> None:
+    sbom = tmp_path / "function.cdx.json"
+    scanned = CliRunner().invoke(app, ["scan", str(artifact), "--source", "skip", "-o", f"cyclonedx-json={sbom}"])
+    assert scanned.exit_code == 0, scanned.output
+    responses.put(f"{SERVER}/api/v1/bom", json={"token": TOKEN})
+    responses.get(f"{SERVER}/api/v1/event/token/{TOKEN}", json={"processing": False})
+    subset = Path(__file__).resolve().parent.parent / "fixtures" / "advisories" / "pypi-subset.zip"
+    result = CliRunner().invoke(app, ["rescan", str(sbom), "--advisories", str(subset), "--db",
+                                      str(tmp_path / "db.sqlite"), "--dependency-track", SERVER,
+                                      "--dtrack-project", "shop", "--dtrack-version", "2026-12"])
+    assert result.exit_code == 0, result.output
+    body = _bom_body(responses.calls[0])
+    assert body["projectName"] == "shop" and body["projectVersion"] == "2026-12"
+    assert [c["name"] for c in json.loads(base64.b64decode(str(body["bom"])))["components"]] == ["six"]
