@@ -353,12 +353,10 @@ def check(
     if require_hashes:
         config = replace(config, require_hashes=True)
     result = check_paths(arguments, config)
-    from depscan.finish import render_reports, write_reports
     from depscan.policy import verdict
 
     judged = verdict(result, fail_on)
-    width = os.get_terminal_size().columns if sys.stdout.isatty() else None
-    write_reports(render_reports(result, outputs, "1.6", width))
+    _write_check_reports(result, outputs)
     for note in result.notes:
         typer.echo(f"depscan: note: {note}", err=True)
     files = int(result.stats.get("declared_files", 0))
@@ -368,6 +366,27 @@ def check(
     if judged.message:
         raise _fail(judged.message, judged.code)
     raise typer.Exit(int(judged.code))
+
+
+def _write_check_reports(result: Any, outputs: list[tuple[str, str]]) -> None:
+    """Every report of a check rendered, then each written (``output.write_output``: regular files atomically).
+    A clean check's table is one line, written without loading the table reporter (rich): a pre-commit hook
+    starts fast. (Not ``finish``: a check has no baseline, no inventory and no summary facts to derive.)"""
+    from depscan.output import write_output
+    from depscan.reporters import ReportOptions, get_reporter
+
+    width = os.get_terminal_size().columns if sys.stdout.isatty() else None
+    rendered: list[tuple[str, bytes]] = []
+    for fmt, file in outputs:
+        if fmt == "table" and not result.policy_findings:
+            rendered.append((file, f"{result.artifact.label}: no findings in the declared dependency "
+                                   "files.\n".encode()))
+            continue
+        to_terminal = file == "-" and width is not None
+        options = ReportOptions(color=to_terminal, width=width if to_terminal and width is not None else 160)
+        rendered.append((file, get_reporter(fmt)(result, options)))
+    for file, data in rendered:
+        write_output(file, data)
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:

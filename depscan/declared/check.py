@@ -179,7 +179,7 @@ def _cycles(files: dict[str, DeclaredFile]) -> list[tuple[str, tuple[int, str]]]
                 visit(target, [*trail, path])
         state[path] = 2
 
-    for path in sorted(files):
+    for path in files:  # the order they were read in: named files first
         if path not in state:
             visit(path, [])
     return found

@@ -39,6 +39,7 @@ from depscan.models import DeclaredFile, DeclaredOption, DeclaredRequirement
 MAX_LINE = 100_000  # characters in one physical line: pip's longest real lines (many hashes) are a few KB
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
+_SHLEX_SPECIAL = re.compile(r"[\"'\\\x0b\x0c\x1c-\x1f]")  # where shlex.split and str.split differ (ASCII)
 _IGNORE = re.compile(r"#\s*depscan:\s*ignore(?:\[([^\]]*)\])?\s*$", re.IGNORECASE)
 ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)\}")  # the references pip expands (and depscan does not)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -137,6 +138,8 @@ def _logical_lines(lines: list[str]) -> Iterator[tuple[int, str]]:
 
 
 def _ignored(raw: str) -> tuple[str, ...]:
+    if "depscan" not in raw.lower():
+        return ()
     match = _IGNORE.search(raw)
     if match is None:
         return ()
@@ -168,12 +171,21 @@ def _long_name(token: str, allowed: dict[str, bool]) -> str:
     raise _LineError(f"unknown option {token}")
 
 
-def _options(text: str, allowed: dict[str, bool]) -> list[tuple[str, str | None]]:
-    """The options of ``text`` as (long name, value); optparse's rules for ``--opt=v``, ``--opt v``, ``-xv``."""
+def split_options(text: str) -> list[str]:
+    """``shlex.split(text)``, as pip splits options; without shlex (pure Python, character by character: most of
+    the time of a file of hashed requirements) when nothing in ``text`` can make them differ: ASCII without
+    quotes, backslashes or whitespace other than spaces, tabs, CR and LF."""
+    if text.isascii() and _SHLEX_SPECIAL.search(text) is None:
+        return text.split()
     try:
-        tokens = shlex.split(text)
+        return shlex.split(text)
     except ValueError as e:
         raise _LineError(f"cannot split the options ({e})") from None
+
+
+def _options(text: str, allowed: dict[str, bool]) -> list[tuple[str, str | None]]:
+    """The options of ``text`` as (long name, value); optparse's rules for ``--opt=v``, ``--opt v``, ``-xv``."""
+    tokens = split_options(text)
     out: list[tuple[str, str | None]] = []
     at = 0
     while at < len(tokens):
