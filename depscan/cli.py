@@ -333,6 +333,83 @@ def rescan(
             strict=False, new_only=new_only, upload=upload)
 
 
+CHECK_FORMATS = ("table", "json", "markdown", "sarif")
+
+
+@_command(app)
+def check(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="A directory (default: .): its declared-dependency files (git ls-files in a checkout); or "
+                       "files, relative to the current directory (what pre-commit passes)."),
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="Format of a report given without one: table, json, markdown, sarif.")
+    ] = "table",
+    output: Output = None,
+    fail_on: Annotated[
+        str, typer.Option("--fail-on", help="Exit 1 on findings at or above: any, low, medium, high, critical.")
+    ] = "any",
+    require_hashes: Annotated[
+        bool, typer.Option("--require-hashes", help="Every requirement of a requirements or lock file needs a hash "
+                           "(DS002), as pip --require-hashes.")
+    ] = False,
+) -> None:
+    """Check requirement, pyproject and lock files offline: unpinned requirements, missing hashes, mutable URLs,
+    editable installs, extra indexes, trusted hosts (rules DS001-DS007, README "Repository rules")."""
+    from dataclasses import replace
+
+    from depscan.declared.check import check_paths
+    from depscan.declared.config import load as load_config
+
+    started = time.perf_counter()
+    _check_choice("--format", format, CHECK_FORMATS)
+    outputs = _outputs(output, format, "1.6")
+    for fmt, _file in outputs:
+        _check_choice("--output format", fmt, CHECK_FORMATS)
+    _check_verdict_options(fail_on, None, False)
+    arguments = list(paths or ["."])
+    root = arguments[0] if len(arguments) == 1 and os.path.isdir(arguments[0]) else "."
+    config = load_config(__import__("pathlib").Path(root))
+    if require_hashes:
+        config = replace(config, require_hashes=True)
+    result = check_paths(arguments, config)
+    from depscan.policy import verdict
+
+    judged = verdict(result, fail_on)
+    _write_check_reports(result, outputs)
+    for note in result.notes:
+        typer.echo(f"depscan: note: {note}", err=True)
+    files = int(result.stats.get("declared_files", 0))
+    found = len(result.policy_findings)
+    typer.echo(f"depscan: check {result.artifact.label}: {files} declared file{'' if files == 1 else 's'}, "
+               f"{found} finding{'' if found == 1 else 's'} in {time.perf_counter() - started:.2f}s", err=True)
+    if judged.message:
+        raise _fail(judged.message, judged.code)
+    raise typer.Exit(int(judged.code))
+
+
+def _write_check_reports(result: Any, outputs: list[tuple[str, str]]) -> None:
+    """Every report of a check rendered, then each written (``output.write_output``: regular files atomically).
+    A clean check's table is one line, written without loading the table reporter (rich): a pre-commit hook
+    starts fast. (Not ``finish``: a check has no baseline, no inventory and no summary facts to derive.)"""
+    from depscan.output import write_output
+    from depscan.reporters import ReportOptions, get_reporter
+
+    width = os.get_terminal_size().columns if sys.stdout.isatty() else None
+    rendered: list[tuple[str, bytes]] = []
+    for fmt, file in outputs:
+        if fmt == "table" and not result.policy_findings:
+            rendered.append((file, f"{result.artifact.label}: no findings in the declared dependency "
+                                   "files.\n".encode()))
+            continue
+        to_terminal = file == "-" and width is not None
+        options = ReportOptions(color=to_terminal, width=width if to_terminal and width is not None else 160)
+        rendered.append((file, get_reporter(fmt)(result, options)))
+    for file, data in rendered:
+        write_output(file, data)
+
+
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise _fail(f"unknown {option} {value!r}; one of: {', '.join(choices)}", ExitCode.USAGE)

@@ -86,6 +86,13 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
         components = attribute_natives(components)  # native libraries inside a vendored copy belong to it
         report("done", len(catalogers), len(catalogers))
         policy = _policy(components, catalogers, view.kind, config)
+        if view.kind == "directory" and not config.layers and os.path.isdir(config.path):
+            from depscan.declared.check import check_directory  # the repository rules (DS0xx) on a checkout
+
+            declared, declared_notes = check_directory(Path(config.path), [e.path for e in view.entries()])
+            if declared or declared_notes:
+                policy = replace(policy, findings=(*policy.findings, *declared),
+                                 notes=(*policy.notes, *declared_notes))
         record_stats: dict[str, int] = {}
         if config.verify_record:  # every listed file read: only when asked
             from depscan.record_check import verify

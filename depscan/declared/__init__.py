@@ -16,7 +16,18 @@ from depscan.models import DeclaredFile
 
 Parser = Callable[[str, str], DeclaredFile]
 
-PARSERS: list[tuple[Callable[[str], bool], str]] = []
+
+
+def _requirements_name(name: str) -> bool:
+    """``requirements*.txt``, ``dev-requirements.txt``, ``requirements*.in``, ``constraints*.txt``: the names read
+    as pip requirements files (an include, or a file named on the command line, is read whatever its name)."""
+    lower = name.lower()
+    return lower.endswith((".txt", ".in")) and ("requirements" in lower or lower.startswith("constraints"))
+
+
+PARSERS: list[tuple[Callable[[str], bool], str]] = [
+    (_requirements_name, "depscan.declared.requirements_txt:parse"),
+]
 
 
 def parser_for(name: str) -> Parser | None:
@@ -27,4 +38,19 @@ def parser_for(name: str) -> Parser | None:
             module = importlib.import_module(module_name)
             parser: Parser = getattr(module, function)
             return parser
+    return None
+
+
+def parser_for_path(path: str) -> Parser | None:
+    """The parser of the file at ``path`` (POSIX, relative): by its base name (``parser_for``), and a
+    ``requirements/`` directory's ``*.txt`` and ``*.in`` files, read as requirements files."""
+    name = path.rsplit("/", 1)[-1]
+    found = parser_for(name)
+    if found is not None:
+        return found
+    parent = path.rsplit("/", 2)[-2] if path.count("/") else ""
+    if parent.lower() == "requirements" and name.lower().endswith((".txt", ".in")):
+        from depscan.declared.requirements_txt import parse
+
+        return parse
     return None

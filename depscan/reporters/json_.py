@@ -287,7 +287,7 @@ def _advisories(findings: Iterable[Finding]) -> dict[str, dict[str, Any]]:
 
 
 def _policy_finding(finding: PolicyFinding) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "rule": finding.rule,
         "severity": finding.level.value,
         "location": _location(finding.location),
@@ -295,6 +295,9 @@ def _policy_finding(finding: PolicyFinding) -> dict[str, Any]:
         "component": finding.component,
         "fingerprint": finding.fingerprint,
     }
+    if finding.line is not None or finding.text is not None or finding.fix is not None:
+        out |= {"line": finding.line, "text": finding.text, "fix": finding.fix}  # a finding in a text file
+    return out
 
 
 def _unknown(unknown: Unknown) -> dict[str, Any]:

@@ -134,8 +134,10 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     if result.policy_findings:
         ranked = sorted(result.policy_findings, key=lambda f: -f.level.rank)
         lines += ["", "| Policy rule | Severity | Location | Message |", "|---|---|---|---|"]
-        lines += [f"| `{_cell(f.rule)}` | {f.level.value} | `{_cell(f.location.path)}` | {_cell(f.message)} |"
-                  for f in ranked[:MAX_ROWS]]
+        for f in ranked[:MAX_ROWS]:
+            place = f.location.path if f.line is None else f"{f.location.path}:{f.line}"
+            fix = f" Fix: {_cell(f.fix)}" if f.fix else ""
+            lines.append(f"| `{_cell(f.rule)}` | {f.level.value} | `{_cell(place)}` | {_cell(f.message)}{fix} |")
         if len(ranked) > MAX_ROWS:
             lines.append(f"\n… and {len(ranked) - MAX_ROWS} more (see the JSON report).")
     if result.not_verifiable:

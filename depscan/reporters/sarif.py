@@ -35,9 +35,10 @@ result with a region.
   cannot do for a file inside an artifact; the same stable value is therefore given as
   ``primaryLocationLineHash`` so alerts are tracked across runs.
 
-Requirement-file locations (``requirements.txt`` line of a repository scan) would give GitHub a file in
-the repository to annotate; there is no declared-requirements cataloger yet, so every location is a
-METADATA path inside the artifact.
+A policy finding in a text file of the repository (``depscan check``: a requirements line, rules ``DS0xx``)
+has ``PolicyFinding.line``: its region starts at that line and carries the offending text as its ``snippet``
+(3.30.13), so code scanning annotates the requirement line itself; the fix sentence ends the message. Paths
+are then relative to the directory ``depscan check`` ran in (the repository root, in CI and pre-commit).
 """
 
 from __future__ import annotations
@@ -273,6 +274,52 @@ POLICY_RULE_TEXT: dict[str, tuple[str, str, str]] = {
         "Install the missing distribution into the deployment (pip install -r requirements.txt --target), "
         "or remove what requires it.",
     ),
+    "DS001": (
+        "An unpinned requirement",
+        "A requirement of a requirements, constraints or lock file that is not one exact version (==X.Y.Z or "
+        "===X, no wildcard): every install may resolve another version, released at any time. In pyproject.toml "
+        "a range is reported for an application when no lock file pins the name.",
+        "Pin one exact version (compile the file with pip-compile or uv pip compile), or pin the name in a "
+        "constraints file included with -c.",
+    ),
+    "DS002": (
+        "A requirement without a hash in hash-checking mode",
+        "pip runs an install in hash-checking mode when any of its requirements has --hash (or with "
+        "--require-hashes): then every requirement needs a hash, and pip refuses the whole install.",
+        "Add --hash for every requirement (pip-compile --generate-hashes, uv pip compile --generate-hashes).",
+    ),
+    "DS003": (
+        "A URL or VCS requirement without a commit id or a hash",
+        "A requirement installed from a URL or a VCS branch or tag: what it installs can change without any "
+        "change to the repository.",
+        "Pin the full commit id (git+https://...@<40 hex digits>) or add --hash for the archive, or depend on a "
+        "released version.",
+    ),
+    "DS004": (
+        "An editable install in a deployment requirements file",
+        "An -e requirement in a requirements file that is not for development: the deployment runs whatever the "
+        "source tree holds, not a built release.",
+        "Install a built wheel or a pinned release; keep -e in a development requirements file.",
+    ),
+    "DS005": (
+        "An extra package index (dependency confusion)",
+        "--extra-index-url: pip takes the highest version of a name from any index, so a package of the same "
+        "name published on the other index wins.",
+        "Use one --index-url that serves your packages and proxies PyPI, or pin every requirement with --hash.",
+    ),
+    "DS006": (
+        "A trusted host: TLS verification off",
+        "--trusted-host: pip accepts that host over plain HTTP or with an unverified certificate, so anyone on "
+        "the path can change what is installed.",
+        "Serve the index over HTTPS with a valid certificate and remove --trusted-host.",
+    ),
+    "DS007": (
+        "A declared-dependency file or line depscan could not read",
+        "A line that does not parse (pip would refuse it too), an include that is missing, outside the "
+        "repository or in a cycle, or a file that is binary, not UTF-8 or too large: what it declares is not "
+        "checked.",
+        "Fix the line or the file so that it can be read.",
+    ),
     "requirement-conflict": (
         "An installed distribution's version is outside what another one requires",
         "A Requires-Dist line of a distribution the runtime imports excludes the version of the copy it "
@@ -294,6 +341,8 @@ def _policy_tag(rule: str) -> str:
         return "integrity"
     if rule.startswith("requirement-"):
         return "requirements"
+    if re.fullmatch(r"DS\d+", rule):
+        return "repository"
     return "native"
 
 
@@ -317,12 +366,21 @@ def _policy_rule(rule_id: str, findings: list[PolicyFinding]) -> dict[str, Any]:
 def _policy_result(finding: PolicyFinding, rule_id: str, rule_index: int) -> dict[str, Any]:
     loc = finding.location
     message = finding.message.strip()
+    message = message if message.endswith(".") else message + "."
+    if finding.fix:
+        message += f" Fix: {finding.fix.strip()}"
+    location = _location(loc.path, loc.layer)
+    if finding.line is not None:  # a line of a repository file: code scanning annotates it
+        region: dict[str, Any] = {"startLine": finding.line}
+        if finding.text:
+            region["snippet"] = {"text": finding.text}
+        location["physicalLocation"]["region"] = region
     result: dict[str, Any] = {
         "ruleId": rule_id,
         "ruleIndex": rule_index,
         "level": sarif_level(finding.level),
-        "message": {"text": message if message.endswith(".") else message + "."},
-        "locations": [_location(loc.path, loc.layer)],
+        "message": {"text": message},
+        "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint, "primaryLocationLineHash": finding.fingerprint},
         "properties": {"severity": finding.level.value},
     }
@@ -544,8 +602,9 @@ def document(result: ScanResult) -> dict[str, Any]:
         "originalUriBaseIds": {
             URI_BASE: {
                 "description": {
-                    "text": f"The root of the scanned artifact {artifact.label} ({artifact.kind}); "
-                    "paths are those the runtime sees."
+                    "text": f"The directory depscan check ran in (it checked {artifact.label}); paths are relative "
+                    "to it." if artifact.kind == "repository" else f"The root of the scanned artifact "
+                    f"{artifact.label} ({artifact.kind}); paths are those the runtime sees."
                 }
             }
         },

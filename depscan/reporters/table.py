@@ -5,7 +5,16 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from depscan.models import NativeComponent, NativeLib, OsPackage, PythonDist, ScanResult, Status, component_location
+from depscan.models import (
+    NativeComponent,
+    NativeLib,
+    OsPackage,
+    PolicyFinding,
+    PythonDist,
+    ScanResult,
+    Status,
+    component_location,
+)
 from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
 from depscan.text import encode_text
@@ -29,6 +38,11 @@ def _more(console: Console, shown: int, total: int, what: str) -> None:
     if total > shown:
         console.print(f"... and {total - shown} more {what} not shown (first {shown} listed); "
                       "see --format json for all of them")
+
+
+def finding_place(finding: PolicyFinding) -> str:
+    """Where a policy finding is: its path, and ``:line`` for a line of a text file (a requirements file)."""
+    return finding.location.path if finding.line is None else f"{finding.location.path}:{finding.line}"
 
 
 def short_layer(layer: str | None) -> str:
@@ -115,8 +129,11 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             dist.found_by,
             style="dim" if dist.status is Status.SHADOWED else None,
         )
-    console.print(table)
-    _more(console, MAX_ROWS, len(dists), "distributions")
+    if dists or result.artifact.kind != "repository":  # a repository check has declared files, no inventory
+        console.print(table)
+        _more(console, MAX_ROWS, len(dists), "distributions")
+    elif not result.policy_findings:
+        console.print(Text(f"{result.artifact.label}: no findings in the declared dependency files."))
     natives = [c for c in result.components if isinstance(c, NativeLib)]
     if natives:
         libs = Table(title="Native libraries", title_justify="left")
@@ -249,8 +266,8 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
         policy.add_column("Message", overflow="fold")
         ranked = sorted(result.policy_findings, key=lambda f: -f.level.rank)
         for item in ranked[:MAX_ROWS]:
-            row(policy, item.rule, item.level.value, item.location.path, short_layer(item.location.layer),
-                item.message, style=_STYLE.get(item.level.value))
+            row(policy, item.rule, item.level.value, finding_place(item), short_layer(item.location.layer),
+                item.message + (f"\nFix: {item.fix}" if item.fix else ""), style=_STYLE.get(item.level.value))
         console.print(policy)
         _more(console, MAX_ROWS, len(ranked), "policy findings")
     for purl, why in result.unchecked:

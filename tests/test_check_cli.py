@@ -1,0 +1,186 @@
+"""``depscan check``: finding the declared files, includes, and the real command line (exit codes, formats)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from depscan.declared.check import check_paths, collect, tracked_files, walked_files
+from depscan.declared.config import CheckConfig
+from tests.helpers import cli
+
+SHA = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _places(result: object) -> list[tuple[str, str, int | None]]:
+    return [(f.rule, f.location.path, f.line) for f in result.policy_findings]  # type: ignore[attr-defined]
+
+
+def test_a_walk_finds_declared_files_and_skips_environments(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "requirements.txt": "six==1.16.0\n",
+        "requirements/dev.txt": "pytest\n",
+        "svc/dev-requirements.txt": "-e .\n",
+        ".venv/lib/python3.12/site-packages/x/requirements.txt": "junk\n",
+        "node_modules/a/requirements.txt": "junk\n",
+        "lib/site-packages/requirements.txt": "junk\n",
+        "MANIFEST.in": "include README\n",
+        "notes.txt": "not requirements\n",
+    })
+    result = check_paths([str(tmp_path)], CheckConfig(), cwd=tmp_path)
+    assert _places(result) == [("DS001", "requirements/dev.txt", 1)]
+    assert result.stats["declared_files"] == 3 and result.artifact.kind == "repository"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_a_git_checkout_checks_tracked_files_only(tmp_path: Path) -> None:
+    root = tmp_path / "repo with space"
+    _write(root, {"requirements.txt": "six==1.16.0\n", "sub/requirements.txt": "flask\n",
+                  "untracked-requirements.txt": "requests\n", ".gitignore": "ignored/\n",
+                  "ignored/requirements.txt": "requests\n"})
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "init", "-q", str(root)], check=True, env=env)
+    subprocess.run(["git", "-C", str(root), "add", "requirements.txt", "sub/requirements.txt", ".gitignore"],
+                   check=True, env=env)
+    assert sorted(tracked_files(root) or []) == [".gitignore", "requirements.txt", "sub/requirements.txt"]
+    assert tracked_files(root / "sub") == ["requirements.txt"]  # relative to the directory asked about
+    assert _places(check_paths([str(root)], CheckConfig(), cwd=tmp_path)) == [
+        ("DS001", "repo with space/sub/requirements.txt", 1)]
+
+
+def test_not_a_checkout_is_none(tmp_path: Path) -> None:
+    if (Path(tmp_path).resolve() / ".git").exists():
+        pytest.skip("temporary directory inside a git checkout")
+    assert tracked_files(tmp_path) is None or tracked_files(tmp_path) == []
+    _write(tmp_path, {"a/b.txt": ""})
+    assert walked_files(tmp_path) == ["a/b.txt"]
+
+
+def test_includes_missing_outside_cycles_and_links(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    _write(root, {
+        "requirements.txt": "-r base.txt\n-r missing.txt\n-r ../outside.txt\n-c pins.txt\n-r loop-a.txt\n"
+                            "-r link.txt\nrequests\n",
+        "base.txt": "-r requirements.txt\nsix==1.16.0\n",
+        "pins.txt": "requests==2.31.0\n",
+        "loop-a.txt": "-r loop-b.txt\n",
+        "loop-b.txt": "-r loop-a.txt\n",
+    })
+    _write(tmp_path, {"outside.txt": "flask\n", "secret.txt": "token\n"})
+    (root / "link.txt").symlink_to(tmp_path / "secret.txt")
+    checked = collect(root, ["requirements.txt"])
+    files = {f.path: f for f in checked.files}
+    assert set(files) == {"requirements.txt", "base.txt", "pins.txt", "loop-a.txt", "loop-b.txt", "link.txt"}
+    assert files["pins.txt"].requirements[0].source == "constraints"
+    errors = dict(files["requirements.txt"].errors)
+    assert "no such file" in errors[2] and "outside the checked root" in errors[3]
+    assert any("include cycle (requirements.txt -> base.txt -> requirements.txt)" in e
+               for _n, e in files["base.txt"].errors)
+    assert any("include cycle" in e for _n, e in files["loop-b.txt"].errors)
+    assert "leaves the checked root" in files["link.txt"].errors[0][1]
+    result = check_paths(["requirements.txt"], CheckConfig(), cwd=root)
+    # only the named file is reported; requests is pinned by the constraint file
+    assert _places(result) == [("DS007", "requirements.txt", 2), ("DS007", "requirements.txt", 3)]
+
+
+def test_unreadable_files_are_findings_not_crashes(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_bytes(b"six==1.16.0\n\xff\xfe bad\n")
+    (tmp_path / "constraints.txt").write_bytes(b"\x00\x01binary")
+    (tmp_path / "requirements-big.txt").write_bytes(b"a" * 2_000_000)
+    result = check_paths(["."], CheckConfig(), cwd=tmp_path)
+    messages = {f.location.path: f.message for f in result.policy_findings}
+    assert set(messages) == {"requirements.txt", "constraints.txt", "requirements-big.txt"}
+    assert "not UTF-8" in messages["requirements.txt"] and "NUL" in messages["constraints.txt"]
+    assert "characters long" in messages["requirements-big.txt"]
+
+
+def test_pip_tools_input_named_alone_reads_its_compiled_sibling(tmp_path: Path) -> None:
+    _write(tmp_path, {"requirements.in": "requests\nflask\n", "requirements.txt": "requests==2.31.0\n"})
+    assert _places(check_paths(["requirements.in"], CheckConfig(), cwd=tmp_path)) == [
+        ("DS001", "requirements.in", 2)]
+
+
+# -- the real command line ---------------------------------------------------------------------------------------
+
+
+def test_cli_clean_file_exits_0(tmp_path: Path) -> None:
+    _write(tmp_path, {"requirements.txt": f"six==1.16.0 --hash=sha256:{SHA}\n"})
+    proc = cli("check", "requirements.txt", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "no findings" in proc.stdout
+    assert "check requirements.txt: 1 declared file, 0 findings" in proc.stderr
+
+
+def test_cli_findings_exit_1_with_file_and_line_in_every_format(tmp_path: Path) -> None:
+    _write(tmp_path, {"requirements.txt": "six==1.16.0\nrequests>=2  # web\n--trusted-host pypi.example.com\n"})
+    table = cli("check", cwd=tmp_path)
+    assert table.returncode == 1
+    assert "requirements.txt:2" in table.stdout and "DS001" in table.stdout and "Fix: Pin one exact" in table.stdout
+    assert "2 policy finding(s) at or above --fail-on any (DS001, DS006)" in table.stderr
+    markdown = cli("check", "-f", "markdown", cwd=tmp_path)
+    assert "`requirements.txt:2`" in markdown.stdout and "Fix: " in markdown.stdout
+    report = json.loads(cli("check", "-f", "json", cwd=tmp_path).stdout)
+    first = report["policy_findings"][0]
+    assert (first["rule"], first["line"], first["text"], first["location"]["path"]) == (
+        "DS001", 2, "requests>=2", "requirements.txt")
+    assert first["fix"].startswith("Pin one exact version")
+    sarif = json.loads(cli("check", "-o", f"sarif={tmp_path / 'out.sarif'}", cwd=tmp_path).stdout or
+                       (tmp_path / "out.sarif").read_text())
+    run = sarif["runs"][0]
+    results = {r["ruleId"]: r for r in run["results"]}
+    region = results["DS001"]["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": 2, "snippet": {"text": "requests>=2"}}
+    assert results["DS001"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "requirements.txt"
+    assert "Fix: Pin one exact version" in results["DS001"]["message"]["text"]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    assert rules["DS006"]["shortDescription"]["text"] == "A trusted host: TLS verification off"
+    assert "repository" in rules["DS006"]["properties"]["tags"]
+
+
+def test_cli_fail_on_and_config(tmp_path: Path) -> None:
+    _write(tmp_path, {"requirements.txt": "requests\n"})
+    assert cli("check", "--fail-on", "high", cwd=tmp_path).returncode == 0  # DS001 is medium
+    _write(tmp_path, {".depscan.toml": '[check]\nignore = ["DS001"]\n'})
+    assert cli("check", cwd=tmp_path).returncode == 0
+    _write(tmp_path, {".depscan.toml": '[check]\nrequire-hashes = true\nignore = ["DS001"]\n'})
+    proc = cli("check", cwd=tmp_path)
+    assert proc.returncode == 1 and "DS002" in proc.stderr
+    _write(tmp_path, {".depscan.toml": "[check]\nignore = \"DS001\"\n"})
+    bad = cli("check", cwd=tmp_path)
+    assert bad.returncode == 2 and "[check] ignore must be a list" in bad.stderr
+
+
+def test_cli_require_hashes_option(tmp_path: Path) -> None:
+    _write(tmp_path, {"requirements.txt": "six==1.16.0\n"})
+    assert cli("check", cwd=tmp_path).returncode == 0
+    proc = cli("check", "--require-hashes", cwd=tmp_path)
+    assert proc.returncode == 1 and "DS002" in proc.stderr
+
+
+def test_cli_usage_errors(tmp_path: Path) -> None:
+    _write(tmp_path, {"requirements.txt": "six==1.16.0\n"})
+    assert cli("check", "-f", "cyclonedx-json", cwd=tmp_path).returncode == 2
+    assert cli("check", "missing.txt", cwd=tmp_path).returncode == 2
+    assert cli("check", ".", "requirements.txt", cwd=tmp_path).returncode == 2
+    assert cli("check", "--fail-on", "bogus", cwd=tmp_path).returncode == 2
+
+
+def test_scan_of_a_directory_includes_the_rules(tmp_path: Path) -> None:
+    _write(tmp_path / "app", {"requirements.txt": "requests\n", "handler.py": "print('hi')\n"})
+    proc = cli("scan", tmp_path / "app", "-f", "json", "--source", "skip")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    assert [(f["rule"], f["location"]["path"], f["line"]) for f in report["policy_findings"]] == [
+        ("DS001", "requirements.txt", 1)]
