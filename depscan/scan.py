@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from depscan import __version__
 from depscan.artifacts.detect import open_artifact
+from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.view import OpenContext
 from depscan.catalogers import Cataloger, check_order
 from depscan.catalogers.native import NativeLibCataloger
@@ -102,6 +103,8 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
                              notes=(*policy.notes, *checked.notes))
             unknowns.extend(checked.unknowns)
             record_stats = checked.stats
+        if view.kind == ArtifactKind.DIRECTORY:  # the top of a git checkout: what it commits (DS101-DS104)
+            policy = _committed(policy, config)
         info = ArtifactInfo(
             path=config.path,
             kind=view.kind,
@@ -154,6 +157,20 @@ def _policy(components: list[Component], catalogers: list[Cataloger], kind: str,
     if found or notes:
         outcome = replace(outcome, findings=(*outcome.findings, *found), notes=(*outcome.notes, *notes))
     return outcome
+
+
+def _committed(policy: PolicyOutcome, config: ScanConfig) -> PolicyOutcome:
+    """The repository rules on committed dependencies (``committed.py``), for a directory at the top of a
+    git checkout: another directory (an unpacked deployment) is made of installed files by design."""
+    from depscan.committed import committed_findings, has_git
+
+    root = Path(config.path)
+    if not has_git(root):
+        return policy
+    found, notes = committed_findings(root, limits=config.limits, native_cache=config.native_cache)
+    if not found and not notes:
+        return policy
+    return replace(policy, findings=(*policy.findings, *found), notes=(*policy.notes, *notes))
 
 
 def with_advisories(

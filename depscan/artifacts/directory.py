@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 
 from depscan.artifacts.kinds import ArtifactKind
-from depscan.artifacts.limits import check_member_size
+from depscan.artifacts.limits import check_member_size, safe_member_path
 from depscan.artifacts.view import ArtifactView, Entry, EntryType, OpenContext
 from depscan.errors import ArtifactError, MemberError
 
@@ -50,6 +51,59 @@ def open_directory(root: str, name: str, ctx: OpenContext) -> ArtifactView:
                 stack.append(path)
             elif stat.S_ISREG(st.st_mode):
                 view.add(Entry(path, EntryType.FILE, st.st_size), _File(child.path, path, ctx))
+    return view
+
+
+def open_listed(root: str, name: str, paths: Iterable[str], ctx: OpenContext) -> ArtifactView:
+    """Index only the files ``paths`` names below ``root`` (relative POSIX paths: a repository's tracked
+    files as ``git ls-files`` lists them), each as ``open_directory`` would index it, with an entry for
+    every directory holding one. Never follows a symlink: a path whose directories are not all real
+    directories (a symlink put in one's place) is left out with an unknown, so nothing outside ``root`` is
+    read; a listed symlink is recorded as a symlink. Unsafe paths (absolute, ``..``), paths below
+    ``SKIP_DIRS``, paths no longer in the directory and directories (a submodule) are left out."""
+    if not os.path.isdir(root):
+        raise ArtifactError(f"{name}: not a directory")
+    view = ArtifactView(name, ArtifactKind.DIRECTORY)
+    real_dirs: dict[str, bool] = {"": True}
+
+    def real_dir(rel: str) -> bool:
+        known = real_dirs.get(rel)
+        if known is None:
+            parent, _, base = rel.rpartition("/")
+            known = base not in SKIP_DIRS and real_dir(parent)
+            if known:
+                try:
+                    known = stat.S_ISDIR(os.lstat(os.path.join(root, rel)).st_mode)
+                except OSError:
+                    known = False
+                if known:
+                    view.add(Entry(rel, EntryType.DIR, 0), None)
+                else:
+                    view.unknown(rel, "not a directory in the checkout (a symlink or missing); not followed")
+            real_dirs[rel] = known
+        return known
+
+    listed = [path for path in map(safe_member_path, paths) if path is not None]
+    ctx.charge.charge_entries(len(listed), name)
+    for path in listed:
+        parent = path.rpartition("/")[0]
+        if not real_dir(parent):
+            continue
+        full = os.path.join(root, path)
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            continue  # listed, but no longer in the directory
+        except OSError as e:
+            view.unknown(path, f"cannot stat ({e.strerror or e})")
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                view.add(Entry(path, EntryType.SYMLINK, 0, link=os.readlink(full)), None)
+            except OSError as e:
+                view.unknown(path, f"cannot read the symlink ({e.strerror or e})")
+        elif stat.S_ISREG(st.st_mode):
+            view.add(Entry(path, EntryType.FILE, st.st_size), _File(full, path, ctx))
     return view
 
 

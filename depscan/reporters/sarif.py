@@ -328,6 +328,35 @@ POLICY_RULE_TEXT: dict[str, tuple[str, str, str]] = {
         "Install a version that satisfies every requirement (let one resolver install the whole set), or drop "
         "the copy that shadows the one that fits.",
     ),
+    "DS101": (
+        "Installed packages committed to the repository",
+        "A site-packages or dist-packages tree (a Lambda layer's python/lib/python3.X/site-packages among them), "
+        "or the *.dist-info / *.egg-info directories of an install target, is tracked by git: the dependencies "
+        "are frozen in the repository, where no resolver, audit or update reaches them.",
+        "Remove the tree from git, declare its distributions as exact pins in requirements.txt, and install them "
+        "at build time (pip install -r requirements.txt --target).",
+    ),
+    "DS102": (
+        "A vendored copy of a package committed to the repository",
+        "Python code of a known distribution (identified by its import name, its own version string or the "
+        "vendoring project's pin list) is tracked by git without its metadata: nothing updates it, and "
+        "advisories reach it only through this scan.",
+        "Remove the copy from git and declare the distribution as an exact pin in requirements.txt.",
+    ),
+    "DS103": (
+        "A native binary committed to the repository",
+        "An ELF file (or a .pyd/.dll or .dylib) is tracked by git: compiled code no package manager installs or "
+        "updates, whose source cannot be reviewed in the repository.",
+        "Remove it from git and install it at build time from the wheel or OS package that ships it, or build it "
+        "from its source in CI.",
+    ),
+    "DS104": (
+        "A wheel, egg or zip archive committed to the repository",
+        "A package archive (or a zip, often a build output) is tracked by git instead of being declared and "
+        "downloaded at build time.",
+        "Remove it from git and declare the distribution as an exact pin in requirements.txt (a zip that is test "
+        "data can be ignored).",
+    ),
 }
 
 
@@ -336,7 +365,8 @@ def _camel(rule: str) -> str:
 
 
 def _policy_tag(rule: str) -> str:
-    """The SARIF tag of a policy rule's family: file integrity, requirements, or native code."""
+    """The SARIF tag of a policy rule's family: file integrity, requirements, committed dependencies, or native
+    code."""
     if rule.startswith("record-"):
         return "integrity"
     if rule.startswith("requirement-"):
