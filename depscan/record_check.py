@@ -25,8 +25,11 @@ user-facing table):
   archive is, and its row is checked.
 
 Per distribution and rule, the first ``MAX_PER_RULE`` files are findings of their own; one more finding
-counts the rest. A file that cannot be read (a member over the size limit, one a compressed tar's
-single pass did not keep) is an ``Unknown``, never a verdict.
+counts the rest. A compressed tar (or image layer) is read in one streaming pass that keeps only what the
+catalogers read; with the option, that pass computes the sha256 and size of every regular member as it
+streams by (``OpenContext.digests``, ``ArtifactView.digest``), and a file it did not keep is judged by
+them. A file that can be neither read nor judged so (a member over the size limit in a zip, a row with
+another algorithm than sha256 in a streamed tar) is an ``Unknown``, never a verdict.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ BYTECODE_MODIFIED = Level.MEDIUM  # record-modified for a .pyc file
 MAX_PER_RULE = 20  # findings per distribution and rule; the rest are counted in one more
 MAX_UNREADABLE = 5  # Unknowns per distribution; the rest are counted in one more
 CA_BUNDLE = "certifi/cacert.pem"
+STREAMED_ALGORITHM = "sha256"  # what a compressed tar's streaming pass computes (OpenContext.digests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class _Counts:
     no_hash: int = 0
     bytecode_missing: int = 0
     outside_missing: int = 0
+    streamed: int = 0
     unsupported: dict[str, int] = field(default_factory=dict)
 
 
@@ -100,6 +105,7 @@ def verify(view: ArtifactView, components: Sequence[Component]) -> RecordOutcome
         if not isinstance(result, str):
             counts.files += 1
             counts.bytes += result[1]
+            counts.streamed += result[2]
     for dist in checked:
         findings += _check_rows(view, dist, seen, counts, unknowns)
     findings += _unlisted(view, dists, checked)
@@ -120,6 +126,7 @@ def verify(view: ArtifactView, components: Sequence[Component]) -> RecordOutcome
         "record_distributions": counts.distributions,
         "record_files_checked": counts.files,
         "record_bytes_read": counts.bytes,
+        "record_files_streamed": counts.streamed,
         "record_rows_without_hash": counts.no_hash,
         "record_vendored_skipped": len(with_record) - len(checked),
     }
@@ -163,7 +170,7 @@ def _label(dist: PythonDist) -> str:
 def _check_rows(
     view: ArtifactView,
     dist: PythonDist,
-    seen: dict[tuple[str, str], tuple[str, int] | str],
+    seen: dict[tuple[str, str], tuple[str, int, bool] | str],
     counts: _Counts,
     unknowns: list[Unknown],
 ) -> list[PolicyFinding]:
@@ -193,7 +200,7 @@ def _check_rows(
         if isinstance(result, str):
             unreadable.append(Unknown(where, f"--verify-record: {result}"))
             continue
-        digest, size = result
+        digest, size, _streamed = result
         expected = row.encoded_digest.rstrip("=")
         if digest != expected or (row.size is not None and row.size != size):
             modified.append(_modified(dist, row, where, digest, size))
@@ -210,11 +217,14 @@ def _hashable(row: RecordEntry) -> bool:
     return row.encoded_digest is not None and row.algorithm in hashlib.algorithms_guaranteed
 
 
-def _hash_all(view: ArtifactView, dists: Sequence[PythonDist]) -> dict[tuple[str, str], tuple[str, int] | str]:
-    """Every listed file with a usable hash, read and hashed once: ``(path, algorithm)`` -> (digest, size), or
-    why it could not be read. In this thread: worker threads (as the native cataloger uses) were measured
-    slower here (bench/README.md, ``bench_verify_record.py``): most of the time is inflating, file by file."""
-    results: dict[tuple[str, str], tuple[str, int] | str] = {}
+def _hash_all(
+    view: ArtifactView, dists: Sequence[PythonDist]
+) -> dict[tuple[str, str], tuple[str, int, bool] | str]:
+    """Every listed file with a usable hash, read and hashed once: ``(path, algorithm)`` -> (digest, size,
+    from a streaming pass), or why it could not be judged. In this thread: worker threads (as the native
+    cataloger uses) were measured slower here (bench/README.md, ``bench_verify_record.py``): most of the time
+    is inflating, file by file."""
+    results: dict[tuple[str, str], tuple[str, int, bool] | str] = {}
     for dist in dists:
         for row in dist.record:
             if row.algorithm is None or not _hashable(row) or (row.path, row.algorithm) in results:
@@ -225,13 +235,22 @@ def _hash_all(view: ArtifactView, dists: Sequence[PythonDist]) -> dict[tuple[str
     return results
 
 
-def _hash(view: ArtifactView, path: str, algorithm: str) -> tuple[str, int] | str:
-    """The file's digest (RECORD's encoding) and size from one read, or why it could not be read."""
+def _hash(view: ArtifactView, path: str, algorithm: str) -> tuple[str, int, bool] | str:
+    """The file's digest (RECORD's encoding), size and whether they came from a streaming pass, or why the
+    file could not be judged. Read once when it can be; a member a compressed tar's single pass did not
+    keep is judged by the sha256 that pass computed of every byte of it (``ArtifactView.digest``), never
+    by what it kept (a prefix)."""
     try:
         data = view.read(path)
     except MemberError as e:
-        return str(e)
-    return _encoded(hashlib.new(algorithm, data).digest()), len(data)
+        streamed = view.digest(path)
+        if streamed is None:
+            return str(e)
+        if algorithm != STREAMED_ALGORITHM:
+            return (f"{e}; the streaming pass computed its {STREAMED_ALGORITHM} only, and its RECORD row "
+                    f"gives {algorithm}")
+        return _encoded(streamed[0]), streamed[1], True
+    return _encoded(hashlib.new(algorithm, data).digest()), len(data), False
 
 
 def _modified(dist: PythonDist, row: RecordEntry, where: Location, digest: str, size: int) -> PolicyFinding:

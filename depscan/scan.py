@@ -68,7 +68,7 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
         return any(c.keep_whole(path, head) for c in catalogers)
 
     ctx = OpenContext(limits=config.limits, wants=wants, wants_prefix=wants_prefix, read_limit=read_limit,
-                      keep_whole=keep_whole)
+                      keep_whole=keep_whole, digests=config.verify_record)
     report("opening", 0, 0)
     with open_artifact(config.path, ctx, config.kind, config.layers) as view:
         opened = time.perf_counter()

@@ -27,10 +27,10 @@ def test_a_function_zip_with_copied_code(tmp_path: Path) -> None:
     six = found["six==1.15.0@six.py"]
     assert six.purl == "pkg:pypi/six@1.15.0"
     assert six.found_by == "vendored-code" and six.vendored_by is None
-    assert [(e.method, e.confidence) for e in six.evidence] == [("import-name", "medium"), ("module-version", "high")]
-    assert six.evidence[1].detail == "six.py: version 1.15.0"
+    assert [(e.method, e.confidence) for e in six.evidence] == [("module-version", "high"), ("import-name", "medium")]
+    assert six.evidence[0].detail == "six.py: version 1.15.0"
     dateutil = found["python-dateutil==2.8.1@dateutil/__init__.py"]
-    assert dateutil.name == "python-dateutil" and dateutil.evidence[1].detail.startswith("dateutil/_version.py")
+    assert dateutil.name == "python-dateutil" and dateutil.evidence[0].detail.startswith("dateutil/_version.py")
     # The installed distribution is not a copy; attrs is identified but states no version.
     assert [c.name for c in result.components if isinstance(c, PythonDist) and c.status is Status.USED] == ["requests"]
     assert [(u.location.path, u.reason) for u in result.unknowns] == [
@@ -84,7 +84,7 @@ def test_pip_vendor_txt_pins_win(tmp_path: Path) -> None:
     assert found["cachecontrol==0.12.6@pip/_vendor/cachecontrol/__init__.py"].name == "CacheControl"
     assert all(c.vendored_by == pip.metadata_location for c in found.values())
     inner_six = found["six==1.12.0@pip/_vendor/urllib3/packages/six.py"]
-    assert [e.method for e in inner_six.evidence] == ["import-name", "module-version"]
+    assert [e.method for e in inner_six.evidence] == ["module-version", "import-name"]
     assert [u.location.path for u in result.unknowns] == ["pip/_vendor/notalib/__init__.py"]
     assert result.unknowns[0].reason.startswith("vendored code in pip/_vendor/: pip/_vendor/notalib/")
 
@@ -115,6 +115,49 @@ def test_unowned_code_in_a_site_packages_root_is_an_unknown(tmp_path: Path) -> N
     result = scan(write_tar(tmp_path / "root.tar", files))
     assert [u.location.path for u in result.unknowns] == [f"{root}/_virtualenv.py"]
     assert result.unknowns[0].reason.startswith("Python code no distribution's RECORD lists")
+
+
+def test_a_build_script_beside_an_egg_info_is_not_vendored_code(tmp_path: Path) -> None:
+    # setuptools 75 ships zipped test projects (pkg_resources/tests/data/my-test-package-zip/my-test-package.zip):
+    # an egg-info and the setup.py that built it. Found by bench/validate_issue10.py on the real wheel.
+    project = write_zip(tmp_path / "p.zip", {
+        "my_test_package.egg-info/PKG-INFO": b"Metadata-Version: 1.0\nName: my-test-package\nVersion: 1.0\n",
+        "my_test_package.egg-info/top_level.txt": b"\n",
+        "setup.py": b"import setuptools\nsetuptools.setup(name='my-test-package', version='1.0')\n",
+        "setup.cfg": b"",
+    }).read_bytes()
+    files = dist("setuptools", "75.1.0", modules={
+        "setuptools/__init__.py": b"", "pkg_resources/__init__.py": b"",
+        "pkg_resources/tests/data/my-test-package-zip/my-test-package.zip": project})
+    result = scan(write_zip(tmp_path / "layer.zip", {f"python/{p}": d for p, d in files.items()}))
+    assert not result.unknowns and not _vendored(result)
+    # a module that is not a build script, at the same root, still is a candidate
+    other = write_zip(tmp_path / "p2.zip", {"my_test_package.egg-info/PKG-INFO": b"Metadata-Version: 1.0\n"
+                                            b"Name: my-test-package\nVersion: 1.0\n", "other.py": b"X = 1\n"})
+    files["pkg_resources/tests/data/my-test-package-zip/my-test-package.zip"] = other.read_bytes()
+    result = scan(write_zip(tmp_path / "layer2.zip", {f"python/{p}": d for p, d in files.items()}))
+    assert [u.location.path.rpartition("/")[2] for u in result.unknowns] == ["other.py"]
+
+
+def test_a_version_in_a_sibling_module_and_in_pep_440_normal_form(tmp_path: Path) -> None:
+    # serverless-python-requirements' slim mode deletes every *.dist-info: idna 3.7 keeps its version in
+    # package_data.py (imported by __init__.py), certifi writes "2024.08.30" for release 2024.8.30. Found by
+    # bench/validate_issue10.py on the real wheels.
+    files = {
+        "idna/__init__.py": b"from .package_data import __version__\nfrom .core import encode\n",
+        "idna/package_data.py": b"__version__ = '3.7'\n",
+        "idna/core.py": b"def encode(s): return s\n",
+        "certifi/__init__.py": b'from .core import contents, where\n\n__all__ = ["contents", "where"]\n'
+                               b'__version__ = "2024.08.30"\n',
+        "handler.py": b"import idna, certifi\n",
+    }
+    found = _vendored(scan(write_zip(tmp_path / "slim.zip", files)))
+    assert set(found) == {"idna==3.7@idna/__init__.py", "certifi==2024.8.30@certifi/__init__.py"}
+    certifi = found["certifi==2024.8.30@certifi/__init__.py"]
+    assert certifi.purl == "pkg:pypi/certifi@2024.8.30"
+    assert certifi.evidence[0].detail == ("certifi/__init__.py: version 2024.08.30 (2024.8.30 in PEP 440's normal "
+                                          "form)")
+    assert found["idna==3.7@idna/__init__.py"].evidence[0].detail == "idna/package_data.py: version 3.7"
 
 
 def test_bad_source_is_no_version_not_a_crash(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import _compression
 import bz2
 import contextlib
 import gzip
+import hashlib
 import io
 import lzma
 import tarfile
@@ -305,15 +306,20 @@ class _Member:
 
 
 class _Kept:
-    """What a streaming pass kept of one member: all of it, or only its first bytes (``MemberReader``)."""
+    """What a streaming pass kept of one member: all of it, or only its first bytes (``MemberReader``).
+    With ``OpenContext.digests``, also the sha256 of all of it (``digest``)."""
 
-    __slots__ = ("data", "size", "where")
+    __slots__ = ("data", "sha256", "size", "where")
     concurrent = True  # bytes in memory
 
-    def __init__(self, data: bytes, size: int, where: str) -> None:
+    def __init__(self, data: bytes, size: int, where: str, sha256: bytes | None = None) -> None:
         self.data = data
         self.size = size  # the member's size (len(data) when all of it was kept)
         self.where = where
+        self.sha256 = sha256
+
+    def digest(self) -> tuple[bytes, int] | None:
+        return None if self.sha256 is None else (self.sha256, self.size)
 
     @property
     def complete(self) -> bool:
@@ -337,19 +343,60 @@ class _Kept:
 
 
 class _OverLimit:
-    """A member a streaming pass did not keep because it is over ``max_member_bytes`` (``MemberReader``)."""
+    """A member a streaming pass did not keep because it is over ``max_member_bytes`` (``MemberReader``).
+    With ``OpenContext.digests``, its sha256 and size as it streamed by (``digest``)."""
 
-    __slots__ = ("message",)
+    __slots__ = ("message", "streamed")
     concurrent = True
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, streamed: tuple[bytes, int] | None = None) -> None:
         self.message = message
+        self.streamed = streamed
 
     def read(self, max_bytes: int) -> bytes:
         raise MemberError(self.message)
 
     def prefix(self, n: int) -> bytes:
         raise MemberError(self.message)
+
+    def digest(self) -> tuple[bytes, int] | None:
+        return self.streamed
+
+
+class _Hashed:
+    """A member a streaming pass did not keep, hashed as it streamed by (``OpenContext.digests``): reads
+    fail as for a member without a reader, ``digest`` answers (``MemberReader``)."""
+
+    __slots__ = ("sha256", "size", "where")
+    concurrent = False  # as a member without a reader: nothing to read
+
+    def __init__(self, where: str, sha256: bytes, size: int) -> None:
+        self.where = where
+        self.sha256 = sha256
+        self.size = size
+
+    def read(self, max_bytes: int) -> bytes:
+        raise MemberError(f"{self.where}: contents were not kept during the streaming pass (only its sha256)")
+
+    def prefix(self, n: int) -> bytes:
+        return self.read(n)
+
+    def digest(self) -> tuple[bytes, int]:
+        return self.sha256, self.size
+
+
+def _streamed_digest(fh: IO[bytes] | None, head: bytes = b"") -> tuple[bytes, int]:
+    """The sha256 and size of ``head`` followed by the rest of the member ``fh`` streams (read in pieces
+    and dropped: nothing is kept)."""
+    sha = hashlib.sha256(head)
+    size = len(head)
+    while fh is not None:
+        piece = fh.read(PIECE)
+        if not piece:
+            break
+        sha.update(piece)
+        size += len(piece)
+    return sha.digest(), size
 
 
 def _rest_of(
@@ -374,7 +421,9 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
     """
     raw = CountingReader(stream, ctx.charge, name)
     counting = io.BufferedReader(raw, buffer_size=1024 * 1024)
-    kept: dict[str, _Kept] = {}
+    # Readers by path, for hard links: the kept members, and with ``ctx.digests`` every regular member.
+    kept: dict[str, _Kept | _OverLimit | _Hashed] = {}
+    digests = ctx.digests
     try:
         tf = tarfile.open(fileobj=counting, mode="r|", tarinfo=BoundedTarInfo)  # noqa: SIM115 - read to the end here
         for member in tf:
@@ -391,25 +440,37 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
             where = f"{name}: {member.name}"
             whole = ctx.wants(entry.path) or is_nested_candidate(entry.path)
             head = 0 if whole else ctx.wants_prefix(entry.path)
-            if not whole and head <= 0:
-                view.add(entry, None)
-                continue
             if member.islnk():
+                if not whole and head <= 0 and not digests:
+                    view.add(entry, None)
+                    continue
                 target = resolve_link(entry.path, member.linkname, absolute_is_root=True, hard=True)
-                found = kept.get(target) if target else None
-                view.add(entry, found)
+                linked = kept.get(target) if target else None
+                if linked is not None and digests:
+                    kept[entry.path] = linked
+                view.add(entry, linked)
                 continue
+            if not whole and head <= 0:
+                if digests:  # not kept, but its sha256 is: --verify-record judges it by that
+                    kept[entry.path] = hashed = _Hashed(where, *_streamed_digest(tf.extractfile(member)))
+                    view.add(entry, hashed)
+                else:
+                    view.add(entry, None)
+                continue
+            refused = None
             if whole and member.size > ctx.limits.max_member_bytes:
                 # Not kept; a read says why, as a zip's or a plain tar's reader does (one Unknown, from the reader).
-                view.add(entry, _OverLimit(f"{where}: {over_member_limit(member.size, ctx.limits)}"))
-                continue
+                refused = f"{where}: {over_member_limit(member.size, ctx.limits)}"
             cap = None if is_nested_candidate(entry.path) else ctx.read_limit(entry.path)
-            if whole and cap is not None and member.size > cap:
-                view.add(entry, _OverLimit(f"{where}: {member.size} bytes, over the {cap}-byte read limit; not read"))
-                continue
-            refused = ctx.charge.keep(member.size if whole else min(head, member.size), where)
+            if refused is None and whole and cap is not None and member.size > cap:
+                refused = f"{where}: {member.size} bytes, over the {cap}-byte read limit; not read"
+            if refused is None:
+                refused = ctx.charge.keep(member.size if whole else min(head, member.size), where)
             if refused is not None:
-                view.add(entry, _OverLimit(refused))
+                over = _OverLimit(refused, _streamed_digest(tf.extractfile(member)) if digests else None)
+                if digests:
+                    kept[entry.path] = over
+                view.add(entry, over)
                 continue
             fh = tf.extractfile(member)
             # A prefix-only member: keep its first bytes; tarfile skips the rest on the next header.
@@ -421,7 +482,9 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
                 data = fh.read(head)
                 if member.size > len(data) and ctx.keep_whole(entry.path, data):
                     data = _rest_of(fh, data, member, entry.path, where, ctx) or data
-            kept[entry.path] = found = _Kept(data, member.size if fh is not None else 0, where)
+            # The digest covers the whole member: a prefix-only member's rest is hashed as it streams by.
+            sha256 = _streamed_digest(fh, data)[0] if digests else None
+            kept[entry.path] = found = _Kept(data, member.size if fh is not None else 0, where, sha256)
             view.add(entry, found)
         # As for plain tars: a stream that ends where a header should be is a truncated archive.
         while counting.read(1024 * 1024):

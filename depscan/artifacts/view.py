@@ -149,6 +149,9 @@ class OpenContext:
     a streaming pass keeps no larger member, and ``Budget.keep`` bounds all it keeps together.
     ``keep_whole(path, head)`` is asked about a member kept for its prefix only, with those first
     bytes: True keeps the whole member after all (an ELF file found by its magic, whatever its name).
+    ``digests`` (``--verify-record``): a streaming pass computes the sha256 and size of every regular
+    member as it streams by, kept or not, so ``ArtifactView.digest`` can answer for files it cannot
+    read again (nothing more is kept: 32 bytes and a size per member).
     """
 
     limits: Limits = field(default_factory=Limits)
@@ -158,6 +161,7 @@ class OpenContext:
     wants_prefix: WantsPrefix = _no_prefix
     read_limit: ReadLimit = _no_read_limit
     keep_whole: KeepWhole = _keeps_nothing_more
+    digests: bool = False
 
     def __post_init__(self) -> None:
         if self.budget is None:
@@ -171,7 +175,7 @@ class OpenContext:
     def nested(self) -> OpenContext:
         """The context for an archive found inside this one."""
         return OpenContext(self.limits, self.budget, self.wants, self.depth + 1, self.wants_prefix, self.read_limit,
-                           self.keep_whole)
+                           self.keep_whole, self.digests)
 
 
 class ArtifactView:
@@ -361,6 +365,18 @@ class ArtifactView:
         fingerprint = getattr(reader, "fingerprint", None)
         return fingerprint() if fingerprint is not None else None
 
+    def digest(self, path: str) -> tuple[bytes, int] | None:
+        """The sha256 digest and size of the whole file at ``path`` (symlinks followed) as a streaming pass
+        computed them (``OpenContext.digests``), or None when its reader has none (random-access sources:
+        ``read`` it). Unlike ``fingerprint`` it is a content hash: every byte of the member went through it,
+        whether the pass kept the bytes or not."""
+        try:
+            reader = self._reader(path)
+        except MemberError:
+            return None
+        digest = getattr(reader, "digest", None)
+        return digest() if digest is not None else None
+
     def read_text(self, path: str, max_bytes: int | None = None) -> str:
         """``read`` decoded as UTF-8 (with replacement: metadata is not always clean)."""
         return self.read(path, max_bytes).decode("utf-8", errors="replace")
@@ -399,6 +415,9 @@ class _Delegated:
 
     def fingerprint(self) -> str | None:
         return self.sub.fingerprint(self.path)
+
+    def digest(self) -> tuple[bytes, int] | None:
+        return self.sub.digest(self.path)
 
     def read(self, max_bytes: int) -> bytes:
         return self.sub.read(self.path, max_bytes)

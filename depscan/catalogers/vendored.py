@@ -5,7 +5,8 @@ Candidates (one pass over the view's entries):
 * **at an import root** (a directory holding distributions, the Lambda roots ``var/task``,
   ``opt/python``, ``opt/python/lib/python3.X/site-packages``, and the top of a zip, wheel or
   directory): a top-level module ``x.py`` or a regular package ``x/__init__.py`` that no RECORD and
-  no OS package lists (a copied ``six.py``, a package whose dist-info was deleted);
+  no OS package lists (a copied ``six.py``, a package whose dist-info was deleted); not ``setup.py``, a
+  build script;
 * **inside a vendor tree** of another distribution: a module or regular package directly in a
   ``_vendor/``, ``vendor/``, ``extern/``, ``packages/`` or ``_vendored_packages/`` directory below a
   top-level package (``pip/_vendor/urllib3``, ``requests/packages/urllib3``); the innermost tree
@@ -22,9 +23,10 @@ Each candidate is identified, strongest evidence first (``models.Evidence``):
 3. ``import-name`` (medium): the import name in ``vendored_names.IMPORT_NAMES`` (generated from real
    wheels by ``bench/gen_vendored_names.py``): ``yaml`` is PyYAML, ``dateutil`` python-dateutil.
 
-An identified copy with a version is a ``PythonDist`` with status ``vendored`` (its ``vendored_by``
-the distribution whose tree holds it), matched against advisories like any other. An identified copy
-without a version is an ``Unknown`` ("identified as six, version unknown"), and so is a candidate
+An identified copy's evidence is listed strongest first (a ``module-version`` before the ``import-name``
+that named the project). An identified copy with a version is a ``PythonDist`` with status ``vendored``
+(its ``vendored_by`` the distribution whose tree holds it), matched against advisories like any other. An
+identified copy without a version is an ``Unknown`` ("identified as six, version unknown"), and so is a candidate
 nothing identifies (but in ``vendor``/``extern``/``packages``, see above), except at the function's
 own root (``var/task``, or the top of a zip or directory): there unidentified top-level code is the
 function's own code, listed in one note. A candidate named like a distribution installed at the same
@@ -72,6 +74,10 @@ VENDOR_DIRS = frozenset({"_vendor", "vendor", "vendored", "_vendored", "extern",
 VENDOR_ONLY_DIRS = frozenset({"_vendor", "vendored", "_vendored", "_vendored_packages"})
 VERSION_FILES = ("__version__.py", "_version.py", "version.py", "__about__.py")
 PIN_LISTS = frozenset({"vendor.txt"})
+# A project's build script, never an installed module: setuptools ships zipped test projects with one beside
+# their egg-info (pkg_resources/tests/data/my-test-package-zip/my-test-package.zip!/setup.py).
+BUILD_SCRIPT = "setup.py"
+_STRONGEST_FIRST = {"high": 0, "medium": 1, "low": 2}
 MAX_SOURCE_BYTES = 1024 * 1024  # a module's source read for its version
 MAX_NOTE_NAMES = 10
 # Where the function's (or project's) own code lives: unidentified top-level code there is not an Unknown.
@@ -87,6 +93,10 @@ _VENDOR_SEGMENT = re.compile("/(?:" + "|".join(sorted(VENDOR_DIRS)) + ")/")
 # A module-level version assignment (column 0): the statement is parsed alone, the file only if that fails.
 _VERSION_LINE = re.compile(
     rb"^(__version__|VERSION|__VERSION__|version|__version_info__|version_info)\s*(?::[^=\n]*)?=[^=].*$", re.M
+)
+# A package's __init__.py taking its version from a sibling module: ``from .package_data import __version__``.
+_VERSION_IMPORT = re.compile(
+    rb"^from[ \t]+\.([A-Za-z_]\w*)[ \t]+import[ \t]+\(?[^\n]*\b(?:__version__|VERSION|version)\b", re.M
 )
 _VERSION_NAMES = ("__version__", "__VERSION__", "VERSION", "version", "__version_info__", "version_info")
 
@@ -207,7 +217,7 @@ class VendoredCodeCataloger(Cataloger):
                 root, _, name = parent.rpartition("/")
                 if parent and (verdict_of(root) or is_root(root)):
                     candidates.append(_Candidate(name, path, parent, root, entry.layer, None))
-            elif verdict_of(parent) is not False and is_root(parent):
+            elif base != BUILD_SCRIPT and verdict_of(parent) is not False and is_root(parent):
                 candidates.append(_Candidate(base[:-3], path, None, parent, entry.layer, None))
         if not candidates:
             return CatalogResult((), ())
@@ -257,8 +267,9 @@ class VendoredCodeCataloger(Cataloger):
                 continue  # the installed distribution's own files (an egg-info without a file list)
             if version is None:
                 version, version_evidence = _module_version(view, cand)
-                if version_evidence is not None:
-                    evidence = (*evidence, version_evidence)
+                if version_evidence is not None:  # strongest first: the version the source states, then the name
+                    evidence = tuple(sorted((*evidence, version_evidence),
+                                            key=lambda e: _STRONGEST_FIRST.get(e.confidence, 3)))
             if version is None:
                 unknowns.append(Unknown(where, f"{shown}: identified as {project} ({evidence[0].detail}), "
                                                "version unknown"))
@@ -312,7 +323,10 @@ def _identity(
 
 
 def _module_version(view: ArtifactView, cand: _Candidate) -> tuple[str | None, Evidence | None]:
-    """The version the module's source states, read with ``ast``, and where it was seen."""
+    """The version the module's source states, read with ``ast``, and where it was seen: in PEP 440's normal
+    form, as the distribution's metadata (which build backends normalize) and its purl say it (certifi's
+    ``__version__ = "2024.08.30"`` is release 2024.8.30). A package's ``__init__.py`` that imports its version
+    from a sibling module (idna's ``from .package_data import __version__``) leads to that module."""
     files = [cand.path]
     if cand.package_dir is not None:
         files += [f"{cand.package_dir}/{name}" for name in VERSION_FILES]
@@ -323,9 +337,16 @@ def _module_version(view: ArtifactView, cand: _Candidate) -> tuple[str | None, E
             source = view.read(path, MAX_SOURCE_BYTES)
         except MemberError:
             continue
-        version = source_version(source)
-        if version is not None:
-            return version, Evidence("module-version", "high", f"{path}: version {version}")
+        written = source_version(source)
+        if written is not None:
+            version = str(Version(written))
+            shown = written if version == written else f"{written} ({version} in PEP 440's normal form)"
+            return version, Evidence("module-version", "high", f"{path}: version {shown}")
+        if path == cand.path and cand.package_dir is not None:
+            imported = _VERSION_IMPORT.search(source)
+            sibling = f"{cand.package_dir}/{imported.group(1).decode()}.py" if imported else None
+            if sibling is not None and sibling not in files:
+                files.append(sibling)
     return None, None
 
 
