@@ -331,3 +331,38 @@ def test_a_scan_without_elf_files_never_opens_the_cache(tmp_path: Path, monkeypa
     files = dist("foo", "1.0", modules=modules)
     result = _scan(write_zip(tmp_path / "pure.zip", files))
     assert not natives(result) and not (tmp_path / "untouched").exists()
+
+
+def test_files_without_a_record_hash_read_ahead_after_catalog_began_are_hashed_in_the_threads(
+    artifact: Path, library: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from depscan.catalogers import native
+
+    began = threading.Event()
+    real_begin, real_fetch, real_sha256 = native._Prefetch.begin, native._fetch, hashlib.sha256
+    hashing_threads: list[str] = []
+
+    def begin(self: native._Prefetch, hashed: set[str]) -> None:
+        real_begin(self, hashed)
+        began.set()
+
+    def fetch(view: ArtifactView, member: str) -> object:
+        if member == UNOWNED:
+            assert began.wait(30)  # read once catalog knows which files have no RECORD hash
+        return real_fetch(view, member)
+
+    class Recording:
+        @staticmethod
+        def sha256(data: bytes = b"") -> object:
+            hashing_threads.append(threading.current_thread().name)
+            return real_sha256(data)
+
+    monkeypatch.setattr(native._Prefetch, "begin", begin)
+    monkeypatch.setattr(native, "_fetch", fetch)
+    monkeypatch.setattr(native, "hashlib", Recording)
+    monkeypatch.setattr(native, "workers", lambda: 2)
+    early = _scan(artifact, native_cache=False)
+    assert any(name.startswith("depscan-elf-prefetch") for name in hashing_threads)
+    assert natives(early)[UNOWNED].elf_sha256_source == "bytes"
+    monkeypatch.setattr(native, "workers", lambda: 1)
+    assert _native_parts(_scan(artifact, native_cache=False)) == _native_parts(early)

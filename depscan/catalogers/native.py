@@ -342,9 +342,9 @@ class NativeLibCataloger(Cataloger):
             if prefetch is not None:
                 prefetch.abandon()
             return CatalogResult((), ())
-        if prefetch is not None:
-            prefetch.begin()
         owners = _owners(earlier, {e.path for e in candidates})
+        if prefetch is not None:  # the files read ahead from now on are hashed in the threads when they need it
+            prefetch.begin({e.path for e in candidates if _recorded_sha256(_owner(owners.get(e.path), e), e) is None})
         work = _Run(view, self._open_cache if prefetch is None else prefetch.hand_over_store, prefetch)
         try:
             outcomes = work.run(candidates, owners)
@@ -450,6 +450,7 @@ class _Prefetch:
         self._ahead = 0
         self._window = EARLY_WINDOW * READ_AHEAD_BYTES  # READ_AHEAD_BYTES once ``catalog`` begins
         self._stopped = False
+        self._hashed: frozenset[str] = frozenset()  # paths to hash as they are read (``begin``)
         self._lock = threading.Condition()
         self._threads = [
             threading.Thread(target=self._work, name=f"depscan-elf-prefetch-{n}", daemon=True)
@@ -487,7 +488,10 @@ class _Prefetch:
                 continue
             try:
                 head = self.view.read_prefix(entry.path, PREFIX_BYTES)
-                future.set_result(_fetch(self.view, entry.path) if head.startswith(ELF_MAGIC) else None)
+                fetched = _fetch(self.view, entry.path) if head.startswith(ELF_MAGIC) else None
+                if fetched is not None and entry.path in self._hashed:
+                    fetched = _Fetched(fetched.data, hashlib.sha256(fetched.data).hexdigest())
+                future.set_result(fetched)
             except BaseException as e:  # handed to the thread that takes the file
                 future.set_exception(e)
 
@@ -507,10 +511,13 @@ class _Prefetch:
                 self._ahead -= size
                 self._lock.notify_all()
 
-    def begin(self) -> None:
-        """``catalog`` takes files from now on: the window narrows to ``READ_AHEAD_BYTES``."""
+    def begin(self, hashed: set[str]) -> None:
+        """``catalog`` takes files from now on: the window narrows to ``READ_AHEAD_BYTES``; the files in
+        ``hashed`` (no RECORD hash: ``_Run._key`` hashes them) are hashed by the threads that read them from
+        now on (the ones read before are hashed by ``catalog``)."""
         with self._lock:
             self._window = READ_AHEAD_BYTES
+            self._hashed = frozenset(hashed)
 
     def hand_over_store(self) -> NativeCache | None:
         """The cache opened for the fingerprint lookups: from now on ``catalog`` flushes and closes it."""
