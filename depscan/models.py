@@ -161,6 +161,7 @@ class NativeLib:
     # The ELF structure (``found_by == "elf"``: the whole file was parsed); None from the header alone.
     elf: ElfFacts | None = None
     os_package: str | None = None  # purl of the OS package (dpkg/apk/rpm database) that lists the file
+    elf_sha256_source: HashSource | None = None  # where elf.sha256 comes from (HashSource); None without elf
 
     @property
     def locations(self) -> tuple[Location, ...]:
@@ -185,11 +186,17 @@ class Evidence:
     detail: str
 
 
+# Where a native file's sha256 comes from: "bytes", this scan hashed the file's bytes; "record", it is the
+# owner's RECORD hash, not recomputed (a zip member whose CRC-32 and size agree with the bytes the cached
+# facts were made from; docs/native.md, "The cache"): ``depscan scan --verify-record`` checks the file against it.
+HashSource = Literal["bytes", "record"]
+
+
 @dataclass(frozen=True, slots=True)
 class ElfFacts:
     """What the ELF structure of a file says (pyelftools over the whole file)."""
 
-    sha256: str  # of the file's bytes as read
+    sha256: str  # of the file's bytes as read, or the owner's RECORD hash (NativeLib.elf_sha256_source)
     soname: str | None = None  # DT_SONAME
     needed: tuple[str, ...] = ()  # DT_NEEDED, in order
     rpath: tuple[str, ...] = ()  # DT_RPATH, split at ":"
@@ -217,6 +224,7 @@ class NativeComponent:
     evidence: tuple[Evidence, ...]  # strongest first; evidence[0].confidence is the component's
     embedded: bool = False
     file_sha256: str | None = None
+    file_sha256_source: HashSource | None = None  # where file_sha256 comes from; None: not said (a wheel SBOM)
     owner: str | None = None  # purl of the Python distribution whose RECORD lists the file
     owner_location: Location | None = None
     os_package: str | None = None  # purl of the OS package that lists the file

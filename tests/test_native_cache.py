@@ -6,6 +6,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+import zlib
 from pathlib import Path
 
 import pytest
@@ -108,26 +109,105 @@ def test_the_cli_option_no_cache(artifact: Path, tmp_path: Path, monkeypatch: py
     assert (tmp_path / "cli cache" / cache.FILE_NAME).is_file()
 
 
-def test_a_record_hash_that_lies_does_not_poison_the_cache(
+def _impostor(library: bytes) -> bytes:
+    impostor = bytearray(library)
+    impostor[-1] ^= 0xFF  # same size, other content (another CRC-32)
+    return bytes(impostor)
+
+
+def _entry(key: str) -> cache.Entry | None:
+    store = cache.NativeCache()
+    try:
+        return store.get(key)
+    finally:
+        store.close()
+
+
+def test_a_cold_scan_keys_owned_zip_members_by_their_record_hash_without_hashing(
+    artifact: Path, library: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The RECORD hash of a zip member (size agreeing) is its key on a cold scan too: not recomputed, and
+    reported as such; files no RECORD lists are hashed."""
+    from depscan.catalogers import native
+
+    hashed: list[bytes] = []
+    real_sha256 = hashlib.sha256
+
+    class Counting:
+        @staticmethod
+        def sha256(data: bytes = b"") -> object:
+            hashed.append(bytes(data))
+            return real_sha256(data)
+
+    monkeypatch.setattr(native, "hashlib", Counting)
+    for threads in (2, 1):
+        monkeypatch.setattr(native, "workers", lambda threads=threads: threads)
+        hashed.clear()
+        monkeypatch.setenv(cache.ENV, str(artifact.parent / f"cache {threads}"))
+        result = _scan(artifact)
+        assert hashed.count(library) == 2  # UNOWNED and RENAMED; never OWNED, whose RECORD gives its hash
+        libs = natives(result)
+        claimed = real_sha256(library).hexdigest()
+        assert (libs[OWNED].elf_sha256_source, libs[OWNED].elf.sha256 if libs[OWNED].elf else None) == ("record",
+                                                                                                        claimed)
+        assert libs[UNOWNED].elf_sha256_source == "bytes"
+        found = {c.location.path: c for c in result.components if isinstance(c, NativeComponent)}
+        assert found[OWNED].file_sha256_source == "record" and found[UNOWNED].file_sha256_source == "bytes"
+        entry = _entry(claimed)  # the same bytes, hashed for UNOWNED: the entry is verified
+        assert entry is not None and entry.verified
+        warm = _scan(artifact)
+        assert _native_parts(warm) == _native_parts(result)
+
+
+def test_a_record_hash_that_lies_is_bound_to_the_bytes_read(
     library: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """RECORD claims other bytes of the same size: the entry is stored under the hash of what was read."""
-    files = dist("foo", "1.0", modules={OWNED: library})
-    impostor = bytearray(library)
-    impostor[-1] ^= 0xFF  # same size, other content
-    files[OWNED] = bytes(impostor)
-    path = write_zip(tmp_path / "lying.zip", files)
-    _scan(path)
-    store = cache.NativeCache()
-    real = hashlib.sha256(impostor).hexdigest()
-    claimed = hashlib.sha256(library).hexdigest()
-    assert set(store.get_many([real, claimed])) == {real}
-    store.close()
+    """RECORD claims other bytes of the same size. The lying zip's entry is stored under the claimed hash
+    unhashed, with its member's CRC-32 and size: a scan of the genuine file (another CRC-32) does not take
+    it, hashes its bytes and replaces it; the lying zip scanned again then hashes its own file."""
+    impostor = _impostor(library)
+    lying = dict(dist("foo", "1.0", modules={OWNED: library}))
+    lying[OWNED] = impostor
+    lying_zip = write_zip(tmp_path / "lying.zip", lying)
+    genuine_zip = write_zip(tmp_path / "genuine.zip", dist("foo", "1.0", modules={OWNED: library}))
+    claimed, real = hashlib.sha256(library).hexdigest(), hashlib.sha256(impostor).hexdigest()
+    first = natives(_scan(lying_zip))[OWNED]
+    assert first.elf is not None and (first.elf.sha256, first.elf_sha256_source) == (claimed, "record")
+    poisoned = _entry(claimed)
+    assert poisoned is not None and not poisoned.verified
+    assert poisoned.fingerprint == f"zip:{zlib.crc32(impostor):08x}:{len(impostor)}"
     reads = _Reads(monkeypatch)
-    again = _scan(path)
-    assert OWNED in reads.read and reads.parsed == 0  # the RECORD hash missed; the content hash hit
-    lib = natives(again)[OWNED]
-    assert lib.elf is not None and lib.elf.sha256 == real
+    genuine = natives(_scan(genuine_zip))[OWNED]
+    assert OWNED in reads.read and reads.parsed == 1  # the lying zip's entry was not taken
+    assert genuine.elf is not None and (genuine.elf.sha256, genuine.elf_sha256_source) == (claimed, "bytes")
+    healed = _entry(claimed)
+    assert healed is not None and healed.verified
+    assert healed.fingerprint == f"zip:{zlib.crc32(library):08x}:{len(library)}"
+    reads.read.clear()
+    again = natives(_scan(lying_zip))[OWNED]
+    assert OWNED in reads.read  # the genuine entry's CRC-32 is not the impostor's: read and hashed
+    assert again.elf is not None and (again.elf.sha256, again.elf_sha256_source) == (real, "bytes")
+    assert _entry(claimed) == healed  # neither replaced nor extended by the impostor
+    checked = run(ScanConfig(str(lying_zip), verify_record=True))  # --verify-record says RECORD lies
+    assert any(f.rule == "record-modified" and OWNED in f.location.path for f in checked.policy_findings)
+
+
+def test_an_unverified_entry_is_not_taken_for_a_file_without_a_fingerprint(
+    library: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory has no CRC-32 to compare: an entry stored under a RECORD hash without hashing is a miss."""
+    lying = dict(dist("foo", "1.0", modules={OWNED: library}))
+    lying[OWNED] = _impostor(library)
+    _scan(write_zip(tmp_path / "lying.zip", lying))
+    root = tmp_path / "site packages"
+    for name, data in dist("foo", "1.0", modules={OWNED: library}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    reads = _Reads(monkeypatch)
+    lib = natives(_scan(root))[OWNED]
+    assert reads.parsed == 1 and lib.elf_sha256_source == "bytes"
+    entry = _entry(hashlib.sha256(library).hexdigest())
+    assert entry is not None and entry.verified and entry.fingerprint is None
 
 
 def test_the_same_bytes_under_another_hint_are_identified_again(library: bytes, tmp_path: Path) -> None:
@@ -251,3 +331,38 @@ def test_a_scan_without_elf_files_never_opens_the_cache(tmp_path: Path, monkeypa
     files = dist("foo", "1.0", modules=modules)
     result = _scan(write_zip(tmp_path / "pure.zip", files))
     assert not natives(result) and not (tmp_path / "untouched").exists()
+
+
+def test_files_without_a_record_hash_read_ahead_after_catalog_began_are_hashed_in_the_threads(
+    artifact: Path, library: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from depscan.catalogers import native
+
+    began = threading.Event()
+    real_begin, real_fetch, real_sha256 = native._Prefetch.begin, native._fetch, hashlib.sha256
+    hashing_threads: list[str] = []
+
+    def begin(self: native._Prefetch, hashed: set[str]) -> None:
+        real_begin(self, hashed)
+        began.set()
+
+    def fetch(view: ArtifactView, member: str) -> object:
+        if member == UNOWNED:
+            assert began.wait(30)  # read once catalog knows which files have no RECORD hash
+        return real_fetch(view, member)
+
+    class Recording:
+        @staticmethod
+        def sha256(data: bytes = b"") -> object:
+            hashing_threads.append(threading.current_thread().name)
+            return real_sha256(data)
+
+    monkeypatch.setattr(native._Prefetch, "begin", begin)
+    monkeypatch.setattr(native, "_fetch", fetch)
+    monkeypatch.setattr(native, "hashlib", Recording)
+    monkeypatch.setattr(native, "workers", lambda: 2)
+    early = _scan(artifact, native_cache=False)
+    assert any(name.startswith("depscan-elf-prefetch") for name in hashing_threads)
+    assert natives(early)[UNOWNED].elf_sha256_source == "bytes"
+    monkeypatch.setattr(native, "workers", lambda: 1)
+    assert _native_parts(_scan(artifact, native_cache=False)) == _native_parts(early)

@@ -45,8 +45,10 @@ bomb) or parsed (corrupt, truncated, over the parser's bounds) keeps its header-
 
 What the bytes say is cached on disk by content hash (``depscan.native.cache``): a file whose owner's
 RECORD gives its sha256 (and the size agrees) is looked up before anything is read, and a warm scan
-neither decompresses nor parses it; any other file is read and hashed, then looked up before it is
-parsed. Whole reads (decompression and hashing, which release the GIL) run in worker threads
+neither decompresses nor parses it; a zip member under a RECORD hash is keyed by it on a cold scan too,
+without hashing, its entry bound to the member's CRC-32 and size (``_Run._key``; reported as
+``elf_sha256_source`` "record"); any other file is read and hashed, then looked up before it is
+parsed. Whole reads (decompression, and hashing where needed, which release the GIL) run in worker threads
 (``workers()``: one per CPU, at most ``MAX_WORKERS``) while the main thread parses and identifies the
 files already read, at most ``READ_AHEAD_BYTES`` ahead (twice that before ``catalog``); a view whose
 readers share a file position (a plain tar) is read in the main thread. Results do not depend on the
@@ -78,6 +80,7 @@ from depscan.errors import MemberError
 from depscan.models import (
     Component,
     ElfFacts,
+    HashSource,
     NativeComponent,
     NativeKind,
     NativeLib,
@@ -339,9 +342,9 @@ class NativeLibCataloger(Cataloger):
             if prefetch is not None:
                 prefetch.abandon()
             return CatalogResult((), ())
-        if prefetch is not None:
-            prefetch.begin()
         owners = _owners(earlier, {e.path for e in candidates})
+        if prefetch is not None:  # the files read ahead from now on are hashed in the threads when they need it
+            prefetch.begin({e.path for e in candidates if _recorded_sha256(_owner(owners.get(e.path), e), e) is None})
         work = _Run(view, self._open_cache if prefetch is None else prefetch.hand_over_store, prefetch)
         try:
             outcomes = work.run(candidates, owners)
@@ -386,14 +389,18 @@ class _Outcome(NamedTuple):
 
 
 class _Fetched(NamedTuple):
-    """An ELF file read whole (in a worker thread where the view allows it) and hashed."""
+    """An ELF file read whole (in a worker thread where the view allows it), and hashed or not yet."""
 
     data: bytes
-    sha256: str
+    sha256: str | None  # None: not hashed (a zip member under a RECORD hash needs none, see _Run._key)
 
 
 def _fetch(view: ArtifactView, path: str) -> _Fetched:
-    data = view.read(path)
+    return _Fetched(view.read(path), None)
+
+
+def _fetch_hashed(view: ArtifactView, path: str) -> _Fetched:
+    data = _fetch(view, path).data
     return _Fetched(data, hashlib.sha256(data).hexdigest())
 
 
@@ -443,6 +450,7 @@ class _Prefetch:
         self._ahead = 0
         self._window = EARLY_WINDOW * READ_AHEAD_BYTES  # READ_AHEAD_BYTES once ``catalog`` begins
         self._stopped = False
+        self._hashed: frozenset[str] = frozenset()  # paths to hash as they are read (``begin``)
         self._lock = threading.Condition()
         self._threads = [
             threading.Thread(target=self._work, name=f"depscan-elf-prefetch-{n}", daemon=True)
@@ -480,7 +488,10 @@ class _Prefetch:
                 continue
             try:
                 head = self.view.read_prefix(entry.path, PREFIX_BYTES)
-                future.set_result(_fetch(self.view, entry.path) if head.startswith(ELF_MAGIC) else None)
+                fetched = _fetch(self.view, entry.path) if head.startswith(ELF_MAGIC) else None
+                if fetched is not None and entry.path in self._hashed:
+                    fetched = _Fetched(fetched.data, hashlib.sha256(fetched.data).hexdigest())
+                future.set_result(fetched)
             except BaseException as e:  # handed to the thread that takes the file
                 future.set_exception(e)
 
@@ -500,10 +511,13 @@ class _Prefetch:
                 self._ahead -= size
                 self._lock.notify_all()
 
-    def begin(self) -> None:
-        """``catalog`` takes files from now on: the window narrows to ``READ_AHEAD_BYTES``."""
+    def begin(self, hashed: set[str]) -> None:
+        """``catalog`` takes files from now on: the window narrows to ``READ_AHEAD_BYTES``; the files in
+        ``hashed`` (no RECORD hash: ``_Run._key`` hashes them) are hashed by the threads that read them from
+        now on (the ones read before are hashed by ``catalog``)."""
         with self._lock:
             self._window = READ_AHEAD_BYTES
+            self._hashed = frozenset(hashed)
 
     def hand_over_store(self) -> NativeCache | None:
         """The cache opened for the fingerprint lookups: from now on ``catalog`` flushes and closes it."""
@@ -566,7 +580,9 @@ class _Run:
         for index, entry in enumerate(candidates):
             key = recorded[index]
             hit = hits.get(key) if key else None
-            outcome = _from_cache(entry, claims[index], hit) if hit is not None else None
+            if hit is not None and not _usable(hit, self.view.fingerprint(entry.path)):
+                hit = None  # RECORD names bytes of another CRC-32 or size: read
+            outcome = _from_cache(entry, claims[index], hit, "record") if hit is not None else None
             if outcome is not None:
                 outcomes[index] = outcome  # a warm run: the file is not read at all
             else:
@@ -577,6 +593,38 @@ class _Run:
                     self._prefetch.release(candidates[index].path)  # known by its RECORD hash: not needed
         self._read_and_analyze(candidates, claims, pending, outcomes)
         return outcomes
+
+    def _key(self, entry: Entry, claim: _Claim | None, fetched: _Fetched, fingerprint: str | None
+             ) -> tuple[str, bool, CacheEntry | None]:
+        """The key of a file read whole, whether it is the hash of its bytes (hashed here when needed),
+        and the usable cache entry under it.
+
+        A zip member whose owner's RECORD gives its sha256 (the size agreeing) is keyed by that hash without
+        hashing: its bytes were checked against the member's CRC-32 and size as they were inflated, and its
+        entry is stored with them (``cache.usable``). It is hashed after all when the entry stored under the
+        RECORD hash was made from bytes of another CRC-32 or size, so that such an entry is never replaced or
+        extended by another file's facts under that hash. Any other file is hashed."""
+        recorded = _recorded_sha256(claim, entry)
+        if fetched.sha256 is None and recorded is not None and fingerprint is not None:
+            stored = self._lookup(recorded)
+            if stored is None or stored.fingerprint == fingerprint:
+                return recorded, False, stored
+        sha256 = fetched.sha256 if fetched.sha256 is not None else hashlib.sha256(fetched.data).hexdigest()
+        stored = self._lookup(sha256)
+        if stored is not None and not _usable(stored, fingerprint):
+            stored = None  # made from other bytes under a RECORD hash that lied: replaced by this file's
+        return sha256, True, stored
+
+    def _lookup(self, key: str) -> CacheEntry | None:
+        if self.store is None:
+            return None
+        if key in self._missed:  # a RECORD hash not in the file: only this scan's entries
+            return self.store.get_pending(key)
+        return self.store.get(key)
+
+    def _needs_hash(self, entry: Entry, claim: _Claim | None) -> bool:
+        """Whether a whole read of ``entry`` will be hashed (``_key``): read and hashed in a worker then."""
+        return _recorded_sha256(claim, entry) is None or self.view.fingerprint(entry.path) is None
 
     def _read_and_analyze(
         self, candidates: list[Entry], claims: list[_Claim | None], pending: list[int], outcomes: list[_Outcome | None]
@@ -648,7 +696,8 @@ class _Run:
                     pool = ThreadPoolExecutor(threads, thread_name_prefix="depscan-elf")
                 while in_flight and (ahead + entry.size > READ_AHEAD_BYTES or len(in_flight) >= 2 * threads):
                     finish_one_or_more()
-                in_flight[pool.submit(_fetch, view, entry.path)] = (index, header)
+                read = _fetch_hashed if self._needs_hash(entry, claims[index]) else _fetch
+                in_flight[pool.submit(read, view, entry.path)] = (index, header)
                 ahead += entry.size
                 finish_ready()
             while in_flight:
@@ -705,26 +754,31 @@ class _Run:
         except MemberError as e:
             lib = _component(entry, header, claim)
             return _Outcome(lib, (), (Unknown(entry.location, f"ELF structure not read: {e}"),))
-        if self.store is not None:
-            fingerprint = self.view.fingerprint(entry.path)
-            if fingerprint is not None:
-                self.store.remember_member(fingerprint, fetched.sha256)
-        if self.store is None:
-            stored = None
-        elif fetched.sha256 in self._missed:  # its RECORD hash, not in the file: only this scan's entries
-            stored = self.store.get_pending(fetched.sha256)
-        else:
-            stored = self.store.get(fetched.sha256)
+        fingerprint = self.view.fingerprint(entry.path)
+        key, hashed, stored = self._key(entry, claim, fetched, fingerprint)
+        source: HashSource = "bytes" if hashed else "record"
+        if self.store is not None and fingerprint is not None:
+            self.store.remember_member(fingerprint, key)
         if stored is not None and stored.header is not None:
-            outcome = _from_cache(entry, claim, stored)
+            outcome = _from_cache(entry, claim, stored, source)
             if outcome is not None:
                 return outcome  # known bytes under another name or RECORD hash: not parsed again
-        known = _analysis(fetched, header, entry, claim, stored)
+        known = _analysis(_Fetched(fetched.data, key), header, entry, claim, stored, source)
+        if known is stored:
+            known.verified = known.verified or hashed
+        else:  # a new entry: made from these bytes
+            known.verified, known.fingerprint = hashed, fingerprint
         if self.store is not None:
-            self.store.put(fetched.sha256, known)
-        outcome = _from_cache(entry, claim, known)
+            self.store.put(key, known)
+        outcome = _from_cache(entry, claim, known, source)
         assert outcome is not None  # _analysis identified the file under this entry's hint
         return outcome
+
+
+def _usable(entry: CacheEntry, fingerprint: str | None) -> bool:
+    from depscan.native.cache import usable  # imported with the cache, which gave the entry
+
+    return usable(entry, fingerprint)
 
 
 def _recorded_sha256(claim: _Claim | None, entry: Entry) -> str | None:
@@ -741,9 +795,15 @@ def _recorded_sha256(claim: _Claim | None, entry: Entry) -> str | None:
 
 
 def _analysis(
-    fetched: _Fetched, header: ElfHeader, entry: Entry, claim: _Claim | None, stored: CacheEntry | None
+    fetched: _Fetched,
+    header: ElfHeader,
+    entry: Entry,
+    claim: _Claim | None,
+    stored: CacheEntry | None,
+    source: HashSource,
 ) -> CacheEntry:
-    """What the bytes say (a new cache entry, or ``stored`` with this entry's hint added)."""
+    """What the bytes say (a new cache entry, or ``stored`` with this entry's hint added); ``fetched.sha256``
+    is the file's key (``_Run._key``)."""
     # pyelftools and the classifiers are imported once an ELF file is found (a scan without one: 0.02 s less)
     from depscan.native import elf
     from depscan.native.cache import Entry as CacheEntry
@@ -757,7 +817,7 @@ def _analysis(
         known.facts, known.problem = None, str(e)
         return known
     known.facts, known.problem = facts, None
-    lib = dataclasses.replace(_component(entry, header, claim), found_by="elf", elf=facts)
+    lib = dataclasses.replace(_component(entry, header, claim), found_by="elf", elf=facts, elf_sha256_source=source)
     hint = identification_hint(lib, facts)
     file_name = entry.path.rpartition("/")[2]
     key = _answers_key(hint, file_name)
@@ -774,9 +834,10 @@ def _answers_key(hint: str | None, file_name: str) -> str:
     return f"{hint or ''}|{file_name}"
 
 
-def _from_cache(entry: Entry, claim: _Claim | None, known: CacheEntry) -> _Outcome | None:
+def _from_cache(entry: Entry, claim: _Claim | None, known: CacheEntry, source: HashSource) -> _Outcome | None:
     """The outcome for ``entry`` from what its bytes say; None when they were never identified under
-    this entry's hint (then the file is parsed and identified again)."""
+    this entry's hint (then the file is parsed and identified again). ``source``: whether this scan hashed
+    the file (``bytes``) or took its owner's RECORD hash (``record``)."""
     if known.header is None:
         return None
     stored = known.header
@@ -785,7 +846,7 @@ def _from_cache(entry: Entry, claim: _Claim | None, known: CacheEntry) -> _Outco
     lib = _component(entry, header, claim)
     if known.facts is None:
         return _Outcome(lib, (), (Unknown(entry.location, f"{entry.path}: {known.problem}"),))
-    lib = dataclasses.replace(lib, found_by="elf", elf=known.facts)
+    lib = dataclasses.replace(lib, found_by="elf", elf=known.facts, elf_sha256_source=source)
     answers = known.identified.get(_answers_key(identification_hint(lib, known.facts), entry.path.rpartition("/")[2]))
     if answers is None:
         return None
@@ -873,6 +934,7 @@ def _native_component(answer: Identification, lib: NativeLib, claim: _Claim | No
         evidence=answer.evidence,
         embedded=answer.embedded,
         file_sha256=lib.elf.sha256 if lib.elf is not None else lib.sha256,
+        file_sha256_source=lib.elf_sha256_source if lib.elf is not None else "record" if lib.sha256 else None,
         owner=lib.owner,
         owner_location=lib.owner_location,
         status=status,

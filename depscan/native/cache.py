@@ -1,10 +1,13 @@
 """What the native cataloger learned about an ELF file, kept on disk by the file's SHA-256.
 
-A CI pipeline scans the same wheels every day: each native library is decompressed, hashed, parsed and
+A CI pipeline scans the same wheels every day: each native library is decompressed, parsed and
 identified once, and later scans take the answer from here. The key is the content hash: the RECORD
 sha256 of the owning distribution when it is there and the size agrees (then a warm scan does not even
 read the file), else the hash computed while reading (a warm scan reads and hashes the file, but does
-not parse it again). The value is what the bytes say, whatever the file's path: the ELF header fields,
+not parse it again). A zip member under a RECORD hash is not hashed on a cold scan either: its entry is
+stored under the RECORD hash with the member's CRC-32 and size (checked against its bytes as they were
+inflated), and is taken for a file only while those agree (``usable``; the trust this implies is in
+docs/native.md, "The cache"). The value is what the bytes say, whatever the file's path: the ELF header fields,
 the ``ElfFacts`` (or why the file could not be parsed), and the identifications per hint (the upstream
 name the file name or SONAME suggests: ``identify`` answers depend on it). A file that is not an ELF
 file at all is remembered too (the magic check of a file found by content costs a read).
@@ -40,7 +43,7 @@ from depscan.native.identify import IDENT_VERSION
 
 ENV = "DEPSCAN_CACHE_DIR"
 FILE_NAME = "native-elf.sqlite"
-FORMAT = 1  # bump when what is stored (or how elf.py / the header parser read files) changes
+FORMAT = 2  # bump when what is stored (or how elf.py / the header parser read files) changes
 MAX_ROWS = 50_000  # about 1.3 KB each (65 MB); the rows used longest ago go first
 TOUCH_AFTER = 86_400  # seconds: a hit on a row last used longer ago marks it used again (at flush)
 BUSY_TIMEOUT = 10.0  # seconds a write waits for another scan's write to finish
@@ -104,12 +107,29 @@ class Header(NamedTuple):
 class Entry:
     """What the bytes of one file say. ``header`` None: not an ELF file (or ``problem`` says why the
     header is not one). ``facts`` None with a header: ``problem`` says why the structure could not be
-    parsed. ``identified``: hint ("" for None) -> identifications, or the reason identification failed."""
+    parsed. ``identified``: hint ("" for None) -> identifications, or the reason identification failed.
+
+    ``verified``: the key is the sha256 of the bytes the entry was made from (they were hashed); False:
+    the key is the owner's RECORD hash of a zip member, taken without hashing (docs/native.md, "The
+    cache"). ``fingerprint``: the zip member's CRC-32 and size (``ArtifactView.fingerprint``, checked
+    against the bytes as they were inflated) the entry was made from; None when the file had none."""
 
     header: Header | None = None
     problem: str | None = None
     facts: ElfFacts | None = None
     identified: dict[str, tuple[Identification, ...] | str] = dataclasses.field(default_factory=dict)
+    verified: bool = True
+    fingerprint: str | None = None
+
+
+def usable(entry: Entry, fingerprint: str | None) -> bool:
+    """Whether ``entry``, found under a file's RECORD hash, may stand for the file whose index gives
+    ``fingerprint``: the CRC-32 and size must agree when both are known (bytes of another CRC-32 or size
+    are not the bytes the entry describes, whatever RECORD says); without them only an entry made from
+    hashed bytes is taken (RECORD's hash trusted for the lookup, as for any warm scan)."""
+    if entry.fingerprint is not None and fingerprint is not None:
+        return entry.fingerprint == fingerprint
+    return entry.verified
 
 
 # -- (de)serialization -------------------------------------------------------------------------------------
@@ -148,6 +168,8 @@ def dumps(entry: Entry) -> str:
             "problem": entry.problem,
             "facts": _facts_json(entry.facts) if entry.facts is not None else None,
             "identified": identified,
+            "verified": entry.verified,
+            "fingerprint": entry.fingerprint,
         },
         separators=(",", ":"),
     )
@@ -165,6 +187,8 @@ def loads(text: str) -> Entry:
         problem=raw["problem"],
         facts=_facts_of(raw["facts"]) if raw["facts"] is not None else None,
         identified=identified,
+        verified=bool(raw["verified"]),
+        fingerprint=raw["fingerprint"],
     )
 
 

@@ -120,6 +120,7 @@ def _native(lib: NativeLib, key: str, facts: Facts) -> dict[str, Any]:
             "type": lib.elf_type,
             # the ELF structure (found_by "elf"); null from the header alone
             "sha256": None if elf is None else elf.sha256,
+            "sha256_source": None if elf is None else lib.elf_sha256_source,
             "soname": None if elf is None else elf.soname,
             "needed": None if elf is None else list(elf.needed),
             "rpath": None if elf is None else list(elf.rpath),
@@ -170,6 +171,7 @@ def _native_component(component: NativeComponent, facts: Facts) -> dict[str, Any
         "confidence": component.confidence,
         "evidence": [{"method": e.method, "confidence": e.confidence, "detail": e.detail} for e in component.evidence],
         "file_sha256": component.file_sha256,
+        "file_sha256_source": component.file_sha256_source,
         "owner": component.owner,
         "owner_location": _location(component.owner_location),
         "owner_id": None if owner is None else facts.dist_keys[owner],

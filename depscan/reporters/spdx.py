@@ -227,7 +227,10 @@ def _native_package(lib: NativeLib, spdx_id: str) -> dict[str, Any]:
         comment.append("No distribution's RECORD and no OS package lists this file.")
     elif lib.owner is None:
         comment.append("No distribution's RECORD lists this file.")
-    if elf is not None and _SHA256.fullmatch(elf.sha256):
+    if elf is not None and _SHA256.fullmatch(elf.sha256) and lib.elf_sha256_source == "record":
+        comment.append("Checksum: SHA-256 from the owning distribution's RECORD (not recomputed; the zip member's "
+                       "CRC-32 and size agree with the bytes read).")
+    elif elf is not None and _SHA256.fullmatch(elf.sha256):
         comment.append("Checksum: SHA-256 of the file as read.")
     elif lib.owner is not None and lib.sha256 is not None:
         comment.append("Checksum: SHA-256 from the owning distribution's RECORD.")

@@ -45,7 +45,9 @@ def test_json_lists_every_field_and_counts_them(native_result: ScanResult) -> No
         "abi_tag": None,
         # the header, then what the whole file's ELF structure says (a bare header: no dynamic section)
         "elf": {"arch": "x86_64", "class": 64, "endianness": "little", "type": "shared-object",
-                "sha256": hashlib.sha256(NUMPY_LIBS[GFORTRAN]).hexdigest(), "soname": None, "needed": [],
+                # its RECORD hash, taken without hashing the zip member (CRC-32 and size checked as read)
+                "sha256": hashlib.sha256(NUMPY_LIBS[GFORTRAN]).hexdigest(), "sha256_source": "record",
+                "soname": None, "needed": [],
                 "rpath": [], "runpath": [], "build_id": None, "version_definitions": [], "version_needs": [],
                 "min_glibc": None, "stripped": True, "interpreter": None},
         "owner": "pkg:pypi/numpy@1.26.4",
@@ -60,6 +62,7 @@ def test_json_lists_every_field_and_counts_them(native_result: ScanResult) -> No
     custom = libs["lib/libcustom.so.1"]
     assert (custom["owner"], custom["owner_location"], custom["sha256"], custom["elf"]["arch"]) == (
         None, None, None, "aarch64")
+    assert custom["elf"]["sha256_source"] == "bytes"  # in no RECORD: hashed as read
 
 
 def test_table_has_a_native_libraries_table_only_when_there_are_some(native_result: ScanResult) -> None:
