@@ -382,13 +382,22 @@ def dependency_graph(dists: Sequence[PythonDist], env: dict[str, str]) -> Graph:
                 parsed.append(requirement)
         requirements.append(parsed)
     failed: set[tuple[int, str]] = set()
-    evaluated: dict[tuple[Marker, str], bool] = {}  # markers repeat across distributions; env is fixed here
+    # Markers repeat across distributions and env is fixed here. Keyed by the marker object's id, not the
+    # marker (Marker.__hash__ serializes it on every call): parse_requirement caches markers by their text,
+    # so one text is one object, and every marker here lives as long as ``requirements``.
+    evaluated: dict[tuple[int, str], bool] = {}
+    # Whether a marker can mention ``extra`` at all; one that cannot has one verdict for every extra.
+    mentions_extra: dict[int, bool] = {}
 
     def evaluate(marker: Marker, extra: str) -> bool:
-        key = (marker, extra)
-        if key not in evaluated:
-            evaluated[key] = bool(marker.evaluate({**env, "extra": extra}))
-        return evaluated[key]
+        uses = mentions_extra.get(id(marker))
+        if uses is None:
+            uses = mentions_extra[id(marker)] = "extra" in str(marker)
+        key = (id(marker), extra if uses else "")
+        verdict = evaluated.get(key)
+        if verdict is None:
+            verdict = evaluated[key] = bool(marker.evaluate({**env, "extra": extra}))
+        return verdict
 
     def holds(i: int, marker: Marker, extras: Iterable[str]) -> bool:
         try:
@@ -419,11 +428,15 @@ def dependency_graph(dists: Sequence[PythonDist], env: dict[str, str]) -> Graph:
                 extras[j] |= wanted
                 pending.append(j)
     optional: list[set[int]] = [set() for _ in dists]
+    marker_extras: dict[int, set[str]] = {}  # by id, as ``evaluated``
     for i, reqs in enumerate(requirements):
         for req in reqs:
             if req.marker is None:
                 continue
-            named = _marker_extras(req.marker) - extras[i]
+            named = marker_extras.get(id(req.marker))
+            if named is None:
+                named = marker_extras[id(req.marker)] = _marker_extras(req.marker)
+            named = named - extras[i]
             if (not named or req.name == dists[i].normalized_name or holds(i, req.marker, extras[i])
                     or not holds(i, req.marker, named)):
                 continue

@@ -391,10 +391,11 @@ def _index(zip_: _Zip, records: list[_Record], view: ArtifactView) -> None:
     overlaps = _overlapping(records, zip_.directory.start)
     is_link = stat.S_ISLNK
     new = tuple.__new__  # Entry(...) without its Python-level __new__
+    plain = _plain_names(records)
     for number, record in enumerate(records):
         filename = record.filename
         # safe_member_path, whose answer for a regular name is the name without a trailing "/".
-        if filename and not irregular_path(filename):
+        if filename and (plain or not irregular_path(filename)):
             path: str | None = filename[:-1] if filename[-1] == "/" else filename
         else:
             path = safe_member_path(filename)
@@ -417,6 +418,15 @@ def _index(zip_: _Zip, records: list[_Record], view: ArtifactView) -> None:
             add(new(Entry, (path, file_type, record.size, None, None)), _Member(zip_, record.at))
 
 
+def _plain_names(records: list[_Record]) -> bool:
+    """Whether no member name can be irregular (``limits.irregular_path``), tested once on all the names
+    joined by line breaks instead of once per name: none holds "/.", "//", a backslash, NUL or a colon,
+    and none starts with "." or "/" (a name holding a line break only makes the answer False)."""
+    names = "\n".join([record.filename for record in records])
+    return not (names[:1] in "./" or "\n." in names or "\n/" in names or "/." in names or "//" in names
+                or "\\" in names or "\x00" in names or ":" in names)
+
+
 class _Member:
     """Reads one zip member (``MemberReader``): the archive and where its central directory record is.
     Concurrent: the archive is read with positional reads (``os.pread``, or seek + read under a lock),
@@ -431,11 +441,15 @@ class _Member:
 
     def read(self, max_bytes: int) -> bytes:
         member = _Fields.of(self.zip, self.at)
-        where = f"{self.zip.name}: {member.filename}"
         ctx = self.zip.ctx
-        check_member_size(member.usize, max_bytes, ctx.limits, where)
-        _check_ratio(member, where, ctx)
-        data = _decompress(self.zip, member, where, member.usize)
+        limits = ctx.limits
+        usize = member.usize
+        # The checks' messages name the member: built only when one refuses it.
+        if usize > max_bytes or usize > limits.max_member_bytes:
+            check_member_size(usize, max_bytes, limits, _where(self.zip, member))
+        if usize > limits.ratio_floor:
+            _check_ratio(member, _where(self.zip, member), ctx)
+        data = _decompress(self.zip, member, usize)
         ctx.charge.charge_bytes(len(data), self.zip.name)
         return data
 
@@ -446,12 +460,11 @@ class _Member:
 
     def prefix(self, n: int) -> bytes:
         member = _Fields.of(self.zip, self.at)
-        where = f"{self.zip.name}: {member.filename}"
         if member.method not in _FAST_METHODS:
             # zipfile inflates a bzip2 / LZMA chunk whole (no max_length): keep the zip bomb guard.
-            _check_ratio(member, where, self.zip.ctx)
+            _check_ratio(member, _where(self.zip, member), self.zip.ctx)
         # Only up to n bytes are inflated; the CRC needs every byte, so it is checked when they are all read.
-        data = _decompress(self.zip, member, where, min(n, member.usize))
+        data = _decompress(self.zip, member, min(n, member.usize))
         self.zip.ctx.charge.charge_bytes(len(data), self.zip.name)
         return data
 
@@ -479,10 +492,19 @@ class _Fields(NamedTuple):
         filename = _decode_name(raw, flags)
         if "\x00" in filename:
             filename = filename[: filename.find("\x00")]
-        return _Fields(filename, raw, flags, method, crc, csize, usize, offset + zip_.directory.concat)
+        # tuple.__new__: _Fields(...) without its Python-level __new__ (one per member read)
+        return _new_tuple(_Fields, (filename, raw, flags, method, crc, csize, usize, offset + zip_.directory.concat))
 
 
-def _decompress(zip_: _Zip, member: _Fields, where: str, want: int) -> bytes:
+_new_tuple = tuple.__new__
+
+
+def _where(zip_: _Zip, member: _Fields) -> str:
+    """The member as messages name it."""
+    return f"{zip_.name}: {member.filename}"
+
+
+def _decompress(zip_: _Zip, member: _Fields, want: int) -> bytes:
     """The first ``want`` bytes of a member (all of it when ``want`` is its declared size); MemberError
     with the reason when it cannot be read. As ``zipfile`` does, the CRC-32 is checked once the data is
     read to its declared size or to its end, whichever comes first."""
@@ -495,7 +517,7 @@ def _decompress(zip_: _Zip, member: _Fields, where: str, want: int) -> bytes:
             data = _read_with_zipfile(zip_.archive, member, want)  # zipfile checks the CRC
     except (zipfile.BadZipFile, zlib.error, _ZLIB_ERROR, EOFError, OSError, NotImplementedError, RuntimeError,
             ValueError) as e:
-        raise MemberError(f"{where}: cannot decompress ({e})") from e
+        raise MemberError(f"{_where(zip_, member)}: cannot decompress ({e})") from e
     return data
 
 

@@ -71,13 +71,24 @@ def parse_headers(block: bytes) -> RawMetadata:
         # Lines are taken one at a time and only the fields read below are kept: a header block of a
         # million distinct fields costs time in proportion and no memory.
         lines = (found.group() for found in _LINES.finditer(text))
+    header_line = _HEADER_LINE.match
     for line in lines:
         first = line[0]
         if first == " " or first == "\t":  # what _HEADER_LINE's last branch accepts
             if current is not None:  # a continuation before any field is dropped, as email does
                 current.append(line)
             continue
-        if _HEADER_LINE.match(line) is None:
+        # A field the inventory reads (most lines): its name is ASCII letters and "-" (the block is
+        # decoded as ASCII, other bytes are surrogates that lower() keeps), so _HEADER_LINE accepts the
+        # line and it is no "From " line; the pattern is asked about the other lines only.
+        cut = line.find(":")
+        if cut > 0:
+            name = line[:cut].lower()
+            if name in _READ_FIELDS:
+                current = [line[cut + 1 :]]
+                values.setdefault(name, []).append(current)
+                continue
+        if header_line(line) is None:
             break  # the empty line closing the headers, or a line that starts the body early
         if line.startswith("From "):
             current = None  # an mbox envelope line: email keeps it out of the headers

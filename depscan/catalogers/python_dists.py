@@ -9,7 +9,6 @@ normalized per PEP 503 for matching and kept as spelled for display. RECORD give
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import json
 import posixpath
@@ -17,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from packageurl import PackageURL
 from packaging.utils import InvalidName, canonicalize_name
@@ -55,6 +55,9 @@ def read_limit(path: str) -> int:
 
 # A RECORD hash: "<algorithm>=<urlsafe base64 digest, no padding>" (PEP 376, PEP 627).
 _HASH = re.compile(r"^(?P<alg>[A-Za-z0-9_]+)=(?P<digest>[A-Za-z0-9_\-]+=*)$")
+
+# _HASH with the digest's "=" padding left out of its group (the greedy class stops there), for fullmatch.
+_HASH_PARTS = re.compile(r"([A-Za-z0-9_]+)=([A-Za-z0-9_\-]+)=*")
 
 ImportRank = Callable[[str], "int | None"]
 
@@ -182,7 +185,9 @@ def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> Py
         unknowns.append(Unknown(where, f"{base}: invalid distribution name {name!r}"))
         return None
     version = version.strip()
-    dist = PythonDist(
+    files = (_dist_info_files(view, found, unknowns) if found.kind == "dist-info"
+             else _egg_info_files(view, found, unknowns))
+    return PythonDist(
         name=name,
         normalized_name=normalized,
         version=version,
@@ -200,10 +205,8 @@ def _read_dist(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> Py
         requires_python=raw.get("requires_python"),
         requires_dist=tuple(raw.get("requires_dist", ())),
         classifiers=tuple(raw.get("classifiers", ())),
+        **files,
     )
-    if found.kind == "dist-info":
-        return _with_dist_info_files(view, dist, found, unknowns)
-    return _with_egg_info_files(view, dist, found, unknowns)
 
 
 def _headers_only(data: bytes) -> bytes:
@@ -233,7 +236,9 @@ def _optional_read(view: ArtifactView, path: str, unknowns: list[Unknown], layer
         return None
 
 
-def _with_dist_info_files(view: ArtifactView, dist: PythonDist, found: _Found, unknowns: list[Unknown]) -> PythonDist:
+def _dist_info_files(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> dict[str, Any]:
+    """The ``PythonDist`` fields the files beside a dist-info's METADATA give (RECORD, WHEEL, INSTALLER,
+    direct_url.json), read after the METADATA so that the distribution is built once."""
     directory, layer = found.metadata_dir, found.layer
     record: tuple[RecordEntry, ...] = ()
     outside = 0
@@ -260,18 +265,18 @@ def _with_dist_info_files(view: ArtifactView, dist: PythonDist, found: _Found, u
                 direct_url = parsed
             else:
                 unknowns.append(Unknown(Location(f"{directory}/direct_url.json", layer), "not a JSON object"))
-    return replace(
-        dist, record=record, record_outside=outside, wheel=wheel, installer=installer, direct_url=direct_url
-    )
+    return {"record": record, "record_outside": outside, "wheel": wheel, "installer": installer,
+            "direct_url": direct_url}
 
 
-def _with_egg_info_files(view: ArtifactView, dist: PythonDist, found: _Found, unknowns: list[Unknown]) -> PythonDist:
+def _egg_info_files(view: ArtifactView, found: _Found, unknowns: list[Unknown]) -> dict[str, Any]:
+    """The ``PythonDist`` fields an egg-info's ``installed-files.txt`` gives (its record)."""
     if found.metadata_dir == found.metadata_path:
-        return dist  # a single-file egg-info has nothing beside it
+        return {}  # a single-file egg-info has nothing beside it
     listing = f"{found.metadata_dir}/installed-files.txt"
     data = _optional_read(view, listing, unknowns, found.layer)
     if data is None:
-        return dist
+        return {}
     # installed-files.txt (pip's legacy installs): one path per line, relative to the egg-info dir.
     entries = []
     for line in data.decode("utf-8", errors="replace").splitlines():
@@ -281,7 +286,7 @@ def _with_egg_info_files(view: ArtifactView, dist: PythonDist, found: _Found, un
         path = _resolve(found.metadata_dir, line, view.absolute_links_inside)
         if path is not None:
             entries.append(RecordEntry(path, None, None, None))
-    return replace(dist, record=tuple(entries))
+    return {"record": tuple(entries)}
 
 
 def _resolve(base_dir: str, rel: str, absolute_inside: bool) -> str | None:
@@ -308,37 +313,43 @@ def _parse_record(
             unknowns.append(Unknown(Location(path, layer), f"more than {MAX_RECORD_ROWS} rows; the rest not read"))
             data = data[:cut]
     text = data.decode("utf-8", errors="replace")
-    try:
-        if '"' in text or "\x00" in text:
+    if '"' in text or "\x00" in text:
+        import csv  # quoted rows are rare: csv is imported for them only
+
+        try:
             rows = list(csv.reader(text.splitlines()))
-        else:
-            # Without quotes (nearly every RECORD), csv splits each line at every comma and nothing
-            # else; NUL is left to csv too (Python 3.10's csv refuses it).
-            rows = [line.split(",") if line else [] for line in text.splitlines()]
-    except csv.Error as e:
-        unknowns.append(Unknown(Location(path, layer), f"unreadable CSV ({e})"))
-        return (), 0
+        except csv.Error as e:
+            unknowns.append(Unknown(Location(path, layer), f"unreadable CSV ({e})"))
+            return (), 0
+    else:
+        # Without quotes (nearly every RECORD), csv splits each line at every comma and nothing
+        # else; NUL is left to csv too (Python 3.10's csv refuses it).
+        rows = [line.split(",") if line else [] for line in text.splitlines()]
     outside = 0
     prefix, inner_root = split_nested(site_root + "/")
     base = prefix + inner_root.strip("/")
     if base and not base.endswith("/"):
         base += "/"
-    hash_match = _HASH.match
+    plain = _plain_paths(text)
+    new = tuple.__new__  # RecordEntry(...) without its Python-level __new__
+    hash_parts = _HASH_PARTS.fullmatch
     for number, row in enumerate(rows, start=1):
         if len(row) == 3:
             # The usual row, inline: a plain relative path, "<alg>=<digest>" or nothing, ASCII
             # digits or nothing. Anything else takes _record_row, which says what is wrong.
             rel, hash_field, size_field = row
-            if rel and not irregular_path(rel) and (not size_field or (size_field.isascii() and size_field.isdigit())):
+            if rel and (plain or not irregular_path(rel)) and (
+                not size_field or (size_field.isascii() and size_field.isdigit())
+            ):
+                size = int(size_field) if size_field else None
                 if not hash_field:
-                    entries.append(RecordEntry(base + rel, None, None, int(size_field) if size_field else None))
+                    entries.append(new(RecordEntry, (base + rel, None, None, size)))
                     continue
-                match = hash_match(hash_field)
+                match = hash_parts(hash_field)
                 if match is not None:
-                    digest = match["digest"].rstrip("=")
+                    algorithm, digest = match.groups()
                     if len(digest) % 4 != 1:
-                        size = int(size_field) if size_field else None
-                        entries.append(RecordEntry(base + rel, match["alg"].lower(), digest, size))
+                        entries.append(new(RecordEntry, (base + rel, algorithm.lower(), digest, size)))
                         continue
         elif not row or row == [""]:
             continue
@@ -356,6 +367,23 @@ def _parse_record(
     if bad > MAX_BAD_RECORD_ROWS:
         unknowns.append(Unknown(Location(path, layer), f"{bad - MAX_BAD_RECORD_ROWS} more bad RECORD lines"))
     return tuple(entries), outside
+
+
+# The line breaks str.splitlines knows besides "\n" and "\r" (a "\r" not before "\n" is tested apart).
+_OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def _plain_paths(text: str) -> bool:
+    """Whether no path in this RECORD text can be irregular (``irregular_path``), so that its rows can skip
+    that test: the text holds none of what the test looks for ("/.", "//", a backslash, a colon, and no
+    line starts with "." or "/"). A hash or a size never holds ".", "/", "\\" or ":". Every line start is
+    found after "\n" only when no other line break is there (most RECORDs)."""
+    if (text[:1] in "./" or "\n." in text or "\n/" in text or "/." in text or "//" in text or "\\" in text
+            or ":" in text):
+        return False
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return False
+    return not any(brk in text for brk in _OTHER_BREAKS)
 
 
 # Every line break str.splitlines knows, as UTF-8 bytes (\r\n counted once by the pattern).

@@ -93,3 +93,20 @@ def test_stored_zip_and_wheel_kind(tmp_path: Path) -> None:
     result = scan(path)
     assert result.artifact.kind == "wheel"
     assert list(dists(result)) == ["ok==1.0"]
+
+
+@pytest.mark.parametrize("odd", ["./a.py", "/abs.py", "a/../../up.py", "a/./b.py", "a//b.py", "a\\b.py", "C:x.py",
+                                 "x/y:z.py", ".hidden/z.py", "../x.py"])
+@pytest.mark.parametrize("place", [0, 1, 3])
+def test_one_irregular_name_anywhere_is_normalized_or_refused(tmp_path: Path, odd: str, place: int) -> None:
+    """The index tests all names for irregular ones at once (``_plain_names``): one odd name in any place
+    is still taken through ``safe_member_path``, the others kept as they are."""
+    from depscan.artifacts.limits import safe_member_path
+
+    names = ["pkg/__init__.py", "pkg/mod.py", "data/x.txt"]
+    names.insert(place, odd)
+    path = write_zip(tmp_path / "mixed.zip", {}, raw_names={name: name.encode() for name in names})
+    with view_of(path) as view:
+        expected = {safe_member_path(name) for name in names} - {None}
+        assert {e.path for e in view.entries() if e.type is EntryType.FILE} == expected
+        assert {u.location.path for u in view.unknowns} == {name for name in names if safe_member_path(name) is None}

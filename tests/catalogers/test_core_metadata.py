@@ -128,6 +128,13 @@ EDGE_CASES = {
     "empty": b"",
     "only body": b"\nName: demo\n",
     "description header and body": b"Name: demo\nVersion: 1.0\nDescription: short\n\nlong\n",
+    # Read fields are taken without the header-line pattern: lines that only look like them must not be.
+    "read field after a break": b"Name: demo\nVersion: 1.0\n\nSummary: in the body\n",
+    "read field after a bad line": b"Name: demo\nVersion: 1.0\nnot a header\nSummary: body\n\n",
+    "read field name with a non-ascii byte": b"Name: demo\nVersion: 1.0\nSumm\xe4ry: x\nLicense: MIT\n\n",
+    "read field name with a space": b"Name: demo\nVersion: 1.0\nRequires Dist: a\nLicense: MIT\n\n",
+    "from line named like a field": b"From: someone\nName: demo\nVersion: 1.0\nFrom name: x\n\n",
+    "read field folded after an unread one": b"Name: demo\nVersion: 1.0\nAuthor: a\n  b\nSummary: s\n  t\n\n",
     # Over 64 KiB: split line by line by the pattern, not all at once (core_metadata._SMALL_BLOCK).
     "large block": b"Name: demo\nVersion: 1.0\nLicense: a\n  folded\n" + b"Classifier: Topic :: X\n" * 3000 + b"\n",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import random
 import zipfile
 from pathlib import Path
 
@@ -80,6 +81,15 @@ ROWS = {
     "empty digest": b"a.py,sha256=,1\n",
     "equals only": b"a.py,=AAAA,1\n",
     "row of commas": b",,\na.py,,1\n",
+    # The usual-row branch's checks without the _HASH regex, and its whole-text test for irregular paths.
+    "digest with - and _ only": b"a.py,sha256=-_-_,1\nb.py,sha256=AAAA=,2\n",
+    "padding inside the digest": b"a.py,sha256=AA=AA,1\n",
+    "standard base64 alphabet": b"a.py,sha256=ab+c,1\nb.py,sha256=ab/c,2\n",
+    "non-ascii digest": "a.py,sha256=\u00c4\u00c4\u00c4\u00c4,1\nb.py,sha256=AAA\u0663,2\n".encode(),
+    "unusual algorithm names": b"a.py,sha3_256=AAAA,1\nb.py,Sha256=AAAA,2\nc.py,sha-256=AAAA,3\n",
+    "one irregular path among plain ones": b"a.py,,1\nb/./c.py,,2\nd.py,,3\n",
+    "dot path first": b".hidden,,1\na.py,,2\n",
+    "backslash": b"a\\b.py,,1\nc.py,,2\n",
 }
 
 
@@ -108,3 +118,31 @@ def test_benchmark_corpora(archive: Path) -> None:
                 assert_same(zf.read(info))
                 count += 1
     assert count >= 300
+
+
+def test_random_records() -> None:
+    """Generated RECORDs (fixed seed) mixing usual rows with every kind of odd one: same answers."""
+    rng = random.Random(20261201)
+    paths = ["a.py", "pkg/mod.py", "pkg/sub/x.txt", "../../bin/tool", "./a.py", "pkg//b.py", "/abs.py", "c:x.py",
+             "a\\b.py", "pkg/.hidden", "caf\u00e9.py", "x:y/z.py", "", "a,b.py", "pkg/x.py "]
+    hashes = ["", "sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU", "sha256=AAAA==", "sha256=AAAAA", "SHA256=AAAA",
+              "md5=!!", "sha256=", "=AAAA", "sha256", "sha256=ab+c", "sha512=-_", "blake2b=AA=A", "sha1=\u00c4AA"]
+    sizes = ["", "0", "12", "007", "-1", "x", " 5", "\u0663", "1.0"]
+    breaks = ["\n", "\n", "\r\n", "\r\n", "\r"]
+    for _ in range(2000):
+        lines = []
+        for _ in range(rng.randrange(0, 12)):
+            kind = rng.random()
+            if kind < 0.05:
+                lines.append("")
+            elif kind < 0.08:
+                lines.append(rng.choice(paths) + "," + rng.choice(hashes))  # two columns
+            elif kind < 0.10:
+                lines.append('"' + rng.choice(paths) + '",,1')
+            else:
+                lines.append(",".join((rng.choice(paths), rng.choice(hashes), rng.choice(sizes))))
+        text = "".join(line + rng.choice(breaks) for line in lines)
+        if rng.random() < 0.2:
+            text = text.rstrip("\r\n")
+        for site_root in ("site", "", "a.whl!/"):
+            assert_same(text.encode(), site_root=site_root)
