@@ -23,7 +23,7 @@ import typer
 from typer.exceptions import TyperException
 
 from depscan import __version__
-from depscan.config import DOWNLOAD_TIMEOUT, OSV_API_URL, OSV_TIMEOUT
+from depscan.config import DOWNLOAD_TIMEOUT, INDEX_TIMEOUT, INDEX_URL, OSV_API_URL, OSV_TIMEOUT
 from depscan.errors import DepscanError, ExitCode
 
 app = typer.Typer(
@@ -135,6 +135,19 @@ OsvTimeout = Annotated[
     float, typer.Option("--osv-timeout", help="Seconds the whole online lookup may take (one deadline, retries "
                         "included); what is not answered by then is not checked (exit 4).")
 ]
+CheckIndex = Annotated[
+    bool, typer.Option("--check-index", help="Ask the package index (--index-url) which fix versions exist, are "
+                       "not yanked and have a wheel for the target; their hashes and Requires-Dist too. Without it "
+                       "the fix advice comes from the advisory data alone and says availability was not checked.")
+]
+IndexUrl = Annotated[
+    str, typer.Option("--index-url", help="Package index for --check-index (PEP 691 JSON simple API, else the "
+                      "per-project JSON API).")
+]
+IndexTimeout = Annotated[
+    float, typer.Option("--index-timeout", help="Seconds every package index request of --check-index may take "
+                        "together (one deadline, retries included).")
+]
 IgnoreFile = Annotated[
     str | None, typer.Option("--ignore-file", help="Ignore rules (default: ./.depscan.toml if present).")
 ]
@@ -218,6 +231,9 @@ def scan(
     osv_url: OsvUrl = OSV_API_URL,
     osv_retries: OsvRetries = 4,
     osv_timeout: OsvTimeout = OSV_TIMEOUT,
+    check_index: CheckIndex = False,
+    index_url: IndexUrl = INDEX_URL,
+    index_timeout: IndexTimeout = INDEX_TIMEOUT,
     ignore_file: IgnoreFile = None,
     fail_on: FailOn = "any",
     only_fixed: OnlyFixed = False,
@@ -260,7 +276,7 @@ def scan(
     outputs = _outputs(output, format, cyclonedx_version)
     _check_verdict_options(fail_on, baseline, new_only)
     settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries,
-                                  osv_timeout)
+                                  osv_timeout, index_url if check_index else None, index_timeout)
     upload = _Upload.make(dependency_track, dtrack_project or os.path.basename(os.path.normpath(path)),
                           dtrack_version, cyclonedx_version)
     limits = Limits(
@@ -305,6 +321,9 @@ def rescan(
     osv_url: OsvUrl = OSV_API_URL,
     osv_retries: OsvRetries = 4,
     osv_timeout: OsvTimeout = OSV_TIMEOUT,
+    check_index: CheckIndex = False,
+    index_url: IndexUrl = INDEX_URL,
+    index_timeout: IndexTimeout = INDEX_TIMEOUT,
     ignore_file: IgnoreFile = None,
     fail_on: FailOn = "any",
     only_fixed: OnlyFixed = False,
@@ -322,7 +341,7 @@ def rescan(
     outputs = _outputs(output, format, cyclonedx_version)
     _check_verdict_options(fail_on, baseline, new_only)
     settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, only_fixed, max_db_age, osv_retries,
-                                  osv_timeout)
+                                  osv_timeout, index_url if check_index else None, index_timeout)
     if settings.mode == "skip":
         raise _fail("rescan exists to check advisories: --source skip makes no sense here", ExitCode.USAGE)
     upload = _Upload.make(dependency_track, dtrack_project or os.path.basename(os.path.normpath(sbom)),
@@ -527,6 +546,8 @@ def _advisory_settings(
     max_db_age: int,
     osv_retries: int,
     osv_timeout: float,
+    index_url: str | None = None,
+    index_timeout: float = INDEX_TIMEOUT,
 ) -> Any:
     from pathlib import Path
 
@@ -537,6 +558,11 @@ def _advisory_settings(
     if source == "online" and (advisories or db):
         raise _fail("--source online cannot be combined with --advisories or --db", ExitCode.USAGE)
     _check_deadline("--osv-timeout", osv_timeout)
+    _check_deadline("--index-timeout", index_timeout)
+    if index_url is not None and not index_url.startswith(("https://", "http://")):
+        raise _fail(f"--index-url must be an http(s) URL, not {index_url!r}", ExitCode.USAGE)
+    if index_url is not None and source == "skip":
+        raise _fail("--check-index needs advisories: --source skip gives nothing to fix", ExitCode.USAGE)
     ignores: list[Any] = []
     candidate = Path(ignore_file) if ignore_file else Path(".depscan.toml")
     if ignore_file or os.path.lexists(candidate):  # present but not a regular file: refused, not skipped
@@ -551,6 +577,8 @@ def _advisory_settings(
         ignores=tuple(ignores),
         only_fixed=only_fixed,
         max_age_days=max_db_age,
+        index_url=index_url,
+        index_timeout=index_timeout,
     )
 
 

@@ -14,6 +14,8 @@ OSV_API_URL = "https://api.osv.dev"  # the public OSV API (--osv-url overrides i
 DB_ENV = "DEPSCAN_DB"  # the environment variable naming the offline advisory database
 MAX_IGNORE_FILE_BYTES = 1024 * 1024  # --ignore-file / .depscan.toml: a regular file of at most this
 OSV_TIMEOUT = 120.0  # seconds for one whole online lookup (--osv-timeout): one deadline, not per read
+INDEX_URL = "https://pypi.org/simple/"  # the package index --check-index asks (--index-url overrides it)
+INDEX_TIMEOUT = 120.0  # seconds for every package index request of one run (--index-timeout)
 DOWNLOAD_TIMEOUT = 600.0  # seconds for every download of one `db update` (its --timeout)
 
 
@@ -45,6 +47,10 @@ class AdvisorySettings:
     ignores: tuple[IgnoreRule, ...] = ()
     only_fixed: bool = False
     max_age_days: int = 7
+    # --check-index: the package index (PEP 503/691 simple URL) asked which fix versions exist and install on
+    # the target (depscan/pypi_index.py); None: not asked, the fix advice comes from the advisory data alone
+    index_url: str | None = None
+    index_timeout: float = INDEX_TIMEOUT
 
 
 @dataclass(frozen=True, slots=True)

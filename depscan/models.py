@@ -578,6 +578,9 @@ class ScanResult:
     # kind no advisory data covers. Counted in the summary and never called clean.
     not_verifiable: tuple[tuple[str, str], ...] = ()
     target: TargetRuntime | None = None  # what policy checks judged against (None: no policy checks ran)
+    # Upgrade advice per vulnerable distribution copy checked against the package index (--check-index);
+    # None: not asked, and ``fixes.advice`` derives it from the advisory data alone.
+    fixes: tuple[FixAdvice, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -626,3 +629,35 @@ class DeclaredFile:
     options: tuple[DeclaredOption, ...] = ()
     errors: tuple[tuple[int, str], ...] = ()  # (line or 0, one-line reason); the rest of the file is still read
     includes: tuple[str, ...] = ()  # files this one includes (``-r``/``-c``), resolved, relative to the root
+
+
+@dataclass(frozen=True, slots=True)
+class FixAdvice:
+    """What to upgrade one vulnerable distribution copy to (``depscan/fixes.py``), stated by every report.
+
+    ``recommended`` is the smallest version above ``current`` that no advisory of the copy's findings
+    affects (every range of every record, ``versions`` lists included); ``newest_in_major`` the newest
+    such version in the installed major line (``release[0]``; for 0.x the line is ``0.<minor>``). Offline
+    the candidates are the advisories' own versions (``fixed`` events, ``limit`` events, ``versions`` lists)
+    and ``checked`` is False: nobody asked the package index whether they exist. With the index
+    (``checked`` True) only a release that exists, is not yanked and has a file that installs on the
+    target is recommended; ``why_not`` says why none is.
+    """
+
+    component_key: str  # facts.component_key of the copy
+    name: str  # as spelled in METADATA
+    normalized_name: str
+    purl: str
+    path: str  # the copy's METADATA path
+    current: str
+    recommended: str | None
+    newest_in_major: str | None = None
+    advisories: tuple[str, ...] = ()  # primary ids of the (active) findings the recommended version clears
+    breaking: bool | None = None  # the recommended version leaves the installed major line; None: no recommendation
+    checked: bool = False  # availability checked against the package index
+    why_not: str | None = None  # why nothing is recommended (or why the recommendation is limited)
+    conflicts: tuple[str, ...] = ()  # requirements of the installed set the recommended version breaks, as written
+    notes: tuple[str, ...] = ()  # vendored copies, shadowed copies, what the index said
+    status: Status = Status.USED
+    hashes: tuple[str, ...] = ()  # "sha256:<hex>" of the recommended release's installable files (index only)
+    index_url: str | None = None  # the index asked (checked only)

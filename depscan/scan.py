@@ -22,7 +22,7 @@ from depscan.catalogers.vendored import VendoredCodeCataloger, attribute_natives
 from depscan.catalogers.wheel_sboms import WheelSbomCataloger
 from depscan.config import DB_ENV, AdvisorySettings, ScanConfig
 from depscan.gc_pause import paused_gc
-from depscan.models import ArtifactInfo, Component, InputFile, ScanResult, Unknown
+from depscan.models import ArtifactInfo, Component, FixAdvice, InputFile, ScanResult, Unknown
 from depscan.ospkg.attribution import attribute as attribute_os_packages
 from depscan.timestamps import parse_timestamp
 
@@ -183,10 +183,28 @@ def with_advisories(
     backend = backend or make_backend(settings)
     try:
         matched = match(result.components, backend, settings.ignores)
+        checked = _matched(result, matched, settings, started)
+        # fix advice while the backend is open: each recommended version is looked up too (depscan/fixes.py)
+        return replace(checked, fixes=_fix_advice(checked, backend, settings))
     finally:
         close = getattr(backend, "close", None)
         if close is not None:
             close()
+
+
+def _fix_advice(result: ScanResult, backend: AdvisoryBackend, settings: AdvisorySettings) -> tuple[FixAdvice, ...]:
+    from depscan import fixes
+
+    if settings.index_url is None:
+        return fixes.verified(result, backend)
+    from depscan.pypi_index import IndexClient
+
+    index = IndexClient(settings.index_url, cache_dir=_cache_dir(settings), timeout=settings.index_timeout)
+    with index.phase():
+        return fixes.verified(result, backend, index)
+
+
+def _matched(result: ScanResult, matched: MatchResult, settings: AdvisorySettings, started: float) -> ScanResult:
     notes = [*result.notes, *matched.notes, *_staleness(matched, settings.max_age_days)]
     findings = matched.findings
     if settings.only_fixed:

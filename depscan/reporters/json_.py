@@ -13,12 +13,14 @@ from json.encoder import encode_basestring  # the C one when available
 from typing import Any
 
 from depscan.facts import Facts, external_links, facts_for
+from depscan.fixes import advice
 from depscan.gc_pause import paused_gc
 from depscan.models import (
     Advisory,
     BaselineDiff,
     Component,
     Finding,
+    FixAdvice,
     Location,
     Matchable,
     NativeComponent,
@@ -302,6 +304,27 @@ def _policy_finding(finding: PolicyFinding) -> dict[str, Any]:
     return out
 
 
+def _fix(item: FixAdvice) -> dict[str, Any]:
+    return {
+        "component": item.component_key,
+        "name": item.name,
+        "purl": item.purl,
+        "path": item.path,
+        "status": item.status.value,
+        "current": item.current,
+        "recommended": item.recommended,
+        "newest_in_major": item.newest_in_major,
+        "advisories_cleared": list(item.advisories),
+        "breaking": item.breaking,
+        "availability_checked": item.checked,
+        "index_url": item.index_url,
+        "why_not": item.why_not,
+        "conflicts": list(item.conflicts),
+        "hashes": list(item.hashes),
+        "notes": list(item.notes),
+    }
+
+
 def _unknown(unknown: Unknown) -> dict[str, Any]:
     return {"path": unknown.location.path, "layer": unknown.location.layer, "reason": unknown.reason}
 
@@ -372,6 +395,8 @@ def _document(result: ScanResult, finding_items: Callable[[ScanResult], Iterable
         "policy_findings": [_policy_finding(f) for f in result.policy_findings],
         "target": None if result.target is None else _target(result.target),
         "advisories": _advisories(result.findings),
+        # null when advisories were not checked; else one entry per vulnerable distribution copy
+        "fixes": None if result.advisory_data is None else [_fix(a) for a in advice(result)],
         "baseline": None
         if result.baseline is None
         else {

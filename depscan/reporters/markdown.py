@@ -1,13 +1,15 @@
 """``--format markdown``: a summary for a pull-request comment (GitHub-flavoured Markdown).
 
 Short on purpose: known-malicious packages first (their own line and table), then the verdict, then one
-table row per vulnerability, then what could not be checked or read. Everything a reviewer needs to
+table row per vulnerability, the fixes (one row per vulnerable copy, and the pins to write), then what
+could not be checked or read. Everything a reviewer needs to
 decide; the rest lives in the JSON/SARIF reports.
 """
 
 from __future__ import annotations
 
 from depscan.facts import counts as summary_counts
+from depscan.fixes import advice, describe, pins
 from depscan.models import Finding, NativeComponent, OsPackage, ScanResult, Status, component_location
 from depscan.policy import nothing_checked
 from depscan.reporters import ReportOptions
@@ -131,6 +133,22 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             )
         if len(active) > MAX_ROWS:
             lines.append(f"\n… and {len(active) - MAX_ROWS} more (see the JSON report).")
+    fix_items = advice(result) if result.advisory_data is not None else ()
+    if fix_items:
+        lines += ["", "### Fixes", "", "| Package | Installed | Upgrade to | Breaking | Clears | Advice |",
+                  "|---|---|---|---|---|---|"]
+        for item in fix_items[:MAX_ROWS]:
+            mark = {Status.SHADOWED: " (shadowed copy)", Status.VENDORED: " (vendored copy)"}.get(item.status, "")
+            breaking = "-" if item.breaking is None else ("**yes**" if item.breaking else "no")
+            lines.append(f"| {_cell(item.name)}{mark} | {_cell(item.current)} | {_cell(item.recommended or '-')} | "
+                         f"{breaking} | {_cell(', '.join(item.advisories) or '-')} | "
+                         f"{_cell('; '.join(p for p in (describe(item, lead=False), *item.notes) if p) or '-')} |")
+        if len(fix_items) > MAX_ROWS:
+            lines.append(f"\n… and {len(fix_items) - MAX_ROWS} more (see the JSON report).")
+        pinned = pins(fix_items)
+        if pinned:
+            lines += ["", "Pin these versions, rebuild, and scan the new artifact before deploying it:", "", "```text",
+                      *pinned, "```"]
     if result.policy_findings:
         ranked = sorted(result.policy_findings, key=lambda f: -f.level.rank)
         lines += ["", "| Policy rule | Severity | Location | Message |", "|---|---|---|---|"]

@@ -49,10 +49,13 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from depscan.facts import component_key
+from depscan.fixes import advice, by_key, describe
 from depscan.match import MALICIOUS_NOTE, smallest_fix_above
 from depscan.models import (
     BaselineDiff,
     Finding,
+    FixAdvice,
     Level,
     Location,
     Matchable,
@@ -467,7 +470,23 @@ def _component_properties(dist: Matchable) -> dict[str, Any]:
     return {"name": dist.name, "version": dist.version, "purl": dist.purl, "status": dist.status.value}
 
 
-def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | None) -> dict[str, Any]:
+def _fix_properties(item: FixAdvice) -> dict[str, Any]:
+    return {
+        "component": item.component_key,
+        "name": item.name,
+        "current": item.current,
+        "recommended": item.recommended,
+        "newestInMajor": item.newest_in_major,
+        "advisoriesCleared": list(item.advisories),
+        "breaking": item.breaking,
+        "availabilityChecked": item.checked,
+        "whyNot": item.why_not,
+        "conflicts": list(item.conflicts),
+    }
+
+
+def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | None,
+                    fix_of: dict[str, FixAdvice] | None = None) -> dict[str, Any]:
     dist = finding.component
     loc = component_location(dist)
     aliases = [i for i in finding.ids if i != finding.id]
@@ -493,6 +512,9 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
         note = f"{dist.name} {dist.version} metadata"
     if dist.status is Status.SHADOWED:
         parts.append("This copy is shadowed: the runtime imports another one.")
+    item = fix_of.get(component_key(dist)) if fix_of and isinstance(dist, PythonDist) else None
+    if item is not None and item.recommended is not None and item.recommended != finding.fix:
+        parts.append(f"To clear every advisory of this copy: {describe(item)}.")
     text = " ".join(parts)
     result: dict[str, Any] = {
         "ruleId": _rule_id(finding.id),
@@ -514,6 +536,8 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
         result["properties"]["vector"] = finding.vector
     if finding.covered_by is not None:
         result["properties"]["coveredBy"] = finding.covered_by
+    if item is not None:  # no SARIF fix object: it must edit a file (3.55), and the artifact is not one to edit
+        result["properties"]["fix"] = _fix_properties(item)
     if finding.malicious:
         result["properties"]["malicious"] = True
         result["properties"]["tags"] = ["malicious"]
@@ -585,7 +609,9 @@ def document(result: ScanResult) -> dict[str, Any]:
     for rule_id, findings in groups.items():
         index[rule_id] = len(rules)
         rules.append(_vulnerability_rule(rule_id, findings))
-    results = [_finding_result(f, index[_rule_id(f.id)], result.baseline) for f in result.findings]
+    fix_items = advice(result) if result.advisory_data is not None else ()
+    fix_of = by_key(fix_items)
+    results = [_finding_result(f, index[_rule_id(f.id)], result.baseline, fix_of) for f in result.findings]
 
     dists = [c for c in result.components if isinstance(c, PythonDist)]
     unchecked = [(d, why) for purl, why in result.unchecked for d in dists if d.purl == purl]
@@ -646,6 +672,7 @@ def document(result: ScanResult) -> dict[str, Any]:
                 "layers": list(artifact.layers),
                 "sha256": artifact.sha256,
             },
+            "fixes": [_fix_properties(item) for item in fix_items],
             "advisoryData": None
             if result.advisory_data is None
             else {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
+from depscan.fixes import advice, describe
 from depscan.models import (
     NativeComponent,
     NativeLib,
@@ -257,6 +258,24 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
     elif result.advisory_data is not None and not result.unchecked:
         console.print(Text(f"No known vulnerabilities in what could be checked (against {result.advisory_data.source}"
                            f"); {len(result.not_verifiable)} component(s) could not be verified."))
+    fix_items = advice(result) if result.advisory_data is not None else ()
+    if fix_items:
+        fixes = Table(title="Fixes (per vulnerable copy: the smallest version outside every advisory of it)",
+                      title_justify="left")
+        fixes.add_column("Package", no_wrap=True)
+        fixes.add_column("Installed", no_wrap=True)
+        fixes.add_column("Upgrade to", no_wrap=True)
+        fixes.add_column("Breaking", no_wrap=True)
+        fixes.add_column("Clears", overflow="fold")
+        fixes.add_column("Advice", overflow="fold")
+        for fix in fix_items[:MAX_ROWS]:
+            row(fixes, fix.name + _STATUS_MARK.get(fix.status, ""), fix.current, fix.recommended or "-",
+                "-" if fix.breaking is None else ("yes" if fix.breaking else "no"),
+                ", ".join(fix.advisories) or "-",
+                "; ".join(part for part in (describe(fix, lead=False), *fix.notes) if part) or "-",
+                style="bold red" if fix.conflicts else None)
+        console.print(fixes)
+        _more(console, MAX_ROWS, len(fix_items), "fixes")
     if result.policy_findings:
         policy = Table(title="Policy findings", title_justify="left")
         policy.add_column("Rule", no_wrap=True)

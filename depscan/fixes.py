@@ -1,0 +1,420 @@
+"""Fix advice: per vulnerable distribution copy, the version to upgrade to (``FixAdvice``), computed once.
+
+A ``Finding`` says what fixes one advisory group (``Finding.fix``). A user upgrades a distribution, not an
+advisory: the version to pin must be outside **every** affected range of **every** advisory of all the
+copy's findings at once (ranges can reopen, and the fix of one advisory can lie inside another's range).
+
+* **Candidates.** Offline: the versions the advisory data itself names for the package (``fixed`` and
+  ``limit`` events, ``versions`` lists); never a version made up (the version after a
+  ``last_affected`` is not known without the index). With the package index (``--check-index``,
+  ``pypi_index.py``): its release list, and only releases that exist, are not yanked (PEP 592) and have
+  a file that installs on the target (``pypi_index.installable``).
+* **Safe.** A candidate above the installed version that no affected entry of any advisory of the
+  copy's active findings covers (``ranges.Matcher.covers``: the lookup's own matching). Pre-releases and
+  development releases are recommended only when the installed version is one.
+* **Recommended**: the smallest safe candidate; **newest_in_major**: the newest safe candidate in the
+  installed major line (``release[0]``, epoch included; for ``0.x`` the line is ``0.<minor>``, as
+  semantic versioning treats a 0.x minor release as breaking). **Breaking**: the recommended version
+  leaves that line.
+* **Conflicts.** The recommended versions are put in place of the installed copies and the installed
+  set's requirements judged again (``requirements_check.check``, the target runtime's markers): a
+  requirement that holds today and fails with the recommended version (``botocore`` requiring
+  ``urllib3<1.27``) is named in ``FixAdvice.conflicts``. Offline only the other distributions'
+  requirements on the upgraded one are known; with the index the recommended release's own
+  ``Requires-Dist`` too.
+
+Known-malicious packages get no version (``why_not``: remove it). Suppressed findings are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from packaging.version import Version
+
+from depscan.advisories.ranges import Matcher, matcher, parse_version
+from depscan.facts import component_key
+from depscan.models import Advisory, Finding, FixAdvice, PythonDist, ScanResult, Status
+
+if TYPE_CHECKING:
+    from depscan.advisories.backend import AdvisoryBackend
+    from depscan.pypi_index import IndexClient, IndexFile
+
+NOT_CHECKED = "not checked against the package index (offline; --check-index asks it)"
+
+
+def advice(result: ScanResult) -> tuple[FixAdvice, ...]:
+    """The fix advice of ``result``: what the index check stored, else derived from the advisory data
+    alone (once per result: every report of a run shares it)."""
+    global _last
+    if result.fixes is not None:
+        return result.fixes
+    if _last is not None and _last[0] is result:
+        return _last[1]
+    found = compute(result)
+    _last = (result, found)
+    return found
+
+
+_last: tuple[ScanResult, tuple[FixAdvice, ...]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Vulnerable:
+    """One vulnerable distribution copy, its active findings and the advisory entries naming it."""
+
+    dist: PythonDist
+    findings: tuple[Finding, ...]
+    matchers: tuple[Matcher, ...]
+
+    def affected(self, parsed: Version, text: str) -> bool:
+        return any(m.covers(parsed, text) for m in self.matchers)
+
+    @property
+    def malicious(self) -> bool:
+        return any(f.malicious for f in self.findings)
+
+
+def vulnerable(result: ScanResult, extra: Mapping[str, Sequence[Advisory]] | None = None) -> list[Vulnerable]:
+    """The distribution copies with active findings, sorted by name, version and path; ``extra``: more
+    advisories by PEP 503 name (those the backend says affect a candidate, ``verified``)."""
+    by_copy: dict[tuple[str, str, str | None], list[Finding]] = {}
+    dists: dict[tuple[str, str, str | None], PythonDist] = {}
+    for finding in result.findings:
+        c = finding.component
+        if finding.suppressed is not None or not isinstance(c, PythonDist):
+            continue
+        key = (c.purl, c.metadata_location.path, c.metadata_location.layer)
+        by_copy.setdefault(key, []).append(finding)
+        dists.setdefault(key, c)
+    out = []
+    for key, findings in by_copy.items():
+        dist = dists[key]
+        seen: set[int] = set()
+        matchers = []
+        more = extra.get(dist.normalized_name, ()) if extra else ()
+        for adv in [a for f in findings for a in f.advisories] + list(more):
+            for entry in adv.affected:
+                if (entry.ecosystem == "PyPI" and entry.normalized_name == dist.normalized_name
+                        and id(entry) not in seen):
+                    seen.add(id(entry))
+                    matchers.append(matcher(entry))
+        out.append(Vulnerable(dist, tuple(findings), tuple(matchers)))
+    out.sort(key=lambda v: (v.dist.normalized_name, v.dist.version, v.dist.metadata_location.path))
+    return out
+
+
+def line_of(version: Version) -> tuple[int, ...]:
+    """The major line of a version: (epoch, release[0]), and for 0.x (epoch, 0, minor)."""
+    major = version.release[0]
+    if major == 0:
+        return (version.epoch, 0, version.release[1] if len(version.release) > 1 else 0)
+    return (version.epoch, major)
+
+
+def advisory_candidates(v: Vulnerable) -> list[tuple[Version, str]]:
+    """The versions the advisory data names for the package: ``fixed`` and ``limit`` events and
+    ``versions`` lists (PEP 440 only), ascending, each once."""
+    found: dict[Version, str] = {}
+    for m in v.matchers:
+        for parsed, text in m.fixes:
+            found.setdefault(parsed, text)
+        for rng in m.affected.ranges:
+            for event in rng.events:
+                if event.kind == "limit" and event.value != "*":
+                    parsed_limit = parse_version(event.value)
+                    if parsed_limit is not None:
+                        found.setdefault(parsed_limit, event.value)
+        for text in m.affected.versions:
+            parsed_listed = parse_version(text)
+            if parsed_listed is not None:
+                found.setdefault(parsed_listed, text)
+    return sorted(found.items())
+
+
+def safe_above(v: Vulnerable, current: Version, candidates: Iterable[tuple[Version, str]]) -> list[tuple[Version, str]]:
+    """The candidates above ``current`` that no advisory of the copy affects, ascending (pre-releases only
+    when ``current`` is one)."""
+    allow_pre = current.is_prerelease
+    out = []
+    for parsed, text in sorted(candidates):
+        if parsed <= current or (parsed.is_prerelease and not allow_pre):
+            continue
+        if not v.affected(parsed, text):
+            out.append((parsed, text))
+    return out
+
+
+def pick(current: Version, safe: Sequence[tuple[Version, str]]) -> tuple[str | None, str | None, bool | None]:
+    """(recommended, newest in the installed major line, breaking) from the safe candidates, ascending."""
+    if not safe:
+        return None, None, None
+    line = line_of(current)
+    recommended = safe[0]
+    same_line = [text for parsed, text in safe if line_of(parsed) == line]
+    return recommended[1], (same_line[-1] if same_line else None), line_of(recommended[0]) != line
+
+
+def _copy_notes(dist: PythonDist) -> tuple[str, ...]:
+    if dist.status is Status.VENDORED:
+        where = f" by the distribution at {dist.vendored_by}" if dist.vendored_by is not None else ""
+        return (f"vendored copy at {dist.metadata_location.path}{where}: upgrade what vendors it; a pin of "
+                f"{dist.name} does not replace this copy",)
+    if dist.status is Status.SHADOWED:
+        by = f" the copy at {dist.shadowed_by}" if dist.shadowed_by is not None else " another copy"
+        return (f"shadowed: the runtime imports{by}; upgrade or remove this one too",)
+    return ()
+
+
+def compute(result: ScanResult, extra: Mapping[str, Sequence[Advisory]] | None = None,
+            index: IndexClient | None = None) -> tuple[FixAdvice, ...]:
+    """The fix advice of every vulnerable copy of ``result``: candidates from the advisory data, or with
+    ``index`` from the index's releases; ``extra`` advisories (by name) count against candidates too."""
+    copies = vulnerable(result, extra)
+    if not copies:
+        return ()
+    found: list[FixAdvice] = []
+    requires: dict[str, tuple[str, ...]] = {}
+    # copies of one version meet the same advisories: one computation per (name, version, advisories, target)
+    done: dict[tuple[object, ...], tuple[FixAdvice, tuple[str, ...] | None]] = {}
+    for v in copies:
+        dist = v.dist
+        ids = tuple(f.id for f in v.findings)
+        key: tuple[object, ...] = (dist.normalized_name, dist.version, tuple(sorted(ids)),
+                                   dist.wheel.tags if index is not None and dist.wheel is not None else None)
+        known = done.get(key)
+        if known is None:
+            known = done[key] = _advise(v, ids, result, index)
+        base, own_requires = known
+        item = replace(base, component_key=component_key(dist), purl=dist.purl, path=dist.metadata_location.path,
+                       status=dist.status, notes=(*base.notes, *_copy_notes(dist)))
+        if own_requires is not None:
+            requires[item.component_key] = own_requires
+        found.append(item)
+    return tuple(with_conflicts(result, found, requires if index is not None else None))
+
+
+def verified(result: ScanResult, backend: AdvisoryBackend, index: IndexClient | None = None,
+             rounds: int = 4) -> tuple[FixAdvice, ...]:
+    """``compute``, with every recommended (and newest-in-line) version looked up in ``backend`` too: an
+    advisory that does not affect the installed version but affects the candidate (a regression, a
+    range that reopens in a later release) moves the recommendation on, until the backend names no new
+    advisory (at most ``rounds`` lookups; a version still unverified then is said so)."""
+    from depscan.advisories.backend import PackageQuery
+
+    extra: dict[str, dict[str, Advisory]] = {}
+    asked: set[PackageQuery] = set()
+    failed: dict[tuple[str, str], str] = {}
+    found = compute(result, extra=None, index=index)
+    for _round in range(rounds):
+        wanted = {PackageQuery("PyPI", a.normalized_name, version)
+                  for a in found for version in (a.recommended, a.newest_in_major) if version is not None}
+        wanted -= asked
+        if not wanted:
+            break
+        asked |= wanted
+        answer = backend.lookup(sorted(wanted, key=lambda q: (q.name, q.version)))
+        new = False
+        for query in wanted:
+            if query in answer.failed or query not in answer.affected:
+                failed[(query.name, query.version)] = answer.failed.get(query, "no answer")
+                continue
+            for adv in answer.affected[query]:
+                known = extra.setdefault(query.name, {})
+                if adv.id not in known:
+                    known[adv.id] = adv
+                    new = True
+        if not new:
+            break
+        found = compute(result, extra={name: list(advs.values()) for name, advs in extra.items()}, index=index)
+    out = []
+    for item in found:
+        unsure = [f"{version}: {failed[(item.normalized_name, version)]}"
+                  for version in (item.recommended, item.newest_in_major)
+                  if version is not None and (item.normalized_name, version) in failed]
+        if not unsure and item.recommended is not None and (
+                PackageQuery("PyPI", item.normalized_name, item.recommended) not in asked):
+            unsure = [f"{item.recommended}: not looked up (the advisories kept moving the recommendation)"]
+        out.append(replace(item, notes=(*item.notes, *(f"advisories of {u} could not be checked" for u in unsure)))
+                   if unsure else item)
+    return tuple(out)
+
+
+def _advise(v: Vulnerable, ids: tuple[str, ...], result: ScanResult,
+            index: IndexClient | None) -> tuple[FixAdvice, tuple[str, ...] | None]:
+    """The advice for one copy (keys left blank) and, from the index, the recommended release's Requires-Dist."""
+    dist = v.dist
+    blank = FixAdvice(component_key="", name=dist.name, normalized_name=dist.normalized_name, purl=dist.purl,
+                      path=dist.metadata_location.path, current=dist.version, recommended=None,
+                      checked=index is not None, index_url=None if index is None else index.index_url)
+    if v.malicious:
+        return replace(blank, why_not="known-malicious package: no version is safe; remove it"), None
+    current = parse_version(dist.version)
+    if current is None:
+        return replace(blank, why_not=f"the installed version {dist.version!r} is not a PEP 440 version: nothing "
+                                      "can be said to be above it"), None
+    if index is not None:
+        return _advise_from_index(v, ids, current, blank, result, index)
+    safe = safe_above(v, current, advisory_candidates(v))
+    recommended, newest, breaking = pick(current, safe)
+    if recommended is None:
+        return replace(blank, why_not="no version named by the advisory data is outside every advisory of this "
+                                      f"copy ({NOT_CHECKED})"), None
+    return replace(blank, recommended=recommended, newest_in_major=newest, breaking=breaking, advisories=ids), None
+
+
+def _advise_from_index(v: Vulnerable, ids: tuple[str, ...], current: Version, blank: FixAdvice,
+                       result: ScanResult, index: IndexClient) -> tuple[FixAdvice, tuple[str, ...] | None]:
+    """The advice from the index's releases: safe, not yanked, installable on the target."""
+    from depscan.pypi_index import IndexUnavailable, ProjectNotFound, installable, target_tags
+
+    dist = v.dist
+    try:
+        project = index.project(dist.normalized_name)
+    except ProjectNotFound as e:
+        return replace(blank, why_not=str(e)), None
+    except IndexUnavailable as e:  # what the advisory data alone says, not checked
+        offline, _ = _advise(v, ids, result, None)
+        return replace(offline, why_not=f"the index could not be asked ({e}); {offline.why_not or NOT_CHECKED}"), None
+    target = target_tags(result.target, dist)
+    releases = project.releases()
+    candidates = [(version, str(version)) for version in releases]
+    passing: list[tuple[Version, str]] = []
+    files_of: dict[str, list[IndexFile]] = {}
+    how: dict[str, str] = {}
+    refused: list[str] = []
+    for parsed, text in safe_above(v, current, candidates):
+        files, why, note = installable(releases[parsed], target)
+        if why is not None:
+            refused.append(f"{text}: {why}")
+            continue
+        passing.append((parsed, text))
+        files_of[text] = list(files)
+        if note:
+            how[text] = note
+    notes = [n for n in (target.caveat,) if n]
+    recommended, newest, breaking = pick(current, passing)
+    if recommended is None:
+        above = sum(1 for version in releases if version > current)
+        why = (f"no release of {dist.name} above {dist.version} on {index.index_url} is outside every advisory of "
+               f"this copy and installs on {target.describe}" if above else
+               f"no release of {dist.name} above {dist.version} on {index.index_url}")
+        if refused:
+            why += " (" + "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "") + ")"
+        return replace(blank, why_not=why, notes=tuple(notes)), None
+    if recommended in how:
+        notes.append(f"{recommended}: {how[recommended]}")
+    if refused:
+        notes.append("skipped: " + "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5
+                                                              else ""))
+    chosen = files_of[recommended]
+    hashes = tuple(dict.fromkeys(f"sha256:{f.sha256}" for f in chosen if f.sha256))
+    own = index.requires_dist(project, recommended)
+    if own is None:
+        notes.append(f"the Requires-Dist of {recommended} could not be read from the index: its own requirements "
+                     "are not judged")
+    return replace(blank, recommended=recommended, newest_in_major=newest, breaking=breaking, advisories=ids,
+                   hashes=hashes, notes=tuple(notes)), own
+
+
+def with_conflicts(result: ScanResult, found: list[FixAdvice],
+                   requires: dict[str, tuple[str, ...]] | None = None) -> list[FixAdvice]:
+    """``found`` with the requirements of the installed set each recommended version breaks.
+
+    The recommended versions replace the installed copies (with their own ``Requires-Dist`` when
+    ``requires`` gives it, by component key; without it their own requirements are not judged) and the
+    set is judged again; a requirement finding that
+    the set with the upgrades has and the set without them does not is a conflict of the upgrade it names.
+    """
+    if result.target is None or not any(a.recommended for a in found):
+        return found
+    from depscan import requirements_check
+
+    planned = {a.component_key: a for a in found if a.recommended is not None}
+    dists = [c for c in result.components if isinstance(c, PythonDist)]
+    if not any(d.requires_dist for d in dists):
+        return found
+    upgraded = []
+    upgraded_at: dict[tuple[str, str | None], FixAdvice] = {}
+    for c in result.components:
+        if isinstance(c, PythonDist):
+            plan = planned.get(component_key(c))
+            if plan is not None and plan.recommended is not None:
+                # offline the release's own requirements are unknown: not judged (the installed ones are not its)
+                new_requires = requires.get(plan.component_key, ()) if requires else ()
+                c = replace(c, version=plan.recommended, requires_dist=new_requires)
+                upgraded_at[(c.metadata_location.path, c.metadata_location.layer)] = plan
+        upgraded.append(c)
+    before, _ = requirements_check.check(result.components, result.target, result.artifact.kind)
+    after, _ = requirements_check.check(upgraded, result.target, result.artifact.kind)
+    known = {(f.rule, f.location, f.about) for f in before}
+    conflicts: dict[str, list[str]] = {}
+    by_name: dict[str, list[FixAdvice]] = {}
+    for plan in planned.values():
+        by_name.setdefault(plan.normalized_name, []).append(plan)
+    for f in after:
+        if (f.rule, f.location, f.about) in known:
+            continue
+        text = f.message.split("; install", 1)[0].split(", but the copy it imports", 1)[0]
+        source = upgraded_at.get((f.location.path, f.location.layer))
+        if source is not None:  # the upgraded release's own requirement
+            conflicts.setdefault(source.component_key, []).append(text)
+        for plan in by_name.get(f.about or "", []):  # another distribution's requirement on an upgraded one
+            conflicts.setdefault(plan.component_key, []).append(text)
+    return [replace(a, conflicts=tuple(dict.fromkeys(conflicts[a.component_key])))
+            if a.component_key in conflicts else a for a in found]
+
+
+def pins(advices: Iterable[FixAdvice]) -> list[str]:
+    """The ``name==version`` lines to write: one per distribution the runtime imports (used copies; a
+    shadowed or vendored copy is not replaced by a pin), the highest recommendation when copies differ."""
+    chosen: dict[str, tuple[Version, str, str]] = {}
+    for a in advices:
+        if a.recommended is None or a.status is not Status.USED:
+            continue
+        parsed = parse_version(a.recommended)
+        if parsed is None:
+            continue
+        known = chosen.get(a.normalized_name)
+        if known is None or parsed > known[0]:
+            chosen[a.normalized_name] = (parsed, a.name, a.recommended)
+    return [f"{name}=={version}" for _key, (_p, name, version) in sorted(chosen.items())]
+
+
+def major_label(version: str) -> str:
+    """The major line of a version as people write it: ``2.x``, ``0.4.x``."""
+    parsed = parse_version(version)
+    if parsed is None:
+        return version
+    line = line_of(parsed)
+    epoch = f"{line[0]}!" if line[0] else ""
+    return epoch + ".".join(str(part) for part in line[1:]) + ".x"
+
+
+def describe(item: FixAdvice, lead: bool = True) -> str:
+    """One line for people: the upgrade (``lead``; a table with its own column leaves it out), or why
+    there is none, and what limits it."""
+    if item.recommended is None:
+        return f"no fix: {item.why_not}" if item.why_not else "no fix"
+    parts = [f"upgrade to {item.recommended}" if lead else ""]
+    if item.breaking:
+        leaves = f"leaves the {major_label(item.current)} line"
+        parts[0] += f" ({leaves})" if lead else leaves
+    if item.newest_in_major is not None and item.newest_in_major != item.recommended:
+        parts.append(f"newest safe in {major_label(item.current)}: {item.newest_in_major}")
+    elif item.breaking and item.newest_in_major is None:
+        parts.append(f"no safe version in {major_label(item.current)}")
+    if item.conflicts:
+        parts.append("CONFLICTS: " + "; ".join(item.conflicts))
+    if not item.checked:
+        parts.append("availability not checked against the index")
+    if item.why_not:
+        parts.append(item.why_not)
+    return "; ".join(part for part in parts if part)
+
+
+def by_key(advices: Iterable[FixAdvice]) -> dict[str, FixAdvice]:
+    """Advice by component key."""
+    return {a.component_key: a for a in advices}
