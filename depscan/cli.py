@@ -692,6 +692,72 @@ def db_status(db: DbOption = None) -> None:
         typer.echo(line)
 
 
+@_command(app)
+def fix(
+    requirements: Annotated[
+        str, typer.Option("--requirements", "-r", help="The requirements (or lock) file whose pins to fix.")
+    ],
+    write: Annotated[bool, typer.Option("--write", help="Apply the changes to the file (atomically).")] = False,
+    advisories: Advisories = None,
+    db: Db = None,
+    source: Source = "auto",
+    osv_url: OsvUrl = OSV_API_URL,
+    osv_retries: OsvRetries = 4,
+    osv_timeout: OsvTimeout = OSV_TIMEOUT,
+    ignore_file: IgnoreFile = None,
+    max_db_age: MaxDbAge = 7,
+    check_index: CheckIndex = False,
+    index_url: IndexUrl = INDEX_URL,
+    index_timeout: IndexTimeout = INDEX_TIMEOUT,
+    runtime: Annotated[
+        str | None, typer.Option("--runtime", help="The Lambda runtime the pins install on (python3.12 ...): "
+                                 "only releases with a wheel for it are recommended (with --check-index).")
+    ] = None,
+    arch: Annotated[str | None, typer.Option("--arch", help="The target machine: x86_64 or arm64.")] = None,
+) -> None:
+    """The exact pins that fix every vulnerable pin of a requirements file: a unified diff, or --write it."""
+    from depscan.fix_requirements import fix_file
+    from depscan.output import write_output
+    from depscan.runtimes import lambda_runtime, machine_for_arch
+
+    if runtime is not None:
+        lambda_runtime(runtime)
+    if arch is not None:
+        machine_for_arch(arch)
+    settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, False, max_db_age, osv_retries,
+                                  osv_timeout, index_url if check_index else None, index_timeout)
+    if settings.mode == "skip":
+        raise _fail("fix needs advisories: --source skip makes no sense here", ExitCode.USAGE)
+    plan, result = fix_file(requirements, settings, runtime, arch)
+    for note in result.notes:
+        typer.echo(f"depscan: note: {note}", err=True)
+    for pin in plan.pins:
+        where = f"{plan.path}:{pin.line}: {pin.name} {pin.current}"
+        if pin.recommended is None:
+            typer.echo(f"depscan: {where}: no fix: {pin.why_not}", err=True)
+        elif pin.applied:
+            major = " (leaves its major line)" if pin.breaking else ""
+            cleared = ", ".join(pin.advisories)
+            typer.echo(f"depscan: {where} -> {pin.recommended}{major}: clears {cleared}"
+                       + (f"; breaks {', '.join(pin.conflicts)}" if pin.conflicts else ""), err=True)
+        else:
+            typer.echo(f"depscan: {where} -> {pin.recommended}: not written: {pin.why_not}", err=True)
+    for command in plan.commands:
+        typer.echo(command)
+    if plan.changed and write:
+        write_output(requirements, plan.fixed.encode("utf-8"))
+        typer.echo(f"depscan: {requirements}: {sum(p.applied for p in plan.pins)} pin(s) rewritten", err=True)
+    elif plan.changed:
+        typer.echo(plan.diff(), nl=False)
+    if result.unchecked:
+        raise _fail(f"advisories could not be checked for {len(result.unchecked)} pin(s): the file is NOT known to "
+                    "be free of vulnerabilities", ExitCode.LOOKUP_FAILED)
+    left = [p for p in plan.pins if not p.applied or not write]
+    if not plan.pins:
+        typer.echo(f"depscan: {requirements}: no vulnerable pin ({len(result.components)} pin(s) checked)", err=True)
+    raise typer.Exit(int(ExitCode.FINDINGS) if left else int(ExitCode.OK))
+
+
 aws_app = typer.Typer(help="Scan what is deployed in an AWS account (needs the aws extra: boto3).",
                       no_args_is_help=True)
 app.add_typer(aws_app, name="aws")
