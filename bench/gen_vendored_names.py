@@ -76,6 +76,14 @@ GENERIC = frozenset({
     "test", "tests", "testing", "doc", "docs", "example", "examples", "benchmark", "benchmarks", "bench",
     "scripts", "script", "tools", "util", "utils", "src", "lib", "bin", "build", "data", "share", "include",
     "conftest", "setup", "__init__", "__main__", "__pycache__", "_version", "version", "main", "app",
+    # Names an application's own modules commonly have: at a function's root, config.py or events.py is its
+    # own code far more often than a copy of the project that installs a top-level module of that name
+    # (config, Events, oci-cli's services, python-hcl2's cli, dm-tree's tree, sampleproject's sample).
+    "config", "configs", "settings", "constants", "models", "handler", "handlers", "helpers", "common", "core",
+    "api", "server", "client", "db", "errors", "exceptions", "services", "views", "tasks", "worker", "events",
+    "index", "routes", "sample", "samples", "cli", "tree", "extras", "result", "progress", "path", "public",
+    "com", "org", "net", "id", "plugins", "fixtures", "demo", "tmp", "log", "logs", "base", "types", "schema",
+    "schemas", "parse", "parser",
 })
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 VENDOR_DIRS = frozenset({"_vendor", "vendor", "_vendored", "vendored", "extern", "_vendored_packages"})
@@ -431,15 +439,15 @@ def index_claims(projects: list[Project], claims: Claims) -> None:
 def why_left_out(name: str, projects: dict[str, tuple[str, str]]) -> str | None:
     """Why an import name identifies no distribution ("shared", "namespace", "generic"), or None.
 
-    Projects that only add files to a namespace directory do not compete with the one project that
-    installs the regular package or module: ``twisted/plugins/`` of autobahn does not make Twisted's
-    ``twisted/__init__.py`` shared, nor ``pdm/backend/`` of pdm-backend pdm's ``pdm/__init__.py``."""
+    A name is shared even when only one project installs it as a regular package and the others add
+    files below it: that package's ``__init__.py`` may be an old-style namespace declaration
+    (``azure/__init__.py`` of azure-servicemanagement-legacy, with ``pkgutil.extend_path``), which the
+    member names cannot tell from Twisted's ``twisted/__init__.py`` (autobahn adds ``twisted/plugins/``)."""
     if name.lower() in GENERIC or name.startswith("__"):
         return "generic"
-    regular = [claim for claim in projects.values() if claim[1] != NAMESPACE]
-    if len(regular) > 1 or (len(projects) > 1 and not regular):
+    if len(projects) > 1:
         return "shared"
-    ((project, kind),) = regular or projects.values()
+    ((project, kind),) = projects.values()
     # a namespace directory, or the namespace a dotted project lives in (backports of backports.tarfile)
     if kind == NAMESPACE or project.lower().startswith(name.lower() + "."):
         return "namespace"
@@ -449,8 +457,8 @@ def why_left_out(name: str, projects: dict[str, tuple[str, str]]) -> str | None:
 def table_from(claims: Claims) -> dict[str, str]:
     for name, project in EXTRA.items():
         claims[name].setdefault(_canonical(project), (project, MODULE))
-    return {name: next(p for p, kind in projects.values() if kind != NAMESPACE)
-            for name, projects in sorted(claims.items()) if why_left_out(name, projects) is None}
+    return {name: next(iter(projects.values()))[0] for name, projects in sorted(claims.items())
+            if why_left_out(name, projects) is None}
 
 
 def build(sources: list[Path], projects: list[Project] | None = None) -> dict[str, str]:
@@ -572,11 +580,15 @@ def main() -> None:
     parser.add_argument("--top", type=Path, default=TOP_LIST, help="the list of projects to read from the index")
     parser.add_argument("--limit", type=int, default=None, help="read the first N projects of the list only")
     parser.add_argument("--no-index", action="store_true", help="the positional sources only")
-    parser.add_argument("--jobs", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=8, help="threads asking the index (default 8)")
     parser.add_argument("--max-age", type=float, default=24.0, help="hours a cached index answer stays fresh")
-    parser.add_argument("--cache", type=Path, default=CACHE_DIR)
-    parser.add_argument("--output", type=Path, default=REPO_ROOT / "depscan" / "vendored_names.py")
-    parser.add_argument("--report", type=Path, default=REPORT)
+    parser.add_argument("--cache", type=Path, default=CACHE_DIR,
+                        help=f"answers kept between runs (default {CACHE_DIR})")
+    parser.add_argument("--output", type=Path, default=REPO_ROOT / "depscan" / "vendored_names.py",
+                        help="the table module to write (default depscan/vendored_names.py)")
+    parser.add_argument("--report", type=Path, default=REPORT,
+                        help="the run's figures, skipped projects and shared names "
+                             "(default bench/data/vendored-names-report.txt)")
     args = parser.parse_args()
     sources = [s.expanduser() for s in args.sources]
     projects: list[Project] = []
@@ -605,7 +617,7 @@ def main() -> None:
         print(f"index: {len(projects)} projects in {elapsed:.1f} s")
     else:
         command += " --no-index"
-        provenance.append(f"Generated by ``{command}``")
+        provenance.append(f"Generated by ``{command}``.")
     if sources:
         provenance += ["With the dist-info directories (top_level.txt, else the RECORD's top level; also the",
                        "dist-info of wheels vendored inside them, and the modules a pin list such as",
