@@ -192,7 +192,12 @@ def test_fleet_scans_functions_with_their_layers(server: str, demo: tuple[Path, 
     assert container.outcome == "not-scanned" and "container image" in (container.reason or "")
     assert "123456789012.dkr.ecr" in (container.reason or "")
     # the layer both functions use was downloaded once
-    assert [(layer.users, layer.outcome) for layer in fleet.layers] == [(2, "downloaded")]
+    assert [(layer.users, layer.outcome) for layer in fleet.layers] == [(2, "scanned")]
+    # ... and scanned once on its own: its own inventory, findings and SBOM
+    shared_layer = fleet.layers[0]
+    assert shared_layer.packages == 3 and sum(shared_layer.findings.values()) > 0
+    layer_sbom = json.loads((tmp_path / "out" / REGION / "layers" / "deps-1.cdx.json").read_text())
+    assert {c["name"] for c in layer_sbom["components"]} >= {"urllib3", "Jinja2", "MarkupSafe"}
     assert fleet_exit(fleet) == ExitCode.FINDINGS
     assert fleet_exit(fleet, strict=False) == ExitCode.FINDINGS
     document = json.loads(render_json(fleet, int(fleet_exit(fleet))))
@@ -201,6 +206,7 @@ def test_fleet_scans_functions_with_their_layers(server: str, demo: tuple[Path, 
     table = render_table(fleet, width=200).decode()
     assert "python3.8 (deprecated)" in table and f"{REGION}/demo" in table
     assert "1 native file(s) for another architecture" in table
+    assert "Layers (each scanned once, on its own)" in table
 
 
 def test_one_failing_function_or_layer_does_not_stop_the_others(server: str, tmp_path: Path) -> None:

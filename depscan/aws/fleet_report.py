@@ -85,7 +85,10 @@ def render_json(fleet: FleetResult, exit_code: int) -> bytes:
         "errors": list(fleet.errors),
         "functions": [_function_json(f) for f in fleet.functions],
         "layers": [
-            {"arn": layer.arn, "functions": layer.users, "outcome": layer.outcome, "reason": layer.reason}
+            {"arn": layer.arn, "functions": layer.users, "outcome": layer.outcome, "reason": layer.reason,
+             "python_distributions": layer.packages,
+             "findings": {level: layer.findings.get(level, 0) for level in severity_columns()},
+             "reports": list(layer.reports)}
             for layer in fleet.layers
         ],
     }
@@ -134,6 +137,16 @@ def render_table(fleet: FleetResult, *, width: int = 160, color: bool = False) -
                       highlight=False)
     if fleet.functions:
         console.print(table)
+    if fleet.layers:
+        layers = Table(title="Layers (each scanned once, on its own)")
+        for column in ("Layer", "Functions", "Packages", *(lv.capitalize() for lv in levels), "Outcome"):
+            layers.add_column(column, overflow="fold")
+        for layer in fleet.layers:
+            scanned = layer.outcome == "scanned"
+            layers.add_row(layer.arn, str(layer.users), str(layer.packages) if scanned else "-",
+                           *((str(layer.findings.get(lv, 0)) if scanned else "-") for lv in levels),
+                           layer.outcome if scanned else f"{layer.outcome}: {layer.reason}")
+        console.print(layers)
     counted = summary(fleet)
     found = ", ".join(f"{count} {level}" for level, count in counted["findings"].items() if count) or "no findings"
     console.print(

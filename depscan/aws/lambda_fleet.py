@@ -137,10 +137,16 @@ class FunctionReport:
 
 @dataclass(frozen=True, slots=True)
 class LayerState:
+    """A layer version the fleet uses: downloaded once, and scanned once on its own (a layer's own
+    inventory and findings, whichever functions apply it; each function is also scanned with it merged)."""
+
     arn: str
     users: int
-    outcome: str  # downloaded | failed
+    outcome: str  # scanned | failed (not downloaded) | unreadable (downloaded, not a readable layer)
     reason: str | None = None
+    packages: int = 0
+    findings: dict[str, int] = field(default_factory=dict)  # level -> active findings of the layer alone
+    reports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,10 +352,12 @@ def scan_fleet(
             function_futures.append(pool.submit(_download_function, region, info, work / f"fn-{number}.zip", fetch))
         for arn, future in layer_futures.items():
             try:
-                future.result()
-                layer_states[arn] = LayerState(arn, users.get(arn, 0), "downloaded")
+                path = future.result()
             except FetchError as e:
                 layer_states[arn] = LayerState(arn, users.get(arn, 0), "failed", str(e))
+                continue
+            report(0, len(listed), f"layer {arn}")
+            layer_states[arn] = _scan_layer(arn, path, users.get(arn, 0), options)
         total = len(listed)
         for number, ((_region, info), pending) in enumerate(zip(listed, function_futures, strict=True)):
             report(number, total, f"{info.region}/{info.name}")
@@ -440,7 +448,7 @@ def _scan_one(
     layers: list[str] = []
     for arn in info.layers:
         state = layer_states.get(arn)
-        if state is None or state.outcome != "downloaded":
+        if state is None or state.outcome == "failed":
             why = state.reason if state is not None and state.reason else f"layer {arn} was not downloaded"
             return FunctionReport(outcome="failed", reason=why, **base)
         layers.append(str(layer_futures[arn].result()))
@@ -449,6 +457,38 @@ def _scan_one(
     except DepscanError as e:
         return FunctionReport(outcome="failed", reason=f"function {info.name}: {_one_line(e)}", **base)
     return _summarize(result, options, base)
+
+
+def _scan_layer(arn: str, path: Path, users: int, options: FleetOptions) -> LayerState:
+    """One layer version scanned on its own, once per fleet."""
+    from depscan.config import ScanConfig
+    from depscan.scan import run
+
+    try:
+        result = run(ScanConfig(path=str(path), kind="lambda-layer", limits=options.limits, hash_artifact=True,
+                                advisories=options.advisories, native_cache=options.native_cache))
+    except DepscanError as e:
+        return LayerState(arn, users, "unreadable", f"layer {arn}: {_one_line(e)}")
+    from depscan.facts import counts
+
+    written: list[str] = []
+    if options.out_dir is not None:
+        parsed = parse_layer_arn(arn)
+        region = arn.split(":")[3] if arn.count(":") >= 4 else "layers"
+        name = f"{parsed[0].rsplit(':', 1)[-1]}-{parsed[1]}" if parsed else arn
+        written = _write(result, options, options.out_dir / _SAFE_NAME.sub("_", region) / "layers" /
+                         _SAFE_NAME.sub("_", name))
+    return LayerState(arn, users, "scanned", packages=counts(result).python_distributions,
+                      findings=_levels(result), reports=tuple(written))
+
+
+def _levels(result: ScanResult) -> dict[str, int]:
+    """Active findings by level (ignored ones and bundled libraries their distribution's finding covers left out)."""
+    levels: dict[str, int] = {}
+    for finding in result.findings:
+        if finding.suppressed is None and finding.covered_by is None:
+            levels[finding.level.value] = levels.get(finding.level.value, 0) + 1
+    return levels
 
 
 def _scan(code: Path, layers: Sequence[str], info: FunctionInfo, options: FleetOptions) -> ScanResult:
@@ -479,10 +519,7 @@ def _summarize(result: ScanResult, options: FleetOptions, base: dict[str, Any]) 
 
     info: FunctionInfo = base["info"]
     counted = counts(result)
-    levels: dict[str, int] = {}
-    for finding in result.findings:
-        if finding.suppressed is None and finding.covered_by is None:
-            levels[finding.level.value] = levels.get(finding.level.value, 0) + 1
+    levels = _levels(result)
     judged = verdict(result, options.fail_on, strict=options.strict)
     sbom = get_reporter("cyclonedx-json")(result, ReportOptions(cyclonedx_version=options.cyclonedx_version))
     written: list[str] = []
@@ -513,15 +550,21 @@ def report_stem(info: FunctionInfo) -> str:
 
 
 def _write_reports(result: ScanResult, sbom: bytes, info: FunctionInfo, options: FleetOptions) -> list[str]:
+    assert options.out_dir is not None
+    return _write(result, options, options.out_dir / report_stem(info), sbom)
+
+
+def _write(result: ScanResult, options: FleetOptions, stem: Path, sbom: bytes | None = None) -> list[str]:
+    """``STEM.cdx.json`` (CycloneDX JSON) and ``STEM.json`` (depscan JSON)."""
     from depscan.output import write_output
     from depscan.reporters import ReportOptions, get_reporter
 
-    assert options.out_dir is not None
-    stem = options.out_dir / report_stem(info)
     try:
         stem.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"{stem.parent}: cannot create the report directory: {e.strerror or e}") from e
+    if sbom is None:
+        sbom = get_reporter("cyclonedx-json")(result, ReportOptions(cyclonedx_version=options.cyclonedx_version))
     sbom_path = f"{stem}.cdx.json"
     json_path = f"{stem}.json"
     write_output(sbom_path, sbom)
