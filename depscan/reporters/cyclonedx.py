@@ -36,6 +36,10 @@ vulnerabilities ``vulnerability:<id>`` (``...:ignored`` for the ignored part of 
 finding, with a ``critical`` rating (method ``other``: no CVSS vector), the recommendation to remove the
 package, and the property ``depscan:malicious=true``.
 
+**Bundled libraries whose vulnerability their distribution's own advisory reports** (``Finding.covered_by``:
+the libwebp in Pillow.libs and Pillow's GHSA) keep their affects entry and get a ``depscan:covered_by``
+property, ``"<the library copy's purl> <the covering finding's id>"``: one vulnerability, counted once.
+
 **Ignored findings** (``.depscan.toml``) get ``analysis.state = not_affected``, ``analysis.detail`` the
 rule's reason, id and expiry verbatim, and ``depscan:ignored:*`` properties. ``not_affected`` is what
 depscan itself does with them (an ignored finding never fails a run) and what VEX consumers act on
@@ -917,8 +921,18 @@ class _Builder:
             analysis=None if first.suppressed is None else self.analysis(first.suppressed, where),
             affects=targets,
             properties=self.ignore_properties(first.suppressed, where)
-            + ([Property(name="depscan:malicious", value="true")] if first.malicious else []),
+            + ([Property(name="depscan:malicious", value="true")] if first.malicious else [])
+            + self.covered_properties(findings, where),
         )
+
+    def covered_properties(self, findings: list[Finding], where: str) -> list[Property]:
+        """``depscan:covered_by``, one per affected copy whose finding the distribution that ships it already
+        reports (``Finding.covered_by``): "<the copy's purl> <the covering finding's id>"."""
+        return [
+            Property(name="depscan:covered_by",
+                     value=self.text(f"{f.component.purl} {f.covered_by}", f"{where}: covered_by", one_line=True))
+            for f in findings if f.covered_by is not None
+        ]
 
     def references(self, aliases: Iterable[str], where: str) -> list[VulnerabilityReference]:
         out = []

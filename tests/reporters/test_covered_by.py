@@ -5,10 +5,11 @@ and counted once in the summaries."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from depscan.facts import counts
 from depscan.models import NativeComponent, ScanResult
-from depscan.reporters import json_, markdown, sarif, table
+from depscan.reporters import ReportOptions, cyclonedx, json_, markdown, sarif, table
 
 
 def _covered(full_result: ScanResult) -> tuple[ScanResult, str]:
@@ -42,3 +43,8 @@ def test_every_report_names_the_covering_finding(full_result: ScanResult) -> Non
     assert "finding(s) in bundled libraries" in markdown.render(result).decode()
     # the table wraps its cells: the note's first words are on one line
     assert "[covered by" in table.render(result).decode()
+    # CycloneDX: a property of the vulnerability, naming the copy and the covering finding
+    bom = json.loads(cyclonedx.render_json(result, ReportOptions()))
+    covered = [(p["value"]) for v in bom["vulnerabilities"] for p in v.get("properties", [])
+               if p["name"] == "depscan:covered_by"]
+    assert len(covered) == 1 and covered[0].startswith("pkg:generic/libwebp") and covered[0].endswith(f" {owner_id}")
