@@ -43,6 +43,7 @@ from depscan.catalogers.vendored import VendoredCodeCataloger, attribute_natives
 from depscan.errors import MemberError
 from depscan.models import (
     Component,
+    Evidence,
     Level,
     Location,
     NativeComponent,
@@ -66,6 +67,7 @@ RULES: dict[str, Level] = {
 GIT_TIMEOUT = 60.0  # seconds for git ls-files
 SITE_DIRS = frozenset({"site-packages", "dist-packages"})
 _LAYER_SITE = re.compile(r"(?:^|/)python/lib/python3\.\d+/site-packages$")
+PROJECT_FILES = frozenset({"pyproject.toml", "setup.py", "setup.cfg", "Pipfile"})
 MAX_NAMED = 3  # distributions named in a tree's message and fix
 # Native binaries that are not ELF, by name, confirmed by their magic: PE (Windows DLLs, .pyd modules),
 # Mach-O (thin 32/64-bit either byte order, and fat binaries).
@@ -109,10 +111,11 @@ def committed_findings(
     """Findings DS101-DS104 for the files committed below ``root``, and notes.
 
     ``paths`` (relative to ``root``, or absolute inside it): the files being committed, as a pre-commit
-    hook passes them. They count as committed, and only findings about them are returned (a staged file
-    of a committed site-packages tree gives the tree's finding); the rest of the tracked files still
-    give the context (the RECORD that owns a staged ``.so``). ``limits`` bound what is read, as in a
-    scan; ``native_cache`` False keeps the native cache out of it (``--no-cache``).
+    hook passes them (a directory stands for the files below it). They count as committed, and only
+    findings about them are returned (a staged file of a committed site-packages tree gives the tree's
+    finding); the rest of the tracked files still give the context (the RECORD that owns a staged
+    ``.so``). ``limits`` bound what is read, as in a scan; ``native_cache`` False keeps the native cache
+    out of it (``--no-cache``). Raises ``ArtifactError`` when ``root`` is not a directory.
     """
     notes: list[str] = []
     scope = _in_root(root, paths, notes) if paths is not None else None
@@ -127,7 +130,9 @@ def committed_findings(
     with view:
         findings = _judge(view, native_cache)
     if scope is not None:
-        findings = [f for f in findings if f.members & scope]
+        folders = tuple(f"{p}/" for p in scope if (root / p).is_dir() and not (root / p).is_symlink())
+        findings = [f for f in findings if f.members & scope
+                    or (folders and any(m.startswith(folders) for m in f.members))]
     for unknown in view.unknowns[:5]:
         notes.append(f"committed files: {unknown.location.path}: {unknown.reason}")
     if len(view.unknowns) > 5:
@@ -164,7 +169,8 @@ def _judge(view: ArtifactView, native_cache: bool) -> list[_Judged]:
     judged = [_tree_finding(tree, dists) for tree in sorted(trees.values(), key=lambda t: t.path)]
     # what lies in a tree is the tree's finding: neither identified again nor parsed
     view.discard_under([*(t.path for t in trees.values() if t.site), *covered])
-    components.extend(VendoredCodeCataloger().catalog(view, tuple(components)).components)
+    vendored = VendoredCodeCataloger(extra_roots=_project_roots(files, covered))
+    components.extend(vendored.catalog(view, tuple(components)).components)
     native = NativeLibCataloger(use_cache=native_cache).catalog(view, tuple(components))
     components = attribute_natives(mark_vendored_dists([*components, *native.components]))
     native_unknowns: dict[str, Unknown] = {}
@@ -175,6 +181,8 @@ def _judge(view: ArtifactView, native_cache: bool) -> list[_Judged]:
     for dist in dists:
         if dist.found_by == "vendored-code" and dist.metadata_location.path not in covered:
             judged.append(_vendored_finding(dist, files))
+    for where, shown, project, evidence in vendored.unversioned:
+        judged.append(_unversioned_finding(where.path, shown, project, evidence, files))
     natives: dict[str, NativeLib] = {}
     identified: dict[str, list[NativeComponent]] = {}
     for c in components:
@@ -216,6 +224,20 @@ class _Tree:
     metadata_dirs: set[str] = field(default_factory=set)
     members: set[str] = field(default_factory=set)
     build_metadata: bool = False  # only a project's own *.egg-info (SOURCES.txt, no installed-files.txt)
+
+
+def _project_roots(files: list[str], covered: set[str]) -> frozenset[str]:
+    """Directories a project's code is imported from, besides the top: those holding a file that declares a
+    project or its requirements (``functions/api/requirements.txt``), and their ``src/`` (the src layout).
+    A copied ``six.py`` beside a function's handler is a vendored copy there as at the top."""
+    roots: set[str] = set()
+    for path in files:
+        directory, _, base = path.rpartition("/")
+        if directory and path not in covered and (base in PROJECT_FILES or (
+                base.startswith("requirements") and base.endswith((".txt", ".in")))):
+            roots.add(directory)
+    roots |= {f"{root}/src" for root in roots}
+    return frozenset(roots | {"src"})
 
 
 def _tree_of(path: str) -> tuple[str, bool, str | None] | None:
@@ -331,6 +353,18 @@ def _vendored_finding(dist: PythonDist, files: list[str]) -> _Judged:
         members = frozenset(p for p in files if p.startswith(prefix))
     finding = PolicyFinding(rule=VENDORED_COPY, level=RULES[VENDORED_COPY], location=Location(where),
                             message=message, component=dist.purl, fix=fix)
+    return _Judged(finding, members)
+
+
+def _unversioned_finding(path: str, shown: str, project: str, evidence: tuple[Evidence, ...],
+                         files: list[str]) -> _Judged:
+    where = shown.rstrip("/")
+    detail = "; ".join(e.detail for e in evidence[:2])
+    message = f"a vendored copy of {project} (version unknown) is committed at {shown} ({detail})"
+    fix = f"Remove {shown} from git and declare {project}, pinned to the version the copy is, in requirements.txt."
+    members = frozenset({path}) if where == path else frozenset(p for p in files if p.startswith(where + "/"))
+    finding = PolicyFinding(rule=VENDORED_COPY, level=RULES[VENDORED_COPY], location=Location(where),
+                            message=message, fix=fix)
     return _Judged(finding, members)
 
 

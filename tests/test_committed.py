@@ -268,3 +268,34 @@ def test_sarif_describes_each_repository_rule(repo: Path) -> None:
     results = [r for r in log["runs"][0]["results"] if r["message"]["text"].startswith("a vendored copy of six")]
     (six,) = results
     assert six["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "six.py"
+
+
+@needs_git
+def test_copies_beside_a_function_s_requirements_and_copies_without_a_version(tmp_path: Path) -> None:
+    root = tmp_path / "functions repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    write(root, {
+        "functions/api/requirements.txt": b"requests==2.31.0\n",
+        "functions/api/handler.py": b"import six\n",
+        "functions/api/six.py": b'__version__ = "1.16.0"\n',
+        "functions/api/attr/__init__.py": b"from attr._make import attrs\n",
+        "src/yaml/__init__.py": b'__version__ = "6.0.1"\n',
+        "docs/six.py": b'__version__ = "1.16.0"\n',  # no project here: an example, not an import root
+    })
+    git(root, "add", "-A")
+    found = {f.location.path: f for f in committed_findings(root)[0]}
+    assert set(found) == {"functions/api/six.py", "functions/api/attr", "src/yaml"}
+    attrs = found["functions/api/attr"]
+    assert attrs.message.startswith("a vendored copy of attrs (version unknown) is committed at functions/api/attr/")
+    assert attrs.fix == ("Remove functions/api/attr/ from git and declare attrs, pinned to the version the copy is, "
+                         "in requirements.txt.")
+    assert found["src/yaml"].component == "pkg:pypi/pyyaml@6.0.1"
+
+
+@needs_git
+def test_a_directory_named_stands_for_the_files_below_it(repo: Path) -> None:
+    found, _ = committed_findings(repo, ["layer", str(repo / "wheels")])
+    assert [(f.rule, f.location.path) for f in found] == [
+        ("DS101", SITE), ("DS104", "wheels/boto3-1.34.0-py3-none-any.whl")]
+    assert committed_findings(repo, [])[0] == []
