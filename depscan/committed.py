@@ -30,14 +30,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from depscan.artifacts.directory import open_directory, open_listed
 from depscan.artifacts.limits import Limits
 from depscan.artifacts.view import ArtifactView, EntryType, OpenContext
-from depscan.catalogers.native import NativeLibCataloger
+from depscan.catalogers.native import NativeLibCataloger, is_candidate
 from depscan.catalogers.python_dists import PythonDistCataloger
 from depscan.catalogers.vendored import VendoredCodeCataloger, attribute_natives, mark_vendored_dists
 from depscan.errors import MemberError
@@ -74,6 +74,8 @@ MAX_NAMED = 3  # distributions named in a tree's message and fix
 _PE_SUFFIXES = (".pyd", ".dll")
 _MACHO_SUFFIXES = (".dylib",)
 _MACHO_MAGIC = (b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
+# The first line of a Git LFS pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md).
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 _EGG_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-.*)?\.egg$")
 
 
@@ -127,12 +129,17 @@ def committed_findings(
     else:
         listed = tracked if scope is None else list(dict.fromkeys([*tracked, *scope]))
         view = open_listed(str(root), str(root), listed, ctx)
-    with view:
-        findings = _judge(view, native_cache)
+    in_scope = None
     if scope is not None:
         folders = tuple(f"{p}/" for p in scope if (root / p).is_dir() and not (root / p).is_symlink())
-        findings = [f for f in findings if f.members & scope
-                    or (folders and any(m.startswith(folders) for m in f.members))]
+
+        def in_scope(path: str) -> bool:
+            return path in scope or (bool(folders) and path.startswith(folders))
+
+    with view:
+        findings = _judge(view, native_cache, in_scope)
+    if in_scope is not None:
+        findings = [f for f in findings if any(map(in_scope, f.members))]
     for unknown in view.unknowns[:5]:
         notes.append(f"committed files: {unknown.location.path}: {unknown.reason}")
     if len(view.unknowns) > 5:
@@ -158,9 +165,10 @@ def _in_root(root: Path, paths: Sequence[str], notes: list[str]) -> frozenset[st
     return frozenset(inside)
 
 
-def _judge(view: ArtifactView, native_cache: bool) -> list[_Judged]:
+def _judge(view: ArtifactView, native_cache: bool, in_scope: Callable[[str], bool] | None) -> list[_Judged]:
     """The findings: installed trees first (from the paths and the distributions' metadata), then the
-    vendored copies and binaries outside them (the scan's own catalogers, over what the trees leave)."""
+    vendored copies and binaries outside them (the scan's own catalogers, over what the trees leave; only
+    the files ``in_scope`` are checked for binaries when the files being committed are named)."""
     files = [e.path for e in view.entries() if e.type is not EntryType.DIR]
     components: list[Component] = list(PythonDistCataloger().catalog(view).components)
     dists = [c for c in components if isinstance(c, PythonDist)]
@@ -171,6 +179,8 @@ def _judge(view: ArtifactView, native_cache: bool) -> list[_Judged]:
     view.discard_under([*(t.path for t in trees.values() if t.site), *covered])
     vendored = VendoredCodeCataloger(extra_roots=_project_roots(files, covered))
     components.extend(vendored.catalog(view, tuple(components)).components)
+    if in_scope is not None:  # a binary's finding is about its file alone: the others need not be read
+        view.discard_under([e.path for e in view.entries() if e.type is not EntryType.DIR and not in_scope(e.path)])
     native = NativeLibCataloger(use_cache=native_cache).catalog(view, tuple(components))
     components = attribute_natives(mark_vendored_dists([*components, *native.components]))
     native_unknowns: dict[str, Unknown] = {}
@@ -197,12 +207,12 @@ def _judge(view: ArtifactView, native_cache: bool) -> list[_Judged]:
         if path not in natives and path not in covered and _binary_magic(view, path) == "ELF":
             judged.append(_damaged_elf_finding(path, unknown))
     for path in files:
-        if path in covered:
+        if path in covered or path in natives or path not in view:
             continue
         lower = path.lower()
-        if lower.endswith(_PE_SUFFIXES + _MACHO_SUFFIXES):
+        if lower.endswith(_PE_SUFFIXES + _MACHO_SUFFIXES) or is_candidate(path):
             kind = _binary_magic(view, path)
-            if kind in ("PE", "Mach-O"):
+            if kind in ("PE", "Mach-O", "LFS"):
                 judged.append(_other_binary_finding(path, kind))
         elif lower.endswith((".whl", ".egg", ".zip")):
             entry = view.get(path)
@@ -413,20 +423,28 @@ def _damaged_elf_finding(path: str, problem: Unknown) -> _Judged:
 
 
 def _other_binary_finding(path: str, kind: str) -> _Judged:
-    what = "a Windows PE file (DLL or extension module)" if kind == "PE" else "a Mach-O file (macOS library)"
+    if kind == "LFS":
+        message = ("a native binary is committed through Git LFS: only its pointer file is checked out, so it "
+                   "is not identified")
+    else:
+        what = "a Windows PE file (DLL or extension module)" if kind == "PE" else "a Mach-O file (macOS library)"
+        message = f"a native binary is committed: {what}, not identified (only ELF files are)"
     finding = PolicyFinding(rule=NATIVE_BINARY, level=RULES[NATIVE_BINARY], location=Location(path),
-                            message=f"a native binary is committed: {what}, not identified (only ELF files are)",
+                            message=message,
                             fix="Remove it from git and install it at build time from the wheel that ships it, or "
                                 "build it from its source in CI.")
     return _Judged(finding, frozenset({path}))
 
 
 def _binary_magic(view: ArtifactView, path: str) -> str | None:
-    """"ELF", "PE", "Mach-O" from the file's first bytes, or None."""
+    """"ELF", "PE", "Mach-O", or "LFS" (a Git LFS pointer file) from the file's first bytes, or None."""
     try:
-        head = view.read_prefix(path, 4)
+        head = view.read_prefix(path, len(_LFS_POINTER))
     except MemberError:
         return None
+    if head == _LFS_POINTER:
+        return "LFS"
+    head = head[:4]
     if head.startswith(b"\x7fELF"):
         return "ELF"
     if head.startswith(b"MZ"):

@@ -190,6 +190,7 @@ def test_damaged_and_non_elf_binaries(repo: Path) -> None:
         "win/_speedups.pyd": b"MZ\x90\x00" + b"\0" * 60,
         "win/notes.pyd": b"text\n",
         "mac/libfoo.dylib": b"\xcf\xfa\xed\xfe" + b"\0" * 28,
+        "lfs/libbig.so.3": b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 9\n",
     })
     git(repo, "add", "-A")
     found = {f.location.path: f for f in committed_findings(repo)[0] if f.rule == "DS103"}
@@ -198,6 +199,7 @@ def test_damaged_and_non_elf_binaries(repo: Path) -> None:
     assert "invalid ELF class 9" in found["bin/broken.so"].message
     assert "Windows PE" in found["win/_speedups.pyd"].message
     assert "Mach-O" in found["mac/libfoo.dylib"].message
+    assert "through Git LFS" in found["lfs/libbig.so.3"].message
     # a tracked file deleted from the working tree is not read, and nothing breaks
     (repo / "six.py").unlink()
     assert "six.py" not in {f.location.path for f in committed_findings(repo)[0]}
