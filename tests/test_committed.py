@@ -13,6 +13,7 @@ import pytest
 from builders import dist, elf_header, write_zip
 
 from depscan.committed import committed_findings, tracked_files
+from depscan.errors import MemberError
 from depscan.models import PolicyFinding
 from tests.helpers import scan
 
@@ -301,3 +302,25 @@ def test_a_directory_named_stands_for_the_files_below_it(repo: Path) -> None:
     assert [(f.rule, f.location.path) for f in found] == [
         ("DS101", SITE), ("DS104", "wheels/boto3-1.34.0-py3-none-any.whl")]
     assert committed_findings(repo, [])[0] == []
+
+
+def test_a_view_of_listed_files_only(tmp_path: Path) -> None:
+    from depscan.artifacts.directory import open_listed
+    from depscan.artifacts.view import EntryType, OpenContext
+
+    root = tmp_path / "checkout"
+    write(root, {"a/b.py": b"x = 1\n", "a/__pycache__/b.cpython-312.pyc": b"\0", "c.txt": b"c", "untracked.py": b""})
+    write(tmp_path, {"secret/key.so": elf_header()})
+    (root / "link").symlink_to(tmp_path / "secret")
+    (root / "file-link.so").symlink_to(tmp_path / "secret" / "key.so")
+    listed = ["a/b.py", "a/__pycache__/b.cpython-312.pyc", "c.txt", "../secret/key.so", "/etc/passwd",
+              "link/key.so", "file-link.so", "gone.py", "a"]
+    with open_listed(str(root), "checkout", listed, OpenContext()) as view:
+        entries = {e.path: e.type for e in view.entries()}
+        assert entries == {"a": EntryType.DIR, "a/b.py": EntryType.FILE, "c.txt": EntryType.FILE,
+                           "file-link.so": EntryType.SYMLINK}
+        assert view.read("a/b.py") == b"x = 1\n"
+        with pytest.raises(MemberError, match="points outside the artifact"):
+            view.read("file-link.so")
+        assert [(u.location.path, u.reason) for u in view.unknowns] == [
+            ("link", "not a directory in the checkout (a symlink or missing); not followed")]
