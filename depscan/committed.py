@@ -66,6 +66,8 @@ RULES: dict[str, Level] = {
 
 GIT_TIMEOUT = 60.0  # seconds for git ls-files
 SITE_DIRS = frozenset({"site-packages", "dist-packages"})
+# A virtual environment's site-packages (pyvenv.cfg at the environment's top, PEP 405).
+_VENV_SITE = re.compile(r"^(?P<venv>(?:.+/)?[^/]+)/(?:lib/(?:python|pypy)[^/]*|Lib)/site-packages$")
 _LAYER_SITE = re.compile(r"(?:^|/)python/lib/python3\.\d+/site-packages$")
 PROJECT_FILES = frozenset({"pyproject.toml", "setup.py", "setup.cfg", "Pipfile"})
 MAX_NAMED = 3  # distributions named in a tree's message and fix
@@ -174,7 +176,8 @@ def _judge(view: ArtifactView, native_cache: bool, in_scope: Callable[[str], boo
     dists = [c for c in components if isinstance(c, PythonDist)]
     trees = _trees(files, dists)
     covered = {path for tree in trees.values() for path in tree.members}
-    judged = [_tree_finding(tree, dists) for tree in sorted(trees.values(), key=lambda t: t.path)]
+    venvs = {path[: -len("/pyvenv.cfg")] for path in files if path.endswith("/pyvenv.cfg")}
+    judged = [_tree_finding(tree, dists, venvs) for tree in sorted(trees.values(), key=lambda t: t.path)]
     # what lies in a tree is the tree's finding: neither identified again nor parsed
     view.discard_under([*(t.path for t in trees.values() if t.site), *covered])
     vendored = VendoredCodeCataloger(extra_roots=_project_roots(files, covered))
@@ -318,7 +321,7 @@ def _named(dists: list[PythonDist], pins: bool) -> str:
     return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
-def _tree_finding(tree: _Tree, all_dists: list[PythonDist]) -> _Judged:
+def _tree_finding(tree: _Tree, all_dists: list[PythonDist], venvs: set[str]) -> _Judged:
     dists = [d for d in all_dists if d.metadata_dir in tree.metadata_dirs]
     dists.sort(key=lambda d: (d.normalized_name, d.version))
     count = max(len(tree.metadata_dirs), len({d.metadata_dir for d in dists}))
@@ -326,7 +329,11 @@ def _tree_finding(tree: _Tree, all_dists: list[PythonDist]) -> _Judged:
             if count else "no distribution metadata")
     where = tree.path or min(tree.metadata_dirs)
     files = len(tree.members)
-    if tree.site:
+    venv = _VENV_SITE.match(tree.path) if tree.site else None
+    if venv is not None and venv["venv"] in venvs:
+        message = (f"a virtual environment is committed: {venv['venv']}/ (it has a pyvenv.cfg); its site-packages "
+                   f"tree has {files} file{'s' if files != 1 else ''} with {held}")
+    elif tree.site:
         what = "a Lambda layer's site-packages tree" if _LAYER_SITE.search(tree.path) else "a site-packages tree"
         message = f"{what} is committed: {files} file{'s' if files != 1 else ''} with {held}"
     elif tree.build_metadata:
@@ -335,7 +342,10 @@ def _tree_finding(tree: _Tree, all_dists: list[PythonDist]) -> _Judged:
         at = f"{tree.path}/" if tree.path else "the top of the repository"
         message = f"installed distributions are committed in {at}: {held}"
     shown = f"{where}/" if tree.path else "the installed files"
-    if tree.build_metadata:
+    if venv is not None and venv["venv"] in venvs:
+        fix = (f"Remove {venv['venv']}/ from git and add it to .gitignore; declare what it holds in "
+               "requirements.txt and recreate it with pip.")
+    elif tree.build_metadata:
         fix = (f"Remove {', '.join(d + '/' for d in sorted(tree.metadata_dirs))} from git and add *.egg-info to "
                ".gitignore: pip and setuptools regenerate it.")
     elif len(dists) == 1:

@@ -324,3 +324,23 @@ def test_a_view_of_listed_files_only(tmp_path: Path) -> None:
             view.read("file-link.so")
         assert [(u.location.path, u.reason) for u in view.unknowns] == [
             ("link", "not a directory in the checkout (a symlink or missing); not followed")]
+
+
+@needs_git
+def test_a_committed_virtual_environment_is_named_as_one(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    git(root, "init", "-q")
+    write(root, {"env/pyvenv.cfg": b"home = /usr/bin\nversion = 3.12.1\n",
+                 "env/bin/activate": b"# activate\n",
+                 **dist("idna", "3.4", root="env/lib/python3.12/site-packages"),
+                 **dist("six", "1.16.0", root="other/lib/python3.12/site-packages")})
+    git(root, "add", "-A")
+    found = {f.location.path: f for f in committed_findings(root)[0]}
+    venv = found["env/lib/python3.12/site-packages"]
+    assert venv.message == ("a virtual environment is committed: env/ (it has a pyvenv.cfg); its site-packages tree "
+                            "has 5 files with 1 distribution (idna 3.4)")
+    assert venv.fix == ("Remove env/ from git and add it to .gitignore; declare what it holds in requirements.txt and "
+                        "recreate it with pip.")
+    # without a pyvenv.cfg, a lib/python3.X/site-packages is a site-packages tree
+    assert found["other/lib/python3.12/site-packages"].message.startswith("a site-packages tree is committed: ")
