@@ -344,3 +344,20 @@ def test_a_committed_virtual_environment_is_named_as_one(tmp_path: Path) -> None
                         "recreate it with pip.")
     # without a pyvenv.cfg, a lib/python3.X/site-packages is a site-packages tree
     assert found["other/lib/python3.12/site-packages"].message.startswith("a site-packages tree is committed: ")
+
+
+@needs_git
+@needs_cc
+def test_the_command_line_scan_of_a_checkout_fails_on_what_it_commits(repo: Path, tmp_path: Path) -> None:
+    from tests.helpers import cli
+
+    report = tmp_path / "report.json"
+    done = cli("scan", repo, "--source", "skip", "-o", f"json={report}")
+    assert done.returncode == 1, done.stderr
+    policy = json.loads(report.read_text())["policy_findings"]
+    assert {"rule": "DS102", "severity": "medium", "message": "a vendored copy of six 1.16.0 is committed at six.py "
+            "(import name 'six' is installed by six (depscan.vendored_names); six.py: version 1.16.0)",
+            "component": "pkg:pypi/six@1.16.0"}.items() <= next(p for p in policy if p["rule"] == "DS102").items()
+    # a high-only run still fails on the binary (DS103 is high), a critical-only run does not
+    assert cli("scan", repo, "--source", "skip", "--fail-on", "high").returncode == 1
+    assert cli("scan", repo, "--source", "skip", "--fail-on", "critical").returncode == 0
