@@ -129,6 +129,8 @@ def committed_findings(
         notes.append(f"{root} is not a git checkout ({why}): every file present is judged as committed")
         view = open_directory(str(root), str(root), ctx)
     else:
+        if not tracked:
+            notes.append(f"git tracks no file below {root} (untracked and ignored files are not committed)")
         listed = tracked if scope is None else list(dict.fromkeys([*tracked, *scope]))
         view = open_listed(str(root), str(root), listed, ctx)
     in_scope = None

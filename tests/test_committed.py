@@ -361,3 +361,13 @@ def test_the_command_line_scan_of_a_checkout_fails_on_what_it_commits(repo: Path
     # a high-only run still fails on the binary (DS103 is high), a critical-only run does not
     assert cli("scan", repo, "--source", "skip", "--fail-on", "high").returncode == 1
     assert cli("scan", repo, "--source", "skip", "--fail-on", "critical").returncode == 0
+
+
+@needs_git
+def test_an_ignored_directory_of_a_checkout_commits_nothing(repo: Path) -> None:
+    write(repo, {"ignored/build/six.py": b'__version__ = "1.16.0"\n', "ignored/build/x.whl": b"PK"})
+    assert committed_findings(repo / "ignored" / "build") == (
+        [], [f"git tracks no file below {repo / 'ignored' / 'build'} (untracked and ignored files are not committed)"])
+    # a tracked subdirectory is judged on its own: paths are relative to it
+    found, notes = committed_findings(repo / "wheels")
+    assert [(f.rule, f.location.path) for f in found] == [("DS104", "boto3-1.34.0-py3-none-any.whl")] and notes == []
