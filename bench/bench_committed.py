@@ -8,14 +8,16 @@ Lambda layer tree (``layer/python/lib/python3.X/site-packages``) holding real in
 copied from this interpreter's own site-packages (their RECORD-listed files: METADATA, RECORD, modules and
 extension modules, as pip installed them), three of those distributions' ``.so`` files copied again to
 ``native/`` (binaries no package owns: read whole, parsed and identified), a vendored ``six.py``, a wheel,
-and project files (Python modules, tests, Markdown, JSON, YAML, shell scripts, a Dockerfile per service) up
-to ``--files`` tracked files; plus an untracked ``.venv``-like tree that must not be read.
+and project files (per 20: ten Python modules, two each of Markdown, JSON and YAML, a text file, a TOML
+file, a shell script and an extension-less file) up to ``--files`` tracked files; plus an untracked
+``.venv``-like tree that must not be read.
 
 Each round runs, in fresh processes (interpreter start-up and imports included):
   * ``git ls-files -z --cached`` in the repository (what the check starts with);
   * ``python -c pass``;
   * ``python -c "...committed_findings(root)"`` with an empty native cache (cold: every ELF file parsed)
-    and with the cache the cold run left (warm), the figure a pre-commit hook sees from the second run on.
+    and with the cache the cold run left (warm), the figure a pre-commit hook sees from the second run on;
+  * the same with one file named (``six.py``), as a pre-commit hook names the staged files.
 Medians of wall time, then the ratios. The first round is a warm-up and is not counted.
 """
 
@@ -87,9 +89,12 @@ def build(root: Path, total: int) -> int:
     wheels.mkdir()
     (wheels / "boto3-1.34.0-py3-none-any.whl").write_bytes(b"PK\x05\x06" + b"\0" * 18)
     done = copied + min(len(natives), MAX_NATIVE_COPIES) + 2
-    kinds = [(".py", "def f{n}(x):\n    return x + {n}\n"), (".md", "# Notes {n}\n\nSome text.\n"),
-             (".json", '{{"n": {n}}}\n'), (".yaml", "n: {n}\n"), (".sh", "#!/bin/sh\necho {n}\n"),
-             ("", "FROM public.ecr.aws/lambda/python:3.12\n# {n}\n")]
+    # per 20 files: 10 modules, 2 Markdown, 2 JSON, 2 YAML, a text file, a TOML file, a shell script and an
+    # extension-less file (the last two are checked for the ELF magic, as any name the deny-list does not know)
+    py, md, js, ym = ((".py", "def f{n}(x):\n    return x + {n}\n"), (".md", "# Notes {n}\n\nSome text.\n"),
+                      (".json", '{{"n": {n}}}\n'), (".yaml", "n: {n}\n"))
+    kinds = [py] * 10 + [md, md, js, js, ym, ym, (".txt", "note {n}\n"), (".toml", "n = {n}\n"),
+                         (".sh", "#!/bin/sh\necho {n}\n"), ("", "FROM public.ecr.aws/lambda/python:3.12\n# {n}\n")]
     n = 0
     while done < total:
         suffix, text = kinds[n % len(kinds)]
@@ -111,7 +116,7 @@ def build(root: Path, total: int) -> int:
 
 
 CHECK = ("import sys; from pathlib import Path; from depscan.committed import committed_findings; "
-         "found, notes = committed_findings(Path(sys.argv[1])); print(len(found))")
+         "found, notes = committed_findings(Path(sys.argv[1]), sys.argv[2:] or None); print(len(found))")
 
 
 def _timed(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -135,7 +140,7 @@ def main() -> None:
         root = args.keep or scratch / "repo"
         tracked = build(root, args.files) if not root.exists() else -1
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-        labels = ("git ls-files", "python -c pass", "check (cold cache)", "check (warm cache)")
+        labels = ("git ls-files", "python -c pass", "check (cold cache)", "check (warm cache)", "check (1 file)")
         times: dict[str, list[float]] = {label: [] for label in labels}
         cpu: dict[str, list[float]] = {label: [] for label in labels}
         found = ""
@@ -148,10 +153,13 @@ def main() -> None:
                                        dict(env, DEPSCAN_CACHE_DIR=str(cache))),
                 "check (warm cache)": ([sys.executable, "-c", CHECK, str(root)],
                                        dict(env, DEPSCAN_CACHE_DIR=str(cache))),
+                # a pre-commit hook's run: one staged file named (the vendored six.py)
+                "check (1 file)": ([sys.executable, "-c", CHECK, str(root), "six.py"],
+                                   dict(env, DEPSCAN_CACHE_DIR=str(cache))),
             }
             for label, (command, run_env) in runs.items():
                 wall, used, out = _timed(command, run_env)
-                if label.startswith("check"):
+                if label.startswith("check (") and label != "check (1 file)":
                     found = out
                 if round_:
                     times[label].append(wall)
@@ -163,7 +171,7 @@ def main() -> None:
         for label in labels:
             print(f"  {label:20} wall {medians[label]:.3f} s, CPU {cpu_medians[label]:.3f} s")
         git_alone, python_alone = medians["git ls-files"], medians["python -c pass"]
-        for label in ("check (cold cache)", "check (warm cache)"):
+        for label in ("check (cold cache)", "check (warm cache)", "check (1 file)"):
             print(f"  {label}: wall {medians[label] / git_alone:.1f}x git ls-files, "
                   f"{medians[label] / python_alone:.1f}x python -c pass; CPU "
                   f"{cpu_medians[label] / cpu_medians['python -c pass']:.1f}x python -c pass")

@@ -30,19 +30,20 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from depscan.artifacts.directory import open_directory, open_listed
 from depscan.artifacts.limits import Limits
 from depscan.artifacts.view import ArtifactView, EntryType, OpenContext
-from depscan.catalogers.native import NativeLibCataloger
+from depscan.catalogers.native import NativeLibCataloger, is_candidate
 from depscan.catalogers.python_dists import PythonDistCataloger
 from depscan.catalogers.vendored import VendoredCodeCataloger, attribute_natives, mark_vendored_dists
 from depscan.errors import MemberError
 from depscan.models import (
     Component,
+    Evidence,
     Level,
     Location,
     NativeComponent,
@@ -65,13 +66,18 @@ RULES: dict[str, Level] = {
 
 GIT_TIMEOUT = 60.0  # seconds for git ls-files
 SITE_DIRS = frozenset({"site-packages", "dist-packages"})
+# A virtual environment's site-packages (pyvenv.cfg at the environment's top, PEP 405).
+_VENV_SITE = re.compile(r"^(?P<venv>(?:.+/)?[^/]+)/(?:lib/(?:python|pypy)[^/]*|Lib)/site-packages$")
 _LAYER_SITE = re.compile(r"(?:^|/)python/lib/python3\.\d+/site-packages$")
+PROJECT_FILES = frozenset({"pyproject.toml", "setup.py", "setup.cfg", "Pipfile"})
 MAX_NAMED = 3  # distributions named in a tree's message and fix
 # Native binaries that are not ELF, by name, confirmed by their magic: PE (Windows DLLs, .pyd modules),
 # Mach-O (thin 32/64-bit either byte order, and fat binaries).
 _PE_SUFFIXES = (".pyd", ".dll")
 _MACHO_SUFFIXES = (".dylib",)
 _MACHO_MAGIC = (b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
+# The first line of a Git LFS pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md).
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 _EGG_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-.*)?\.egg$")
 
 
@@ -109,10 +115,11 @@ def committed_findings(
     """Findings DS101-DS104 for the files committed below ``root``, and notes.
 
     ``paths`` (relative to ``root``, or absolute inside it): the files being committed, as a pre-commit
-    hook passes them. They count as committed, and only findings about them are returned (a staged file
-    of a committed site-packages tree gives the tree's finding); the rest of the tracked files still
-    give the context (the RECORD that owns a staged ``.so``). ``limits`` bound what is read, as in a
-    scan; ``native_cache`` False keeps the native cache out of it (``--no-cache``).
+    hook passes them (a directory stands for the files below it). They count as committed, and only
+    findings about them are returned (a staged file of a committed site-packages tree gives the tree's
+    finding); the rest of the tracked files still give the context (the RECORD that owns a staged
+    ``.so``). ``limits`` bound what is read, as in a scan; ``native_cache`` False keeps the native cache
+    out of it (``--no-cache``). Raises ``ArtifactError`` when ``root`` is not a directory.
     """
     notes: list[str] = []
     scope = _in_root(root, paths, notes) if paths is not None else None
@@ -122,12 +129,21 @@ def committed_findings(
         notes.append(f"{root} is not a git checkout ({why}): every file present is judged as committed")
         view = open_directory(str(root), str(root), ctx)
     else:
+        if not tracked:
+            notes.append(f"git tracks no file below {root} (untracked and ignored files are not committed)")
         listed = tracked if scope is None else list(dict.fromkeys([*tracked, *scope]))
         view = open_listed(str(root), str(root), listed, ctx)
-    with view:
-        findings = _judge(view, native_cache)
+    in_scope = None
     if scope is not None:
-        findings = [f for f in findings if f.members & scope]
+        folders = tuple(f"{p}/" for p in scope if (root / p).is_dir() and not (root / p).is_symlink())
+
+        def in_scope(path: str) -> bool:
+            return path in scope or (bool(folders) and path.startswith(folders))
+
+    with view:
+        findings = _judge(view, native_cache, in_scope)
+    if in_scope is not None:
+        findings = [f for f in findings if any(map(in_scope, f.members))]
     for unknown in view.unknowns[:5]:
         notes.append(f"committed files: {unknown.location.path}: {unknown.reason}")
     if len(view.unknowns) > 5:
@@ -153,18 +169,23 @@ def _in_root(root: Path, paths: Sequence[str], notes: list[str]) -> frozenset[st
     return frozenset(inside)
 
 
-def _judge(view: ArtifactView, native_cache: bool) -> list[_Judged]:
+def _judge(view: ArtifactView, native_cache: bool, in_scope: Callable[[str], bool] | None) -> list[_Judged]:
     """The findings: installed trees first (from the paths and the distributions' metadata), then the
-    vendored copies and binaries outside them (the scan's own catalogers, over what the trees leave)."""
+    vendored copies and binaries outside them (the scan's own catalogers, over what the trees leave; only
+    the files ``in_scope`` are checked for binaries when the files being committed are named)."""
     files = [e.path for e in view.entries() if e.type is not EntryType.DIR]
     components: list[Component] = list(PythonDistCataloger().catalog(view).components)
     dists = [c for c in components if isinstance(c, PythonDist)]
     trees = _trees(files, dists)
     covered = {path for tree in trees.values() for path in tree.members}
-    judged = [_tree_finding(tree, dists) for tree in sorted(trees.values(), key=lambda t: t.path)]
+    venvs = {path[: -len("/pyvenv.cfg")] for path in files if path.endswith("/pyvenv.cfg")}
+    judged = [_tree_finding(tree, dists, venvs) for tree in sorted(trees.values(), key=lambda t: t.path)]
     # what lies in a tree is the tree's finding: neither identified again nor parsed
     view.discard_under([*(t.path for t in trees.values() if t.site), *covered])
-    components.extend(VendoredCodeCataloger().catalog(view, tuple(components)).components)
+    vendored = VendoredCodeCataloger(extra_roots=_project_roots(files, covered))
+    components.extend(vendored.catalog(view, tuple(components)).components)
+    if in_scope is not None:  # a binary's finding is about its file alone: the others need not be read
+        view.discard_under([e.path for e in view.entries() if e.type is not EntryType.DIR and not in_scope(e.path)])
     native = NativeLibCataloger(use_cache=native_cache).catalog(view, tuple(components))
     components = attribute_natives(mark_vendored_dists([*components, *native.components]))
     native_unknowns: dict[str, Unknown] = {}
@@ -175,6 +196,8 @@ def _judge(view: ArtifactView, native_cache: bool) -> list[_Judged]:
     for dist in dists:
         if dist.found_by == "vendored-code" and dist.metadata_location.path not in covered:
             judged.append(_vendored_finding(dist, files))
+    for where, shown, project, evidence in vendored.unversioned:
+        judged.append(_unversioned_finding(where.path, shown, project, evidence, files))
     natives: dict[str, NativeLib] = {}
     identified: dict[str, list[NativeComponent]] = {}
     for c in components:
@@ -189,12 +212,12 @@ def _judge(view: ArtifactView, native_cache: bool) -> list[_Judged]:
         if path not in natives and path not in covered and _binary_magic(view, path) == "ELF":
             judged.append(_damaged_elf_finding(path, unknown))
     for path in files:
-        if path in covered:
+        if path in covered or path in natives or path not in view:
             continue
         lower = path.lower()
-        if lower.endswith(_PE_SUFFIXES + _MACHO_SUFFIXES):
+        if lower.endswith(_PE_SUFFIXES + _MACHO_SUFFIXES) or is_candidate(path):
             kind = _binary_magic(view, path)
-            if kind in ("PE", "Mach-O"):
+            if kind in ("PE", "Mach-O", "LFS"):
                 judged.append(_other_binary_finding(path, kind))
         elif lower.endswith((".whl", ".egg", ".zip")):
             entry = view.get(path)
@@ -216,6 +239,20 @@ class _Tree:
     metadata_dirs: set[str] = field(default_factory=set)
     members: set[str] = field(default_factory=set)
     build_metadata: bool = False  # only a project's own *.egg-info (SOURCES.txt, no installed-files.txt)
+
+
+def _project_roots(files: list[str], covered: set[str]) -> frozenset[str]:
+    """Directories a project's code is imported from, besides the top: those holding a file that declares a
+    project or its requirements (``functions/api/requirements.txt``), and their ``src/`` (the src layout).
+    A copied ``six.py`` beside a function's handler is a vendored copy there as at the top."""
+    roots: set[str] = set()
+    for path in files:
+        directory, _, base = path.rpartition("/")
+        if directory and path not in covered and (base in PROJECT_FILES or (
+                base.startswith("requirements") and base.endswith((".txt", ".in")))):
+            roots.add(directory)
+    roots |= {f"{root}/src" for root in roots}
+    return frozenset(roots | {"src"})
 
 
 def _tree_of(path: str) -> tuple[str, bool, str | None] | None:
@@ -286,7 +323,7 @@ def _named(dists: list[PythonDist], pins: bool) -> str:
     return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
-def _tree_finding(tree: _Tree, all_dists: list[PythonDist]) -> _Judged:
+def _tree_finding(tree: _Tree, all_dists: list[PythonDist], venvs: set[str]) -> _Judged:
     dists = [d for d in all_dists if d.metadata_dir in tree.metadata_dirs]
     dists.sort(key=lambda d: (d.normalized_name, d.version))
     count = max(len(tree.metadata_dirs), len({d.metadata_dir for d in dists}))
@@ -294,7 +331,11 @@ def _tree_finding(tree: _Tree, all_dists: list[PythonDist]) -> _Judged:
             if count else "no distribution metadata")
     where = tree.path or min(tree.metadata_dirs)
     files = len(tree.members)
-    if tree.site:
+    venv = _VENV_SITE.match(tree.path) if tree.site else None
+    if venv is not None and venv["venv"] in venvs:
+        message = (f"a virtual environment is committed: {venv['venv']}/ (it has a pyvenv.cfg); its site-packages "
+                   f"tree has {files} file{'s' if files != 1 else ''} with {held}")
+    elif tree.site:
         what = "a Lambda layer's site-packages tree" if _LAYER_SITE.search(tree.path) else "a site-packages tree"
         message = f"{what} is committed: {files} file{'s' if files != 1 else ''} with {held}"
     elif tree.build_metadata:
@@ -303,7 +344,10 @@ def _tree_finding(tree: _Tree, all_dists: list[PythonDist]) -> _Judged:
         at = f"{tree.path}/" if tree.path else "the top of the repository"
         message = f"installed distributions are committed in {at}: {held}"
     shown = f"{where}/" if tree.path else "the installed files"
-    if tree.build_metadata:
+    if venv is not None and venv["venv"] in venvs:
+        fix = (f"Remove {venv['venv']}/ from git and add it to .gitignore; declare what it holds in "
+               "requirements.txt and recreate it with pip.")
+    elif tree.build_metadata:
         fix = (f"Remove {', '.join(d + '/' for d in sorted(tree.metadata_dirs))} from git and add *.egg-info to "
                ".gitignore: pip and setuptools regenerate it.")
     elif len(dists) == 1:
@@ -331,6 +375,18 @@ def _vendored_finding(dist: PythonDist, files: list[str]) -> _Judged:
         members = frozenset(p for p in files if p.startswith(prefix))
     finding = PolicyFinding(rule=VENDORED_COPY, level=RULES[VENDORED_COPY], location=Location(where),
                             message=message, component=dist.purl, fix=fix)
+    return _Judged(finding, members)
+
+
+def _unversioned_finding(path: str, shown: str, project: str, evidence: tuple[Evidence, ...],
+                         files: list[str]) -> _Judged:
+    where = shown.rstrip("/")
+    detail = "; ".join(e.detail for e in evidence[:2])
+    message = f"a vendored copy of {project} (version unknown) is committed at {shown} ({detail})"
+    fix = f"Remove {shown} from git and declare {project}, pinned to the version the copy is, in requirements.txt."
+    members = frozenset({path}) if where == path else frozenset(p for p in files if p.startswith(where + "/"))
+    finding = PolicyFinding(rule=VENDORED_COPY, level=RULES[VENDORED_COPY], location=Location(where),
+                            message=message, fix=fix)
     return _Judged(finding, members)
 
 
@@ -379,20 +435,28 @@ def _damaged_elf_finding(path: str, problem: Unknown) -> _Judged:
 
 
 def _other_binary_finding(path: str, kind: str) -> _Judged:
-    what = "a Windows PE file (DLL or extension module)" if kind == "PE" else "a Mach-O file (macOS library)"
+    if kind == "LFS":
+        message = ("a native binary is committed through Git LFS: only its pointer file is checked out, so it "
+                   "is not identified")
+    else:
+        what = "a Windows PE file (DLL or extension module)" if kind == "PE" else "a Mach-O file (macOS library)"
+        message = f"a native binary is committed: {what}, not identified (only ELF files are)"
     finding = PolicyFinding(rule=NATIVE_BINARY, level=RULES[NATIVE_BINARY], location=Location(path),
-                            message=f"a native binary is committed: {what}, not identified (only ELF files are)",
+                            message=message,
                             fix="Remove it from git and install it at build time from the wheel that ships it, or "
                                 "build it from its source in CI.")
     return _Judged(finding, frozenset({path}))
 
 
 def _binary_magic(view: ArtifactView, path: str) -> str | None:
-    """"ELF", "PE", "Mach-O" from the file's first bytes, or None."""
+    """"ELF", "PE", "Mach-O", or "LFS" (a Git LFS pointer file) from the file's first bytes, or None."""
     try:
-        head = view.read_prefix(path, 4)
+        head = view.read_prefix(path, len(_LFS_POINTER))
     except MemberError:
         return None
+    if head == _LFS_POINTER:
+        return "LFS"
+    head = head[:4]
     if head.startswith(b"\x7fELF"):
         return "ELF"
     if head.startswith(b"MZ"):

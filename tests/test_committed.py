@@ -13,6 +13,7 @@ import pytest
 from builders import dist, elf_header, write_zip
 
 from depscan.committed import committed_findings, tracked_files
+from depscan.errors import MemberError
 from depscan.models import PolicyFinding
 from tests.helpers import scan
 
@@ -190,6 +191,7 @@ def test_damaged_and_non_elf_binaries(repo: Path) -> None:
         "win/_speedups.pyd": b"MZ\x90\x00" + b"\0" * 60,
         "win/notes.pyd": b"text\n",
         "mac/libfoo.dylib": b"\xcf\xfa\xed\xfe" + b"\0" * 28,
+        "lfs/libbig.so.3": b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 9\n",
     })
     git(repo, "add", "-A")
     found = {f.location.path: f for f in committed_findings(repo)[0] if f.rule == "DS103"}
@@ -198,6 +200,7 @@ def test_damaged_and_non_elf_binaries(repo: Path) -> None:
     assert "invalid ELF class 9" in found["bin/broken.so"].message
     assert "Windows PE" in found["win/_speedups.pyd"].message
     assert "Mach-O" in found["mac/libfoo.dylib"].message
+    assert "through Git LFS" in found["lfs/libbig.so.3"].message
     # a tracked file deleted from the working tree is not read, and nothing breaks
     (repo / "six.py").unlink()
     assert "six.py" not in {f.location.path for f in committed_findings(repo)[0]}
@@ -268,3 +271,103 @@ def test_sarif_describes_each_repository_rule(repo: Path) -> None:
     results = [r for r in log["runs"][0]["results"] if r["message"]["text"].startswith("a vendored copy of six")]
     (six,) = results
     assert six["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "six.py"
+
+
+@needs_git
+def test_copies_beside_a_function_s_requirements_and_copies_without_a_version(tmp_path: Path) -> None:
+    root = tmp_path / "functions repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    write(root, {
+        "functions/api/requirements.txt": b"requests==2.31.0\n",
+        "functions/api/handler.py": b"import six\n",
+        "functions/api/six.py": b'__version__ = "1.16.0"\n',
+        "functions/api/attr/__init__.py": b"from attr._make import attrs\n",
+        "src/yaml/__init__.py": b'__version__ = "6.0.1"\n',
+        "docs/six.py": b'__version__ = "1.16.0"\n',  # no project here: an example, not an import root
+    })
+    git(root, "add", "-A")
+    found = {f.location.path: f for f in committed_findings(root)[0]}
+    assert set(found) == {"functions/api/six.py", "functions/api/attr", "src/yaml"}
+    attrs = found["functions/api/attr"]
+    assert attrs.message.startswith("a vendored copy of attrs (version unknown) is committed at functions/api/attr/")
+    assert attrs.fix == ("Remove functions/api/attr/ from git and declare attrs, pinned to the version the copy is, "
+                         "in requirements.txt.")
+    assert found["src/yaml"].component == "pkg:pypi/pyyaml@6.0.1"
+
+
+@needs_git
+def test_a_directory_named_stands_for_the_files_below_it(repo: Path) -> None:
+    found, _ = committed_findings(repo, ["layer", str(repo / "wheels")])
+    assert [(f.rule, f.location.path) for f in found] == [
+        ("DS101", SITE), ("DS104", "wheels/boto3-1.34.0-py3-none-any.whl")]
+    assert committed_findings(repo, [])[0] == []
+
+
+def test_a_view_of_listed_files_only(tmp_path: Path) -> None:
+    from depscan.artifacts.directory import open_listed
+    from depscan.artifacts.view import EntryType, OpenContext
+
+    root = tmp_path / "checkout"
+    write(root, {"a/b.py": b"x = 1\n", "a/__pycache__/b.cpython-312.pyc": b"\0", "c.txt": b"c", "untracked.py": b""})
+    write(tmp_path, {"secret/key.so": elf_header()})
+    (root / "link").symlink_to(tmp_path / "secret")
+    (root / "file-link.so").symlink_to(tmp_path / "secret" / "key.so")
+    listed = ["a/b.py", "a/__pycache__/b.cpython-312.pyc", "c.txt", "../secret/key.so", "/etc/passwd",
+              "link/key.so", "file-link.so", "gone.py", "a"]
+    with open_listed(str(root), "checkout", listed, OpenContext()) as view:
+        entries = {e.path: e.type for e in view.entries()}
+        assert entries == {"a": EntryType.DIR, "a/b.py": EntryType.FILE, "c.txt": EntryType.FILE,
+                           "file-link.so": EntryType.SYMLINK}
+        assert view.read("a/b.py") == b"x = 1\n"
+        with pytest.raises(MemberError, match="points outside the artifact"):
+            view.read("file-link.so")
+        assert [(u.location.path, u.reason) for u in view.unknowns] == [
+            ("link", "not a directory in the checkout (a symlink or missing); not followed")]
+
+
+@needs_git
+def test_a_committed_virtual_environment_is_named_as_one(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    git(root, "init", "-q")
+    write(root, {"env/pyvenv.cfg": b"home = /usr/bin\nversion = 3.12.1\n",
+                 "env/bin/activate": b"# activate\n",
+                 **dist("idna", "3.4", root="env/lib/python3.12/site-packages"),
+                 **dist("six", "1.16.0", root="other/lib/python3.12/site-packages")})
+    git(root, "add", "-A")
+    found = {f.location.path: f for f in committed_findings(root)[0]}
+    venv = found["env/lib/python3.12/site-packages"]
+    assert venv.message == ("a virtual environment is committed: env/ (it has a pyvenv.cfg); its site-packages tree "
+                            "has 5 files with 1 distribution (idna 3.4)")
+    assert venv.fix == ("Remove env/ from git and add it to .gitignore; declare what it holds in requirements.txt and "
+                        "recreate it with pip.")
+    # without a pyvenv.cfg, a lib/python3.X/site-packages is a site-packages tree
+    assert found["other/lib/python3.12/site-packages"].message.startswith("a site-packages tree is committed: ")
+
+
+@needs_git
+@needs_cc
+def test_the_command_line_scan_of_a_checkout_fails_on_what_it_commits(repo: Path, tmp_path: Path) -> None:
+    from tests.helpers import cli
+
+    report = tmp_path / "report.json"
+    done = cli("scan", repo, "--source", "skip", "-o", f"json={report}")
+    assert done.returncode == 1, done.stderr
+    policy = json.loads(report.read_text())["policy_findings"]
+    assert {"rule": "DS102", "severity": "medium", "message": "a vendored copy of six 1.16.0 is committed at six.py "
+            "(import name 'six' is installed by six (depscan.vendored_names); six.py: version 1.16.0)",
+            "component": "pkg:pypi/six@1.16.0"}.items() <= next(p for p in policy if p["rule"] == "DS102").items()
+    # a high-only run still fails on the binary (DS103 is high), a critical-only run does not
+    assert cli("scan", repo, "--source", "skip", "--fail-on", "high").returncode == 1
+    assert cli("scan", repo, "--source", "skip", "--fail-on", "critical").returncode == 0
+
+
+@needs_git
+def test_an_ignored_directory_of_a_checkout_commits_nothing(repo: Path) -> None:
+    write(repo, {"ignored/build/six.py": b'__version__ = "1.16.0"\n', "ignored/build/x.whl": b"PK"})
+    assert committed_findings(repo / "ignored" / "build") == (
+        [], [f"git tracks no file below {repo / 'ignored' / 'build'} (untracked and ignored files are not committed)"])
+    # a tracked subdirectory is judged on its own: paths are relative to it
+    found, notes = committed_findings(repo / "wheels")
+    assert [(f.rule, f.location.path) for f in found] == [("DS104", "boto3-1.34.0-py3-none-any.whl")] and notes == []

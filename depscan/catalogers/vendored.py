@@ -151,8 +151,12 @@ class VendoredCodeCataloger(Cataloger):
     name = "vendored-code"
     needs = ("python-dists",)
 
-    def __init__(self) -> None:
+    def __init__(self, extra_roots: frozenset[str] = frozenset()) -> None:
         self.notes: list[str] = []
+        # More import roots than the artifact shows (a repository's project directories: committed.py).
+        self.extra_roots = extra_roots
+        # Copies identified without a version (each also an Unknown): (location, shown path, project, evidence).
+        self.unversioned: list[tuple[Location, str, str, tuple[Evidence, ...]]] = []
 
     def wants(self, path: str) -> bool:
         if not path.endswith((".py", ".txt")):
@@ -174,8 +178,9 @@ class VendoredCodeCataloger(Cataloger):
 
     def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
         self.notes = []
+        self.unversioned = []
         dists = [c for c in earlier if isinstance(c, PythonDist)]
-        roots = {d.site_root for d in dists if not _vendor_dir(d.site_root)}
+        roots = {d.site_root for d in dists if not _vendor_dir(d.site_root)} | self.extra_roots
         if view.kind in _TOP_IS_ROOT:
             roots.add("")
         lambda_roots = view.kind in _LAMBDA_KINDS
@@ -273,6 +278,7 @@ class VendoredCodeCataloger(Cataloger):
             if version is None:
                 unknowns.append(Unknown(where, f"{shown}: identified as {project} ({evidence[0].detail}), "
                                                "version unknown"))
+                self.unversioned.append((where, shown, project, evidence))
                 continue
             vendoring = owner.get(cand.path) if cand.vendor_dir is not None else None
             components.append(PythonDist(
