@@ -407,7 +407,7 @@ def case_image(ws: Workspace) -> list[Row]:
                                       f"{site}requests/hook.py": b"import socket\n"}
     image, diff_ids = docker_save([tree_members(clean, site), upper], ws.scratch / "image.tar.gz")
     report = scan(ws, image, "--verify-record")
-    case = "image with gzip layers (docker save | gzip)"
+    case = "image with gzip layers (docker save, gzipped)"
     found = {(f["rule"], f["location"]["path"].removeprefix(site), f["location"]["layer"])
              for f in report.rules("record-")}
     expected = {("record-modified", "certifi/cacert.pem", diff_ids[1]),
@@ -604,8 +604,8 @@ def print_table(rows: list[Row]) -> None:
     print("| case | expected | reported | |")
     print("|---|---|---|---|")
     for row in rows:
-        cells = [row.case, row.expected, row.reported.replace("|", "/"), "OK" if row.ok else "MISS"]
-        print("| " + " | ".join(cells) + " |")
+        cells = [row.case, row.expected, row.reported, "OK" if row.ok else "MISS"]
+        print("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:
