@@ -9,6 +9,8 @@ directory per set, kept in the work directory. Each case builds a deployment fro
 people build them (a function zip of ``pip install -t`` output with ``six.py`` copied in, a dist-info deleted to
 save space, a CA bundle with a PEM block appended, a function zip plus ``--layer`` zips), scans it with
 ``python -m depscan scan ... --source skip -o json=...`` and checks each expectation against the JSON report.
+Requirement findings are also compared with the real ``pip check`` on the same installed set (pip ``--python``
+on a venv made ``--without-pip`` with ``python3``, which must be a CPython 3.11 like the wheels).
 What is "true" comes from the installed files themselves (the deleted dist-info's METADATA, ``vendor.txt``'s
 pins, the ``_vendor/*.dist-info`` directories, the file that was changed), never from depscan.
 
@@ -598,7 +600,11 @@ def pip_check(ws: Workspace, sets: Iterable[str], drop: Iterable[str] = ()) -> t
     name = "+".join(sets) + ("-" + "-".join(drop) if drop else "")
     env = ws.scratch / f"env-{name}"
     subprocess.run(["python3", "-m", "venv", "--without-pip", str(env)], check=True)
-    (site,) = env.glob("lib/python3.*/site-packages")
+    found = list(env.glob("lib/python3.*/site-packages"))
+    if [p.parent.name for p in found] != [f"python{PYTHON}"]:
+        raise ValidateError(f"python3 is not CPython {PYTHON} ({[p.parent.name for p in found]}): pip check would "
+                            "judge markers for another Python than the wheels'")
+    (site,) = found
     for set_name in sets:
         shutil.copytree(ws.site(set_name), site, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".installed"))
     for dropped in drop:
@@ -627,7 +633,7 @@ def case_pip_check_bench(ws: Workspace) -> list[Row]:
 def _pip_check_zip(ws: Workspace, title: str, name: str, zip_path: Path) -> Row:
     env = ws.scratch / f"env-{name}"
     subprocess.run(["python3", "-m", "venv", "--without-pip", str(env)], check=True)
-    (site,) = env.glob("lib/python3.*/site-packages")
+    (site,) = env.glob(f"lib/python{PYTHON}/site-packages")
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(site)
     proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "--python",
