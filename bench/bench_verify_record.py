@@ -125,13 +125,17 @@ def bench_shape(name: str, zip_path: Path, scratch: Path, repeat: int, baseline_
                 print(f"  round {round_number}/{repeat} {step:8} {run.wall:7.3f} s  cpu {run.cpu:7.3f} s  "
                       f"max RSS {run.max_rss_mb:6.1f} MB")
     wall = {step: statistics.median(r.wall for r in done) for step, done in runs.items()}
+    cpu = {step: statistics.median(r.cpu for r in done) for step, done in runs.items()}
     rss = {step: max(r.max_rss_mb for r in done) for step, done in runs.items()}
     base = wall["baseline"]
     for step in commands:
         print(f"  {step:8} median {wall[step]:7.3f} s = {wall[step] / base:5.2f}x baseline, "
-              f"max RSS {rss[step]:6.1f} MB")
+              f"cpu {cpu[step]:7.3f} s = {cpu[step] / cpu['baseline']:5.2f}x, max RSS {rss[step]:6.1f} MB")
     added = wall["verify"] - wall["scan"]
-    print(f"  --verify-record adds {added:.3f} s = {added / base:.2f}x baseline")
+    added_cpu = cpu["verify"] - cpu["scan"]
+    print(f"  --verify-record adds {added:.3f} s = {added / base:.2f}x baseline "
+          f"(cpu {added_cpu:.3f} s = {added_cpu / cpu['baseline']:.2f}x; the cpu ratios are the ones to read "
+          "when other work shares the machine)")
     # The last run written was a verify run or a scan run: run verify once more for its report.
     measure(commands["verify"], scratch)
     data = json.loads(report.read_text())

@@ -9,6 +9,8 @@ directory per set, kept in the work directory. Each case builds a deployment fro
 people build them (a function zip of ``pip install -t`` output with ``six.py`` copied in, a dist-info deleted to
 save space, a CA bundle with a PEM block appended, a function zip plus ``--layer`` zips), scans it with
 ``python -m depscan scan ... --source skip -o json=...`` and checks each expectation against the JSON report.
+Requirement findings are also compared with the real ``pip check`` on the same installed set (pip ``--python``
+on a venv made ``--without-pip`` with ``python3``, which must be a CPython 3.11 like the wheels).
 What is "true" comes from the installed files themselves (the deleted dist-info's METADATA, ``vendor.txt``'s
 pins, the ``_vendor/*.dist-info`` directories, the file that was changed), never from depscan.
 
@@ -407,7 +409,7 @@ def case_image(ws: Workspace) -> list[Row]:
                                       f"{site}requests/hook.py": b"import socket\n"}
     image, diff_ids = docker_save([tree_members(clean, site), upper], ws.scratch / "image.tar.gz")
     report = scan(ws, image, "--verify-record")
-    case = "image with gzip layers (docker save | gzip)"
+    case = "image with gzip layers (docker save, gzipped)"
     found = {(f["rule"], f["location"]["path"].removeprefix(site), f["location"]["layer"])
              for f in report.rules("record-")}
     expected = {("record-modified", "certifi/cacert.pem", diff_ids[1]),
@@ -585,6 +587,112 @@ def case_clean_everything(ws: Workspace) -> list[Row]:
     return rows
 
 
+_PIP_MISSING = re.compile(r"^(\S+) \S+ requires (\S+?), which is not installed\.$")
+_PIP_CONFLICT = re.compile(r"^(\S+) \S+ has requirement (.+), but you have (\S+) \S+\.$")
+_DEPSCAN_REQUIRES = re.compile(r"^\S+ \S+ requires ([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def pip_check(ws: Workspace, sets: Iterable[str], drop: Iterable[str] = ()) -> tuple[Path, set[tuple[str, str, str]]]:
+    """The sets installed into one site-packages directory (less the distributions ``drop`` names, directory and
+    dist-info), and what the real ``pip check`` says of it: {(distribution, requirement, missing|conflict)}. pip
+    runs against a venv made without pip (``python3 -m venv --without-pip``, a CPython 3.11 like the wheels')
+    whose site-packages holds exactly those files (``pip --python``)."""
+    name = "+".join(sets) + ("-" + "-".join(drop) if drop else "")
+    env = ws.scratch / f"env-{name}"
+    subprocess.run(["python3", "-m", "venv", "--without-pip", str(env)], check=True)
+    found = list(env.glob("lib/python3.*/site-packages"))
+    if [p.parent.name for p in found] != [f"python{PYTHON}"]:
+        raise ValidateError(f"python3 is not CPython {PYTHON} ({[p.parent.name for p in found]}): pip check would "
+                            "judge markers for another Python than the wheels'")
+    (site,) = found
+    for set_name in sets:
+        shutil.copytree(ws.site(set_name), site, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".installed"))
+    for dropped in drop:
+        shutil.rmtree(dist_info_of(site, dropped))
+        shutil.rmtree(site / dropped)
+    proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "--python",
+                           str(env / "bin/python"), "check"], capture_output=True, text=True, check=False)
+    return site, _pip_check_lines(proc.stdout)
+
+
+def case_pip_check_bench(ws: Workspace) -> list[Row]:
+    """The same on the inventory benchmark's two sets (321 pure-Python wheels; 316 wheels of a large Lambda
+    bundle, numpy to boto3; ``bench_inventory.py`` builds and caches the zips, a missing one is skipped): each
+    unpacked into a venv for ``pip check``, and scanned as a layer's site-packages."""
+    rows = []
+    for title, name in (("321 pure-Python wheels", "pure-python"), ("316 wheels of the Lambda zip", "lambda-function")):
+        zip_path = Path(f"~/.cache/depscan-bench/{name}.zip").expanduser()
+        if not zip_path.is_file():
+            print(f"validate_issue10: {zip_path} not built: skipped", file=sys.stderr)
+            continue
+        rows.append(_pip_check_zip(ws, title, name, zip_path))
+        shutil.rmtree(ws.scratch / f"env-{name}")
+    return rows
+
+
+def _pip_check_zip(ws: Workspace, title: str, name: str, zip_path: Path) -> Row:
+    env = ws.scratch / f"env-{name}"
+    subprocess.run(["python3", "-m", "venv", "--without-pip", str(env)], check=True)
+    (site,) = env.glob(f"lib/python{PYTHON}/site-packages")
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(site)
+    proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "--python",
+                           str(env / "bin/python"), "check"], capture_output=True, text=True, check=False)
+    truth = _pip_check_lines(proc.stdout)
+    layer = zip_tree(site, ws.scratch / f"{name}-layer.zip", f"{SITE}/")
+    report = scan(ws, layer)
+    layer.unlink()
+    said = _depscan_requirements(report)
+    shown = "; ".join(f"{a} {kind} {b}" for a, b, kind in sorted(said ^ truth)[:6])
+    return Row(f"pip check agrees: the benchmark's {title}", f"pip check's {len(truth)} broken requirements",
+               f"{len(said)} findings, {len(said & truth)} in common" + (f"; differ: {shown}" if shown else ""),
+               said == truth)
+
+
+def _pip_check_lines(stdout: str) -> set[tuple[str, str, str]]:
+    said: set[tuple[str, str, str]] = set()
+    for line in stdout.splitlines():
+        if (missing := _PIP_MISSING.match(line)) is not None:
+            said.add((_norm(missing.group(1)), _norm(missing.group(2)), "missing"))
+        elif (conflict := _PIP_CONFLICT.match(line)) is not None:
+            said.add((_norm(conflict.group(1)), _norm(conflict.group(3)), "conflict"))
+        elif line.strip() and line.strip() != "No broken requirements found.":
+            raise ValidateError(f"pip check: a line not understood: {line!r}")
+    return said
+
+
+def _depscan_requirements(report: Report) -> set[tuple[str, str, str]]:
+    said = set()
+    for finding in report.rules("requirement-"):
+        required = _DEPSCAN_REQUIRES.match(finding["message"])
+        source = (finding.get("component") or "").removeprefix("pkg:pypi/").split("@")[0]
+        said.add((_norm(source), _norm(required.group(1)) if required else "?",
+                  finding["rule"].removeprefix("requirement-")))
+    return said
+
+
+def case_pip_check(ws: Workspace) -> list[Row]:
+    """depscan's requirement findings against the real ``pip check`` on the same installed set (the issue: "as
+    pip check would report them")."""
+    rows = []
+    envs: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
+        (("requests",), ("idna",)),  # requests without idna
+        (("botocore", "urllib3-old"), ()),  # botocore with urllib3 1.24.3 (what the layer case imports)
+        (("dateutil-yaml",), ()),  # python-dateutil without six
+        (("requests", "botocore", "pip", "setuptools", "dateutil-yaml", "six"), ()),  # complete
+    ]
+    for sets, drop in envs:
+        site, truth = pip_check(ws, sets, drop)
+        report = scan(ws, zip_tree(site, ws.scratch / f"{site.parent.parent.parent.name}.zip", f"{SITE}/"))
+        said = _depscan_requirements(report)
+        label = " + ".join(sets) + (f" without {', '.join(drop)}" if drop else "")
+        rows.append(Row(f"pip check agrees: {label}",
+                        "pip check: " + ("; ".join(f"{a} {kind} {b}" for a, b, kind in sorted(truth)) or "nothing"),
+                        "; ".join(f"{a} {kind} {b}" for a, b, kind in sorted(said)) or "nothing",
+                        said == truth))
+    return rows
+
+
 CASES: dict[str, Callable[[Workspace], list[Row]]] = {
     "six-copied": case_six_copied,
     "dist-info-deleted": case_dist_info_deleted,
@@ -597,6 +705,8 @@ CASES: dict[str, Callable[[Workspace], list[Row]]] = {
     "image": case_image,
     "slim": case_slim,
     "requirement-missing": case_requirement_missing,
+    "pip-check": case_pip_check,
+    "pip-check-bench": case_pip_check_bench,
 }
 
 
@@ -604,8 +714,8 @@ def print_table(rows: list[Row]) -> None:
     print("| case | expected | reported | |")
     print("|---|---|---|---|")
     for row in rows:
-        cells = [row.case, row.expected, row.reported.replace("|", "/"), "OK" if row.ok else "MISS"]
-        print("| " + " | ".join(cells) + " |")
+        cells = [row.case, row.expected, row.reported, "OK" if row.ok else "MISS"]
+        print("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from depscan.config import ScanConfig
 from depscan.models import Location, ScanResult
 from depscan.record_check import MISSING, MODIFIED, UNLISTED
 from depscan.scan import run
-from tests.artifacts.test_image import as_json, compress, oci_blobs, tar_bytes, write_tar_file
+from tests.artifacts.test_image import as_json, compress, oci_blobs, oci_single, tar_bytes, write_dir, write_tar_file
 
 SITE = "usr/lib/python3.12/site-packages"
 ELF_SO = f"{SITE}/requests/_speedups.cpython-312-x86_64-linux-gnu.so"
@@ -204,6 +204,18 @@ def test_an_image_with_compressed_layers_gives_the_findings_of_the_merged_files_
     assert layer_of[f"{SITE}/requests/__init__.py"] == diff_ids[0]
     assert layer_of[f"{SITE}/requests/hook.py"] == diff_ids[1]
     assert Location(f"{SITE}/requests/py.typed", diff_ids[0]) in {f.location for f in result.policy_findings}
+
+
+@pytest.mark.parametrize("how", ["gzip", "zstd"])
+def test_an_oci_layout_directory_with_compressed_layers_gives_the_same_findings(tmp_path: Path, how: str) -> None:
+    layers, merged = layered()
+    from_zip = verified(write_zip(tmp_path / "rootfs.zip", merged))
+    files, diff_ids = oci_single(layers, how)
+    result = verified(write_dir(tmp_path / "layout", files))
+    assert result.artifact.kind == "oci"
+    assert judged(result) == judged(from_zip)
+    expected_rules(result)
+    assert {f.location.layer for f in result.policy_findings} == set(diff_ids)
 
 
 def test_an_upper_layer_that_restores_a_file_clears_the_lower_tampering(tmp_path: Path) -> None:

@@ -68,7 +68,9 @@ class MemberReader(Protocol):
     An object with two methods rather than two closures: a large zip has tens of thousands of
     members, and every closure (a function, its cells, their tuple) is more objects for the
     garbage collector to walk while the index is built; one slotted object per member is cheaper
-    than the single closure per member this replaced.
+    than the single closure per member this replaced. Optional methods, asked through the view:
+    ``fingerprint()`` (a zip member's CRC-32 and size) and ``digest()`` (a streamed member's sha256 and
+    size, ``OpenContext.digests``).
     """
 
     def read(self, max_bytes: int) -> bytes:
