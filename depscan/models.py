@@ -83,7 +83,8 @@ class PythonDist:
     normalized_name: NormalizedName  # PEP 503
     version: str  # as spelled in METADATA
     purl: str
-    found_by: Literal["python-dist-info", "python-egg-info", "sbom", "vendored-code"]
+    # "declared": an exact pin of a requirements or lock file (``depscan check --audit``), not an installed copy
+    found_by: Literal["python-dist-info", "python-egg-info", "sbom", "vendored-code", "declared"]
     metadata_location: Location  # the METADATA / PKG-INFO file
     metadata_sha256: str | None  # hex SHA-256 of that file's bytes (None when read back from an SBOM)
     metadata_dir: str  # the .dist-info / .egg-info directory (or the egg-info file)

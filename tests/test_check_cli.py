@@ -184,3 +184,47 @@ def test_scan_of_a_directory_includes_the_rules(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert [(f["rule"], f["location"]["path"], f["line"]) for f in report["policy_findings"]] == [
         ("DS001", "requirements.txt", 1)]
+
+
+# -- --audit: the exact pins against advisories ------------------------------------------------------------------
+
+SUBSET = Path(__file__).resolve().parent.parent / "fixtures" / "advisories" / "pypi-subset.zip"
+
+
+def test_pinned_components_are_exact_pins_only(tmp_path: Path) -> None:
+    from depscan.declared.check import pinned_components
+    from depscan.declared.requirements_txt import parse
+
+    declared = parse("requirements.txt", "Requests==2.19.1\nflask>=2\n-e .\ntool @ https://x/tool-1.0.tar.gz\n"
+                                         "six==1.16.0\nsix==1.16.0 ; python_version < '3'\n")
+    dists = pinned_components([declared], "app/")
+    assert [(d.name, d.version, d.purl, d.metadata_location.path, d.found_by) for d in dists] == [
+        ("requests", "2.19.1", "pkg:pypi/requests@2.19.1", "app/requirements.txt", "declared"),
+        ("six", "1.16.0", "pkg:pypi/six@1.16.0", "app/requirements.txt", "declared")]
+
+
+def test_cli_audit_against_the_offline_database(tmp_path: Path) -> None:
+    db = tmp_path / "osv.db"
+    assert cli("db", "import", SUBSET, "--db", db).returncode == 0
+    repo = tmp_path / "repo"
+    _write(repo, {"requirements.txt": "requests==2.19.1\nsix==1.16.0\n"})
+    proc = cli("check", "--audit", "--db", db, "-f", "json", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert {v["id"] for v in report["vulnerabilities"]} >= {"PYSEC-2018-28", "PYSEC-2023-74"}
+    assert {c["name"] for c in report["components"]} == {"requests", "six"}
+    assert "2 pins audited: 2 vulnerabilities" in proc.stderr
+    sarif = json.loads(cli("check", "--audit", "--db", db, "-f", "sarif", cwd=repo).stdout)
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]}
+    assert uris == {"requirements.txt"}
+    _write(repo, {"requirements.txt": "requests==2.32.3\nsix==1.16.0\n"})
+    clean = cli("check", "--audit", "--db", db, cwd=repo)
+    assert clean.returncode == 0, clean.stderr
+    assert "2 pins audited: 0 vulnerabilities" in clean.stderr
+    assert cli("check", "--audit", "--source", "skip", cwd=repo).returncode == 2
+
+
+def test_a_directory_checks_what_its_files_include_whatever_the_name(tmp_path: Path) -> None:
+    _write(tmp_path, {"requirements.txt": "-r base.pip\nsix==1.16.0\n", "base.pip": "flask\n"})
+    assert _places(check_paths(["."], CheckConfig(), cwd=tmp_path)) == [("DS001", "base.pip", 1)]
+    assert _places(check_paths(["requirements.txt"], CheckConfig(), cwd=tmp_path)) == []
