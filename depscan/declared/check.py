@@ -29,7 +29,7 @@ from depscan.declared.config import load as load_config
 from depscan.errors import DepscanError, InputError, UsageError
 from depscan.models import ArtifactInfo, DeclaredFile, Location, PolicyFinding, PythonDist, ScanResult
 
-MAX_FILE_BYTES = 16 * 1024 * 1024  # a declared-dependency file larger than this is an error for that file
+MAX_FILE_BYTES = 4 * 1024 * 1024  # larger is an error for the file (hashed compiled files are < 1 MiB)
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "site-packages", "__pycache__",
                        ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 KIND = "repository"
