@@ -228,3 +228,20 @@ def test_a_directory_checks_what_its_files_include_whatever_the_name(tmp_path: P
     _write(tmp_path, {"requirements.txt": "-r base.pip\nsix==1.16.0\n", "base.pip": "flask\n"})
     assert _places(check_paths(["."], CheckConfig(), cwd=tmp_path)) == [("DS001", "base.pip", 1)]
     assert _places(check_paths(["requirements.txt"], CheckConfig(), cwd=tmp_path)) == []
+
+
+def test_scan_directory_rules_use_git_or_what_the_scan_read(tmp_path: Path) -> None:
+    from depscan.declared.check import check_directory
+
+    _write(tmp_path, {"requirements.txt": "requests\n", ".venv/requirements.txt": "flask\n",
+                      ".depscan.toml": "[check]\nbogus = 1\n"})
+    findings, notes = check_directory(tmp_path, ["requirements.txt", ".venv/requirements.txt"])
+    assert [(f.rule, f.location.path) for f in findings] == [("DS001", "requirements.txt")]
+    assert len(notes) == 1 and "unknown key(s) bogus" in notes[0] and "defaults" in notes[0]
+
+
+def test_a_named_link_keeps_its_name(tmp_path: Path) -> None:
+    _write(tmp_path, {"pins/real.txt": "requests\n"})
+    (tmp_path / "requirements.txt").symlink_to(tmp_path / "pins" / "real.txt")
+    assert _places(check_paths(["requirements.txt"], CheckConfig(), cwd=tmp_path)) == [
+        ("DS001", "requirements.txt", 1)]

@@ -122,8 +122,13 @@ def _parse(root: Path, rel: str, source: str | None = None) -> DeclaredFile:
 
 
 def _kind_guess(rel: str) -> str:
+    """The ``DeclaredFile.kind`` of a file that could not be read, from its name."""
     name = posixpath.basename(rel)
-    return "requirements" if name.endswith((".txt", ".in")) else name
+    if name.lower().endswith((".txt", ".in")):
+        return "requirements"
+    if name.startswith("pylock.") and name.endswith(".toml"):
+        return "pylock"
+    return {"pyproject.toml": "pyproject"}.get(name, name)  # poetry.lock, Pipfile, uv.lock ... are their names
 
 
 def collect(root: Path, paths: Sequence[str], context: Sequence[str] = ()) -> Checked:
@@ -243,7 +248,7 @@ def _named_files(root: Path, arguments: Sequence[str], notes: list[str]) -> tupl
     """Named files relative to ``root``, and the lock and requirements files beside any of them (context)."""
     paths: list[str] = []
     for argument in arguments:
-        full = (root / argument).resolve() if not os.path.isabs(argument) else Path(os.path.abspath(argument))
+        full = Path(os.path.normpath(root / argument))  # links not resolved: the name given is the file's name
         rel = os.path.relpath(full, root).replace(os.sep, "/")
         if rel == ".." or rel.startswith("../"):
             raise UsageError(f"{argument}: outside the current directory; run depscan check from the repository "
@@ -288,22 +293,24 @@ def _relocated(finding: PolicyFinding, prefix: str) -> PolicyFinding:
 
 def check_directory(root: Path, entries: Sequence[str] = ()) -> tuple[tuple[PolicyFinding, ...], tuple[str, ...]]:
     """The repository rules on a directory ``depscan scan`` reads (paths relative to it, as every location of
-    the scan is): the files git tracks in a checkout, else ``entries`` (the scan's own listing of the directory)
-    outside ``SKIP_DIRS``. Its ``.depscan.toml`` ``[check]`` table applies; a bad table is a note, not an error
-    (the scan is about the artifact)."""
+    the scan is): the files git tracks in a checkout, else (not a checkout, or nothing tracked in it)
+    ``entries`` (the scan's own listing of the directory) outside ``SKIP_DIRS``. Its ``.depscan.toml``
+    ``[check]`` table applies; a bad table is a note, not an error (the scan is about the artifact)."""
     from depscan.declared.rules import check
 
+    notes: list[str] = []
     try:
         config = load_config(root)
     except UsageError as e:
-        return (), (f"{e}; the repository rules ran with their defaults",)
+        config = CheckConfig()
+        notes.append(f"{e}; the repository rules ran with their defaults")
     names = tracked_files(root)
-    if names is None:
+    if not names:  # not a checkout, or a directory git tracks nothing in (a build output): what the scan read
         names = [e for e in entries if not any(part in SKIP_DIRS or part.endswith((".dist-info", ".egg-info"))
                                                for part in e.split("/")[:-1])]
     checked = collect(root, declared_paths(names, root))
     outcome = check(checked.files, config)  # every file read, includes too, is the directory's
-    return outcome.findings, outcome.notes
+    return outcome.findings, (*notes, *outcome.notes)
 
 
 def pinned_components(files: Sequence[DeclaredFile], prefix: str = "") -> tuple[PythonDist, ...]:
