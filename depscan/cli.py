@@ -345,8 +345,8 @@ def check(
     ignore_file: IgnoreFile = None,
     max_db_age: MaxDbAge = 7,
 ) -> None:
-    """Check requirement, pyproject and lock files offline: unpinned requirements, missing hashes, mutable URLs,
-    editable installs, extra indexes, trusted hosts (rules DS001-DS007, README "Repository rules")."""
+    """Check a repository's declared dependencies (requirements files, ...) offline: unpinned requirements, missing
+    hashes, mutable URLs, editable installs, extra indexes, trusted hosts (README "Repository rules")."""
     from dataclasses import replace
 
     from depscan.declared.check import check_paths
