@@ -245,3 +245,22 @@ def test_a_named_link_keeps_its_name(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").symlink_to(tmp_path / "pins" / "real.txt")
     assert _places(check_paths(["requirements.txt"], CheckConfig(), cwd=tmp_path)) == [
         ("DS001", "requirements.txt", 1)]
+
+
+def test_a_clean_pre_commit_run_imports_little(tmp_path: Path) -> None:
+    """A hook on one clean file must start fast: no rich (a clean table is one line), no report machinery of
+    scans, no artifact readers. (subprocess comes with typer.)"""
+    import sys
+
+    _write(tmp_path, {"requirements.txt": f"six==1.16.0 --hash=sha256:{SHA}\n"})
+    code = ("import sys, runpy\nsys.argv = ['depscan', 'check', 'requirements.txt']\n"
+            "try:\n    runpy.run_module('depscan', run_name='__main__')\nexcept SystemExit as e:\n"
+            "    assert e.code == 0, e.code\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('rich', 'depscan'))))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stderr
+    loaded = proc.stdout.strip().splitlines()[-1]
+    for heavy in ("'rich", "depscan.finish", "depscan.facts", "depscan.artifacts.detect", "depscan.scan'",
+                  "depscan.reporters.table"):
+        assert heavy not in loaded, (heavy, loaded)
+    assert "depscan.declared.requirements_txt" in loaded
