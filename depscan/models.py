@@ -108,6 +108,7 @@ class PythonDist:
     # copy lies at an import root, with no distribution around it), and how the copy was identified.
     vendored_by: Location | None = None
     evidence: tuple[Evidence, ...] = ()
+    declared_line: int | None = None  # found_by "declared": the 1-based line of the pin in its file
 
     @property
     def locations(self) -> tuple[Location, ...]:

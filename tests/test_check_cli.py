@@ -198,9 +198,9 @@ def test_pinned_components_are_exact_pins_only(tmp_path: Path) -> None:
     declared = parse("requirements.txt", "Requests==2.19.1\nflask>=2\n-e .\ntool @ https://x/tool-1.0.tar.gz\n"
                                          "six==1.16.0\nsix==1.16.0 ; python_version < '3'\n")
     dists = pinned_components([declared], "app/")
-    assert [(d.name, d.version, d.purl, d.metadata_location.path, d.found_by) for d in dists] == [
-        ("requests", "2.19.1", "pkg:pypi/requests@2.19.1", "app/requirements.txt", "declared"),
-        ("six", "1.16.0", "pkg:pypi/six@1.16.0", "app/requirements.txt", "declared")]
+    assert [(d.name, d.version, d.purl, d.metadata_location.path, d.found_by, d.declared_line) for d in dists] == [
+        ("requests", "2.19.1", "pkg:pypi/requests@2.19.1", "app/requirements.txt", "declared", 1),
+        ("six", "1.16.0", "pkg:pypi/six@1.16.0", "app/requirements.txt", "declared", 5)]
 
 
 def test_cli_audit_against_the_offline_database(tmp_path: Path) -> None:
@@ -215,8 +215,14 @@ def test_cli_audit_against_the_offline_database(tmp_path: Path) -> None:
     assert {c["name"] for c in report["components"]} == {"requests", "six"}
     assert "2 pins audited: 2 vulnerabilities" in proc.stderr
     sarif = json.loads(cli("check", "--audit", "--db", db, "-f", "sarif", cwd=repo).stdout)
-    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]}
-    assert uris == {"requirements.txt"}
+    places = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+               r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in sarif["runs"][0]["results"]}
+    assert places == {("requirements.txt", 1)}
+    _write(repo, {"requirements.txt": "# pins\nsix==1.16.0\nrequests==2.19.1\n"})
+    report = json.loads(cli("check", "--audit", "--db", db, "-f", "json", cwd=repo).stdout)
+    assert {c["name"]: c["line"] for c in report["components"]} == {"six": 2, "requests": 3}
+    sarif = json.loads(cli("check", "--audit", "--db", db, "-f", "sarif", cwd=repo).stdout)
+    assert {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in sarif["runs"][0]["results"]} == {3}
     _write(repo, {"requirements.txt": "requests==2.32.3\nsix==1.16.0\n"})
     clean = cli("check", "--audit", "--db", db, cwd=repo)
     assert clean.returncode == 0, clean.stderr

@@ -328,5 +328,6 @@ def pinned_components(files: Sequence[DeclaredFile], prefix: str = "") -> tuple[
                 seen[key] = PythonDist(
                     name=req.name, normalized_name=canonicalize_name(req.name), version=req.pinned,
                     purl=f"pkg:pypi/{req.name}@{req.pinned}", found_by="declared",
-                    metadata_location=Location(where), metadata_sha256=None, metadata_dir=where, site_root="")
+                    metadata_location=Location(where), metadata_sha256=None, metadata_dir=where, site_root="",
+                    declared_line=req.line or None)
     return tuple(seen.values())
