@@ -373,9 +373,20 @@ def check(
         bool, typer.Option("--require-hashes", help="Every requirement of a requirements or lock file needs a hash "
                            "(DS002), as pip --require-hashes.")
     ] = False,
+    audit: Annotated[
+        bool, typer.Option("--audit", help="Also match the exact pins of the checked files against OSV advisories "
+                           "(the offline database when there is one, else the online API; --source as for scan).")
+    ] = False,
+    db: Db = None,
+    source: Source = "auto",
+    osv_url: OsvUrl = OSV_API_URL,
+    osv_retries: OsvRetries = 4,
+    osv_timeout: OsvTimeout = OSV_TIMEOUT,
+    ignore_file: IgnoreFile = None,
+    max_db_age: MaxDbAge = 7,
 ) -> None:
-    """Check requirement, pyproject and lock files offline: unpinned requirements, missing hashes, mutable URLs,
-    editable installs, extra indexes, trusted hosts (rules DS001-DS007, README "Repository rules")."""
+    """Check a repository's declared dependencies (requirements files, ...) offline: unpinned requirements, missing
+    hashes, mutable URLs, editable installs, extra indexes, trusted hosts (README "Repository rules")."""
     from dataclasses import replace
 
     from depscan.declared.check import check_paths
@@ -392,7 +403,17 @@ def check(
     config = load_config(__import__("pathlib").Path(root))
     if require_hashes:
         config = replace(config, require_hashes=True)
-    result = check_paths(arguments, config)
+    settings = None
+    if audit:
+        settings = _advisory_settings(None, db, source, osv_url, ignore_file, False, max_db_age, osv_retries,
+                                      osv_timeout)
+        if settings.mode == "skip":
+            raise _fail("--audit checks advisories: --source skip makes no sense with it", ExitCode.USAGE)
+    result = check_paths(arguments, config, audit=audit)
+    if settings is not None:
+        from depscan.scan import with_advisories
+
+        result = with_advisories(result, settings)
     from depscan.policy import verdict
 
     judged = verdict(result, fail_on)
@@ -401,8 +422,15 @@ def check(
         typer.echo(f"depscan: note: {note}", err=True)
     files = int(result.stats.get("declared_files", 0))
     found = len(result.policy_findings)
+    audited = ""
+    if result.advisory_data is not None:
+        active = sum(1 for f in result.findings if f.suppressed is None)
+        audited = (f", {len(result.components)} pin{'' if len(result.components) == 1 else 's'} audited: "
+                   f"{active} vulnerabilit{'y' if active == 1 else 'ies'}"
+                   + (f", {len(result.unchecked)} NOT CHECKED" if result.unchecked else ""))
     typer.echo(f"depscan: check {result.artifact.label}: {files} declared file{'' if files == 1 else 's'}, "
-               f"{found} finding{'' if found == 1 else 's'} in {time.perf_counter() - started:.2f}s", err=True)
+               f"{found} finding{'' if found == 1 else 's'}{audited} in {time.perf_counter() - started:.2f}s",
+               err=True)
     if judged.message:
         raise _fail(judged.message, judged.code)
     raise typer.Exit(int(judged.code))
@@ -418,7 +446,7 @@ def _write_check_reports(result: Any, outputs: list[tuple[str, str]]) -> None:
     width = os.get_terminal_size().columns if sys.stdout.isatty() else None
     rendered: list[tuple[str, bytes]] = []
     for fmt, file in outputs:
-        if fmt == "table" and not result.policy_findings:
+        if fmt == "table" and not result.policy_findings and not result.components:
             rendered.append((file, f"{result.artifact.label}: no findings in the declared dependency "
                                    "files.\n".encode()))
             continue

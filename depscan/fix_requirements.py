@@ -1,11 +1,12 @@
 """``depscan fix --requirements FILE``: the exact pins that fix every finding, as a diff of the file.
 
 1. **Pins.** The file is parsed as pip reads it (``declared.requirements_txt``); every exact pin
-   (``name==1.2.3``, ``===``) becomes a component (``found_by`` ``requirement-pin``, located at the
-   file and line), matched against advisories like an installed copy, and given fix advice
-   (``fixes.verified``: the smallest version outside every advisory of the pin; with the package
-   index, only a release that exists, is not yanked and installs on the target, with the sha256 of
-   its installable files: every compatible wheel and the sdist).
+   (``name==1.2.3``, ``===``) becomes a component (``declared.check.pinned_components``, as
+   ``depscan check --audit`` makes them: ``found_by`` ``declared``, with the pin's line), matched
+   against advisories like an installed copy, and given fix advice (``fixes.verified``: the smallest
+   version outside every advisory of the pin; with the package index, only a release that exists, is
+   not yanked and installs on the target, with the sha256 of its installable files: every compatible
+   wheel and the sdist).
 2. **Rewrite.** Each vulnerable pin's version is replaced where it is written, and nothing else:
    comments, order, markers, extras, options, blank lines and line continuations stay as they are.
    A pin with ``--hash`` options gets the recommended release's hashes instead, in the layout the file
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from depscan.models import DeclaredFile, DeclaredRequirement, FixAdvice, Location, PythonDist, ScanResult, Status
+from depscan.models import DeclaredFile, DeclaredRequirement, FixAdvice, ScanResult
 
 if TYPE_CHECKING:
     from depscan.config import AdvisorySettings
@@ -73,29 +74,6 @@ class FixPlan:
                                             fromfile=f"a/{self.path}", tofile=f"b/{self.path}"))
 
 
-def pin_components(declared: DeclaredFile) -> list[PythonDist]:
-    """Every exact pin of a declared file as a component advisory matching checks."""
-    from packageurl import PackageURL
-
-    seen: set[tuple[str, str]] = set()
-    out: list[PythonDist] = []
-    for req in declared.requirements:
-        if req.name is None or req.pinned is None or req.url is not None:
-            continue
-        name = canonicalize_name(req.name)
-        if (name, req.pinned) in seen:
-            continue
-        seen.add((name, req.pinned))
-        out.append(PythonDist(
-            name=req.name, normalized_name=name, version=req.pinned,
-            purl=PackageURL(type="pypi", name=name, version=req.pinned).to_string(),
-            found_by="requirement-pin",
-            metadata_location=Location(f"{declared.path}:{req.line}"),
-            metadata_sha256=None, metadata_dir=declared.path, site_root="", status=Status.USED,
-        ))
-    return out
-
-
 def lock_commands(path: str, text: str, advices: Sequence[FixAdvice]) -> tuple[str, ...] | None:
     """The upgrade commands for a file depscan does not rewrite; None when depscan rewrites it."""
     base = path.rsplit("/", 1)[-1]
@@ -131,14 +109,16 @@ def _compiled_from(text: str) -> str | None:
 
 def plan(declared: DeclaredFile, text: str, advices: Sequence[FixAdvice]) -> FixPlan:
     """What to change in ``text`` (the file ``declared`` was parsed from) for ``advices``."""
-    by_location = {a.path: a for a in advices}
+    by_pin = {(a.normalized_name, a.current): a for a in advices}
     commands = lock_commands(declared.path, text, advices)
     lines = text.splitlines(keepends=True)
     pins: list[PinFix] = []
     edits: dict[int, tuple[int, list[str]]] = {}  # first line index -> (line count, replacement lines)
     for req in declared.requirements:
-        advice = by_location.get(f"{declared.path}:{req.line}")
-        if advice is None or req.pinned is None:
+        if req.name is None or req.pinned is None:
+            continue
+        advice = by_pin.get((canonicalize_name(req.name), req.pinned))
+        if advice is None:
             continue
         fix = PinFix(line=req.line, name=req.name or advice.name, current=req.pinned,
                      recommended=advice.recommended, advisories=advice.advisories, breaking=advice.breaking,
@@ -246,6 +226,7 @@ def fix_file(path: str, settings: AdvisorySettings, runtime: str | None = None,
     from pathlib import Path
 
     from depscan.declared import parser_for
+    from depscan.declared.check import pinned_components
     from depscan.declared.requirements_txt import parse as parse_requirements
     from depscan.errors import InputError
     from depscan.models import ArtifactInfo
@@ -261,7 +242,7 @@ def fix_file(path: str, settings: AdvisorySettings, runtime: str | None = None,
     shown = path.replace("\\", "/")
     parser = parser_for(shown.rsplit("/", 1)[-1]) or parse_requirements
     declared = parser(shown, text)
-    components = pin_components(declared)
+    components = list(pinned_components([declared]))
     target = infer_target(components, "directory", runtime, arch)
     result = ScanResult(artifact=ArtifactInfo(path=path, kind="requirements", size=len(raw)),
                         components=tuple(components), unknowns=(), target=target,

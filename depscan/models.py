@@ -83,8 +83,8 @@ class PythonDist:
     normalized_name: NormalizedName  # PEP 503
     version: str  # as spelled in METADATA
     purl: str
-    # requirement-pin: an exact pin of a requirements file (``depscan fix``), not an installed copy
-    found_by: Literal["python-dist-info", "python-egg-info", "sbom", "vendored-code", "requirement-pin"]
+    # "declared": an exact pin of a requirements or lock file (``depscan check --audit``), not an installed copy
+    found_by: Literal["python-dist-info", "python-egg-info", "sbom", "vendored-code", "declared"]
     metadata_location: Location  # the METADATA / PKG-INFO file
     metadata_sha256: str | None  # hex SHA-256 of that file's bytes (None when read back from an SBOM)
     metadata_dir: str  # the .dist-info / .egg-info directory (or the egg-info file)
@@ -108,6 +108,7 @@ class PythonDist:
     # copy lies at an import root, with no distribution around it), and how the copy was identified.
     vendored_by: Location | None = None
     evidence: tuple[Evidence, ...] = ()
+    declared_line: int | None = None  # found_by "declared": the 1-based line of the pin in its file
 
     @property
     def locations(self) -> tuple[Location, ...]:

@@ -184,3 +184,89 @@ def test_scan_of_a_directory_includes_the_rules(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert [(f["rule"], f["location"]["path"], f["line"]) for f in report["policy_findings"]] == [
         ("DS001", "requirements.txt", 1)]
+
+
+# -- --audit: the exact pins against advisories ------------------------------------------------------------------
+
+SUBSET = Path(__file__).resolve().parent.parent / "fixtures" / "advisories" / "pypi-subset.zip"
+
+
+def test_pinned_components_are_exact_pins_only(tmp_path: Path) -> None:
+    from depscan.declared.check import pinned_components
+    from depscan.declared.requirements_txt import parse
+
+    declared = parse("requirements.txt", "Requests==2.19.1\nflask>=2\n-e .\ntool @ https://x/tool-1.0.tar.gz\n"
+                                         "six==1.16.0\nsix==1.16.0 ; python_version < '3'\n")
+    dists = pinned_components([declared], "app/")
+    assert [(d.name, d.version, d.purl, d.metadata_location.path, d.found_by, d.declared_line) for d in dists] == [
+        ("requests", "2.19.1", "pkg:pypi/requests@2.19.1", "app/requirements.txt", "declared", 1),
+        ("six", "1.16.0", "pkg:pypi/six@1.16.0", "app/requirements.txt", "declared", 5)]
+
+
+def test_cli_audit_against_the_offline_database(tmp_path: Path) -> None:
+    db = tmp_path / "osv.db"
+    assert cli("db", "import", SUBSET, "--db", db).returncode == 0
+    repo = tmp_path / "repo"
+    _write(repo, {"requirements.txt": "requests==2.19.1\nsix==1.16.0\n"})
+    proc = cli("check", "--audit", "--db", db, "-f", "json", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert {v["id"] for v in report["vulnerabilities"]} >= {"PYSEC-2018-28", "PYSEC-2023-74"}
+    assert {c["name"] for c in report["components"]} == {"requests", "six"}
+    assert "2 pins audited: 2 vulnerabilities" in proc.stderr
+    sarif = json.loads(cli("check", "--audit", "--db", db, "-f", "sarif", cwd=repo).stdout)
+    places = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+               r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in sarif["runs"][0]["results"]}
+    assert places == {("requirements.txt", 1)}
+    _write(repo, {"requirements.txt": "# pins\nsix==1.16.0\nrequests==2.19.1\n"})
+    report = json.loads(cli("check", "--audit", "--db", db, "-f", "json", cwd=repo).stdout)
+    assert {c["name"]: c["line"] for c in report["components"]} == {"six": 2, "requests": 3}
+    sarif = json.loads(cli("check", "--audit", "--db", db, "-f", "sarif", cwd=repo).stdout)
+    assert {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in sarif["runs"][0]["results"]} == {3}
+    _write(repo, {"requirements.txt": "requests==2.32.3\nsix==1.16.0\n"})
+    clean = cli("check", "--audit", "--db", db, cwd=repo)
+    assert clean.returncode == 0, clean.stderr
+    assert "2 pins audited: 0 vulnerabilities" in clean.stderr
+    assert cli("check", "--audit", "--source", "skip", cwd=repo).returncode == 2
+
+
+def test_a_directory_checks_what_its_files_include_whatever_the_name(tmp_path: Path) -> None:
+    _write(tmp_path, {"requirements.txt": "-r base.pip\nsix==1.16.0\n", "base.pip": "flask\n"})
+    assert _places(check_paths(["."], CheckConfig(), cwd=tmp_path)) == [("DS001", "base.pip", 1)]
+    assert _places(check_paths(["requirements.txt"], CheckConfig(), cwd=tmp_path)) == []
+
+
+def test_scan_directory_rules_use_git_or_what_the_scan_read(tmp_path: Path) -> None:
+    from depscan.declared.check import check_directory
+
+    _write(tmp_path, {"requirements.txt": "requests\n", ".venv/requirements.txt": "flask\n",
+                      ".depscan.toml": "[check]\nbogus = 1\n"})
+    findings, notes = check_directory(tmp_path, ["requirements.txt", ".venv/requirements.txt"])
+    assert [(f.rule, f.location.path) for f in findings] == [("DS001", "requirements.txt")]
+    assert len(notes) == 1 and "unknown key(s) bogus" in notes[0] and "defaults" in notes[0]
+
+
+def test_a_named_link_keeps_its_name(tmp_path: Path) -> None:
+    _write(tmp_path, {"pins/real.txt": "requests\n"})
+    (tmp_path / "requirements.txt").symlink_to(tmp_path / "pins" / "real.txt")
+    assert _places(check_paths(["requirements.txt"], CheckConfig(), cwd=tmp_path)) == [
+        ("DS001", "requirements.txt", 1)]
+
+
+def test_a_clean_pre_commit_run_imports_little(tmp_path: Path) -> None:
+    """A hook on one clean file must start fast: no rich (a clean table is one line), no report machinery of
+    scans, no artifact readers. (subprocess comes with typer.)"""
+    import sys
+
+    _write(tmp_path, {"requirements.txt": f"six==1.16.0 --hash=sha256:{SHA}\n"})
+    code = ("import sys, runpy\nsys.argv = ['depscan', 'check', 'requirements.txt']\n"
+            "try:\n    runpy.run_module('depscan', run_name='__main__')\nexcept SystemExit as e:\n"
+            "    assert e.code == 0, e.code\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('rich', 'depscan'))))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stderr
+    loaded = proc.stdout.strip().splitlines()[-1]
+    for heavy in ("'rich", "depscan.finish", "depscan.facts", "depscan.artifacts.detect", "depscan.scan'",
+                  "depscan.reporters.table"):
+        assert heavy not in loaded, (heavy, loaded)
+    assert "depscan.declared.requirements_txt" in loaded

@@ -224,3 +224,28 @@ def test_options_split_as_shlex_splits_them() -> None:
         except Exception:
             got = None
         assert got == expected, repr(text)
+
+
+@pytest.mark.parametrize("text", [
+    "a==1\n" * 200_000,  # many short requirements
+    "not a requirement\n" * 100_000,  # many bad lines
+    ("a==1 ; " + 'python_version > "3" and ' * 400 + 'python_version > "3"\n') * 400,  # long markers
+    ("a" * 50_000 + "\n") * 80,  # long names
+])
+def test_hostile_files_cost_at_most_about_a_second(text: str) -> None:
+    from depscan.declared.requirements_txt import MAX_ENTRIES, MAX_ERRORS
+
+    started = time.perf_counter()
+    declared = parse("requirements.txt", text)
+    assert time.perf_counter() - started < 3.0  # about 0.5 s here; generous for loaded machines
+    assert len(declared.requirements) <= MAX_ENTRIES and len(declared.errors) <= MAX_ERRORS + 2
+    assert declared.errors  # what was not read is said
+
+
+def test_error_lines_are_capped_with_a_count() -> None:
+    from depscan.declared.requirements_txt import MAX_ERRORS
+
+    declared = parse("requirements.txt", "six==1.16.0\n" + "bad line\n" * 60)
+    assert len(declared.errors) == MAX_ERRORS + 1
+    assert declared.errors[-1] == (0, f"{60 - MAX_ERRORS} more line(s) that cannot be read (the first {MAX_ERRORS} "
+                                      "are named)")

@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import os
 import posixpath
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from packaging.utils import canonicalize_name
 
 from depscan import __version__
 from depscan.declared import parser_for_path
 from depscan.declared.config import CheckConfig
 from depscan.declared.config import load as load_config
 from depscan.errors import DepscanError, InputError, UsageError
-from depscan.models import ArtifactInfo, DeclaredFile, Location, PolicyFinding, ScanResult
+from depscan.models import ArtifactInfo, DeclaredFile, Location, PolicyFinding, PythonDist, ScanResult
 
-MAX_FILE_BYTES = 16 * 1024 * 1024  # a declared-dependency file larger than this is an error for that file
+MAX_FILE_BYTES = 4 * 1024 * 1024  # larger is an error for the file (hashed compiled files are < 1 MiB)
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "site-packages", "__pycache__",
                        ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 KIND = "repository"
@@ -45,6 +46,8 @@ class Checked:
 def tracked_files(root: Path) -> list[str] | None:
     """The files git tracks under ``root`` (POSIX, relative to it), or None when ``root`` is not in a git
     checkout (or git is not installed)."""
+    import subprocess  # only a directory needs git: a pre-commit run on files does not load it
+
     try:
         proc = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--full-name", "--", "."],
                               capture_output=True, check=False, timeout=60)
@@ -70,9 +73,10 @@ def walked_files(root: Path) -> list[str]:
     return out
 
 
-def declared_paths(names: Sequence[str]) -> list[str]:
-    """The names a parser reads, in order."""
-    return [name for name in names if parser_for_path(name) is not None]
+def declared_paths(names: Sequence[str], root: Path) -> list[str]:
+    """The names a parser reads, in order, that exist under ``root`` (git lists a tracked file deleted from the
+    working tree until the deletion is committed)."""
+    return [name for name in names if parser_for_path(name) is not None and os.path.lexists(root / name)]
 
 
 def read_text(root: Path, rel: str) -> tuple[str | None, str | None]:
@@ -118,8 +122,13 @@ def _parse(root: Path, rel: str, source: str | None = None) -> DeclaredFile:
 
 
 def _kind_guess(rel: str) -> str:
+    """The ``DeclaredFile.kind`` of a file that could not be read, from its name."""
     name = posixpath.basename(rel)
-    return "requirements" if name.endswith((".txt", ".in")) else name
+    if name.lower().endswith((".txt", ".in")):
+        return "requirements"
+    if name.startswith("pylock.") and name.endswith(".toml"):
+        return "pylock"
+    return {"pyproject.toml": "pyproject"}.get(name, name)  # poetry.lock, Pipfile, uv.lock ... are their names
 
 
 def collect(root: Path, paths: Sequence[str], context: Sequence[str] = ()) -> Checked:
@@ -186,9 +195,10 @@ def _cycles(files: dict[str, DeclaredFile]) -> list[tuple[str, tuple[int, str]]]
 
 
 def check_paths(arguments: Sequence[str], config: CheckConfig | None = None,
-                cwd: Path | None = None) -> ScanResult:
+                cwd: Path | None = None, *, audit: bool = False) -> ScanResult:
     """``depscan check ARGUMENTS``: one directory (the checked root), or files (relative to the current
-    directory, which is then the root). Findings name files relative to the current directory."""
+    directory, which is then the root). Findings name files relative to the current directory. ``audit``: the
+    exact pins of the checked files are the result's components (``pinned_components``), for advisories."""
     started = time.perf_counter()
     here = (cwd or Path.cwd()).resolve()
     if not arguments:
@@ -202,8 +212,8 @@ def check_paths(arguments: Sequence[str], config: CheckConfig | None = None,
         names = tracked_files(root)
         if names is None:
             names = walked_files(root)
-        paths = declared_paths(names)
-        checked = collect(root, paths)
+        checked = collect(root, declared_paths(names, root))
+        checked = Checked(checked.files, frozenset(f.path for f in checked.files))  # includes are the repository's
         label = directories[0]
         considered = len(names)
     else:
@@ -222,7 +232,8 @@ def check_paths(arguments: Sequence[str], config: CheckConfig | None = None,
     notes += [prefix + n for n in outcome.notes]
     return ScanResult(
         artifact=ArtifactInfo(path=label, kind=KIND, size=None),
-        components=(),
+        components=pinned_components([f for f in checked.files if f.path in checked.reported], prefix)
+        if audit else (),
         unknowns=(),
         tool_version=__version__,
         policy_findings=findings,
@@ -237,7 +248,7 @@ def _named_files(root: Path, arguments: Sequence[str], notes: list[str]) -> tupl
     """Named files relative to ``root``, and the lock and requirements files beside any of them (context)."""
     paths: list[str] = []
     for argument in arguments:
-        full = (root / argument).resolve() if not os.path.isabs(argument) else Path(os.path.abspath(argument))
+        full = Path(os.path.normpath(root / argument))  # links not resolved: the name given is the file's name
         rel = os.path.relpath(full, root).replace(os.sep, "/")
         if rel == ".." or rel.startswith("../"):
             raise UsageError(f"{argument}: outside the current directory; run depscan check from the repository "
@@ -282,19 +293,41 @@ def _relocated(finding: PolicyFinding, prefix: str) -> PolicyFinding:
 
 def check_directory(root: Path, entries: Sequence[str] = ()) -> tuple[tuple[PolicyFinding, ...], tuple[str, ...]]:
     """The repository rules on a directory ``depscan scan`` reads (paths relative to it, as every location of
-    the scan is): the files git tracks in a checkout, else ``entries`` (the scan's own listing of the directory)
-    outside ``SKIP_DIRS``. Its ``.depscan.toml`` ``[check]`` table applies; a bad table is a note, not an error
-    (the scan is about the artifact)."""
+    the scan is): the files git tracks in a checkout, else (not a checkout, or nothing tracked in it)
+    ``entries`` (the scan's own listing of the directory) outside ``SKIP_DIRS``. Its ``.depscan.toml``
+    ``[check]`` table applies; a bad table is a note, not an error (the scan is about the artifact)."""
     from depscan.declared.rules import check
 
+    notes: list[str] = []
     try:
         config = load_config(root)
     except UsageError as e:
-        return (), (f"{e}; the repository rules ran with their defaults",)
+        config = CheckConfig()
+        notes.append(f"{e}; the repository rules ran with their defaults")
     names = tracked_files(root)
-    if names is None:
+    if not names:  # not a checkout, or a directory git tracks nothing in (a build output): what the scan read
         names = [e for e in entries if not any(part in SKIP_DIRS or part.endswith((".dist-info", ".egg-info"))
                                                for part in e.split("/")[:-1])]
-    checked = collect(root, declared_paths(names))
-    outcome = check(checked.files, config, checked.reported)
-    return outcome.findings, outcome.notes
+    checked = collect(root, declared_paths(names, root))
+    outcome = check(checked.files, config)  # every file read, includes too, is the directory's
+    return outcome.findings, (*notes, *outcome.notes)
+
+
+def pinned_components(files: Sequence[DeclaredFile], prefix: str = "") -> tuple[PythonDist, ...]:
+    """``depscan check --audit``: each exact pin (a name, one version, not a URL nor editable) of ``files`` as a
+    Python distribution advisories are matched against, located at its file (``prefix`` + path, where an
+    installed copy has its METADATA); one per name, version and file."""
+    seen: dict[tuple[str, str, str], PythonDist] = {}
+    for declared in files:
+        for req in declared.requirements:
+            if req.name is None or req.pinned is None or req.url is not None or req.editable:
+                continue
+            key = (req.name, req.pinned, req.file)
+            if key not in seen:
+                where = prefix + req.file
+                seen[key] = PythonDist(
+                    name=req.name, normalized_name=canonicalize_name(req.name), version=req.pinned,
+                    purl=f"pkg:pypi/{req.name}@{req.pinned}", found_by="declared",
+                    metadata_location=Location(where), metadata_sha256=None, metadata_dir=where, site_root="",
+                    declared_line=req.line or None)
+    return tuple(seen.values())

@@ -19,8 +19,11 @@ or ``--constraint``, value = the resolved path relative to the checked root) and
 one that leaves the checked root is an error on its line and is not kept. Reading the included files, and
 cycles, are the caller's (``declared.check``): a parser sees one file.
 
-A line that does not parse is an error with its number and the rest of the file is still read. A file with
-a NUL byte, or a line longer than ``MAX_LINE`` characters, is an error for the whole file.
+A line that does not parse is an error with its number and the rest of the file is still read (the first
+``MAX_ERRORS`` are named, one more error counts the rest). A file with a NUL byte, or a line longer than
+``MAX_LINE`` characters, is an error for the whole file; after ``MAX_ENTRIES`` requirement and option lines the
+rest of a file is not read, nor after ``MAX_REQUIREMENT_TEXT`` characters (an error says so): a hostile
+file costs at most about a second.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from depscan.models import DeclaredFile, DeclaredOption, DeclaredRequirement
 
 MAX_LINE = 100_000  # characters in one physical line: pip's longest real lines (many hashes) are a few KB
+MAX_REQUIREMENT = 10_000  # characters of one requirement (its options aside): real ones, markers included, are short
+MAX_REQUIREMENT_TEXT = 1_000_000  # characters of requirements (options aside) parsed in one file: ~2 MB/s
+MAX_ENTRIES = 10_000  # requirement and option lines of one file: the largest real compiled files have ~1,000
+MAX_ERRORS = 50  # line errors of one file given one by one; one more counts the rest
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _SHLEX_SPECIAL = re.compile(r"[\"'\\\x0b\x0c\x1c-\x1f]")  # where shlex.split and str.split differ (ASCII)
@@ -95,20 +102,34 @@ def parse_as(path: str, text: str, source: str) -> DeclaredFile:
     options: list[DeclaredOption] = []
     errors: list[tuple[int, str]] = []
     includes: list[str] = []
+    entries = text_read = 0
+    more_errors = 0
     for number, raw in _logical_lines(lines):
         ignored = _ignored(raw)
         line = _COMMENT.sub("", raw).strip()
         if not line:
             continue
+        entries += 1
+        text_read += len(_split_args(line)[0]) if not line.startswith("-") else 0  # hashes are cheap: not counted
+        if entries > MAX_ENTRIES or text_read > MAX_REQUIREMENT_TEXT:
+            what = (f"{MAX_ENTRIES:,} requirement and option lines" if entries > MAX_ENTRIES
+                    else f"{MAX_REQUIREMENT_TEXT:,} characters of requirements")
+            errors.append((number, f"line {number}: more than {what}: the rest of the file is not read"))
+            break
         try:
             reqs, opts = _parse_line(path, number, line, ignored, source)
         except _LineError as e:
             if "DS007" not in ignored and "*" not in ignored:
-                errors.append((number, f"line {number}: {e}"))
+                if len(errors) < MAX_ERRORS:
+                    errors.append((number, f"line {number}: {e}"))
+                else:
+                    more_errors += 1
             continue
         requirements += reqs
         options += opts
         includes += [o.value for o in opts if o.name in ("--requirement", "--constraint") and o.value]
+    if more_errors:
+        errors.append((0, f"{more_errors:,} more line(s) that cannot be read (the first {MAX_ERRORS} are named)"))
     return DeclaredFile(path, "requirements", False, tuple(requirements), tuple(options), tuple(errors),
                         tuple(dict.fromkeys(includes)))
 
@@ -220,6 +241,8 @@ def _options(text: str, allowed: dict[str, bool]) -> list[tuple[str, str | None]
 def _parse_line(path: str, number: int, line: str, ignored: tuple[str, ...],
                 source: str) -> tuple[list[DeclaredRequirement], list[DeclaredOption]]:
     args, rest = _split_args(line)
+    if len(args) > MAX_REQUIREMENT:
+        raise _LineError(f"a requirement of {len(args):,} characters (more than {MAX_REQUIREMENT:,}): not read")
     if args:
         hashes: list[str] = []
         for name, value in _options(rest, {**REQUIREMENT_OPTIONS, **GLOBAL_OPTIONS}):

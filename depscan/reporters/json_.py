@@ -87,6 +87,7 @@ def _dist(dist: PythonDist, facts: Facts) -> dict[str, Any]:
         "record_files": len(dist.record),
         "record_files_outside": dist.record_outside,
         **(_vendored(dist) if dist.status is Status.VENDORED else {}),
+        **({"line": dist.declared_line} if dist.declared_line is not None else {}),  # a pin of depscan check --audit
     }
 
 

@@ -516,12 +516,15 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
     if item is not None and item.recommended is not None and item.recommended != finding.fix:
         parts.append(f"To clear every advisory of this copy: {describe(item)}.")
     text = " ".join(parts)
+    location = _location(loc.path, loc.layer, note)
+    if isinstance(dist, PythonDist) and dist.declared_line is not None:  # a pin (depscan check --audit): its line
+        location["physicalLocation"]["region"] = {"startLine": dist.declared_line}
     result: dict[str, Any] = {
         "ruleId": _rule_id(finding.id),
         "ruleIndex": rule_index,
         "level": sarif_level(finding.level),
         "message": {"text": text},
-        "locations": [_location(loc.path, loc.layer, note)],
+        "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint, "primaryLocationLineHash": finding.fingerprint},
         "properties": {
             "ids": list(finding.ids),
