@@ -26,7 +26,7 @@ import struct
 import threading
 import zipfile
 import zlib
-from typing import Any, BinaryIO, NamedTuple, cast
+from typing import Any, BinaryIO, NamedTuple
 
 from depscan.artifacts.kinds import ArtifactKind
 from depscan.artifacts.limits import NESTED_ENTRY_COST, check_member_size, irregular_path, safe_member_path
@@ -391,11 +391,10 @@ def _index(zip_: _Zip, records: list[_Record], view: ArtifactView) -> None:
     overlaps = _overlapping(records, zip_.directory.start)
     is_link = stat.S_ISLNK
     new = tuple.__new__  # Entry(...) without its Python-level __new__
-    plain = _plain_names(records)
     for number, record in enumerate(records):
         filename = record.filename
         # safe_member_path, whose answer for a regular name is the name without a trailing "/".
-        if filename and (plain or not irregular_path(filename)):
+        if filename and not irregular_path(filename):
             path: str | None = filename[:-1] if filename[-1] == "/" else filename
         else:
             path = safe_member_path(filename)
@@ -415,42 +414,24 @@ def _index(zip_: _Zip, records: list[_Record], view: ArtifactView) -> None:
         elif filename[-1] == "/":  # ZipInfo.is_dir()
             add(new(Entry, (path, dir_type, 0, None, None)), None)
         else:
-            add(new(Entry, (path, file_type, record.size, None, None)), new(_Member, (zip_, record.at)))
+            add(new(Entry, (path, file_type, record.size, None, None)), _Member(zip_, record.at))
 
 
-def _plain_names(records: list[_Record]) -> bool:
-    """Whether no member name can be irregular (``limits.irregular_path``), tested once on all the names
-    joined by line breaks instead of once per name: none holds "/.", "//", a backslash, NUL or a colon,
-    and none starts with "." or "/" (a name holding a line break only makes the answer False)."""
-    names = "\n".join([record.filename for record in records])
-    return not (names[:1] in "./" or "\n." in names or "\n/" in names or "/." in names or "//" in names
-                or "\\" in names or "\x00" in names or ":" in names)
-
-
-class _Member(tuple[Any, ...]):
+class _Member:
     """Reads one zip member (``MemberReader``): the archive and where its central directory record is.
     Concurrent: the archive is read with positional reads (``os.pread``, or seek + read under a lock),
-    and each read inflates with its own decompressor. A pair ``(zip, at)``: the index makes one per
-    member with ``tuple.__new__``, without a Python-level ``__init__`` call (a slotted object's
-    ``__init__`` cost a few ms on a zip of 15,000 members)."""
+    and each read inflates with its own decompressor."""
 
-    __slots__ = ()
+    __slots__ = ("at", "zip")
     concurrent = True
 
-    def __new__(cls, zip_: _Zip, at: int) -> _Member:
-        return tuple.__new__(cls, (zip_, at))
-
-    @property
-    def zip(self) -> _Zip:
-        return cast(_Zip, self[0])
-
-    @property
-    def at(self) -> int:
-        return cast(int, self[1])
+    def __init__(self, zip_: _Zip, at: int) -> None:
+        self.zip = zip_
+        self.at = at
 
     def read(self, max_bytes: int) -> bytes:
-        zip_, at = self
-        member = _Fields.of(zip_, at)
+        zip_ = self.zip
+        member = _Fields.of(zip_, self.at)
         ctx = zip_.ctx
         limits = ctx.limits
         usize = member.usize
@@ -465,12 +446,12 @@ class _Member(tuple[Any, ...]):
 
     def fingerprint(self) -> str:
         """CRC-32 and size from the central directory (``ArtifactView.fingerprint``): nothing is read."""
-        member = _Fields.of(*self)
+        member = _Fields.of(self.zip, self.at)
         return f"zip:{member.crc:08x}:{member.usize}"
 
     def prefix(self, n: int) -> bytes:
-        zip_, at = self
-        member = _Fields.of(zip_, at)
+        zip_ = self.zip
+        member = _Fields.of(zip_, self.at)
         if member.method not in _FAST_METHODS:
             # zipfile inflates a bzip2 / LZMA chunk whole (no max_length): keep the zip bomb guard.
             _check_ratio(member, _where(zip_, member), zip_.ctx)
