@@ -10,6 +10,7 @@ JSON report, and what is left (option parsing, exit). Medians per phase.
 
     python bench/phases_inventory.py ZIP --repeat 7
     python bench/phases_inventory.py ZIP --imports     # the import phase split by module (-X importtime, min of runs)
+    python bench/phases_inventory.py ZIP --floor       # start, imports, index and the scan's reads only
 
 Run it with the interpreter of the venv depscan is installed in. It changes nothing in depscan:
 the timers wrap functions from outside (module attributes), and the import list is only loaded
@@ -137,6 +138,74 @@ def child(zip_path: str, report: str, modules: list[str]) -> dict[str, Any]:
             "total_wall": time.perf_counter() - _START_WALL}
 
 
+def read_log(zip_path: str, report: str) -> list[list[object]]:
+    """What a scan reads of the artifact once it is indexed: ``[path, n]`` for ``read_prefix(path, n)``,
+    ``[path, None]`` for a whole read (an untimed run with the view's two read methods wrapped; the reads
+    of nested archives while the artifact is opened belong to the index)."""
+    code = (
+        "import json, sys\n"
+        "from depscan.artifacts.view import ArtifactView\n"
+        "log = []\n"
+        "target = sys.argv[1]\n"
+        "read, prefix = ArtifactView.read, ArtifactView.read_prefix\n"
+        "def logged_read(self, path, max_bytes=None):\n"
+        "    log.append((path, None)) if self.name == target else None\n"
+        "    return read(self, path, max_bytes)\n"
+        "def logged_prefix(self, path, n):\n"
+        "    log.append((path, n)) if self.name == target else None\n"
+        "    return prefix(self, path, n)\n"
+        "ArtifactView.read, ArtifactView.read_prefix = logged_read, logged_prefix\n"
+        "import depscan.scan\n"
+        "opener = depscan.scan.open_artifact\n"
+        "def opened(*args, **kwargs):\n"  # what the index reads (nested archives) is the index's
+        "    view = opener(*args, **kwargs)\n"
+        "    log.clear()\n"
+        "    return view\n"
+        "depscan.scan.open_artifact = opened\n"
+        "from depscan.cli import main\n"
+        f"sys.argv = ['depscan', 'scan', {zip_path!r}, '--format', 'json', '--output', {report!r}, "
+        "'--source', 'skip']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(log))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, zip_path], capture_output=True, text=True, env=_env(),
+                         check=True)
+    log: list[list[object]] = json.loads(out.stdout.splitlines()[-1])
+    return log
+
+
+def floor_child(zip_path: str, modules: list[str], reads: list[list[object]]) -> dict[str, Any]:
+    """What no inventory of this artifact avoids with depscan's design: the interpreter, the imports, the
+    artifact indexed (nested archives grafted) and the members a scan reads, read (no parsing, no report)."""
+    import contextlib
+    import importlib
+
+    clock = _Clock()
+    clock.cpu["start (interpreter, site)"] = _START_CPU
+    clock.push("imports")
+    for name in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    clock.pop()
+    from depscan.artifacts.detect import open_artifact
+    from depscan.artifacts.view import OpenContext
+    from depscan.errors import MemberError
+    from depscan.scan import default_catalogers
+
+    catalogers = default_catalogers()
+    ctx = OpenContext(wants=lambda path: any(c.wants(path) for c in catalogers))
+    clock.push("index (outer archive and nested ones)")
+    with open_artifact(zip_path, ctx) as view:
+        clock.pop()
+        clock.push(f"the {len(reads)} reads a scan makes")
+        for path, n in reads:
+            with contextlib.suppress(MemberError):
+                view.read(str(path)) if n is None else view.read_prefix(str(path), int(str(n)))
+        clock.pop()
+    return {"cpu": dict(clock.cpu), "wall": dict(clock.wall), "total_cpu": time.process_time(),
+            "total_wall": time.perf_counter() - _START_WALL}
+
+
 def scan_modules(zip_path: str, report: str) -> list[str]:
     """The modules a scan of ``zip_path`` loads, in the order it loads them (an untimed run)."""
     code = (
@@ -175,7 +244,10 @@ def main() -> int:
     parser.add_argument("zip")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--imports", action="store_true", help="the import phase by module instead")
+    parser.add_argument("--floor", action="store_true",
+                        help="the floor instead: start, imports, index and the scan's reads, nothing else")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     zip_path = str(Path(args.zip).resolve())
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,14 +255,23 @@ def main() -> int:
         if args.child is not None:
             print(json.dumps(child(zip_path, report, json.loads(args.child))))
             return 0
+        if args.floor_child is not None:
+            modules, reads = json.loads(Path(args.floor_child).read_text())
+            print(json.dumps(floor_child(zip_path, modules, reads)))
+            return 0
         if args.imports:
             import_table(zip_path, report, args.repeat)
             return 0
         modules = [m for m in scan_modules(zip_path, report) if m not in PRE_LOADED]
+        if args.floor:
+            plan = os.path.join(tmp, "floor.json")
+            Path(plan).write_text(json.dumps([modules, read_log(zip_path, report)]))
+            command = [sys.executable, __file__, zip_path, "--floor-child", plan]
+        else:
+            command = [sys.executable, __file__, zip_path, "--child", json.dumps(modules)]
         runs = []
         for _ in range(args.repeat + 1):  # the first one writes bytecode caches, untimed
-            done = subprocess.run([sys.executable, __file__, zip_path, "--child", json.dumps(modules)],
-                                  capture_output=True, text=True, env=_env(), check=True)
+            done = subprocess.run(command, capture_output=True, text=True, env=_env(), check=True)
             runs.append(json.loads(done.stdout.splitlines()[-1]))
         runs = runs[1:]
     phases = list(runs[0]["cpu"])
