@@ -10,7 +10,7 @@ JSON report, and what is left (option parsing, exit). Medians per phase.
 
     python bench/phases_inventory.py ZIP --repeat 7
     python bench/phases_inventory.py ZIP --imports     # the import phase split by module (-X importtime, min of runs)
-    python bench/phases_inventory.py ZIP --floor       # start, imports, index and the scan's reads only
+    python bench/phases_inventory.py ZIP --floor       # and, alternately, start + imports + index + reads only
 
 Run it with the interpreter of the venv depscan is installed in. It changes nothing in depscan:
 the timers wrap functions from outside (module attributes), and the import list is only loaded
@@ -245,7 +245,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--imports", action="store_true", help="the import phase by module instead")
     parser.add_argument("--floor", action="store_true",
-                        help="the floor instead: start, imports, index and the scan's reads, nothing else")
+                        help="also the floor, alternately with the scan: start, imports, index and the scan's "
+                        "reads, nothing else")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--floor-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -263,27 +264,60 @@ def main() -> int:
             import_table(zip_path, report, args.repeat)
             return 0
         modules = [m for m in scan_modules(zip_path, report) if m not in PRE_LOADED]
-        if args.floor:
+        commands = {"scan": [sys.executable, __file__, zip_path, "--child", json.dumps(modules)]}
+        if args.floor:  # alternately with the scan's own phases, for figures of the same load
             plan = os.path.join(tmp, "floor.json")
             Path(plan).write_text(json.dumps([modules, read_log(zip_path, report)]))
-            command = [sys.executable, __file__, zip_path, "--floor-child", plan]
-        else:
-            command = [sys.executable, __file__, zip_path, "--child", json.dumps(modules)]
-        runs = []
-        for _ in range(args.repeat + 1):  # the first one writes bytecode caches, untimed
-            done = subprocess.run(command, capture_output=True, text=True, env=_env(), check=True)
-            runs.append(json.loads(done.stdout.splitlines()[-1]))
-        runs = runs[1:]
-    phases = list(runs[0]["cpu"])
-    print(f"{args.repeat} fresh processes, medians (load average {os.getloadavg()[0]:.1f})")
-    print(f"{'phase':44} {'CPU ms':>8} {'wall ms':>8}")
-    for phase in phases:
-        cpu = statistics.median(r["cpu"].get(phase, 0.0) for r in runs) * 1000
-        wall = statistics.median(r["wall"].get(phase, r["cpu"].get(phase, 0.0)) for r in runs) * 1000
-        print(f"{phase:44} {cpu:8.1f} {wall:8.1f}")
-    print(f"{'whole process (to the end of main)':44} {statistics.median(r['total_cpu'] for r in runs) * 1000:8.1f} "
-          f"{statistics.median(r['total_wall'] for r in runs) * 1000:8.1f}")
+            commands["floor"] = [sys.executable, __file__, zip_path, "--floor-child", plan]
+            commands["baseline"] = [sys.executable, "-c", BASELINE, zip_path]
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in commands}
+        process_cpu: dict[str, list[float]] = {name: [] for name in commands}
+        for number in range(args.repeat + 1):  # the first round writes bytecode caches, untimed
+            for name, command in commands.items():
+                out, cpu = _run(command)
+                if number:
+                    process_cpu[name].append(cpu)
+                    if name != "baseline":
+                        runs[name].append(json.loads(out.splitlines()[-1]))
+    print(f"{args.repeat} fresh processes each, medians (load average {os.getloadavg()[0]:.1f})")
+    for name, measured in runs.items():
+        if not measured:
+            continue  # the baseline: its process CPU below
+        print(f"{'phase (' + name + ')':44} {'CPU ms':>8} {'wall ms':>8}")
+        for phase in measured[0]["cpu"]:
+            cpu = statistics.median(r["cpu"].get(phase, 0.0) for r in measured) * 1000
+            wall = statistics.median(r["wall"].get(phase, r["cpu"].get(phase, 0.0)) for r in measured) * 1000
+            print(f"{phase:44} {cpu:8.1f} {wall:8.1f}")
+        print(f"{'whole process (to the end of main)':44} "
+              f"{statistics.median(r['total_cpu'] for r in measured) * 1000:8.1f} "
+              f"{statistics.median(r['total_wall'] for r in measured) * 1000:8.1f}")
+    if "baseline" in process_cpu:  # the whole processes' CPU (wait4: exit included), against the baseline's
+        base = statistics.median(process_cpu["baseline"])
+        for name, values in process_cpu.items():
+            print(f"process CPU, {name:35} {statistics.median(values) * 1000:8.1f} ms  "
+                  f"{statistics.median(values) / base:.3f} of the baseline")
     return 0
+
+
+# bench_inventory.py's baseline: a fresh interpreter reads every member of the zip once.
+BASELINE = """\
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as zf:
+    for name in zf.namelist():
+        zf.read(name)
+"""
+
+
+def _run(command: list[str]) -> tuple[str, float]:
+    """Run ``command``; its standard output and its CPU time (user + system, from ``os.wait4``)."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env(), text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(command[:3])} ... exited {proc.returncode}")
+    return out, usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
