@@ -1,6 +1,7 @@
 """Installed Python distributions: ``*.dist-info`` (PEP 376, PEP 627) and ``*.egg-info``.
 
-METADATA / PKG-INFO are parsed with ``packaging.metadata`` (core metadata 1.0 to 2.4); names are
+The header fields of METADATA / PKG-INFO (core metadata 1.0 to 2.4) are read as
+``packaging.metadata.parse_email`` reads them, without the email parser (``core_metadata``); names are
 normalized per PEP 503 for matching and kept as spelled for display. RECORD gives file ownership
 (path, hash, size) for later checks. A distribution whose metadata cannot be read becomes an
 ``Unknown`` naming the file and the reason, and the scan goes on.
