@@ -22,7 +22,9 @@ What it measures for each shape, interleaved in one run (the machines here are n
       with its peak memory (max RSS from ``os.wait4``). Target: < 200 MB. The JSON report must list
       every ``*.dist-info/METADATA`` in the zip, vendored copies such as ``setuptools/_vendor/*``
       included (``components`` of ``type`` ``python-distribution``, matched by ``location.path``, with
-      the name and version that METADATA says).
+      the name and version that METADATA says). The scans' native-file cache (``$DEPSCAN_CACHE_DIR``)
+      is the benchmark's own, ``<workdir>/native-cache/<shape>``, emptied first: warm (filled by the
+      untimed warm-up scan) by default, or emptied before every scan with ``--native-cache cold``.
     * start-up: ``python -m depscan --help``, median of ``--help-repeat`` runs, next to
       ``python -c pass`` to show the interpreter's own share. Target: < 0.3 s.
 

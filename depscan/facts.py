@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import NamedTuple
@@ -399,8 +399,11 @@ def dependency_graph(dists: Sequence[PythonDist], env: dict[str, str]) -> Graph:
             verdict = evaluated[key] = bool(marker.evaluate({**env, "extra": extra}))
         return verdict
 
-    def holds(i: int, marker: Marker, extras: Iterable[str]) -> bool:
+    def holds(i: int, marker: Marker, extras: Collection[str]) -> bool:
         try:
+            if len(extras) == 1:  # most copies: no extra asked for ({""})
+                for extra in extras:
+                    return evaluate(marker, extra)
             return any(evaluate(marker, extra) for extra in extras)
         except Exception as e:  # an undefined comparison: keep the edge, say so once
             if (i, str(marker)) not in failed:

@@ -391,11 +391,10 @@ def _index(zip_: _Zip, records: list[_Record], view: ArtifactView) -> None:
     overlaps = _overlapping(records, zip_.directory.start)
     is_link = stat.S_ISLNK
     new = tuple.__new__  # Entry(...) without its Python-level __new__
-    plain = _plain_names(records)
     for number, record in enumerate(records):
         filename = record.filename
         # safe_member_path, whose answer for a regular name is the name without a trailing "/".
-        if filename and (plain or not irregular_path(filename)):
+        if filename and not irregular_path(filename):
             path: str | None = filename[:-1] if filename[-1] == "/" else filename
         else:
             path = safe_member_path(filename)
@@ -418,15 +417,6 @@ def _index(zip_: _Zip, records: list[_Record], view: ArtifactView) -> None:
             add(new(Entry, (path, file_type, record.size, None, None)), _Member(zip_, record.at))
 
 
-def _plain_names(records: list[_Record]) -> bool:
-    """Whether no member name can be irregular (``limits.irregular_path``), tested once on all the names
-    joined by line breaks instead of once per name: none holds "/.", "//", a backslash, NUL or a colon,
-    and none starts with "." or "/" (a name holding a line break only makes the answer False)."""
-    names = "\n".join([record.filename for record in records])
-    return not (names[:1] in "./" or "\n." in names or "\n/" in names or "/." in names or "//" in names
-                or "\\" in names or "\x00" in names or ":" in names)
-
-
 class _Member:
     """Reads one zip member (``MemberReader``): the archive and where its central directory record is.
     Concurrent: the archive is read with positional reads (``os.pread``, or seek + read under a lock),
@@ -440,17 +430,18 @@ class _Member:
         self.at = at
 
     def read(self, max_bytes: int) -> bytes:
-        member = _Fields.of(self.zip, self.at)
-        ctx = self.zip.ctx
+        zip_ = self.zip
+        member = _Fields.of(zip_, self.at)
+        ctx = zip_.ctx
         limits = ctx.limits
         usize = member.usize
         # The checks' messages name the member: built only when one refuses it.
         if usize > max_bytes or usize > limits.max_member_bytes:
-            check_member_size(usize, max_bytes, limits, _where(self.zip, member))
+            check_member_size(usize, max_bytes, limits, _where(zip_, member))
         if usize > limits.ratio_floor:
-            _check_ratio(member, _where(self.zip, member), ctx)
-        data = _decompress(self.zip, member, usize)
-        ctx.charge.charge_bytes(len(data), self.zip.name)
+            _check_ratio(member, _where(zip_, member), ctx)
+        data = _decompress(zip_, member, usize)
+        ctx.charge.charge_bytes(len(data), zip_.name)
         return data
 
     def fingerprint(self) -> str:
@@ -459,13 +450,14 @@ class _Member:
         return f"zip:{member.crc:08x}:{member.usize}"
 
     def prefix(self, n: int) -> bytes:
-        member = _Fields.of(self.zip, self.at)
+        zip_ = self.zip
+        member = _Fields.of(zip_, self.at)
         if member.method not in _FAST_METHODS:
             # zipfile inflates a bzip2 / LZMA chunk whole (no max_length): keep the zip bomb guard.
-            _check_ratio(member, _where(self.zip, member), self.zip.ctx)
+            _check_ratio(member, _where(zip_, member), zip_.ctx)
         # Only up to n bytes are inflated; the CRC needs every byte, so it is checked when they are all read.
-        data = _decompress(self.zip, member, min(n, member.usize))
-        self.zip.ctx.charge.charge_bytes(len(data), self.zip.name)
+        data = _decompress(zip_, member, min(n, member.usize))
+        zip_.ctx.charge.charge_bytes(len(data), zip_.name)
         return data
 
 

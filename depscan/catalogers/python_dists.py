@@ -1,6 +1,7 @@
 """Installed Python distributions: ``*.dist-info`` (PEP 376, PEP 627) and ``*.egg-info``.
 
-METADATA / PKG-INFO are parsed with ``packaging.metadata`` (core metadata 1.0 to 2.4); names are
+The header fields of METADATA / PKG-INFO (core metadata 1.0 to 2.4) are read as
+``packaging.metadata.parse_email`` reads them, without the email parser (``core_metadata``); names are
 normalized per PEP 503 for matching and kept as spelled for display. RECORD gives file ownership
 (path, hash, size) for later checks. A distribution whose metadata cannot be read becomes an
 ``Unknown`` naming the file and the reason, and the scan goes on.
@@ -330,7 +331,6 @@ def _parse_record(
     base = prefix + inner_root.strip("/")
     if base and not base.endswith("/"):
         base += "/"
-    plain = _plain_paths(text)
     new = tuple.__new__  # RecordEntry(...) without its Python-level __new__
     hash_parts = _HASH_PARTS.fullmatch
     for number, row in enumerate(rows, start=1):
@@ -338,7 +338,7 @@ def _parse_record(
             # The usual row, inline: a plain relative path, "<alg>=<digest>" or nothing, ASCII
             # digits or nothing. Anything else takes _record_row, which says what is wrong.
             rel, hash_field, size_field = row
-            if rel and (plain or not irregular_path(rel)) and (
+            if rel and not irregular_path(rel) and (
                 not size_field or (size_field.isascii() and size_field.isdigit())
             ):
                 size = int(size_field) if size_field else None
@@ -367,23 +367,6 @@ def _parse_record(
     if bad > MAX_BAD_RECORD_ROWS:
         unknowns.append(Unknown(Location(path, layer), f"{bad - MAX_BAD_RECORD_ROWS} more bad RECORD lines"))
     return tuple(entries), outside
-
-
-# The line breaks str.splitlines knows besides "\n" and "\r" (a "\r" not before "\n" is tested apart).
-_OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
-
-
-def _plain_paths(text: str) -> bool:
-    """Whether no path in this RECORD text can be irregular (``irregular_path``), so that its rows can skip
-    that test: the text holds none of what the test looks for ("/.", "//", a backslash, a colon, and no
-    line starts with "." or "/"). A hash or a size never holds ".", "/", "\\" or ":". Every line start is
-    found after "\n" only when no other line break is there (most RECORDs)."""
-    if (text[:1] in "./" or "\n." in text or "\n/" in text or "/." in text or "//" in text or "\\" in text
-            or ":" in text):
-        return False
-    if "\r" in text and text.count("\r") != text.count("\r\n"):
-        return False
-    return not any(brk in text for brk in _OTHER_BREAKS)
 
 
 # Every line break str.splitlines knows, as UTF-8 bytes (\r\n counted once by the pattern).
