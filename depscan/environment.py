@@ -44,15 +44,20 @@ def marker_environment(result: ScanResult) -> dict[str, str]:
     """Every PEP 508 marker variable, set for the interpreter the scanned artifact runs on.
 
     Every key is present, so ``Marker.evaluate(env)`` never falls back to depscan's own interpreter.
+    The result's target runtime (``ScanResult.target``: ``--runtime``/``--arch``, or what
+    ``runtimes.infer_target`` learned from the artifact), which the requirement check judges markers
+    against too, wins where it is known; the inference below fills what it leaves unknown.
     """
     dists = [c for c in result.components if isinstance(c, PythonDist)]
-    python_version = infer_python_version(dists)
+    target = result.target
+    python_version = (target.python if target is not None and target.python else None) or infer_python_version(dists)
+    machine = (target.machine if target is not None and target.machine else None) or infer_machine(dists)
     full_version = f"{python_version}.0"
     return {
         "implementation_name": "cpython",
         "implementation_version": full_version,
         "os_name": "posix",
-        "platform_machine": infer_machine(dists),
+        "platform_machine": machine,
         "platform_python_implementation": "CPython",
         "platform_release": "",
         "platform_system": "Linux",

@@ -38,3 +38,22 @@ def test_its_own_extra_never_links_another_copy_of_itself() -> None:
     requires, _, top = edges(dists)
     assert requires == {("foo@site", "baz@site"), ("foo@layer", "baz@site")}
     assert top == ["foo"]
+
+
+def test_marker_environment_follows_the_target_runtime() -> None:
+    """The dependency graph judges markers for the same interpreter as the requirement check: the
+    result's target runtime where it is known, the artifact's own evidence otherwise."""
+    from depscan.environment import marker_environment
+    from depscan.models import ArtifactInfo, ScanResult, TargetRuntime
+
+    dists = (d("app", "1.0", 'tomli; python_version < "3.11"', 'uvloop; platform_machine == "aarch64"'),)
+    bare = ScanResult(ArtifactInfo("a.zip", "zip", 1), dists, ())
+    assert marker_environment(bare)["python_version"] == "3.12"  # nothing says: the documented default
+    assert marker_environment(bare)["platform_machine"] == "x86_64"
+    on_310_arm = ScanResult(ArtifactInfo("a.zip", "zip", 1), dists, (),
+                            target=TargetRuntime(runtime="python3.10", python="3.10", machine="aarch64"))
+    env = marker_environment(on_310_arm)
+    assert env["python_version"] == "3.10" and env["python_full_version"] == "3.10.0"
+    assert env["platform_machine"] == "aarch64"
+    half = ScanResult(ArtifactInfo("a.zip", "zip", 1), dists, (), target=TargetRuntime(machine="aarch64"))
+    assert marker_environment(half)["python_version"] == "3.12"  # the part the target leaves unknown: inferred
