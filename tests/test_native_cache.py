@@ -16,7 +16,7 @@ from depscan.config import ScanConfig
 from depscan.models import ElfFacts, Evidence, NativeComponent, ScanResult
 from depscan.native import Identification, cache, elf
 from depscan.scan import run
-from fixtures.builders import dist, write_zip
+from fixtures.builders import dist, write_tar, write_zip
 from tests.helpers import cli, natives
 from tests.test_native_elf import CC, _compile
 
@@ -366,3 +366,19 @@ def test_files_without_a_record_hash_read_ahead_after_catalog_began_are_hashed_i
     assert natives(early)[UNOWNED].elf_sha256_source == "bytes"
     monkeypatch.setattr(native, "workers", lambda: 1)
     assert _native_parts(_scan(artifact, native_cache=False)) == _native_parts(early)
+
+
+def test_files_without_a_zip_fingerprint_are_hashed(library: bytes, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tar has no CRC-32 to bind an entry to: owned files are hashed and keyed by that hash."""
+    from depscan.catalogers import native
+
+    files = dist("foo", "1.0", modules={OWNED: library})
+    for threads in (2, 1):
+        monkeypatch.setattr(native, "workers", lambda threads=threads: threads)
+        monkeypatch.setenv(cache.ENV, str(tmp_path / f"cache {threads}"))
+        lib = natives(_scan(write_tar(tmp_path / f"a{threads}.tar", files)))[OWNED]
+        assert lib.elf is not None and lib.elf_sha256_source == "bytes"
+        assert lib.elf.sha256 == hashlib.sha256(library).hexdigest()
+        entry = _entry(lib.elf.sha256)
+        assert entry is not None and entry.verified and entry.fingerprint is None
