@@ -153,8 +153,13 @@ def test_a_cold_scan_keys_owned_zip_members_by_their_record_hash_without_hashing
         assert libs[UNOWNED].elf_sha256_source == "bytes"
         found = {c.location.path: c for c in result.components if isinstance(c, NativeComponent)}
         assert found[OWNED].file_sha256_source == "record" and found[UNOWNED].file_sha256_source == "bytes"
-        entry = _entry(claimed)  # the same bytes, hashed for UNOWNED: the entry is verified
-        assert entry is not None and entry.verified
+        # made under OWNED's RECORD hash first (the zip's order); UNOWNED and RENAMED, hashed later, have the same
+        # CRC-32 and size: they extend it, and it stays unverified (hashing other bytes proves nothing about it)
+        entry = _entry(claimed)
+        assert entry is not None and not entry.verified
+        assert entry.fingerprint == f"zip:{zlib.crc32(library):08x}:{len(library)}"
+        names = {key.partition("|")[2] for key in entry.identified}
+        assert names == {"libfoo-0a1b2c3d.so.1.2", "libfoo.so.1", "renamed.bin"}
         warm = _scan(artifact)
         assert _native_parts(warm) == _native_parts(result)
 
