@@ -16,7 +16,7 @@ from depscan.config import ScanConfig
 from depscan.models import ElfFacts, Evidence, NativeComponent, ScanResult
 from depscan.native import Identification, cache, elf
 from depscan.scan import run
-from fixtures.builders import dist, write_zip
+from fixtures.builders import dist, write_tar, write_zip
 from tests.helpers import cli, natives
 from tests.test_native_elf import CC, _compile
 
@@ -153,8 +153,13 @@ def test_a_cold_scan_keys_owned_zip_members_by_their_record_hash_without_hashing
         assert libs[UNOWNED].elf_sha256_source == "bytes"
         found = {c.location.path: c for c in result.components if isinstance(c, NativeComponent)}
         assert found[OWNED].file_sha256_source == "record" and found[UNOWNED].file_sha256_source == "bytes"
-        entry = _entry(claimed)  # the same bytes, hashed for UNOWNED: the entry is verified
-        assert entry is not None and entry.verified
+        # made under OWNED's RECORD hash first (the zip's order); UNOWNED and RENAMED, hashed later, have the same
+        # CRC-32 and size: they extend it, and it stays unverified (hashing other bytes proves nothing about it)
+        entry = _entry(claimed)
+        assert entry is not None and not entry.verified
+        assert entry.fingerprint == f"zip:{zlib.crc32(library):08x}:{len(library)}"
+        names = {key.partition("|")[2] for key in entry.identified}
+        assert names == {"libfoo-0a1b2c3d.so.1.2", "libfoo.so.1", "renamed.bin"}
         warm = _scan(artifact)
         assert _native_parts(warm) == _native_parts(result)
 
@@ -366,3 +371,19 @@ def test_files_without_a_record_hash_read_ahead_after_catalog_began_are_hashed_i
     assert natives(early)[UNOWNED].elf_sha256_source == "bytes"
     monkeypatch.setattr(native, "workers", lambda: 1)
     assert _native_parts(_scan(artifact, native_cache=False)) == _native_parts(early)
+
+
+def test_files_without_a_zip_fingerprint_are_hashed(library: bytes, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tar has no CRC-32 to bind an entry to: owned files are hashed and keyed by that hash."""
+    from depscan.catalogers import native
+
+    files = dist("foo", "1.0", modules={OWNED: library})
+    for threads in (2, 1):
+        monkeypatch.setattr(native, "workers", lambda threads=threads: threads)
+        monkeypatch.setenv(cache.ENV, str(tmp_path / f"cache {threads}"))
+        lib = natives(_scan(write_tar(tmp_path / f"a{threads}.tar", files)))[OWNED]
+        assert lib.elf is not None and lib.elf_sha256_source == "bytes"
+        assert lib.elf.sha256 == hashlib.sha256(library).hexdigest()
+        entry = _entry(lib.elf.sha256)
+        assert entry is not None and entry.verified and entry.fingerprint is None

@@ -550,7 +550,13 @@ def _inflate(archive: _Source, member: _Fields, want: int) -> tuple[bytes, bool]
     # A prefix read (an ELF header: 64 bytes) starts with what that needs (the compressed bytes of n output
     # bytes are about n, after a block header of at most some hundred bytes) and reads more only if not.
     whole = want >= member.usize and csize <= WHOLE_READ_BYTES
-    start, chunk = _local_data(archive, member, csize if whole else min(csize, PIECE, want + PREFIX_SLACK))
+    if whole and csize >= DIRECT_READ_BYTES:
+        # the header alone, then the data in a read of its own: not sliced out of one larger read (a copy of
+        # every compressed byte, and the page faults of a second fresh buffer of that size)
+        start, _ = _local_data(archive, member, 0)
+        chunk = archive.pread(start, csize)
+    else:
+        start, chunk = _local_data(archive, member, csize if whole else min(csize, PIECE, want + PREFIX_SLACK))
     if want <= 0:
         return b"", False
     position, end = start + len(chunk), start + csize

@@ -603,7 +603,10 @@ class _Run:
         hashing: its bytes were checked against the member's CRC-32 and size as they were inflated, and its
         entry is stored with them (``cache.usable``). It is hashed after all when the entry stored under the
         RECORD hash was made from bytes of another CRC-32 or size, so that such an entry is never replaced or
-        extended by another file's facts under that hash. Any other file is hashed."""
+        extended by another file's facts under that hash. Any other file is hashed, and an entry under its
+        hash that was made under a RECORD hash from bytes of another (or no known) CRC-32 and size is not
+        taken: the file's own analysis replaces it. (One made from bytes of the same CRC-32 and size is taken
+        and extended, and stays unverified.)"""
         recorded = _recorded_sha256(claim, entry)
         if fetched.sha256 is None and recorded is not None and fingerprint is not None:
             stored = self._lookup(recorded)
@@ -764,9 +767,7 @@ class _Run:
             if outcome is not None:
                 return outcome  # known bytes under another name or RECORD hash: not parsed again
         known = _analysis(_Fetched(fetched.data, key), header, entry, claim, stored, source)
-        if known is stored:
-            known.verified = known.verified or hashed
-        else:  # a new entry: made from these bytes
+        if known is not stored:  # a new entry: made from these bytes
             known.verified, known.fingerprint = hashed, fingerprint
         if self.store is not None:
             self.store.put(key, known)

@@ -86,15 +86,17 @@ names, ``manifest-analysis`` for OS package databases and wheel SBOMs, the detai
 ``concludedValue`` (the purl). 1.4 has no identity. In every version each piece is also a
 ``depscan:native:evidence`` property, ``<method> (<confidence>): <detail>``, which ``rescan`` reads back.
 Properties: ``depscan:native:embedded``, ``depscan:native:confidence``, ``depscan:native:file_sha256`` (the
-file's digest, not the library's), ``depscan:os_package``, ``depscan:native:disagreement``, and
+file's digest, not the library's) and ``depscan:native:file_sha256_source`` (``bytes``: hashed by the scan;
+``record``: the owner's RECORD hash, not recomputed), ``depscan:os_package``, ``depscan:native:disagreement``, and
 ``depscan:advisories:not_verifiable`` (why advisories cannot vouch for it). Their bom-refs are the purl with
 a ``package-id`` of their own (the ELF file's component may have the same purl and path).
 ``cyclonedx_writer`` writes ``cpe`` and identity itself, byte for byte as the library does.
 
 A native library parsed whole (``NativeLib.elf``) adds ``depscan:elf:soname``, ``:needed``, ``:rpath``,
 ``:runpath`` (one property per entry), ``:build_id``, ``:min_glibc``, ``:version_need``
-(``libc.so.6: GLIBC_2.2.5 GLIBC_2.14``), ``:stripped`` and ``:interpreter``, and its hash is the file's own
-SHA-256 as read.
+(``libc.so.6: GLIBC_2.2.5 GLIBC_2.14``), ``:stripped``, ``:interpreter`` and ``:sha256_source``, and its hash
+is the file's own SHA-256: as read (``sha256_source`` ``bytes``) or its owner's RECORD hash, not recomputed
+(``record``: a zip member whose CRC-32 and size agree with the bytes read or cached under it).
 
 **OS packages** (``OsPackage``: dpkg, apk, rpm databases) are top-level ``library`` components with their
 distro purl (``pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12``), the database file as
@@ -662,6 +664,8 @@ class _Builder:
         facts.append(("stripped", "true" if elf.stripped else "false"))
         if elf.interpreter is not None:
             facts.append(("interpreter", elf.interpreter))
+        if lib.elf_sha256_source is not None:  # the hash's origin: this scan's, or the owner's RECORD
+            facts.append(("sha256_source", lib.elf_sha256_source))
         return [Property(name=f"depscan:elf:{name}", value=self.text(value, f"{where}: ELF {name}", one_line=True))
                 for name, value in facts]
 
@@ -744,6 +748,8 @@ class _Builder:
         if comp.file_sha256 is not None:  # the file's digest, not the library's: a property, not a hash
             properties += [Property(name="depscan:native:file_sha256", value=str(h.content))
                            for h in self.sha256(comp.file_sha256, f"{where}: file sha256")]
+            if comp.file_sha256_source is not None:
+                properties.append(Property(name="depscan:native:file_sha256_source", value=comp.file_sha256_source))
         if comp.os_package is not None:
             properties.append(Property(name="depscan:os_package",
                                        value=self.text(comp.os_package, f"{where}: OS package", one_line=True)))
