@@ -28,3 +28,21 @@ def parser_for(name: str) -> Parser | None:
             parser: Parser = getattr(module, function)
             return parser
     return None
+
+
+def _is_pylock(name: str) -> bool:
+    """PEP 751's names: ``pylock.toml`` and ``pylock.<name>.toml``."""
+    return name.startswith("pylock.") and name.endswith(".toml") and name.count(".") <= 2
+
+
+# project and lock files (the requirements-file rows are above)
+PARSERS.extend([
+    (lambda name: name == "pyproject.toml", "depscan.declared.pyproject:parse"),
+    (lambda name: name == "poetry.lock", "depscan.declared.locks:parse_poetry_lock"),
+    (lambda name: name == "uv.lock", "depscan.declared.locks:parse_uv_lock"),
+    (lambda name: name == "pdm.lock", "depscan.declared.locks:parse_pdm_lock"),
+    (_is_pylock, "depscan.declared.locks:parse_pylock"),
+    (lambda name: name == "Pipfile.lock", "depscan.declared.locks:parse_pipfile_lock"),
+    (lambda name: name == "Pipfile", "depscan.declared.pipfile:parse"),
+    (lambda name: name == "setup.cfg", "depscan.declared.setup_cfg:parse"),
+])

@@ -1,0 +1,241 @@
+"""``pyproject.toml``: ``[project] dependencies`` and ``optional-dependencies`` (group = the extra),
+``[dependency-groups]`` (PEP 735: each requirement once, in the group that writes it; ``{include-group
+= "..."}`` resolved into ``DeclaredFile.group_includes``, unknown groups and cycles reported), and
+``[tool.poetry]`` (``dependencies``, ``dev-dependencies`` as group "dev", ``group.<g>.dependencies``;
+Poetry's constraints translated to PEP 440 where exact, the text kept as written, ``python`` skipped:
+it is not a dependency). Nothing is built and no backend runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from depscan.declared.poetry_constraints import python_marker, to_specifier
+from depscan.declared.tomlsource import TomlFile, describe, inline, requirement
+from depscan.models import DeclaredFile, DeclaredRequirement
+
+SOURCE = "pyproject"
+MAX_GROUPS = 256  # dependency groups whose includes are resolved (real projects have a handful)
+
+
+def parse(path: str, text: str) -> DeclaredFile:
+    doc = TomlFile(path, text)
+    found: list[DeclaredRequirement] = []
+    includes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    if doc.data is not None:
+        project = doc.table(doc.data, ("project",))
+        _strings(doc, project, ("project", "dependencies"), None, found)
+        optional = doc.table(project, ("project", "optional-dependencies"))
+        for extra in optional or {}:
+            _strings(doc, optional, ("project", "optional-dependencies", extra), extra, found)
+        includes = _dependency_groups(doc, found)
+        tool = doc.table(doc.data, ("tool",))
+        _poetry(doc, doc.table(tool, ("tool", "poetry")), found)
+    return DeclaredFile(
+        path=path,
+        kind="pyproject",
+        is_lock=False,
+        requirements=tuple(found),
+        errors=tuple(doc.errors),
+        group_includes=includes,
+    )
+
+
+def _add(doc: TomlFile, found: list[DeclaredRequirement], line: int, value: str, group: str | None) -> None:
+    made, why = requirement(doc.path, line, value, value, source=SOURCE, group=group)
+    if made is None:
+        doc.error(line, f"{value!r} is not a valid requirement: {why}")
+    else:
+        found.append(made)
+
+
+def _strings(
+    doc: TomlFile,
+    parent: dict[str, Any] | None,
+    path: tuple[str, ...],
+    group: str | None,
+    found: list[DeclaredRequirement],
+) -> None:
+    """An array of PEP 508 strings (``dependencies``, one extra)."""
+    for item in doc.array(parent, path) or ():
+        if isinstance(item, str):
+            _add(doc, found, doc.where.string_line(path, item), item, group)
+        else:
+            doc.error(doc.where.line_of(path), f"{describe(item)} in `{'.'.join(path)}` is not a requirement string")
+
+
+def _dependency_groups(doc: TomlFile, found: list[DeclaredRequirement]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    assert doc.data is not None
+    groups = doc.table(doc.data, ("dependency-groups",))
+    if not groups:
+        return ()
+    by_name = {canonicalize_name(name): name for name in groups}
+    edges: dict[str, list[tuple[str, int]]] = {}
+    for group in groups:
+        path = ("dependency-groups", group)
+        edges[group] = []
+        for item in doc.array(groups, path) or ():
+            if isinstance(item, str):
+                _add(doc, found, doc.where.string_line(path, item), item, group)
+                continue
+            target = item.get("include-group") if isinstance(item, dict) and len(item) == 1 else None
+            if not isinstance(target, str):
+                doc.error(doc.where.line_of(path), f"{inline(item)} in dependency group {group!r} is neither a "
+                          "requirement string nor {include-group = \"...\"}")
+                continue
+            line = doc.where.string_line(path, target)
+            included = by_name.get(canonicalize_name(target))
+            if included is None:
+                doc.error(line, f"dependency group {group!r} includes {target!r}, which is not defined")
+            else:
+                edges[group].append((included, line))
+    _report_cycles(doc, edges)
+    if len(groups) > MAX_GROUPS:  # the resolution lists every group's closure: quadratic in the groups
+        doc.error(doc.where.line_of(("dependency-groups",)),
+                  f"{len(groups):,} dependency groups; includes resolved for the first {MAX_GROUPS} only")
+    resolved: list[tuple[str, tuple[str, ...]]] = []
+    for group in list(groups)[:MAX_GROUPS]:  # what each group installs: itself, then its includes, breadth first
+        members, seen = [group], {group}
+        for member in members:
+            for included, _ in edges[member]:
+                if included not in seen:
+                    seen.add(included)
+                    members.append(included)
+        resolved.append((group, tuple(members)))
+    return tuple(resolved)
+
+
+def _report_cycles(doc: TomlFile, edges: dict[str, list[tuple[str, int]]]) -> None:
+    """One error per cycle of includes (PEP 735: tools must reject them), at the include closing it."""
+    state: dict[str, bool] = {}  # False: on the current path, True: finished
+    reported: set[frozenset[str]] = set()
+    for root in edges:  # depth first, without recursion: a file may chain thousands of groups
+        if root in state:
+            continue
+        path, pending = [root], [iter(edges[root])]
+        state[root] = False
+        while pending:
+            step = next(pending[-1], None)
+            if step is None:
+                state[path.pop()] = True
+                pending.pop()
+                continue
+            included, line = step
+            if included not in state:
+                state[included] = False
+                path.append(included)
+                pending.append(iter(edges[included]))
+            elif state[included] is False:
+                cycle = [*path[path.index(included):], included]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    shown = cycle if len(cycle) <= 6 else [*cycle[:3], f"... ({len(cycle) - 5} more)", *cycle[-2:]]
+                    doc.error(line, "dependency groups include each other: " + " -> ".join(shown))
+
+
+def _poetry(doc: TomlFile, poetry: dict[str, Any] | None, found: list[DeclaredRequirement]) -> None:
+    if poetry is None:
+        return
+    base = ("tool", "poetry")
+    extra_of: dict[str, str] = {}
+    extras = doc.table(poetry, (*base, "extras"))
+    for extra, names in (extras or {}).items():
+        for name in names if isinstance(names, list) else ():
+            if isinstance(name, str):
+                extra_of.setdefault(canonicalize_name(name), extra)
+    _poetry_table(doc, poetry, (*base, "dependencies"), None, extra_of, found)
+    _poetry_table(doc, poetry, (*base, "dev-dependencies"), "dev", extra_of, found)
+    groups = doc.table(poetry, (*base, "group"))
+    for group in groups or {}:
+        table = doc.table(groups, (*base, "group", group))
+        _poetry_table(doc, table, (*base, "group", group, "dependencies"), group, extra_of, found)
+
+
+def _poetry_table(
+    doc: TomlFile,
+    parent: dict[str, Any] | None,
+    path: tuple[str, ...],
+    group: str | None,
+    extra_of: dict[str, str],
+    found: list[DeclaredRequirement],
+) -> None:
+    for name, spec in (doc.table(parent, path) or {}).items():
+        if name.lower() == "python":
+            continue  # the Python the project supports, not a dependency
+        # several constraints for one dependency (one per Python or platform) are an array of tables
+        for entry in spec if isinstance(spec, list) else [spec]:
+            _poetry_entry(doc, (*path, name), name, entry, isinstance(spec, list), group, extra_of, found)
+
+
+def _poetry_entry(
+    doc: TomlFile,
+    path: tuple[str, ...],
+    name: str,
+    spec: object,
+    several: bool,
+    group: str | None,
+    extra_of: dict[str, str],
+    found: list[DeclaredRequirement],
+) -> None:
+    line = doc.where.line_of(path)
+    own_line = not several and doc.where.is_assignment(line, name)
+    text = doc.where.text_at(line) if own_line else f"{name} = {inline(spec)}"
+    if isinstance(spec, str):
+        options: dict[str, Any] = {"version": spec}
+    elif isinstance(spec, dict):
+        options = spec
+    else:
+        doc.error(line, f"`{name}` is {describe(spec)} where a version constraint or a table belongs; ignored")
+        return
+    specifier = ""
+    constraint = options.get("version")
+    if isinstance(constraint, str):
+        try:
+            specifier = to_specifier(constraint) or ""  # None: `||`, which PEP 440 cannot say
+        except ValueError as exc:
+            doc.error(line, f"{name}: {exc}")
+    markers: list[str] = []
+    if isinstance(options.get("markers"), str):
+        markers.append(options["markers"])
+    if isinstance(options.get("python"), str):
+        try:
+            python = python_marker(options["python"])
+        except ValueError as exc:
+            doc.error(line, f"{name}: python {exc}")
+            python = None
+        if python:
+            markers.append(python)
+    if isinstance(options.get("platform"), str):
+        markers.append(f'sys_platform == "{options["platform"]}"')
+    marker = markers[0] if len(markers) == 1 else " and ".join(f"({m})" for m in markers)
+    extras = [extra for extra in options.get("extras") or () if isinstance(extra, str)]
+    url, editable = _poetry_url(options)
+    pep508 = name + (f"[{','.join(extras)}]" if extras else "") + specifier + (f"; {marker}" if marker else "")
+    if group is None and options.get("optional") is True:
+        group = extra_of.get(canonicalize_name(name))
+    made, why = requirement(doc.path, line, text, pep508, source=SOURCE, group=group, url=url, editable=editable)
+    if made is None:
+        doc.error(line, f"{text!r} is not a valid dependency: {why}")
+    else:
+        found.append(made)
+
+
+def _poetry_url(options: dict[str, Any]) -> tuple[str | None, bool]:
+    """The direct reference of a Poetry dependency table (git, path, url) in pip's spelling, and whether
+    it is installed in develop (editable) mode."""
+    git = options.get("git")
+    if isinstance(git, str):
+        url = git if git.startswith("git+") else f"git+{git}"
+        for key in ("rev", "tag", "branch"):
+            if isinstance(options.get(key), str):
+                url += f"@{options[key]}"
+                break
+        if isinstance(options.get("subdirectory"), str):
+            url += f"#subdirectory={options['subdirectory']}"
+        return url, options.get("develop") is True
+    for key in ("path", "url", "file"):
+        if isinstance(options.get(key), str):
+            return options[key], key == "path" and options.get("develop") is True
+    return None, False
