@@ -510,3 +510,51 @@ def test_large_lock_parses_fast() -> None:
     elapsed = time.perf_counter() - started
     assert len(declared.requirements) == 2000 and declared.requirements[-1].line == 2 + 1999 * 9 + 2
     assert elapsed < 5  # about 0.15 s on the development machine; generous for a loaded CI box
+
+
+def test_escaped_and_literal_strings_found_on_their_lines() -> None:
+    text = (
+        "[project]\n"
+        'keywords = ["six"]\n'  # another array of the table: not where a requirement is looked for
+        "dependencies = [\n"
+        "  'attrs>=1',\n"
+        '  "pkg\\u002Dx>=1",  # an escape\n'
+        '  "six",\n'
+        "]\n"
+    )
+    assert [(r.name, r.line) for r in parse("pyproject.toml", text).requirements] == [
+        ("attrs", 4), ("pkg-x", 5), ("six", 6)]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "text"),
+    [
+        ("pyproject.toml", "[project]\ndependencies = " + "[" * 5000 + "]" * 5000 + "\n"),
+        ("uv.lock", "a = " + "{b = " * 3000 + "1" + "}" * 3000 + "\n"),
+    ],
+)
+def test_deeply_nested_toml_is_an_error(fixture: str, text: str) -> None:
+    declared = parse(fixture, text)
+    assert declared.errors == ((0, "not valid TOML: values nested too deeply"),)
+    assert declared.requirements == ()
+
+
+def test_ignore_comments_on_the_entry_line() -> None:
+    text = (
+        "[project]\n"
+        "dependencies = [\n"
+        '  "requests>=2",  # depscan: ignore[ds001, DS002]\n'
+        '  "six",  # depscan: ignore\n'
+        '  "flask",  # pinned by the lock file\n'
+        '  "a # depscan: ignore[DS001]" ,\n'
+        "]\n"
+    )
+    declared = parse("pyproject.toml", text)
+    assert [r.ignored for r in declared.requirements] == [("DS001", "DS002"), ("*",), ()]
+    assert declared.errors[0][0] == 6  # the string with a "#" is not a requirement, and ignores nothing
+    pipfile = parse("Pipfile", '[[source]]\nurl = "https://a.example/simple"  # depscan: ignore[DS005]\n'
+                                '[packages]\nsix = "*"  # depscan: ignore[DS001]\n')
+    assert pipfile.options[0].ignored == ("DS005",)
+    assert pipfile.requirements[0].ignored == ("DS001",)
+    lock = parse("uv.lock", '[[package]]\nname = "six"  # depscan: ignore[DS002]\nversion = "1.0"\n')
+    assert lock.requirements[0].ignored == ("DS002",)

@@ -8,6 +8,8 @@ one of its dependencies and is left out.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import json
 import re
 from collections.abc import Iterable
@@ -105,7 +107,7 @@ def parse_poetry_lock(path: str, text: str) -> DeclaredFile:
         found.append(lock_entry(
             path, line, name, version, group=group or None,
             marker=markers if isinstance(markers, str) else None,
-            url=url, editable=package.get("develop") is True, hashes=hashes,
+            url=url, editable=package.get("develop") is True, hashes=hashes, ignored=doc.where.ignored(line),
         ))
     return _done(doc, "poetry.lock", found)
 
@@ -140,7 +142,9 @@ def parse_uv_lock(path: str, text: str) -> DeclaredFile:
                     break
         sdist = package.get("sdist")
         hashes = _file_hashes([sdist] if isinstance(sdist, dict) else []) + _file_hashes(package.get("wheels"))
-        found.append(lock_entry(path, line, name, version, url=url, editable=editable, hashes=hashes))
+        found.append(lock_entry(
+            path, line, name, version, url=url, editable=editable, hashes=hashes, ignored=doc.where.ignored(line),
+        ))
     return _done(doc, "uv.lock", found)
 
 
@@ -180,7 +184,7 @@ def parse_pdm_lock(path: str, text: str) -> DeclaredFile:
         marker = package.get("marker")
         found.append(lock_entry(
             path, line, name, version, group=group or None, marker=marker if isinstance(marker, str) else None,
-            url=url, editable=package.get("editable") is True, hashes=hashes,
+            url=url, editable=package.get("editable") is True, hashes=hashes, ignored=doc.where.ignored(line),
         ))
     return _done(doc, "pdm.lock", found)
 
@@ -222,37 +226,39 @@ def parse_pylock(path: str, text: str) -> DeclaredFile:
         marker = package.get("marker")
         found.append(lock_entry(
             path, line, name, version, marker=marker if isinstance(marker, str) else None,
-            url=url, editable=editable, hashes=hashes,
+            url=url, editable=editable, hashes=hashes, ignored=doc.where.ignored(line),
         ))
     return _done(doc, "pylock", found)
 
 
-_JSON_TOKEN = re.compile(r'("(?:[^"\\\n]|\\.)*")(\s*:)?|[{}\[\]]|\n')
+_JSON_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"(\s*:)?|[{}\[\]]')
+_NEWLINE = re.compile("\n")
 
 
 def json_key_lines(text: str, depth: int = 2) -> dict[tuple[str, ...], int]:
     """1-based line of each object key up to ``depth`` levels deep (``("default", "requests")``), from
     one regular-expression pass over the JSON text (``json`` gives no positions)."""
+    newlines = [match.start() for match in _NEWLINE.finditer(text)]
     lines: dict[tuple[str, ...], int] = {}
     stack: list[str] = []
-    last: str = ""
-    line = 1
+    last = ""
     for token in _JSON_TOKEN.finditer(text):
         lexeme = token[0]
-        if lexeme == "\n":
-            line += 1
-        elif token[2] is not None:  # a key
-            try:
-                last = json.loads(token[1])
-            except ValueError:
-                last = token[1][1:-1]
+        first = lexeme[0]
+        if first == '"':
+            if token[1] is None:
+                continue  # a value
+            literal = lexeme[: lexeme.rindex('"') + 1]
+            last = literal[1:-1]
+            if "\\" in last:
+                with contextlib.suppress(ValueError):  # else taken as written
+                    last = json.loads(literal)
             if len(stack) <= depth:
-                lines.setdefault((*stack[1:], last), line)
-            line += lexeme.count("\n")
-        elif lexeme in "{[":
+                lines.setdefault((*stack[1:], last), bisect.bisect_left(newlines, token.start()) + 1)
+        elif first in "{[":
             stack.append(last)
             last = ""
-        elif lexeme in "}]":
+        else:
             if stack:
                 stack.pop()
             last = ""

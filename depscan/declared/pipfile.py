@@ -55,12 +55,16 @@ def _sources(doc: TomlFile) -> list[DeclaredOption]:
         url = source["url"]
         line = doc.where.line_of((*path, "url"))
         name = "--index-url" if index == 0 else "--extra-index-url"
-        options.append(DeclaredOption(file=doc.path, line=line, name=name, value=url, text=doc.where.text_at(line)))
+        options.append(DeclaredOption(
+            file=doc.path, line=line, name=name, value=url, text=doc.where.text_at(line),
+            ignored=doc.where.ignored(line),
+        ))
         if source.get("verify_ssl") is False:
             host = urlsplit(url).hostname or url
             ssl_line = doc.where.line_of((*path, "verify_ssl"))
             options.append(DeclaredOption(
                 file=doc.path, line=ssl_line, name="--trusted-host", value=host, text=doc.where.text_at(ssl_line),
+                ignored=doc.where.ignored(ssl_line),
             ))
     return options
 
@@ -111,6 +115,7 @@ def _entry(
     pep508 = name + (f"[{','.join(extras)}]" if extras else "") + specifier + (f"; {marker}" if marker else "")
     made, why = requirement(
         doc.path, line, text, pep508, source=SOURCE, group=group, url=url, editable=options.get("editable") is True,
+        ignored=doc.where.ignored(line),
     )
     if made is None:
         doc.error(line, f"{text!r} is not a valid dependency: {why}")

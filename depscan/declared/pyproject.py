@@ -12,7 +12,6 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from depscan.declared.poetry_constraints import python_marker, to_specifier
 from depscan.declared.tomlsource import TomlFile, describe, inline, requirement
 from depscan.models import DeclaredFile, DeclaredRequirement
 
@@ -44,7 +43,7 @@ def parse(path: str, text: str) -> DeclaredFile:
 
 
 def _add(doc: TomlFile, found: list[DeclaredRequirement], line: int, value: str, group: str | None) -> None:
-    made, why = requirement(doc.path, line, value, value, source=SOURCE, group=group)
+    made, why = requirement(doc.path, line, value, value, source=SOURCE, group=group, ignored=doc.where.ignored(line))
     if made is None:
         doc.error(line, f"{value!r} is not a valid requirement: {why}")
     else:
@@ -179,6 +178,9 @@ def _poetry_entry(
     extra_of: dict[str, str],
     found: list[DeclaredRequirement],
 ) -> None:
+    # imported only for a file with [tool.poetry] (a pre-commit run imports what its files need)
+    from depscan.declared.poetry_constraints import python_marker, to_specifier
+
     line = doc.where.line_of(path)
     own_line = not several and doc.where.is_assignment(line, name)
     text = doc.where.text_at(line) if own_line else f"{name} = {inline(spec)}"
@@ -215,7 +217,10 @@ def _poetry_entry(
     pep508 = name + (f"[{','.join(extras)}]" if extras else "") + specifier + (f"; {marker}" if marker else "")
     if group is None and options.get("optional") is True:
         group = extra_of.get(canonicalize_name(name))
-    made, why = requirement(doc.path, line, text, pep508, source=SOURCE, group=group, url=url, editable=editable)
+    made, why = requirement(
+        doc.path, line, text, pep508, source=SOURCE, group=group, url=url, editable=editable,
+        ignored=doc.where.ignored(line),
+    )
     if made is None:
         doc.error(line, f"{text!r} is not a valid dependency: {why}")
     else:

@@ -11,10 +11,11 @@ inline tables, multi-line strings), so a key of a nested value is never mistaken
 
 from __future__ import annotations
 
-import bisect
 import contextlib
+import json
 import re
 import sys
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -73,6 +74,9 @@ def load_toml(text: str) -> tuple[dict[str, Any] | None, Errors]:
     for _ in range(MAX_RECOVERIES + 1):
         try:
             return tomllib.loads(text if lines is None else "\n".join(lines)), errors
+        except RecursionError:
+            errors.append((0, "not valid TOML: values nested too deeply"))
+            return None, errors
         except tomllib.TOMLDecodeError as exc:
             message = str(exc)
             match = _POSITION.search(message)
@@ -108,9 +112,8 @@ class TomlLines:
     def __init__(self, text: str) -> None:
         self.lines = text.split("\n")
         self.keys: dict[tuple[str, ...], int] = {}  # path -> 0-based line of its header or assignment
-        self._header_lines: list[int] = []
         self._counts: dict[tuple[str, ...], int] = {}
-        self._cursor: dict[tuple[str, ...], tuple[int, int]] = {}
+        self._strings: dict[tuple[str, ...], dict[str, deque[int]]] = {}
         self._index()
 
     def _resolve(self, parts: tuple[str, ...], is_array: bool) -> tuple[str, ...]:
@@ -142,7 +145,6 @@ class TomlLines:
                 if header is not None:
                     table = self._resolve(split_key(header[2]), header[1] == "[[")
                     self.keys.setdefault(table, number)
-                    self._header_lines.append(number)
                     continue
                 assign = _ASSIGN.match(line)
                 if assign is not None:
@@ -171,6 +173,17 @@ class TomlLines:
                 return raw[: token.start()].strip()
         return raw.strip()
 
+    def ignored(self, line: int) -> tuple[str, ...]:
+        """The rule ids a ``# depscan: ignore[DS001,DS002]`` comment on ``line`` silences ("*": a bare
+        ``# depscan: ignore``, every rule)."""
+        if not 1 <= line <= len(self.lines) or "depscan" not in self.lines[line - 1]:
+            return ()
+        raw = self.lines[line - 1]
+        for token in _TOKEN.finditer(raw):
+            if token[0] == "#":
+                return ignored_rules(raw[token.start() :])
+        return ()
+
     def is_assignment(self, line: int, key: str) -> bool:
         """Whether ``line`` assigns ``key`` itself (``key = ...``), not a header or an enclosing value."""
         if not 1 <= line <= len(self.lines):
@@ -179,24 +192,63 @@ class TomlLines:
         return assign is not None and split_key(assign[1])[-1:] == (key,)
 
     def string_line(self, path: tuple[str, ...], value: str) -> int:
-        """1-based line of the string ``value`` inside the array at ``path`` (the next occurrence after
-        the one found last, so repeated strings get their own lines); the array's line when the string
-        is not found as written."""
+        """1-based line of the string ``value`` inside the array at ``path`` (repeated strings get their
+        own lines, in order); the array's line when the string is not found as written."""
         start = self.keys.get(path)
         if start is None:
             return self.line_of(path)
-        line0, column = self._cursor.get(path, (start, 0))
-        stop = bisect.bisect_right(self._header_lines, start)
-        end = self._header_lines[stop] if stop < len(self._header_lines) else len(self.lines)
-        needles = [f'"{value}"', f"'{value}'", f'"{_basic_escape(value)}"']
-        for number in range(line0, end):
-            text = self.lines[number]
-            offset = column if number == line0 else 0
-            hits = [found for needle in needles if (found := text.find(needle, offset)) >= 0]
-            if hits:
-                self._cursor[path] = (number, min(hits) + 1)
-                return number + 1
-        return start + 1
+        strings = self._strings.get(path)
+        if strings is None:  # each array is read once: a lookup is O(1), whatever the array's size
+            strings = self._strings[path] = self._array_strings(start)
+        lines = strings.get(value)
+        return (lines.popleft() if lines else start) + 1
+
+    def _array_strings(self, start: int) -> dict[str, deque[int]]:
+        """The strings of the array assigned on line ``start`` (inline tables in it included), by value."""
+        found: dict[str, deque[int]] = {}
+        assign = _ASSIGN.match(self.lines[start])
+        position = assign.end() if assign is not None else 0
+        depth, opened = 0, False
+        for number in range(start, len(self.lines)):
+            for lexeme in _TOKEN.findall(self.lines[number], position):
+                first = lexeme[0]
+                if first == "#":
+                    break
+                if first in "[{":
+                    depth, opened = depth + 1, True
+                elif first in "]}":
+                    depth -= 1
+                elif lexeme not in ('"""', "\'\'\'"):
+                    found.setdefault(_decode(lexeme), deque()).append(number)
+            if not opened or depth <= 0:
+                break
+            position = 0
+        return found
+
+
+def _decode(literal: str) -> str:
+    """The value of a one-line TOML string literal (basic strings unescaped like JSON, which shares
+    TOML's escapes but \\U; a literal that does not decode is taken as written)."""
+    if literal[0] == "'":
+        return literal[1:-1]
+    try:
+        value = json.loads(literal)
+    except ValueError:
+        return literal[1:-1]
+    return value if isinstance(value, str) else literal[1:-1]
+
+
+_IGNORE = re.compile(r"#.*?\bdepscan:\s*ignore\b(?:\[([^\]]*)\])?")
+
+
+def ignored_rules(comment: str) -> tuple[str, ...]:
+    """Rule ids of a ``depscan: ignore[...]`` comment, upper case; ``("*",)`` for a bare ignore."""
+    match = _IGNORE.search(comment)
+    if match is None:
+        return ()
+    if match[1] is None:
+        return ("*",)
+    return tuple(dict.fromkeys(rule.strip().upper() for rule in match[1].split(",") if rule.strip()))
 
 
 def _basic_escape(value: str) -> str:
@@ -297,6 +349,7 @@ def requirement(
     url: str | None = None,
     editable: bool = False,
     hashes: tuple[str, ...] = (),
+    ignored: tuple[str, ...] = (),
 ) -> tuple[DeclaredRequirement | None, str | None]:
     """A requirement from its PEP 508 string, parsed by ``packaging`` (the one judge of the syntax):
     the requirement, or None and the reason it does not parse. ``url`` overrides the string's own
@@ -321,6 +374,7 @@ def requirement(
             pinned=pinned_version(specifier),
             source=source,
             group=group,
+            ignored=ignored,
         ),
         None,
     )
@@ -337,6 +391,7 @@ def lock_entry(
     url: str | None = None,
     editable: bool = False,
     hashes: Iterable[str] = (),
+    ignored: tuple[str, ...] = (),
 ) -> DeclaredRequirement:
     """One package of a lock file: an exact pin of ``version`` (None when the lock records none, as
     for some VCS and path entries), its hashes as "algorithm:hexdigest"."""
@@ -357,6 +412,7 @@ def lock_entry(
         pinned=version or None,
         source="lock",
         group=group,
+        ignored=ignored,
     )
 
 
