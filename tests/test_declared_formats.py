@@ -90,6 +90,8 @@ def test_every_line_is_the_line_that_names_the_package(fixture: str) -> None:
     for req in declared.requirements:
         assert req.line > 0, req
         written = lines[req.line - 1]
+        if written.lstrip().startswith("{") and req.source == "pyproject":  # one of several Poetry constraints
+            written = next(line for line in reversed(lines[: req.line]) if " = [" in line)
         spellings = {req.name or "", (req.name or "").replace("-", "_")}
         assert any(s in canonicalize_name(written.replace("_", "-")) or s in written.lower() for s in spellings), (
             fixture, req.line, written, req.name)
@@ -165,8 +167,8 @@ def test_pyproject_poetry_dependencies_translated_and_kept_as_written() -> None:
         (9, "requests", "<3.0,>=2.31", None, None, None, False, None),
         (10, "boto3", "==1.34.0", "1.34.0", None, None, False, None),
         (11, "flask", "<3.1,>=3.0", None, None, None, False, None),
-        (12, "numpy", "<1.25", None, 'python_version < "3.11"', None, False, None),
-        (12, "numpy", "<2.0,>=1.26", None, 'python_version >= "3.11"', None, False, None),
+        (13, "numpy", "<1.25", None, 'python_version < "3.11"', None, False, None),  # each element its line
+        (14, "numpy", "<2.0,>=1.26", None, 'python_version >= "3.11"', None, False, None),
         (16, "httpx", "", None, None, "git+https://github.com/encode/httpx.git@0.28.1", False, None),
         (17, "internal-utils", "", None, None, "libs/internal-utils", True, None),
         (18, "pywin32", ">=306", None, 'sys_platform == "win32"', None, False, None),
@@ -558,3 +560,45 @@ def test_ignore_comments_on_the_entry_line() -> None:
     assert pipfile.requirements[0].ignored == ("DS001",)
     lock = parse("uv.lock", '[[package]]\nname = "six"  # depscan: ignore[DS002]\nversion = "1.0"\n')
     assert lock.requirements[0].ignored == ("DS002",)
+
+
+def test_uv_and_pdm_development_dependencies() -> None:
+    text = (
+        "[tool.uv]\n"
+        'dev-dependencies = ["pytest>=8"]\n'
+        "[tool.pdm.dev-dependencies]\n"
+        'lint = ["ruff==0.6.0"]\n'
+        'local = ["-e file:///${PROJECT_ROOT}/libs/core#egg=core", "-e mylib @ file:///${PROJECT_ROOT}/libs/mylib"]\n'
+    )
+    declared = parse("pyproject.toml", text)
+    assert declared.errors == ()
+    assert [(r.line, r.name, r.group, r.editable, r.url) for r in declared.requirements] == [
+        (2, "pytest", "dev", False, None),
+        (4, "ruff", "lint", False, None),
+        (5, "core", "local", True, "file:///${PROJECT_ROOT}/libs/core"),
+        (5, "mylib", "local", True, "file:///${PROJECT_ROOT}/libs/mylib"),
+    ]
+
+
+@pytest.mark.parametrize("fixture", sorted(FILES))
+def test_mutated_files_never_raise(fixture: str) -> None:
+    """Truncations, deletions and insertions of TOML/JSON/INI syntax characters (seeded, so a failure
+    repeats): each parse returns a DeclaredFile whose errors are one-line (line, reason) pairs."""
+    import random
+
+    original = (FIXTURES / fixture).read_text(encoding="utf-8")
+    chance = random.Random(f"declared-{fixture}")
+    syntax = ['"', "'", "[", "]", "{", "}", "=", ",", "\n", "#", "\\", '"""', ":", "[[", "\ud800", "\x00"[:0]]
+    for _ in range(60):
+        cut = chance.randrange(len(original))
+        variants = [
+            original[:cut],
+            original[:cut] + original[cut + 1 :],
+            original[:cut] + chance.choice(syntax) + original[cut:],
+        ]
+        for text in variants:
+            declared = parse(fixture, text)
+            assert isinstance(declared, DeclaredFile)
+            for line, reason in declared.errors:
+                assert isinstance(line, int) and line >= 0
+                assert reason and "\n" not in reason

@@ -150,7 +150,10 @@ def parse_uv_lock(path: str, text: str) -> DeclaredFile:
 
 def _uv_git(value: str) -> str:
     """uv's ``https://host/repo?rev=v1&subdirectory=x#<commit>`` as pip's ``git+https://host/repo@<commit>``."""
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # not a URL urllib can split: kept as written
+        return _git_url(value, None)
     query = parse_qs(parts.query)
     commit = parts.fragment or next((query[key][0] for key in ("rev", "tag", "branch") if key in query), "")
     url = _git_url(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), commit)

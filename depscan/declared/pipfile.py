@@ -60,7 +60,10 @@ def _sources(doc: TomlFile) -> list[DeclaredOption]:
             ignored=doc.where.ignored(line),
         ))
         if source.get("verify_ssl") is False:
-            host = urlsplit(url).hostname or url
+            try:
+                host = urlsplit(url).hostname or url
+            except ValueError:  # not a URL urllib can split ("http://[::1/"): the value as written
+                host = url
             ssl_line = doc.where.line_of((*path, "verify_ssl"))
             options.append(DeclaredOption(
                 file=doc.path, line=ssl_line, name="--trusted-host", value=host, text=doc.where.text_at(ssl_line),

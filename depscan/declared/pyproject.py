@@ -8,6 +8,7 @@ it is not a dependency). Nothing is built and no backend runs.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -32,6 +33,13 @@ def parse(path: str, text: str) -> DeclaredFile:
         includes = _dependency_groups(doc, found)
         tool = doc.table(doc.data, ("tool",))
         _poetry(doc, doc.table(tool, ("tool", "poetry")), found)
+        # the development dependencies uv and PDM took before PEP 735
+        uv = doc.table(tool, ("tool", "uv"))
+        _strings(doc, uv, ("tool", "uv", "dev-dependencies"), "dev", found)
+        pdm = doc.table(tool, ("tool", "pdm"))
+        pdm_groups = doc.table(pdm, ("tool", "pdm", "dev-dependencies"))
+        for group in pdm_groups or {}:
+            _strings(doc, pdm_groups, ("tool", "pdm", "dev-dependencies", group), group, found)
     return DeclaredFile(
         path=path,
         kind="pyproject",
@@ -43,9 +51,28 @@ def parse(path: str, text: str) -> DeclaredFile:
 
 
 def _add(doc: TomlFile, found: list[DeclaredRequirement], line: int, value: str, group: str | None) -> None:
+    if value.startswith(("-e ", "--editable ")):  # PDM's editable development dependencies
+        _add_editable(doc, found, line, value, group)
+        return
     made, why = requirement(doc.path, line, value, value, source=SOURCE, group=group, ignored=doc.where.ignored(line))
     if made is None:
         doc.error(line, f"{value!r} is not a valid requirement: {why}")
+    else:
+        found.append(made)
+
+
+def _add_editable(doc: TomlFile, found: list[DeclaredRequirement], line: int, value: str, group: str | None) -> None:
+    """``-e name @ URL`` or ``-e URL#egg=name`` (``file:///${PROJECT_ROOT}/lib``, ``git+https://...``)."""
+    target = value.split(None, 1)[1].strip() if len(value.split(None, 1)) == 2 else ""
+    made, _ = requirement(doc.path, line, value, target, source=SOURCE, group=group, editable=True,
+                          ignored=doc.where.ignored(line))
+    if made is None and target:
+        egg = re.search(r"[#&]egg=([A-Za-z0-9._-]+)", target)
+        name = canonicalize_name(egg[1]) if egg else None
+        made = DeclaredRequirement(file=doc.path, line=line, text=value, name=name, url=target.split("#egg=")[0],
+                                   editable=True, source=SOURCE, group=group, ignored=doc.where.ignored(line))
+    if made is None:
+        doc.error(line, f"{value!r} is not a valid editable requirement")
     else:
         found.append(made)
 
@@ -164,8 +191,13 @@ def _poetry_table(
         if name.lower() == "python":
             continue  # the Python the project supports, not a dependency
         # several constraints for one dependency (one per Python or platform) are an array of tables
-        for entry in spec if isinstance(spec, list) else [spec]:
-            _poetry_entry(doc, (*path, name), name, entry, isinstance(spec, list), group, extra_of, found)
+        if isinstance(spec, list):
+            lines = doc.where.element_lines((*path, name))
+            for index, entry in enumerate(spec):
+                line = lines[index] if index < len(lines) else doc.where.line_of((*path, name))
+                _poetry_entry(doc, (*path, name), name, entry, line, group, extra_of, found)
+        else:
+            _poetry_entry(doc, (*path, name), name, spec, None, group, extra_of, found)
 
 
 def _poetry_entry(
@@ -173,7 +205,7 @@ def _poetry_entry(
     path: tuple[str, ...],
     name: str,
     spec: object,
-    several: bool,
+    element_line: int | None,
     group: str | None,
     extra_of: dict[str, str],
     found: list[DeclaredRequirement],
@@ -181,8 +213,8 @@ def _poetry_entry(
     # imported only for a file with [tool.poetry] (a pre-commit run imports what its files need)
     from depscan.declared.poetry_constraints import python_marker, to_specifier
 
-    line = doc.where.line_of(path)
-    own_line = not several and doc.where.is_assignment(line, name)
+    line = doc.where.line_of(path) if element_line is None else element_line  # an array element: its own line
+    own_line = element_line is None and doc.where.is_assignment(line, name)
     text = doc.where.text_at(line) if own_line else f"{name} = {inline(spec)}"
     if isinstance(spec, str):
         options: dict[str, Any] = {"version": spec}

@@ -113,7 +113,7 @@ class TomlLines:
         self.lines = text.split("\n")
         self.keys: dict[tuple[str, ...], int] = {}  # path -> 0-based line of its header or assignment
         self._counts: dict[tuple[str, ...], int] = {}
-        self._strings: dict[tuple[str, ...], dict[str, deque[int]]] = {}
+        self._arrays: dict[tuple[str, ...], tuple[dict[str, deque[int]], list[int]]] = {}
         self._index()
 
     def _resolve(self, parts: tuple[str, ...], is_array: bool) -> tuple[str, ...]:
@@ -197,15 +197,23 @@ class TomlLines:
         start = self.keys.get(path)
         if start is None:
             return self.line_of(path)
-        strings = self._strings.get(path)
-        if strings is None:  # each array is read once: a lookup is O(1), whatever the array's size
-            strings = self._strings[path] = self._array_strings(start)
+        strings = self._array(path, start)[0]
         lines = strings.get(value)
         return (lines.popleft() if lines else start) + 1
 
-    def _array_strings(self, start: int) -> dict[str, deque[int]]:
-        """The strings of the array assigned on line ``start`` (inline tables in it included), by value."""
-        found: dict[str, deque[int]] = {}
+    def element_lines(self, path: tuple[str, ...]) -> list[int]:
+        """1-based line where each element of the array at ``path`` starts ([] when it is not found)."""
+        start = self.keys.get(path)
+        return [] if start is None else [number + 1 for number in self._array(path, start)[1]]
+
+    def _array(self, path: tuple[str, ...], start: int) -> tuple[dict[str, deque[int]], list[int]]:
+        """The array assigned on line ``start``, read once (a lookup is then O(1), whatever its size): its
+        strings by value, inline tables included, with their lines; the line each element starts on."""
+        cached = self._arrays.get(path)
+        if cached is not None:
+            return cached
+        strings: dict[str, deque[int]] = {}
+        elements: list[int] = []
         assign = _ASSIGN.match(self.lines[start])
         position = assign.end() if assign is not None else 0
         depth, opened = 0, False
@@ -215,15 +223,20 @@ class TomlLines:
                 if first == "#":
                     break
                 if first in "[{":
+                    if depth == 1:
+                        elements.append(number)
                     depth, opened = depth + 1, True
                 elif first in "]}":
                     depth -= 1
                 elif lexeme not in ('"""', "\'\'\'"):
-                    found.setdefault(_decode(lexeme), deque()).append(number)
+                    if depth == 1:
+                        elements.append(number)
+                    strings.setdefault(_decode(lexeme), deque()).append(number)
             if not opened or depth <= 0:
                 break
             position = 0
-        return found
+        self._arrays[path] = (strings, elements)
+        return strings, elements
 
 
 def _decode(literal: str) -> str:
