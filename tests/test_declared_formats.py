@@ -602,3 +602,78 @@ def test_mutated_files_never_raise(fixture: str) -> None:
             for line, reason in declared.errors:
                 assert isinstance(line, int) and line >= 0
                 assert reason and "\n" not in reason
+
+
+def test_poetry_translation_agrees_with_poetry_core() -> None:
+    """Differential: for each constraint, every version of a grid is allowed by Poetry's own parser
+    (poetry-core, a test dependency) exactly when the translated PEP 440 specifier contains it; the
+    `python` constraint's marker evaluates as Poetry's constraint allows."""
+    import random
+
+    from packaging.markers import Marker
+    from packaging.specifiers import SpecifierSet
+    from poetry.core.constraints.version import Version as PoetryVersion
+    from poetry.core.constraints.version import parse_constraint
+
+    grid = [f"{a}.{b}.{c}" for a in range(4) for b in range(4) for c in range(3)] + ["0", "1", "2.1", "10.0.0"]
+    chance = random.Random("poetry-constraints")
+    constraints = [
+        "^1.2.3", "^1.2", "^1", "^0.2.1", "^0.0.1", "^0.0", "^0", "~1.2.1", "~1.2", "~1", "*", "1.2.*", "1.*",
+        "1.2.1", "==1.2", ">=1,<2", ">= 1.2, < 2.1", ">=1.1 <3.0", "~=1.1", "!=1.2.0", ">0.3", "<=2.1.1",
+    ]
+    for _ in range(100):
+        operator = chance.choice(["^", "~", ">=", "<", "==", "!=", "~=", ""])
+        version = ".".join(str(chance.randrange(4)) for _ in range(chance.randint(1 if operator != "~=" else 2, 3)))
+        constraints.append(operator + version)
+    for constraint in constraints:
+        specifier = SpecifierSet(to_specifier(constraint) or "")
+        poetry = parse_constraint(constraint)
+        for version in grid:
+            assert poetry.allows(PoetryVersion.parse(version)) == specifier.contains(version), (constraint, version)
+    for constraint in ["^3.8", "~3.9", ">=3.7,<3.11", "~2.7 || ^3.4", ">=3.6.1", "3.10.*", "!=3.9.*"]:
+        marker = python_marker(constraint)
+        assert marker is not None
+        poetry = parse_constraint(constraint)
+        for python in ["2.7.18", "3.4.0", "3.6.0", "3.6.2", "3.7.1", "3.8.0", "3.9.5", "3.10.0", "3.12.1", "4.0.0"]:
+            environment = {"python_version": ".".join(python.split(".")[:2]), "python_full_version": python}
+            assert Marker(marker).evaluate(environment) == poetry.allows(PoetryVersion.parse(python)), (
+                constraint, python)
+
+
+def test_dependency_groups_agree_with_the_pep_735_reference_implementation() -> None:
+    """Differential: pypa's ``dependency-groups`` (a test dependency) resolves each group to the same
+    requirement strings as the groups ``group_includes`` names; it raises on exactly the cyclic groups
+    we report."""
+    import random
+
+    import dependency_groups
+
+    chance = random.Random("pep735")
+    for _ in range(200):
+        names = [f"g{i}" for i in range(chance.randint(1, 6))]
+        table: dict[str, list[object]] = {}
+        for name in names:
+            entries: list[object] = []
+            for _ in range(chance.randint(0, 4)):
+                if chance.random() < 0.4:
+                    entries.append({"include-group": chance.choice(names).upper()})  # names compare normalized
+                else:
+                    entries.append(f"pkg{chance.randrange(5)}>={chance.randrange(3)}")
+            table[name] = entries
+        text = "[dependency-groups]\n" + "".join(
+            f"{name} = [" + ", ".join(
+                f'{{include-group = "{e["include-group"]}"}}' if isinstance(e, dict) else f'"{e}"' for e in entries
+            ) + "]\n"
+            for name, entries in table.items()
+        )
+        declared = parse("pyproject.toml", text)
+        includes = dict(declared.group_includes)
+        cyclic = {reason for _, reason in declared.errors if "include each other" in reason}
+        for name in names:
+            try:
+                expected = dependency_groups.resolve(table, name)
+            except dependency_groups.CyclicDependencyError:
+                assert cyclic, (text, name)  # a cycle reachable from this group was reported
+                continue
+            ours = [r.text for r in declared.requirements if r.group in includes[name]]
+            assert set(ours) == set(expected), (text, name)  # the reference repeats a group included twice
