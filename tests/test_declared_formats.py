@@ -677,3 +677,34 @@ def test_dependency_groups_agree_with_the_pep_735_reference_implementation() -> 
                 continue
             ours = [r.text for r in declared.requirements if r.group in includes[name]]
             assert set(ours) == set(expected), (text, name)  # the reference repeats a group included twice
+
+
+@pytest.mark.parametrize("fixture", ["pylock.toml", "pylock.refs.toml"])
+def test_pylock_agrees_with_packaging_pylock(fixture: str) -> None:
+    """Differential: packaging's own PEP 751 reader (``packaging.pylock``, packaging >= 25.1) validates the
+    fixture and finds the same packages, versions, markers, hashes and VCS commits."""
+    pylock = pytest.importorskip("packaging.pylock", reason="packaging.pylock is in packaging >= 25.1")
+    import tomllib
+
+    reference = pylock.Pylock.from_dict(tomllib.loads((FIXTURES / fixture).read_text(encoding="utf-8")))
+    ours = parse(fixture).requirements
+    assert [(r.name, r.pinned, r.marker) for r in ours] == [
+        (str(p.name), str(p.version) if p.version else None, str(p.marker) if p.marker else None)
+        for p in reference.packages
+    ]
+    for req, package in zip(ours, reference.packages, strict=True):
+        files = [package.archive, package.sdist, *(package.wheels or ())]
+        expected = {f"{algorithm}:{digest}" for file in files if file for algorithm, digest in file.hashes.items()}
+        assert set(req.hashes) == expected
+        if package.vcs is not None:
+            assert req.url is not None and req.url.endswith(f"@{package.vcs.commit_id}")
+        if package.directory is not None:
+            assert (req.url, req.editable) == (package.directory.path, bool(package.directory.editable))
+
+
+@pytest.mark.parametrize("name", ["pylock.toml", "pylock.dev.toml", "pylock..toml", "pylock.a.b.toml", "Pylock.toml"])
+def test_pylock_names_as_packaging_judges_them(name: str) -> None:
+    pylock = pytest.importorskip("packaging.pylock", reason="packaging.pylock is in packaging >= 25.1")
+    parser = parser_for(name)
+    ours = parser is not None and parser.__name__ == "parse_pylock"
+    assert ours == pylock.is_valid_pylock_path(Path(name))

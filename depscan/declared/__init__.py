@@ -31,8 +31,11 @@ def parser_for(name: str) -> Parser | None:
 
 
 def _is_pylock(name: str) -> bool:
-    """PEP 751's names: ``pylock.toml`` and ``pylock.<name>.toml``."""
-    return name.startswith("pylock.") and name.endswith(".toml") and name.count(".") <= 2
+    """PEP 751's names: ``pylock.toml`` and ``pylock.<name>.toml`` (``^pylock\\.([^.]+\\.)?toml$``)."""
+    if not (name.startswith("pylock.") and name.endswith("toml")):
+        return False
+    middle = name[len("pylock.") : -len("toml")]
+    return middle == "" or (middle.endswith(".") and "." not in middle[:-1] and len(middle) > 1)
 
 
 # project and lock files (the requirements-file rows are above)
