@@ -708,3 +708,40 @@ def test_pylock_names_as_packaging_judges_them(name: str) -> None:
     parser = parser_for(name)
     ours = parser is not None and parser.__name__ == "parse_pylock"
     assert ours == pylock.is_valid_pylock_path(Path(name))
+
+
+def test_pyproject_package_indexes_as_pip_options() -> None:
+    text = (
+        "[[tool.poetry.source]]\n"
+        'name = "internal"\n'
+        'url = "https://pypi.internal.example/simple"\n'
+        'priority = "primary"\n'
+        "[[tool.poetry.source]]\n"
+        'name = "extra"\n'
+        'url = "https://extra.example/simple"\n'
+        'priority = "supplemental"\n'
+        "[[tool.poetry.source]]\n"
+        'name = "torch"\n'
+        'url = "https://download.pytorch.org/whl/cpu"\n'
+        'priority = "explicit"\n'
+        "[[tool.uv.index]]\n"
+        'url = "https://uv-extra.example/simple"  # depscan: ignore[DS005]\n'
+        "[[tool.uv.index]]\n"
+        'url = "https://uv-default.example/simple"\n'
+        "default = true\n"
+        "[[tool.pdm.source]]\n"
+        'name = "private"\n'
+        'url = "https://user:token@pdm.example/simple"\n'
+        "verify_ssl = false\n"
+    )
+    declared = parse("pyproject.toml", text)
+    assert declared.errors == ()
+    assert [(o.line, o.name, o.value, o.ignored) for o in declared.options] == [
+        (3, "--index-url", "https://pypi.internal.example/simple", ()),
+        (7, "--extra-index-url", "https://extra.example/simple", ()),
+        (14, "--extra-index-url", "https://uv-extra.example/simple", ("DS005",)),
+        (16, "--index-url", "https://uv-default.example/simple", ()),
+        (20, "--extra-index-url", "https://user:token@pdm.example/simple", ()),
+        (21, "--trusted-host", "pdm.example", ()),
+    ]
+    assert declared.options[0].text == 'url = "https://pypi.internal.example/simple"'

@@ -14,7 +14,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from depscan.declared.tomlsource import TomlFile, describe, inline, requirement
-from depscan.models import DeclaredFile, DeclaredRequirement
+from depscan.models import DeclaredFile, DeclaredOption, DeclaredRequirement
 
 SOURCE = "pyproject"
 MAX_GROUPS = 256  # dependency groups whose includes are resolved (real projects have a handful)
@@ -24,6 +24,7 @@ def parse(path: str, text: str) -> DeclaredFile:
     doc = TomlFile(path, text)
     found: list[DeclaredRequirement] = []
     includes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    options: list[DeclaredOption] = []
     if doc.data is not None:
         project = doc.table(doc.data, ("project",))
         _strings(doc, project, ("project", "dependencies"), None, found)
@@ -40,14 +41,71 @@ def parse(path: str, text: str) -> DeclaredFile:
         pdm_groups = doc.table(pdm, ("tool", "pdm", "dev-dependencies"))
         for group in pdm_groups or {}:
             _strings(doc, pdm_groups, ("tool", "pdm", "dev-dependencies", group), group, found)
+        options = _index_options(doc, tool)
     return DeclaredFile(
         path=path,
         kind="pyproject",
         is_lock=False,
         requirements=tuple(found),
+        options=tuple(options),
         errors=tuple(doc.errors),
         group_includes=includes,
     )
+
+
+def _index_options(doc: TomlFile, tool: dict[str, Any] | None) -> list[DeclaredOption]:
+    """The package indexes a pyproject.toml configures, as the pip options they stand for, so the index
+    rules judge them as in a requirements file: Poetry's ``[[tool.poetry.source]]`` (the first
+    ``primary``/``default`` source replaces PyPI: ``--index-url``; other primary, ``supplemental`` and
+    ``secondary`` ones are searched too: ``--extra-index-url``; ``explicit`` ones serve only the packages
+    that name them: not an index), uv's ``[[tool.uv.index]]`` (``default = true``: ``--index-url``,
+    ``explicit = true``: none, others ``--extra-index-url``, as uv's own mapping of pip's options),
+    PDM's ``[[tool.pdm.source]]`` (the one named ``pypi`` replaces PyPI, ``type = "find_links"`` is
+    ``--find-links``, ``verify_ssl = false`` adds ``--trusted-host``)."""
+    options: list[DeclaredOption] = []
+
+    def add(path: tuple[str, ...], name: str, value: str, key: str = "url") -> None:
+        line = doc.where.line_of((*path, key))
+        options.append(DeclaredOption(file=doc.path, line=line, name=name, value=value,
+                                      text=doc.where.text_at(line), ignored=doc.where.ignored(line)))
+
+    def sources(path: tuple[str, ...], parent: dict[str, Any] | None) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+        found = []
+        for index, entry in enumerate(doc.array(parent, path) or ()):
+            where = (*path, f"[{index}]")
+            if isinstance(entry, dict) and isinstance(entry.get("url"), str):
+                found.append((where, entry))
+            elif not (isinstance(entry, dict) and entry.get("priority") == "explicit"):
+                doc.error(doc.where.line_of(where), f"`{'.'.join(path)}` entry {index + 1} has no url; ignored")
+        return found
+
+    poetry = doc.table(tool, ("tool", "poetry"))
+    primary_seen = False
+    for where, source in sources(("tool", "poetry", "source"), poetry):
+        priority = source.get("priority") or ("primary" if source.get("default") is True else
+                                              "supplemental" if source.get("secondary") is True else "primary")
+        if priority == "explicit":
+            continue
+        if priority in ("primary", "default") and not primary_seen:
+            primary_seen = True
+            add(where, "--index-url", source["url"])
+        else:
+            add(where, "--extra-index-url", source["url"])
+    uv = doc.table(tool, ("tool", "uv"))
+    for where, index in sources(("tool", "uv", "index"), uv):
+        if index.get("explicit") is True:
+            continue
+        add(where, "--index-url" if index.get("default") is True else "--extra-index-url", index["url"])
+    pdm = doc.table(tool, ("tool", "pdm"))
+    for where, source in sources(("tool", "pdm", "source"), pdm):
+        if source.get("type") == "find_links":
+            add(where, "--find-links", source["url"])
+        else:
+            add(where, "--index-url" if source.get("name") == "pypi" else "--extra-index-url", source["url"])
+        if source.get("verify_ssl") is False:
+            host = re.sub(r"^[a-z+]+://(?:[^@/]*@)?([^/:]+).*$", r"\1", source["url"])
+            add(where, "--trusted-host", host, "verify_ssl")
+    return options
 
 
 def _add(doc: TomlFile, found: list[DeclaredRequirement], line: int, value: str, group: str | None) -> None:
