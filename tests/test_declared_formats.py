@@ -443,6 +443,7 @@ def test_unreadable_toml_gives_errors_and_no_requirements() -> None:
         ("pyproject.toml", '[project]\ndependencies = "requests"\n', 2,
          "`project.dependencies` is a string where an array belongs; ignored"),
         ("pyproject.toml", "[tool]\npoetry = [1]\n", 2, "`tool.poetry` is an array where a table belongs; ignored"),
+        ("pyproject.toml", "[tool]\nuv = 1\npdm = 2\n", 3, "`tool.pdm` is a number where a table belongs; ignored"),
         ("poetry.lock", 'package = "x"\n', 1, "`package` is a string where an array belongs; ignored"),
         ("uv.lock", '[[package]]\nversion = "1"\n', 1, "`package` entry 1 has no name; skipped"),
         ("pdm.lock", "package = [1]\n", 1, "`package` entry 1 is a number, not a table; skipped"),
@@ -453,7 +454,9 @@ def test_unreadable_toml_gives_errors_and_no_requirements() -> None:
     ],
 )
 def test_wrong_types_are_errors_on_their_lines(fixture: str, text: str, line: int, reason: str) -> None:
-    assert (line, reason) in parse(fixture, text).errors
+    errors = parse(fixture, text).errors
+    assert (line, reason) in errors
+    assert len(set(errors)) == len(errors)  # each once
 
 
 @pytest.mark.parametrize(

@@ -455,7 +455,8 @@ class TomlFile:
             self.errors.extend(errors)
 
     def error(self, line: int, reason: str) -> None:
-        self.errors.append((line, reason))
+        if (line, reason) not in self.errors[-8:]:  # a table looked up twice is reported once
+            self.errors.append((line, reason))
 
     def typed(self, value: object, path: tuple[str, ...], kind: type, what: str) -> Any:
         """``value`` when it is a ``kind`` (a table: dict, an array: list, a string: str), else None
