@@ -615,8 +615,9 @@ def test_poetry_translation_agrees_with_poetry_core() -> None:
 
     from packaging.markers import Marker
     from packaging.specifiers import SpecifierSet
-    from poetry.core.constraints.version import Version as PoetryVersion
-    from poetry.core.constraints.version import parse_constraint
+
+    versions = pytest.importorskip("poetry.core.constraints.version", reason="a test dependency: pip install '.[test]'")
+    PoetryVersion, parse_constraint = versions.Version, versions.parse_constraint
 
     grid = [f"{a}.{b}.{c}" for a in range(4) for b in range(4) for c in range(3)] + ["0", "1", "2.1", "10.0.0"]
     chance = random.Random("poetry-constraints")
@@ -649,8 +650,7 @@ def test_dependency_groups_agree_with_the_pep_735_reference_implementation() -> 
     we report."""
     import random
 
-    import dependency_groups
-
+    dependency_groups = pytest.importorskip("dependency_groups", reason="test dependency: pip install -e '.[test]'")
     chance = random.Random("pep735")
     for _ in range(200):
         names = [f"g{i}" for i in range(chance.randint(1, 6))]
