@@ -631,6 +631,10 @@ class DeclaredFile:
     options: tuple[DeclaredOption, ...] = ()
     errors: tuple[tuple[int, str], ...] = ()  # (line or 0, one-line reason); the rest of the file is still read
     includes: tuple[str, ...] = ()  # files this one includes (``-r``/``-c``), resolved, relative to the root
+    # PEP 735 dependency groups of a pyproject.toml: each group and the groups its requirements come from,
+    # itself first, ``{include-group = ...}`` followed transitively (a requirement is listed once, in the
+    # group that writes it)
+    group_includes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

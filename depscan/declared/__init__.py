@@ -54,3 +54,22 @@ def parser_for_path(path: str) -> Parser | None:
 
         return parse
     return None
+def _is_pylock(name: str) -> bool:
+    """PEP 751's names: ``pylock.toml`` and ``pylock.<name>.toml`` (``^pylock\\.([^.]+\\.)?toml$``)."""
+    if not (name.startswith("pylock.") and name.endswith("toml")):
+        return False
+    middle = name[len("pylock.") : -len("toml")]
+    return middle == "" or (middle.endswith(".") and "." not in middle[:-1] and len(middle) > 1)
+
+
+# project and lock files (the requirements-file rows are above)
+PARSERS.extend([
+    (lambda name: name == "pyproject.toml", "depscan.declared.pyproject:parse"),
+    (lambda name: name == "poetry.lock", "depscan.declared.locks:parse_poetry_lock"),
+    (lambda name: name == "uv.lock", "depscan.declared.locks:parse_uv_lock"),
+    (lambda name: name == "pdm.lock", "depscan.declared.locks:parse_pdm_lock"),
+    (_is_pylock, "depscan.declared.locks:parse_pylock"),
+    (lambda name: name == "Pipfile.lock", "depscan.declared.locks:parse_pipfile_lock"),
+    (lambda name: name == "Pipfile", "depscan.declared.pipfile:parse"),
+    (lambda name: name == "setup.cfg", "depscan.declared.setup_cfg:parse"),
+])
