@@ -356,7 +356,7 @@ def test_the_command_line_scan_of_a_checkout_fails_on_what_it_commits(repo: Path
     assert done.returncode == 1, done.stderr
     policy = json.loads(report.read_text())["policy_findings"]
     assert {"rule": "DS102", "severity": "medium", "message": "a vendored copy of six 1.16.0 is committed at six.py "
-            "(import name 'six' is installed by six (depscan.vendored_names); six.py: version 1.16.0)",
+            "(six.py: version 1.16.0; import name 'six' is installed by six (depscan.vendored_names))",
             "component": "pkg:pypi/six@1.16.0"}.items() <= next(p for p in policy if p["rule"] == "DS102").items()
     # a high-only run still fails on the binary (DS103 is high), a critical-only run does not
     assert cli("scan", repo, "--source", "skip", "--fail-on", "high").returncode == 1
