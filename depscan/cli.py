@@ -187,6 +187,7 @@ SBOM_FORMATS = frozenset({"cyclonedx-json", "cyclonedx-xml", "spdx-json"})
 
 @_command(app)
 def scan(
+    ctx: typer.Context,
     path: Annotated[
         str, typer.Argument(help="Artifact: a zip, wheel, tar, docker save tarball, OCI layout or directory.")
     ],
@@ -291,7 +292,7 @@ def scan(
     finally:
         progress.stop()
     _finish(result, outputs, started, cyclonedx_version=cyclonedx_version, baseline=baseline, fail_on=fail_on,
-            strict=strict, new_only=new_only)
+            strict=strict, new_only=new_only, command=_command_line(ctx))
 
 
 @_command(app)
@@ -382,6 +383,7 @@ def _finish(
     fail_on: str,
     strict: bool,
     new_only: bool,
+    command: list[str] | None = None,
 ) -> None:
     """Reports, notes, the summary line and the exit code: ``finish.finish`` decides, this prints."""
     from depscan.finish import finish
@@ -397,12 +399,41 @@ def _finish(
         strict=strict,
         new_only=new_only,
         stdout_width=width,
+        command=command,
     )
     for line in done.lines:
         typer.echo(line, err=True)
     if done.verdict.message:
         raise _fail(done.verdict.message, done.verdict.code)
     raise typer.Exit(int(done.verdict.code))
+
+
+def _command_line(ctx: typer.Context) -> list[str]:
+    """The running command as the user gave it (``depscan scan function.zip --layer layer.zip ...``): the
+    arguments and the options given on the command line (not defaults), for the rescan plan."""
+    words = ["depscan", ctx.info_name or ctx.command.name or ""]
+    options: list[str] = []
+    for param in ctx.command.params:
+        name = param.name
+        if name is None or getattr(ctx.get_parameter_source(name), "name", "") != "COMMANDLINE":
+            continue
+        value = ctx.params.get(name)
+        if param.param_type_name == "argument":
+            words.append(str(value))
+            continue
+        long = max(param.opts, key=len)
+        info: Any = param
+        if getattr(info, "is_flag", False):
+            if value:
+                options.append(long)
+            elif param.secondary_opts:
+                options.append(max(param.secondary_opts, key=len))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                options += [long, str(item)]
+        elif value is not None:
+            options += [long, str(value)]
+    return words + options
 
 
 MAX_DEADLINE = 86_400.0  # a day: a deadline option above it is a mistake
