@@ -201,3 +201,23 @@ def test_file_names_of_other_projects_are_not_releases() -> None:
     files = parse_simple_json({"files": [_file("other-1.0-py3-none-any.whl"), _file("pkg-1.0-py3-none-any.whl")]},
                               "pkg", INDEX)
     assert [str(f.version) for f in files] == ["None", "1.0"]
+
+
+@responses.activate
+def test_requires_dist_from_an_unadvertised_metadata_file_when_the_json_api_has_none() -> None:
+    _mock_simple(responses.mock)
+    wheel = "pkg-1.1.0-py3-none-any.whl"
+    responses.get("https://index.example/pypi/pkg/1.1.0/json", status=404)
+    responses.get(f"{FILES}{wheel}.metadata", body=b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.1.0\n"
+                                                   b"Requires-Dist: dep>=3\n\n")
+    client = IndexClient(INDEX, sleep=lambda _s: None)
+    project = client.project("pkg")
+    assert client.requires_dist(project, "1.1.0") == ("dep>=3",)
+    # advertised metadata whose sha256 does not match the page's is not used
+    responses.replace(responses.GET, f"{FILES}pkg-1.0.4-cp311-cp311-manylinux_2_17_aarch64.manylinux2014_aarch64"
+                                     ".whl.metadata", body=b"Metadata-Version: 2.1\nName: pkg\nRequires-Dist: evil\n\n")
+    responses.get("https://index.example/pypi/pkg/1.0.4/json", status=404)
+    for other in ("pkg-1.0.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                  "pkg-1.0.4-cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64.whl"):
+        responses.get(f"{FILES}{other}.metadata", status=404)
+    assert client.requires_dist(project, "1.0.4") is None
