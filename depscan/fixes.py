@@ -3,6 +3,8 @@
 A ``Finding`` says what fixes one advisory group (``Finding.fix``). A user upgrades a distribution, not an
 advisory: the version to pin must be outside **every** affected range of **every** advisory of all the
 copy's findings at once (ranges can reopen, and the fix of one advisory can lie inside another's range).
+In a scan the advice is computed once, while the advisory backend is open (``scan.with_advisories`` ->
+``verified``), and stored in ``ScanResult.fixes``; ``advice`` derives it for a result built otherwise.
 
 * **Candidates.** Offline: the versions the advisory data itself names for the package (``fixed`` and
   ``limit`` events, ``versions`` lists); never a version made up (the version after a
@@ -49,8 +51,8 @@ NOT_CHECKED = "not checked against the package index (offline; --check-index ask
 
 
 def advice(result: ScanResult) -> tuple[FixAdvice, ...]:
-    """The fix advice of ``result``: what the index check stored, else derived from the advisory data
-    alone (once per result: every report of a run shares it)."""
+    """The fix advice of ``result``: what the scan stored, else derived from its findings alone (once per
+    result: every report of a run shares it)."""
     global _last
     if result.fixes is not None:
         return result.fixes
@@ -374,6 +376,8 @@ def with_conflicts(result: ScanResult, found: list[FixAdvice],
     for f in after:
         if (f.rule, f.location, f.about) in known:
             continue
+        if f.rule == requirements_check.MISSING and f.level is not requirements_check.RULES[f.rule]:
+            continue  # on the AWS SDK a Lambda runtime provides (low): not a conflict of the upgrade
         text = f.message.split("; install", 1)[0].split(", but the copy it imports", 1)[0]
         source = upgraded_at.get((f.location.path, f.location.layer))
         if source is not None:  # the upgraded release's own requirement

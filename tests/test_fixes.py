@@ -218,3 +218,20 @@ def test_real_pypa_records_every_recommendation_is_outside_every_advisory_and_th
                 assert any(is_affected(f.fix, a) for a in known), (advice, f.fix)
         assert advice.breaking == (fixes.line_of(rec) != fixes.line_of(current))
     assert recommended > 400
+
+
+def test_a_new_requirement_the_lambda_runtime_provides_is_not_a_conflict() -> None:
+    from depscan.models import ArtifactInfo as Info
+
+    records = [record("A", "lib", events=[{"introduced": "0"}, {"fixed": "2.0"}])]
+    user = _dist("user", "1.0", requires=("lib<2",))
+    lib = _dist("lib", "1.0")
+    target = TargetRuntime(runtime="python3.12", python="3.12", machine="x86_64")
+    result = replace(_result([user, lib], records, target=target), artifact=Info("f.zip", "lambda-function", 1))
+    (advice,) = fixes.advice(result)
+    assert advice.conflicts == ("user 1.0 requires lib<2 ('Requires-Dist: lib<2')",)
+    # the upgraded release's own requirement on boto3 (which the runtime ships) is not a conflict
+    stored = fixes.with_conflicts(result, [replace(advice, conflicts=())], {advice.component_key: ("boto3>=1",)})
+    assert stored[0].conflicts == ("user 1.0 requires lib<2 ('Requires-Dist: lib<2')",)
+    other = fixes.with_conflicts(result, [replace(advice, conflicts=())], {advice.component_key: ("missing>=1",)})
+    assert "lib 2.0 requires missing" in " ".join(other[0].conflicts)
