@@ -64,6 +64,7 @@ def finish(
 RESCAN_OPTIONS = frozenset({"--advisories", "--db", "--source", "--osv-url", "--osv-retries", "--osv-timeout",
                             "--ignore-file", "--fail-on", "--only-fixed", "--max-db-age", "--check-index",
                             "--index-url", "--index-timeout"})
+PLAN_LINES = 20  # conflicts and "no fix" lines the plan prints on stderr; the reports have all
 SBOM_FORMATS = {"cyclonedx-json": "sbom.cdx.json", "cyclonedx-xml": "sbom.cdx.xml", "spdx-json": "sbom.spdx.json"}
 
 
@@ -89,11 +90,16 @@ def fix_plan(result: ScanResult, outputs: Sequence[tuple[str, str]], command: Se
         lines += [f"       {pin}" for pin in pinned]
     else:
         lines.append("  1. no version to pin: no vulnerable distribution the runtime imports has a known fix")
+    said: dict[str, None] = {}  # each (distribution, version) once; at most PLAN_LINES of them
     for item in items:
         if item.conflicts:
-            lines.append(f"     conflict: {item.name}=={item.recommended}: {'; '.join(item.conflicts)}")
+            said.setdefault(f"     conflict: {item.name}=={item.recommended}: {'; '.join(item.conflicts)}")
         elif item.recommended is None and item.status.value == "used":
-            lines.append(f"     no fix for {item.name} {item.current}: {item.why_not or 'none known'}")
+            said.setdefault(f"     no fix for {item.name} {item.current}: {item.why_not or 'none known'}")
+    lines += list(said)[:PLAN_LINES]
+    if len(said) > PLAN_LINES:
+        lines.append(f"     ... and {len(said) - PLAN_LINES} more conflicts or distributions without a fix (the "
+                     "reports' fixes section has every one)")
     others = sum(1 for f in result.findings if f.suppressed is None and not _is_dist(f.component))
     if others:
         lines.append(f"     (and {others} finding(s) in native libraries or OS packages: upgrade what ships them)")

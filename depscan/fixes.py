@@ -80,15 +80,19 @@ class Copy:
 
 def vulnerable(result: ScanResult) -> list[Copy]:
     """The distribution copies with active findings, sorted by name, version and path."""
-    by_copy: dict[tuple[str, str, str | None], list[Finding]] = {}
-    dists: dict[tuple[str, str, str | None], PythonDist] = {}
+    by_copy: dict[object, list[Finding]] = {}
+    dists: dict[object, PythonDist] = {}
     for finding in result.findings:
         c = finding.component
         if finding.suppressed is not None or not isinstance(c, PythonDist):
             continue
         key = (c.purl, c.metadata_location.path, c.metadata_location.layer)
-        by_copy.setdefault(key, []).append(finding)
-        dists.setdefault(key, c)
+        found = by_copy.get(key)
+        if found is None:
+            by_copy[key] = [finding]
+            dists[key] = c
+        else:
+            found.append(finding)
     out = [Copy(dists[key], tuple(findings)) for key, findings in by_copy.items()]
     out.sort(key=lambda c: (c.dist.normalized_name, c.dist.version, c.dist.metadata_location.path))
     return out
@@ -186,45 +190,67 @@ def compute(result: ScanResult, extra: Mapping[str, Sequence[Advisory]] | None =
     if not copies:
         return ()
     packages: dict[str, Package] = {}
+    added: set[tuple[str, tuple[str, ...]]] = set()  # copies of one version bring the same advisories
     for c in copies:
         package = packages.get(c.dist.normalized_name)
         if package is None:
             package = packages[c.dist.normalized_name] = Package(c.dist.normalized_name)
             package.add(extra.get(package.name, ()) if extra else ())
-        package.add(a for f in c.findings for a in f.advisories)
+        ids = (c.dist.version, *(f.id for f in c.findings))
+        if (package.name, ids) not in added:
+            added.add((package.name, ids))
+            package.add(a for f in c.findings for a in f.advisories)
     offline: dict[str, list[tuple[Version, str]]] = {}
     site = _IndexSite(index, result) if index is not None else None
     found: list[FixAdvice] = []
     requires: dict[str, tuple[str, ...]] = {}
+    # the advice of one (package, version, findings[, wheel tags]) is the same for all its copies
+    done: dict[tuple[object, ...], tuple[FixAdvice, tuple[str, ...] | None]] = {}
     for c in copies:
         dist = c.dist
-        package = packages[dist.normalized_name]
-        blank = FixAdvice(component_key=component_key(dist), name=dist.name, normalized_name=dist.normalized_name,
-                          purl=dist.purl, path=dist.metadata_location.path, current=dist.version,
-                          recommended=None, checked=index is not None, status=dist.status,
-                          index_url=None if index is None else index.index_url, notes=_copy_notes(dist))
         ids = tuple(f.id for f in c.findings)
-        current = parse_version(dist.version)
-        if c.malicious:
-            item = replace(blank, why_not="known-malicious package: no version is safe; remove it")
-        elif current is None:
-            item = replace(blank, why_not=f"the installed version {dist.version!r} is not a PEP 440 version: "
-                                          "nothing can be said to be above it")
-        elif site is not None:
-            item, own = site.advise(c, package, current, ids, blank)
-            if own is not None:
-                requires[item.component_key] = own
-        else:
-            safe = offline.get(package.name)
-            if safe is None:
-                safe = offline[package.name] = package.safe(package.candidates())
-            recommended, newest, breaking = pick(current, above(current, safe))
-            item = replace(blank, recommended=recommended, newest_in_major=newest, breaking=breaking,
-                           advisories=ids) if recommended is not None else replace(
-                blank, why_not=f"no version named by the advisory data is outside every advisory of {dist.name} "
-                               f"known to this scan ({NOT_CHECKED})")
+        key = (dist.normalized_name, dist.version, ids,
+               dist.wheel.tags if site is not None and dist.wheel is not None else None)
+        known = done.get(key)
+        if known is None:
+            known = done[key] = _advise(c, ids, packages[dist.normalized_name], offline, site, index)
+        base, own = known
+        item = FixAdvice(component_key=component_key(dist), name=dist.name, normalized_name=base.normalized_name,
+                         purl=dist.purl, path=dist.metadata_location.path, current=dist.version,
+                         recommended=base.recommended, newest_in_major=base.newest_in_major,
+                         advisories=base.advisories, breaking=base.breaking, checked=base.checked,
+                         why_not=base.why_not, notes=(*_copy_notes(dist), *base.notes), status=dist.status,
+                         hashes=base.hashes, index_url=base.index_url)
+        if own is not None:
+            requires[item.component_key] = own
         found.append(item)
     return tuple(with_conflicts(result, found, requires if index is not None else None))
+
+
+def _advise(c: Copy, ids: tuple[str, ...], package: Package, offline: dict[str, list[tuple[Version, str]]],
+            site: _IndexSite | None, index: IndexClient | None) -> tuple[FixAdvice, tuple[str, ...] | None]:
+    """The advice for one copy, without what is the copy's own (key, path, status, its notes); with the
+    index, the recommended release's Requires-Dist too."""
+    dist = c.dist
+    blank = FixAdvice(component_key="", name=dist.name, normalized_name=dist.normalized_name, purl=dist.purl,
+                      path=dist.metadata_location.path, current=dist.version, recommended=None,
+                      checked=index is not None, index_url=None if index is None else index.index_url)
+    current = parse_version(dist.version)
+    if c.malicious:
+        return replace(blank, why_not="known-malicious package: no version is safe; remove it"), None
+    if current is None:
+        return replace(blank, why_not=f"the installed version {dist.version!r} is not a PEP 440 version: "
+                                      "nothing can be said to be above it"), None
+    if site is not None:
+        return site.advise(c, package, current, ids, blank)
+    safe = offline.get(package.name)
+    if safe is None:
+        safe = offline[package.name] = package.safe(package.candidates())
+    recommended, newest, breaking = pick(current, above(current, safe))
+    if recommended is None:
+        return replace(blank, why_not=f"no version named by the advisory data is outside every advisory of "
+                                      f"{dist.name} known to this scan ({NOT_CHECKED})"), None
+    return replace(blank, recommended=recommended, newest_in_major=newest, breaking=breaking, advisories=ids), None
 
 
 def verified(result: ScanResult, backend: AdvisoryBackend, index: IndexClient | None = None,

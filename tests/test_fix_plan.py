@@ -122,3 +122,20 @@ def test_check_index_options_are_checked() -> None:
     assert bad.exit_code == 2 and "--index-url must be an http(s) URL" in bad.stderr
     skip = _invoke(["scan", "x.zip", "--check-index", "--source", "skip"])
     assert skip.exit_code == 2 and "--check-index needs advisories" in skip.stderr
+
+
+def test_the_plan_on_stderr_is_capped_and_says_how_many_more() -> None:
+    from depscan.finish import PLAN_LINES, fix_plan
+    from tests.advisories.osv_records import record
+    from tests.test_fixes import _dist, _result
+
+    names = [f"p{i:02}" for i in range(PLAN_LINES + 5)]
+    copies = [_dist(n, "1.0") for n in names] + [_dist(n, "1.0", path=f"other/{n}-1.0.dist-info/METADATA")
+                                                 for n in names]
+    result = _result(copies, [record(f"A-{n}", n, events=[{"introduced": "0"}]) for n in names])
+    lines = fix_plan(result, [], ["depscan", "scan", "x.zip"])
+    told = [line for line in lines if line.startswith("     no fix for")]
+    assert len(told) == PLAN_LINES and len(set(told)) == PLAN_LINES  # two copies of one version: said once
+    assert lines[lines.index(told[-1]) + 1] == ("     ... and 5 more conflicts or distributions without a fix (the "
+                                                "reports' fixes section has every one)")
+    assert "1. no version to pin" in lines[1]
