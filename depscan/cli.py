@@ -198,6 +198,7 @@ DtrackVersion = Annotated[
 
 @_command(app)
 def scan(
+    ctx: typer.Context,
     path: Annotated[
         str, typer.Argument(help="Artifact: a zip, wheel, tar, docker save tarball, OCI layout or directory.")
     ],
@@ -307,7 +308,7 @@ def scan(
     finally:
         progress.stop()
     _finish(result, outputs, started, cyclonedx_version=cyclonedx_version, baseline=baseline, fail_on=fail_on,
-            strict=strict, new_only=new_only, upload=upload)
+            strict=strict, new_only=new_only, upload=upload, command=_command_line(ctx))
 
 
 @_command(app)
@@ -509,6 +510,7 @@ def _finish(
     strict: bool,
     new_only: bool,
     upload: _Upload | None = None,
+    command: list[str] | None = None,
 ) -> None:
     """Reports, notes, the summary line and the exit code: ``finish.finish`` decides, this prints."""
     from depscan.finish import finish
@@ -524,6 +526,7 @@ def _finish(
         strict=strict,
         new_only=new_only,
         stdout_width=width,
+        command=command,
     )
     for line in done.lines:
         typer.echo(line, err=True)
@@ -553,6 +556,34 @@ class _Upload:
         sent = self.tracker.upload(self.project, self.version, bom)
         typer.echo(f"depscan: dependency-track: {sent.project} {sent.version}: {sent.message}", err=True)
         return bool(sent.ok)
+
+
+def _command_line(ctx: typer.Context) -> list[str]:
+    """The running command as the user gave it (``depscan scan function.zip --layer layer.zip ...``): the
+    arguments and the options given on the command line (not defaults), for the rescan plan."""
+    words = ["depscan", ctx.info_name or ctx.command.name or ""]
+    options: list[str] = []
+    for param in ctx.command.params:
+        name = param.name
+        if name is None or getattr(ctx.get_parameter_source(name), "name", "") != "COMMANDLINE":
+            continue
+        value = ctx.params.get(name)
+        if param.param_type_name == "argument":
+            words.append(str(value))
+            continue
+        long = max(param.opts, key=len)
+        info: Any = param
+        if getattr(info, "is_flag", False):
+            if value:
+                options.append(long)
+            elif param.secondary_opts:
+                options.append(max(param.secondary_opts, key=len))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                options += [long, str(item)]
+        elif value is not None:
+            options += [long, str(value)]
+    return words + options
 
 
 MAX_DEADLINE = 86_400.0  # a day: a deadline option above it is a mistake

@@ -39,11 +39,13 @@ def finish(
     strict: bool = False,
     new_only: bool = False,
     stdout_width: int | None = None,
+    command: Sequence[str] | None = None,
 ) -> Finished:
     """Compare with ``baseline``, render and write every ``(format, file)`` report, and judge the run.
 
     ``stdout_width`` is the terminal's width when stdout is a terminal (colour on), else None.
-    ``seconds`` is how long the run took so far, for the summary line.
+    ``seconds`` is how long the run took so far, for the summary line. ``command`` is the run's command line
+    as the user gave it (``depscan scan ARTIFACT ...``), for the lock-and-rescan plan (``fix_plan``).
     """
     if baseline is not None:
         result = with_baseline(result, baseline)
@@ -54,7 +56,92 @@ def finish(
     if left_out:
         lines.append(f"depscan: note: {left_out}")
     lines.append(summary_line(result, seconds))
+    lines.extend(fix_plan(result, outputs, command))
     return Finished(tuple(lines), judged)
+
+
+# The options of `depscan scan` a rescan of its SBOM keeps: where advisories come from and what fails the run.
+RESCAN_OPTIONS = frozenset({"--advisories", "--db", "--source", "--osv-url", "--osv-retries", "--osv-timeout",
+                            "--ignore-file", "--fail-on", "--only-fixed", "--max-db-age", "--check-index",
+                            "--index-url", "--index-timeout"})
+PLAN_LINES = 20  # conflicts and "no fix" lines the plan prints on stderr; the reports have all
+SBOM_FORMATS = {"cyclonedx-json": "sbom.cdx.json", "cyclonedx-xml": "sbom.cdx.xml", "spdx-json": "sbom.spdx.json"}
+
+
+def fix_plan(result: ScanResult, outputs: Sequence[tuple[str, str]], command: Sequence[str] | None) -> list[str]:
+    """The lock-and-rescan plan after a run with active findings: the pins to write (``fixes.pins``: one
+    ``name==version`` line per distribution the runtime imports), rebuild, the exact scan command to run on
+    the rebuilt artifact before it is deployed (this run's own options, an SBOM output added when it had
+    none), and the ``depscan rescan`` of that SBOM to run on a schedule. Empty without findings."""
+    import shlex
+
+    from depscan.fixes import advice, pins
+
+    if result.advisory_data is None or not any(f.suppressed is None for f in result.findings):
+        return []
+    items = advice(result)
+    lines = ["depscan: fix plan (lock, rebuild, rescan):"]
+    pinned = pins(items)
+    if pinned:
+        checked = all(a.checked for a in items if a.recommended is not None)
+        lines.append("  1. pin these versions where the artifact's dependencies are declared (requirements, "
+                     "constraints or lock file)" + ("" if checked else "; availability not checked against the "
+                                                   "package index (--check-index)") + ":")
+        lines += [f"       {pin}" for pin in pinned]
+    else:
+        lines.append("  1. no version to pin: no vulnerable distribution the runtime imports has a known fix")
+    said: dict[str, None] = {}  # each (distribution, version) once; at most PLAN_LINES of them
+    for item in items:
+        if item.conflicts:
+            said.setdefault(f"     conflict: {item.name}=={item.recommended}: {'; '.join(item.conflicts)}")
+        elif item.recommended is None and item.status.value == "used":
+            said.setdefault(f"     no fix for {item.name} {item.current}: {item.why_not or 'none known'}")
+    lines += list(said)[:PLAN_LINES]
+    if len(said) > PLAN_LINES:
+        lines.append(f"     ... and {len(said) - PLAN_LINES} more conflicts or distributions without a fix (the "
+                     "reports' fixes section has every one)")
+    others = sum(1 for f in result.findings if f.suppressed is None and not _is_dist(f.component))
+    if others:
+        lines.append(f"     (and {others} finding(s) in native libraries or OS packages: upgrade what ships them)")
+    sbom = next((file for fmt, file in outputs if fmt in SBOM_FORMATS and file != STDOUT), None)
+    if result.source_kind == "sbom" or not command:
+        lines.append("  2. rebuild the artifact with them, 3. scan the new artifact before deploying it "
+                     "(depscan scan ARTIFACT), keep its SBOM and rescan that on a schedule (depscan rescan SBOM)")
+        return lines
+    scan = list(command)
+    if sbom is None:
+        sbom = "sbom.cdx.json"
+        scan += ["-o", f"cyclonedx-json={sbom}"]
+    lines.append("  2. rebuild the artifact with them")
+    lines.append(f"  3. scan the rebuilt artifact before deploying it: {shlex.join(scan)}")
+    rescan = ["depscan", "rescan", sbom, *_kept_options(command)]
+    lines.append(f"  4. keep {sbom} with the deployment and rescan it on a schedule (new advisories, no rebuild): "
+                 f"{shlex.join(rescan)}")
+    return lines
+
+
+def _is_dist(component: object) -> bool:
+    from depscan.models import PythonDist
+
+    return isinstance(component, PythonDist)
+
+
+def _kept_options(command: Sequence[str]) -> list[str]:
+    """The options of a scan command line that a rescan takes too (``RESCAN_OPTIONS``), as given."""
+    kept: list[str] = []
+    args = list(command)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.split("=", 1)[0]
+        if name in RESCAN_OPTIONS:
+            if "=" in arg or name in ("--check-index", "--only-fixed") or i + 1 >= len(args):
+                kept.append(arg)
+            else:
+                kept += [arg, args[i + 1]]
+                i += 1
+        i += 1
+    return kept
 
 
 def with_baseline(result: ScanResult, baseline: str) -> ScanResult:

@@ -3,15 +3,19 @@
 A ``Finding`` says what fixes one advisory group (``Finding.fix``). A user upgrades a distribution, not an
 advisory: the version to pin must be outside **every** affected range of **every** advisory of all the
 copy's findings at once (ranges can reopen, and the fix of one advisory can lie inside another's range).
+In a scan the advice is computed once, while the advisory backend is open (``scan.with_advisories`` ->
+``verified``), and stored in ``ScanResult.fixes``; ``advice`` derives it for a result built otherwise.
 
 * **Candidates.** Offline: the versions the advisory data itself names for the package (``fixed`` and
   ``limit`` events, ``versions`` lists); never a version made up (the version after a
   ``last_affected`` is not known without the index). With the package index (``--check-index``,
   ``pypi_index.py``): its release list, and only releases that exist, are not yanked (PEP 592) and have
   a file that installs on the target (``pypi_index.installable``).
-* **Safe.** A candidate above the installed version that no affected entry of any advisory of the
-  copy's active findings covers (``ranges.Matcher.covers``: the lookup's own matching). Pre-releases and
-  development releases are recommended only when the installed version is one.
+* **Safe.** A candidate above the installed version that no advisory of the package known to the scan
+  covers (``ranges.Matcher.covers``: the lookup's own matching): every advisory of every copy's active
+  findings, and, in a scan (``verified``), every advisory the backend reports for a recommended version
+  (an advisory that does not affect the installed version can affect the fix: a regression, a range that
+  reopens). Pre-releases and development releases are recommended only when the installed version is one.
 * **Recommended**: the smallest safe candidate; **newest_in_major**: the newest safe candidate in the
   installed major line (``release[0]``, epoch included; for ``0.x`` the line is ``0.<minor>``, as
   semantic versioning treats a 0.x minor release as breaking). **Breaking**: the recommended version
@@ -28,6 +32,7 @@ Known-malicious packages get no version (``why_not``: remove it). Suppressed fin
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -46,8 +51,8 @@ NOT_CHECKED = "not checked against the package index (offline; --check-index ask
 
 
 def advice(result: ScanResult) -> tuple[FixAdvice, ...]:
-    """The fix advice of ``result``: what the index check stored, else derived from the advisory data
-    alone (once per result: every report of a run shares it)."""
+    """The fix advice of ``result``: what the scan stored, else derived from its findings alone (once per
+    result: every report of a run shares it)."""
     global _last
     if result.fixes is not None:
         return result.fixes
@@ -62,48 +67,83 @@ _last: tuple[ScanResult, tuple[FixAdvice, ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class Vulnerable:
-    """One vulnerable distribution copy, its active findings and the advisory entries naming it."""
+class Copy:
+    """One vulnerable distribution copy and its active findings."""
 
     dist: PythonDist
     findings: tuple[Finding, ...]
-    matchers: tuple[Matcher, ...]
-
-    def affected(self, parsed: Version, text: str) -> bool:
-        return any(m.covers(parsed, text) for m in self.matchers)
 
     @property
     def malicious(self) -> bool:
         return any(f.malicious for f in self.findings)
 
 
-def vulnerable(result: ScanResult, extra: Mapping[str, Sequence[Advisory]] | None = None) -> list[Vulnerable]:
-    """The distribution copies with active findings, sorted by name, version and path; ``extra``: more
-    advisories by PEP 503 name (those the backend says affect a candidate, ``verified``)."""
-    by_copy: dict[tuple[str, str, str | None], list[Finding]] = {}
-    dists: dict[tuple[str, str, str | None], PythonDist] = {}
+def vulnerable(result: ScanResult) -> list[Copy]:
+    """The distribution copies with active findings, sorted by name, version and path."""
+    by_copy: dict[object, list[Finding]] = {}
+    dists: dict[object, PythonDist] = {}
     for finding in result.findings:
         c = finding.component
         if finding.suppressed is not None or not isinstance(c, PythonDist):
             continue
         key = (c.purl, c.metadata_location.path, c.metadata_location.layer)
-        by_copy.setdefault(key, []).append(finding)
-        dists.setdefault(key, c)
-    out = []
-    for key, findings in by_copy.items():
-        dist = dists[key]
-        seen: set[int] = set()
-        matchers = []
-        more = extra.get(dist.normalized_name, ()) if extra else ()
-        for adv in [a for f in findings for a in f.advisories] + list(more):
-            for entry in adv.affected:
-                if (entry.ecosystem == "PyPI" and entry.normalized_name == dist.normalized_name
-                        and id(entry) not in seen):
-                    seen.add(id(entry))
-                    matchers.append(matcher(entry))
-        out.append(Vulnerable(dist, tuple(findings), tuple(matchers)))
-    out.sort(key=lambda v: (v.dist.normalized_name, v.dist.version, v.dist.metadata_location.path))
+        found = by_copy.get(key)
+        if found is None:
+            by_copy[key] = [finding]
+            dists[key] = c
+        else:
+            found.append(finding)
+    out = [Copy(dists[key], tuple(findings)) for key, findings in by_copy.items()]
+    out.sort(key=lambda c: (c.dist.normalized_name, c.dist.version, c.dist.metadata_location.path))
     return out
+
+
+class Package:
+    """The advisories a scan knows for one package (every copy's findings, and those the backend named for a
+    candidate) and the versions outside all of them. A version one of them affects is never recommended, even
+    to a copy that advisory does not affect today (it would bring the vulnerability in). Computed once per
+    package, whatever the number of copies and versions installed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.matchers: dict[int, Matcher] = {}  # id(entry) -> its matcher
+        self._safe: dict[tuple[tuple[Version, str], ...], list[tuple[Version, str]]] = {}
+
+    def add(self, advisories: Iterable[Advisory]) -> None:
+        for adv in advisories:
+            for entry in adv.affected:
+                if entry.ecosystem == "PyPI" and entry.normalized_name == self.name and id(entry) not in self.matchers:
+                    self.matchers[id(entry)] = matcher(entry)
+
+    def affected(self, parsed: Version, text: str) -> bool:
+        return any(m.covers(parsed, text) for m in self.matchers.values())
+
+    def candidates(self) -> list[tuple[Version, str]]:
+        """The versions the advisory data names for the package: ``fixed`` and ``limit`` events and
+        ``versions`` lists (PEP 440 only), ascending, each once."""
+        found: dict[Version, str] = {}
+        for m in self.matchers.values():
+            for parsed, text in m.fixes:
+                found.setdefault(parsed, text)
+            for rng in m.affected.ranges:
+                for event in rng.events:
+                    if event.kind == "limit" and event.value != "*":
+                        limit = parse_version(event.value)
+                        if limit is not None:
+                            found.setdefault(limit, event.value)
+            for text in m.affected.versions:
+                listed = parse_version(text)
+                if listed is not None:
+                    found.setdefault(listed, text)
+        return sorted(found.items())
+
+    def safe(self, candidates: Sequence[tuple[Version, str]]) -> list[tuple[Version, str]]:
+        """The candidates no known advisory affects, ascending (cached per candidate list)."""
+        key = tuple(candidates)
+        known = self._safe.get(key)
+        if known is None:
+            known = self._safe[key] = [(v, t) for v, t in sorted(candidates) if not self.affected(v, t)]
+        return known
 
 
 def line_of(version: Version) -> tuple[int, ...]:
@@ -114,41 +154,15 @@ def line_of(version: Version) -> tuple[int, ...]:
     return (version.epoch, major)
 
 
-def advisory_candidates(v: Vulnerable) -> list[tuple[Version, str]]:
-    """The versions the advisory data names for the package: ``fixed`` and ``limit`` events and
-    ``versions`` lists (PEP 440 only), ascending, each once."""
-    found: dict[Version, str] = {}
-    for m in v.matchers:
-        for parsed, text in m.fixes:
-            found.setdefault(parsed, text)
-        for rng in m.affected.ranges:
-            for event in rng.events:
-                if event.kind == "limit" and event.value != "*":
-                    parsed_limit = parse_version(event.value)
-                    if parsed_limit is not None:
-                        found.setdefault(parsed_limit, event.value)
-        for text in m.affected.versions:
-            parsed_listed = parse_version(text)
-            if parsed_listed is not None:
-                found.setdefault(parsed_listed, text)
-    return sorted(found.items())
-
-
-def safe_above(v: Vulnerable, current: Version, candidates: Iterable[tuple[Version, str]]) -> list[tuple[Version, str]]:
-    """The candidates above ``current`` that no advisory of the copy affects, ascending (pre-releases only
-    when ``current`` is one)."""
+def above(current: Version, safe: Sequence[tuple[Version, str]]) -> list[tuple[Version, str]]:
+    """The safe versions above ``current``, ascending; pre-releases only when ``current`` is one."""
+    at = bisect_right(safe, (current, "\uffff"))
     allow_pre = current.is_prerelease
-    out = []
-    for parsed, text in sorted(candidates):
-        if parsed <= current or (parsed.is_prerelease and not allow_pre):
-            continue
-        if not v.affected(parsed, text):
-            out.append((parsed, text))
-    return out
+    return [(v, t) for v, t in safe[at:] if v > current and (allow_pre or not v.is_prerelease)]
 
 
 def pick(current: Version, safe: Sequence[tuple[Version, str]]) -> tuple[str | None, str | None, bool | None]:
-    """(recommended, newest in the installed major line, breaking) from the safe candidates, ascending."""
+    """(recommended, newest in the installed major line, breaking) from the safe versions above ``current``."""
     if not safe:
         return None, None, None
     line = line_of(current)
@@ -172,28 +186,71 @@ def compute(result: ScanResult, extra: Mapping[str, Sequence[Advisory]] | None =
             index: IndexClient | None = None) -> tuple[FixAdvice, ...]:
     """The fix advice of every vulnerable copy of ``result``: candidates from the advisory data, or with
     ``index`` from the index's releases; ``extra`` advisories (by name) count against candidates too."""
-    copies = vulnerable(result, extra)
+    copies = vulnerable(result)
     if not copies:
         return ()
+    packages: dict[str, Package] = {}
+    added: set[tuple[str, tuple[str, ...]]] = set()  # copies of one version bring the same advisories
+    for c in copies:
+        package = packages.get(c.dist.normalized_name)
+        if package is None:
+            package = packages[c.dist.normalized_name] = Package(c.dist.normalized_name)
+            package.add(extra.get(package.name, ()) if extra else ())
+        ids = (c.dist.version, *(f.id for f in c.findings))
+        if (package.name, ids) not in added:
+            added.add((package.name, ids))
+            package.add(a for f in c.findings for a in f.advisories)
+    offline: dict[str, list[tuple[Version, str]]] = {}
+    site = _IndexSite(index, result) if index is not None else None
     found: list[FixAdvice] = []
     requires: dict[str, tuple[str, ...]] = {}
-    # copies of one version meet the same advisories: one computation per (name, version, advisories, target)
+    # the advice of one (package, version, findings[, wheel tags]) is the same for all its copies
     done: dict[tuple[object, ...], tuple[FixAdvice, tuple[str, ...] | None]] = {}
-    for v in copies:
-        dist = v.dist
-        ids = tuple(f.id for f in v.findings)
-        key: tuple[object, ...] = (dist.normalized_name, dist.version, tuple(sorted(ids)),
-                                   dist.wheel.tags if index is not None and dist.wheel is not None else None)
+    for c in copies:
+        dist = c.dist
+        ids = tuple(f.id for f in c.findings)
+        key = (dist.normalized_name, dist.version, ids,
+               dist.wheel.tags if site is not None and dist.wheel is not None else None)
         known = done.get(key)
         if known is None:
-            known = done[key] = _advise(v, ids, result, index)
-        base, own_requires = known
-        item = replace(base, component_key=component_key(dist), purl=dist.purl, path=dist.metadata_location.path,
-                       status=dist.status, notes=(*base.notes, *_copy_notes(dist)))
-        if own_requires is not None:
-            requires[item.component_key] = own_requires
+            known = done[key] = _advise(c, ids, packages[dist.normalized_name], offline, site, index)
+        base, own = known
+        item = FixAdvice(component_key=component_key(dist), name=dist.name, normalized_name=base.normalized_name,
+                         purl=dist.purl, path=dist.metadata_location.path, current=dist.version,
+                         recommended=base.recommended, newest_in_major=base.newest_in_major,
+                         advisories=base.advisories, breaking=base.breaking, checked=base.checked,
+                         why_not=base.why_not, notes=(*_copy_notes(dist), *base.notes), status=dist.status,
+                         hashes=base.hashes, index_url=base.index_url)
+        if own is not None:
+            requires[item.component_key] = own
         found.append(item)
     return tuple(with_conflicts(result, found, requires if index is not None else None))
+
+
+def _advise(c: Copy, ids: tuple[str, ...], package: Package, offline: dict[str, list[tuple[Version, str]]],
+            site: _IndexSite | None, index: IndexClient | None) -> tuple[FixAdvice, tuple[str, ...] | None]:
+    """The advice for one copy, without what is the copy's own (key, path, status, its notes); with the
+    index, the recommended release's Requires-Dist too."""
+    dist = c.dist
+    blank = FixAdvice(component_key="", name=dist.name, normalized_name=dist.normalized_name, purl=dist.purl,
+                      path=dist.metadata_location.path, current=dist.version, recommended=None,
+                      checked=index is not None, index_url=None if index is None else index.index_url)
+    current = parse_version(dist.version)
+    if c.malicious:
+        return replace(blank, why_not="known-malicious package: no version is safe; remove it"), None
+    if current is None:
+        return replace(blank, why_not=f"the installed version {dist.version!r} is not a PEP 440 version: "
+                                      "nothing can be said to be above it"), None
+    if site is not None:
+        return site.advise(c, package, current, ids, blank)
+    safe = offline.get(package.name)
+    if safe is None:
+        safe = offline[package.name] = package.safe(package.candidates())
+    recommended, newest, breaking = pick(current, above(current, safe))
+    if recommended is None:
+        return replace(blank, why_not=f"no version named by the advisory data is outside every advisory of "
+                                      f"{dist.name} known to this scan ({NOT_CHECKED})"), None
+    return replace(blank, recommended=recommended, newest_in_major=newest, breaking=breaking, advisories=ids), None
 
 
 def verified(result: ScanResult, backend: AdvisoryBackend, index: IndexClient | None = None,
@@ -242,81 +299,69 @@ def verified(result: ScanResult, backend: AdvisoryBackend, index: IndexClient | 
     return tuple(out)
 
 
-def _advise(v: Vulnerable, ids: tuple[str, ...], result: ScanResult,
-            index: IndexClient | None) -> tuple[FixAdvice, tuple[str, ...] | None]:
-    """The advice for one copy (keys left blank) and, from the index, the recommended release's Requires-Dist."""
-    dist = v.dist
-    blank = FixAdvice(component_key="", name=dist.name, normalized_name=dist.normalized_name, purl=dist.purl,
-                      path=dist.metadata_location.path, current=dist.version, recommended=None,
-                      checked=index is not None, index_url=None if index is None else index.index_url)
-    if v.malicious:
-        return replace(blank, why_not="known-malicious package: no version is safe; remove it"), None
-    current = parse_version(dist.version)
-    if current is None:
-        return replace(blank, why_not=f"the installed version {dist.version!r} is not a PEP 440 version: nothing "
-                                      "can be said to be above it"), None
-    if index is not None:
-        return _advise_from_index(v, ids, current, blank, result, index)
-    safe = safe_above(v, current, advisory_candidates(v))
-    recommended, newest, breaking = pick(current, safe)
-    if recommended is None:
-        return replace(blank, why_not="no version named by the advisory data is outside every advisory of this "
-                                      f"copy ({NOT_CHECKED})"), None
-    return replace(blank, recommended=recommended, newest_in_major=newest, breaking=breaking, advisories=ids), None
+class _IndexSite:
+    """Fix advice from the index's releases: safe, not yanked, installable on the copy's target (each
+    project asked once, each release judged once per target)."""
 
+    def __init__(self, index: IndexClient, result: ScanResult) -> None:
+        self.index = index
+        self.result = result
+        self.judged: dict[tuple[str, str], dict[Version, tuple[list[IndexFile], str | None, str | None]]] = {}
 
-def _advise_from_index(v: Vulnerable, ids: tuple[str, ...], current: Version, blank: FixAdvice,
-                       result: ScanResult, index: IndexClient) -> tuple[FixAdvice, tuple[str, ...] | None]:
-    """The advice from the index's releases: safe, not yanked, installable on the target."""
-    from depscan.pypi_index import IndexUnavailable, ProjectNotFound, installable, target_tags
+    def advise(self, c: Copy, package: Package, current: Version, ids: tuple[str, ...],
+               blank: FixAdvice) -> tuple[FixAdvice, tuple[str, ...] | None]:
+        from depscan.pypi_index import IndexUnavailable, ProjectNotFound, installable, target_tags
 
-    dist = v.dist
-    try:
-        project = index.project(dist.normalized_name)
-    except ProjectNotFound as e:
-        return replace(blank, why_not=str(e)), None
-    except IndexUnavailable as e:  # what the advisory data alone says, not checked
-        offline, _ = _advise(v, ids, result, None)
-        return replace(offline, why_not=f"the index could not be asked ({e}); {offline.why_not or NOT_CHECKED}"), None
-    target = target_tags(result.target, dist)
-    releases = project.releases()
-    candidates = [(version, str(version)) for version in releases]
-    passing: list[tuple[Version, str]] = []
-    files_of: dict[str, list[IndexFile]] = {}
-    how: dict[str, str] = {}
-    refused: list[str] = []
-    for parsed, text in safe_above(v, current, candidates):
-        files, why, note = installable(releases[parsed], target)
-        if why is not None:
-            refused.append(f"{text}: {why}")
-            continue
-        passing.append((parsed, text))
-        files_of[text] = list(files)
-        if note:
-            how[text] = note
-    notes = [n for n in (target.caveat,) if n]
-    recommended, newest, breaking = pick(current, passing)
-    if recommended is None:
-        above = sum(1 for version in releases if version > current)
-        why = (f"no release of {dist.name} above {dist.version} on {index.index_url} is outside every advisory of "
-               f"this copy and installs on {target.describe}" if above else
-               f"no release of {dist.name} above {dist.version} on {index.index_url}")
-        if refused:
-            why += " (" + "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "") + ")"
-        return replace(blank, why_not=why, notes=tuple(notes)), None
-    if recommended in how:
-        notes.append(f"{recommended}: {how[recommended]}")
-    if refused:
-        notes.append("skipped: " + "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5
-                                                              else ""))
-    chosen = files_of[recommended]
-    hashes = tuple(dict.fromkeys(f"sha256:{f.sha256}" for f in chosen if f.sha256))
-    own = index.requires_dist(project, recommended)
-    if own is None:
-        notes.append(f"the Requires-Dist of {recommended} could not be read from the index: its own requirements "
-                     "are not judged")
-    return replace(blank, recommended=recommended, newest_in_major=newest, breaking=breaking, advisories=ids,
-                   hashes=hashes, notes=tuple(notes)), own
+        dist = c.dist
+        try:
+            project = self.index.project(dist.normalized_name)
+        except ProjectNotFound as e:
+            return replace(blank, why_not=str(e)), None
+        except IndexUnavailable as e:  # what the advisory data alone says, not checked
+            safe = package.safe(package.candidates())
+            recommended, newest, breaking = pick(current, above(current, safe))
+            return replace(blank, recommended=recommended, newest_in_major=newest, breaking=breaking,
+                           advisories=ids if recommended else (), checked=False,
+                           why_not=f"the index could not be asked ({e}); the advice is the advisory data's, "
+                                   f"{NOT_CHECKED}"), None
+        target = target_tags(self.result.target, dist)
+        releases = project.releases()
+        judged = self.judged.setdefault((project.name, target.describe + (target.caveat or "")), {})
+        passing: list[tuple[Version, str]] = []
+        refused: list[str] = []
+        for parsed, text in above(current, package.safe([(v, str(v)) for v in releases])):
+            verdict = judged.get(parsed)
+            if verdict is None:
+                verdict = judged[parsed] = installable(releases[parsed], target)
+            if verdict[1] is not None:
+                refused.append(f"{text}: {verdict[1]}")
+            else:
+                passing.append((parsed, text))
+        notes = [*blank.notes, *(n for n in (target.caveat,) if n)]
+        recommended, newest, breaking = pick(current, passing)
+        if recommended is None:
+            newer = any(version > current for version in releases)
+            why = (f"no release of {dist.name} above {dist.version} on {self.index.index_url} is outside every "
+                   f"advisory of it known to this scan and installs on {target.describe}" if newer else
+                   f"no release of {dist.name} above {dist.version} on {self.index.index_url}")
+            if refused:
+                why += " (" + "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5
+                                                        else "") + ")"
+            return replace(blank, why_not=why, notes=tuple(notes)), None
+        chosen, _why, how = judged[Version(recommended)]
+        if how:
+            notes.append(f"{recommended}: {how}")
+        skipped = [r for r in refused if Version(r.split(":", 1)[0]) < Version(recommended)]
+        if skipped:
+            notes.append("skipped: " + "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more"
+                                                                 if len(skipped) > 5 else ""))
+        hashes = tuple(dict.fromkeys(f"sha256:{f.sha256}" for f in chosen if f.sha256))
+        own = self.index.requires_dist(project, recommended)
+        if own is None:
+            notes.append(f"the Requires-Dist of {recommended} could not be read from the index: its own "
+                         "requirements are not judged")
+        return replace(blank, recommended=recommended, newest_in_major=newest, breaking=breaking, advisories=ids,
+                       hashes=hashes, notes=tuple(notes)), own
 
 
 def with_conflicts(result: ScanResult, found: list[FixAdvice],
@@ -357,6 +402,8 @@ def with_conflicts(result: ScanResult, found: list[FixAdvice],
     for f in after:
         if (f.rule, f.location, f.about) in known:
             continue
+        if f.rule == requirements_check.MISSING and f.level is not requirements_check.RULES[f.rule]:
+            continue  # on the AWS SDK a Lambda runtime provides (low): not a conflict of the upgrade
         text = f.message.split("; install", 1)[0].split(", but the copy it imports", 1)[0]
         source = upgraded_at.get((f.location.path, f.location.layer))
         if source is not None:  # the upgraded release's own requirement

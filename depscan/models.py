@@ -641,8 +641,9 @@ class DeclaredFile:
 class FixAdvice:
     """What to upgrade one vulnerable distribution copy to (``depscan/fixes.py``), stated by every report.
 
-    ``recommended`` is the smallest version above ``current`` that no advisory of the copy's findings
-    affects (every range of every record, ``versions`` lists included); ``newest_in_major`` the newest
+    ``recommended`` is the smallest version above ``current`` that no advisory of the package known to the
+    scan affects (every copy's findings, and what the source reports for the candidate; every range of every
+    record, ``versions`` lists included); ``newest_in_major`` the newest
     such version in the installed major line (``release[0]``; for 0.x the line is ``0.<minor>``). Offline
     the candidates are the advisories' own versions (``fixed`` events, ``limit`` events, ``versions`` lists)
     and ``checked`` is False: nobody asked the package index whether they exist. With the index

@@ -7,7 +7,8 @@
   ``<url>.metadata``. An index that answers HTML only (or 406) is asked through the per-project JSON
   API instead (``<base>/pypi/<name>/json``, ``<base>`` being the index URL without ``/simple/``): its
   ``releases`` give the same files, with ``digests`` and ``yanked``; ``<base>/pypi/<name>/<version>/json``
-  gives ``info.requires_dist`` when no ``.metadata`` file is served.
+  gives ``info.requires_dist`` when no ``.metadata`` file is advertised, and failing that a wheel's
+  ``.metadata`` is asked for anyway (PyPI serves it for older wheels whose page entry does not say so).
 * **Bounded like the advisory sources** (``advisories/http.py``): one deadline per phase (``phase()``,
   ``--index-timeout``), retries with backoff on 429/5xx and dropped connections, bodies read with a cap,
   JSON nesting checked before parsing. A failure is an ``IndexUnavailable`` with a one-line reason, never
@@ -403,6 +404,14 @@ class IndexClient:
                     found = tuple(requires)
             except IndexUnavailable:
                 found = None
+        if found is None:
+            # last: a wheel's ``.metadata`` the page does not advertise (PyPI serves it for wheels uploaded
+            # before PEP 658 metadata was recorded; some mirrors answer 404 to per-version JSON API URLs)
+            for f in project.files_of(version):
+                if f.is_wheel and not f.has_metadata and not f.yanked:
+                    found = self._metadata_requires(f)
+                    if found is not None:
+                        break
         self._requires[key] = found
         return found
 

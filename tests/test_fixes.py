@@ -192,11 +192,16 @@ def test_real_pypa_records_every_recommendation_is_outside_every_advisory_and_th
     findings_of: dict[str, list[Any]] = {}
     for f in result.findings:
         findings_of.setdefault(f.component.purl, []).append(f)
+    package_entries: dict[str, list[Any]] = {}
+    for f in result.findings:
+        package_entries.setdefault(f.component.normalized_name, []).extend(
+            a for adv in f.advisories for a in adv.affected if a.normalized_name == f.component.normalized_name)
     recommended = 0
     for advice in advices:
         found = findings_of[advice.purl]
         entries = [a for f in found for adv in f.advisories for a in adv.affected
                    if a.normalized_name == advice.normalized_name]
+        known = package_entries[advice.normalized_name]
         current = parse_version(advice.current)
         assert current is not None
         if advice.recommended is None:
@@ -204,10 +209,29 @@ def test_real_pypa_records_every_recommendation_is_outside_every_advisory_and_th
         recommended += 1
         rec = parse_version(advice.recommended)
         assert rec is not None and rec > current
+        # outside every advisory of the package the scan knows (those of this copy's findings included)
+        assert not any(is_affected(advice.recommended, a) for a in known), advice
         assert not any(is_affected(advice.recommended, a) for a in entries), advice
-        # every fix a finding alone suggests is at or above it, or affected by another advisory of the copy
+        # every fix a finding alone suggests is at or above it, or affected by a known advisory of the package
         for f in found:
             if f.fix is not None and parse_version(f.fix) < rec:  # type: ignore[operator]
-                assert any(is_affected(f.fix, a) for a in entries), (advice, f.fix)
+                assert any(is_affected(f.fix, a) for a in known), (advice, f.fix)
         assert advice.breaking == (fixes.line_of(rec) != fixes.line_of(current))
     assert recommended > 400
+
+
+def test_a_new_requirement_the_lambda_runtime_provides_is_not_a_conflict() -> None:
+    from depscan.models import ArtifactInfo as Info
+
+    records = [record("A", "lib", events=[{"introduced": "0"}, {"fixed": "2.0"}])]
+    user = _dist("user", "1.0", requires=("lib<2",))
+    lib = _dist("lib", "1.0")
+    target = TargetRuntime(runtime="python3.12", python="3.12", machine="x86_64")
+    result = replace(_result([user, lib], records, target=target), artifact=Info("f.zip", "lambda-function", 1))
+    (advice,) = fixes.advice(result)
+    assert advice.conflicts == ("user 1.0 requires lib<2 ('Requires-Dist: lib<2')",)
+    # the upgraded release's own requirement on boto3 (which the runtime ships) is not a conflict
+    stored = fixes.with_conflicts(result, [replace(advice, conflicts=())], {advice.component_key: ("boto3>=1",)})
+    assert stored[0].conflicts == ("user 1.0 requires lib<2 ('Requires-Dist: lib<2')",)
+    other = fixes.with_conflicts(result, [replace(advice, conflicts=())], {advice.component_key: ("missing>=1",)})
+    assert "lib 2.0 requires missing" in " ".join(other[0].conflicts)

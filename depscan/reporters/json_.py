@@ -305,6 +305,11 @@ def _policy_finding(finding: PolicyFinding) -> dict[str, Any]:
     return out
 
 
+def _fix_items(items: tuple[FixAdvice, ...]) -> _Items:
+    """The fixes list, written element by element (a rescan at scale has one per copy)."""
+    return _Items(len(items), map(_fix, items))
+
+
 def _fix(item: FixAdvice) -> dict[str, Any]:
     return {
         "component": item.component_key,
@@ -397,7 +402,7 @@ def _document(result: ScanResult, finding_items: Callable[[ScanResult], Iterable
         "target": None if result.target is None else _target(result.target),
         "advisories": _advisories(result.findings),
         # null when advisories were not checked; else one entry per vulnerable distribution copy
-        "fixes": None if result.advisory_data is None else [_fix(a) for a in advice(result)],
+        "fixes": None if result.advisory_data is None else _fix_items(advice(result)),
         "baseline": None
         if result.baseline is None
         else {

@@ -29,6 +29,10 @@ result with a region.
   the artifact is a zip or an image, not a directory a viewer could open). The layer, when there is
   one, is in the location's ``properties``. The region is line 1: GitHub requires ``startLine``; the
   file is not in the repository, so nothing finer is useful.
+- Fix advice (``fixes.advice``: per vulnerable copy, the version that clears every advisory of it) is in the
+  result's ``properties.fix`` and the run's ``properties.fixes``, and in the message when it differs from the
+  finding's own fix. Not a SARIF ``fix`` object (3.55): one must hold ``artifactChanges`` with replacements
+  in a file, and the artifact (a zip, an image) is not a file to edit; GitHub ignores them anyway.
 - ``partialFingerprints`` (3.27.17): ``depscanFingerprint/v1`` is ``Finding.fingerprint`` (advisory id,
   purl, METADATA path; not the layer, whose digest or zip name changes with every rebuild). GitHub
   only reads ``primaryLocationLineHash``, and computes it from the file's lines when absent, which it
