@@ -306,6 +306,13 @@ class Counts:
     not_verifiable: int | None  # components advisories cannot vouch for; None when advisories were not checked
     malicious: int | None = None  # active findings of known-malicious packages (OSV MAL- records), also counted above
 
+    @property
+    def confidence_levels(self) -> list[str]:
+        """The identified libraries by confidence, as every summary words it: ``["2 high", "1 low"]``."""
+        return [f"{n} {level}" for n, level in ((self.native_components_high, "high"),
+                                                 (self.native_components_medium, "medium"),
+                                                 (self.native_components_low, "low")) if n]
+
 
 def counts(result: ScanResult) -> Counts:
     """The counts of one result."""

@@ -235,9 +235,7 @@ def summary_line(result: ScanResult, seconds: float) -> str:
                                                                                  else ""))
     identified = counts.native_components
     if identified:
-        levels = [f"{n} {level}" for n, level in ((counts.native_components_high, "high"),
-                                                   (counts.native_components_medium, "medium"),
-                                                   (counts.native_components_low, "low")) if n]
+        levels = counts.confidence_levels
         parts.append(f"{identified} identified librar{'y' if identified == 1 else 'ies'}"
                      + (f" ({', '.join(levels)} confidence)" if levels else ""))
     if counts.os_packages:

@@ -76,9 +76,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             + (f" ({unowned} not owned by any distribution)" if unowned else "")
         )
     if counts.native_components:
-        levels = [f"{n} {level}" for n, level in ((counts.native_components_high, "high"),
-                                                   (counts.native_components_medium, "medium"),
-                                                   (counts.native_components_low, "low")) if n]
+        levels = counts.confidence_levels
         facts.append(f"{counts.native_components} librar{'y' if counts.native_components == 1 else 'ies'} identified "
                      f"in native files" + (f" (confidence: {', '.join(levels)})" if levels else ""))
     if counts.os_packages:
