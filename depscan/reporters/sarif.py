@@ -28,7 +28,9 @@ result with a region.
   (``uriBaseId`` ARTIFACTROOT, declared in ``originalUriBaseIds`` (3.14.14) without an absolute URI:
   the artifact is a zip or an image, not a directory a viewer could open). The layer, when there is
   one, is in the location's ``properties``. The region is line 1: GitHub requires ``startLine``; the
-  file is not in the repository, so nothing finer is useful.
+  file is not in the repository, so nothing finer is useful. An exact pin of a requirements or lock file
+  (``depscan check --audit``: ``found_by`` ``requirement-pin``, located ``file:line``) is the exception: the
+  file is in the repository, and its finding's region is the pin's line.
 - ``partialFingerprints`` (3.27.17): ``depscanFingerprint/v1`` is ``Finding.fingerprint`` (advisory id,
   purl, METADATA path; not the layer, whose digest or zip name changes with every rebuild). GitHub
   only reads ``primaryLocationLineHash``, and computes it from the file's lines when absent, which it
@@ -516,12 +518,17 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
     if item is not None and item.recommended is not None and item.recommended != finding.fix:
         parts.append(f"To clear every advisory of this copy: {describe(item)}.")
     text = " ".join(parts)
+    location = _location(loc.path, loc.layer, note)
+    pin = _pin_line(dist)
+    if pin is not None:  # a pin of a requirements file (depscan check --audit): the region is its line
+        location = _location(pin[0], None, note)
+        location["physicalLocation"]["region"] = {"startLine": pin[1]}
     result: dict[str, Any] = {
         "ruleId": _rule_id(finding.id),
         "ruleIndex": rule_index,
         "level": sarif_level(finding.level),
         "message": {"text": text},
-        "locations": [_location(loc.path, loc.layer, note)],
+        "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint, "primaryLocationLineHash": finding.fingerprint},
         "properties": {
             "ids": list(finding.ids),
@@ -556,6 +563,15 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
     return result
 
 
+def _pin_line(component: object) -> tuple[str, int] | None:
+    """(file, line) of an exact pin of a requirements or lock file (``found_by`` ``requirement-pin``, located
+    ``file:line``), or None for an installed copy."""
+    if not isinstance(component, PythonDist) or component.found_by != "requirement-pin":
+        return None
+    path, _, line = component.metadata_location.path.rpartition(":")
+    return (path, int(line)) if path and line.isdigit() and int(line) > 0 else None
+
+
 def _fingerprint(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
@@ -576,12 +592,17 @@ def _unknown_result(unknown: Unknown, rule_index: int) -> dict[str, Any]:
 def _unchecked_result(dist: PythonDist, why: str, rule_index: int) -> dict[str, Any]:
     loc = dist.metadata_location
     key = _fingerprint(UNCHECKED_RULE, dist.purl, loc.path)
+    location = _location(loc.path, loc.layer)
+    pin = _pin_line(dist)
+    if pin is not None:
+        location = _location(pin[0], None)
+        location["physicalLocation"]["region"] = {"startLine": pin[1]}
     return {
         "ruleId": UNCHECKED_RULE,
         "ruleIndex": rule_index,
         "level": "warning",
         "message": {"text": f"Advisories for {dist.name} {dist.version} could not be checked: {why}."},
-        "locations": [_location(loc.path, loc.layer)],
+        "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: key, "primaryLocationLineHash": key},
         "properties": {"component": _component_properties(dist)},
     }

@@ -125,7 +125,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             table,
             name,
             dist.version,
-            dist.metadata_dir,
+            dist.metadata_location.path if dist.found_by == "requirement-pin" else dist.metadata_dir,  # file:line
             short_layer(dist.metadata_location.layer),
             dist.found_by,
             style="dim" if dist.status is Status.SHADOWED else None,
