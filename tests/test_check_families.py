@@ -158,3 +158,20 @@ def test_audit_lookup_failure_is_never_clean(tmp_path: Path) -> None:
     assert "NOT known to be free of vulnerabilities" in done.stderr and "pkg:pypi/six@1.16.0" in done.stderr
     done = cli("check", "--audit", "--source", "skip", "requirements.txt", cwd=tmp_path)
     assert done.returncode == 2 and "--audit needs advisories" in done.stderr
+
+
+def test_a_pin_s_finding_keeps_its_fingerprint_when_lines_move(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("requests==2.19.1\n")
+    first = cli("check", "--audit", "--advisories", SUBSET, "requirements.txt", "-f", "json", cwd=tmp_path)
+    (tmp_path / "requirements.txt").write_text("# a comment above\nsix==1.16.0\nrequests==2.19.1\n")
+    moved = cli("check", "--audit", "--advisories", SUBSET, "requirements.txt", "-f", "json", cwd=tmp_path)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "requirements.txt").write_text("requests==2.19.1\n")
+    other = cli("check", "--audit", "--advisories", SUBSET, "other/requirements.txt", "-f", "json", cwd=tmp_path)
+
+    def prints(done: subprocess.CompletedProcess[str]) -> dict[str, str]:
+        assert done.returncode == 1, done.stderr
+        return {f["id"]: f["fingerprint"] for f in json.loads(done.stdout)["vulnerabilities"]}
+
+    assert prints(first) == prints(moved)
+    assert set(prints(other).values()).isdisjoint(prints(first).values())  # another file: another finding
