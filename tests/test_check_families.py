@@ -151,11 +151,15 @@ def test_audit_alone_and_clean_pins(tmp_path: Path) -> None:
 
 
 def test_audit_lookup_failure_is_never_clean(tmp_path: Path) -> None:
-    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    (tmp_path / "requirements.txt").write_text("# pins\nsix==1.16.0\n")
     done = cli("check", "--only", "audit", "--source", "online", "--osv-url", "http://127.0.0.1:9",
-               "--osv-retries", "0", "--osv-timeout", "10", "requirements.txt", cwd=tmp_path)
+               "--osv-retries", "0", "--osv-timeout", "10", "requirements.txt", "-o", "sarif=out.sarif", cwd=tmp_path)
     assert done.returncode == 4, done.stderr
     assert "NOT known to be free of vulnerabilities" in done.stderr and "pkg:pypi/six@1.16.0" in done.stderr
+    (unchecked,) = json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["results"]
+    where = unchecked["locations"][0]["physicalLocation"]
+    assert unchecked["ruleId"] == "depscan/unchecked"
+    assert (where["artifactLocation"]["uri"], where["region"]["startLine"]) == ("requirements.txt", 2)
     done = cli("check", "--audit", "--source", "skip", "requirements.txt", cwd=tmp_path)
     assert done.returncode == 2 and "--audit needs advisories" in done.stderr
 
