@@ -387,12 +387,12 @@ def check(
     select: Annotated[
         list[str] | None,
         typer.Option("--select", help="Rule ids or prefixes to report (repeat, or comma-separated: DS0, DS101); "
-                     "replaces .depscan.toml [check] select."),
+                     "replaces the select list of .depscan.toml (its check table)."),
     ] = None,
     ignore: Annotated[
         list[str] | None,
         typer.Option("--ignore", help="Rule ids or prefixes never reported (repeat, or comma-separated); added to "
-                     ".depscan.toml [check] ignore."),
+                     "the ignore list of .depscan.toml (its check table)."),
     ] = None,
     audit: Annotated[
         bool, typer.Option("--audit", help="Also match the exact pins of the checked requirement and lock files "
