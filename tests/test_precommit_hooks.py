@@ -232,3 +232,19 @@ def test_pre_commit_fails_a_commit_of_a_shared_library(hooked: tuple[Path, dict[
     assert good.returncode == 0, said
     assert re.search(r"depscan committed \(dependencies committed to git, DS101-DS104\)\.+\(no files to check\)"
                      r"Skipped", said), said
+
+
+def test_the_pins_hook_imports_neither_the_scan_nor_rich(tmp_path: Path) -> None:
+    """A pre-commit run starts a process per hook: the pins hook on a clean file loads the requirements parser
+    and the rules, and none of the scan's machinery (bench/bench_check.py measures its start-up)."""
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\nrequests==2.31.0 ; python_version >= '3.8'\n")
+    command = shlex.split(HOOKS["depscan-pins"]["entry"])[1:]
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "depscan", *command, "requirements.txt"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=git_env())
+    assert done.returncode == 0, done.stderr
+    imported = {m.group(1) for m in re.finditer(r"^import time:.*\|\s+(\S+)$", done.stderr, re.MULTILINE)}
+    assert {"depscan.declared.check", "depscan.declared.rules", "packaging.requirements"} <= imported
+    heavy = {m for m in imported if m.split(".")[0] in ("rich", "requests", "elftools", "cyclonedx", "yaml")
+             or m.startswith(("depscan.scan", "depscan.catalogers", "depscan.artifacts.directory", "depscan.committed",
+                              "depscan.advisories", "depscan.reporters.table", "depscan.facts"))}
+    assert heavy == set(), sorted(heavy)
