@@ -166,9 +166,10 @@ def hooked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
     rev = git(snapshot, "rev-parse", "HEAD").stdout.strip()
     project.mkdir()
     git(project, "init", "-q")
-    (project / ".pre-commit-config.yaml").write_text(
-        f"repos:\n- repo: {snapshot.as_posix()!r}\n  rev: {rev}\n  hooks:\n  - id: depscan-pins\n"
-        "  - id: depscan-committed\n")
+    hooks = [{"id": "depscan-pins"}, {"id": "depscan-committed"},
+             {"id": "depscan-audit", "args": ["--advisories", str(SUBSET)]}]  # offline: the fixture's records
+    (project / ".pre-commit-config.yaml").write_text(yaml.safe_dump(
+        {"repos": [{"repo": snapshot.as_posix(), "rev": rev, "hooks": hooks}]}, sort_keys=False))
     (project / "app.py").write_text("print('hi')\n")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "initial")
@@ -210,6 +211,7 @@ def test_pre_commit_fails_a_commit_of_unpinned_requirements(hooked: tuple[Path, 
     said = good.stdout + good.stderr
     assert good.returncode == 0, said
     assert re.search(r"depscan pins \(declared dependencies, DS001-DS007\)\.+Passed", said), said
+    assert re.search(r"depscan audit \(vulnerable pins\)\.+Passed", said), said
     assert re.search(r"depscan committed \(dependencies committed to git, DS101-DS104\)\.+\(no files to check\)"
                      r"Skipped", said), said
 
@@ -248,3 +250,21 @@ def test_the_pins_hook_imports_neither_the_scan_nor_rich(tmp_path: Path) -> None
              or m.startswith(("depscan.scan", "depscan.catalogers", "depscan.artifacts.directory", "depscan.committed",
                               "depscan.advisories", "depscan.reporters.table", "depscan.facts"))}
     assert heavy == set(), sorted(heavy)
+
+
+def test_pre_commit_fails_a_commit_of_a_vulnerable_pin(hooked: tuple[Path, dict[str, str]]) -> None:
+    project, env = hooked
+    (project / "requirements.txt").write_text("six==1.16.0\nrequests==2.19.1\n")
+    git(project, "add", "requirements.txt")
+    bad = committed(project, env, "a vulnerable pin")
+    said = bad.stdout + bad.stderr
+    assert bad.returncode != 0, said
+    assert re.search(r"depscan pins \(declared dependencies, DS001-DS007\)\.+Passed", said), said
+    assert re.search(r"depscan audit \(vulnerable pins\)\.+Failed", said), said
+    assert "PYSEC-2023-74" in said and "1 of 2 pins vulnerable" in said
+    (project / "requirements.txt").write_text("six==1.16.0\nrequests==2.31.0\n")
+    git(project, "add", "requirements.txt")
+    good = committed(project, env, "upgraded")
+    said = good.stdout + good.stderr
+    assert good.returncode == 0, said
+    assert re.search(r"depscan audit \(vulnerable pins\)\.+Passed", said), said
