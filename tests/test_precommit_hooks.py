@@ -67,6 +67,7 @@ COMMITTED = {"depscan-committed"}
 @pytest.mark.parametrize(("path", "expected"), [
     ("requirements.txt", DECLARED), ("services/api/requirements-dev.txt", DECLARED),
     ("dev-requirements.in", DECLARED), ("requirements/prod.txt", DECLARED), ("constraints.txt", DECLARED),
+    ("constraints-prod.in", DECLARED),
     ("pyproject.toml", DECLARED), ("setup.cfg", DECLARED), ("Pipfile", DECLARED), ("Pipfile.lock", DECLARED),
     ("poetry.lock", DECLARED), ("uv.lock", DECLARED), ("pdm.lock", DECLARED), ("pylock.toml", DECLARED),
     ("pylock.prod.toml", DECLARED),
@@ -82,6 +83,21 @@ COMMITTED = {"depscan-committed"}
 ])
 def test_each_hook_runs_only_for_its_files(path: str, expected: set[str]) -> None:
     assert hooks_for(path) == expected
+
+
+NAMES = ["requirements.txt", "REQUIREMENTS.TXT", "a/Requirements-Dev.txt", "dev-requirements.in", "requirements.in",
+         "constraints.txt", "constraints-prod.in", "x/requirements/base.in", "requirements/prod.txt", "pyproject.toml",
+         "setup.cfg", "Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock", "pdm.lock", "pylock.toml", "pylock.dev.toml"]
+
+
+def test_every_file_depscan_parses_is_given_to_the_pins_hooks() -> None:
+    """The hooks' pattern and ``declared.PARSERS`` must not drift apart: a file depscan reads as declared
+    dependencies is given to depscan-pins and depscan-audit (checked for every parser there is)."""
+    from depscan.declared import parser_for_path
+
+    parsed = [name for name in NAMES if parser_for_path(name) is not None]
+    assert "requirements.txt" in parsed
+    assert [name for name in parsed if hooks_for(name) != DECLARED] == []
 
 
 def run_hook(hook_id: str, root: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
