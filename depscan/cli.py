@@ -356,11 +356,16 @@ def rescan(
 CHECK_FORMATS = ("table", "json", "markdown", "sarif")
 
 
+def _rule_list(values: list[str] | None) -> tuple[str, ...]:
+    """Repeatable options that also take comma-separated lists (``--select DS0,DS101``)."""
+    return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())
+
+
 @_command(app)
 def check(
     paths: Annotated[
         list[str] | None,
-        typer.Argument(help="A directory (default: .): its declared-dependency files (git ls-files in a checkout); or "
+        typer.Argument(help="A directory (default: .): its declared-dependency files and what git tracks in it; or "
                        "files, relative to the current directory (what pre-commit passes)."),
     ] = None,
     format: Annotated[
@@ -374,10 +379,28 @@ def check(
         bool, typer.Option("--require-hashes", help="Every requirement of a requirements or lock file needs a hash "
                            "(DS002), as pip --require-hashes.")
     ] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Run only these check families (repeat, or comma-separated): pins (DS001-DS007 "
+                     "on declared files), committed (DS101-DS104: dependencies committed to git), audit (the exact "
+                     "pins against advisories). Default: pins and committed, and audit with --audit."),
+    ] = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option("--select", help="Rule ids or prefixes to report (repeat, or comma-separated: DS0, DS101); "
+                     "replaces the select list of .depscan.toml (its check table)."),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="Rule ids or prefixes never reported (repeat, or comma-separated); added to "
+                     "the ignore list of .depscan.toml (its check table)."),
+    ] = None,
     audit: Annotated[
-        bool, typer.Option("--audit", help="Also match the exact pins of the checked files against OSV advisories "
-                           "(the offline database when there is one, else the online API; --source as for scan).")
+        bool, typer.Option("--audit", help="Also match the exact pins of the checked requirement and lock files "
+                           "against advisories (offline database when present, else the OSV API; as scan's "
+                           "--source auto). A lookup that fails exits 4.")
     ] = False,
+    advisories: Advisories = None,
     db: Db = None,
     source: Source = "auto",
     osv_url: OsvUrl = OSV_API_URL,
@@ -386,11 +409,14 @@ def check(
     ignore_file: IgnoreFile = None,
     max_db_age: MaxDbAge = 7,
 ) -> None:
-    """Check a repository's declared dependencies (requirements files, ...) offline: unpinned requirements, missing
-    hashes, mutable URLs, editable installs, extra indexes, trusted hosts (README "Repository rules")."""
+    """Check a repository's declared dependencies offline (unpinned requirements, missing hashes, mutable URLs,
+    editable installs, extra indexes, trusted hosts: DS001-DS007), the dependencies committed to it (site-packages
+    trees, vendored copies, native binaries, wheels and zips: DS101-DS104), and with --audit its pins'
+    vulnerabilities (README "depscan check")."""
     from dataclasses import replace
+    from pathlib import Path
 
-    from depscan.declared.check import check_paths
+    from depscan.declared.check import DEFAULT_FAMILIES, FAMILIES, check_repository
     from depscan.declared.config import load as load_config
 
     started = time.perf_counter()
@@ -399,22 +425,33 @@ def check(
     for fmt, _file in outputs:
         _check_choice("--output format", fmt, CHECK_FORMATS)
     _check_verdict_options(fail_on, None, False)
-    arguments = list(paths or ["."])
-    root = arguments[0] if len(arguments) == 1 and os.path.isdir(arguments[0]) else "."
-    config = load_config(__import__("pathlib").Path(root))
-    if require_hashes:
-        config = replace(config, require_hashes=True)
-    settings = None
+    chosen = _rule_list(only)
+    for family in chosen:
+        _check_choice("--only", family, FAMILIES)
+    families = frozenset(chosen) if chosen else DEFAULT_FAMILIES
     if audit:
-        settings = _advisory_settings(None, db, source, osv_url, ignore_file, False, max_db_age, osv_retries,
+        families |= {"audit"}
+    settings = None
+    if "audit" in families:
+        settings = _advisory_settings(advisories, db, source, osv_url, ignore_file, False, max_db_age, osv_retries,
                                       osv_timeout)
         if settings.mode == "skip":
-            raise _fail("--audit checks advisories: --source skip makes no sense with it", ExitCode.USAGE)
-    result = check_paths(arguments, config, audit=audit)
+            raise _fail("--audit needs advisories: --source skip makes no sense here", ExitCode.USAGE)
+    arguments = list(paths or ["."])
+    root = arguments[0] if len(arguments) == 1 and os.path.isdir(arguments[0]) else "."
+    config = load_config(Path(root))
+    if require_hashes:
+        config = replace(config, require_hashes=True)
+    if select:
+        config = replace(config, select=_rule_list(select))
+    if ignore:
+        config = replace(config, ignore=(*config.ignore, *_rule_list(ignore)))
+    run = check_repository(arguments, config, families=families)
+    result = run.result
     if settings is not None:
-        from depscan.scan import with_advisories
+        from depscan.declared.audit import audit as audit_pins
 
-        result = with_advisories(result, settings)
+        result = audit_pins(run, settings, say_errors="pins" not in families)
     from depscan.policy import verdict
 
     judged = verdict(result, fail_on)
@@ -424,14 +461,16 @@ def check(
     files = int(result.stats.get("declared_files", 0))
     found = len(result.policy_findings)
     audited = ""
-    if result.advisory_data is not None:
-        active = sum(1 for f in result.findings if f.suppressed is None)
-        audited = (f", {len(result.components)} pin{'' if len(result.components) == 1 else 's'} audited: "
-                   f"{active} vulnerabilit{'y' if active == 1 else 'ies'}"
+    if "audited_pins" in result.stats:
+        from depscan.models import component_location
+
+        pins = int(result.stats["audited_pins"])
+        vulnerable = len({(component_location(f.component).path, f.component.name, f.component.version)
+                          for f in result.findings})
+        audited = (f", {vulnerable} of {pins} pin{'' if pins == 1 else 's'} vulnerable"
                    + (f", {len(result.unchecked)} NOT CHECKED" if result.unchecked else ""))
     typer.echo(f"depscan: check {result.artifact.label}: {files} declared file{'' if files == 1 else 's'}, "
-               f"{found} finding{'' if found == 1 else 's'}{audited} in {time.perf_counter() - started:.2f}s",
-               err=True)
+               f"{found} finding{'' if found == 1 else 's'}{audited} in {time.perf_counter() - started:.2f}s", err=True)
     if judged.message:
         raise _fail(judged.message, judged.code)
     raise typer.Exit(int(judged.code))
@@ -447,7 +486,7 @@ def _write_check_reports(result: Any, outputs: list[tuple[str, str]]) -> None:
     width = os.get_terminal_size().columns if sys.stdout.isatty() else None
     rendered: list[tuple[str, bytes]] = []
     for fmt, file in outputs:
-        if fmt == "table" and not result.policy_findings and not result.components:
+        if fmt == "table" and not result.policy_findings and not result.findings and not result.unchecked:
             rendered.append((file, f"{result.artifact.label}: no findings in the declared dependency "
                                    "files.\n".encode()))
             continue

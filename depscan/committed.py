@@ -21,7 +21,8 @@ by the inventory's own catalogers: distribution metadata, version files of vendo
 first 64 bytes of files that may be ELF and the ELF files themselves (the native cache applies).
 
 When ``root`` is not in a git work tree (or git cannot say), a note says so and every file present is
-judged (``open_directory``). ``depscan scan DIR`` runs this for a directory at the top of a git
+judged (``open_directory``); with ``paths``, those files only (``open_listed``: a file named in a large
+directory does not make the whole directory read). ``depscan scan DIR`` runs this for a directory at the top of a git
 checkout (``has_git``); ``depscan check`` for the repository it checks.
 """
 
@@ -125,7 +126,10 @@ def committed_findings(
     scope = _in_root(root, paths, notes) if paths is not None else None
     ctx = OpenContext(limits=limits or Limits())
     tracked, why = tracked_files(root)
-    if tracked is None:
+    if tracked is None and scope is not None:  # the files named, and nothing else of a directory of any size
+        notes.append(f"{root} is not a git checkout ({why}): the files named are judged as committed")
+        view = open_listed(str(root), str(root), sorted(scope), ctx)
+    elif tracked is None:
         notes.append(f"{root} is not a git checkout ({why}): every file present is judged as committed")
         view = open_directory(str(root), str(root), ctx)
     else:

@@ -476,12 +476,16 @@ class Finding:
         """Stable across runs: the rule, the group's primary id, the component's purl and path.
 
         Not the layer: image layer digests and layer zip names change with every rebuild, and the
-        path alone already tells two copies apart (a merged view has one file per path).
+        path alone already tells two copies apart (a merged view has one file per path). A requirements
+        file's pin (``found_by`` ``declared``) is located at its file, its line kept apart
+        (``declared_line``): a line inserted above must not make the finding new (as
+        ``PolicyFinding.fingerprint``).
         """
         import hashlib
 
         c = self.component
-        key = f"{self.rule}|{self.id}|{c.purl}|{component_location(c).path}"
+        path = component_location(c).path
+        key = f"{self.rule}|{self.id}|{c.purl}|{path}"
         # surrogatepass: tar member names that are not UTF-8 arrive as lone surrogates
         return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 

@@ -156,6 +156,17 @@ def test_a_directory_that_is_not_a_git_checkout_is_judged_as_it_is(tmp_path: Pat
         "): every file present is judged as committed")
 
 
+def test_outside_git_the_files_named_are_judged_alone(tmp_path: Path) -> None:
+    root = tmp_path / "plain dir"
+    write(root, {"six.py": b'__version__ = "1.16.0"\n', "lib/x.whl": b"PK", **dist("idna", "3.4", root="package"),
+                 "big/unreadable.so": b"\x7fELF"})
+    found, notes = committed_findings(root, ["lib/x.whl"])
+    assert [(f.rule, f.location.path) for f in found] == [("DS104", "lib/x.whl")]
+    (note,) = notes
+    assert note.startswith(f"{root} is not a git checkout (") and note.endswith(
+        "): the files named are judged as committed")
+
+
 def test_without_git_on_the_path_the_files_present_are_judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, {"dist/tool-1.0-py3-none-any.whl": b"PK"})
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))

@@ -9,6 +9,18 @@ them, as a ``ScanResult`` whose ``policy_findings`` every reporter already write
 * ``-r`` / ``-c`` includes are read too (relative to the including file): one outside the checked root, one
   that does not exist, and a cycle are errors on the including line (DS007). Files named explicitly are
   reported; files only included by them are context (their own findings come when they are checked).
+
+Three families of checks, chosen with ``families`` (``depscan check --only``):
+
+* ``pins``: the rules DS001-DS007 on the declared-dependency files (``declared/rules.py``);
+* ``committed``: the rules DS101-DS104 (``committed.committed_findings``): for a directory, what git tracks in
+  it (a directory that is not a git checkout is not judged: a note says so); for files, the named files that
+  are not declared-dependency files (a staged ``.so``, wheel, ``site-packages/...`` file), with the rest of
+  the index as their context;
+* ``audit``: the exact pins of the reported requirement and lock files matched against advisories
+  (``declared/audit.py``, after the check: this module imports nothing of the scan).
+
+``.depscan.toml [check]`` select/ignore apply to both rule families.
 """
 
 from __future__ import annotations
@@ -33,6 +45,8 @@ MAX_FILE_BYTES = 4 * 1024 * 1024  # larger is an error for the file (hashed comp
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "site-packages", "__pycache__",
                        ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 KIND = "repository"
+FAMILIES = ("pins", "committed", "audit")  # depscan check --only
+DEFAULT_FAMILIES = frozenset({"pins", "committed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +208,30 @@ def _cycles(files: dict[str, DeclaredFile]) -> list[tuple[str, tuple[int, str]]]
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A check's result, what it read, and how the current directory reaches the checked root ("" or "sub/")."""
+
+    result: ScanResult
+    checked: Checked
+    prefix: str
+
+
 def check_paths(arguments: Sequence[str], config: CheckConfig | None = None,
-                cwd: Path | None = None, *, audit: bool = False) -> ScanResult:
+                cwd: Path | None = None, *, families: frozenset[str] = DEFAULT_FAMILIES) -> ScanResult:
     """``depscan check ARGUMENTS``: one directory (the checked root), or files (relative to the current
-    directory, which is then the root). Findings name files relative to the current directory. ``audit``: the
-    exact pins of the checked files are the result's components (``pinned_components``), for advisories."""
+    directory, which is then the root). Findings name files relative to the current directory. ``families``
+    chooses the checks (``FAMILIES``; the advisory lookup of ``audit`` is ``declared.audit.audit``'s)."""
+    return check_repository(arguments, config, cwd, families=families).result
+
+
+def check_repository(arguments: Sequence[str], config: CheckConfig | None = None,
+                     cwd: Path | None = None, *, families: frozenset[str] = DEFAULT_FAMILIES) -> Run:
+    """``check_paths``, with what it read (the pins ``declared.audit`` matches come from it)."""
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown or not families:
+        raise UsageError(f"unknown check famil{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown) or '(none)'}; "
+                         f"one or more of: {', '.join(FAMILIES)}")
     started = time.perf_counter()
     here = (cwd or Path.cwd()).resolve()
     if not arguments:
@@ -207,46 +240,70 @@ def check_paths(arguments: Sequence[str], config: CheckConfig | None = None,
     if directories and len(arguments) > 1:
         raise UsageError("give one directory, or files: not both, nor several directories")
     notes: list[str] = []
+    committed: list[PolicyFinding] = []
+    committed_run = False
     if directories:
         root = (here / directories[0]).resolve()
-        names = tracked_files(root)
-        if names is None:
-            names = walked_files(root)
+        tracked = tracked_files(root)
+        names = tracked if tracked is not None else walked_files(root)
         checked = collect(root, declared_paths(names, root))
         checked = Checked(checked.files, frozenset(f.path for f in checked.files))  # includes are the repository's
         label = directories[0]
         considered = len(names)
+        others: list[str] | None = None  # every tracked file
+        if "committed" in families and tracked is None:
+            notes.append(f"{label}: not a git checkout: nothing is committed, the rules DS101-DS104 were not run")
     else:
         root = here
-        paths, context = _named_files(root, arguments, notes)
+        tracked = None
+        paths, context, others = _named_files(root, arguments, notes, "committed" in families,
+                                              declared=bool(families & {"pins", "audit"}))
         checked = collect(root, paths, context)
         label = arguments[0] if len(arguments) == 1 else f"{len(arguments)} files"
         considered = len(arguments)
     config = config if config is not None else load_config(root)
-    from depscan.declared.rules import check
-
-    outcome = check(checked.files, config, checked.reported)
     prefix = _prefix(root, here)
-    findings = tuple(_relocated(f, prefix) for f in outcome.findings)
-    findings = tuple(sorted(findings, key=lambda f: (f.location.path, f.line or 0, f.rule)))
-    notes += [prefix + n for n in outcome.notes]
-    return ScanResult(
+    findings: list[PolicyFinding] = []
+    if "pins" in families:
+        from depscan.declared.rules import check
+
+        outcome = check(checked.files, config, checked.reported)
+        findings += outcome.findings
+        notes += [prefix + n for n in outcome.notes]
+    if "committed" in families and (tracked is not None if others is None else bool(others)):
+        from depscan.committed import committed_findings
+
+        committed_run = True
+        found, committed_notes = committed_findings(root, others)
+        committed = [f for f in found if config.enabled(f.rule)]
+        findings += committed
+        notes += committed_notes
+    stats: dict[str, int | float] = {
+        "files_considered": considered, "declared_files": len(checked.reported),
+        "context_files": len(checked.files) - len(checked.reported)}
+    if committed_run:
+        stats["committed_findings"] = len(committed)
+    stats["total_seconds"] = round(time.perf_counter() - started, 4)
+    relocated = sorted((_relocated(f, prefix) for f in findings), key=lambda f: (f.location.path, f.line or 0, f.rule))
+    result = ScanResult(
         artifact=ArtifactInfo(path=label, kind=KIND, size=None),
-        components=pinned_components([f for f in checked.files if f.path in checked.reported], prefix)
-        if audit else (),
+        components=(),
         unknowns=(),
         tool_version=__version__,
-        policy_findings=findings,
+        policy_findings=tuple(relocated),
         notes=tuple(notes),
-        stats={"files_considered": considered, "declared_files": len(checked.reported),
-               "context_files": len(checked.files) - len(checked.reported),
-               "total_seconds": round(time.perf_counter() - started, 4)},
+        stats=stats,
     )
+    return Run(result, checked, prefix)
 
 
-def _named_files(root: Path, arguments: Sequence[str], notes: list[str]) -> tuple[list[str], list[str]]:
-    """Named files relative to ``root``, and the lock and requirements files beside any of them (context)."""
+def _named_files(root: Path, arguments: Sequence[str], notes: list[str], committed: bool = False, *,
+                 declared: bool = True) -> tuple[list[str], list[str], list[str]]:
+    """Named files relative to ``root``: the declared-dependency files (when ``declared``), the lock and
+    requirements files beside any of them (context), and the other files (judged by the committed-dependency
+    rules when ``committed``; every named file when not ``declared``)."""
     paths: list[str] = []
+    others: list[str] = []
     for argument in arguments:
         full = Path(os.path.normpath(root / argument))  # links not resolved: the name given is the file's name
         rel = os.path.relpath(full, root).replace(os.sep, "/")
@@ -255,8 +312,11 @@ def _named_files(root: Path, arguments: Sequence[str], notes: list[str]) -> tupl
                              "root")
         if not os.path.lexists(full):
             raise UsageError(f"{argument}: no such file or directory")
-        if parser_for_path(rel) is None and not rel.lower().endswith((".txt", ".in")):
-            notes.append(f"{rel}: not a declared-dependency file depscan reads; skipped")
+        if not declared or (parser_for_path(rel) is None and not rel.lower().endswith((".txt", ".in"))):
+            if committed:
+                others.append(rel)
+            else:
+                notes.append(f"{rel}: not a declared-dependency file depscan reads; skipped")
             continue
         paths.append(rel)
     context: list[str] = []
@@ -272,7 +332,7 @@ def _named_files(root: Path, arguments: Sequence[str], notes: list[str]) -> tupl
             rel = posixpath.join(directory, name) if directory else name
             if rel not in paths and parser_for_path(rel) is not None and (root / rel).is_file():
                 context.append(rel)
-    return paths, context
+    return paths, context, others
 
 
 def _prefix(root: Path, here: Path) -> str:

@@ -207,7 +207,7 @@ _TYPES = {PythonDist: "python-distribution", NativeComponent: "native-component"
 
 
 def _finding_component(component: Matchable, facts: Facts) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "type": _TYPES[type(component)],
         "id": facts.key_of(component),
         "name": component.name,
@@ -216,6 +216,9 @@ def _finding_component(component: Matchable, facts: Facts) -> dict[str, Any]:
         "location": _location(component_location(component)),
         "status": component.status.value,
     }
+    if isinstance(component, PythonDist) and component.declared_line is not None:
+        out["line"] = component.declared_line  # a pin of depscan check --audit: the line of its file
+    return out
 
 
 # A finding's fields in document order, in parts: what its advisory group decides (the same for every

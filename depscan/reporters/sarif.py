@@ -28,7 +28,9 @@ result with a region.
   (``uriBaseId`` ARTIFACTROOT, declared in ``originalUriBaseIds`` (3.14.14) without an absolute URI:
   the artifact is a zip or an image, not a directory a viewer could open). The layer, when there is
   one, is in the location's ``properties``. The region is line 1: GitHub requires ``startLine``; the
-  file is not in the repository, so nothing finer is useful.
+  file is not in the repository, so nothing finer is useful. An exact pin of a requirements or lock file
+  (``depscan check --audit``: ``found_by`` ``declared``, with its ``declared_line``) is the exception: the
+  file is in the repository, and its finding's region is the pin's line.
 - Fix advice (``fixes.advice``: per vulnerable copy, the version that clears every advisory of it) is in the
   result's ``properties.fix`` and the run's ``properties.fixes``, and in the message when it differs from the
   finding's own fix. Not a SARIF ``fix`` object (3.55): one must hold ``artifactChanges`` with replacements
@@ -521,8 +523,10 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
         parts.append(f"To clear every advisory of this copy: {describe(item)}.")
     text = " ".join(parts)
     location = _location(loc.path, loc.layer, note)
-    if isinstance(dist, PythonDist) and dist.declared_line is not None:  # a pin (depscan check --audit): its line
-        location["physicalLocation"]["region"] = {"startLine": dist.declared_line}
+    pin = _pin_line(dist)
+    if pin is not None:  # a pin of a requirements file (depscan check --audit): the region is its line
+        location = _location(pin[0], None, note)
+        location["physicalLocation"]["region"] = {"startLine": pin[1]}
     result: dict[str, Any] = {
         "ruleId": _rule_id(finding.id),
         "ruleIndex": rule_index,
@@ -563,6 +567,14 @@ def _finding_result(finding: Finding, rule_index: int, baseline: BaselineDiff | 
     return result
 
 
+def _pin_line(component: object) -> tuple[str, int] | None:
+    """(file, line) of an exact pin of a requirements or lock file (``found_by`` ``declared``, with its
+    ``declared_line``), or None for an installed copy."""
+    if not isinstance(component, PythonDist) or component.found_by != "declared" or not component.declared_line:
+        return None
+    return component.metadata_location.path, component.declared_line
+
+
 def _fingerprint(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
@@ -583,12 +595,17 @@ def _unknown_result(unknown: Unknown, rule_index: int) -> dict[str, Any]:
 def _unchecked_result(dist: PythonDist, why: str, rule_index: int) -> dict[str, Any]:
     loc = dist.metadata_location
     key = _fingerprint(UNCHECKED_RULE, dist.purl, loc.path)
+    location = _location(loc.path, loc.layer)
+    pin = _pin_line(dist)
+    if pin is not None:
+        location = _location(pin[0], None)
+        location["physicalLocation"]["region"] = {"startLine": pin[1]}
     return {
         "ruleId": UNCHECKED_RULE,
         "ruleIndex": rule_index,
         "level": "warning",
         "message": {"text": f"Advisories for {dist.name} {dist.version} could not be checked: {why}."},
-        "locations": [_location(loc.path, loc.layer)],
+        "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: key, "primaryLocationLineHash": key},
         "properties": {"component": _component_properties(dist)},
     }

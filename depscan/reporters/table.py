@@ -125,7 +125,7 @@ def render(result: ScanResult, options: ReportOptions | None = None) -> bytes:
             table,
             name,
             dist.version,
-            dist.metadata_dir,
+            f"{dist.metadata_location.path}:{dist.declared_line}" if dist.declared_line else dist.metadata_dir,
             short_layer(dist.metadata_location.layer),
             dist.found_by,
             style="dim" if dist.status is Status.SHADOWED else None,
