@@ -126,3 +126,33 @@ def test_elf_files_over_the_kept_budget_still_give_every_distribution(tmp_path: 
     assert sorted(c.location.path for c in natives) == sorted(libs)
     assert all(c.found_by == "elf" for c in natives)
     assert native_facts(result) == native_facts(scan(write_zip(tmp_path / "big.zip", files)))
+
+
+@needs_cc
+def test_a_hard_link_to_a_consumed_elf_file(tmp_path: Path) -> None:
+    # A hard link reads its target's reader: with the same file name it has the target's identification;
+    # with another name (not identified under it during the pass) its header facts and an unknown that says so.
+    import io
+    import tarfile
+
+    zlib = build(tmp_path, "zlib", ZLIB_OWN).read_bytes()
+    path = tmp_path / "links.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for name in ("a", "b"):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            tf.addfile(info)
+        info = tarfile.TarInfo("a/libz.so.1.2.11")
+        info.size = len(zlib)
+        tf.addfile(info, io.BytesIO(zlib))
+        for link in ("b/libz.so.1.2.11", "b/other"):
+            info = tarfile.TarInfo(link)
+            info.type, info.linkname = tarfile.LNKTYPE, "a/libz.so.1.2.11"
+            tf.addfile(info)
+    result = scan(path)
+    found = {(c.location.path, c.name, c.version) for c in result.components if isinstance(c, NativeComponent)}
+    assert {("a/libz.so.1.2.11", "zlib", "1.2.11"), ("b/libz.so.1.2.11", "zlib", "1.2.11")} <= found
+    libs = {c.location.path: c for c in result.components if isinstance(c, NativeLib)}
+    assert libs["b/libz.so.1.2.11"].found_by == "elf" and libs["b/other"].found_by == "elf-header"
+    (unknown,) = result.unknowns
+    assert unknown.location.path == "b/other" and "consumed during the streaming pass" in unknown.reason
