@@ -67,8 +67,18 @@ def run(config: ScanConfig, progress: Progress | None = None) -> ScanResult:
     def keep_whole(path: str, head: bytes) -> bool:
         return any(c.keep_whole(path, head) for c in catalogers)
 
+    native = next((c for c in catalogers if isinstance(c, NativeLibCataloger)), None)
+    others = [c for c in catalogers if c is not native]
+
+    def consume_whole(path: str, data: bytes) -> object | None:
+        # ELF files parsed as a streaming pass reads them (their bytes then released), unless another
+        # cataloger reads the file too
+        if native is None or any(c.wants(path) for c in others):
+            return None
+        return native.consume_whole(path, data)
+
     ctx = OpenContext(limits=config.limits, wants=wants, wants_prefix=wants_prefix, read_limit=read_limit,
-                      keep_whole=keep_whole, digests=config.verify_record)
+                      keep_whole=keep_whole, digests=config.verify_record, consume_whole=consume_whole)
     report("opening", 0, 0)
     with open_artifact(config.path, ctx, config.kind, config.layers) as view:
         opened = time.perf_counter()

@@ -72,6 +72,10 @@ class Budget:
         self.kept += n
         return None
 
+    def release(self, n: int) -> None:
+        """Give back ``n`` bytes ``keep`` counted: a streaming pass no longer holds them."""
+        self.kept -= n
+
     def entries_left(self) -> int:
         """How many more entries the artifact may hold under ``max_entries``."""
         return self.limits.max_entries - self.entries

@@ -342,6 +342,27 @@ class _Kept:
         return self.data[:n]
 
 
+class _Consumed(_Kept):
+    """A member a streaming pass read whole and handed to ``OpenContext.consume_whole``: only its first
+    bytes are kept, with what the consumer made of all of them (``consumed``)."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, data: bytes, size: int, where: str, sha256: bytes | None, result: object) -> None:
+        super().__init__(data, size, where, sha256)
+        self.result = result
+
+    def consumed(self) -> object:
+        return self.result
+
+    def read(self, max_bytes: int) -> bytes:
+        if not self.complete:
+            raise MemberError(
+                f"{self.where}: consumed during the streaming pass; only its first {len(self.data)} bytes were kept"
+            )
+        return super().read(max_bytes)
+
+
 class _OverLimit:
     """A member a streaming pass did not keep because it is over ``max_member_bytes`` (``MemberReader``).
     With ``OpenContext.digests``, its sha256 and size as it streamed by (``digest``)."""
@@ -474,6 +495,7 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
                 continue
             fh = tf.extractfile(member)
             # A prefix-only member: keep its first bytes; tarfile skips the rest on the next header.
+            read_whole = whole  # all of it read (and counted by Budget.keep) for a cataloger
             if fh is None:
                 data = b""
             elif whole:
@@ -481,10 +503,22 @@ def index_tar_stream(stream: BinaryIO, name: str, ctx: OpenContext, view: Artifa
             else:
                 data = fh.read(head)
                 if member.size > len(data) and ctx.keep_whole(entry.path, data):
-                    data = _rest_of(fh, data, member, entry.path, where, ctx) or data
+                    whole_data = _rest_of(fh, data, member, entry.path, where, ctx)
+                    if whole_data is not None:
+                        data, read_whole = whole_data, True
             # The digest covers the whole member: a prefix-only member's rest is hashed as it streams by.
             sha256 = _streamed_digest(fh, data)[0] if digests else None
-            kept[entry.path] = found = _Kept(data, member.size if fh is not None else 0, where, sha256)
+            result = None
+            found: _Kept
+            if read_whole and data and len(data) == member.size and not is_nested_candidate(entry.path):
+                result = ctx.consume_whole(entry.path, data)  # an ELF file parsed now: its bytes released below
+            if result is not None:
+                data = data[: max(0, ctx.wants_prefix(entry.path))]
+                ctx.charge.release(member.size - len(data))
+                found = _Consumed(data, member.size, where, sha256, result)
+            else:
+                found = _Kept(data, member.size if fh is not None else 0, where, sha256)
+            kept[entry.path] = found
             view.add(entry, found)
         # As for plain tars: a stream that ends where a header should be is a truncated archive.
         while counting.read(1024 * 1024):

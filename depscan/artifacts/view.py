@@ -121,6 +121,7 @@ Wants = Callable[[str], bool]
 WantsPrefix = Callable[[str], int]
 ReadLimit = Callable[[str], "int | None"]
 KeepWhole = Callable[[str, bytes], bool]
+ConsumeWhole = Callable[[str, bytes], "object | None"]
 
 
 def _wants_nothing(path: str) -> bool:
@@ -139,6 +140,10 @@ def _keeps_nothing_more(path: str, head: bytes) -> bool:
     return False
 
 
+def _consumes_nothing(path: str, data: bytes) -> object | None:
+    return None
+
+
 @dataclass
 class OpenContext:
     """What every opener is given: the safety budget, nesting depth and what to keep.
@@ -154,6 +159,11 @@ class OpenContext:
     ``digests`` (``--verify-record``): a streaming pass computes the sha256 and size of every regular
     member as it streams by, kept or not, so ``ArtifactView.digest`` can answer for files it cannot
     read again (nothing more is kept: 32 bytes and a size per member).
+    ``consume_whole(path, data)`` is offered a member a streaming pass read whole for one cataloger only
+    (an ELF file): a result (not None) means that cataloger took what it needs from the bytes now (the
+    native cataloger parses and identifies the file) and the pass keeps only the result and the member's
+    first ``wants_prefix`` bytes (``ArtifactView.consumed``), so the bytes are held (and charged to
+    ``Budget.keep``) only while they are consumed and later members are never starved of the budget.
     """
 
     limits: Limits = field(default_factory=Limits)
@@ -164,6 +174,7 @@ class OpenContext:
     read_limit: ReadLimit = _no_read_limit
     keep_whole: KeepWhole = _keeps_nothing_more
     digests: bool = False
+    consume_whole: ConsumeWhole = _consumes_nothing
 
     def __post_init__(self) -> None:
         if self.budget is None:
@@ -177,7 +188,7 @@ class OpenContext:
     def nested(self) -> OpenContext:
         """The context for an archive found inside this one."""
         return OpenContext(self.limits, self.budget, self.wants, self.depth + 1, self.wants_prefix, self.read_limit,
-                           self.keep_whole, self.digests)
+                           self.keep_whole, self.digests, self.consume_whole)
 
 
 class ArtifactView:
@@ -379,6 +390,16 @@ class ArtifactView:
         digest = getattr(reader, "digest", None)
         return digest() if digest is not None else None
 
+    def consumed(self, path: str) -> object | None:
+        """What ``OpenContext.consume_whole`` returned for the file at ``path`` (symlinks followed) while a
+        streaming pass held its bytes, or None (the file was kept, or never offered)."""
+        try:
+            reader = self._reader(path)
+        except MemberError:
+            return None
+        consumed = getattr(reader, "consumed", None)
+        return consumed() if consumed is not None else None
+
     def read_text(self, path: str, max_bytes: int | None = None) -> str:
         """``read`` decoded as UTF-8 (with replacement: metadata is not always clean)."""
         return self.read(path, max_bytes).decode("utf-8", errors="replace")
@@ -420,6 +441,9 @@ class _Delegated:
 
     def digest(self) -> tuple[bytes, int] | None:
         return self.sub.digest(self.path)
+
+    def consumed(self) -> object | None:
+        return self.sub.consumed(self.path)
 
     def read(self, max_bytes: int) -> bytes:
         return self.sub.read(self.path, max_bytes)

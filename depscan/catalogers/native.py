@@ -303,6 +303,7 @@ class NativeLibCataloger(Cataloger):
         self.use_cache = use_cache
         self.cache_dir = cache_dir
         self._prefetch: _Prefetch | None = None
+        self._streamed: _StreamedStore | None = None  # the cache as ``consume_whole`` opened it
 
     def prefetch(self, view: ArtifactView) -> None:
         """Start reading (inflating and hashing) the files named like libraries in worker threads now, while
@@ -332,6 +333,36 @@ class NativeLibCataloger(Cataloger):
     def keep_whole(self, path: str, head: bytes) -> bool:
         return head.startswith(ELF_MAGIC)  # found by its magic: parsed whole
 
+    def consume_whole(self, path: str, data: bytes) -> Streamed | None:
+        """What the bytes of an ELF file say, taken while a streaming pass holds them (``OpenContext.consume_whole``:
+        the pass then keeps only this and the file's first bytes). Hashed, looked up in the cache, else parsed and
+        identified under the file name's hint, exactly as ``catalog`` would after a whole read; ``catalog`` takes
+        the result from ``ArtifactView.consumed``. None (the pass keeps the bytes) for anything that is not an ELF
+        file with a valid header (``catalog`` reports those from their first bytes)."""
+        if not data.startswith(ELF_MAGIC):
+            return None
+        header = parse_header(data[:PREFIX_BYTES])
+        if isinstance(header, str):
+            return None
+        if self._streamed is None:
+            self._streamed = _StreamedStore(self._open_cache)
+        store = self._streamed.store
+        sha256 = hashlib.sha256(data).hexdigest()
+        entry = Entry(path, EntryType.FILE, len(data))
+        stored = store.get(sha256) if store is not None else None
+        if stored is not None and not _usable(stored, None):
+            stored = None
+        if stored is not None and stored.header is not None and _from_cache(entry, None, stored, "bytes") is not None:
+            return Streamed(stored)  # known bytes under this name: not parsed again
+        known = _analysis(_Fetched(data, sha256), header, entry, None, stored, "bytes")
+        if known is stored:
+            known.verified = True
+        else:
+            known.verified, known.fingerprint = True, None
+        if store is not None:
+            store.put(sha256, known)
+        return Streamed(known)
+
     def catalog(self, view: ArtifactView, earlier: Sequence[Component] = ()) -> CatalogResult:
         prefetch, self._prefetch = self._prefetch, None
         if prefetch is not None and prefetch.view is not view:
@@ -346,6 +377,9 @@ class NativeLibCataloger(Cataloger):
         if prefetch is not None:  # the files read ahead from now on are hashed in the threads when they need it
             prefetch.begin({e.path for e in candidates if _recorded_sha256(_owner(owners.get(e.path), e), e) is None})
         work = _Run(view, self._open_cache if prefetch is None else prefetch.hand_over_store, prefetch)
+        streamed, self._streamed = self._streamed, None
+        if streamed is not None:  # the cache ``consume_whole`` opened: flushed and closed below
+            work.opened, work._asked = streamed.store, True
         try:
             outcomes = work.run(candidates, owners)
         finally:
@@ -545,6 +579,19 @@ class _Prefetch:
             self._store.close()
 
 
+class Streamed(NamedTuple):
+    """What ``NativeLibCataloger.consume_whole`` made of an ELF file's bytes during a streaming pass."""
+
+    known: CacheEntry
+
+
+class _StreamedStore:
+    """The cache as opened for ``consume_whole`` (once, at the first ELF file a streaming pass offers)."""
+
+    def __init__(self, open_store: Callable[[], NativeCache | None]) -> None:
+        self.store = open_store()
+
+
 class _Run:
     """One catalog pass: cache lookups, prefix checks, whole reads (threaded), parse and identify."""
 
@@ -578,6 +625,12 @@ class _Run:
         outcomes: list[_Outcome | None] = [None] * len(candidates)
         pending: list[int] = []
         for index, entry in enumerate(candidates):
+            consumed = self.view.consumed(entry.path)
+            if isinstance(consumed, Streamed):  # parsed while a streaming pass held the bytes
+                outcome = _from_cache(entry, claims[index], consumed.known, "bytes")
+                if outcome is not None:
+                    outcomes[index] = outcome
+                    continue
             key = recorded[index]
             hit = hits.get(key) if key else None
             if hit is not None and not _usable(hit, self.view.fingerprint(entry.path)):
