@@ -7,7 +7,8 @@ variable               meaning
 =====================  ==========================================================================
 DEPSCAN_MODE           ``scan`` (default: the build artifact) or ``rescan`` (a stored SBOM)
 DEPSCAN_PATH           the artifact or SBOM (required)
-DEPSCAN_LAYERS         Lambda layer zips for a scan, one per line (or separated by spaces)
+DEPSCAN_LAYERS         Lambda layer zips for a scan, one per line (a path may hold spaces); a value
+                       on one line is split at whitespace, unless it names an existing file
 DEPSCAN_FAIL_ON        ``--fail-on`` (default ``high``)
 DEPSCAN_FORMATS        report formats, comma-separated (default ``sarif,json,cyclonedx-json``)
 DEPSCAN_OUTPUT_DIR     where the reports go (default ``depscan-reports``): ``depscan.sarif``,
@@ -16,7 +17,7 @@ DEPSCAN_OUTPUT_DIR     where the reports go (default ``depscan-reports``): ``dep
 DEPSCAN_ADVISORIES     an OSV export zip (offline advisories), optional
 DEPSCAN_DB             the offline database (depscan reads it itself), optional
 DEPSCAN_SOURCE         ``--source`` (default ``auto``)
-DEPSCAN_EXTRA_ARGS     more options, split like a shell would (``shlex``)
+DEPSCAN_EXTRA_ARGS     more options, split like a shell would (``shlex``: quote a value with spaces)
 DEPSCAN_DEFER_EXIT     ``true``: exit 0 and leave the exit code in the outputs, so that a later step
                        (SARIF upload) runs before the job fails on it
 =====================  ==========================================================================
@@ -57,7 +58,7 @@ def command(env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     out = Path(env.get("DEPSCAN_OUTPUT_DIR", "").strip() or "depscan-reports")
     fail_on = env.get("DEPSCAN_FAIL_ON", "").strip() or "high"
     args = [sys.executable, "-m", "depscan", mode, target, "--fail-on", fail_on]
-    layers = env.get("DEPSCAN_LAYERS", "").split()
+    layers = split_layers(env.get("DEPSCAN_LAYERS", ""))
     if layers and mode == "rescan":
         raise ValueError("DEPSCAN_LAYERS is for a scan: a rescan reads the layers from the SBOM")
     for layer in layers:
@@ -75,8 +76,23 @@ def command(env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
         path = str(out / FILES[fmt])
         args += ["-o", f"{fmt}={path}"]
         outputs[{"cyclonedx-json": "sbom", "cyclonedx-xml": "sbom-xml", "spdx-json": "spdx"}.get(fmt, fmt)] = path
-    args += shlex.split(env.get("DEPSCAN_EXTRA_ARGS", ""))
+    try:
+        args += shlex.split(env.get("DEPSCAN_EXTRA_ARGS", ""))
+    except ValueError as e:  # an unbalanced quote: say which variable
+        raise ValueError(f"DEPSCAN_EXTRA_ARGS cannot be split like a shell would ({e}): check its quotes") from None
     return args, outputs
+
+
+def split_layers(value: str) -> list[str]:
+    """The layer paths of ``DEPSCAN_LAYERS``: one per line when the value has several lines (so that a path
+    may hold spaces: a YAML ``|`` block); a one-line value is one path when a file of that name exists,
+    else paths separated by whitespace."""
+    if "\n" in value.strip():
+        return [line.strip() for line in value.splitlines() if line.strip()]
+    single = value.strip()
+    if single and os.path.isfile(single):
+        return [single]
+    return single.split()
 
 
 def main() -> int:
@@ -87,7 +103,14 @@ def main() -> int:
         print(f"depscan-ci: error: {e}", file=sys.stderr)
         return 2
     out = Path(env.get("DEPSCAN_OUTPUT_DIR", "").strip() or "depscan-reports")
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # before the scan: an output directory that cannot be written fails in a second, not after the scan
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "outputs.env", "w", encoding="utf-8"):
+            pass
+    except OSError as e:
+        print(f"depscan-ci: error: DEPSCAN_OUTPUT_DIR {str(out)!r}: cannot write there ({e.strerror or e})",
+              file=sys.stderr)
+        return 2
     print("depscan-ci: " + shlex.join(["depscan", *args[3:]]), file=sys.stderr, flush=True)
     code = subprocess.call(args)
     lines = [f"exit-code={code}", *(f"{name}={path}" for name, path in outputs.items())]

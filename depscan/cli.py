@@ -840,9 +840,14 @@ def fix(
                        + (f"; breaks {', '.join(pin.conflicts)}" if pin.conflicts else ""), err=True)
         else:
             typer.echo(f"depscan: {where} -> {pin.recommended}: not written: {pin.why_not}", err=True)
+    for note in plan.notes:
+        typer.echo(f"depscan: note: {note}", err=True)
     for command in plan.commands:
         typer.echo(command)
     if plan.changed and write:
+        if not os.stat(requirements).st_mode & 0o222:  # read-only means "do not edit" (root included; sed -i would)
+            raise _fail(f"{requirements}: the file is read-only: not rewritten (the diff: run without --write)",
+                        ExitCode.BAD_INPUT)
         write_output(requirements, plan.fixed.encode("utf-8"))
         typer.echo(f"depscan: {requirements}: {sum(p.applied for p in plan.pins)} pin(s) rewritten", err=True)
     elif plan.changed:
@@ -850,6 +855,9 @@ def fix(
     if result.unchecked:
         raise _fail(f"advisories could not be checked for {len(result.unchecked)} pin(s): the file is NOT known to "
                     "be free of vulnerabilities", ExitCode.LOOKUP_FAILED)
+    if plan.unread:
+        raise _fail(f"{requirements}: {plan.unread} line(s) could not be read (notes above): their pins are NOT "
+                    "checked", ExitCode.INCOMPLETE)
     left = [p for p in plan.pins if not p.applied or not write]
     if not plan.pins:
         typer.echo(f"depscan: {requirements}: no vulnerable pin ({len(result.components)} pin(s) checked)", err=True)

@@ -63,15 +63,42 @@ class FixPlan:
     pins: tuple[PinFix, ...]
     commands: tuple[str, ...] = ()  # for files depscan does not rewrite
     notes: tuple[str, ...] = field(default_factory=tuple)
+    unread: int = 0  # lines (or the whole file: 1) the parser could not read: their pins are not checked
 
     @property
     def changed(self) -> bool:
         return self.fixed != self.original
 
     def diff(self) -> str:
-        return "".join(difflib.unified_diff(self.original.splitlines(keepends=True),
-                                            self.fixed.splitlines(keepends=True),
-                                            fromfile=f"a/{self.path}", tofile=f"b/{self.path}"))
+        """A unified diff that ``patch -p1`` applies in the current directory: lines split at newlines only
+        (as patch reads them; CRLF endings stay in the lines), a last line without a newline marked
+        ``\\ No newline at end of file``, the file named relative to the current directory, and a name
+        with whitespace ended by a tab (as GNU patch reads it)."""
+        name = _patch_name(self.path)
+        out: list[str] = []
+        for line in difflib.unified_diff(_patch_lines(self.original), _patch_lines(self.fixed),
+                                         fromfile=f"a/{name}", tofile=f"b/{name}"):
+            if line.startswith(("--- ", "+++ ")) and not out[2:] and any(c.isspace() for c in name):
+                line = line[:-1] + "\t\n"
+            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+        return "".join(out)
+
+
+def _patch_lines(text: str) -> list[str]:
+    """``text`` split after each newline (not at the other line breaks ``str.splitlines`` knows)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
+def _patch_name(path: str) -> str:
+    """``path`` as the diff names it: relative to the current directory when it is below it."""
+    import os
+
+    shown = path.replace("\\", "/")
+    if os.path.isabs(path):
+        relative = os.path.relpath(path)
+        if not relative.startswith(".."):
+            shown = relative.replace("\\", "/")
+    return shown.removeprefix("./")
 
 
 def lock_commands(path: str, text: str, advices: Sequence[FixAdvice]) -> tuple[str, ...] | None:
@@ -109,13 +136,14 @@ def _compiled_from(text: str) -> str | None:
 
 def plan(declared: DeclaredFile, text: str, advices: Sequence[FixAdvice]) -> FixPlan:
     """What to change in ``text`` (the file ``declared`` was parsed from) for ``advices``."""
+    # the same pin written twice (pip merges the lines): every line gets the advice, or pip cannot resolve
     by_pin = {(a.normalized_name, a.current): a for a in advices}
     commands = lock_commands(declared.path, text, advices)
     lines = text.splitlines(keepends=True)
     pins: list[PinFix] = []
     edits: dict[int, tuple[int, list[str]]] = {}  # first line index -> (line count, replacement lines)
     for req in declared.requirements:
-        if req.name is None or req.pinned is None:
+        if req.name is None or req.pinned is None or req.url is not None:
             continue
         advice = by_pin.get((canonicalize_name(req.name), req.pinned))
         if advice is None:
@@ -194,21 +222,23 @@ def _code(line: str) -> str:
 
 def _rehash(physical: list[str], hashes: Sequence[str]) -> list[str]:
     """The lines with their ``--hash`` options replaced by ``hashes``, in the layout they used."""
-    newline = "\n" if physical[-1].endswith("\n") else ""
+    # the file's own line ending (CRLF stays CRLF); the last line may have none at the end of the file
+    eol = "\r\n" if physical[0].endswith("\r\n") else "\n"
+    newline = eol if physical[-1].endswith("\n") else ""
     hash_lines = [i for i, line in enumerate(physical) if i > 0 and _code(line).strip().startswith("--hash")]
     if hash_lines and not _HASH_OPTION.search(_code(physical[0])):
         # one hash per continuation line: keep the indentation and the trailing comment of the last line
         indent = re.match(r"\s*", physical[hash_lines[0]]).group(0)  # type: ignore[union-attr]
         comment = _comment(physical[-1])
         kept = [line for i, line in enumerate(physical) if i not in hash_lines]
-        kept[-1] = _CONTINUATION.sub("", _code(kept[-1]).rstrip()).rstrip() + " \\\n" if kept else ""
-        body = [f"{indent}--hash={h} \\\n" for h in hashes]
-        body[-1] = body[-1][: -len(" \\\n")] + (f"  {comment}" if comment else "") + newline
+        kept[-1] = _CONTINUATION.sub("", _code(kept[-1]).rstrip()).rstrip() + " \\" + eol if kept else ""
+        body = [f"{indent}--hash={h} \\{eol}" for h in hashes]
+        body[-1] = body[-1][: -len(" \\" + eol)] + (f"  {comment}" if comment else "") + newline
         return [*kept, *body]
     # inline: `name==1.0 --hash=sha256:a --hash=sha256:b  # comment`
     text = "".join(physical)
     comment = _comment(physical[-1])
-    code = _HASH_OPTION.sub("", _code(text.replace("\\\n", " ")).rstrip())
+    code = _HASH_OPTION.sub("", _code(re.sub(r"\\\r?\n", " ", text)).rstrip())
     return [code.rstrip() + "".join(f" --hash={h}" for h in hashes) + (f"  {comment}" if comment else "") + newline]
 
 
@@ -249,4 +279,12 @@ def fix_file(path: str, settings: AdvisorySettings, runtime: str | None = None,
                         notes=tuple(f"{shown}: {why}" for _line, why in declared.errors))
     if components:
         result = with_advisories(result, settings)
-    return plan(declared, text, result.fixes or ()), result
+    from dataclasses import replace
+
+    planned = plan(declared, text, result.fixes or ())
+    base = shown.rsplit("/", 1)[0] + "/" if "/" in shown else ""
+    included = tuple(
+        f"{shown}:{o.line}: {o.name} {o.value}: its pins are not checked here: run depscan fix --requirements "
+        f"{o.value if o.value.startswith('/') or '://' in o.value else base + o.value}"
+        for o in declared.options if o.name in ("--requirement", "--constraint") and o.value)
+    return replace(planned, unread=len(declared.errors), notes=planned.notes + included), result

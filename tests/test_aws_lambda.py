@@ -432,3 +432,111 @@ def test_access_denied_on_one_layer(server: str) -> None:
     assert by_name["plain"].outcome == "scanned"
     assert [(layer.outcome, layer.users) for layer in fleet.layers] == [("failed", 1)]
     assert fleet_exit(fleet) == ExitCode.LOOKUP_FAILED
+
+
+# --- what a real account and a real operator do that the happy path does not (qa) ------------------------------
+
+class CountingFetcher(LayerLocationFetcher):
+    """Records, for each function download, how many functions the scan had finished when it began."""
+
+    def __init__(self, scanned: list[str]) -> None:
+        super().__init__()
+        self.scanned = scanned
+        self.started: list[tuple[str, int]] = []
+
+    def fetch(self, location: str, dest: Path, *, what: str, sha256_b64: str | None = None) -> Path:
+        if what.startswith("function "):
+            self.started.append((what, len(self.scanned)))
+        return super().fetch(location, dest, what=what, sha256_b64=sha256_b64)
+
+
+def test_downloads_stay_a_window_ahead_and_the_fleet_keeps_no_sbom(server: str) -> None:
+    account = Account(server)
+    for number in range(9):
+        account.function(f"fn{number}", small_function())
+    scanned: list[str] = []
+    sboms: list[bytes | None] = []
+
+    def done(report: Any) -> None:
+        scanned.append(report.info.name)
+        sboms.append(report.sbom)
+
+    fetcher = CountingFetcher(scanned)
+    with responses.RequestsMock() as mock:
+        account.serve(mock)
+        fleet = scan_fleet(options(server, concurrency=1), fetcher=fetcher, on_function=done)
+    assert len(fetcher.started) == 9 and all(f.outcome == "scanned" for f in fleet.functions)
+    # concurrency 1: at most 2 functions downloaded ahead of the scan (never the whole fleet on disk)
+    order = {f.info.name: n for n, f in enumerate(fleet.functions)}
+    assert all(order[what.removeprefix("function ")] - finished <= 2 for what, finished in fetcher.started)
+    assert all(isinstance(sbom, bytes) and sbom for sbom in sboms)  # handed over as each function is done ...
+    assert all(f.sbom is None for f in fleet.functions)  # ... and not held by the fleet
+
+
+def test_an_interrupt_mid_fleet_stops_the_queue_and_removes_the_temporary_files(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    account = Account(server)
+    for number in range(8):
+        account.function(f"fn{number}", small_function())
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    scanned: list[str] = []
+
+    def interrupt(report: Any) -> None:
+        scanned.append(report.info.name)
+        raise KeyboardInterrupt
+
+    fetcher = CountingFetcher(scanned)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        account.serve(mock)
+        with pytest.raises(KeyboardInterrupt):
+            scan_fleet(options(server, concurrency=1), fetcher=fetcher, on_function=interrupt)
+    assert len(scanned) == 1 and len(fetcher.started) <= 3  # the queued downloads were cancelled
+    assert list(temp.iterdir()) == []
+
+
+def test_an_expired_presigned_url_gets_a_fresh_one(server: str) -> None:
+    account = Account(server)
+    account.function("slow", small_function())
+    pattern = re.compile(rf"^https://awslambda-{REGION}-tasks\.s3\.{REGION}\.amazonaws\.com/slow-[0-9a-f-]+$")
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, pattern, status=403, body=b"<Error><Code>AccessDenied</Code>Request has expired")
+        mock.add(responses.GET, pattern, body=small_function())
+        fleet = scan_fleet(options(server), fetcher=LayerLocationFetcher())
+        assert len(mock.calls) == 2
+    assert fleet.functions[0].outcome == "scanned", fleet.functions[0].reason
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, pattern, status=403)
+        fleet = scan_fleet(options(server), fetcher=LayerLocationFetcher())
+        assert len(mock.calls) == 2  # one fresh URL, not a loop
+    assert "HTTP 403 (the presigned URL expired, or access is denied)" in (fleet.functions[0].reason or "")
+
+
+def test_an_out_dir_that_cannot_be_written_fails_before_anything_is_downloaded(tmp_path: Path) -> None:
+    from depscan.errors import OutputError
+
+    (tmp_path / "taken").write_text("a file where the directory should be")
+    # no server at this endpoint: the check comes before the first API call
+    with pytest.raises(OutputError, match=r"--out-dir .*taken/out: cannot write there"):
+        scan_fleet(options("http://127.0.0.1:9", out_dir=tmp_path / "taken" / "out"))
+
+
+def test_qualified_functions_and_layers_of_other_accounts_get_reports_of_their_own() -> None:
+    from depscan.aws.lambda_fleet import function_info, layer_stems, report_stem
+
+    latest = function_info(REGION, {"FunctionName": "api", "Version": "$LATEST"})
+    published = function_info(REGION, {"FunctionName": "api", "Version": "7", "Runtime": "python3.12"})
+    assert latest.name == "api" and published.name == "api:7"
+    assert report_stem(latest) != report_stem(published)
+    # PackageType and Runtime missing (an image function as some SDKs answer it), odd LastModified formats
+    bare = function_info(REGION, {"FunctionName": "img", "LastModified": "2024-01-31T12:00:00.123456789Z"})
+    assert bare.package_type == "Zip" and bare.runtime is None and bare.last_modified is not None
+    ours = f"arn:aws:lambda:{REGION}:111111111111:layer:deps:3"
+    theirs = f"arn:aws:lambda:{REGION}:222222222222:layer:deps:3"
+    other = f"arn:aws:lambda:{REGION}:222222222222:layer:tools:1"
+    assert layer_stems([ours, theirs, other]) == {ours: "111111111111-deps-3", theirs: "222222222222-deps-3",
+                                                  other: "tools-1"}

@@ -222,3 +222,31 @@ def test_runner_refuses_bad_variables(tmp_path: Path) -> None:
                           env=env | {"DEPSCAN_PATH": "x.zip", "DEPSCAN_FORMATS": "pdf"}, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2 and "unknown format 'pdf'" in proc.stderr
+
+
+def test_layers_with_spaces_quoted_extra_args_and_an_unwritable_output_dir(tmp_path: Path) -> None:
+    from depscan.ci_runner import command, split_layers
+
+    spaced = tmp_path / "my layers" / "layer one.zip"
+    spaced.parent.mkdir()
+    spaced.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    # one per line (a YAML | block): a path keeps its spaces; a one-line value naming a file is that file
+    assert split_layers(f"{spaced}\n  b.zip \n\n") == [str(spaced), "b.zip"]
+    assert split_layers(f" {spaced} ") == [str(spaced)]
+    assert split_layers("a.zip b.zip") == ["a.zip", "b.zip"]
+    args, _outputs = command({"DEPSCAN_PATH": "fn dir/f.zip", "DEPSCAN_LAYERS": f"{spaced}\nb.zip",
+                              "DEPSCAN_EXTRA_ARGS": "--runtime python3.12 --ignore-file 'my ignores.yml'"})
+    assert args[3:5] == ["scan", "fn dir/f.zip"]
+    assert args[args.index("--layer") + 1] == str(spaced) and args.count("--layer") == 2
+    assert args[-2:] == ["--ignore-file", "my ignores.yml"]
+    env = _env(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "depscan.ci_runner"], cwd=tmp_path,
+                          env=env | {"DEPSCAN_PATH": "x.zip", "DEPSCAN_EXTRA_ARGS": "--runtime 'python3.12"},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "DEPSCAN_EXTRA_ARGS cannot be split" in proc.stderr
+    (tmp_path / "taken").write_text("a file where the output directory should be")
+    proc = subprocess.run([sys.executable, "-m", "depscan.ci_runner"], cwd=tmp_path,
+                          env=env | {"DEPSCAN_PATH": "x.zip", "DEPSCAN_OUTPUT_DIR": "taken/reports"},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "DEPSCAN_OUTPUT_DIR 'taken/reports': cannot write there" in proc.stderr
+    assert "depscan-ci: depscan scan" not in proc.stderr  # refused before the scan started

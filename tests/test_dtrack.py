@@ -127,3 +127,43 @@ def test_rescan_uploads_the_rescanned_sbom(artifact: Path, tmp_path: Path) -> No
     body = _bom_body(responses.calls[0])
     assert body["projectName"] == "shop" and body["projectVersion"] == "2026-12"
     assert [c["name"] for c in json.loads(base64.b64decode(str(body["bom"])))["components"]] == ["six"]
+
+
+@responses.activate
+def test_a_redirect_is_not_followed_and_the_key_goes_nowhere_else() -> None:
+    responses.put(f"{SERVER}/api/v1/bom", status=302, headers={"Location": "https://login.example.test/sso?x=1"})
+    responses.put("https://login.example.test/sso", json={"token": TOKEN})
+    responses.get("https://login.example.test/sso", json={"token": TOKEN})
+    sent = DependencyTrack(SERVER, "secret-key-1", sleep=lambda s: None).upload("p", "v", b"{}")
+    assert not sent.ok and "HTTP 302, a redirect to https://login.example.test/sso: not followed" in sent.message
+    assert "x=1" not in sent.message and "secret-key-1" not in sent.message
+    assert [c.request.url for c in responses.calls] == [f"{SERVER}/api/v1/bom"]  # nothing sent to the other host
+
+
+@responses.activate
+def test_gateway_errors_are_retried_then_reported() -> None:
+    responses.put(f"{SERVER}/dtrack/api/v1/bom", status=503)
+    responses.put(f"{SERVER}/dtrack/api/v1/bom", json={"token": TOKEN})
+    responses.get(f"{SERVER}/dtrack/api/v1/event/token/{TOKEN}", status=502)
+    responses.get(f"{SERVER}/dtrack/api/v1/event/token/{TOKEN}", json={"processing": False})
+    slept: list[float] = []
+    # a path prefix, with the /api suffix people copy from the API docs
+    sent = DependencyTrack(f"{SERVER}/dtrack/api/", "k", sleep=slept.append).upload("p", "v", b"{}")
+    assert sent.ok, sent.message
+    assert slept == [1.0, 1.0]
+    responses.replace(responses.PUT, f"{SERVER}/dtrack/api/v1/bom", status=504)
+    slept.clear()
+    sent = DependencyTrack(f"{SERVER}/dtrack", "k", sleep=slept.append).upload("p", "v", b"{}")
+    assert not sent.ok and "HTTP 504: the server failed" in sent.message and slept == [1.0, 2.0]
+
+
+@responses.activate
+def test_an_html_answer_says_the_url_is_not_the_api() -> None:
+    # the frontend answers its index.html for any path, with 200
+    responses.put(f"{SERVER}/api/v1/bom", body="<!doctype html><html></html>", content_type="text/html")
+    sent = DependencyTrack(SERVER, "key-2", sleep=lambda s: None).upload("p", "v", b"{}")
+    assert not sent.ok and "without a token" in sent.message and "HTML page" in sent.message
+    responses.replace(responses.PUT, f"{SERVER}/api/v1/bom", status=404, body="<html>", content_type="text/html")
+    sent = DependencyTrack(SERVER, "key-2", sleep=lambda s: None).upload("p", "v", b"{}")
+    assert "HTTP 404" in sent.message and "not the Dependency-Track API" in sent.message
+    assert "key-2" not in sent.message

@@ -133,3 +133,111 @@ def test_generated_and_lock_files_get_commands() -> None:
                        recommended="1.26.19")
     fixed = plan(declared, text, [advice])
     assert not fixed.changed and fixed.commands and "generated or lock file" in (fixed.pins[0].why_not or "")
+
+
+# --- files as real tools and people write them (qa) -----------------------------------------------------------
+
+HOSTILE = (b"# hand-written, CRLF, tabs, no newline at the end\r\n"
+           b"requests==2.19.1\r\n"
+           b"\tsix==1.16.0\r\n"
+           b"Jinja2[i18n]===2.10 ; python_version >= \"3\"\r\n"
+           b"urllib3==1.23  # via requests\r\n"
+           b"-e git+https://example.test/x.git#egg=x\r\n"
+           b"https://example.test/p-1.0.tar.gz\r\n"
+           b"URLLIB3==1.23\r\n"
+           b"six==1.16.0")
+
+
+def test_crlf_duplicates_and_no_final_newline_patch_and_write_agree(requirements: Path) -> None:
+    import shutil
+    import subprocess
+
+    requirements.write_bytes(HOSTILE)
+    result = CliRunner().invoke(app, ["fix", "--requirements", "requirements.txt", "--advisories", str(SUBSET),
+                                      "--db", "db.sqlite"])
+    out, err = result.stdout_bytes.decode(), result.stderr  # .stdout would turn CRLF into LF
+    assert result.exit_code == 1, err
+    # the same pin written twice: both lines move (pip cannot resolve urllib3==1.26.18 with urllib3==1.23)
+    assert "-URLLIB3==1.23\r\n+URLLIB3==1.26.18\r\n" in out
+    assert out.endswith(" six==1.16.0\n\\ No newline at end of file\n")
+    expected = (HOSTILE.replace(b"requests==2.19.1", b"requests==2.31.0").replace(b"===2.10 ", b"===2.11.3 ")
+                .replace(b"urllib3==1.23", b"urllib3==1.26.18").replace(b"URLLIB3==1.23", b"URLLIB3==1.26.18"))
+    if shutil.which("patch") is not None:
+        diff = requirements.parent / "fix.diff"
+        diff.write_text(out, newline="")
+        subprocess.run(["patch", "-p1", "-s", "-i", str(diff)], cwd=requirements.parent, check=True)
+        assert requirements.read_bytes() == expected
+        requirements.write_bytes(HOSTILE)
+    code, _out, err = _fix("--write")
+    assert code == 0, err
+    assert requirements.read_bytes() == expected  # every untouched byte (CRLF, tab, no final newline) kept
+
+
+def test_rehash_keeps_crlf_and_replaces_sha384_and_sha512() -> None:
+    text = ("urllib3[socks]==1.23 ; python_version >= \"3\" \\\r\n"
+            f"    --hash=sha384:{'a' * 96} \\\r\n"
+            f"    --hash=sha512:{'b' * 128}\r\n"
+            "    # via requests\r\n"
+            "six==1.16.0\r\n")
+    new = ("sha256:" + "1" * 64, "sha512:" + "2" * 128)
+    advice = FixAdvice(component_key="k", name="urllib3", normalized_name="urllib3", purl="pkg:pypi/urllib3@1.23",
+                       path="r.txt:1", current="1.23", recommended="1.26.19", hashes=new)
+    fixed = plan(parse("r.txt", text), text, [advice]).fixed
+    assert fixed == ("urllib3[socks]==1.26.19 ; python_version >= \"3\" \\\r\n"
+                     f"    --hash={new[0]} \\\r\n"
+                     f"    --hash={new[1]}\r\n"
+                     "    # via requests\r\n"
+                     "six==1.16.0\r\n")
+    assert parse("r.txt", fixed).requirements[0].hashes == new
+
+
+def test_a_name_with_a_space_and_an_absolute_path_give_a_diff_patch_applies(requirements: Path) -> None:
+    import shutil
+    import subprocess
+
+    spaced = requirements.parent / "my reqs.txt"
+    spaced.write_text("requests==2.19.1\n")
+    result = CliRunner().invoke(app, ["fix", "--requirements", str(spaced), "--advisories", str(SUBSET),
+                                      "--db", "db.sqlite"])
+    assert result.exit_code == 1, result.stderr
+    assert result.stdout.startswith("--- a/my reqs.txt\t\n+++ b/my reqs.txt\t\n")  # relative to the cwd
+    if shutil.which("patch") is None:
+        pytest.skip("no patch program")
+    subprocess.run(["patch", "-p1", "-s"], input=result.stdout, text=True, cwd=requirements.parent, check=True)
+    assert spaced.read_text() == "requests==2.31.0\n"
+
+
+def test_write_keeps_a_link_a_link_and_refuses_a_read_only_file(requirements: Path) -> None:
+    real = requirements.parent / "real.txt"
+    real.write_bytes(b"requests==2.19.1\r\n")
+    requirements.unlink()
+    requirements.symlink_to(real.name)
+    code, _out, err = _fix("--write")
+    assert code == 0, err
+    assert requirements.is_symlink() and real.read_bytes() == b"requests==2.31.0\r\n"
+    real.write_bytes(b"requests==2.19.1\n")
+    real.chmod(0o444)
+    code, _out, err = _fix("--write")
+    assert code == 3 and "read-only" in err
+    assert real.read_bytes() == b"requests==2.19.1\n"
+
+
+def test_an_unreadable_line_is_incomplete_and_an_include_is_named(requirements: Path) -> None:
+    requirements.write_text("-r base.txt\nsix==1.16.0 # " + "x" * 200_000 + "\n")
+    code, _out, err = _fix()
+    assert code == 5, err  # the file is not known clean: exit 5, never 0
+    assert "NOT checked" in err
+    requirements.write_text("-r base.txt\nsix==1.16.0\n")
+    code, _out, err = _fix()
+    assert code == 0, err
+    assert "--requirement base.txt: its pins are not checked here: run depscan fix --requirements base.txt" in err
+
+
+@pytest.mark.parametrize("content,message", [(b"\x7fELF\x02\x01\x01\x00\xff\xfe", "not UTF-8"), (None, "no such")])
+def test_binary_and_missing_files_are_bad_input(requirements: Path, content: bytes | None, message: str) -> None:
+    if content is None:
+        requirements.unlink()
+    else:
+        requirements.write_bytes(content)
+    code, _out, err = _fix()
+    assert code == 3 and message in err

@@ -20,7 +20,12 @@ DEFAULT_MAX_BYTES = 512 * 1024 * 1024  # a zip deployed from S3 may be large; a 
 
 
 class FetchError(Exception):
-    """The code could not be downloaded (one line, naming what and why)."""
+    """The code could not be downloaded (one line, naming what and why); ``status``: the HTTP status the
+    code location answered, when it answered one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class CodeFetcher:
@@ -65,7 +70,9 @@ class CodeFetcher:
         try:
             with requests.get(url, stream=True, timeout=self.timeout) as response:
                 if response.status_code != 200:
-                    raise FetchError(f"{what}: downloading the code answered HTTP {response.status_code}")
+                    hint = " (the presigned URL expired, or access is denied)" if response.status_code == 403 else ""
+                    raise FetchError(f"{what}: downloading the code answered HTTP {response.status_code}{hint}",
+                                     response.status_code)
                 declared = response.headers.get("Content-Length")
                 if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
                     raise FetchError(f"{what}: the code is {int(declared)} bytes, over the limit of {self.max_bytes}")

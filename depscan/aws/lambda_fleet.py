@@ -132,7 +132,7 @@ class FunctionReport:
     exit_code: int | None = None  # the single-scan verdict (policy.verdict) of this function
     verdict: str | None = None
     reports: tuple[str, ...] = ()  # files written to --out-dir
-    sbom: bytes | None = None  # the CycloneDX JSON SBOM (for --dependency-track), not serialized
+    sbom: bytes | None = None  # CycloneDX JSON, handed to on_function (--dependency-track); None in FleetResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,9 +206,13 @@ def function_info(region: str, configuration: dict[str, Any], code: dict[str, An
     """A ``FunctionConfiguration`` (and ``GetFunction``'s ``Code``) as a FunctionInfo."""
     layers = tuple(str(layer.get("Arn")) for layer in configuration.get("Layers") or () if layer.get("Arn"))
     size = configuration.get("CodeSize")
+    name = str(configuration.get("FunctionName", ""))
+    version = configuration.get("Version")
+    if isinstance(version, str) and version and version != "$LATEST" and not name.endswith(f":{version}"):
+        name = f"{name}:{version}"  # a published version (--function f:3, f:alias): its reports apart from $LATEST's
     return FunctionInfo(
         region=region,
-        name=str(configuration.get("FunctionName", "")),
+        name=name,
         arn=str(configuration.get("FunctionArn", "")),
         runtime=configuration.get("Runtime") or None,
         architectures=tuple(configuration.get("Architectures") or ("x86_64",)),
@@ -320,6 +324,8 @@ def scan_fleet(
     report = progress or (lambda done, total, what: None)
     today = options.today or datetime.now(timezone.utc).date()
     now = datetime.now(timezone.utc)
+    if options.out_dir is not None:
+        _check_writable(options.out_dir)  # before anything is listed or downloaded
     regions, s3_client, errors = _clients(options)
     fetch = fetcher or CodeFetcher(max_bytes=options.max_download, s3_client=s3_client)
     listed: list[tuple[_Region, FunctionInfo]] = []
@@ -333,41 +339,19 @@ def scan_fleet(
         if info.package_type == "Zip":
             for arn in info.layers:
                 users[arn] = users.get(arn, 0) + 1
-    reports: list[FunctionReport] = []
     layer_states: dict[str, LayerState] = {}
+    # downloads run at most this many functions ahead of the scan: a fleet of hundreds never sits on disk at
+    # once, a presigned URL is used minutes after GetFunction made it, and an interrupt waits for few downloads
+    window = max(2, 2 * options.concurrency)
     with tempfile.TemporaryDirectory(prefix="depscan-aws-") as tmp, ThreadPoolExecutor(
         max_workers=max(1, options.concurrency), thread_name_prefix="depscan-aws"
     ) as pool:
-        work = Path(tmp)
-        layer_futures: dict[str, Future[Path]] = {}
-        function_futures: list[Future[Path] | None] = []
-        for number, (region, info) in enumerate(listed):
-            if info.package_type != "Zip" or (info.runtime or "").startswith(NON_PYTHON_RUNTIMES):
-                function_futures.append(None)
-                continue
-            for arn in info.layers:
-                if arn not in layer_futures:
-                    target = work / f"layer-{len(layer_futures)}.zip"
-                    layer_futures[arn] = pool.submit(_download_layer, region, arn, target, fetch)
-            function_futures.append(pool.submit(_download_function, region, info, work / f"fn-{number}.zip", fetch))
-        for arn, future in layer_futures.items():
-            try:
-                path = future.result()
-            except FetchError as e:
-                layer_states[arn] = LayerState(arn, users.get(arn, 0), "failed", str(e))
-                continue
-            report(0, len(listed), f"layer {arn}")
-            layer_states[arn] = _scan_layer(arn, path, users.get(arn, 0), options)
-        total = len(listed)
-        for number, ((_region, info), pending) in enumerate(zip(listed, function_futures, strict=True)):
-            report(number, total, f"{info.region}/{info.name}")
-            done = _scan_one(info, pending, layer_futures, layer_states, options, today)
-            reports.append(done)
-            if on_function is not None:
-                on_function(done)
-            if pending is not None and pending.done() and pending.exception() is None:
-                pending.result().unlink(missing_ok=True)  # a fleet can be large: free the disk as we go
-        report(total, total, "done")
+        try:
+            reports = _download_and_scan(listed, pool, Path(tmp), fetch, window, users, layer_states, options,
+                                         today, report, on_function)
+        except BaseException:  # KeyboardInterrupt, SIGTERM, an output error: do not start the queued downloads
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return FleetResult(
         functions=tuple(reports),
         layers=tuple(layer_states.values()),
@@ -378,17 +362,118 @@ def scan_fleet(
     )
 
 
+def _check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as e:
+        raise OutputError(f"--out-dir {directory}: cannot write there: {e.strerror or e}") from e
+
+
+def layer_stems(arns: Sequence[str]) -> dict[str, str]:
+    """The report name of each layer version under ``REGION/layers/``: ``NAME-VERSION``, or
+    ``ACCOUNT-NAME-VERSION`` when layers of several accounts share a name and version."""
+    def plain(arn: str) -> str:
+        parsed = parse_layer_arn(arn)
+        return f"{parsed[0].rsplit(':', 1)[-1]}-{parsed[1]}" if parsed else arn
+
+    seen: dict[tuple[str, str], int] = {}
+    for arn in arns:
+        key = (_arn_region(arn), plain(arn))
+        seen[key] = seen.get(key, 0) + 1
+    out: dict[str, str] = {}
+    for arn in arns:
+        name = plain(arn)
+        parts = arn.split(":")
+        if seen[(_arn_region(arn), name)] > 1 and len(parts) > 4 and parse_layer_arn(arn):
+            name = f"{parts[4]}-{name}"
+        out[arn] = _SAFE_NAME.sub("_", name)
+    return out
+
+
+def _arn_region(arn: str) -> str:
+    return arn.split(":")[3] if arn.count(":") >= 4 else "layers"
+
+
+def _download_and_scan(
+    listed: list[tuple[_Region, FunctionInfo]],
+    pool: ThreadPoolExecutor,
+    work: Path,
+    fetch: CodeFetcher,
+    window: int,
+    users: dict[str, int],
+    layer_states: dict[str, LayerState],
+    options: FleetOptions,
+    today: date,
+    report: Progress,
+    on_function: Callable[[FunctionReport], None] | None,
+) -> list[FunctionReport]:
+    reports: list[FunctionReport] = []
+    layer_futures: dict[str, Future[Path]] = {}
+    function_futures: list[Future[Path] | None] = []
+
+    def submit_until(last: int) -> None:
+        """Queue the downloads of the functions up to ``last`` (listing order)."""
+        while len(function_futures) <= min(last, len(listed) - 1):
+            number = len(function_futures)
+            region, info = listed[number]
+            if info.package_type != "Zip" or (info.runtime or "").startswith(NON_PYTHON_RUNTIMES):
+                function_futures.append(None)
+                continue
+            function_futures.append(pool.submit(_download_function, region, info, work / f"fn-{number}.zip", fetch))
+
+    # every layer version first (each once, however many functions use it), then the first functions
+    for region, info in listed:
+        if info.package_type == "Zip" and not (info.runtime or "").startswith(NON_PYTHON_RUNTIMES):
+            for arn in info.layers:
+                if arn not in layer_futures:
+                    target = work / f"layer-{len(layer_futures)}.zip"
+                    layer_futures[arn] = pool.submit(_download_layer, region, arn, target, fetch)
+    submit_until(window - 1)
+    stems = layer_stems(list(layer_futures))
+    for arn, future in layer_futures.items():
+        try:
+            path = future.result()
+        except FetchError as e:
+            layer_states[arn] = LayerState(arn, users.get(arn, 0), "failed", str(e))
+            continue
+        report(0, len(listed), f"layer {arn}")
+        layer_states[arn] = _scan_layer(arn, path, users.get(arn, 0), options, stems[arn])
+    total = len(listed)
+    for number, (_region, info) in enumerate(listed):
+        submit_until(number + window)
+        pending = function_futures[number]
+        report(number, total, f"{info.region}/{info.name}")
+        done = _scan_one(info, pending, layer_futures, layer_states, options, today)
+        if on_function is not None:
+            on_function(done)
+        reports.append(replace(done, sbom=None))  # the SBOM is handed over, not held for the whole fleet
+        if pending is not None and pending.done() and pending.exception() is None:
+            pending.result().unlink(missing_ok=True)  # a fleet can be large: free the disk as we go
+    report(total, total, "done")
+    return reports
+
+
 def _download_function(region: _Region, info: FunctionInfo, target: Path, fetch: CodeFetcher) -> Path:
     what = f"function {info.name}"
-    try:
-        answer = region.client.get_function(FunctionName=info.arn or info.name)
-    except Exception as e:
-        raise FetchError(f"{what}: GetFunction failed: {_one_line(e)}") from e
-    location = (answer.get("Code") or {}).get("Location")
-    if not location:
-        raise FetchError(f"{what}: GetFunction gave no code location")
-    sha = (answer.get("Configuration") or {}).get("CodeSha256") or info.code_sha256
-    return fetch.fetch(location, target, what=what, sha256_b64=sha)
+    for attempt in (1, 2):
+        try:
+            answer = region.client.get_function(FunctionName=info.arn or info.name)
+        except Exception as e:
+            raise FetchError(f"{what}: GetFunction failed: {_one_line(e)}") from e
+        location = (answer.get("Code") or {}).get("Location")
+        if not location:
+            raise FetchError(f"{what}: GetFunction gave no code location")
+        sha = (answer.get("Configuration") or {}).get("CodeSha256") or info.code_sha256
+        try:
+            return fetch.fetch(location, target, what=what, sha256_b64=sha)
+        except FetchError as e:
+            # a presigned URL lives 10 minutes: one that expired before its download began (a slow queue,
+            # a laptop put to sleep) gets a fresh one once
+            if e.status != 403 or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _download_layer(region: _Region, arn: str, target: Path, fetch: CodeFetcher) -> Path:
@@ -416,7 +501,16 @@ def _download_layer(region: _Region, arn: str, target: Path, fetch: CodeFetcher)
     location = content.get("Location")
     if not location:
         raise FetchError(f"{what}: the API gave no code location")
-    return fetch.fetch(location, target, what=what, sha256_b64=content.get("CodeSha256"))
+    try:
+        return fetch.fetch(location, target, what=what, sha256_b64=content.get("CodeSha256"))
+    except FetchError as e:
+        if e.status != 403 or parsed is None:
+            raise
+    try:  # the presigned URL expired before the download began: a fresh one, once
+        content = region.client.get_layer_version(LayerName=parsed[0], VersionNumber=parsed[1]).get("Content") or {}
+    except Exception as e:
+        raise FetchError(f"{what}: GetLayerVersion failed: {_one_line(e)}") from e
+    return fetch.fetch(str(content.get("Location") or ""), target, what=what, sha256_b64=content.get("CodeSha256"))
 
 
 def _scan_one(
@@ -459,7 +553,7 @@ def _scan_one(
     return _summarize(result, options, base)
 
 
-def _scan_layer(arn: str, path: Path, users: int, options: FleetOptions) -> LayerState:
+def _scan_layer(arn: str, path: Path, users: int, options: FleetOptions, stem: str | None = None) -> LayerState:
     """One layer version scanned on its own, once per fleet."""
     from depscan.config import ScanConfig
     from depscan.scan import run
@@ -473,11 +567,8 @@ def _scan_layer(arn: str, path: Path, users: int, options: FleetOptions) -> Laye
 
     written: list[str] = []
     if options.out_dir is not None:
-        parsed = parse_layer_arn(arn)
-        region = arn.split(":")[3] if arn.count(":") >= 4 else "layers"
-        name = f"{parsed[0].rsplit(':', 1)[-1]}-{parsed[1]}" if parsed else arn
-        written = _write(result, options, options.out_dir / _SAFE_NAME.sub("_", region) / "layers" /
-                         _SAFE_NAME.sub("_", name))
+        name = stem or layer_stems([arn])[arn]
+        written = _write(result, options, options.out_dir / _SAFE_NAME.sub("_", _arn_region(arn)) / "layers" / name)
     return LayerState(arn, users, "scanned", packages=counts(result).python_distributions,
                       findings=_levels(result), reports=tuple(written))
 
