@@ -308,6 +308,9 @@ def fix_file(path: str, settings: AdvisorySettings, runtime: str | None = None,
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not UTF-8 text (byte {e.start}): not a requirements file") from e
+    # a byte order mark (Windows editors write one): pip ignores it; it is kept as it is in the rewritten file
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    text = text.removeprefix(bom)
     shown = path.replace("\\", "/")
     parser = parser_for(shown.rsplit("/", 1)[-1]) or parse_requirements
     declared = parser(shown, text)
@@ -326,4 +329,5 @@ def fix_file(path: str, settings: AdvisorySettings, runtime: str | None = None,
         f"{shown}:{o.line}: {o.name} {o.value}: its pins are not checked here: run depscan fix --requirements "
         f"{o.value if o.value.startswith('/') or '://' in o.value else base + o.value}"
         for o in declared.options if o.name in ("--requirement", "--constraint") and o.value)
-    return replace(planned, unread=len(declared.errors), notes=planned.notes + included), result
+    return replace(planned, original=bom + planned.original, fixed=bom + planned.fixed, unread=len(declared.errors),
+                   notes=planned.notes + included), result

@@ -248,3 +248,10 @@ def test_binary_and_missing_files_are_bad_input(requirements: Path, content: byt
         requirements.write_bytes(content)
     code, _out, err = _fix()
     assert code == 3 and message in err
+
+
+def test_a_byte_order_mark_is_read_past_and_kept(requirements: Path) -> None:
+    requirements.write_bytes(b"\xef\xbb\xbfrequests==2.19.1\r\nsix==1.16.0\r\n")  # Notepad's UTF-8
+    code, _out, err = _fix("--write")
+    assert code == 0, err
+    assert requirements.read_bytes() == b"\xef\xbb\xbfrequests==2.31.0\r\nsix==1.16.0\r\n"
