@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -117,21 +118,36 @@ def lock_commands(path: str, text: str, advices: Sequence[FixAdvice]) -> tuple[s
     compiled = _COMPILED.search(text)
     if compiled is not None:
         tool = compiled.group(1).lower()
-        source = _compiled_from(text) or path
-        if tool == "uv":
-            return tuple(f"uv pip compile {source} -o {path} --upgrade-package {n}=={v}" for n, v in wanted)
-        return tuple(f"pip-compile --upgrade-package {n}=={v} {source} -o {path}".replace("  ", " ")
+        program = "uv pip compile" if tool == "uv" else "pip-compile"
+        # the header's own command (inputs and options such as --generate-hashes, which a compile without them
+        # would drop), its output and upgrade options replaced; every word quoted for a shell
+        rest = [shlex.quote(word) for word in (_compiled_args(text) or [path])]
+        output = shlex.quote(path)
+        return tuple(f"{program} {' '.join(rest)} --upgrade-package {shlex.quote(f'{n}=={v}')} -o {output}"
                      for n, v in wanted)
     return None
 
 
-def _compiled_from(text: str) -> str | None:
-    """The input file named in a pip-compile/uv header (``#    pip-compile requirements.in``)."""
+def _compiled_args(text: str) -> list[str] | None:
+    """The arguments of the command in a pip-compile/uv header (``#    pip-compile --generate-hashes
+    requirements.in``), without its output file and upgrade options; None when the header names none."""
     match = re.search(r"^#\s+(?:pip-compile|uv pip compile)\b([^\n]*)$", text, re.MULTILINE)
     if match is None:
         return None
-    inputs = [t for t in match.group(1).split() if not t.startswith("-") and t.endswith((".in", ".txt", ".toml"))]
-    return inputs[0] if inputs else None
+    try:
+        words = shlex.split(match.group(1))
+    except ValueError:
+        words = match.group(1).split()
+    kept: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("-o", "--output-file", "-P", "--upgrade-package"):
+            skip = True
+        elif not word.startswith(("--output-file=", "--upgrade-package=")):
+            kept.append(word)
+    return kept if any(not w.startswith("-") for w in kept) else None
 
 
 def plan(declared: DeclaredFile, text: str, advices: Sequence[FixAdvice]) -> FixPlan:
@@ -269,6 +285,9 @@ def fix_file(path: str, settings: AdvisorySettings, runtime: str | None = None,
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not UTF-8 text (byte {e.start}): not a requirements file") from e
+    # a byte order mark (Windows editors write one): pip ignores it; it is kept as it is in the rewritten file
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    text = text.removeprefix(bom)
     shown = path.replace("\\", "/")
     parser = parser_for(shown.rsplit("/", 1)[-1]) or parse_requirements
     declared = parser(shown, text)
@@ -287,4 +306,5 @@ def fix_file(path: str, settings: AdvisorySettings, runtime: str | None = None,
         f"{shown}:{o.line}: {o.name} {o.value}: its pins are not checked here: run depscan fix --requirements "
         f"{o.value if o.value.startswith('/') or '://' in o.value else base + o.value}"
         for o in declared.options if o.name in ("--requirement", "--constraint") and o.value)
-    return replace(planned, unread=len(declared.errors), notes=planned.notes + included), result
+    return replace(planned, original=bom + planned.original, fixed=bom + planned.fixed, unread=len(declared.errors),
+                   notes=planned.notes + included), result
