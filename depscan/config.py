@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from depscan.artifacts.limits import Limits
 from depscan.errors import UsageError
@@ -70,13 +71,9 @@ class ScanConfig:
     verify_record: bool = False  # --verify-record: every file a RECORD lists read and hashed (record_check.py)
 
 
-def load_ignores(path: Path) -> list[IgnoreRule]:
-    """Read the ``[[ignore]]`` tables of a ``.depscan.toml`` file.
-
-    Each needs ``id`` and ``reason``; ``expires`` is a TOML date (``2025-06-30``). A bad file (not
-    a regular file, over ``MAX_IGNORE_FILE_BYTES``, not TOML) is a usage error naming the file and
-    the problem.
-    """
+def read_toml(path: Path, limit: int, what: str) -> dict[str, Any]:
+    """A user's TOML file (``.depscan.toml``) as a table: a regular file of at most ``limit`` bytes, UTF-8,
+    valid TOML; anything else is a usage error naming the file and the problem."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # Python 3.10
@@ -84,13 +81,24 @@ def load_ignores(path: Path) -> list[IgnoreRule]:
 
     from depscan.regular_files import read_regular
 
-    raw = read_regular(path, MAX_IGNORE_FILE_BYTES, "an ignore file", UsageError)
+    raw = read_regular(path, limit, what, UsageError)
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UsageError(f"{path}: not valid TOML ({e})") from e
     except RecursionError as e:
         raise UsageError(f"{path}: not valid TOML (nested too deeply)") from e
+    return data
+
+
+def load_ignores(path: Path) -> list[IgnoreRule]:
+    """Read the ``[[ignore]]`` tables of a ``.depscan.toml`` file.
+
+    Each needs ``id`` and ``reason``; ``expires`` is a TOML date (``2025-06-30``). A bad file (not
+    a regular file, over ``MAX_IGNORE_FILE_BYTES``, not TOML) is a usage error naming the file and
+    the problem.
+    """
+    data = read_toml(path, MAX_IGNORE_FILE_BYTES, "an ignore file")
     entries = data.get("ignore", [])
     if not isinstance(entries, list):
         raise UsageError(f"{path}: 'ignore' must be an array of tables ([[ignore]])")

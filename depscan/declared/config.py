@@ -14,7 +14,6 @@ file; per-line ignores (``# depscan: ignore[DS001]``) come from the parsers.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,21 +46,9 @@ def load(root: Path) -> CheckConfig:
     path = root / CONFIG_NAME
     if not path.is_file():
         return CheckConfig()
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # Python 3.10
-        import tomli as tomllib
+    from depscan.config import read_toml
 
-    from depscan.regular_files import read_regular
-
-    raw = read_regular(path, MAX_CONFIG_BYTES, "a configuration file", UsageError)
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: not valid TOML ({e})") from e
-    except RecursionError as e:
-        raise UsageError(f"{path}: not valid TOML (nested too deeply)") from e
-    return from_table(path, data.get("check", {}))
+    return from_table(path, read_toml(path, MAX_CONFIG_BYTES, "a configuration file").get("check", {}))
 
 
 def from_table(path: Path, table: object) -> CheckConfig:
