@@ -70,14 +70,3 @@ def demo(tmp_path: Path) -> tuple[Path, Path]:
     finally:
         sys.path.pop(0)
     return build(tmp_path / "demo")
-
-
-@pytest.fixture(scope="session")
-def library(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A small shared library compiled once per test run (``tests/test_native_elf.py``'s source and
-    compiler; test_native_elf overrides it with one linked with more flags)."""
-    from tests.test_native_elf import CC, _compile
-
-    if CC is None:
-        pytest.skip("no C compiler (cc/gcc) to build the test libraries")
-    return _compile(tmp_path_factory.mktemp("test lib"))

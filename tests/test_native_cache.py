@@ -18,13 +18,20 @@ from depscan.native import Identification, cache, elf
 from depscan.scan import run
 from fixtures.builders import dist, write_tar, write_zip
 from tests.helpers import cli, natives
-from tests.test_native_elf import CC
+from tests.test_native_elf import CC, _compile
 
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (cc/gcc) to build the test libraries")
 
 OWNED = "foo.libs/libfoo-0a1b2c3d.so.1.2"
 UNOWNED = "vendor/libfoo.so.1"
 RENAMED = "other.libs/renamed.bin"
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    if CC is None:
+        pytest.skip("no C compiler (cc/gcc) to build the test libraries")
+    return _compile(tmp_path_factory.mktemp("cache lib"))
 
 
 @pytest.fixture

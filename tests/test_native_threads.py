@@ -13,9 +13,16 @@ from depscan.errors import HostileArtifact
 from depscan.models import NativeComponent, ScanResult
 from depscan.scan import run
 from fixtures.builders import dist, write_tar, write_zip
-from tests.test_native_elf import CC
+from tests.test_native_elf import CC, _compile
 
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (cc/gcc) to build the test libraries")
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    if CC is None:
+        pytest.skip("no C compiler (cc/gcc) to build the test libraries")
+    return _compile(tmp_path_factory.mktemp("threads lib"))
 
 
 def _files(library: bytes) -> dict[str, bytes]:
