@@ -74,6 +74,12 @@ FLAGS = {"no_index": "--no-index", "require_hashes": "--require-hashes", "pre": 
          "prefer_binary": "--prefer-binary"}
 
 
+def _is_requirement(line: object) -> bool:
+    """Whether pip's ``ParsedLine`` is a requirement: ``is_requirement`` up to pip 25, ``requirement`` (None for an
+    options line) since; pip 23 sets ``requirement`` only on requirement lines."""
+    return getattr(line, "requirement", None) is not None
+
+
 def _pip_lines(path: Path) -> list[object]:
     parser = req_file.RequirementsFileParser(session_module.PipSession(), req_file.get_line_parser(None))
     return list(parser._parse_file(str(path), constraint=False))
@@ -88,7 +94,7 @@ def test_the_same_lines_requirements_and_options_as_pip(tmp_path: Path) -> None:
 
     # requirements: line, editable, hashes; name, specifier, extras and marker as pip's InstallRequirement has them
     ours = {r.line: r for r in declared.requirements}
-    theirs = [line for line in pip_lines if line.is_requirement]
+    theirs = [line for line in pip_lines if _is_requirement(line)]
     assert sorted(ours) == [line.lineno for line in theirs]
     for line in theirs:
         mine = ours[line.lineno]
@@ -116,7 +122,7 @@ def test_the_same_lines_requirements_and_options_as_pip(tmp_path: Path) -> None:
     defaults = req_file.build_parser().get_default_values()
     expected: list[tuple[int, str, str | None]] = []
     for line in pip_lines:
-        if line.is_requirement:
+        if _is_requirement(line):
             continue
         for dest, name in OPTIONS.items():
             value, default = getattr(line.opts, dest, None), getattr(defaults, dest, None)
@@ -150,7 +156,7 @@ def test_what_pip_refuses_depscan_reports(tmp_path: Path, text: str) -> None:
     refused = False
     try:
         for line in _pip_lines(path):
-            if line.is_requirement:
+            if _is_requirement(line):
                 constructors.install_req_from_line(line.requirement)
     except Exception:
         refused = True
