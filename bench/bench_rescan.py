@@ -3,6 +3,7 @@
     python bench/bench_rescan.py                      # ../shared/advisories/osv-pypi-pysec-2024-10-10.zip
     python bench/bench_rescan.py --export ZIP --repeat 3 --workdir /tmp/rescan --json /tmp/rescan.json
     python bench/bench_rescan.py --distinct           # each (name, version) once: about 37,600 components
+    python bench/bench_rescan.py --workdir /tmp/rescan --stages   # the fix advice's stages, CPU in-process
 
 The SBOM (CycloneDX 1.6 JSON) is built without the network from the export: for every PyPI
 package of every record, one component per version in the record's ``versions`` list and per range
@@ -120,6 +121,43 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], stdout: Path | None = 
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, proc.returncode
 
 
+STAGES = """
+import sys, time
+from dataclasses import replace
+from pathlib import Path
+from depscan import finish, fixes, scan
+from depscan.config import AdvisorySettings
+from depscan.gc_pause import paused_gc
+from depscan.reporters import json_
+sbom, export, cache = sys.argv[1:4]
+took = {}
+verified = fixes.verified
+def timed(*args, **kwargs):
+    started = time.process_time()
+    out = verified(*args, **kwargs)
+    took["fixes.verified"] = time.process_time() - started
+    return out
+fixes.verified = timed
+result = scan.rescan(sbom, AdvisorySettings(export=Path(export), cache_dir=Path(cache)))
+with paused_gc():
+    for label, r in (("JSON report", result), ("JSON report without fixes", replace(result, fixes=()))):
+        best = []
+        for _ in range(2):
+            started = time.process_time()
+            for _piece in json_.stream(r):
+                pass
+            best.append(time.process_time() - started)
+        took[label] = min(best)
+    started = time.process_time()
+    finish.fix_plan(result, [("json", "out.json")], None)
+    took["finish.fix_plan"] = time.process_time() - started
+took["JSON fixes list"] = took["JSON report"] - took["JSON report without fixes"]
+took["fix advice in all"] = took["fixes.verified"] + took["JSON fixes list"] + took["finish.fix_plan"]
+print(fixes.__file__)
+for label, seconds in took.items():
+    print(f"{label:<26} {seconds:6.2f} s CPU")
+"""
+
 BASELINE = """
 import json, sys, zipfile
 json.loads(open(sys.argv[1], 'rb').read())
@@ -137,6 +175,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each (best wall time, highest RSS)")
     parser.add_argument("--copies", type=int, default=4, help="site roots holding every version (default 4)")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
+    parser.add_argument("--stages", action="store_true",
+                        help="only the fix advice's stages, in one process (CPU of fixes.verified, the JSON fixes "
+                             "list, the stderr plan)")
     args = parser.parse_args()
     if not args.export.is_file():
         print(f"{args.export}: no such advisory export", file=sys.stderr)
@@ -153,6 +194,10 @@ def main() -> int:
         components = len(json.loads(sbom.read_bytes())["components"])
         env = dict(os.environ, XDG_CACHE_HOME=str(workdir / "cache"))
         env.pop("DEPSCAN_DB", None)
+        if args.stages:
+            (workdir / "cache").mkdir(exist_ok=True)
+            return subprocess.call([sys.executable, "-c", STAGES, str(sbom), str(args.export.resolve()),
+                                    str(workdir / "cache" / "depscan")], cwd=workdir, env=env)
         report = workdir / "out.json"
         table = workdir / "table.txt"
         export = str(args.export.resolve())

@@ -100,7 +100,9 @@ def fix_plan(result: ScanResult, outputs: Sequence[tuple[str, str]], command: Se
     if len(said) > PLAN_LINES:
         lines.append(f"     ... and {len(said) - PLAN_LINES} more conflicts or distributions without a fix (the "
                      "reports' fixes section has every one)")
-    others = sum(1 for f in result.findings if f.suppressed is None and not _is_dist(f.component))
+    from depscan.models import PythonDist
+
+    others = sum(1 for f in result.findings if f.suppressed is None and not isinstance(f.component, PythonDist))
     if others:
         lines.append(f"     (and {others} finding(s) in native libraries or OS packages: upgrade what ships them)")
     sbom = next((file for fmt, file in outputs if fmt in SBOM_FORMATS and file != STDOUT), None)
@@ -118,12 +120,6 @@ def fix_plan(result: ScanResult, outputs: Sequence[tuple[str, str]], command: Se
     lines.append(f"  4. keep {sbom} with the deployment and rescan it on a schedule (new advisories, no rebuild): "
                  f"{shlex.join(rescan)}")
     return lines
-
-
-def _is_dist(component: object) -> bool:
-    from depscan.models import PythonDist
-
-    return isinstance(component, PythonDist)
 
 
 def _kept_options(command: Sequence[str]) -> list[str]:

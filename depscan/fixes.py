@@ -79,19 +79,28 @@ class Copy:
 
 
 def vulnerable(result: ScanResult) -> list[Copy]:
-    """The distribution copies with active findings, sorted by name, version and path."""
+    """The distribution copies with active findings, sorted by name, version and path (one copy per purl,
+    path and layer: two component objects with the same ones are one copy)."""
     by_copy: dict[object, list[Finding]] = {}
     dists: dict[object, PythonDist] = {}
-    for finding in result.findings:
-        c = finding.component
-        if finding.suppressed is not None or not isinstance(c, PythonDist):
+    of: dict[int, list[Finding] | None] = {}  # id(component) -> its copy's findings (None: not a distribution)
+    for finding in result.findings:  # every finding stays alive in result: one id is one component
+        if finding.suppressed is not None:
             continue
-        key = (c.purl, c.metadata_location.path, c.metadata_location.layer)
-        found = by_copy.get(key)
-        if found is None:
-            by_copy[key] = [finding]
-            dists[key] = c
+        c = finding.component
+        at = id(c)
+        if at in of:
+            found = of[at]
         else:
+            found = None
+            if isinstance(c, PythonDist):
+                key = (c.purl, c.metadata_location.path, c.metadata_location.layer)
+                found = by_copy.get(key)
+                if found is None:
+                    found = by_copy[key] = []
+                    dists[key] = c
+            of[at] = found
+        if found is not None:
             found.append(finding)
     out = [Copy(dists[key], tuple(findings)) for key, findings in by_copy.items()]
     out.sort(key=lambda c: (c.dist.normalized_name, c.dist.version, c.dist.metadata_location.path))
@@ -182,45 +191,83 @@ def _copy_notes(dist: PythonDist) -> tuple[str, ...]:
     return ()
 
 
+# The advice of one key (package, version, findings, and with the index the copy's wheel tags), without what
+# is each copy's own (key, path, status, its notes); with the index, the recommended release's Requires-Dist.
+_Base = tuple[FixAdvice, tuple[str, ...] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The vulnerable copies by key: ``heads`` the first copy of each key (it stands for all of them) and its
+    findings' primary ids; ``copies`` every copy with the index of its key in ``heads``."""
+
+    heads: list[tuple[Copy, tuple[str, ...]]]
+    copies: list[tuple[Copy, int]]
+
+
 def compute(result: ScanResult, extra: Mapping[str, Sequence[Advisory]] | None = None,
             index: IndexClient | None = None) -> tuple[FixAdvice, ...]:
     """The fix advice of every vulnerable copy of ``result``: candidates from the advisory data, or with
     ``index`` from the index's releases; ``extra`` advisories (by name) count against candidates too."""
-    copies = vulnerable(result)
-    if not copies:
+    plan = _plan(vulnerable(result), index is not None)
+    if not plan.copies:
         return ()
+    return _finish(result, plan, _bases(result, plan, extra, index), {}, index)
+
+
+def _plan(copies: Sequence[Copy], tags: bool) -> _Plan:
+    heads: list[tuple[Copy, tuple[str, ...]]] = []
+    slots: dict[tuple[object, ...], int] = {}
+    out: list[tuple[Copy, int]] = []
+    for c in copies:
+        dist = c.dist
+        ids = tuple([f.ids[0] for f in c.findings])  # Finding.id
+        key = (dist.normalized_name, dist.version, ids, dist.wheel.tags if tags and dist.wheel is not None else None)
+        slot = slots.get(key)
+        if slot is None:
+            slot = slots[key] = len(heads)
+            heads.append((c, ids))
+        out.append((c, slot))
+    return _Plan(heads, out)
+
+
+def _bases(result: ScanResult, plan: _Plan, extra: Mapping[str, Sequence[Advisory]] | None,
+           index: IndexClient | None) -> list[_Base]:
+    """The advice of each head of ``plan`` (each key once)."""
     packages: dict[str, Package] = {}
     added: set[tuple[str, tuple[str, ...]]] = set()  # copies of one version bring the same advisories
-    for c in copies:
+    for c, ids in plan.heads:  # the first copy of each (version, findings) comes first among its keys' heads
         package = packages.get(c.dist.normalized_name)
         if package is None:
             package = packages[c.dist.normalized_name] = Package(c.dist.normalized_name)
             package.add(extra.get(package.name, ()) if extra else ())
-        ids = (c.dist.version, *(f.id for f in c.findings))
-        if (package.name, ids) not in added:
-            added.add((package.name, ids))
+        versioned = (package.name, (c.dist.version, *ids))
+        if versioned not in added:
+            added.add(versioned)
             package.add(a for f in c.findings for a in f.advisories)
     offline: dict[str, list[tuple[Version, str]]] = {}
     site = _IndexSite(index, result) if index is not None else None
+    return [_advise(c, ids, packages[c.dist.normalized_name], offline, site, index) for c, ids in plan.heads]
+
+
+def _finish(result: ScanResult, plan: _Plan, bases: Sequence[_Base], more: Mapping[int, tuple[str, ...]],
+            index: IndexClient | None) -> tuple[FixAdvice, ...]:
+    """One ``FixAdvice`` per copy from its key's advice (``more``: notes after the key's own, by head), then
+    the conflicts of the upgraded set (``with_conflicts``)."""
     found: list[FixAdvice] = []
     requires: dict[str, tuple[str, ...]] = {}
-    # the advice of one (package, version, findings[, wheel tags]) is the same for all its copies
-    done: dict[tuple[object, ...], tuple[FixAdvice, tuple[str, ...] | None]] = {}
-    for c in copies:
+    for c, slot in plan.copies:
         dist = c.dist
-        ids = tuple(f.id for f in c.findings)
-        key = (dist.normalized_name, dist.version, ids,
-               dist.wheel.tags if site is not None and dist.wheel is not None else None)
-        known = done.get(key)
-        if known is None:
-            known = done[key] = _advise(c, ids, packages[dist.normalized_name], offline, site, index)
-        base, own = known
+        base, own = bases[slot]
+        mine = _copy_notes(dist)
+        after = more.get(slot, ())
         item = FixAdvice(component_key=component_key(dist), name=dist.name, normalized_name=base.normalized_name,
                          purl=dist.purl, path=dist.metadata_location.path, current=dist.version,
                          recommended=base.recommended, newest_in_major=base.newest_in_major,
                          advisories=base.advisories, breaking=base.breaking, checked=base.checked,
-                         why_not=base.why_not, notes=(*_copy_notes(dist), *base.notes), status=dist.status,
-                         hashes=base.hashes, index_url=base.index_url)
+                         why_not=base.why_not,
+                         notes=(*mine, *base.notes, *after) if mine or after else base.notes,
+                         status=dist.status, hashes=base.hashes, index_url=base.index_url)
         if own is not None:
             requires[item.component_key] = own
         found.append(item)
@@ -228,29 +275,32 @@ def compute(result: ScanResult, extra: Mapping[str, Sequence[Advisory]] | None =
 
 
 def _advise(c: Copy, ids: tuple[str, ...], package: Package, offline: dict[str, list[tuple[Version, str]]],
-            site: _IndexSite | None, index: IndexClient | None) -> tuple[FixAdvice, tuple[str, ...] | None]:
+            site: _IndexSite | None, index: IndexClient | None) -> _Base:
     """The advice for one copy, without what is the copy's own (key, path, status, its notes); with the
     index, the recommended release's Requires-Dist too."""
     dist = c.dist
-    blank = FixAdvice(component_key="", name=dist.name, normalized_name=dist.normalized_name, purl=dist.purl,
-                      path=dist.metadata_location.path, current=dist.version, recommended=None,
-                      checked=index is not None, index_url=None if index is None else index.index_url)
+
+    def base(**decided: object) -> FixAdvice:
+        return FixAdvice(component_key="", name=dist.name, normalized_name=dist.normalized_name, purl=dist.purl,
+                         path=dist.metadata_location.path, current=dist.version, checked=index is not None,
+                         index_url=None if index is None else index.index_url, **decided)  # type: ignore[arg-type]
+
     current = parse_version(dist.version)
     if c.malicious:
-        return replace(blank, why_not="known-malicious package: no version is safe; remove it"), None
+        return base(recommended=None, why_not="known-malicious package: no version is safe; remove it"), None
     if current is None:
-        return replace(blank, why_not=f"the installed version {dist.version!r} is not a PEP 440 version: "
-                                      "nothing can be said to be above it"), None
+        return base(recommended=None, why_not=f"the installed version {dist.version!r} is not a PEP 440 version: "
+                                              "nothing can be said to be above it"), None
     if site is not None:
-        return site.advise(c, package, current, ids, blank)
+        return site.advise(c, package, current, ids, base(recommended=None))
     safe = offline.get(package.name)
     if safe is None:
         safe = offline[package.name] = package.safe(package.candidates())
     recommended, newest, breaking = pick(current, above(current, safe))
     if recommended is None:
-        return replace(blank, why_not=f"no version named by the advisory data is outside every advisory of "
-                                      f"{dist.name} known to this scan ({NOT_CHECKED})"), None
-    return replace(blank, recommended=recommended, newest_in_major=newest, breaking=breaking, advisories=ids), None
+        return base(recommended=None, why_not=f"no version named by the advisory data is outside every advisory "
+                                              f"of {dist.name} known to this scan ({NOT_CHECKED})"), None
+    return base(recommended=recommended, newest_in_major=newest, breaking=breaking, advisories=ids), None
 
 
 def verified(result: ScanResult, backend: AdvisoryBackend, index: IndexClient | None = None,
@@ -258,16 +308,22 @@ def verified(result: ScanResult, backend: AdvisoryBackend, index: IndexClient | 
     """``compute``, with every recommended (and newest-in-line) version looked up in ``backend`` too: an
     advisory that does not affect the installed version but affects the candidate (a regression, a
     range that reopens in a later release) moves the recommendation on, until the backend names no new
-    advisory (at most ``rounds`` lookups; a version still unverified then is said so)."""
+    advisory (at most ``rounds`` lookups; a version still unverified then is said so). Each round computes
+    the advice once per key (package, version, findings), not per copy; the copies are written once, at
+    the end."""
     from depscan.advisories.backend import PackageQuery
 
+    plan = _plan(vulnerable(result), index is not None)
+    if not plan.copies:
+        return ()
     extra: dict[str, dict[str, Advisory]] = {}
     asked: set[PackageQuery] = set()
     failed: dict[tuple[str, str], str] = {}
-    found = compute(result, extra=None, index=index)
+    bases = _bases(result, plan, None, index)
     for _round in range(rounds):
-        wanted = {PackageQuery("PyPI", a.normalized_name, version)
-                  for a in found for version in (a.recommended, a.newest_in_major) if version is not None}
+        wanted = {PackageQuery("PyPI", base.normalized_name, version)
+                  for base, _own in bases for version in (base.recommended, base.newest_in_major)
+                  if version is not None}
         wanted -= asked
         if not wanted:
             break
@@ -285,18 +341,18 @@ def verified(result: ScanResult, backend: AdvisoryBackend, index: IndexClient | 
                     new = True
         if not new:
             break
-        found = compute(result, extra={name: list(advs.values()) for name, advs in extra.items()}, index=index)
-    out = []
-    for item in found:
-        unsure = [f"{version}: {failed[(item.normalized_name, version)]}"
-                  for version in (item.recommended, item.newest_in_major)
-                  if version is not None and (item.normalized_name, version) in failed]
-        if not unsure and item.recommended is not None and (
-                PackageQuery("PyPI", item.normalized_name, item.recommended) not in asked):
-            unsure = [f"{item.recommended}: not looked up (the advisories kept moving the recommendation)"]
-        out.append(replace(item, notes=(*item.notes, *(f"advisories of {u} could not be checked" for u in unsure)))
-                   if unsure else item)
-    return tuple(out)
+        bases = _bases(result, plan, {name: list(advs.values()) for name, advs in extra.items()}, index)
+    more: dict[int, tuple[str, ...]] = {}
+    for slot, (base, _own) in enumerate(bases):
+        unsure = [f"{version}: {failed[(base.normalized_name, version)]}"
+                  for version in (base.recommended, base.newest_in_major)
+                  if version is not None and (base.normalized_name, version) in failed]
+        if not unsure and base.recommended is not None and (
+                PackageQuery("PyPI", base.normalized_name, base.recommended) not in asked):
+            unsure = [f"{base.recommended}: not looked up (the advisories kept moving the recommendation)"]
+        if unsure:
+            more[slot] = tuple(f"advisories of {u} could not be checked" for u in unsure)
+    return _finish(result, plan, bases, more, index)
 
 
 class _IndexSite:
@@ -421,10 +477,12 @@ def pins(advices: Iterable[FixAdvice]) -> list[str]:
     for a in advices:
         if a.recommended is None or a.status is not Status.USED:
             continue
+        known = chosen.get(a.normalized_name)
+        if known is not None and a.recommended == known[2]:
+            continue  # another copy of one version (a rescan at scale has thousands): nothing to compare
         parsed = parse_version(a.recommended)
         if parsed is None:
             continue
-        known = chosen.get(a.normalized_name)
         if known is None or parsed > known[0]:
             chosen[a.normalized_name] = (parsed, a.name, a.recommended)
     return [f"{name}=={version}" for _key, (_p, name, version) in sorted(chosen.items())]

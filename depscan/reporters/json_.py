@@ -308,9 +308,51 @@ def _policy_finding(finding: PolicyFinding) -> dict[str, Any]:
     return out
 
 
-def _fix_items(items: tuple[FixAdvice, ...]) -> _Items:
-    """The fixes list, written element by element (a rescan at scale has one per copy)."""
-    return _Items(len(items), map(_fix, items))
+def _fix_items(items: tuple[FixAdvice, ...],
+               encode: Callable[[tuple[FixAdvice, ...]], Iterable[Any]] | None = None) -> _Items:
+    """The fixes list, written element by element (a rescan at scale has one per copy): dicts (``_fix``),
+    or what ``encode`` makes of them (``_fix_texts``)."""
+    return _Items(len(items), encode(items) if encode else map(_fix, items))
+
+
+def _fix_texts(items: Iterable[FixAdvice]) -> Iterator[_Encoded]:
+    """Each fix as it appears in ``fixes`` (``_text(_fix(item), 2)``, an object at indentation level 2).
+
+    The copies of one (package, version, findings) share their advice: what the advice decides
+    (``recommended`` ... ``why_not``) is encoded once per distinct value, and so is each list of strings.
+    """
+    pad = "\n      "
+    lists: dict[tuple[str, ...], str] = {}
+    middles: dict[tuple[Any, ...], str] = {}
+    enc = encode_basestring
+
+    def strings(values: tuple[str, ...]) -> str:
+        text = lists.get(values)
+        if text is None:
+            text = lists[values] = _text(list(values), 3)
+        return text
+
+    for item in items:
+        decided = (item.recommended, item.newest_in_major, item.advisories, item.breaking, item.checked,
+                   item.index_url, item.why_not)
+        middle = middles.get(decided)
+        if middle is None:
+            middle = middles[decided] = _members({
+                "recommended": item.recommended,
+                "newest_in_major": item.newest_in_major,
+                "advisories_cleared": list(item.advisories),
+                "breaking": item.breaking,
+                "availability_checked": item.checked,
+                "index_url": item.index_url,
+                "why_not": item.why_not,
+            }, 3)
+        yield _Encoded(
+            "{" + pad + '"component": ' + enc(item.component_key) + "," + pad + '"name": ' + enc(item.name)
+            + "," + pad + '"purl": ' + enc(item.purl) + "," + pad + '"path": ' + enc(item.path) + "," + pad
+            + '"status": ' + enc(item.status.value) + "," + pad + '"current": ' + enc(item.current) + ","
+            + middle + "," + pad + '"conflicts": ' + strings(item.conflicts) + "," + pad + '"hashes": '
+            + strings(item.hashes) + "," + pad + '"notes": ' + strings(item.notes) + "\n    }"
+        )
 
 
 def _fix(item: FixAdvice) -> dict[str, Any]:
@@ -364,9 +406,10 @@ def document(result: ScanResult) -> dict[str, Any]:
     return {key: list(value.items) if isinstance(value, _Items) else value for key, value in _document(result).items()}
 
 
-def _document(result: ScanResult, finding_items: Callable[[ScanResult], Iterable[Any]] | None = None) -> dict[str, Any]:
-    """The document, its long lists (components, vulnerabilities) as ``_Items``; the findings as
-    ``finding_items`` makes them (dicts by default)."""
+def _document(result: ScanResult, finding_items: Callable[[ScanResult], Iterable[Any]] | None = None,
+              fix_items: Callable[[tuple[FixAdvice, ...]], Iterable[Any]] | None = None) -> dict[str, Any]:
+    """The document, its long lists (components, vulnerabilities, fixes) as ``_Items``; the findings and
+    the fixes as ``finding_items`` and ``fix_items`` make them (dicts by default)."""
     facts = facts_for(result)
     native_keys = {id(lib): key for lib, key in zip(facts.natives, facts.native_keys, strict=True)}
     return {
@@ -405,7 +448,7 @@ def _document(result: ScanResult, finding_items: Callable[[ScanResult], Iterable
         "target": None if result.target is None else _target(result.target),
         "advisories": _advisories(result.findings),
         # null when advisories were not checked; else one entry per vulnerable distribution copy
-        "fixes": None if result.advisory_data is None else _fix_items(advice(result)),
+        "fixes": None if result.advisory_data is None else _fix_items(advice(result), fix_items),
         "baseline": None
         if result.baseline is None
         else {
@@ -449,7 +492,7 @@ def _pieces(result: ScanResult, options: ReportOptions | None = None) -> Iterato
     group, and what a component decides once per component.
     """
     with paused_gc():
-        doc = _document(result, _finding_texts)
+        doc = _document(result, _finding_texts, _fix_texts)
         yield "{"
         first = True
         for key, value in doc.items():
