@@ -387,3 +387,34 @@ def test_files_without_a_zip_fingerprint_are_hashed(library: bytes, tmp_path: Pa
         assert lib.elf.sha256 == hashlib.sha256(library).hexdigest()
         entry = _entry(lib.elf.sha256)
         assert entry is not None and entry.verified and entry.fingerprint is None
+
+
+def test_a_locked_cache_is_waited_for_and_never_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A locked database (another depscan writing it) is an OperationalError, which is a DatabaseError too: it
+    must not be taken for corruption. Removing the file and its -wal/-shm under another process's mapping
+    crashed that process with SIGBUS (seen in test_concurrent_writers_do_not_fail)."""
+    store = cache.NativeCache(tmp_path)
+    store.put("ab" * 32, cache.Entry(cache.Header(64, "little", "x", 62, "x"), None, ElfFacts(sha256="ab" * 32),
+                                     {"": ()}))
+    store.flush()
+    store.close()
+    calls: list[int] = []
+
+    def locked(self: cache.NativeCache) -> sqlite3.Connection:
+        calls.append(1)
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(cache.NativeCache, "_open", locked)
+    monkeypatch.setattr(cache.time, "sleep", lambda seconds: None)
+    blocked = cache.NativeCache(tmp_path)
+    assert blocked._connect() is None
+    assert len(calls) == cache.OPEN_ATTEMPTS  # tried again before giving up
+    assert blocked.warnings == [f"native cache {blocked.path}: cannot be opened (database is locked); scanning "
+                                "without it"]
+    assert blocked.path.exists()  # not "rebuilt"
+    monkeypatch.undo()
+    db = sqlite3.connect(blocked.path)
+    assert db.execute("SELECT count(*) FROM entries").fetchone() == (1,)
+    db.close()
+    assert cache._corrupt(sqlite3.DatabaseError("file is not a database"))
+    assert not cache._corrupt(sqlite3.OperationalError("database is locked"))

@@ -195,6 +195,30 @@ def loads(text: str) -> Entry:
 # -- the database ------------------------------------------------------------------------------------------
 
 
+OPEN_ATTEMPTS = 5  # a locked or busy database (another process opening or checkpointing it) is tried again
+
+
+def _busy(error: BaseException) -> bool:
+    """SQLite's "database is locked" / "busy": another connection holds the file for a moment."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _corrupt(error: BaseException) -> bool:
+    """A file that is not a database, or a damaged one: what a rebuild repairs (SQLITE_CORRUPT, SQLITE_NOTADB).
+
+    Nothing else is: removing the file and its ``-wal``/``-shm`` while another process has them mapped (a locked
+    database is an ``OperationalError``, a ``DatabaseError`` too) crashed that process with SIGBUS.
+    """
+    if not isinstance(error, sqlite3.DatabaseError) or isinstance(error, sqlite3.OperationalError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
+    if isinstance(code, int):
+        return code & 0xFF in (11, 26)
+    text = str(error).lower()
+    return "not a database" in text or "malformed" in text
+
+
 class NativeCache:
     """The cache file, opened lazily. Every failure becomes a line in ``warnings``, never an exception."""
 
@@ -213,13 +237,18 @@ class NativeCache:
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is not None or self._broken:
             return self._db
-        try:
-            self._db = self._open()
-        except (sqlite3.Error, OSError) as e:
-            if isinstance(e, sqlite3.DatabaseError) and self.path.exists():
-                self._rebuild(e)
-            else:
-                self._give_up(f"cannot be opened ({e})")
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                self._db = self._open()
+            except (sqlite3.Error, OSError) as e:
+                if _busy(e) and attempt + 1 < OPEN_ATTEMPTS:  # another depscan is writing: wait, then again
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                if _corrupt(e) and self.path.exists():
+                    self._rebuild(e)
+                else:
+                    self._give_up(f"cannot be opened ({e})")
+            break
         return self._db
 
     def _open(self) -> sqlite3.Connection:
