@@ -35,7 +35,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,14 +53,12 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from depscan import __version__
 from depscan.advisories.http import (
+    BoundedClient,
     BoundExceeded,
-    Deadline,
     loads_bounded,
     read_capped,
     request_timeout,
-    tracked_session,
 )
 from depscan.config import INDEX_TIMEOUT, INDEX_URL
 from depscan.models import PythonDist, TargetRuntime
@@ -202,9 +200,11 @@ def parse_json_api(data: object, project: str, page_url: str) -> list[IndexFile]
     return out
 
 
-class IndexClient:
+class IndexClient(BoundedClient):
     """Talks HTTP to one package index (``index_url``, a PEP 503/691 simple index), with retries inside
     one deadline per phase and a disk cache. The session is injected for testing."""
+
+    deadline_label = "--index-timeout"
 
     def __init__(
         self,
@@ -219,16 +219,12 @@ class IndexClient:
         max_age: float = PAGE_MAX_AGE,
     ) -> None:
         self.index_url = index_url if index_url.endswith("/") else index_url + "/"
-        self.session, self.sockets = tracked_session(session)
-        if self.session.headers.get("User-Agent") in (None, requests.utils.default_user_agent()):
-            self.session.headers["User-Agent"] = f"depscan/{__version__}"
+        super().__init__(session, timeout)
         self.cache_dir = cache_dir
-        self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
         self.max_age = max_age
-        self._deadline: Deadline | None = None
         self._projects: dict[str, Project | IndexUnavailable] = {}
         self._requires: dict[tuple[str, str], tuple[str, ...] | None] = {}
 
@@ -237,16 +233,6 @@ class IndexClient:
         """``https://pypi.org/`` for ``https://pypi.org/simple/``: where ``pypi/<name>/json`` lives."""
         base = self.index_url
         return base[: -len("simple/")] if base.endswith("/simple/") else base
-
-    @contextlib.contextmanager
-    def phase(self) -> Iterator[Deadline]:
-        """Every request made inside ends by ``timeout`` seconds from now."""
-        with Deadline(self.timeout, self.sockets, label="--index-timeout") as deadline:
-            self._deadline = deadline
-            try:
-                yield deadline
-            finally:
-                self._deadline = None
 
     # -- HTTP -------------------------------------------------------------------------------------
 
@@ -292,7 +278,7 @@ class IndexClient:
         if cached is not None:
             return cached
         where = f"GET {url}"
-        deadline = self._deadline or Deadline(self.timeout, label="--index-timeout")
+        deadline = self.deadline()
         problem = ""
         for attempt in range(self.retries + 1):
             if attempt:

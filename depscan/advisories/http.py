@@ -176,6 +176,38 @@ def tracked_session(session: requests.Session | None = None) -> tuple[requests.S
     return session, registry
 
 
+class BoundedClient:
+    """What depscan's HTTP clients share (the OSV API client, the package index client): a session whose
+    sockets a deadline can shut down, depscan's own User-Agent (unless the caller's session set one), and one
+    deadline per phase (``phase()``), named by ``deadline_label`` (the option that sets it) in messages."""
+
+    deadline_label = "the deadline"
+
+    def __init__(self, session: requests.Session | None, timeout: float) -> None:
+        from depscan import __version__
+
+        self.session, self.sockets = tracked_session(session)
+        # requests always sets its own User-Agent; replace it unless the caller chose one.
+        if self.session.headers.get("User-Agent") in (None, requests.utils.default_user_agent()):
+            self.session.headers["User-Agent"] = f"depscan/{__version__}"
+        self.timeout = timeout
+        self._deadline: Deadline | None = None
+
+    @contextlib.contextmanager
+    def phase(self) -> Iterator[Deadline]:
+        """One phase: every request made inside it ends by ``timeout`` seconds from now."""
+        with Deadline(self.timeout, self.sockets, label=self.deadline_label) as deadline:
+            self._deadline = deadline
+            try:
+                yield deadline
+            finally:
+                self._deadline = None
+
+    def deadline(self) -> Deadline:
+        """The current phase's deadline; a call made outside a phase gets one of its own."""
+        return self._deadline or Deadline(self.timeout, label=self.deadline_label)
+
+
 def request_timeout(deadline: Deadline) -> float:
     """The socket timeout for a request started now: what is left of the deadline."""
     deadline.check()

@@ -26,7 +26,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,15 +35,13 @@ from urllib.parse import quote
 
 import requests
 
-from depscan import __version__
 from depscan.advisories.backend import AdvisoryBackend, LookupResult, PackageQuery
 from depscan.advisories.http import (
+    BoundedClient,
     BoundExceeded,
-    Deadline,
     loads_bounded,
     read_capped,
     request_timeout,
-    tracked_session,
 )
 from depscan.advisories.osv_schema import OSVError, is_malicious_id, parse_osv
 from depscan.config import OSV_API_URL, OSV_TIMEOUT
@@ -72,7 +70,7 @@ class LookupFailed(Exception):
     """One HTTP exchange failed after every retry, or broke a bound (deadline, size, nesting)."""
 
 
-class OSVClient:
+class OSVClient(BoundedClient):
     """Talks HTTP to one OSV API base URL, with retries, inside one deadline per lookup phase.
 
     ``timeout`` is that deadline in seconds (``--osv-timeout``): every request of a phase, its
@@ -80,6 +78,8 @@ class OSVClient:
     with a cap per kind (``max_batch_bytes``, ``max_record_bytes``, after decoding) and JSON
     nested deeper than ``http.MAX_JSON_DEPTH`` is refused. The session is injected for testing.
     """
+
+    deadline_label = "--osv-timeout"
 
     def __init__(
         self,
@@ -93,33 +93,18 @@ class OSVClient:
         max_batch_bytes: int = MAX_BATCH_BYTES,
         max_record_bytes: int = MAX_RECORD_BYTES,
     ) -> None:
-        self.session, self.sockets = tracked_session(session)
-        # requests always sets its own User-Agent; replace it unless the caller chose one.
-        if self.session.headers.get("User-Agent") in (None, requests.utils.default_user_agent()):
-            self.session.headers["User-Agent"] = f"depscan/{__version__}"
+        super().__init__(session, timeout)
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
         self.max_batch_bytes = max_batch_bytes
         self.max_record_bytes = max_record_bytes
-        self._deadline: Deadline | None = None
-
-    @contextlib.contextmanager
-    def phase(self) -> Iterator[Deadline]:
-        """One lookup phase: every request made inside it ends by ``timeout`` seconds from now."""
-        with Deadline(self.timeout, self.sockets, label="--osv-timeout") as deadline:
-            self._deadline = deadline
-            try:
-                yield deadline
-            finally:
-                self._deadline = None
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None, limit: int) -> Any:
         url = f"{self.base_url}{path}"
         where = f"{method} {url}"
-        deadline = self._deadline or Deadline(self.timeout, label="--osv-timeout")  # a call outside a phase
+        deadline = self.deadline()
         problem = ""
         delay: float | None = None  # from Retry-After, else exponential backoff
         for attempt in range(self.retries + 1):
