@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -85,3 +87,15 @@ def cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
         env=env,
         timeout=120,
     )
+
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def bench_module(name: str) -> ModuleType:
+    """A script of ``bench/`` imported as a module (bench/ is not a package; its path is put back as it was)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 import zipfile
 from pathlib import Path
 
 from depscan.sbom_reader import read_sbom
 from tests.advisories.osv_records import record
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from tests.helpers import bench_module
 
 
 def test_the_benchmark_sbom_lists_every_named_version_in_each_site_root(tmp_path: Path) -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        import bench_rescan
-    finally:
-        sys.path.remove(str(BENCH))
+    bench_rescan = bench_module("bench_rescan")
     export = tmp_path / "export dir" / "all.zip"
     export.parent.mkdir()
     git = record("PYSEC-3", "Foo_Bar", versions=["3.0"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import sys
 import zipfile
 from collections import defaultdict
 from pathlib import Path
@@ -18,18 +17,11 @@ from builders import dist, write_zip
 from requests import PreparedRequest
 
 from depscan.models import PythonDist, Status
-from tests.helpers import scan
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from tests.helpers import bench_module, scan
 
 
 def _generator() -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    try:
-        import gen_vendored_names
-    finally:
-        sys.path.remove(str(BENCH))
-    return gen_vendored_names
+    return bench_module("gen_vendored_names")
 
 
 def test_vendored_dist_infos_pin_lists_and_extras_feed_the_table(tmp_path: Path) -> None:

@@ -3,25 +3,17 @@ projects (bench/gen_vendored_names.py): real mappings, names left out, and the p
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from depscan import vendored_names
 from depscan.vendored_names import IMPORT_NAMES
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from tests.helpers import BENCH, bench_module
 
 
 def _generator() -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    try:
-        import gen_vendored_names
-    finally:
-        sys.path.remove(str(BENCH))
-    return gen_vendored_names
+    return bench_module("gen_vendored_names")
 
 
 @pytest.mark.parametrize(("name", "project"), [
