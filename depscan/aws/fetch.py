@@ -91,7 +91,7 @@ class CodeFetcher:
         except FetchError:
             raise
         except Exception as e:  # botocore's ClientError and transport errors: one line, never a crash
-            raise FetchError(f"{what}: reading s3://{bucket}/{key} failed: {_one_line(e)}") from e
+            raise FetchError(f"{what}: reading s3://{bucket}/{key} failed: {one_line(e)}") from e
 
     def _copy(self, chunks: Any, out: Any, digest: Any, what: str) -> int:
         size = 0
@@ -110,6 +110,7 @@ def _shown(location: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else location[:80]
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """An AWS or transport error in one line (its first, at most 300 characters), for a fleet's reasons."""
     text = str(error).strip().splitlines()
     return text[0][:300] if text else type(error).__name__

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from depscan.artifacts.limits import Limits
-from depscan.aws.fetch import DEFAULT_MAX_BYTES, CodeFetcher, FetchError
+from depscan.aws.fetch import DEFAULT_MAX_BYTES, CodeFetcher, FetchError, one_line
 from depscan.config import AdvisorySettings
 from depscan.errors import DepscanError, ExitCode, OutputError
 from depscan.models import Level, ScanResult
@@ -242,11 +242,6 @@ def _parse_modified(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _one_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0][:300] if lines else type(error).__name__
-
-
 class _Region:
     """One region's Lambda client and the functions it holds."""
 
@@ -287,12 +282,12 @@ def _list(region: _Region, options: FleetOptions) -> tuple[list[FunctionInfo], l
                 infos.extend(function_info(region.name, conf) for conf in page.get("Functions") or ())
             infos = [_with_image_uri(region, info) for info in infos]
         except Exception as e:  # botocore ClientError / NoCredentialsError / EndpointConnectionError
-            errors.append(f"{region.name}: cannot list functions: {_one_line(e)}")
+            errors.append(f"{region.name}: cannot list functions: {one_line(e)}")
     for name in options.functions:
         try:
             answer = region.client.get_function(FunctionName=name)
         except Exception as e:
-            errors.append(f"{region.name}: function {name}: {_one_line(e)}")
+            errors.append(f"{region.name}: function {name}: {one_line(e)}")
             continue
         info = function_info(region.name, answer.get("Configuration") or {}, answer.get("Code"))
         if all(known.arn != info.arn for known in infos):
@@ -461,7 +456,7 @@ def _download_function(region: _Region, info: FunctionInfo, target: Path, fetch:
         try:
             answer = region.client.get_function(FunctionName=info.arn or info.name)
         except Exception as e:
-            raise FetchError(f"{what}: GetFunction failed: {_one_line(e)}") from e
+            raise FetchError(f"{what}: GetFunction failed: {one_line(e)}") from e
         location = (answer.get("Code") or {}).get("Location")
         if not location:
             raise FetchError(f"{what}: GetFunction gave no code location")
@@ -487,14 +482,14 @@ def _download_layer(region: _Region, arn: str, target: Path, fetch: CodeFetcher)
         try:
             answer = region.client.get_layer_version(LayerName=parsed[0], VersionNumber=parsed[1])
         except Exception as e:
-            failures.append(f"GetLayerVersion: {_one_line(e)}")
+            failures.append(f"GetLayerVersion: {one_line(e)}")
     else:
         failures.append("not a layer version ARN")
     if answer is None:
         try:
             answer = region.client.get_layer_version_by_arn(Arn=arn)
         except Exception as e:
-            failures.append(f"GetLayerVersionByArn: {_one_line(e)}")
+            failures.append(f"GetLayerVersionByArn: {one_line(e)}")
     if answer is None:
         raise FetchError(f"{what}: {'; '.join(failures)}")
     content = answer.get("Content") or {}
@@ -509,7 +504,7 @@ def _download_layer(region: _Region, arn: str, target: Path, fetch: CodeFetcher)
     try:  # the presigned URL expired before the download began: a fresh one, once
         content = region.client.get_layer_version(LayerName=parsed[0], VersionNumber=parsed[1]).get("Content") or {}
     except Exception as e:
-        raise FetchError(f"{what}: GetLayerVersion failed: {_one_line(e)}") from e
+        raise FetchError(f"{what}: GetLayerVersion failed: {one_line(e)}") from e
     return fetch.fetch(str(content.get("Location") or ""), target, what=what, sha256_b64=content.get("CodeSha256"))
 
 
@@ -549,7 +544,7 @@ def _scan_one(
     try:
         result = _scan(code, layers, info, options)
     except DepscanError as e:
-        return FunctionReport(outcome="failed", reason=f"function {info.name}: {_one_line(e)}", **base)
+        return FunctionReport(outcome="failed", reason=f"function {info.name}: {one_line(e)}", **base)
     return _summarize(result, options, base)
 
 
@@ -562,7 +557,7 @@ def _scan_layer(arn: str, path: Path, users: int, options: FleetOptions, stem: s
         result = run(ScanConfig(path=str(path), kind="lambda-layer", limits=options.limits, hash_artifact=True,
                                 advisories=options.advisories, native_cache=options.native_cache))
     except DepscanError as e:
-        return LayerState(arn, users, "unreadable", f"layer {arn}: {_one_line(e)}")
+        return LayerState(arn, users, "unreadable", f"layer {arn}: {one_line(e)}")
     from depscan.facts import counts
 
     written: list[str] = []
