@@ -936,6 +936,7 @@ def aws_lambda(
         functions=tuple(function or ()),
         all_functions=all_functions,
         out_dir=Path(out_dir) if out_dir else None,
+        sboms=tracker is not None,
         endpoint_url=endpoint_url,
         profile=profile,
         stale_days=stale_days,

@@ -307,10 +307,13 @@ def test_pagination_over_several_pages(server: str) -> None:
     try:
         with responses.RequestsMock() as mock:
             account.serve(mock)
-            fleet = scan_fleet(options(proxy.url, concurrency=8, page_size=10), fetcher=LayerLocationFetcher())
+            handed: list[bytes | None] = []
+            fleet = scan_fleet(options(proxy.url, concurrency=8, page_size=10), fetcher=LayerLocationFetcher(),
+                               on_function=lambda report: handed.append(report.sbom))
     finally:
         proxy.close()
     assert len(proxy.calls) == 3 and "Marker=10" in proxy.calls[1] and "Marker=20" in proxy.calls[2]
+    assert handed == [None] * 25  # no --out-dir, no --dependency-track: no SBOM is rendered
     assert sorted(f.info.name for f in fleet.functions) == names
     assert all(f.outcome == "scanned" for f in fleet.functions)
     assert fleet_exit(fleet) == ExitCode.OK
@@ -464,7 +467,7 @@ def test_downloads_stay_a_window_ahead_and_the_fleet_keeps_no_sbom(server: str) 
     fetcher = CountingFetcher(scanned)
     with responses.RequestsMock() as mock:
         account.serve(mock)
-        fleet = scan_fleet(options(server, concurrency=1), fetcher=fetcher, on_function=done)
+        fleet = scan_fleet(options(server, concurrency=1, sboms=True), fetcher=fetcher, on_function=done)
     assert len(fetcher.started) == 9 and all(f.outcome == "scanned" for f in fleet.functions)
     # concurrency 1: at most 2 functions downloaded ahead of the scan (never the whole fleet on disk)
     order = {f.info.name: n for n, f in enumerate(fleet.functions)}

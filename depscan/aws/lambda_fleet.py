@@ -82,6 +82,9 @@ class FleetOptions:
     advisories: AdvisorySettings = field(default_factory=lambda: AdvisorySettings(mode="skip"))
     limits: Limits = field(default_factory=Limits)
     cyclonedx_version: str = "1.6"
+    # hand each function's CycloneDX SBOM to on_function (--dependency-track); without it and without out_dir
+    # no SBOM is rendered (it costs a third of a scan)
+    sboms: bool = False
     fail_on: str = "any"
     strict: bool = False
     native_cache: bool = True
@@ -607,7 +610,9 @@ def _summarize(result: ScanResult, options: FleetOptions, base: dict[str, Any]) 
     counted = counts(result)
     levels = _levels(result)
     judged = verdict(result, options.fail_on, strict=options.strict)
-    sbom = get_reporter("cyclonedx-json")(result, ReportOptions(cyclonedx_version=options.cyclonedx_version))
+    sbom = None
+    if options.out_dir is not None or options.sboms:
+        sbom = get_reporter("cyclonedx-json")(result, ReportOptions(cyclonedx_version=options.cyclonedx_version))
     written: list[str] = []
     if options.out_dir is not None:
         written = _write_reports(result, sbom, info, options)
@@ -635,7 +640,7 @@ def report_stem(info: FunctionInfo) -> str:
     return f"{_SAFE_NAME.sub('_', info.region)}/{_SAFE_NAME.sub('_', info.name)}"
 
 
-def _write_reports(result: ScanResult, sbom: bytes, info: FunctionInfo, options: FleetOptions) -> list[str]:
+def _write_reports(result: ScanResult, sbom: bytes | None, info: FunctionInfo, options: FleetOptions) -> list[str]:
     assert options.out_dir is not None
     return _write(result, options, options.out_dir / report_stem(info), sbom)
 
