@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from depscan.catalogers.native import NativeLibCataloger, is_candidate
 from depscan.catalogers.python_dists import PythonDistCataloger
 from depscan.catalogers.vendored import VendoredCodeCataloger, attribute_natives, mark_vendored_dists
 from depscan.errors import MemberError
+from depscan.gitfiles import tracked_files
 from depscan.models import (
     Component,
     Evidence,
@@ -65,7 +65,6 @@ RULES: dict[str, Level] = {
     ARCHIVE: Level.MEDIUM,  # a plain zip is low: often test data
 }
 
-GIT_TIMEOUT = 60.0  # seconds for git ls-files
 SITE_DIRS = frozenset({"site-packages", "dist-packages"})
 # A virtual environment's site-packages (pyvenv.cfg at the environment's top, PEP 405).
 _VENV_SITE = re.compile(r"^(?P<venv>(?:.+/)?[^/]+)/(?:lib/(?:python|pypy)[^/]*|Lib)/site-packages$")
@@ -88,30 +87,9 @@ def has_git(root: Path) -> bool:
     return os.path.lexists(root / ".git")
 
 
-def tracked_files(root: Path) -> tuple[list[str] | None, str | None]:
-    """The files git tracks below ``root``, relative to it (``git ls-files -z --cached``: the index, so
-    staged files count, untracked and ignored ones do not), or None and why git could not list them."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--cached"],
-            capture_output=True, timeout=GIT_TIMEOUT, check=False,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-        )
-    except FileNotFoundError:
-        return None, "git is not installed"
-    except subprocess.TimeoutExpired:
-        return None, f"git ls-files gave no answer within {GIT_TIMEOUT:.0f} s"
-    except OSError as e:
-        return None, f"git could not be run ({e.strerror or e})"
-    if done.returncode != 0:
-        lines = [line.strip() for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-        return None, lines[0] if lines else f"git ls-files exited with {done.returncode}"
-    # unmerged paths are listed once per stage
-    return list(dict.fromkeys(os.fsdecode(p) for p in done.stdout.split(b"\0") if p)), None
-
-
 def committed_findings(
-    root: Path, paths: Sequence[str] | None = None, *, limits: Limits | None = None, native_cache: bool = True
+    root: Path, paths: Sequence[str] | None = None, *, limits: Limits | None = None, native_cache: bool = True,
+    tracked: Sequence[str] | None = None,
 ) -> tuple[list[PolicyFinding], list[str]]:
     """Findings DS101-DS104 for the files committed below ``root``, and notes.
 
@@ -120,22 +98,28 @@ def committed_findings(
     findings about them are returned (a staged file of a committed site-packages tree gives the tree's
     finding); the rest of the tracked files still give the context (the RECORD that owns a staged
     ``.so``). ``limits`` bound what is read, as in a scan; ``native_cache`` False keeps the native cache
-    out of it (``--no-cache``). Raises ``ArtifactError`` when ``root`` is not a directory.
+    out of it (``--no-cache``). ``tracked``: what git tracks below ``root``, when the caller has already
+    asked (``gitfiles.tracked_files``). Raises ``ArtifactError`` when ``root`` is not a directory.
     """
     notes: list[str] = []
     scope = _in_root(root, paths, notes) if paths is not None else None
     ctx = OpenContext(limits=limits or Limits())
-    tracked, why = tracked_files(root)
-    if tracked is None and scope is not None:  # the files named, and nothing else of a directory of any size
+    known: list[str] | None
+    why = None
+    if tracked is None:
+        known, why = tracked_files(root)
+    else:
+        known = list(tracked)
+    if known is None and scope is not None:  # the files named, and nothing else of a directory of any size
         notes.append(f"{root} is not a git checkout ({why}): the files named are judged as committed")
         view = open_listed(str(root), str(root), sorted(scope), ctx)
-    elif tracked is None:
+    elif known is None:
         notes.append(f"{root} is not a git checkout ({why}): every file present is judged as committed")
         view = open_directory(str(root), str(root), ctx)
     else:
-        if not tracked:
+        if not known:
             notes.append(f"git tracks no file below {root} (untracked and ignored files are not committed)")
-        listed = tracked if scope is None else list(dict.fromkeys([*tracked, *scope]))
+        listed = known if scope is None else list(dict.fromkeys([*known, *scope]))
         view = open_listed(str(root), str(root), listed, ctx)
     in_scope = None
     if scope is not None:

@@ -59,21 +59,10 @@ class Checked:
 
 def tracked_files(root: Path) -> list[str] | None:
     """The files git tracks under ``root`` (POSIX, relative to it), or None when ``root`` is not in a git
-    checkout (or git is not installed)."""
-    import subprocess  # only a directory needs git: a pre-commit run on files does not load it
+    checkout (or git is not installed): ``gitfiles.tracked_files``, which the committed rules use too."""
+    from depscan.gitfiles import tracked_files as listed  # only a directory needs git: a pre-commit run does not
 
-    try:
-        proc = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--full-name", "--", "."],
-                              capture_output=True, check=False, timeout=60)
-        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-prefix"], capture_output=True,
-                             check=False, timeout=60) if proc.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0 or top is None or top.returncode != 0:
-        return None
-    prefix = top.stdout.decode("utf-8", "surrogateescape").strip()
-    names = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
-    return [name[len(prefix):] for name in names if name and name.startswith(prefix)]
+    return listed(root)[0]
 
 
 def walked_files(root: Path) -> list[str]:
@@ -274,7 +263,7 @@ def check_repository(arguments: Sequence[str], config: CheckConfig | None = None
         from depscan.committed import committed_findings
 
         committed_run = True
-        found, committed_notes = committed_findings(root, others)
+        found, committed_notes = committed_findings(root, others, tracked=tracked)
         committed = [f for f in found if config.enabled(f.rule)]
         findings += committed
         notes += committed_notes
